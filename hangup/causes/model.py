@@ -1,0 +1,131 @@
+"""The outcome taxonomy every vocabulary maps onto, and the ``Cause`` entry itself.
+
+The sets are small and closed on purpose: statistics group by them, alerts filter on them and
+the dashboard colours them, so a new value is a schema change. ``docs/taxonomy.md`` explains each
+value and every mapping that is not obvious.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """How the call ended, as a person would say it."""
+
+    COMPLETED = "completed"  # answered and ended in an ordinary way
+    BUSY = "busy"  # the callee (or every callee) was busy
+    NO_ANSWER = "no_answer"  # rang, nobody answered before a timeout
+    REJECTED = "rejected"  # the callee or their network declined the call
+    CANCELED = "canceled"  # the caller (or the caller's application) gave up before answer
+    ABANDONED = "abandoned"  # a contact-centre caller hung up while waiting (IVR, queue, hold, voicemail)
+    UNREACHABLE = "unreachable"  # the destination could not be reached (unassigned, offline, no route)
+    FAILED = "failed"  # a technical failure: network, platform, protocol, device, configuration, account
+    TRANSFERRED = "transferred"  # the leg ended because the call was handed on elsewhere
+    UNKNOWN = "unknown"  # the source says nothing useful, or the code is not in the catalog
+
+
+class EndedBy(StrEnum):
+    """Which party released the call."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+    PLATFORM = "platform"  # the VoIP server / CPaaS itself
+    CARRIER = "carrier"  # a remote carrier or network
+    API = "api"  # a REST call of the customer's own system
+    APPLICATION = "application"  # the customer's call-control logic (XML, IVR, ACD)
+    UNKNOWN = "unknown"
+
+
+class Fault(StrEnum):
+    """Where to look when the call ended badly (``none`` when it did not)."""
+
+    NONE = "none"
+    CALLER_SIDE = "caller_side"
+    CALLEE_SIDE = "callee_side"
+    NETWORK = "network"
+    PLATFORM = "platform"
+    APPLICATION = "application"
+    CONFIGURATION = "configuration"
+    ACCOUNT = "account"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One code of one vocabulary with its place in the taxonomy.
+
+    ``code`` is the numeric code when the scheme has one (Q.850 value, SIP status, Planet
+    ``call_end_reason``, Plivo cause code …) and ``None`` for name-only entries (Plivo hangup
+    sources, the contact centre's code-less causes). ``name`` is the source's own spelling.
+    """
+
+    scheme: str
+    code: int | None
+    name: str
+    description: str
+    outcome: Outcome
+    ended_by: EndedBy
+    fault: Fault
+    normal: bool  # an ordinary, non-failure ending (a busy callee is normal; a dead network is not)
+    q850: int | None = None  # nearest ITU-T Q.850 cause value
+    sip: int | None = None  # nearest SIP final response status
+    next_steps: str = ""  # what to check or do; empty only for normal endings
+    group: str = ""  # the source's own grouping (Q.850 class, Plivo accordion, SIP class …)
+    aliases: tuple[str, ...] = ()  # other spellings found in the sources
+    source: str = ""  # the document the row comes from
+    known: bool = True  # False for the explicit "unknown" entry of an unlisted code
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        """The key this entry is best referred to by: its code when it has one, else its name."""
+        return str(self.code) if self.code is not None else self.name
+
+    @property
+    def ref(self) -> str:
+        return f"{self.scheme}:{self.key}"
+
+    @classmethod
+    def unknown(cls, scheme: str, raw: str) -> Cause:
+        """The explicit entry for a code the catalog does not hold (never an exception)."""
+        code = int(raw) if _is_int(raw) else None
+        return cls(
+            scheme=scheme,
+            code=code,
+            name="UNKNOWN" if code is not None else raw,
+            description=f"{scheme} code {raw!r} is not in the catalog",
+            outcome=Outcome.UNKNOWN,
+            ended_by=EndedBy.UNKNOWN,
+            fault=Fault.UNKNOWN,
+            normal=False,
+            next_steps="Check the platform's documentation for this code and report it so the catalog can "
+            "learn it.",
+            known=False,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "code": self.code,
+            "name": self.name,
+            "ref": self.ref,
+            "description": self.description,
+            "outcome": str(self.outcome),
+            "ended_by": str(self.ended_by),
+            "fault": str(self.fault),
+            "normal": self.normal,
+            "q850": self.q850,
+            "sip": self.sip,
+            "next_steps": self.next_steps,
+            "group": self.group,
+            "aliases": list(self.aliases),
+            "source": self.source,
+            "known": self.known,
+        }
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit() and text not in ("", "-")

@@ -1,0 +1,29 @@
+"""The ``hangup`` command line: one Click group, one module per command family.
+
+Each family module defines its commands and is attached here; errors a user can fix are
+``click.ClickException`` subclasses that print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hangup import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hangup")
+def cli() -> None:
+    """Why did this call end? Explain release codes, receive call-end events, keep the call log."""
+
+
+def _register() -> None:
+    from hangup.cli import causes
+
+    for command in (causes.explain, causes.translate, causes.codes):
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="hangup")
