@@ -66,7 +66,7 @@ class CallRecord:
     q850: int | None = None  # Q.850 equivalent of the primary cause
     sip: int | None = None  # SIP final response equivalent (or the reported SIP status)
     flags: tuple[str, ...] = ()  # contradictions and oddities found at ingest (see docs)
-    extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # native fields with no canonical place, unknown keys
+    extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
     raw: str = ""  # the request exactly as received (query string or body)
     received_at: float = 0.0  # Unix s (fractional) when hangup received the event
 
