@@ -1,0 +1,133 @@
+"""The facts a VoIP platform knows when a call ends, as hangup's emitter takes them.
+
+``CallFacts`` is the input of ``derive``: who called whom, the times, which side released the
+call and how. It is validated twice: msgspec checks types while decoding, ``check_facts`` checks
+the rules between fields and names every field that breaks one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+from hangup.errors import PayloadError
+
+Party = Literal["caller", "callee"]
+Releaser = Literal["caller", "callee", "server"]
+
+SID_LENGTH = 36  # LINE Planet API specification: "Fixed size of 36 bytes without null"
+
+
+class ReleaseMethod(StrEnum):
+    """How the call was released (one row group of ``data/release.csv``)."""
+
+    BYE = "bye"
+    CANCEL = "cancel"
+    SIP_RESPONSE = "sip_response"  # a final SIP response ended the unanswered call; needs sip_status
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECT = "reject"
+    NETWORK_LOSS = "network_loss"
+    DEVICE_ERROR = "device_error"
+    CELLULAR_CALL = "cellular_call"
+    OS_INTERRUPTION = "os_interruption"
+    AUTH_FAILURE = "auth_failure"
+    PUSH_FAILURE = "push_failure"
+    SERVER_ERROR = "server_error"
+    CLIENT_ERROR = "client_error"
+    PROTOCOL_ERROR = "protocol_error"
+    OTHER_DEVICE_IN_USE = "other_device_in_use"
+    ORPHANED = "orphaned"  # set by the emitter for a started call that never reported its end
+    UNKNOWN = "unknown"
+
+
+class CallFacts(msgspec.Struct, kw_only=True, frozen=True):
+    """Raw facts of one ended call; times are Unix seconds."""
+
+    sid: str  # the call's session id, 36 characters (a UUID)
+    from_service_id: str
+    from_user_id: str
+    to_service_id: str
+    to_user_id: str
+    type: Literal["A", "V"] = "A"  # audio or video
+    setup_time: int  # when the call was made
+    start_time: int = 0  # when the callee answered; 0 = never answered
+    end_time: int  # when the call ended
+    released_by: Releaser  # which side released the call
+    server: str = ""  # hostname of the releasing server; required when released_by is "server"
+    how: ReleaseMethod
+    party: Party | None = None  # the party the reason concerns; defaults to released_by, or callee for SIP responses
+    sip_status: int | None = None  # the final SIP response, for how="sip_response"
+    user_rel_code: str | None = None  # the application's own release code (Planet user_rel_code)
+    stid: str | None = None  # application data from MakeCall()
+    srcip: str = ""
+    dstip: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.start_time > 0
+
+
+def decode_facts(body: bytes) -> CallFacts:
+    """Decode and check a JSON body; every problem is a ``PayloadError`` naming the field."""
+    try:
+        facts = msgspec.json.decode(body, type=CallFacts)
+    except msgspec.ValidationError as exc:
+        raise PayloadError(f"invalid call facts: {exc}", [_detail_from_msgspec(str(exc))]) from None
+    except msgspec.DecodeError as exc:
+        raise PayloadError(f"body is not JSON: {exc}", [{"field": "$", "error": str(exc)}]) from None
+    check_facts(facts)
+    return facts
+
+
+def facts_from_dict(data: dict[str, Any]) -> CallFacts:
+    """Build checked facts from a mapping (library callers)."""
+    try:
+        facts = msgspec.convert(data, type=CallFacts)
+    except msgspec.ValidationError as exc:
+        raise PayloadError(f"invalid call facts: {exc}", [_detail_from_msgspec(str(exc))]) from None
+    check_facts(facts)
+    return facts
+
+
+def _detail_from_msgspec(message: str) -> dict[str, str]:
+    # msgspec ends its messages with "- at `$.field`" or names a missing field in backquotes
+    if "- at `$." in message:
+        return {"field": message.rsplit("- at `$.", 1)[1].rstrip("`"), "error": message.split(" - at ")[0]}
+    if "missing required field `" in message:
+        return {"field": message.split("`")[1], "error": "missing required field"}
+    return {"field": "$", "error": message}
+
+
+def check_facts(facts: CallFacts) -> None:
+    """The rules between fields; raise one ``PayloadError`` listing every broken rule."""
+    problems: list[dict[str, str]] = []
+
+    def bad(field: str, error: str) -> None:
+        problems.append({"field": field, "error": error})
+
+    if len(facts.sid) != SID_LENGTH:
+        bad("sid", f"must be {SID_LENGTH} characters, got {len(facts.sid)}")
+    for name in ("from_service_id", "from_user_id", "to_service_id", "to_user_id"):
+        if not getattr(facts, name):
+            bad(name, "must not be empty")
+    if facts.setup_time <= 0:
+        bad("setup_time", "must be a positive Unix time in seconds")
+    if facts.start_time < 0:
+        bad("start_time", "must be 0 (not answered) or a Unix time in seconds")
+    elif facts.answered and facts.start_time < facts.setup_time:
+        bad("start_time", "must not be before setup_time")
+    if facts.end_time < max(facts.setup_time, facts.start_time):
+        bad("end_time", "must not be before setup_time or start_time")
+    if facts.released_by == "server" and not facts.server:
+        bad("server", "the releasing server's hostname is required when released_by is 'server'")
+    if facts.how is ReleaseMethod.SIP_RESPONSE:
+        if facts.sip_status is None or not 400 <= facts.sip_status <= 699:
+            bad("sip_status", "a final SIP response status 400-699 is required when how is 'sip_response'")
+    elif facts.sip_status is not None:
+        bad("sip_status", "only allowed when how is 'sip_response'")
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['error']}" for p in problems)
+        raise PayloadError(f"invalid call facts: {summary}", problems)
