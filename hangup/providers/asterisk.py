@@ -1,0 +1,155 @@
+"""Asterisk CDRs: ``cdr_csv`` ``Master.csv`` rows (by ``hangup import``) and CDRs posted as JSON.
+
+Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, or as a JSON
+object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event keys such as
+``Source``/``Disposition``) or a single CSV line POSTed by a dialplan ``CURL()`` or an AMI bridge.
+``Master.csv`` has no header; its columns (``MASTER_CSV_COLUMNS``) follow ``cdr_csv.c``:
+``uniqueid`` and ``userfield`` only with ``loguniqueid``/``loguserfield`` (cdr.conf ``[csv]``),
+``peeraccount``/``linkedid``/``sequence`` only with ``newcdrcolumns``. Where each value comes from:
+
+* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``.
+* parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
+* times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
+  ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
+* cause chain: ``q850:<hangupcause>`` and ``asterisk-dialstatus:<dialstatus>`` when the dialplan
+  recorded them (a ``hangupcause`` column / JSON key, or ``hangupcause=16;dialstatus=BUSY`` in
+  ``userfield``), and ``asterisk-disposition:<disposition>``. ``NO ANSWER`` and ``BUSY`` come first;
+  for the broad ``ANSWERED``/``FAILED``/``CONGESTION`` the cause says more and comes first.
+
+Credentials: HTTP Basic ``asterisk_basic_auth`` (``user:password``) on posted CDRs.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from typing import Any
+
+from hangup.errors import PayloadError
+from hangup.providers._common import (
+    RecordDraft,
+    body_text,
+    check_basic_auth,
+    credential,
+    json_object,
+    ref,
+    text,
+)
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord
+
+NAME = "asterisk"
+SECRET = "asterisk_basic_auth"
+
+MASTER_CSV_COLUMNS = (
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+    "uniqueid", "userfield", "peeraccount", "linkedid", "sequence",
+)
+SRC = "src"
+DST = "dst"
+START = "start"
+ANSWER = "answer"
+END = "end"
+BILLSEC = "billsec"
+DISPOSITION = "disposition"
+UNIQUEID = "uniqueid"
+LINKEDID = "linkedid"
+CHANNEL = "channel"
+USERFIELD = "userfield"
+HANGUPCAUSE = "hangupcause"
+DIALSTATUS = "dialstatus"
+
+#: AMI ``Cdr`` event keys → CDR variable names (docs.asterisk.org, AMI_Events/Cdr).
+AMI_KEYS = {
+    "accountcode": "accountcode", "source": "src", "destination": "dst", "destinationcontext": "dcontext",
+    "callerid": "clid", "channel": "channel", "destinationchannel": "dstchannel", "lastapplication": "lastapp",
+    "lastdata": "lastdata", "starttime": "start", "answertime": "answer", "endtime": "end",
+    "duration": "duration", "billableseconds": "billsec", "disposition": "disposition", "amaflags": "amaflags",
+    "uniqueid": "uniqueid", "userfield": "userfield", "linkedid": "linkedid", "hangupcause": "hangupcause",
+    "dialstatus": "dialstatus",
+}
+
+#: Dispositions so broad that a recorded hangup cause says more.
+GENERIC = frozenset({"ANSWERED", "FAILED", "CONGESTION"})
+
+
+def row_from_csv(fields: list[str]) -> dict[str, str]:
+    """A ``Master.csv`` row (a list of column values) as CDR variables."""
+    return dict(zip(MASTER_CSV_COLUMNS, fields, strict=False))
+
+
+def normalize_keys(data: Mapping[str, Any]) -> dict[str, str]:
+    """CDR variable names from CDR variables, AMI keys or a header row, lower-cased."""
+    row: dict[str, str] = {}
+    for key, value in data.items():
+        name = str(key).strip().lower().replace(" ", "").replace("_", "")
+        row[AMI_KEYS.get(name, str(key).strip().lower())] = text(value)
+    return row
+
+
+def _userfield_values(userfield: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for part in userfield.replace(",", ";").split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            values[name.strip().lower()] = value.strip()
+    return values
+
+
+def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
+    """The canonical record of one CDR (CDR variable names as keys)."""
+    draft = RecordDraft(NAME, raw=raw, received_at=received_at)
+    draft.provider_call_id = (row.get(UNIQUEID) or row.get(LINKEDID) or "").strip()
+    if not draft.provider_call_id and row.get(CHANNEL) and row.get(START):
+        draft.provider_call_id = f"{row[CHANNEL]}|{row[START]}"
+    if not draft.provider_call_id:
+        draft.error(UNIQUEID, "required (or linkedid, or channel and start)")
+    draft.from_user_id = row.get(SRC, "")
+    draft.to_user_id = row.get(DST, "")
+    draft.setup_time = draft.timestamp(START, row.get(START))
+    draft.start_time = draft.timestamp(ANSWER, row.get(ANSWER))
+    draft.end_time = draft.timestamp(END, row.get(END))
+    draft.duration = draft.integer(BILLSEC, row.get(BILLSEC))
+    disposition = row.get(DISPOSITION, "").strip().upper()
+    if not disposition:
+        draft.error(DISPOSITION, "required")
+    recorded = _userfield_values(row.get(USERFIELD, ""))
+    cause_text = (row.get(HANGUPCAUSE) or recorded.get(HANGUPCAUSE, "")).strip()
+    cause = draft.integer(HANGUPCAUSE, cause_text, default=0)
+    if cause:
+        draft.q850 = cause
+    dial = (row.get(DIALSTATUS) or recorded.get(DIALSTATUS, "")).strip().upper()
+    specific = [ref("q850", cause or None), ref("asterisk-dialstatus", dial)]
+    general = [ref("asterisk-disposition", disposition)]
+    draft.add_chain(*(specific + general if disposition in GENERIC else general + specific))
+    draft.answered = disposition == "ANSWERED" or draft.start_time > 0 or draft.duration > 0
+    draft.extra = {k: v for k, v in row.items() if v}
+    return draft.finish()
+
+
+class AsteriskProvider:
+    """Asterisk CDRs posted as JSON or one Master.csv line (``/callbacks/asterisk``)."""
+
+    name = NAME
+    methods = ("POST",)
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        expected = credential(secrets, SECRET, NAME)
+        if expected is not None:
+            check_basic_auth(request.headers, expected, NAME, SECRET)
+
+    def parse(self, request: WebhookRequest) -> CallRecord | None:
+        body = body_text(request.body).strip()
+        if body.startswith("{"):
+            row = normalize_keys(json_object(request.body, NAME))
+        else:
+            lines = list(csv.reader(body.splitlines()))
+            if len(lines) != 1 or len(lines[0]) < 16:
+                raise PayloadError("asterisk: expected a JSON CDR or one Master.csv line",
+                                   details=[{"field": "body", "error": "not a CDR"}])
+            row = row_from_csv(lines[0])
+        return record_from_row(row, body, request.received_at)
+
+
+PROVIDER = AsteriskProvider()

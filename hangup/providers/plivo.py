@@ -1,0 +1,143 @@
+"""Plivo Voice API hangup callback (``hangup_url``; form POST by default, GET when ``hangup_method=GET``).
+
+Fields as documented by Plivo ("Hangup Causes", "Make a Call", "Request parameters") and seen in
+captured callbacks. Where each canonical value comes from:
+
+* id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``.
+* times: ``StartTime`` (set-up), ``AnswerTime`` (answer, empty when unanswered), ``EndTime``;
+  Plivo writes them as ``YYYY-MM-DD HH:MM:SS``, read as UTC unless an offset is given
+  (**the time zone is not stated in Plivo's docs; not confirmed**).
+* duration: ``Duration`` (``BillDuration`` is the billed, rounded value and stays in ``extra``).
+* cause chain: ``plivo:<HangupCauseCode>`` → ``plivo:<HangupCauseName>`` → ``freeswitch:<HangupCause>``
+  (Plivo's ``HangupCause`` is the FreeSWITCH/Q.850 cause name); who hung up: ``plivo-source:<HangupSource>``.
+
+Signature: ``X-Plivo-Signature-V3`` (account or sub-account token) and ``X-Plivo-Signature-Ma-V3``
+(main account token) with ``X-Plivo-Signature-V3-Nonce``, computed exactly as plivo-python
+``plivo.utils.signature_v3.validate_v3_signature`` does; either header may hold several
+comma-separated signatures. The scheme has no timestamp, so it cannot reject a replay; storing is
+idempotent on ``CallUUID`` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from hangup.errors import Forbidden
+from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord, Direction
+
+NAME = "plivo"
+SECRET = "plivo_auth_token"
+
+CALL_UUID = "CallUUID"
+FROM = "From"
+TO = "To"
+DIRECTION = "Direction"
+CALL_STATUS = "CallStatus"
+EVENT = "Event"
+HANGUP_CAUSE = "HangupCause"
+HANGUP_CAUSE_CODE = "HangupCauseCode"
+HANGUP_CAUSE_NAME = "HangupCauseName"
+HANGUP_SOURCE = "HangupSource"
+DURATION = "Duration"
+BILL_DURATION = "BillDuration"
+START_TIME = "StartTime"
+ANSWER_TIME = "AnswerTime"
+END_TIME = "EndTime"
+
+HEADER_V3 = "x-plivo-signature-v3"
+HEADER_MA_V3 = "x-plivo-signature-ma-v3"
+HEADER_NONCE = "x-plivo-signature-v3-nonce"
+
+#: Call statuses of progress callbacks that reach the hangup URL's neighbours; they are not call ends.
+NOT_ENDED = frozenset({"ringing", "in-progress", "early-media", "queued"})
+
+DIRECTIONS: Mapping[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
+
+
+def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | None:
+    if params.get(CALL_STATUS, "").lower() in NOT_ENDED and not params.get(HANGUP_CAUSE_CODE):
+        return None
+    draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
+                        received_at=request.received_at)
+    draft.provider_call_id = params.get(CALL_UUID, "").strip()
+    if not draft.provider_call_id:
+        draft.error(CALL_UUID, "required")
+    draft.from_user_id = params.get(FROM, "")
+    draft.to_user_id = params.get(TO, "")
+    draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
+    draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
+    draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
+    draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))
+    draft.duration = draft.integer(DURATION, params.get(DURATION))
+    draft.integer(BILL_DURATION, params.get(BILL_DURATION))
+    if params.get(CALL_STATUS, "").lower() == "completed":
+        draft.answered = True
+    code = params.get(HANGUP_CAUSE_CODE, "").strip()
+    if code and not code.isdigit():
+        draft.error(HANGUP_CAUSE_CODE, f"expected a number, got {code[:20]!r}")
+        code = ""
+    draft.add_chain(ref("plivo", code), ref("plivo", params.get(HANGUP_CAUSE_NAME)),
+                    ref("freeswitch", params.get(HANGUP_CAUSE)))
+    source = ref("plivo-source", params.get(HANGUP_SOURCE))
+    if source:
+        draft.sources.append(source)
+    draft.extra = dict(params)
+    return draft.finish()
+
+
+#: ``Event`` values of the hangup URL; an absent ``Event`` is the classic hangup callback.
+EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
+
+
+class PlivoProvider:
+    """Plivo hangup callbacks (``/callbacks/plivo``)."""
+
+    name = NAME
+    methods = ("POST", "GET")
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        token = credential(secrets, SECRET, NAME)
+        if token is None:
+            return
+        nonce = header(request.headers, HEADER_NONCE, NAME)
+        given = [s for name in (HEADER_V3, HEADER_MA_V3) for s in request.headers.get(name, "").split(",") if s]
+        if not given:
+            header(request.headers, HEADER_V3, NAME)  # raises 401 naming the header
+        expected = signature_v3(request.method, request.url, _post_params(request), nonce, token)
+        if not any_equal(given, expected):
+            raise Forbidden("plivo: signature does not match", details=[{"field": HEADER_V3, "error": "mismatch"}])
+
+    def parse(self, request: WebhookRequest) -> CallRecord | None:
+        params = request.form()
+        handler = EVENT_HANDLERS.get(params.get(EVENT, "").strip().lower())
+        return handler(params, request) if handler else None
+
+
+def _post_params(request: WebhookRequest) -> dict[str, list[str]]:
+    if request.method.upper() != "POST" or not request.body:
+        return {}
+    return parse_qs(body_text(request.body), keep_blank_values=True)
+
+
+def signature_v3(method: str, url: str, post: Mapping[str, list[str]], nonce: str, token: str) -> str:
+    """Plivo's V3 signature: HMAC-SHA256 over the sorted URL (+ sorted POST params) and the nonce, base64."""
+    parts = urlsplit(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    query = parse_qs(parts.query, keep_blank_values=True)
+    sorted_query = "&".join(f"{k}={v}" for k in sorted(query) for v in sorted(query[k]))
+    if method.upper() == "GET" or not post:
+        message = base + (f"?{sorted_query}" if sorted_query else "")
+    else:
+        message = f"{base}?{sorted_query}" + ("." if sorted_query else "")
+        message += "".join(f"{k}{v}" for k in sorted(post) for v in sorted(post[k]))
+    digest = hmac.new(token.encode(), f"{message}.{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+PROVIDER = PlivoProvider()

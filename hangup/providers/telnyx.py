@@ -1,0 +1,163 @@
+"""Telnyx Call Control webhooks (JSON POST to the application's ``webhook_event_url``).
+
+Only ``call.hangup`` is a call end; every other ``event_type`` parses to ``None``. Fields from
+telnyx-python 4.176.0 ``types/call_hangup.py`` and developers.telnyx.com "Call Hangup". Payloads
+come in the ``{"data": {"event_type", "id", "occurred_at", "payload": {...}}}`` envelope; the older
+flat form (``event_type`` and ``payload`` at the top) is read too. Where each value comes from:
+
+* id: ``payload.call_leg_id`` (unique per leg), else ``call_control_id``; ``call_session_id``
+  (all legs of one call) stays in ``extra``.
+* parties: ``payload.from`` / ``payload.to``; direction: ``payload.direction`` when present
+  (``incoming``/``outgoing``; the hangup event usually has none).
+* times: ``payload.start_time`` (call start, before answer) → ``setup_time``;
+  ``payload.end_time``, else ``data.occurred_at`` → ``end_time``. ``call.hangup`` carries no answer
+  time: for a completed call ``duration`` is end minus start, which includes ringing (flagged
+  ``duration_includes_ringing``).
+* cause chain: ``telnyx-cause:<hangup_cause>`` → ``sip:<sip_hangup_cause>`` →
+  ``freeswitch:<HANGUP_CAUSE>`` (older payloads carry other lower-cased Q.850 names); who hung up:
+  ``telnyx-source:<hangup_source>``.
+
+Signature: Ed25519 ``telnyx-signature-ed25519`` (base64) over ``"{telnyx-timestamp}|{raw body}"`` with
+the account's public key; a timestamp more than ``TOLERANCE`` seconds away from the receive time is
+a replay and is refused (telnyx-python ``telnyx/lib/webhook_verification.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from hangup.errors import Forbidden, Unauthorized
+from hangup.providers._common import (
+    RecordDraft,
+    body_text,
+    credential,
+    flatten,
+    header,
+    json_object,
+    now,
+    ref,
+    text,
+)
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord, Direction
+
+NAME = "telnyx"
+SECRET = "telnyx_public_key"
+TOLERANCE = 300  # seconds, as telnyx-python TIMESTAMP_TOLERANCE_SECONDS
+
+DATA = "data"
+EVENT_TYPE = "event_type"
+EVENT_ID = "id"
+OCCURRED_AT = "occurred_at"
+PAYLOAD = "payload"
+CALL_LEG_ID = "call_leg_id"
+CALL_CONTROL_ID = "call_control_id"
+CALL_SESSION_ID = "call_session_id"
+FROM = "from"
+TO = "to"
+DIRECTION = "direction"
+START_TIME = "start_time"
+END_TIME = "end_time"
+HANGUP_CAUSE = "hangup_cause"
+HANGUP_SOURCE = "hangup_source"
+SIP_HANGUP_CAUSE = "sip_hangup_cause"
+
+HEADER_SIGNATURE = "telnyx-signature-ed25519"
+HEADER_TIMESTAMP = "telnyx-timestamp"
+
+DIRECTIONS: Mapping[str, Direction] = {"incoming": "inbound", "inbound": "inbound",
+                                       "outgoing": "outbound", "outbound": "outbound"}
+
+
+def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
+    payload = event.get(PAYLOAD)
+    draft = RecordDraft(NAME, raw=body_text(request.body), received_at=request.received_at)
+    if not isinstance(payload, dict):
+        draft.error(PAYLOAD, "required object")
+        payload = {}
+    draft.provider_call_id = text(payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)).strip()
+    if not draft.provider_call_id:
+        draft.error(f"{PAYLOAD}.{CALL_LEG_ID}", "required (or call_control_id)")
+    draft.from_user_id = text(payload.get(FROM))
+    draft.to_user_id = text(payload.get(TO))
+    draft.direction = DIRECTIONS.get(text(payload.get(DIRECTION)).lower(), "unknown")
+    draft.setup_time = draft.timestamp(f"{PAYLOAD}.{START_TIME}", payload.get(START_TIME))
+    end = payload.get(END_TIME) or event.get(OCCURRED_AT)
+    draft.end_time = draft.timestamp(f"{PAYLOAD}.{END_TIME}", end)
+    cause = text(payload.get(HANGUP_CAUSE)).strip().lower()
+    sip = text(payload.get(SIP_HANGUP_CAUSE)).strip()
+    if sip.isdigit():
+        draft.sip = int(sip)
+    draft.add_chain(ref("telnyx-cause", cause), ref("sip", sip if sip.isdigit() else None),
+                    ref("freeswitch", cause.upper() if cause else None))
+    source = ref("telnyx-source", text(payload.get(HANGUP_SOURCE)).strip().lower())
+    if source:
+        draft.sources.append(source)
+    for key in (EVENT_TYPE, EVENT_ID, OCCURRED_AT):
+        if key in event:
+            draft.extra[key] = text(event[key])
+    flatten("", payload, draft.extra)
+    record = draft.finish()
+    if record.outcome == "completed" and draft.setup_time and draft.end_time >= draft.setup_time:
+        # Telnyx reports no answer time: the whole call length is the best available duration.
+        record = replace(record, duration=draft.end_time - draft.setup_time, answered=True,
+                         flags=tuple(f for f in record.flags if f != "completed_without_answer")
+                         + ("duration_includes_ringing",))
+    return record
+
+
+#: ``data.event_type`` → handler; every other Call Control event is progress, not a call end.
+EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallRecord]] = {
+    "call.hangup": _hangup,
+}
+
+
+class TelnyxProvider:
+    """Telnyx Call Control webhooks (``/callbacks/telnyx``)."""
+
+    name = NAME
+    methods = ("POST",)
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        key_text = credential(secrets, SECRET, NAME)
+        if key_text is None:
+            return
+        signature_text = header(request.headers, HEADER_SIGNATURE, NAME)
+        stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
+        if not stamp.isdigit():
+            raise Unauthorized("telnyx: malformed timestamp",
+                               details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
+        if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
+            raise Forbidden("telnyx: timestamp outside the tolerance (replayed or delayed request)",
+                            details=[{"field": HEADER_TIMESTAMP, "error": f"more than {TOLERANCE} s away"}])
+        try:
+            signature = base64.b64decode(signature_text, validate=True)
+            key = VerifyKey(base64.b64decode(key_text, validate=True))
+        except (binascii.Error, ValueError, TypeError):
+            raise Forbidden("telnyx: malformed signature or public key",
+                            details=[{"field": HEADER_SIGNATURE, "error": "not a base64 Ed25519 value"}]) from None
+        if len(signature) != 64:
+            raise Forbidden("telnyx: malformed signature",
+                            details=[{"field": HEADER_SIGNATURE, "error": "not 64 bytes"}])
+        try:
+            key.verify(stamp.encode() + b"|" + request.body, signature)
+        except BadSignatureError:
+            raise Forbidden("telnyx: signature does not match",
+                            details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}]) from None
+
+    def parse(self, request: WebhookRequest) -> CallRecord | None:
+        body = json_object(request.body, NAME)
+        data = body.get(DATA)
+        event: Mapping[str, Any] = data if isinstance(data, dict) else body
+        handler = EVENT_HANDLERS.get(text(event.get(EVENT_TYPE)))
+        return handler(event, request) if handler else None
+
+
+PROVIDER = TelnyxProvider()

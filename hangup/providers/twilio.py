@@ -1,0 +1,158 @@
+"""Twilio Programmable Voice status callback (``StatusCallback``; form POST by default, GET possible).
+
+Twilio sends one callback per subscribed event (``initiated``, ``ringing``, ``answered``,
+``completed``); only final ``CallStatus`` values (twilio-status.csv) are call ends, the rest
+parse to ``None``. Where each canonical value comes from:
+
+* id: ``CallSid``; parties: ``From`` / ``To``; direction: ``Direction`` (``inbound``,
+  ``outbound-api``, ``outbound-dial``, ``trunking-*``).
+* end time: ``Timestamp`` (RFC 2822); duration: ``CallDuration`` (seconds; ``Duration`` is
+  minutes and stays in ``extra``); answer time: end time minus ``CallDuration`` (Twilio sends no
+  answer time in the callback, so it is derived).
+* cause chain: ``twilio-status:<CallStatus>``, ``sip:<SipResponseCode>`` (final error statuses
+  only). ``failed`` is a catch-all, so for it the SIP response is tried first.
+
+Signature: ``X-Twilio-Signature`` = base64 HMAC-SHA1 (HMAC-SHA256 when
+``X-Twilio-Webhooks-Signature-Settings`` names it) with the auth token over the full URL followed
+by each POST parameter name and value, sorted; tried with and without the default port; a JSON body
+is covered by the ``bodySHA256`` query parameter instead (twilio-python
+``twilio/request_validator.py`` ``RequestValidator.validate``). The scheme has no timestamp, so it
+cannot reject a replay; storing is idempotent on ``CallSid`` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from hangup.errors import Forbidden
+from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord, Direction
+
+NAME = "twilio"
+SECRET = "twilio_auth_token"
+
+CALL_SID = "CallSid"
+CALL_STATUS = "CallStatus"
+CALL_DURATION = "CallDuration"
+SIP_RESPONSE_CODE = "SipResponseCode"
+FROM = "From"
+TO = "To"
+DIRECTION = "Direction"
+TIMESTAMP = "Timestamp"
+
+HEADER_SIGNATURE = "x-twilio-signature"
+HEADER_SETTINGS = "x-twilio-webhooks-signature-settings"
+BODY_HASH_PARAM = "bodySHA256"
+
+ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+#: Statuses that are progress, not a call end.
+NOT_ENDED = frozenset({"queued", "initiated", "ringing", "in-progress", "answered"})
+#: Statuses so broad that the SIP response says more.
+GENERIC = frozenset({"failed"})
+
+DIRECTIONS: Mapping[str, Direction] = {
+    "inbound": "inbound",
+    "outbound-api": "outbound",
+    "outbound-dial": "outbound",
+    "trunking-originating": "inbound",  # mapping of trunking directions is hangup's reading, not confirmed
+    "trunking-terminating": "outbound",
+}
+
+
+class TwilioProvider:
+    """Twilio voice status callbacks (``/callbacks/twilio``)."""
+
+    name = NAME
+    methods = ("POST", "GET")
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        token = credential(secrets, SECRET, NAME)
+        if token is None:
+            return
+        given = header(request.headers, HEADER_SIGNATURE, NAME)
+        algorithm = _algorithm(request.headers.get(HEADER_SETTINGS, ""))
+        if algorithm is None:
+            raise Forbidden("twilio: unsupported signature algorithm",
+                            details=[{"field": HEADER_SETTINGS, "error": "unsupported algorithm"}])
+        params: Mapping[str, list[str]] = {}
+        query = parse_qs(urlsplit(request.url).query)
+        if BODY_HASH_PARAM in query and _is_json(request):
+            if not any_equal([query[BODY_HASH_PARAM][0]], hashlib.sha256(request.body).hexdigest()):
+                raise Forbidden("twilio: body does not match bodySHA256",
+                                details=[{"field": BODY_HASH_PARAM, "error": "mismatch"}])
+        elif request.method.upper() == "POST" and request.body:
+            params = parse_qs(body_text(request.body), keep_blank_values=True)
+        candidates = {signature(url, params, token, algorithm) for url in _port_variants(request.url)}
+        if not any(any_equal([given], c) for c in candidates):
+            raise Forbidden("twilio: signature does not match",
+                            details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}])
+
+    def parse(self, request: WebhookRequest) -> CallRecord | None:
+        params = request.form()
+        status = params.get(CALL_STATUS, "").strip().lower()
+        if status in NOT_ENDED:
+            return None
+        draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
+                            received_at=request.received_at)
+        if not status:
+            draft.error(CALL_STATUS, "required")
+        draft.provider_call_id = params.get(CALL_SID, "").strip()
+        if not draft.provider_call_id:
+            draft.error(CALL_SID, "required")
+        draft.from_user_id = params.get(FROM, "")
+        draft.to_user_id = params.get(TO, "")
+        draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
+        draft.end_time = draft.timestamp(TIMESTAMP, params.get(TIMESTAMP))
+        draft.duration = draft.integer(CALL_DURATION, params.get(CALL_DURATION))
+        if draft.duration and draft.end_time:
+            draft.start_time = draft.end_time - draft.duration
+        draft.answered = status == "completed" or draft.duration > 0
+        sip = draft.integer(SIP_RESPONSE_CODE, params.get(SIP_RESPONSE_CODE), default=0)
+        if sip:
+            draft.sip = sip
+        sip_ref = ref("sip", sip) if sip >= 300 else None
+        status_ref = ref("twilio-status", status)
+        draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
+        draft.extra = dict(params)
+        return draft.finish()
+
+
+def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:
+    """Twilio's request signature of ``url`` and POST ``params``."""
+    message = url + "".join(name + value for name in sorted(params) for value in sorted(set(params[name])))
+    digest = hmac.new(token.encode(), message.encode(), ALGORITHMS[algorithm]).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _algorithm(settings: str) -> str | None:
+    for part in settings.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() == "algorithm" and value.strip():
+            chosen = value.strip().upper()
+            return chosen if chosen in ALGORITHMS else None
+    return "HMAC_SHA1"
+
+
+def _port_variants(url: str) -> tuple[str, str]:
+    """The URL with its port removed and with the default port added (Twilio signs either form)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        without = urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0]))
+        return without, url
+    port = 443 if parts.scheme == "https" else 80
+    with_port = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}")) if host else url
+    return url, with_port
+
+
+def _is_json(request: WebhookRequest) -> bool:
+    return "json" in request.headers.get("content-type", "")
+
+
+PROVIDER = TwilioProvider()

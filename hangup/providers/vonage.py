@@ -1,0 +1,145 @@
+"""Vonage Voice API event webhook (``event_url``; JSON POST by default, query string with GET).
+
+Vonage sends one event per call-state change; only final ``status`` values (vonage-status.csv)
+are call ends, other statuses and events without a ``status`` (``input``, ``record``,
+``transfer`` …) parse to ``None``. Fields from developer.vonage.com "Voice API Webhook Reference"
+and vonage-python-sdk ``vonage_voice`` 1.4.0 (``CallState``). Where each value comes from:
+
+* id: ``uuid`` (the leg); ``conversation_uuid`` stays in ``extra``.
+* parties: ``from`` / ``to`` (a string, or an object with ``number``/``uri``/``user``);
+  direction: ``direction``.
+* times: ``start_time`` (answer) and ``end_time`` on ``completed``, else ``timestamp`` as end;
+  duration: ``duration`` (seconds).
+* cause chain: ``vonage-detail:<detail>`` (failed/rejected/unanswered refinements) →
+  ``vonage-status:<status>``. ``disconnected_by`` (``platform``/``user``) is **not confirmed** in
+  Vonage's reference; ``platform`` is read as ended by the platform, anything else is kept in
+  ``extra`` only.
+
+Signature: signed webhooks carry ``Authorization: Bearer <JWT>`` signed HS256 with the account's
+signature secret (vonage-python-sdk ``vonage_jwt.verify_jwt.verify_signature``); hangup also checks
+the ``payload_hash`` claim (SHA-256 hex of the body) and refuses an ``iat`` older than
+``MAX_AGE`` seconds, which the SDK does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from hangup.errors import Forbidden, Unauthorized
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    flatten,
+    header,
+    json_object,
+    now,
+    ref,
+    text,
+)
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord, Direction
+
+NAME = "vonage"
+SECRET = "vonage_signature_secret"
+MAX_AGE = 300  # seconds an iat may lag the receive time (Vonage retries once, quickly)
+
+UUID = "uuid"
+CONVERSATION_UUID = "conversation_uuid"
+STATUS = "status"
+DETAIL = "detail"
+FROM = "from"
+TO = "to"
+DIRECTION = "direction"
+START_TIME = "start_time"
+END_TIME = "end_time"
+TIMESTAMP = "timestamp"
+DURATION = "duration"
+DISCONNECTED_BY = "disconnected_by"
+
+CLAIM_PAYLOAD_HASH = "payload_hash"
+CLAIM_IAT = "iat"
+
+#: Statuses of a call that is still going on.
+NOT_ENDED = frozenset({"started", "ringing", "answered", "machine", "human", "disconnected"})
+#: Endpoint objects name the party by one of these keys.
+ENDPOINT_KEYS = ("number", "uri", "user", "id")
+
+DIRECTIONS: Mapping[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
+
+
+def _party(value: object) -> str:
+    if isinstance(value, dict):
+        return next((text(value[k]) for k in ENDPOINT_KEYS if value.get(k)), "")
+    return text(value)
+
+
+def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
+    raw = request.query if request.method == "GET" else body_text(request.body)
+    draft = RecordDraft(NAME, raw=raw, received_at=request.received_at)
+    draft.provider_call_id = text(event.get(UUID)).strip()
+    if not draft.provider_call_id:
+        draft.error(UUID, "required")
+    draft.from_user_id = _party(event.get(FROM))
+    draft.to_user_id = _party(event.get(TO))
+    draft.direction = DIRECTIONS.get(text(event.get(DIRECTION)).lower(), "unknown")
+    draft.start_time = draft.timestamp(START_TIME, event.get(START_TIME))
+    draft.end_time = draft.timestamp(END_TIME, event.get(END_TIME) or event.get(TIMESTAMP))
+    draft.duration = draft.integer(DURATION, event.get(DURATION))
+    status = text(event.get(STATUS)).strip().lower()
+    detail = text(event.get(DETAIL)).strip().lower() if status != "completed" else ""
+    draft.add_chain(ref("vonage-detail", detail), ref("vonage-status", status))
+    if text(event.get(DISCONNECTED_BY)).lower() == "platform":
+        draft.ended_by = "platform"
+    flatten("", event, draft.extra)
+    return draft.finish()
+
+
+class VonageProvider:
+    """Vonage Voice API event webhooks (``/callbacks/vonage``)."""
+
+    name = NAME
+    methods = ("POST", "GET")
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        secret = credential(secrets, SECRET, NAME)
+        if secret is None:
+            return
+        scheme, _, token = header(request.headers, "authorization", NAME).partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("vonage: expected a Bearer JWT",
+                               details=[{"field": "authorization", "error": "not a Bearer token"}])
+        try:
+            claims = jwt.decode(token.strip(), secret, algorithms=["HS256"], options={"verify_aud": False})
+        except jwt.InvalidTokenError as exc:
+            raise Forbidden("vonage: JWT signature does not verify",
+                            details=[{"field": "authorization", "error": type(exc).__name__}]) from None
+        expected = claims.get(CLAIM_PAYLOAD_HASH)
+        if request.body and not isinstance(expected, str):
+            raise Forbidden("vonage: JWT has no payload_hash for a request with a body",
+                            details=[{"field": CLAIM_PAYLOAD_HASH, "error": "missing"}])
+        if isinstance(expected, str) and not any_equal([expected.lower()], hashlib.sha256(request.body).hexdigest()):
+            raise Forbidden("vonage: body does not match payload_hash",
+                            details=[{"field": CLAIM_PAYLOAD_HASH, "error": "mismatch"}])
+        issued = claims.get(CLAIM_IAT)
+        if isinstance(issued, int | float) and now(request.received_at) - issued > MAX_AGE:
+            raise Forbidden("vonage: JWT is too old (replayed or delayed request)",
+                            details=[{"field": CLAIM_IAT, "error": f"older than {MAX_AGE} s"}])
+
+    def parse(self, request: WebhookRequest) -> CallRecord | None:
+        if request.method.upper() == "GET" or not request.body:
+            event: Mapping[str, Any] = request.form()
+        else:
+            event = json_object(request.body, NAME)
+        status = text(event.get(STATUS)).strip().lower()
+        if not status or status in NOT_ENDED:
+            return None
+        return _ended(event, request)
+
+
+PROVIDER = VonageProvider()
