@@ -75,7 +75,7 @@ def decode_facts(body: bytes) -> CallFacts:
     try:
         facts = msgspec.json.decode(body, type=CallFacts)
     except msgspec.ValidationError as exc:
-        raise PayloadError(f"invalid call facts: {exc}", [_detail_from_msgspec(str(exc))]) from None
+        raise PayloadError(f"invalid call facts: {exc}", [msgspec_detail(str(exc))]) from None
     except msgspec.DecodeError as exc:
         raise PayloadError(f"body is not JSON: {exc}", [{"field": "$", "error": str(exc)}]) from None
     check_facts(facts)
@@ -87,12 +87,13 @@ def facts_from_dict(data: dict[str, Any]) -> CallFacts:
     try:
         facts = msgspec.convert(data, type=CallFacts)
     except msgspec.ValidationError as exc:
-        raise PayloadError(f"invalid call facts: {exc}", [_detail_from_msgspec(str(exc))]) from None
+        raise PayloadError(f"invalid call facts: {exc}", [msgspec_detail(str(exc))]) from None
     check_facts(facts)
     return facts
 
 
-def _detail_from_msgspec(message: str) -> dict[str, str]:
+def msgspec_detail(message: str) -> dict[str, str]:
+    """The ``{field, error}`` detail of a msgspec validation message."""
     # msgspec ends its messages with "- at `$.field`" or names a missing field in backquotes
     if "- at `$." in message:
         return {"field": message.rsplit("- at `$.", 1)[1].rstrip("`"), "error": message.split(" - at ")[0]}

@@ -1,0 +1,84 @@
+"""HTTP input of the emitter: ``POST /api/events/call-ended`` and ``POST /api/events/call-started``.
+
+Both take JSON (``CallFacts`` / ``StartFacts``, see ``docs/emitter.md``), answer 4xx in hangup's one JSON error
+shape naming the bad fields, and answer 2xx only after the event is committed to the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hangup.emit.facts import decode_facts, msgspec_detail
+from hangup.emit.service import Emitter, StartFacts
+from hangup.errors import HTTPError, NotFound, PayloadError, PayloadTooLarge
+
+MAX_BODY = 65_536
+EMITTER_STATE = "emitter"  # attribute of ``app.state`` holding the ``Emitter``
+
+
+def _emitter(request: Request) -> Emitter:
+    emitter: Emitter | None = getattr(request.app.state, EMITTER_STATE, None)
+    if emitter is None:
+        raise NotFound("the emitter is not enabled on this server (set HANGUP_EMIT_URL)")
+    return emitter
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", [{"field": "$", "error": "too large"}])
+    return body
+
+
+def _error(exc: HTTPError) -> JSONResponse:
+    return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+async def call_ended(request: Request) -> Response:
+    try:
+        emitter = _emitter(request)
+        facts = decode_facts(await _body(request))
+        result = await asyncio.to_thread(emitter.call_ended, facts)
+    except HTTPError as exc:
+        return _error(exc)
+    body = {"ok": True, "id": result.id, "duplicate": not result.created, "callback": msgspec.to_builtins(result.event)}
+    return JSONResponse(body, status_code=202 if result.created else 200)
+
+
+async def call_started(request: Request) -> Response:
+    try:
+        emitter = _emitter(request)
+        raw = await _body(request)
+        try:
+            start = msgspec.json.decode(raw, type=StartFacts)
+        except msgspec.ValidationError as exc:
+            raise PayloadError(f"invalid call start: {exc}", [msgspec_detail(str(exc))]) from None
+        except msgspec.DecodeError as exc:
+            raise PayloadError(f"body is not JSON: {exc}", [{"field": "$", "error": str(exc)}]) from None
+        created = await asyncio.to_thread(emitter.call_started, start)
+    except HTTPError as exc:
+        return _error(exc)
+    return JSONResponse({"ok": True, "sid": start.sid, "duplicate": not created}, status_code=202 if created else 200)
+
+
+def routes() -> list[BaseRoute]:
+    """The emitter's routes, for the server's route list."""
+    return [
+        Route("/api/events/call-ended", call_ended, methods=["POST"]),
+        Route("/api/events/call-started", call_started, methods=["POST"]),
+    ]
+
+
+def create_emitter_app(emitter: Emitter) -> Starlette:
+    """A stand-alone app with only the emitter's input routes (``hangup emitter --listen``)."""
+    app = Starlette(routes=routes())
+    setattr(app.state, EMITTER_STATE, emitter)
+    return app
