@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import httpx
+
 
 class Clock:
     """A settable clock for the outbox and the deliverer."""
@@ -11,3 +16,20 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class AsgiClient:
+    """A synchronous client for an ASGI app over httpx's ASGI transport (no network, no lifespan)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def post(self, path: str, json: Any = None, content: bytes | None = None) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://emitter.test") as client:
+                if content is not None:
+                    return await client.post(path, content=content)
+                return await client.post(path, json=json)
+
+        return asyncio.run(go())
