@@ -15,7 +15,7 @@ import csv
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 
@@ -58,28 +58,35 @@ class Translation:
 
 
 class SchemeTable:
-    """The entries of one scheme with lookups by code and by (normalised) name."""
+    """The entries of one scheme with lookups by code and by (normalised) name.
 
-    __slots__ = ("scheme", "source", "entries", "by_code", "by_name")
+    Codes must be unique. A name shared by two entries of one scheme (SIP 406 and 606 are both "Not
+    Acceptable") is left out of the name lookup and answers an unknown entry naming the codes to use.
+    """
+
+    __slots__ = ("scheme", "source", "entries", "by_code", "by_name", "ambiguous")
 
     def __init__(self, scheme: str, source: str, entries: Iterable[Cause]) -> None:
         self.scheme = scheme
         self.source = source
         self.entries: tuple[Cause, ...] = tuple(entries)
         by_code: dict[int, Cause] = {}
-        by_name: dict[str, Cause] = {}
+        named: dict[str, list[Cause]] = {}
         for entry in self.entries:
             if entry.code is not None:
                 if entry.code in by_code:
                     raise CatalogError(f"{scheme}: duplicate code {entry.code}")
                 by_code[entry.code] = entry
-            for name in (entry.name, *entry.aliases):
-                key = normalize_name(name)
-                if key in by_name and by_name[key] is not entry:
-                    raise CatalogError(f"{scheme}: duplicate name {name!r}")
-                by_name[key] = entry
+            for name in dict.fromkeys(normalize_name(n) for n in (entry.name, *entry.aliases)):
+                named.setdefault(name, []).append(entry)
+        for name, found in named.items():
+            if len(found) > 1 and any(e.code is None for e in found):
+                raise CatalogError(f"{scheme}: duplicate name {name!r} on an entry without a code")
         self.by_code: Mapping[int, Cause] = MappingProxyType(by_code)
-        self.by_name: Mapping[str, Cause] = MappingProxyType(by_name)
+        self.by_name: Mapping[str, Cause] = MappingProxyType({k: v[0] for k, v in named.items() if len(v) == 1})
+        self.ambiguous: Mapping[str, tuple[Cause, ...]] = MappingProxyType(
+            {k: tuple(v) for k, v in named.items() if len(v) > 1}
+        )
 
     def lookup(self, key: int | str) -> Cause:
         if isinstance(key, int):
@@ -87,7 +94,14 @@ class SchemeTable:
         text = key.strip()
         if text.lstrip("-").isdigit():
             return self.by_code.get(int(text)) or Cause.unknown(self.scheme, text)
-        return self.by_name.get(normalize_name(text)) or Cause.unknown(self.scheme, text)
+        name = normalize_name(text)
+        found = self.by_name.get(name)
+        if found is not None:
+            return found
+        if name in self.ambiguous:
+            codes = ", ".join(e.ref for e in self.ambiguous[name])
+            return replace(Cause.unknown(self.scheme, text), description=f"{text!r} names several entries: {codes}")
+        return Cause.unknown(self.scheme, text)
 
 
 class CauseCatalog:
@@ -134,6 +148,23 @@ class CauseCatalog:
         tables = [self.table(scheme)] if scheme else list(self._tables.values())
         for table in tables:
             yield from table.entries
+
+    def is_answered(self, ref: str | Cause) -> bool:
+        """Whether the call connected (see ``Cause.is_answered``); an unknown code is not answered."""
+        return self._cause(ref).is_answered
+
+    def is_failure(self, ref: str | Cause) -> bool:
+        """Whether something broke (see ``Cause.is_failure``); an unknown code is not counted as a failure."""
+        return self._cause(ref).is_failure
+
+    def is_busy(self, ref: str | Cause) -> bool:
+        return self._cause(ref).is_busy
+
+    def is_network_failure(self, ref: str | Cause) -> bool:
+        return self._cause(ref).is_network_failure
+
+    def _cause(self, ref: str | Cause) -> Cause:
+        return self.resolve(ref) if isinstance(ref, str) else ref
 
     def mappings(self) -> Iterator[CodeMapping]:
         for rows in self._mappings.values():

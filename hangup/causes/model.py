@@ -27,6 +27,12 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # the source says nothing useful, or the code is not in the catalog
 
 
+#: Outcomes of calls that were answered (by a person, a machine, an IVR or a queue); see docs/taxonomy.md.
+ANSWERED_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.TRANSFERRED, Outcome.ABANDONED})
+#: Outcomes of calls that never connected but ended the way calls ordinarily do (nobody is at fault).
+UNANSWERED_OUTCOMES = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.REJECTED, Outcome.CANCELED})
+
+
 class EndedBy(StrEnum):
     """Which party released the call."""
 
@@ -106,6 +112,31 @@ class Cause:
             known=False,
         )
 
+    def get(self, column: str, default: str = "") -> str:
+        """A source-specific column kept in ``extra`` (e.g. ``last_response_code``, ``title``)."""
+        for key, value in self.extra:
+            if key == column:
+                return value
+        return default
+
+    @property
+    def is_answered(self) -> bool:
+        """The call connected: completed, transferred, or abandoned while waiting in an IVR or queue."""
+        return self.outcome in ANSWERED_OUTCOMES
+
+    @property
+    def is_failure(self) -> bool:
+        """Something broke: not an ordinary ending and not merely an unknown code."""
+        return self.known and not self.normal and self.outcome is not Outcome.UNKNOWN
+
+    @property
+    def is_busy(self) -> bool:
+        return self.outcome is Outcome.BUSY
+
+    @property
+    def is_network_failure(self) -> bool:
+        return self.fault is Fault.NETWORK and not self.normal
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scheme": self.scheme,
@@ -124,6 +155,7 @@ class Cause:
             "aliases": list(self.aliases),
             "source": self.source,
             "known": self.known,
+            "extra": dict(self.extra),
         }
 
 

@@ -2,7 +2,45 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 import click
+
+from hangup.causes import Cause, CauseCatalog, Outcome, Translation, default_catalog
+from hangup.errors import CatalogError
+
+# Columns of `hangup codes` (table and CSV), in order.
+CODE_COLUMNS = ("ref", "name", "outcome", "ended_by", "fault", "normal", "q850", "sip", "group")
+CSV_COLUMNS = ("scheme", "code", "name", "description", "outcome", "ended_by", "fault", "normal", "q850", "sip",
+               "next_steps", "group", "aliases", "known")
+
+
+class CatalogUsageError(click.ClickException):
+    """A reference or option the catalog cannot answer; one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+def _catalog() -> CauseCatalog:
+    try:
+        return default_catalog()
+    except CatalogError as exc:  # a broken data file is reported, not dumped as a traceback
+        raise CatalogUsageError(f"the cause catalog could not be loaded: {exc}") from exc
+
+
+def _resolve(catalog: CauseCatalog, ref: str) -> Cause:
+    try:
+        return catalog.resolve(ref)
+    except CatalogError as exc:
+        raise CatalogUsageError(str(exc)) from exc
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.command()
@@ -10,23 +48,112 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (an array when several references are given).")
 def explain(refs: tuple[str, ...], as_json: bool) -> None:
     """Explain release codes given as SCHEME:KEY, e.g. q850:17 sip:486 planet:1003."""
-    raise NotImplementedError
+    catalog = _catalog()
+    causes = [_resolve(catalog, ref) for ref in refs]
+    if as_json:
+        _dump(causes[0].to_json() if len(causes) == 1 else [c.to_json() for c in causes])
+        return
+    click.echo("\n\n".join("\n".join(_explain_lines(catalog, c)) for c in causes))
+
+
+def _equivalent(catalog: CauseCatalog, scheme: str, code: int | None) -> str:
+    if code is None:
+        return "-"
+    entry = catalog.lookup(scheme, code)
+    return f"{code} {entry.name}" if entry.known else str(code)
+
+
+def _explain_lines(catalog: CauseCatalog, cause: Cause) -> Iterator[str]:
+    yield f"{cause.ref}  {cause.name}" + ("" if cause.known else "  (not in the catalog)")
+    yield f"  {cause.description}"
+    yield (f"  outcome: {cause.outcome}   ended by: {cause.ended_by}   fault: {cause.fault}   "
+           f"normal: {'yes' if cause.normal else 'no'}")
+    yield f"  Q.850: {_equivalent(catalog, 'q850', cause.q850)}   SIP: {_equivalent(catalog, 'sip', cause.sip)}"
+    if cause.group:
+        yield f"  group: {cause.group}"
+    if cause.aliases:
+        yield f"  also spelled: {', '.join(cause.aliases)}"
+    if cause.next_steps:
+        yield f"  next steps: {cause.next_steps}"
 
 
 @click.command()
 @click.argument("ref")
 @click.option("--to", "to_scheme", required=True, help="Target scheme, e.g. q850.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def translate(ref: str, to_scheme: str, as_json: bool) -> None:
     """Give the equivalents of REF in another scheme, best first."""
-    raise NotImplementedError
+    catalog = _catalog()
+    try:
+        result = catalog.translate(ref, to_scheme.strip().lower())
+    except CatalogError as exc:
+        raise CatalogUsageError(str(exc)) from exc
+    if as_json:
+        _dump(translation_json(result))
+        return
+    click.echo(f"{result.cause.ref}  {result.cause.name}  ->  {result.to_scheme}")
+    if not result.entries:
+        click.echo(f"  no equivalent: {result.reason}")
+    for entry, via in zip(result.entries, result.via, strict=True):
+        click.echo(f"  {entry.ref}  {entry.name}  ({via})")
+
+
+def translation_json(result: Translation) -> dict[str, Any]:
+    """The JSON answer of ``translate``: the source entry, the equivalents best first and why."""
+    return {
+        "from": result.cause.to_json(),
+        "to_scheme": result.to_scheme,
+        "entries": [dict(e.to_json(), via=via) for e, via in zip(result.entries, result.via, strict=True)],
+        "reason": result.reason,
+    }
 
 
 @click.command()
-@click.option("--scheme")
-@click.option("--outcome")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--scheme", help="Only this scheme, e.g. q850 or plivo.")
+@click.option("--outcome", type=click.Choice([str(o) for o in Outcome]), help="Only entries with this outcome.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row.")
 def codes(scheme: str | None, outcome: str | None, as_json: bool, as_csv: bool) -> None:
-    """List the catalog."""
-    raise NotImplementedError
+    """List the catalog (a plain table unless --json or --csv)."""
+    if as_json and as_csv:
+        raise CatalogUsageError("--json and --csv exclude each other")
+    catalog = _catalog()
+    try:
+        entries = [e for e in catalog.entries(scheme.strip().lower() if scheme else None)
+                   if outcome is None or e.outcome == outcome]
+    except CatalogError as exc:
+        raise CatalogUsageError(str(exc)) from exc
+    if as_json:
+        _dump([e.to_json() for e in entries])
+    elif as_csv:
+        click.echo(_csv(entries), nl=False)
+    else:
+        click.echo(_table([[_cell(e.to_json()[c]) for c in CODE_COLUMNS] for e in entries]))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "|".join(value)
+    return str(value)
+
+
+def _csv(entries: Iterable[Cause]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        data = entry.to_json()
+        writer.writerow([_cell(data[c]) if not isinstance(data[c], bool) else str(data[c]).lower()
+                         for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _table(rows: list[list[str]]) -> str:
+    header = [c.upper() for c in CODE_COLUMNS]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
