@@ -1,0 +1,61 @@
+"""Time buckets: UTC-aligned minutes, hours and days as integer Unix seconds.
+
+Bucket starts are computed in Python at insert time so the SQL stays portable (no date functions).
+A query range is cut into whole days, then whole hours, then minutes, so a 30-day figure reads
+about 30 + 2x23 + 2x59 rollup rows instead of millions of calls.
+"""
+
+from __future__ import annotations
+
+from hangup.errors import PayloadError
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
+
+#: Bucket sizes by name, finest first.
+LEVELS: dict[str, int] = {"minute": MINUTE, "hour": HOUR, "day": DAY}
+
+
+class BadBucket(PayloadError):
+    error_id = "unknown_bucket"
+
+
+def level_of(name: str) -> int:
+    try:
+        return LEVELS[name]
+    except KeyError:
+        valid = ", ".join(LEVELS)
+        raise BadBucket(
+            f"unknown bucket {name!r}; valid: {valid}", [{"field": "bucket", "error": f"must be one of: {valid}"}]
+        ) from None
+
+
+def floor(t: int, size: int) -> int:
+    return t - t % size
+
+
+def ceil(t: int, size: int) -> int:
+    return -(-t // size) * size
+
+
+def decompose(start: int, end: int) -> list[tuple[int, int, int]]:
+    """Cover ``[start, end)`` (widened to whole minutes) with ``(level, lo, hi)`` bucket-start ranges.
+
+    Each triple selects buckets of size ``level`` whose start is in ``[lo, hi)``; the pieces do not
+    overlap and together cover exactly the widened range.
+    """
+    lo, hi = floor(start, MINUTE), ceil(end, MINUTE)
+    return _cover(lo, hi, (DAY, HOUR, MINUTE))
+
+
+def _cover(lo: int, hi: int, sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    if lo >= hi:
+        return []
+    size, rest = sizes[0], sizes[1:]
+    if not rest:
+        return [(size, lo, hi)]
+    inner_lo, inner_hi = ceil(lo, size), floor(hi, size)
+    if inner_lo >= inner_hi:
+        return _cover(lo, hi, rest)
+    return [*_cover(lo, inner_lo, rest), (size, inner_lo, inner_hi), *_cover(inner_hi, hi, rest)]

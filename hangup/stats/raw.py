@@ -1,0 +1,101 @@
+"""The same counters computed by ``GROUP BY`` over the raw ``calls`` table.
+
+Used when a question has filters the rollups do not keep (a user, two filters at once), by
+``hangup rollups rebuild``, and by tests and ``bench/stats.py`` as the reference the rollups must
+equal. Every expression mirrors ``hangup.stats.totals.counters`` and the dimension readers of
+``hangup.stats.dimensions``, in SQL both SQLite and PostgreSQL accept (booleans are 0/1 integers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangup.stats.dimensions import ALL
+from hangup.stats.totals import FAULT_DOMAINS, NER_DELIVERED_FAULTS, Totals
+from hangup.stats.windows import Window
+from hangup.store.sql import where
+
+
+def _in(values: frozenset[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+_TTA_KNOWN = "answered = 1 AND setup_time > 0 AND start_time >= setup_time"
+
+#: SQL aggregate of each counter, in ``COUNTERS`` order.
+COUNTER_SQL: tuple[str, ...] = (
+    "COUNT(*)",
+    "SUM(answered)",
+    "SUM(normal)",
+    f"SUM(CASE WHEN answered = 1 OR fault IN {_in(NER_DELIVERED_FAULTS)} THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN answered = 1 THEN duration ELSE 0 END)",
+    f"SUM(CASE WHEN {_TTA_KNOWN} THEN start_time - setup_time ELSE 0 END)",
+    f"SUM(CASE WHEN {_TTA_KNOWN} THEN 1 ELSE 0 END)",
+    "SUM(1 - normal)",
+    *(f"SUM(CASE WHEN normal = 0 AND fault = '{d}' THEN 1 ELSE 0 END)" for d in FAULT_DOMAINS),
+)
+SUMS = ", ".join(COUNTER_SQL)
+
+#: SQL reading each dimension's value as text, as ``Dimension.key`` reads it from a record.
+DIMENSION_SQL: dict[str, str] = {
+    ALL: "''",
+    "outcome": "outcome",
+    "call_end_reason": "COALESCE(CAST(call_end_reason AS TEXT), '')",
+    "terminate": "COALESCE(CAST(terminate AS TEXT), '')",
+    "cause": "cause",
+    "ended_by": "ended_by",
+    "fault": "fault",
+    "call_type": "call_type",
+    "direction": "direction",
+    "service": "CASE WHEN from_service_id <> '' THEN from_service_id ELSE to_service_id END",
+    "provider": "provider",
+    "user": "from_user_id",
+    "destination": "to_user_id",
+    "ip_pair": "srcip || '>' || dstip",
+}
+
+
+def placeholder(paramstyle: str) -> str:
+    return "?" if paramstyle == "qmark" else "%s"
+
+
+def _where(window: Window, paramstyle: str) -> tuple[str, list[Any]]:
+    """WHERE clause of a window: the call log's own filter SQL plus the statistics-only dimensions."""
+    ph = placeholder(paramstyle)
+    w = where(window.call_query(), ph, with_cursor=False)
+    clauses, params = ([w.sql[len(" WHERE ") :]] if w.sql else []), list(w.params)
+    for name, value in sorted(window.extra_filters().items()):
+        clauses.append(f"{DIMENSION_SQL[name]} = {ph}")
+        params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _run(conn: Any, query: str, params: list[Any]) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(query, params)
+    return list(cur.fetchall())
+
+
+def totals(conn: Any, window: Window, paramstyle: str) -> Totals:
+    """Totals of the calls in ``window``, counted from raw rows."""
+    clause, params = _where(window, paramstyle)
+    return Totals.from_row(_run(conn, f"SELECT {SUMS} FROM calls{clause}", params)[0])
+
+
+def breakdown(conn: Any, window: Window, dim: str, paramstyle: str, failed_only: bool = False) -> dict[str, Totals]:
+    """Totals per value of ``dim`` (``failed_only``: only calls that did not end normally, as top lists keep)."""
+    expr = DIMENSION_SQL[dim]
+    clause, params = _where(window, paramstyle)
+    if failed_only:
+        clause = f"{clause} AND normal = 0" if clause else " WHERE normal = 0"
+    rows = _run(conn, f"SELECT {expr}, {SUMS} FROM calls{clause} GROUP BY {expr}", params)
+    return {str(row[0]): Totals.from_row(row[1:]) for row in rows}
+
+
+def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, Totals]:
+    """Totals per bucket of ``size`` seconds."""
+    bucket = f"ended_at - (ended_at % {int(size)})"
+    clause, params = _where(window, paramstyle)
+    rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params)
+    return {int(row[0]): Totals.from_row(row[1:]) for row in rows}

@@ -1,0 +1,82 @@
+"""``hangup rollups rebuild``: recompute every rollup exactly from the raw ``calls`` table.
+
+Needed after ``hangup reclassify`` (which rewrites outcomes and faults of stored calls) or after
+restoring calls from a backup. Runs in one transaction that holds the write lock, so no call is
+inserted between the delete and the re-count: minutes are grouped from calls, hours from minutes,
+days from hours, and the per-day top lists from failed calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangup.stats import raw
+from hangup.stats.buckets import DAY, HOUR, MINUTE
+from hangup.stats.db import StatsDB
+from hangup.stats.dimensions import ALL, BREAKDOWNS, TOPS
+from hangup.stats.rollups import KEY, TABLE
+from hangup.stats.totals import COUNTERS
+
+_COLUMNS = ", ".join(KEY + COUNTERS)
+
+
+def statements() -> list[str]:
+    """The SQL of a rebuild after the delete, in order."""
+    out: list[str] = []
+    for dim in (ALL, *BREAKDOWNS):
+        out.append(_from_calls(MINUTE, dim, failed_only=False))
+    for size, finer in ((HOUR, MINUTE), (DAY, HOUR)):
+        out.append(_from_level(size, finer))
+    for dim in TOPS:
+        out.append(_from_calls(DAY, dim, failed_only=True))
+    return out
+
+
+def _from_calls(size: int, dim: str, failed_only: bool) -> str:
+    expr = raw.DIMENSION_SQL[dim]
+    bucket = f"ended_at - (ended_at % {size})"
+    where = " WHERE normal = 0" if failed_only else ""
+    return (
+        f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT {size}, '{dim}', {bucket}, {expr}, {raw.SUMS} "
+        f"FROM calls{where} GROUP BY {bucket}, {expr}"
+    )
+
+
+def _from_level(size: int, finer: int) -> str:
+    bucket = f"bucket - (bucket % {size})"
+    sums = ", ".join(f"SUM({c})" for c in COUNTERS)
+    tops = ", ".join(f"'{d}'" for d in TOPS)
+    return (
+        f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT {size}, dim, {bucket}, value, {sums} "
+        f"FROM {TABLE} WHERE level = {finer} AND dim NOT IN ({tops}) GROUP BY dim, {bucket}, value"
+    )
+
+
+def rebuild(db: StatsDB) -> int:
+    """Recompute the rollups of ``db``; return the number of rollup rows written."""
+    conn = db.connect()
+    try:
+        return _rebuild_on(conn, db.dialect)
+    finally:
+        conn.close()
+
+
+def _rebuild_on(conn: Any, dialect: str) -> int:
+    cur = conn.cursor()
+    if dialect == "sqlite":
+        cur.execute("BEGIN IMMEDIATE")
+    else:
+        cur.execute("BEGIN")
+        cur.execute("LOCK TABLE calls IN SHARE MODE")  # holds off inserts (and their rollup hook) until COMMIT
+        cur.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+    try:
+        cur.execute(f"DELETE FROM {TABLE}")
+        for statement in statements():
+            cur.execute(statement)
+        cur.execute(f"SELECT COUNT(*) FROM {TABLE}")
+        count = int(cur.fetchone()[0])
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    return count

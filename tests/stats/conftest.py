@@ -1,0 +1,38 @@
+"""A store seeded once per module with generated traffic, its rollups kept by the write hook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hangup.records import CallRecord
+from hangup.stats import traffic
+from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.service import StatsService
+from hangup.store import Store, open_store
+
+END = 1_700_006_400  # a UTC midnight
+START = END - 3 * 86400
+
+
+@pytest.fixture(scope="session")
+def span() -> tuple[int, int]:
+    """``(start, end)`` of the seeded traffic."""
+    return START, END
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, StatsService, list[CallRecord]]]:
+    path: Path = tmp_path_factory.mktemp("stats") / "calls.db"
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    attach_rollups(store)
+    records = list(traffic.generate(4000, START, END, seed=11, users=40))
+    for i in range(0, len(records), 300):  # several batches, as the writer commits them
+        store.add_many(records[i : i + 300])
+    db = StatsDB(url)
+    yield store, StatsService(db), records
+    db.close()
+    store.close()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor
+
+BASE = 1_700_000_000
+
+
+@given(st.integers(0, 40 * DAY), st.integers(1, 40 * DAY))
+def test_decompose_covers_the_minute_aligned_range_exactly_once(offset: int, length: int) -> None:
+    start, end = BASE + offset, BASE + offset + length
+    covered: list[tuple[int, int]] = []
+    for size, lo, hi in decompose(start, end):
+        assert size in (MINUTE, HOUR, DAY)
+        assert lo % size == 0 and hi % size == 0 and lo < hi
+        covered.append((lo, hi))
+    covered.sort()
+    assert covered[0][0] == floor(start, MINUTE)
+    assert covered[-1][1] == ceil(end, MINUTE)
+    for (_, hi), (lo, _) in zip(covered, covered[1:], strict=False):
+        assert hi == lo
+
+
+def test_thirty_days_read_few_buckets() -> None:
+    parts = decompose(BASE + 123, BASE + 30 * DAY - 77)
+    buckets = sum((hi - lo) // size for size, lo, hi in parts)
+    assert buckets < 30 + 2 * 24 + 2 * 60
