@@ -23,6 +23,11 @@ def _register() -> None:
     for command in (causes.explain, causes.translate, causes.codes):
         cli.add_command(command)
 
+    from hangup.cli import emit, outbox, simulate
+
+    for command in (emit.emitter, outbox.outbox, simulate.simulate):
+        cli.add_command(command)
+
 
 def main() -> None:
     _register()
