@@ -1,0 +1,330 @@
+"""LINE Planet ``on_call_evt_cb``: the call-event callback sent when a call ends.
+
+Source: LINE Planet API specification, "Server Callback: Call Event" (the 19 query keys, their types
+and nullability) and "Server release reason" (``terminate`` and ``call_end_reason``). Planet sends an
+HTTP GET; hangup also accepts the same keys form-encoded in a POST body.
+
+Rejected (``PayloadError``, every bad field named): a missing or blank non-nullable key, a repeated key,
+a Long/Integer that is not a plain base-10 integer within int64, a negative time or duration, ``type``
+other than ``A``/``V``, a ``sid`` that is not 36 printable ASCII characters, an ``srcip``/``dstip`` that is
+not an IPv4 or IPv6 address, text that is not UTF-8 or holds NUL.
+
+Accepted and flagged (the platform really sends such data, e.g. the specification's own example): see
+``FLAGS``. The cause is ``call_end_reason`` when the catalog knows it, ``terminate`` otherwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from hangup.causes import Cause, CauseCatalog, EndedBy, default_catalog
+from hangup.errors import CatalogError, PayloadError
+from hangup.providers.base import WebhookRequest
+from hangup.records import CallRecord, CallType
+
+NAME = "planet"
+CER_SCHEME = "planet"  # catalog scheme of call_end_reason
+TERMINATE_SCHEME = "planet-terminate"  # catalog scheme of terminate
+
+SID = "sid"
+FROM_SERVICE_ID = "from_service_id"
+FROM_USER_ID = "from_user_id"
+TO_SERVICE_ID = "to_service_id"
+TO_USER_ID = "to_user_id"
+TYPE = "type"
+STID = "stid"
+SETUP_TIME = "setup_time"
+START_TIME = "start_time"
+END_TIME = "end_time"
+DURATION = "duration"
+SRCIP = "srcip"
+DSTIP = "dstip"
+CALL_END_REASON = "call_end_reason"
+TERMINATE = "terminate"
+RELEASER = "releaser"
+REL_CODE = "rel_code"
+REL_CODE_STR = "rel_code_str"
+USER_REL_CODE = "user_rel_code"
+
+KEYS: tuple[str, ...] = (
+    SID, FROM_SERVICE_ID, FROM_USER_ID, TO_SERVICE_ID, TO_USER_ID, TYPE, STID, SETUP_TIME, START_TIME, END_TIME,
+    DURATION, SRCIP, DSTIP, CALL_END_REASON, TERMINATE, RELEASER, REL_CODE, REL_CODE_STR, USER_REL_CODE,
+)
+NULLABLE = frozenset({STID, USER_REL_CODE})
+
+#: Flags hangup sets on a well-formed but contradictory or unusual event (``CallRecord.flags``).
+FLAGS: Mapping[str, str] = {
+    "duration_mismatch": "duration differs from end_time - start_time (or is not 0 for a call never started)",
+    "terminate_16_without_duration": "terminate is 16 (normal) but duration is 0",
+    "duration_without_terminate_16": "duration is above 0 but terminate is not 16",
+    "mid_call_end_not_started": "call_end_reason says the call ended during the call (1004/1005), start_time is 0",
+    "terminate_disagrees": "terminate does not say what call_end_reason says",
+    "unknown_call_end_reason": "call_end_reason is not in the catalog",
+    "unknown_terminate": "terminate is not one of the simple release codes",
+    "times_out_of_order": "setup_time, start_time and end_time are not in order",
+    "unknown_keys": "the request carried keys the specification does not define (kept in extra)",
+}
+
+_INT64 = (-(2**63), 2**63 - 1)
+_INTEGER_RE = re.compile(r"-?[0-9]{1,19}")
+_SID_RE = re.compile(r"[\x21-\x7e]{36}")
+_MID_CALL_REASONS = frozenset({1004, 1005})
+_RELEASER_ENDED_BY: Mapping[str, str] = {"initiator": EndedBy.CALLER, "responder": EndedBy.CALLEE}
+_FORM_TYPES = ("application/x-www-form-urlencoded", "")
+
+
+class FieldError(ValueError):
+    """One bad value; the message is what the error body says about the field."""
+
+
+# -- value checks, one per key type ----------------------------------------------------------
+def _text(value: str) -> str:
+    if value == "":
+        raise FieldError("must not be empty")
+    return value
+
+
+def _integer(value: str, *, minimum: int = _INT64[0]) -> int:
+    if not _INTEGER_RE.fullmatch(value):
+        raise FieldError(f"expected a base-10 integer, got {value[:40]!r}")
+    number = int(value)
+    if not _INT64[0] <= number <= _INT64[1]:
+        raise FieldError("out of the 64-bit integer range")
+    if number < minimum:
+        raise FieldError(f"must be at least {minimum}")
+    return number
+
+
+def _seconds(value: str) -> int:
+    return _integer(value, minimum=0)
+
+
+def _sid(value: str) -> str:
+    if not _SID_RE.fullmatch(value):
+        raise FieldError(f"expected 36 printable ASCII characters, got {len(value)} characters")
+    return value
+
+
+def _call_type(value: str) -> str:
+    if value not in ("A", "V"):
+        raise FieldError(f"expected A (audio) or V (video), got {value[:40]!r}")
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise FieldError(f"expected an IPv4 or IPv6 address, got {value[:60]!r}") from None
+    return value
+
+
+def _optional(value: str) -> str | None:
+    return value or None
+
+
+_CHECKS: Mapping[str, Callable[[str], Any]] = {
+    SID: _sid, FROM_SERVICE_ID: _text, FROM_USER_ID: _text, TO_SERVICE_ID: _text, TO_USER_ID: _text,
+    TYPE: _call_type, STID: _optional, SETUP_TIME: _seconds, START_TIME: _seconds, END_TIME: _seconds,
+    DURATION: _seconds, SRCIP: _ip, DSTIP: _ip, CALL_END_REASON: _integer, TERMINATE: _integer,
+    RELEASER: _text, REL_CODE: _integer, REL_CODE_STR: _text, USER_REL_CODE: _optional,
+}
+
+
+# -- parsing the query / form ---------------------------------------------------------------
+def split_pairs(text: str, errors: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """``k=v&k=v`` split and percent-decoded (strict UTF-8); undecodable parts are reported, not guessed."""
+    pairs: list[tuple[str, str]] = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        try:
+            key = unquote_plus(key, errors="strict") if ("%" in key or "+" in key) else key
+            value = unquote_plus(value, errors="strict") if ("%" in value or "+" in value) else value
+        except UnicodeDecodeError:
+            errors.append({"field": _printable(key), "error": "not valid UTF-8 after percent-decoding"})
+            continue
+        if "\x00" in key or "\x00" in value:
+            errors.append({"field": _printable(key), "error": "contains a NUL character"})
+            continue
+        pairs.append((key, value))
+    return pairs
+
+
+def _printable(key: str) -> str:
+    return key[:64].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def request_pairs(request: WebhookRequest, errors: list[dict[str, str]]) -> list[tuple[str, str]]:
+    pairs = split_pairs(request.query, errors)
+    if request.body:
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type not in _FORM_TYPES:
+            errors.append({"field": "content-type", "error": "expected application/x-www-form-urlencoded"})
+            return pairs
+        try:
+            body = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append({"field": "body", "error": "not valid UTF-8"})
+            return pairs
+        pairs.extend(split_pairs(body, errors))
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class PlanetEvent:
+    """The 19 validated values of one callback, plus keys the specification does not define."""
+
+    values: Mapping[str, Any]
+    unknown: Mapping[str, str]
+
+
+def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> PlanetEvent:
+    """Check every key; append one error per bad field to ``errors`` (all of them, not just the first)."""
+    seen: dict[str, str] = {}
+    repeated: set[str] = set()
+    for key, value in pairs:
+        if key in seen:
+            repeated.add(key)
+        seen[key] = value
+    for key in sorted(repeated):
+        errors.append({"field": _printable(key), "error": "given more than once"})
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        if key in repeated:
+            continue
+        raw = seen.get(key)
+        if raw is None:
+            if key in NULLABLE:
+                values[key] = None
+            else:
+                errors.append({"field": key, "error": "missing"})
+            continue
+        try:
+            values[key] = _CHECKS[key](raw)
+        except FieldError as exc:
+            errors.append({"field": key, "error": str(exc)})
+    unknown = {k: v for k, v in seen.items() if k not in _CHECKS and k not in repeated}
+    return PlanetEvent(values, unknown)
+
+
+# -- classification and flags -----------------------------------------------------------------
+def _lookup(catalog: CauseCatalog, scheme: str, code: int) -> Cause:
+    try:
+        return catalog.lookup(scheme, code)
+    except CatalogError:
+        return Cause.unknown(scheme, str(code))
+
+
+def _expected_terminate(catalog: CauseCatalog, cer: Cause) -> int:
+    """The simple code Planet's rule gives a call that ended as ``cer`` says (127, "else", by default)."""
+    try:
+        entries = list(catalog.entries(TERMINATE_SCHEME))
+    except CatalogError:
+        return 127
+    for entry in entries:
+        if entry.outcome == cer.outcome and entry.code is not None:
+            return entry.code
+    return 127
+
+
+def flags_for(v: Mapping[str, Any], cer: Cause, term: Cause, catalog: CauseCatalog, unknown: bool) -> list[str]:
+    setup, start, end, duration = v[SETUP_TIME], v[START_TIME], v[END_TIME], v[DURATION]
+    terminate, reason = v[TERMINATE], v[CALL_END_REASON]
+    found: list[str] = []
+    if (start > 0 and duration != end - start) or (start == 0 and duration != 0):
+        found.append("duration_mismatch")
+    if terminate == 16 and duration == 0:
+        found.append("terminate_16_without_duration")
+    if duration > 0 and terminate != 16:
+        found.append("duration_without_terminate_16")
+    if reason in _MID_CALL_REASONS and start == 0:
+        found.append("mid_call_end_not_started")
+    if cer.known and term.known and duration == 0 and terminate != _expected_terminate(catalog, cer):
+        found.append("terminate_disagrees")
+    if not cer.known:
+        found.append("unknown_call_end_reason")
+    if not term.known:
+        found.append("unknown_terminate")
+    times = [t for t in (setup, start, end) if t > 0]
+    if times != sorted(times):
+        found.append("times_out_of_order")
+    if unknown:
+        found.append("unknown_keys")
+    return found
+
+
+def build_record(event: PlanetEvent, raw: str, received_at: float, catalog: CauseCatalog) -> CallRecord:
+    v = event.values
+    cer = _lookup(catalog, CER_SCHEME, v[CALL_END_REASON])
+    term = _lookup(catalog, TERMINATE_SCHEME, v[TERMINATE])
+    primary = cer if cer.known or not term.known else term
+    ended_by = str(primary.ended_by)
+    if primary.ended_by == EndedBy.UNKNOWN:
+        ended_by = str(_RELEASER_ENDED_BY.get(v[RELEASER], EndedBy.UNKNOWN))
+    call_type: CallType = "V" if v[TYPE] == "V" else "A"
+    return CallRecord(
+        id=v[SID], provider=NAME, provider_call_id=v[SID],
+        from_service_id=v[FROM_SERVICE_ID], from_user_id=v[FROM_USER_ID],
+        to_service_id=v[TO_SERVICE_ID], to_user_id=v[TO_USER_ID], call_type=call_type,
+        setup_time=v[SETUP_TIME], start_time=v[START_TIME], end_time=v[END_TIME], duration=v[DURATION],
+        answered=v[START_TIME] > 0 or v[DURATION] > 0, stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
+        call_end_reason=v[CALL_END_REASON], terminate=v[TERMINATE], releaser=v[RELEASER],
+        rel_code=v[REL_CODE], rel_code_str=v[REL_CODE_STR], user_rel_code=v[USER_REL_CODE],
+        cause=primary.ref, causes=(cer.ref, term.ref),
+        outcome=str(primary.outcome), ended_by=ended_by, fault=str(primary.fault), normal=primary.normal,
+        reason=_reason(primary, cer, term), q850=primary.q850 if primary.q850 is not None else term.q850,
+        sip=primary.sip,
+        flags=tuple(flags_for(v, cer, term, catalog, bool(event.unknown))),
+        extra=dict(event.unknown), raw=raw, received_at=received_at,
+    )
+
+
+def _reason(primary: Cause, cer: Cause, term: Cause) -> str:
+    if primary.known:
+        return primary.description
+    return f"call_end_reason {cer.key} and terminate {term.key} are not in the catalog"
+
+
+def raw_of(request: WebhookRequest) -> str:
+    """The request's parameters as received: the query string, the form body, or both joined by ``&``."""
+    body = request.body.decode("utf-8", "replace") if request.body else ""
+    return "&".join(part for part in (request.query, body) if part)
+
+
+class PlanetProvider:
+    """The ``planet`` adapter: no signature scheme (protect it with a secret path or an allow-list)."""
+
+    name = NAME
+    methods: tuple[str, ...] = ("GET", "POST")
+
+    def __init__(self, catalog: CauseCatalog | None = None) -> None:
+        self._catalog = catalog
+
+    @property
+    def catalog(self) -> CauseCatalog:
+        return self._catalog or default_catalog()
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        """Planet signs nothing; the web layer's secret path and source allow-list protect this endpoint."""
+
+    def parse(self, request: WebhookRequest) -> CallRecord:
+        errors: list[dict[str, str]] = []
+        event = validate(request_pairs(request, errors), errors)
+        if errors:
+            raise PayloadError(f"the call event breaks the on_call_evt_cb specification ({len(errors)} fields)",
+                               errors)
+        return build_record(event, raw_of(request), request.received_at, self.catalog)
+
+    def reclassify(self, record: CallRecord) -> CallRecord:
+        """The record re-derived from its raw query string with the current catalog."""
+        return self.parse(WebhookRequest("GET", "", record.raw, received_at=record.received_at))
+
+
+PROVIDER = PlanetProvider()

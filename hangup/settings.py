@@ -1,0 +1,197 @@
+"""hangup's settings: one table of (name, default, help), read from ``HANGUP_*`` environment variables.
+
+Every row is documented in ``docs/settings.md`` (a test keeps the two in step). A value is cast by the
+row's ``kind``; a bad value raises ``ConfigError`` naming the environment variable, so a misconfigured
+server fails at start instead of at the first request. Command-line options override the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from hangup.errors import ConfigError
+
+ENV_PREFIX = "HANGUP_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configurable value: its name (``HANGUP_`` + upper-case name in the environment), default and help."""
+
+    name: str
+    default: str
+    help: str
+    kind: str = "str"  # str | int | bool | networks | secret
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address `hangup serve` listens on."),
+    Setting("port", "8080", "TCP port `hangup serve` listens on.", "int"),
+    Setting("db", "sqlite:///./hangup.db", "Store URL: `sqlite:///PATH` (default) or `postgresql://…`."),
+    Setting("workers", "1", "Server worker processes.", "int"),
+    Setting("insecure", "false", "Allow a non-loopback `--host` without `HANGUP_API_TOKEN`.", "bool"),
+    Setting("api_token", "", "Bearer token required by `/api/*` (and the dashboard) when set.", "secret"),
+    Setting("planet_path", "/callbacks/planet", "Path of the LINE Planet `on_call_evt_cb` receiver."),
+    Setting(
+        "callback_secret", "", "Secret path segment: callbacks are served only under `/callbacks/SECRET/…` when set.",
+        "secret",
+    ),
+    Setting("callback_allow", "", "Comma-separated networks (CIDR) allowed to call callback endpoints; empty = any.",
+            "networks"),
+    Setting("trust_forwarded", "false", "Take the client address from `X-Forwarded-For` (behind a trusted proxy).",
+            "bool"),
+    Setting("max_query_bytes", "8192", "Longest accepted query string; longer → 414.", "int"),
+    Setting("max_body_bytes", "65536", "Largest accepted request body; larger → 413.", "int"),
+    Setting("max_keys", "64", "Most keys accepted in one callback; more → 400.", "int"),
+    Setting("sqlite_synchronous", "FULL", "SQLite `synchronous` pragma: FULL (durable, default) or NORMAL."),
+    Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),
+    Setting("public_url", "", "Public base URL platforms call (for signature schemes that sign the URL)."),
+    Setting("plivo_auth_token", "", "Plivo auth token: verifies `X-Plivo-Signature-V3`.", "secret"),
+    Setting("twilio_auth_token", "", "Twilio auth token: verifies `X-Twilio-Signature`.", "secret"),
+    Setting("telnyx_public_key", "", "Telnyx Ed25519 public key (base64): verifies `telnyx-signature-ed25519`.",
+            "secret"),
+    Setting("vonage_signature_secret", "", "Vonage signature secret: verifies the signed webhook JWT.", "secret"),
+    Setting("freeswitch_basic_auth", "", "`user:password` FreeSWITCH CDR posts must present (HTTP Basic).",
+            "secret"),
+    Setting("plivo_accept_unsigned", "false", "Accept Plivo callbacks without a verifiable signature.", "bool"),
+    Setting("twilio_accept_unsigned", "false", "Accept Twilio callbacks without a verifiable signature.", "bool"),
+    Setting("telnyx_accept_unsigned", "false", "Accept Telnyx callbacks without a verifiable signature.", "bool"),
+    Setting("vonage_accept_unsigned", "false", "Accept Vonage callbacks without a verifiable signature.", "bool"),
+    Setting("freeswitch_accept_unsigned", "false", "Accept FreeSWITCH CDR posts without credentials.", "bool"),
+    Setting("asterisk_accept_unsigned", "false", "Accept Asterisk CDR posts without credentials.", "bool"),
+)
+
+BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def _cast_int(text: str) -> int:
+    value = int(text.strip(), 10)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _cast_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError("expected true/false, 1/0, yes/no or on/off")
+
+
+def _cast_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+_CASTS: Mapping[str, Callable[[str], Any]] = {
+    "str": str,
+    "secret": str,
+    "int": _cast_int,
+    "bool": _cast_bool,
+    "networks": _cast_networks,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Typed values of every row of ``SETTINGS`` (field names equal setting names)."""
+
+    host: str
+    port: int
+    db: str
+    workers: int
+    insecure: bool
+    api_token: str
+    planet_path: str
+    callback_secret: str
+    callback_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    trust_forwarded: bool
+    max_query_bytes: int
+    max_body_bytes: int
+    max_keys: int
+    sqlite_synchronous: str
+    batch_size: int
+    public_url: str
+    plivo_auth_token: str
+    twilio_auth_token: str
+    telnyx_public_key: str
+    vonage_signature_secret: str
+    freeswitch_basic_auth: str
+    plivo_accept_unsigned: bool
+    twilio_accept_unsigned: bool
+    telnyx_accept_unsigned: bool
+    vonage_accept_unsigned: bool
+    freeswitch_accept_unsigned: bool
+    asterisk_accept_unsigned: bool
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with command-line values applied (``None`` means "not given")."""
+        given = {k: v for k, v in values.items() if v is not None}
+        return replace(self, **given) if given else self
+
+    def secrets(self) -> dict[str, str]:
+        """The values adapters may need for ``verify``, keyed by setting name, as strings."""
+        out: dict[str, str] = {}
+        for setting in SETTINGS:
+            if setting.kind in ("secret", "bool") or setting.name == "public_url":
+                value = getattr(self, setting.name)
+                out[setting.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return out
+
+    def as_env(self) -> dict[str, str]:
+        """These values as ``HANGUP_*`` variables (how ``serve --workers`` hands them to worker processes)."""
+        out: dict[str, str] = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if isinstance(value, bool):
+                out[setting.env] = "true" if value else "false"
+            elif setting.kind == "networks":
+                out[setting.env] = ",".join(str(n) for n in value)
+            else:
+                out[setting.env] = str(value)
+        return out
+
+
+def cast(setting: Setting, raw: str) -> Any:
+    """Cast one raw value; a bad value is a ``ConfigError`` naming the variable."""
+    try:
+        value = _CASTS[setting.kind](raw)
+    except ValueError as exc:
+        raise ConfigError(f"{setting.env}={raw!r} is not valid: {exc}") from None
+    return _check(setting, value)
+
+
+def _check(setting: Setting, value: Any) -> Any:
+    if setting.name == "sqlite_synchronous" and value.upper() not in ("FULL", "NORMAL", "EXTRA"):
+        raise ConfigError(f"{setting.env}={value!r} is not valid: expected FULL, NORMAL or EXTRA")
+    if setting.name == "planet_path" and not value.startswith("/"):
+        raise ConfigError(f"{setting.env}={value!r} is not valid: a path starts with '/'")
+    if setting.name == "callback_secret" and "/" in value:
+        raise ConfigError(f"{setting.env} is not valid: a path segment cannot contain '/'")
+    if setting.name in ("port",) and not 0 <= value <= 65535:
+        raise ConfigError(f"{setting.env}={value!r} is not valid: a TCP port is 0-65535")
+    if setting.name in ("workers", "batch_size", "max_keys") and value < 1:
+        raise ConfigError(f"{setting.env}={value!r} is not valid: must be at least 1")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from ``environ`` (``os.environ`` by default), falling back to the defaults."""
+    env = os.environ if environ is None else environ
+    values = {s.name: cast(s, env.get(s.env, s.default)) for s in SETTINGS}
+    return Settings(**values)
+
+
+def setting_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Settings))

@@ -1,0 +1,190 @@
+"""The ``Store`` protocol every back end implements, and the values it takes and returns.
+
+Writes go through ``add`` / ``add_many``: a back end commits concurrent events together (group
+commit) and resolves each caller only after COMMIT, so "stored" always means durable. Reads never
+wait for writes. Extra work that must be atomic with a batch of inserted calls (rollups, an outbox)
+is registered with ``add_write_hook``: the hook runs inside the writer's transaction with the
+connection and the calls that batch actually inserted (duplicates are not passed again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from hangup.records import CallRecord
+
+#: ``hook(connection, inserted_records)``: runs in the writer's transaction, after the calls are inserted.
+WriteHook = Callable[[Any, Sequence[CallRecord]], None]
+
+MAX_LIMIT = 1000
+
+
+class AddStatus(StrEnum):
+    """What storing one call did."""
+
+    INSERTED = "inserted"  # a new call
+    DUPLICATE = "duplicate"  # the same call with the same content was already stored
+    CONFLICT = "conflict"  # the same call id with different content: the first is kept, the conflict recorded
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """The durable outcome of storing one call."""
+
+    id: str
+    status: AddStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    """Filters of the call log; every field ``None`` means "any". Times are Unix seconds on ``ended_at``."""
+
+    since: int | None = None  # ended_at >= since
+    until: int | None = None  # ended_at < until
+    from_user_id: str | None = None
+    to_user_id: str | None = None
+    from_service_id: str | None = None
+    to_service_id: str | None = None
+    call_type: str | None = None  # "A" | "V"
+    outcome: str | None = None
+    ended_by: str | None = None
+    call_end_reason: int | None = None
+    terminate: int | None = None
+    releaser: str | None = None
+    normal: bool | None = None
+    provider: str | None = None
+    flagged: bool | None = None  # True: only calls with at least one flag
+    limit: int = 100  # 1..MAX_LIMIT
+    cursor: str | None = None  # opaque keyset cursor from a previous page
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the call log, newest first; ``next_cursor`` is ``None`` on the last page."""
+
+    calls: list[CallRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A second delivery of a stored call whose content differs from the first (which is kept)."""
+
+    id: int
+    call_id: str
+    received_at: float
+    raw: str
+    differences: dict[str, list[Any]]  # field -> [stored value, received value]
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A rejected request kept whole so it can be inspected and replayed."""
+
+    id: int
+    received_at: float
+    provider: str
+    method: str
+    path: str
+    query: str
+    body: bytes
+    headers: dict[str, str]
+    client: str
+    status: int
+    error: dict[str, Any]  # the JSON error body that was answered
+    replayed_at: float | None = None
+    replay_result: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "received_at": self.received_at,
+            "provider": self.provider,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "body": self.body.decode("utf-8", "replace"),
+            "headers": self.headers,
+            "client": self.client,
+            "status": self.status,
+            "error": self.error,
+            "replayed_at": self.replayed_at,
+            "replay_result": self.replay_result,
+        }
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters of the group-commit writer (read by metrics)."""
+
+    queue_depth: int = 0
+    batches: int = 0
+    events: int = 0
+    last_batch_size: int = 0
+    errors: int = 0
+
+
+class Store(Protocol):
+    """What the web layer, the CLI and other modules need from a call store."""
+
+    url: str
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied now."""
+        ...
+
+    def applied_migrations(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the store can commit a write right now."""
+        ...
+
+    async def aping(self) -> None: ...
+
+    # -- writes (durable when they return) ------------------------------------------------
+    async def add(self, record: CallRecord) -> AddResult: ...
+
+    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]: ...
+
+    def add_write_hook(self, hook: WriteHook) -> None: ...
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        """Keep a rejected request; return its id."""
+        ...
+
+    async def aquarantine(self, entry: QuarantineEntry) -> int: ...
+
+    def mark_replayed(self, quarantine_id: int, result: str) -> None: ...
+
+    def replace_classification(self, records: Sequence[CallRecord]) -> int:
+        """Overwrite the derived fields of stored calls (``hangup reclassify``); return how many changed."""
+        ...
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, call_id: str) -> CallRecord | None:
+        """A call by hangup id, else by the platform's call id."""
+        ...
+
+    def query(self, query: CallQuery) -> Page: ...
+
+    def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
+        """Every call matching ``query`` (ignoring ``limit``), newest first, fetched in batches."""
+        ...
+
+    def count(self, query: CallQuery | None = None) -> int: ...
+
+    def conflicts(self, call_id: str | None = None, limit: int = 100) -> list[Conflict]: ...
+
+    def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]: ...
+
+    def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None: ...
+
+    def quarantine_count(self) -> int: ...
+
+    def writer_stats(self) -> WriterStats: ...

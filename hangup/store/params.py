@@ -1,0 +1,121 @@
+"""Call-log filters from text parameters: the API's query string and the CLI's options use one parser.
+
+Every bad parameter is reported at once (``PayloadError`` with one detail per field), and unknown
+parameters are errors too, so a typo never silently widens a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hangup.causes.model import EndedBy, Outcome
+from hangup.errors import PayloadError
+from hangup.store.base import MAX_LIMIT, CallQuery
+
+_INT_RE = re.compile(r"-?[0-9]{1,19}")
+_TRUE = frozenset({"1", "true", "yes"})
+_FALSE = frozenset({"0", "false", "no"})
+
+
+def parse_time(text: str) -> int:
+    """Unix seconds from an integer or an ISO 8601 date/time (UTC when no offset is given)."""
+    if _INT_RE.fullmatch(text):
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError("expected Unix seconds or an ISO 8601 time, e.g. 2024-06-01T12:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _integer(text: str) -> int:
+    if not _INT_RE.fullmatch(text):
+        raise ValueError("expected an integer")
+    return int(text)
+
+
+def _boolean(text: str) -> bool:
+    low = text.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _choice(values: Iterable[str]) -> Callable[[str], str]:
+    allowed = tuple(values)
+
+    def check(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"expected one of: {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def _limit(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValueError(f"must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def _text(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+#: parameter name -> (CallQuery field, parser)
+FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
+    "since": ("since", parse_time),
+    "until": ("until", parse_time),
+    "from_user_id": ("from_user_id", _text),
+    "to_user_id": ("to_user_id", _text),
+    "from_service_id": ("from_service_id", _text),
+    "to_service_id": ("to_service_id", _text),
+    "type": ("call_type", _choice(("A", "V"))),
+    "outcome": ("outcome", _choice(o.value for o in Outcome)),
+    "ended_by": ("ended_by", _choice(e.value for e in EndedBy)),
+    "call_end_reason": ("call_end_reason", _integer),
+    "terminate": ("terminate", _integer),
+    "releaser": ("releaser", _text),
+    "normal": ("normal", _boolean),
+    "provider": ("provider", _text),
+    "flagged": ("flagged", _boolean),
+    "limit": ("limit", _limit),
+    "cursor": ("cursor", _text),
+}
+
+
+def call_query(params: Iterable[tuple[str, str]], *, allowed_extra: Iterable[str] = ()) -> CallQuery:
+    """A ``CallQuery`` from (name, value) pairs; ``allowed_extra`` names parameters the caller handles itself."""
+    extra = set(allowed_extra)
+    values: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for name, text in params:
+        if name in extra:
+            continue
+        if name in seen:
+            errors.append({"field": name, "error": "given more than once"})
+            continue
+        seen.add(name)
+        spec = FILTERS.get(name)
+        if spec is None:
+            errors.append({"field": name[:64], "error": f"unknown parameter; known: {', '.join(FILTERS)}"})
+            continue
+        field, parse = spec
+        try:
+            values[field] = parse(text)
+        except ValueError as exc:
+            errors.append({"field": name, "error": str(exc)})
+    if errors:
+        raise PayloadError("bad call-log filter", errors)
+    return CallQuery(**values)

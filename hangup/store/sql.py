@@ -1,0 +1,175 @@
+"""Portable SQL of the call store: row <-> record conversion, filters, keyset cursors.
+
+Statements are built with a placeholder chosen by the back end (``?`` for sqlite3, ``%s`` for psycopg),
+and use nothing beyond SQL both SQLite and PostgreSQL accept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hangup.errors import PayloadError
+from hangup.records import CallRecord
+from hangup.store.base import MAX_LIMIT, CallQuery
+from hangup.store.schema import CALL_COLUMNS
+
+SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
+ORDER = "ORDER BY ended_at DESC, id DESC"
+
+#: Record fields the platform supplies: two deliveries of one call conflict when one of these differs.
+FACT_FIELDS: tuple[str, ...] = (
+    "provider", "provider_call_id", "from_service_id", "from_user_id", "to_service_id", "to_user_id", "call_type",
+    "setup_time", "start_time", "end_time", "duration", "answered", "direction", "stid", "srcip", "dstip",
+    "call_end_reason", "terminate", "releaser", "rel_code", "rel_code_str", "user_rel_code", "extra",
+)
+
+#: Derived fields ``hangup reclassify`` rewrites.
+CLASSIFICATION_COLUMNS: tuple[str, ...] = (
+    "cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags", "flagged",
+)
+
+# CallQuery field -> (column, how to turn the value into a parameter)
+_EQUALITY_FILTERS: dict[str, str] = {
+    "from_user_id": "from_user_id",
+    "to_user_id": "to_user_id",
+    "from_service_id": "from_service_id",
+    "to_service_id": "to_service_id",
+    "call_type": "call_type",
+    "outcome": "outcome",
+    "ended_by": "ended_by",
+    "call_end_reason": "call_end_reason",
+    "terminate": "terminate",
+    "releaser": "releaser",
+    "provider": "provider",
+}
+
+
+def facts(record: CallRecord) -> dict[str, Any]:
+    return {name: (dict(record.extra) if name == "extra" else getattr(record, name)) for name in FACT_FIELDS}
+
+
+def digest(record: CallRecord) -> str:
+    """Hash of the platform-supplied facts (key order and receipt time do not matter)."""
+    text = json.dumps(facts(record), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def ended_at(record: CallRecord) -> int:
+    return record.end_time if record.end_time > 0 else int(record.received_at)
+
+
+def record_row(record: CallRecord) -> tuple[Any, ...]:
+    """The ``calls`` row of a record, in ``CALL_COLUMNS`` order."""
+    r = record
+    return (
+        r.id, r.provider, r.provider_call_id, r.from_service_id, r.from_user_id, r.to_service_id, r.to_user_id,
+        r.call_type, r.setup_time, r.start_time, r.end_time, r.duration, int(r.answered), r.direction, r.stid,
+        r.srcip, r.dstip, r.call_end_reason, r.terminate, r.releaser, r.rel_code, r.rel_code_str, r.user_rel_code,
+        r.cause, json.dumps(list(r.causes)), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
+        r.sip, json.dumps(list(r.flags)), json.dumps(dict(r.extra), ensure_ascii=False), r.raw, r.received_at,
+        int(bool(r.flags)), ended_at(r), digest(r),
+    )
+
+
+def classification_row(record: CallRecord) -> tuple[Any, ...]:
+    """Values of ``CLASSIFICATION_COLUMNS`` followed by the id (for an UPDATE … WHERE id = ?)."""
+    r = record
+    return (
+        r.cause, json.dumps(list(r.causes)), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
+        r.sip, json.dumps(list(r.flags)), int(bool(r.flags)), r.id,
+    )
+
+
+def row_record(row: Sequence[Any]) -> CallRecord:
+    """A record from a ``SELECT {SELECT_COLUMNS}`` row."""
+    v = dict(zip(CALL_COLUMNS, row, strict=True))
+    return CallRecord(
+        id=v["id"], provider=v["provider"], provider_call_id=v["provider_call_id"],
+        from_service_id=v["from_service_id"], from_user_id=v["from_user_id"], to_service_id=v["to_service_id"],
+        to_user_id=v["to_user_id"], call_type=v["call_type"], setup_time=v["setup_time"],
+        start_time=v["start_time"], end_time=v["end_time"], duration=v["duration"], answered=bool(v["answered"]),
+        direction=v["direction"], stid=v["stid"], srcip=v["srcip"], dstip=v["dstip"],
+        call_end_reason=v["call_end_reason"], terminate=v["terminate"], releaser=v["releaser"],
+        rel_code=v["rel_code"], rel_code_str=v["rel_code_str"], user_rel_code=v["user_rel_code"], cause=v["cause"],
+        causes=tuple(json.loads(v["causes"])), outcome=v["outcome"], ended_by=v["ended_by"], fault=v["fault"],
+        normal=bool(v["normal"]), reason=v["reason"], q850=v["q850"], sip=v["sip"],
+        flags=tuple(json.loads(v["flags"])), extra=json.loads(v["extra"]), raw=v["raw"],
+        received_at=float(v["received_at"]),
+    )
+
+
+def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]]:
+    old, new = facts(stored), facts(received)
+    return {name: [old[name], new[name]] for name in FACT_FIELDS if old[name] != new[name]}
+
+
+# -- filters and cursors -----------------------------------------------------------------
+def encode_cursor(record: CallRecord) -> str:
+    raw = json.dumps([ended_at(record), record.id], separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, call_id = json.loads(raw)
+        if isinstance(when, int) and not isinstance(when, bool) and isinstance(call_id, str):
+            return when, call_id
+    except (ValueError, binascii.Error, TypeError):
+        pass
+    raise PayloadError("bad cursor", [{"field": "cursor", "error": "not a cursor returned by this API"}])
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A WHERE clause (possibly empty) and its parameters."""
+
+    sql: str
+    params: list[Any]
+
+
+def where(query: CallQuery, ph: str, *, with_cursor: bool = True) -> Where:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.since is not None:
+        clauses.append(f"ended_at >= {ph}")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append(f"ended_at < {ph}")
+        params.append(query.until)
+    for attr, column in _EQUALITY_FILTERS.items():
+        value = getattr(query, attr)
+        if value is not None:
+            clauses.append(f"{column} = {ph}")
+            params.append(value)
+    if query.normal is not None:
+        clauses.append(f"normal = {ph}")
+        params.append(int(query.normal))
+    if query.flagged is not None:
+        clauses.append(f"flagged = {ph}")
+        params.append(int(query.flagged))
+    if with_cursor and query.cursor:
+        when, call_id = decode_cursor(query.cursor)
+        clauses.append(f"(ended_at < {ph} OR (ended_at = {ph} AND id < {ph}))")
+        params.extend((when, when, call_id))
+    return Where(" WHERE " + " AND ".join(clauses) if clauses else "", params)
+
+
+def page_sql(query: CallQuery, ph: str) -> tuple[str, list[Any], int]:
+    """SELECT of one page; fetches ``limit + 1`` rows to know whether another page follows."""
+    limit = checked_limit(query.limit)
+    w = where(query, ph)
+    sql = f"SELECT {SELECT_COLUMNS} FROM calls{w.sql} {ORDER} LIMIT {ph}"
+    return sql, [*w.params, limit + 1], limit
+
+
+def checked_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise PayloadError("bad limit", [{"field": "limit", "error": f"must be between 1 and {MAX_LIMIT}"}])
+    return limit

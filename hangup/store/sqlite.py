@@ -1,0 +1,349 @@
+"""The default store: one SQLite file in WAL mode, ``synchronous=FULL``, one group-commit writer thread.
+
+Writes go through ``GroupCommitWriter`` (``BEGIN IMMEDIATE`` … ``COMMIT`` per batch, callers resolved
+after COMMIT). Reads use one connection per reading thread; in WAL mode they see the last committed
+state and never wait for the writer. Several processes may share the file (``serve --workers``): their
+writers take turns on SQLite's write lock (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from hangup.errors import StoreError
+from hangup.records import CallRecord
+from hangup.store import sql
+from hangup.store.base import (
+    AddResult,
+    AddStatus,
+    CallQuery,
+    Conflict,
+    Page,
+    QuarantineEntry,
+    WriteHook,
+    WriterStats,
+)
+from hangup.store.migrations import MIGRATIONS_TABLE_DDL, all_migrations, render
+from hangup.store.schema import CALL_COLUMNS
+from hangup.store.writer import GroupCommitWriter, Op
+
+DIALECT = "sqlite"
+PH = "?"
+_INSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
+    "ON CONFLICT DO NOTHING"
+)
+_UPDATE_CLASSIFICATION = (
+    f"UPDATE calls SET {', '.join(c + ' = ?' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = ?"
+)
+_QUARANTINE_COLUMNS = (
+    "received_at", "provider", "method", "path", "query", "body_b64", "headers", "client", "status", "error",
+    "replayed_at", "replay_result",
+)
+_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a bare path → the file path."""
+    if not url.startswith("sqlite:"):
+        return url
+    path = urlsplit(url).path
+    return path[1:] if path.startswith("/") else path
+
+
+class SQLiteStore:
+    """The SQLite implementation of ``hangup.store.base.Store``."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", batch_size: int = 256, migrate: bool = True) -> None:
+        self.url = url
+        options = dict(parse_qsl(urlsplit(url).query)) if url.startswith("sqlite:") else {}
+        self.path = path_from_url(url.split("?", 1)[0])
+        if not self.path or self.path == ":memory:":
+            raise StoreError("the SQLite store needs a file path (WAL readers and the writer share it)")
+        self.synchronous = options.get("synchronous", synchronous).upper()
+        if self.synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
+        self._hooks: list[WriteHook] = []
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        if migrate:
+            self.migrate()
+        self._wconn = self._connect()
+        self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size)
+
+    # -- connections ---------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        self._writer.close()
+        self._wconn.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # -- migrations ----------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        conn = self._connect()
+        applied_now: list[str] = []
+        try:
+            conn.execute(render(MIGRATIONS_TABLE_DDL, DIALECT))
+            for migration in all_migrations():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration.name,)).fetchone()
+                    if done is None:
+                        for statement in migration.statements(DIALECT):
+                            conn.execute(statement)
+                        conn.execute("INSERT INTO _migrations VALUES (?, ?)", (migration.name, time.time()))
+                        applied_now.append(migration.name)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"migration failed: {exc}") from exc
+        finally:
+            conn.close()
+        return applied_now
+
+    def applied_migrations(self) -> list[str]:
+        rows = self._reader().execute("SELECT name FROM _migrations ORDER BY name").fetchall()
+        return [r[0] for r in rows]
+
+    # -- the writer's transaction --------------------------------------------------------
+    def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
+        conn = self._wconn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results: list[Any] = [None] * len(ops)
+            calls = [(i, payload) for i, (kind, payload) in enumerate(ops) if kind == "call"]
+            inserted = self._insert_calls(conn, calls, results) if calls else []
+            for i, (kind, payload) in enumerate(ops):
+                if kind != "call":
+                    results[i] = _OTHER_OPS[kind](conn, payload)
+            for hook in self._hooks:
+                hook(conn, inserted)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _insert_calls(
+        self, conn: sqlite3.Connection, calls: list[tuple[int, CallRecord]], results: list[Any]
+    ) -> list[CallRecord]:
+        ids = list({record.id for _, record in calls})
+        marks = ", ".join("?" * len(ids))
+        rows_found = conn.execute(f"SELECT id, digest FROM calls WHERE id IN ({marks})", ids).fetchall()
+        known: dict[str, str] = dict(rows_found)
+        in_batch: dict[str, CallRecord] = {}
+        rows: list[tuple[Any, ...]] = []
+        inserted: list[CallRecord] = []
+        for index, record in calls:
+            row = sql.record_row(record)
+            stored_digest = known.get(record.id)
+            if stored_digest is None:
+                known[record.id] = row[-1]
+                in_batch[record.id] = record
+                rows.append(row)
+                inserted.append(record)
+                results[index] = AddResult(record.id, AddStatus.INSERTED)
+            elif stored_digest == row[-1]:
+                results[index] = AddResult(record.id, AddStatus.DUPLICATE)
+            else:
+                first = in_batch.get(record.id) or self._get_with(conn, record.id)
+                _record_conflict(conn, first, record)
+                results[index] = AddResult(record.id, AddStatus.CONFLICT)
+        conn.executemany(_INSERT_CALL, rows)
+        return inserted
+
+    @staticmethod
+    def _get_with(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:
+        row = conn.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = ?", (call_id,)).fetchone()
+        return sql.row_record(row) if row else None
+
+    # -- writes --------------------------------------------------------------------------
+    async def add(self, record: CallRecord) -> AddResult:
+        result: AddResult = await self._writer.run_async(("call", record))
+        return result
+
+    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
+        return self._writer.run_many_sync([("call", r) for r in records])
+
+    def add_write_hook(self, hook: WriteHook) -> None:
+        self._hooks.append(hook)
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        result: int = self._writer.run_sync(("quarantine", entry))
+        return result
+
+    async def aquarantine(self, entry: QuarantineEntry) -> int:
+        result: int = await self._writer.run_async(("quarantine", entry))
+        return result
+
+    def mark_replayed(self, quarantine_id: int, result: str) -> None:
+        self._writer.run_sync(("replayed", (quarantine_id, result)))
+
+    def replace_classification(self, records: Sequence[CallRecord]) -> int:
+        changed: int = self._writer.run_sync(("reclassify", list(records)))
+        return changed
+
+    def ping(self) -> None:
+        try:
+            self._writer.run_sync(("ping", None))
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store cannot commit: {exc}") from exc
+
+    async def aping(self) -> None:
+        try:
+            await self._writer.run_async(("ping", None))
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store cannot commit: {exc}") from exc
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, call_id: str) -> CallRecord | None:
+        conn = self._reader()
+        found = self._get_with(conn, call_id)
+        if found is None:
+            row = conn.execute(
+                f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = ? ORDER BY received_at LIMIT 1",
+                (call_id,),
+            ).fetchone()
+            found = sql.row_record(row) if row else None
+        return found
+
+    def query(self, query: CallQuery) -> Page:
+        statement, params, limit = sql.page_sql(query, PH)
+        rows = self._reader().execute(statement, params).fetchall()
+        calls = [sql.row_record(r) for r in rows[:limit]]
+        cursor = sql.encode_cursor(calls[-1]) if len(rows) > limit else None
+        return Page(calls, cursor)
+
+    def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
+        current = CallQuery(**{**_query_dict(query), "limit": batch})
+        while True:
+            page = self.query(current)
+            yield from page.calls
+            if page.next_cursor is None:
+                return
+            current = CallQuery(**{**_query_dict(current), "cursor": page.next_cursor})
+
+    def count(self, query: CallQuery | None = None) -> int:
+        w = sql.where(query or CallQuery(), PH, with_cursor=False)
+        row = self._reader().execute(f"SELECT COUNT(*) FROM calls{w.sql}", w.params).fetchone()
+        return int(row[0])
+
+    def conflicts(self, call_id: str | None = None, limit: int = 100) -> list[Conflict]:
+        base = "SELECT id, call_id, received_at, raw, differences FROM call_conflicts"
+        if call_id is None:
+            rows = self._reader().execute(f"{base} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self._reader().execute(f"{base} WHERE call_id = ? ORDER BY id LIMIT ?", (call_id, limit)).fetchall()
+        return [Conflict(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
+        columns = "id, " + ", ".join(_QUARANTINE_COLUMNS)
+        if offset_id is None:
+            rows = self._reader().execute(f"SELECT {columns} FROM quarantine ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._reader().execute(
+                f"SELECT {columns} FROM quarantine WHERE id < ? ORDER BY id DESC LIMIT ?", (offset_id, limit)
+            )
+        return [_quarantine_entry(r) for r in rows.fetchall()]
+
+    def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None:
+        columns = "id, " + ", ".join(_QUARANTINE_COLUMNS)
+        row = self._reader().execute(f"SELECT {columns} FROM quarantine WHERE id = ?", (quarantine_id,)).fetchone()
+        return _quarantine_entry(row) if row else None
+
+    def quarantine_count(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+    def writer_stats(self) -> WriterStats:
+        self._writer.stats.queue_depth = self._writer.queue_depth()
+        return self._writer.stats
+
+
+# -- operations other than inserting calls ------------------------------------------------
+def _record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:
+    diff = sql.differences(first, second) if first is not None else {}
+    conn.execute(
+        "INSERT INTO call_conflicts (call_id, received_at, raw, differences) VALUES (?, ?, ?, ?)",
+        (second.id, second.received_at, second.raw, json.dumps(diff, ensure_ascii=False)),
+    )
+
+
+def _insert_quarantine(conn: sqlite3.Connection, e: QuarantineEntry) -> int:
+    cursor = conn.execute(
+        f"INSERT INTO quarantine ({', '.join(_QUARANTINE_COLUMNS)}) VALUES ({', '.join('?' * 12)})",
+        (
+            e.received_at, e.provider, e.method, e.path, e.query, base64.b64encode(e.body).decode("ascii"),
+            json.dumps(e.headers, ensure_ascii=False), e.client, e.status, json.dumps(e.error, ensure_ascii=False),
+            e.replayed_at, e.replay_result,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _mark_replayed(conn: sqlite3.Connection, payload: tuple[int, str]) -> None:
+    quarantine_id, result = payload
+    conn.execute(
+        "UPDATE quarantine SET replayed_at = ?, replay_result = ? WHERE id = ?", (time.time(), result, quarantine_id)
+    )
+
+
+def _reclassify(conn: sqlite3.Connection, records: list[CallRecord]) -> int:
+    before = conn.total_changes
+    conn.executemany(_UPDATE_CLASSIFICATION, [sql.classification_row(r) for r in records])
+    return conn.total_changes - before
+
+
+def _ping(conn: sqlite3.Connection, payload: None) -> None:
+    conn.execute("SELECT 1").fetchone()
+
+
+_OTHER_OPS: dict[str, Any] = {
+    "quarantine": _insert_quarantine,
+    "replayed": _mark_replayed,
+    "reclassify": _reclassify,
+    "ping": _ping,
+}
+
+
+def _quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=row[0], received_at=row[1], provider=row[2], method=row[3], path=row[4], query=row[5],
+        body=base64.b64decode(row[6]), headers=json.loads(row[7]), client=row[8], status=row[9],
+        error=json.loads(row[10]), replayed_at=row[11], replay_result=row[12],
+    )
+
+
+def _query_dict(query: CallQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__dataclass_fields__}

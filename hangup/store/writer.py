@@ -1,0 +1,141 @@
+"""One writer thread that commits concurrent operations together (group commit).
+
+Producers ``submit`` an operation ``(kind, payload)`` with a waiter: an ``asyncio.Future`` (resolved on its
+own loop) or a ``concurrent.futures.Future``. The thread drains the queue up to ``max_batch`` items,
+runs them in one transaction through the back end's ``run_batch`` and only after COMMIT resolves every
+waiter. Under load batches grow by themselves, so one fsync covers many events; when idle a batch is
+one event and latency stays one commit. If a batch fails, its items are retried one by one so that one
+bad item fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hangup.store.base import WriterStats
+
+log = logging.getLogger("hangup.store.writer")
+
+Op = tuple[str, Any]
+Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
+#: ``run_batch(ops) -> results``: one transaction, committed before it returns; raises to roll back.
+RunBatch = Callable[[Sequence[Op]], list[Any]]
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """The single writer thread of a store (see the module docstring)."""
+
+    def __init__(self, run_batch: RunBatch, max_batch: int = 256, name: str = "hangup-writer") -> None:
+        self._run_batch = run_batch
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self.stats = WriterStats()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    # -- producers -----------------------------------------------------------------------
+    def submit(self, op: Op, waiter: Waiter) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        self._queue.put((op, waiter))
+
+    async def run_async(self, op: Op) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.submit(op, future)
+        return await future
+
+    def run_sync(self, op: Op) -> Any:
+        return self.run_many_sync([op])[0]
+
+    def run_many_sync(self, ops: Sequence[Op]) -> list[Any]:
+        futures: list[concurrent.futures.Future[Any]] = []
+        for op in ops:
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self.submit(op, future)
+            futures.append(future)
+        return [f.result() for f in futures]
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    # -- the thread ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Op, Waiter]]) -> None:
+        self.stats.queue_depth = self._queue.qsize()
+        try:
+            results = self._run_batch([op for op, _ in batch])
+        except Exception as exc:
+            self.stats.errors += 1
+            if len(batch) > 1:
+                for item in batch:
+                    self._commit([item])
+                return
+            log.exception("store write failed")
+            _settle(batch, None, exc)
+            return
+        self.stats.batches += 1
+        self.stats.events += len(batch)
+        self.stats.last_batch_size = len(batch)
+        _settle(batch, results, None)
+
+
+def _settle(batch: list[tuple[Op, Waiter]], results: list[Any] | None, exc: BaseException | None) -> None:
+    """Resolve waiters: thread futures directly, asyncio futures on their loop with one callback per loop."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for index, (_, waiter) in enumerate(batch):
+        value = results[index] if results is not None else None
+        if isinstance(waiter, asyncio.Future):
+            per_loop.setdefault(waiter.get_loop(), []).append((waiter, value))
+        elif exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(value)
+    for loop, items in per_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_on_loop, items, exc)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _resolve_on_loop(items: list[tuple[asyncio.Future[Any], Any]], exc: BaseException | None) -> None:
+    for future, value in items:
+        if future.done():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)

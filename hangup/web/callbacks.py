@@ -1,0 +1,207 @@
+"""The callback receiver: ``GET/POST /callbacks/{provider}`` (and the configured Planet path).
+
+This is the hot path, so it is a thin ASGI layer in front of Starlette's routing rather than a Starlette
+route (``docs/benchmarks.md``, "Ingest"): it matches the path with one dict lookup, enforces the
+protections and limits, runs the adapter and answers 200 only after the store has committed the call.
+Every other path falls through to the Starlette app unchanged.
+
+Order of checks: path (secret segment) → method (405) → source network (403) → query size (414) →
+body size (413) → key count (400) → adapter ``verify`` (401/403) → adapter ``parse`` (400) → store.
+Rejections from the source-network check on are kept in the quarantine, except size-limit ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hangup import ingest
+from hangup.errors import Forbidden, HTTPError, PayloadError, PayloadTooLarge, StoreError, URITooLong
+from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.registry import providers
+from hangup.settings import Settings
+from hangup.types import ASGIApp, Receive, Scope, Send
+from hangup.web.state import AppState
+
+log = logging.getLogger("hangup.web.callbacks")
+
+CALLBACK_PREFIX = "/callbacks/"
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_NOT_STORED = json.dumps({"ok": False, "error": "the store is not available; retry later",
+                          "error_id": "store_unavailable", "status": 503, "details": []}).encode()
+
+
+class MethodNotAllowed(HTTPError):
+    status = 405
+    error_id = "method_not_allowed"
+
+
+def callback_paths(settings: Settings, names: list[str]) -> dict[str, str]:
+    """path -> provider name for every registered adapter, with the secret segment applied."""
+    paths = {f"{CALLBACK_PREFIX}{name}": name for name in names if name != "planet"}
+    if "planet" in names:
+        paths[settings.planet_path] = "planet"
+    prefix = f"/{settings.callback_secret}" if settings.callback_secret else ""
+    return {prefix + path: name for path, name in paths.items()}
+
+
+class CallbackReceiver:
+    """ASGI middleware answering the callback paths itself and passing everything else on."""
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+        self.providers = providers()
+        settings = state.settings
+        self.paths = callback_paths(settings, list(self.providers))
+        self.prefix = (f"/{settings.callback_secret}" if settings.callback_secret else "") + CALLBACK_PREFIX
+        self.secrets = settings.secrets()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        name = self.paths.get(path)
+        if name is None:
+            if not path.startswith(self.prefix):
+                await self.app(scope, receive, send)
+                return
+            name = path[len(self.prefix):]
+        try:
+            status, body = await self._handle(name, path, scope, receive)
+        except StoreError:
+            log.exception("callback not stored")
+            status, body = 503, _NOT_STORED
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        if status == 405:
+            provider = self.providers.get(name)
+            allow = ", ".join(provider.methods) if provider else "GET, POST"
+            headers.append((b"allow", allow.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, name: str, path: str, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        provider = self.providers.get(name)
+        if provider is None:
+            known = ", ".join(sorted(self.providers))
+            return 404, _error_body(404, "not_found", f"no provider {name[:64]!r}", [
+                {"field": "provider", "error": f"known providers: {known}"}])
+        request: WebhookRequest | None = None
+        try:
+            request = await self._request(provider, scope, receive)
+            result = await ingest.receive(provider, request, self.state.store, self.secrets)
+        except (PayloadTooLarge, URITooLong, MethodNotAllowed) as exc:
+            return exc.status, _dumps(exc.to_json())
+        except HTTPError as exc:
+            await self._quarantine(name, path, scope, request, exc)
+            return exc.status, _dumps(exc.to_json())
+        if result.record is None or result.result is None:
+            return 200, b'{"ok":true,"stored":false}'
+        return 200, _dumps({
+            "ok": True, "stored": True, "id": result.record.id, "status": str(result.result.status),
+            "flags": list(result.record.flags),
+        })
+
+    async def _request(self, provider: Provider, scope: Scope, receive: Receive) -> WebhookRequest:
+        settings = self.state.settings
+        method: str = scope["method"]
+        if method not in provider.methods:
+            raise MethodNotAllowed(f"{provider.name} callbacks use {', '.join(provider.methods)}")
+        headers = _headers(scope)
+        client = _client(scope, headers, settings.trust_forwarded)
+        if settings.callback_allow and not _allowed(client, settings):
+            raise Forbidden("the source address is not allowed to send callbacks",
+                            [{"field": "client", "error": f"{client or 'unknown'} is not in HANGUP_CALLBACK_ALLOW"}])
+        raw_query: bytes = scope.get("query_string", b"")
+        if len(raw_query) > settings.max_query_bytes:
+            raise URITooLong("the query string is too long",
+                             [{"field": "query", "error": f"longer than {settings.max_query_bytes} bytes"}])
+        body = await _read_body(receive, headers, settings.max_body_bytes)
+        request = WebhookRequest(
+            method=method, url=_url(scope, headers, settings.public_url), query=raw_query.decode("latin-1"),
+            body=body, headers=headers, received_at=time.time(), client=client,
+        )
+        _check_request(request, raw_query, settings.max_keys)
+        return request
+
+    async def _quarantine(self, name: str, path: str, scope: Scope, request: WebhookRequest | None,
+                          exc: HTTPError) -> None:
+        if request is None:
+            headers = _headers(scope)
+            request = WebhookRequest(
+                method=scope["method"], url=path, query=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers, received_at=time.time(), client=_client(scope, headers, False),
+            )
+        await self.state.store.aquarantine(ingest.quarantine_entry(name, request, path, exc))
+
+
+def _check_request(request: WebhookRequest, raw_query: bytes, max_keys: int) -> None:
+    try:
+        raw_query.decode("ascii")
+    except UnicodeDecodeError:
+        raise PayloadError("the query string is not percent-encoded ASCII",
+                           [{"field": "query", "error": "contains raw non-ASCII bytes"}]) from None
+    keys = request.query.count("&") + 1 if request.query else 0
+    if request.body and "json" not in request.headers.get("content-type", ""):
+        keys += request.body.count(b"&") + 1
+    if keys > max_keys:
+        raise PayloadError("too many parameters", [{"field": "query", "error": f"more than {max_keys} keys"}])
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _client(scope: Scope, headers: Mapping[str, str], trust_forwarded: bool) -> str:
+    if trust_forwarded and headers.get("x-forwarded-for"):
+        return headers["x-forwarded-for"].split(",")[0].strip()
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def _allowed(client: str, settings: Settings) -> bool:
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.callback_allow)
+
+
+def _url(scope: Scope, headers: Mapping[str, str], public_url: str) -> str:
+    path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    base = public_url.rstrip("/") if public_url else f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+    return f"{base}{path}" + (f"?{query}" if query else "")
+
+
+async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge("the body is too large", [{"field": "body", "error": f"larger than {limit} bytes"}])
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("the body is too large", [{"field": "body", "error": f"larger than {limit} bytes"}])
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _error_body(status: int, error_id: str, message: str, details: list[dict[str, Any]]) -> bytes:
+    return _dumps({"ok": False, "error": message, "error_id": error_id, "status": status, "details": details})

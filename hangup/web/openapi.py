@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 description of hangup's HTTP interface, maintained by hand next to the handlers.
+
+``tests/web/test_openapi.py`` runs schemathesis against the served document, so a handler that drifts
+from it fails the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangup import __version__
+from hangup.providers.planet import KEYS, NULLABLE
+from hangup.settings import Settings
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_STRING = {"type": "string"}
+_INT = {"type": "integer"}
+_NULL_INT = {"type": ["integer", "null"]}
+_NULL_STRING = {"type": ["string", "null"]}
+
+_PLANET_TYPES: dict[str, dict[str, Any]] = {
+    "sid": {"type": "string", "minLength": 36, "maxLength": 36, "pattern": "^[!-~]{36}$",
+            "example": "6364e8b3-bdac-436e-9631-0bce2498ce0c"},
+    "type": {"type": "string", "enum": ["A", "V"]},
+    "setup_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "start_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "end_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "duration": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "call_end_reason": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1, "example": 1004},
+    "terminate": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1, "example": 16},
+    "rel_code": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+    "srcip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "example": "1.2.3.4"},
+    "dstip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "example": "1.2.3.5"},
+}
+
+_CALL_FILTERS: list[dict[str, Any]] = [
+    {"name": "since", "in": "query", "description": "ended_at >= since (Unix seconds or ISO 8601)",
+     "schema": _STRING},
+    {"name": "until", "in": "query", "description": "ended_at < until (Unix seconds or ISO 8601)",
+     "schema": _STRING},
+    *({"name": n, "in": "query", "schema": _STRING} for n in (
+        "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider")),
+    {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
+    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
+        "completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable", "failed",
+        "transferred", "unknown"]}},
+    {"name": "ended_by", "in": "query", "schema": {"type": "string", "enum": [
+        "caller", "callee", "platform", "carrier", "api", "application", "unknown"]}},
+    {"name": "call_end_reason", "in": "query", "schema": _INT},
+    {"name": "terminate", "in": "query", "schema": _INT},
+    {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    {"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": _STRING},
+]
+
+
+def _planet_parameters() -> list[dict[str, Any]]:
+    return [
+        {"name": key, "in": "query", "required": key not in NULLABLE,
+         "schema": _PLANET_TYPES.get(key, {"type": "string", "minLength": 0 if key in NULLABLE else 1})}
+        for key in KEYS
+    ]
+
+
+_CALL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "provider", "provider_call_id", "outcome", "ended_by", "fault", "normal", "reason", "flags"],
+    "properties": {
+        "id": _STRING, "provider": _STRING, "provider_call_id": _STRING, "from_service_id": _STRING,
+        "from_user_id": _STRING, "to_service_id": _STRING, "to_user_id": _STRING, "type": _STRING,
+        "setup_time": _INT, "start_time": _INT, "end_time": _INT, "duration": _INT, "answered": {"type": "boolean"},
+        "direction": _STRING, "stid": _NULL_STRING, "srcip": _STRING, "dstip": _STRING,
+        "call_end_reason": _NULL_INT, "terminate": _NULL_INT, "releaser": _STRING, "rel_code": _NULL_INT,
+        "rel_code_str": _STRING, "user_rel_code": _NULL_STRING, "cause": _STRING,
+        "causes": {"type": "array", "items": _STRING}, "outcome": _STRING, "ended_by": _STRING, "fault": _STRING,
+        "normal": {"type": "boolean"}, "reason": _STRING, "q850": _NULL_INT, "sip": _NULL_INT,
+        "flags": {"type": "array", "items": _STRING}, "extra": {"type": "object"}, "received_at": {"type": "number"},
+    },
+}
+
+_STATUS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["ok", "sid", "ended_normally", "outcome", "ended_by", "reason"],
+    "properties": {"ok": {"const": True}, "sid": _STRING, "ended_normally": {"type": "boolean"},
+                   "outcome": _STRING, "ended_by": _STRING, "reason": _STRING, "fault": _STRING,
+                   "cause": _STRING, "flags": {"type": "array", "items": _STRING}},
+}
+
+_ACCEPTED = _json("Stored durably (or a repeat of a stored call)", {
+    "type": "object", "required": ["ok"],
+    "properties": {"ok": {"const": True}, "stored": {"type": "boolean"}, "id": _STRING,
+                   "status": {"enum": ["inserted", "duplicate", "conflict"]},
+                   "flags": {"type": "array", "items": _STRING}},
+})
+_CALLBACK_ERRORS = {
+    "400": _error("The request breaks the specification; every bad field is named (kept in the quarantine)"),
+    "403": _error("The source address is not allowed"),
+    "413": _error("The body is too large"),
+    "414": _error("The query string is too long"),
+    "503": _error("The store could not commit; the platform should retry"),
+}
+_API_ERRORS = {"400": _error("A bad filter; every bad parameter is named"), "401": _error("API token required"),
+               "403": _error("Wrong API token")}
+
+
+def _planet_operations() -> dict[str, Any]:
+    get = {"summary": "LINE Planet on_call_evt_cb (call event callback)", "operationId": "planetCallback",
+           "tags": ["callbacks"], "parameters": _planet_parameters(), "responses": {"200": _ACCEPTED,
+                                                                                   **_CALLBACK_ERRORS}}
+    form = {"type": "object", "required": [k for k in KEYS if k not in NULLABLE],
+            "properties": {k: _PLANET_TYPES.get(k, {"type": "string"}) for k in KEYS}}
+    post = {"summary": "The same event, form-encoded", "operationId": "planetCallbackForm", "tags": ["callbacks"],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
+            "responses": {"200": _ACCEPTED, **_CALLBACK_ERRORS}}
+    return {"get": get, "post": post}
+
+
+def spec(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document for an app built with ``settings`` (the Planet path is configurable)."""
+    secret = "/{secret}" if settings.callback_secret else ""
+    list_ok = _json("One page, newest first", {
+        "type": "object", "required": ["ok", "calls", "next_cursor"],
+        "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _CALL_SCHEMA},
+                       "next_cursor": _NULL_STRING}})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hangup", "version": __version__,
+                 "description": "Why did this call end? Call-end callbacks in, an explained call log out."},
+        "components": {
+            "schemas": {"Error": {
+                "type": "object", "required": ["ok", "error", "error_id", "status", "details"],
+                "properties": {"ok": {"const": False}, "error": _STRING, "error_id": _STRING, "status": _INT,
+                               "details": {"type": "array", "items": {"type": "object"}}}}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            f"{secret}{settings.planet_path}": _planet_operations(),
+            "/healthz": {"get": {"summary": "The process answers", "operationId": "healthz", "tags": ["health"],
+                                 "responses": {"200": _json("Up", {"type": "object"})}}},
+            "/readyz": {"get": {"summary": "The store can commit a write", "operationId": "readyz",
+                                "tags": ["health"], "responses": {"200": _json("Ready", {"type": "object"}),
+                                                                  "503": _error("Not ready")}}},
+            "/api/calls": {"get": {
+                "summary": "The call log, filtered, newest first", "operationId": "listCalls", "tags": ["calls"],
+                "security": [{"bearer": []}, {}],
+                "parameters": [*_CALL_FILTERS, {"name": "format", "in": "query",
+                                                "schema": {"type": "string", "enum": ["json", "csv", "jsonl"]}}],
+                "responses": {"200": {**list_ok, "content": {
+                    **list_ok["content"], "text/csv": {"schema": _STRING},
+                    "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
+            "/api/calls.csv": {"get": {
+                "summary": "The filtered call log as CSV (formula-safe)", "operationId": "exportCsv",
+                "tags": ["calls"], "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": _STRING}}},
+                              **_API_ERRORS}}},
+            "/api/calls.jsonl": {"get": {
+                "summary": "The filtered call log as JSON Lines", "operationId": "exportJsonl", "tags": ["calls"],
+                "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+                "responses": {"200": {"description": "JSON Lines", "content": {
+                    "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
+            "/api/calls/{id}": {"get": {
+                "summary": "One call: classification, flags, every code explained, raw request, conflicts",
+                "operationId": "getCall", "tags": ["calls"], "security": [{"bearer": []}, {}],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING,
+                                "description": "hangup id or the platform's call id"}],
+                "responses": {"200": _json("The call explained", {"type": "object", "required": [
+                    "ok", "call", "status", "flags", "codes", "raw", "conflicts"]}),
+                    "404": _error("No such call"), **_API_ERRORS}}},
+            "/api/calls/{id}/status": {"get": {
+                "summary": "Did the call end normally, and why did it end?", "operationId": "getCallStatus",
+                "tags": ["calls"], "security": [{"bearer": []}, {}],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],
+                "responses": {"200": _json("Status", _STATUS_SCHEMA), "404": _error("No such call"),
+                              **_API_ERRORS}}},
+            "/api/conflicts": {"get": {
+                "summary": "Repeated deliveries whose content differed from the stored call",
+                "operationId": "listConflicts", "tags": ["calls"], "security": [{"bearer": []}, {}],
+                "parameters": [{"name": "call_id", "in": "query", "schema": _STRING},
+                               {"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                "responses": {"200": _json("Conflicts, newest first", {"type": "object"}), **_API_ERRORS}}},
+            "/api/quarantine": {"get": {
+                "summary": "Rejected requests, kept whole for replay", "operationId": "listQuarantine",
+                "tags": ["calls"], "security": [{"bearer": []}, {}],
+                "parameters": [{"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                               {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": _json("Entries, newest first", {"type": "object"}), **_API_ERRORS}}},
+        },
+    }
