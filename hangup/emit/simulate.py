@@ -124,6 +124,15 @@ class Simulator:
             yield self.call(offset, start + int(offset))
 
     def call(self, offset: float, end_time: int) -> SimulatedCall:
+        scenario, facts = self.facts(end_time)
+        event = derive(facts)
+        anomaly = self.rng.choice(self._anomalies) if self.rng.random() < self.anomaly_share else None
+        if anomaly is not None:
+            event = ANOMALIES[anomaly](event)
+        return SimulatedCall(offset, scenario.name, event, anomaly)
+
+    def facts(self, end_time: int) -> tuple[Scenario, CallFacts]:
+        """The facts of one simulated call ending at ``end_time`` (what a platform would know)."""
         rng = self.rng
         scenario = rng.choices(self._scenarios, self._weights)[0]
         talk = min(TALK_MAX, max(1, round(rng.lognormvariate(math.log(TALK_MEDIAN), TALK_SIGMA))))
@@ -145,11 +154,7 @@ class Simulator:
             user_rel_code=rng.choice(USER_REL_CODES) if rng.random() < USER_REL_CODE_SHARE else None,
             stid=self.stid, srcip=f"198.51.100.{rng.randint(1, 254)}", dstip=f"203.0.113.{rng.randint(1, 254)}",
         )  # fmt: skip
-        event = derive(facts)
-        anomaly = rng.choice(self._anomalies) if rng.random() < self.anomaly_share else None
-        if anomaly is not None:
-            event = ANOMALIES[anomaly](event)
-        return SimulatedCall(offset, scenario.name, event, anomaly)
+        return scenario, facts
 
     def _ring_time(self, scenario: Scenario) -> int:
         rng = self.rng
