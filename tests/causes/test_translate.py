@@ -29,6 +29,7 @@ def first(ref: str, to: str) -> str:
     ("planet:1003", "q850", "q850:21"),
     ("planet:1001", "sip", "sip:486"),
     ("sip:487", "freeswitch", "freeswitch:487"),
+    ("sip:487", "q850", "q850:16"),  # FreeSWITCH's hangup_cause_q850 for ORIGINATOR_CANCEL; Asterisk says 127
     ("freeswitch:ORIGINATOR_CANCEL", "sip", "sip:487"),
     ("freeswitch:GATEWAY_DOWN", "sip", "sip:503"),
     ("callcenter:USER_BUSY", "q850", "q850:17"),
