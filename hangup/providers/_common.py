@@ -113,8 +113,8 @@ class RecordDraft:
 
     # -- classification ---------------------------------------------------------------------
     def finish(self, catalog: CauseCatalog | None = None) -> CallRecord:
-        if not self.provider_call_id:
-            self.error("call id", "required")
+        if not self.provider_call_id and not self.errors:
+            self.error("call_id", "required")
         if self.errors:
             raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
         catalog = catalog or default_catalog()
@@ -144,7 +144,7 @@ class RecordDraft:
             answered=answered,
             direction=self.direction,
             cause=primary.ref if self.chain else "",
-            causes=tuple(dict.fromkeys(self.chain + self.sources)),
+            causes=tuple(dict.fromkeys(_canonical(r, catalog) for r in self.chain + self.sources)),
             outcome=str(primary.outcome),
             ended_by=ended_by,
             fault=str(primary.fault),
@@ -169,6 +169,12 @@ def _primary(chain: list[str], catalog: CauseCatalog) -> Cause:
         if cause.known:
             return cause
     return causes[0] if causes else Cause.unknown("none", "")
+
+
+def _canonical(reference: str, catalog: CauseCatalog) -> str:
+    """The catalog's own spelling of a known reference (``freeswitch:USER_BUSY`` → ``freeswitch:17``)."""
+    cause = resolve(reference, catalog)
+    return cause.ref if cause.known else reference
 
 
 def _ended_by(primary: Cause, sources: list[str], catalog: CauseCatalog) -> str:

@@ -8,7 +8,7 @@ captured callbacks. Where each canonical value comes from:
   Plivo writes them as ``YYYY-MM-DD HH:MM:SS``, read as UTC unless an offset is given
   (**the time zone is not stated in Plivo's docs; not confirmed**).
 * duration: ``Duration`` (``BillDuration`` is the billed, rounded value and stays in ``extra``).
-* cause chain: ``plivo:<HangupCauseCode>`` → ``plivo:<HangupCauseName>`` → ``freeswitch:<HangupCause>``
+* cause chain: ``plivo:<HangupCauseCode>`` (else ``plivo:<HangupCauseName>``) → ``freeswitch:<HangupCause>``
   (Plivo's ``HangupCause`` is the FreeSWITCH/Q.850 cause name); who hung up: ``plivo-source:<HangupSource>``.
 
 Signature: ``X-Plivo-Signature-V3`` (account or sub-account token) and ``X-Plivo-Signature-Ma-V3``
@@ -57,6 +57,10 @@ HEADER_NONCE = "x-plivo-signature-v3-nonce"
 #: Call statuses of progress callbacks that reach the hangup URL's neighbours; they are not call ends.
 NOT_ENDED = frozenset({"ringing", "in-progress", "early-media", "queued"})
 
+#: Spellings of ``HangupSource`` seen beside the "Hangup Sources" table: Plivo's CDR docs say "Callee"
+#: where the table says "Call recipient", and SIP-trunking CDRs write sources in lower case.
+SOURCE_SPELLINGS = {"callee": "Call recipient"}
+
 DIRECTIONS: Mapping[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
 
 
@@ -82,9 +86,11 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     if code and not code.isdigit():
         draft.error(HANGUP_CAUSE_CODE, f"expected a number, got {code[:20]!r}")
         code = ""
-    draft.add_chain(ref("plivo", code), ref("plivo", params.get(HANGUP_CAUSE_NAME)),
+    # The name is only a fallback: it spells the same entry as the code.
+    draft.add_chain(ref("plivo", code) or ref("plivo", params.get(HANGUP_CAUSE_NAME)),
                     ref("freeswitch", params.get(HANGUP_CAUSE)))
-    source = ref("plivo-source", params.get(HANGUP_SOURCE))
+    source_text = params.get(HANGUP_SOURCE, "").strip()
+    source = ref("plivo-source", SOURCE_SPELLINGS.get(source_text.lower(), source_text))
     if source:
         draft.sources.append(source)
     draft.extra = dict(params)

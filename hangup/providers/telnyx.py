@@ -43,6 +43,7 @@ from hangup.providers._common import (
     json_object,
     now,
     ref,
+    resolve,
     text,
 )
 from hangup.providers.base import WebhookRequest
@@ -95,8 +96,10 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     sip = text(payload.get(SIP_HANGUP_CAUSE)).strip()
     if sip.isdigit():
         draft.sip = int(sip)
-    draft.add_chain(ref("telnyx-cause", cause), ref("sip", sip if sip.isdigit() else None),
-                    ref("freeswitch", cause.upper() if cause else None))
+    own = ref("telnyx-cause", cause)
+    # Causes outside Telnyx's documented list are lower-cased FreeSWITCH/Q.850 names.
+    legacy = ref("freeswitch", cause.upper()) if own and not resolve(own).known else None
+    draft.add_chain(own, ref("sip", sip if sip.isdigit() else None), legacy)
     source = ref("telnyx-source", text(payload.get(HANGUP_SOURCE)).strip().lower())
     if source:
         draft.sources.append(source)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from payload_cases import BASE_URL, cases, compare, expected, request_for
+
+from hangup.errors import Forbidden, PayloadError, Unauthorized
+from hangup.providers.base import WebhookRequest
+from hangup.providers.freeswitch import PROVIDER
+
+URL = BASE_URL + "freeswitch"
+DATA = Path(__file__).parent.parent / "data/freeswitch"
+SECRETS = {"freeswitch_basic_auth": "cdr:s3cret"}
+
+
+@pytest.mark.parametrize("payload", cases("freeswitch"), ids=lambda p: p.name)
+def test_recorded_cdrs(payload: Path) -> None:
+    record = PROVIDER.parse(request_for(payload, "freeswitch"))
+    assert record is not None
+    compare(record, expected(payload))
+    assert record.extra["uuid"] == record.provider_call_id
+
+
+def _post(body: bytes, content_type: str, query: str = "") -> WebhookRequest:
+    return WebhookRequest("POST", URL + (f"?{query}" if query else ""), query, body, {"content-type": content_type})
+
+
+def test_every_encoding_of_one_cdr_gives_one_record() -> None:
+    document = (DATA / "inbound_recv_bye.json").read_bytes()
+    bodies = [
+        (document, "application/json"),
+        (b"cdr=" + quote(document.decode(), safe="").encode(), "application/x-www-form-urlencoded"),
+        (b"cdr=" + base64.b64encode(document), "application/x-www-form-base64-encoded"),
+        (b"cdr=" + document, "application/x-www-form-plaintext"),
+    ]
+    records = [PROVIDER.parse(_post(body, kind)) for body, kind in bodies]
+    assert len({(r.id, r.cause, r.outcome, r.duration, r.from_user_id) for r in records if r}) == 1
+
+
+def test_values_encoded_by_encode_values_are_decoded() -> None:
+    record = PROVIDER.parse(_post((DATA / "inbound_recv_bye.json").read_bytes(), "application/json"))
+    assert record is not None
+    assert record.extra["caller_id_name"] == "Alice Example"
+    assert record.extra["sip_call_id"] == "3c2a7b5e1f9d4c8a@192.168.1.20"
+
+
+def test_uuid_from_the_query_when_variables_lack_it() -> None:
+    cdr = {"variables": {"hangup_cause": "NORMAL_CLEARING", "billsec": "3", "direction": "inbound"}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json", "uuid=a_1234-abcd"))
+    assert record is not None and record.provider_call_id == "1234-abcd"
+
+
+@pytest.mark.parametrize(
+    ("direction", "disposition", "ended_by"),
+    [("inbound", "recv_bye", "caller"), ("inbound", "send_bye", "callee"), ("outbound", "recv_bye", "callee"),
+     ("outbound", "send_bye", "caller"), ("outbound", "recv_refuse", "callee"), ("inbound", "recv_cancel", "caller")],
+)
+def test_disposition_read_with_direction(direction: str, disposition: str, ended_by: str) -> None:
+    cdr = {"variables": {"uuid": "u1", "direction": direction, "hangup_cause": "NORMAL_CLEARING",
+                         "answer_epoch": "10", "billsec": "5", "sip_hangup_disposition": disposition}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None and record.ended_by == ended_by
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"cdr=", b"<cdr><variables>", b'<!DOCTYPE x [<!ENTITY a "b">]><cdr/>', b"{not json", b"[]"],
+)
+def test_broken_documents_are_payload_errors(body: bytes) -> None:
+    with pytest.raises(PayloadError):
+        PROVIDER.parse(_post(body, "text/xml"))
+
+
+def test_missing_uuid_is_named() -> None:
+    with pytest.raises(PayloadError) as caught:
+        PROVIDER.parse(_post(b'{"variables": {"billsec": "x"}}', "application/json"))
+    assert {d["field"] for d in caught.value.details} == {"billsec", "variables.uuid"}
+
+
+def _auth(credentials: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
+
+
+def test_basic_auth() -> None:
+    body = (DATA / "inbound_recv_bye.json").read_bytes()
+    PROVIDER.verify(WebhookRequest("POST", URL, "", body, _auth("cdr:s3cret")), SECRETS)
+    with pytest.raises(Forbidden):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", body, _auth("cdr:guess")), SECRETS)
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", body, {}), SECRETS)
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", body, {"authorization": "Basic %%%"}), SECRETS)
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", body, {}), {})
+    PROVIDER.verify(WebhookRequest("POST", URL, "", body, {}), {"freeswitch_accept_unsigned": "true"})
+
+
+FREESWITCH_CAUSES = ["NORMAL_CLEARING", "USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "CALL_REJECTED",
+                     "ORIGINATOR_CANCEL", "UNALLOCATED_NUMBER", "NO_ROUTE_DESTINATION", "NORMAL_TEMPORARY_FAILURE",
+                     "RECOVERY_ON_TIMER_EXPIRE", "MEDIA_TIMEOUT", "ALLOTTED_TIMEOUT", "LOSE_RACE", "MANAGER_REQUEST",
+                     "BLIND_TRANSFER", "ATTENDED_TRANSFER", "PICKED_OFF", "USER_NOT_REGISTERED", "PROGRESS_TIMEOUT",
+                     "GATEWAY_DOWN", "INCOMPATIBLE_DESTINATION", "DESTINATION_OUT_OF_ORDER", "SUBSCRIBER_ABSENT"]
+
+
+@pytest.mark.parametrize("cause", FREESWITCH_CAUSES)
+def test_common_causes_classify(cause: str) -> None:
+    cdr = {"variables": {"uuid": "u1", "hangup_cause": cause}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None and record.outcome != "unknown" and "unknown_cause" not in record.flags

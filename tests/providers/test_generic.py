@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from payload_cases import BASE_URL, RECEIVED_AT, cases, compare, expected, request_for
+
+from hangup.errors import Forbidden, HTTPError, PayloadError, Unauthorized
+from hangup.providers.base import WebhookRequest
+from hangup.providers.generic import PROVIDER, TOLERANCE, sign
+
+URL = BASE_URL + "generic"
+SECRETS = {"generic_secret": "s3cret"}
+BODY = (Path(__file__).parent.parent / "data/generic/busy.json").read_bytes()
+
+
+@pytest.mark.parametrize("payload", cases("generic"), ids=lambda p: p.name)
+def test_recorded_events(payload: Path) -> None:
+    want = expected(payload)
+    request = request_for(payload, "generic")
+    if "error" in want:
+        with pytest.raises(PayloadError) as caught:
+            PROVIDER.parse(request)
+        assert [d["field"] for d in caught.value.details] == want["error"]
+    else:
+        record = PROVIDER.parse(request)
+        assert record is not None
+        compare(record, want)
+
+
+def test_an_exported_record_posts_back_unchanged() -> None:
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", BODY, {}))
+    assert record is not None
+    again = PROVIDER.parse(WebhookRequest("POST", URL, "", json.dumps(record.to_json()).encode(), {}))
+    assert again is not None
+    assert (again.id, again.cause, again.causes, again.outcome, again.end_time) == (
+        record.id, record.cause, record.causes, record.outcome, record.end_time)
+
+
+def _headers(stamp: int, body: bytes = BODY, secret: str = "s3cret") -> dict[str, str]:
+    return {"x-hangup-timestamp": str(stamp), "x-hangup-signature": "sha256=" + sign(secret, str(stamp), body)}
+
+
+def test_signed_event_is_accepted() -> None:
+    PROVIDER.verify(WebhookRequest("POST", URL, "", BODY, _headers(int(RECEIVED_AT)), RECEIVED_AT), SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "error"),
+    [
+        (_headers(int(RECEIVED_AT)), BODY + b" ", Forbidden),
+        (_headers(int(RECEIVED_AT), secret="other"), BODY, Forbidden),
+        (_headers(int(RECEIVED_AT) - TOLERANCE - 1), BODY, Forbidden),
+        ({"x-hangup-timestamp": str(int(RECEIVED_AT))}, BODY, Unauthorized),
+        ({"x-hangup-timestamp": "soon", "x-hangup-signature": "sha256=00"}, BODY, Unauthorized),
+    ],
+)
+def test_bad_signatures_are_rejected(headers: dict[str, str], body: bytes, error: type[HTTPError]) -> None:
+    with pytest.raises(error):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", body, headers, RECEIVED_AT), SECRETS)

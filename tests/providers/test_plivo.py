@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from payload_cases import BASE_URL, cases, compare, expected, request_for
+from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3, validate_v3_signature
+
+from hangup.errors import Forbidden, HTTPError, Unauthorized
+from hangup.providers.base import WebhookRequest
+from hangup.providers.plivo import PROVIDER
+
+TOKEN = "MjE5ZGQ1NGU2YTM1ZmVlZjQ3OTY0ZjA4"
+MAIN_TOKEN = "ZmQ3NTY5ZDFmY2IwNjI1N2UyN2Q2Yzkz"
+NONCE = "05429567804466091622"
+URL = BASE_URL + "plivo"
+SECRETS = {"plivo_auth_token": TOKEN}
+
+
+@pytest.mark.parametrize("payload", cases("plivo"), ids=lambda p: p.name)
+def test_recorded_callbacks(payload: Path) -> None:
+    want = expected(payload)
+    request = request_for(payload, "plivo")
+    if want is not None and "error" in want:
+        with pytest.raises(HTTPError) as caught:
+            PROVIDER.parse(request)
+        assert [d["field"] for d in caught.value.details] == want["error"]
+        return
+    record = PROVIDER.parse(request)
+    if want is None:
+        assert record is None
+    else:
+        assert record is not None
+        compare(record, want)
+        assert record.extra["CallUUID"] == record.provider_call_id
+        assert record.raw
+
+
+def _form() -> dict[str, str]:
+    body = (Path(__file__).parent.parent / "data/plivo/completed_caller.form").read_text().strip()
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _sdk_post(params: dict[str, str], token: str, url: str = URL) -> str:
+    return get_signature_v3(token, construct_post_url(url, dict(params)).decode(), NONCE).decode()
+
+
+def _post(params: dict[str, str], headers: dict[str, str], url: str = URL) -> WebhookRequest:
+    return WebhookRequest("POST", url, url.partition("?")[2], urlencode(params).encode(),
+                          {"content-type": "application/x-www-form-urlencoded", **headers})
+
+
+@pytest.mark.parametrize("url", [URL, URL + "?tenant=acme&b=2"])
+def test_sdk_signed_post_is_accepted(url: str) -> None:
+    params = _form()
+    signature = _sdk_post(params, TOKEN, url)
+    assert validate_v3_signature("POST", url, NONCE, TOKEN, signature, dict(params))
+    PROVIDER.verify(_post(params, {"x-plivo-signature-v3": signature, "x-plivo-signature-v3-nonce": NONCE}, url),
+                    SECRETS)
+
+
+def test_main_account_signature_among_several_is_accepted() -> None:
+    params = _form()
+    both = f"{_sdk_post(params, 'other-token')},{_sdk_post(params, TOKEN)}"
+    PROVIDER.verify(_post(params, {"x-plivo-signature-ma-v3": both, "x-plivo-signature-v3": "bm9wZQ==",
+                                   "x-plivo-signature-v3-nonce": NONCE}), SECRETS)
+
+
+def test_sdk_signed_get_is_accepted() -> None:
+    params = _form()
+    query = urlencode(params)
+    url = f"{URL}?{query}"
+    signature = get_signature_v3(TOKEN, construct_get_url(url, {}).decode(), NONCE).decode()
+    request = WebhookRequest("GET", url, query, b"",
+                             {"x-plivo-signature-v3": signature, "x-plivo-signature-v3-nonce": NONCE})
+    PROVIDER.verify(request, SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("tampered", Forbidden),
+        ("wrong_key", Forbidden),
+        ("wrong_nonce", Forbidden),
+        ("no_signature", Unauthorized),
+        ("no_nonce", Unauthorized),
+    ],
+)
+def test_bad_signatures_are_rejected(change: str, error: type[HTTPError]) -> None:
+    params = _form()
+    headers = {"x-plivo-signature-v3": _sdk_post(params, MAIN_TOKEN if change == "wrong_key" else TOKEN),
+               "x-plivo-signature-v3-nonce": "1" if change == "wrong_nonce" else NONCE}
+    if change == "tampered":
+        params["HangupCauseCode"] = "3010"
+    if change == "no_signature":
+        del headers["x-plivo-signature-v3"]
+    if change == "no_nonce":
+        del headers["x-plivo-signature-v3-nonce"]
+    with pytest.raises(error):
+        PROVIDER.verify(_post(params, headers), SECRETS)
+
+
+def test_unsigned_traffic_needs_explicit_consent() -> None:
+    request = _post(_form(), {})
+    with pytest.raises(Unauthorized) as caught:
+        PROVIDER.verify(request, {})
+    assert caught.value.details[0]["field"] == "plivo_auth_token"
+    PROVIDER.verify(request, {"plivo_accept_unsigned": "true"})
+
+
+# Every code of Plivo's "Hangup Causes" page except 0 (Unknown) classifies to a definite outcome.
+PLIVO_CODES = [1000, 1010, 1020, 2000, 2010, 2020, 2030, 2040, 2050, 2060, 2070, 3000, 3010, 3020, 3030, 3040,
+               3050, 3070, 3080, 3090, 3100, 3110, 3120, 3130, 3140, 4000, 4010, 4020, 4030, 5000, 5010, 5020,
+               5030, 6000, 6010, 6020, 7011, 7012, 7013, 7014, 7022, 7023, 7024, 7032, 7033, 7034, 8011, 8012,
+               8013, 8014, 9000, 9100, 9110]
+PLIVO_SOURCES = ["Caller", "Callee", "Call recipient", "Plivo", "Carrier", "API Request", "Answer XML", "Error"]
+
+
+@pytest.mark.parametrize("code", PLIVO_CODES)
+def test_every_plivo_code_classifies(code: int) -> None:
+    body = urlencode({"CallUUID": "u-1", "CallStatus": "completed", "HangupCauseCode": code}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
+    assert record is not None
+    assert record.cause == f"plivo:{code}"
+    assert record.outcome != "unknown"
+    assert "unknown_cause" not in record.flags
+
+
+@pytest.mark.parametrize("source", PLIVO_SOURCES)
+def test_every_plivo_source_says_who_hung_up(source: str) -> None:
+    body = urlencode({"CallUUID": "u-1", "HangupCauseCode": 4000, "HangupSource": source}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
+    assert record is not None and record.ended_by != "unknown"

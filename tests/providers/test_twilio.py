@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from payload_cases import BASE_URL, cases, compare, expected, request_for
+from twilio.request_validator import RequestValidator
+
+from hangup.errors import Forbidden, HTTPError, Unauthorized
+from hangup.providers.base import WebhookRequest
+from hangup.providers.twilio import PROVIDER
+
+TOKEN = "12345678901234567890123456789012"
+URL = BASE_URL + "twilio"
+SECRETS = {"twilio_auth_token": TOKEN}
+
+
+@pytest.mark.parametrize("payload", cases("twilio"), ids=lambda p: p.name)
+def test_recorded_callbacks(payload: Path) -> None:
+    want = expected(payload)
+    record = PROVIDER.parse(request_for(payload, "twilio"))
+    if want is None:
+        assert record is None
+    else:
+        assert record is not None
+        compare(record, want)
+        assert record.extra["CallSid"] == record.provider_call_id
+
+
+def _params() -> dict[str, str]:
+    body = (Path(__file__).parent.parent / "data/twilio/busy.form").read_text().strip()
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _post(url: str, params: dict[str, str], signature: str, extra: dict[str, str] | None = None) -> WebhookRequest:
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature, **(extra or {})}
+    return WebhookRequest("POST", url, url.partition("?")[2], urlencode(params).encode(), headers)
+
+
+@pytest.mark.parametrize(
+    ("signed_url", "received_url"),
+    [
+        (URL, URL),
+        (URL + "?tenant=acme", URL + "?tenant=acme"),
+        ("https://hangup.example.com:443/callbacks/twilio", URL),  # signed with the port, received without
+        (URL, "https://hangup.example.com:443/callbacks/twilio"),
+    ],
+)
+def test_sdk_signed_form_post_is_accepted(signed_url: str, received_url: str) -> None:
+    params = _params()
+    signature = RequestValidator(TOKEN).compute_signature(signed_url, params)
+    assert RequestValidator(TOKEN).validate(received_url, params, signature)
+    PROVIDER.verify(_post(received_url, params, signature), SECRETS)
+
+
+def test_sha256_shared_key_signature_is_accepted() -> None:
+    params = _params()
+    signature = RequestValidator(TOKEN).compute_signature(URL, params, "HMAC_SHA256")
+    settings = {"x-twilio-webhooks-signature-settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"}
+    PROVIDER.verify(_post(URL, params, signature, settings), SECRETS)
+
+
+def test_json_body_is_covered_by_body_sha256() -> None:
+    body = b'{"CallSid":"CA1","CallStatus":"completed"}'
+    url = f"{URL}?bodySHA256={hashlib.sha256(body).hexdigest()}"
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    assert RequestValidator(TOKEN).validate(url, body.decode(), signature)
+    headers = {"content-type": "application/json", "x-twilio-signature": signature}
+    PROVIDER.verify(WebhookRequest("POST", url, url.partition("?")[2], body, headers), SECRETS)
+    with pytest.raises(Forbidden):
+        PROVIDER.verify(WebhookRequest("POST", url, url.partition("?")[2], body + b" ", headers), SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [("tampered", Forbidden), ("wrong_key", Forbidden), ("other_url", Forbidden), ("missing", Unauthorized),
+     ("bad_algorithm", Forbidden)],
+)
+def test_bad_signatures_are_rejected(change: str, error: type[HTTPError]) -> None:
+    params = _params()
+    token = "0" * 32 if change == "wrong_key" else TOKEN
+    signature = RequestValidator(token).compute_signature(URL + ("/x" if change == "other_url" else ""), params)
+    if change == "tampered":
+        params["CallStatus"] = "completed"
+    request = _post(URL, params, "" if change == "missing" else signature,
+                    {"x-twilio-webhooks-signature-settings": "algorithm=HMAC_MD5"} if change == "bad_algorithm" else {})
+    with pytest.raises(error):
+        PROVIDER.verify(request, SECRETS)
+
+
+def test_unsigned_traffic_needs_explicit_consent() -> None:
+    request = _post(URL, _params(), "")
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(request, {})
+    PROVIDER.verify(request, {"twilio_accept_unsigned": "1"})
+
+
+@pytest.mark.parametrize("status", ["completed", "busy", "no-answer", "canceled", "failed"])
+def test_every_final_status_classifies(status: str) -> None:
+    body = urlencode({"CallSid": "CA1", "CallStatus": status, "CallDuration": "0"}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
+    assert record is not None and record.cause == f"twilio-status:{status}" and record.outcome != "unknown"
+
+
+@pytest.mark.parametrize("status", ["queued", "initiated", "ringing", "in-progress", "answered"])
+def test_progress_statuses_are_not_call_ends(status: str) -> None:
+    body = urlencode({"CallSid": "CA1", "CallStatus": status}).encode()
+    assert PROVIDER.parse(WebhookRequest("POST", URL, "", body)) is None
+
+
+def test_missing_status_is_named() -> None:
+    with pytest.raises(HTTPError) as caught:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", b"CallSid=CA1&CallDuration=x"))
+    assert {d["field"] for d in caught.value.details} == {"CallStatus", "CallDuration"}
