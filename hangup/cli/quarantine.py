@@ -1,0 +1,88 @@
+"""``hangup quarantine list|replay``: rejected callback requests, kept whole, inspected and re-run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from hangup import ingest
+from hangup.cli.db import db_option, open_cli_store
+from hangup.errors import HTTPError
+from hangup.providers.registry import providers
+from hangup.settings import load_settings
+from hangup.store.base import QuarantineEntry, Store
+
+
+@click.group()
+def quarantine() -> None:
+    """Requests the receiver rejected (bad format, bad signature, disallowed source)."""
+
+
+@quarantine.command("list")
+@db_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one entry per line.")
+def list_entries(db: str, limit: int, as_json: bool) -> None:
+    """Newest rejected requests first."""
+    store = open_cli_store(db)
+    try:
+        entries = store.quarantined(limit)
+    finally:
+        store.close()
+    for entry in entries:
+        if as_json:
+            click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
+        else:
+            click.echo(_line(entry))
+
+
+def _line(entry: QuarantineEntry) -> str:
+    when = datetime.fromtimestamp(entry.received_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    fields = ", ".join(f"{d.get('field')}: {d.get('error')}" for d in entry.error.get("details", [])[:3])
+    replayed = f"  [replayed: {entry.replay_result}]" if entry.replayed_at else ""
+    message = entry.error.get("error", "")
+    return f"{entry.id:>6}  {when}  {entry.provider:<10} {entry.status}  {message}  ({fields}){replayed}"
+
+
+@quarantine.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@db_option
+@click.option("--no-verify", is_flag=True, help="Skip the adapter's signature check (e.g. an expired timestamp).")
+def replay(ids: tuple[int, ...], db: str, no_verify: bool) -> None:
+    """Run quarantined requests through the receiver again (after a fix); store what now passes."""
+    store = open_cli_store(db)
+    failed = 0
+    try:
+        for quarantine_id in ids:
+            result = _replay_one(store, quarantine_id, not no_verify)
+            failed += result.startswith(("rejected", "unknown"))
+            click.echo(f"{quarantine_id}: {result}")
+    finally:
+        store.close()
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _replay_one(store: Store, quarantine_id: int, verify: bool) -> str:
+    entry = store.quarantine_entry(quarantine_id)
+    if entry is None:
+        return "unknown quarantine id"
+    provider = providers().get(entry.provider)
+    if provider is None:
+        return f"unknown provider {entry.provider!r}"
+    try:
+        record = ingest.parse(provider, ingest.request_of(entry), load_settings().secrets(), verify=verify)
+    except HTTPError as exc:
+        details = "; ".join(f"{d.get('field')}: {d.get('error')}" for d in exc.details)
+        result = f"rejected again ({exc.status} {exc.message}{': ' + details if details else ''})"
+        store.mark_replayed(quarantine_id, result)
+        return result
+    if record is None:
+        result = "accepted, not a call-end event"
+    else:
+        added = store.add_many([record])[0]
+        result = f"{added.status} {added.id}"
+    store.mark_replayed(quarantine_id, result)
+    return result

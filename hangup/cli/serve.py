@@ -1,0 +1,85 @@
+"""``hangup serve``: the receiver, the API and the docs on uvicorn (uvloop + httptools).
+
+Every option falls back to its ``HANGUP_*`` variable (``docs/settings.md``). A host other than loopback
+is refused without ``HANGUP_API_TOKEN`` unless ``--insecure`` is given, so the call log is never
+published by accident.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+
+import click
+
+from hangup.errors import ConfigError
+from hangup.settings import BY_NAME, Settings, cast, load_settings
+
+#: uvicorn's own limits, set so that its answers to oversized or malformed requests are 4xx, never 5xx.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "server_header": False,
+    "proxy_headers": False,
+    "timeout_keep_alive": 30,
+    "h11_max_incomplete_event_size": 64 * 1024,
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _option(name: str, value: str | None) -> Any:
+    return None if value is None else cast(BY_NAME[name], value)
+
+
+def resolve_settings(host: str | None, port: str | None, db: str | None, workers: str | None,
+                     insecure: bool) -> Settings:
+    """Environment first, then the command line; refuse an unprotected public listener."""
+    try:
+        settings = load_settings().with_overrides(
+            host=host, port=_option("port", port), db=db, workers=_option("workers", workers),
+            insecure=True if insecure else None,
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not is_loopback(settings.host) and not settings.api_token and not settings.insecure:
+        raise click.ClickException(
+            f"refusing to listen on {settings.host} without an API token: set HANGUP_API_TOKEN "
+            "(or pass --insecure to publish the call log without one)"
+        )
+    return settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address (HANGUP_HOST, default 127.0.0.1).")
+@click.option("--port", default=None, help="TCP port (HANGUP_PORT, default 8080).")
+@click.option("--db", default=None, help="Store URL (HANGUP_DB, default sqlite:///./hangup.db).")
+@click.option("--workers", default=None, help="Worker processes (HANGUP_WORKERS, default 1).")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback host without HANGUP_API_TOKEN.")
+@click.option("--demo", is_flag=True, help="Feed simulated demo traffic into this server.")
+def serve(host: str | None, port: str | None, db: str | None, workers: str | None, insecure: bool,
+          demo: bool) -> None:
+    """Receive call-end callbacks and serve the call-log API."""
+    import uvicorn
+
+    settings = resolve_settings(host, port, db, workers, insecure)
+    click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "
+               f"callbacks at {settings.planet_path} and /callbacks/{{provider}}", err=True)
+    if settings.workers > 1:
+        # Worker processes build their app from the environment, so hand every setting over through it.
+        os.environ.update(settings.as_env())
+        uvicorn.run("hangup.web.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, **UVICORN_OPTIONS)
+        return
+    from hangup.web.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS)
