@@ -28,6 +28,11 @@ def _register() -> None:
     for command in (emit.emitter, outbox.outbox, simulate.simulate):
         cli.add_command(command)
 
+    from hangup.cli import calls, db, ingest, quarantine, serve
+
+    for command in (serve.serve, calls.calls, db.db, db.reclassify, ingest.ingest_file, quarantine.quarantine):
+        cli.add_command(command)
+
 
 def main() -> None:
     _register()
