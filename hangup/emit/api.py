@@ -7,6 +7,8 @@ shape naming the bad fields, and answer 2xx only after the event is committed to
 from __future__ import annotations
 
 import asyncio
+import weakref
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -19,11 +21,25 @@ from hangup.emit.service import Emitter, StartFacts
 from hangup.errors import HTTPError, NotFound, PayloadError, PayloadTooLarge
 
 MAX_BODY = 65_536
-EMITTER_STATE = "emitter"  # attribute of ``app.state`` holding the ``Emitter``
+EMITTER_STATE = "emitter"  # attribute of ``app.state`` holding the ``Emitter`` of a stand-alone emitter app
+SERVER_STATE = "hangup"  # attribute of ``app.state`` holding ``hangup serve``'s AppState
+_EMITTERS: weakref.WeakKeyDictionary[Any, Emitter] = weakref.WeakKeyDictionary()
+
+
+def register(server_state: Any, emitter: Emitter) -> None:
+    """Make ``emitter`` take the events of the server whose ``app.state.hangup`` is ``server_state``."""
+    _EMITTERS[server_state] = emitter
+
+
+def unregister(server_state: Any) -> None:
+    _EMITTERS.pop(server_state, None)
 
 
 def _emitter(request: Request) -> Emitter:
     emitter: Emitter | None = getattr(request.app.state, EMITTER_STATE, None)
+    server_state = getattr(request.app.state, SERVER_STATE, None)
+    if emitter is None and server_state is not None:
+        emitter = _EMITTERS.get(server_state)
     if emitter is None:
         raise NotFound("the emitter is not enabled on this server (set HANGUP_EMIT_URL)")
     return emitter

@@ -23,6 +23,7 @@ from hangup.errors import StoreError
 #: Modules holding a ``MIGRATIONS`` tuple; a module that adds tables appends its path here.
 MIGRATION_MODULES: list[str] = [
     "hangup.store.schema",
+    "hangup.emit.schema",
     "hangup.stats.rollups",
 ]
 

@@ -39,13 +39,17 @@ ROUTE_MODULES: list[str] = [
     "hangup.web.health",
     "hangup.web.docs",
     "hangup.web.api",
+    "hangup.emit.web",
 ]
 
 PROTECTED_PREFIXES: list[str] = [
     "/api/",
 ]
 
-LIFESPAN_HOOKS: list[str] = []
+LIFESPAN_HOOKS: list[str] = [
+    "hangup.emit.web:emitter_lifespan",
+    "hangup.emit.web:demo_lifespan",
+]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
 

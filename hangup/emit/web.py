@@ -1,0 +1,172 @@
+"""The emitter inside ``hangup serve``: its routes, a lifespan hook for delivery and one for the demo feed.
+
+Settings (``HANGUP_*`` environment variables, documented in ``docs/emitter.md``):
+
+======================== ========== =================================================================
+name                     default    meaning
+======================== ========== =================================================================
+emit_url                 (empty)    receiver URL of the call-event callback; empty = emitter off
+emit_secret              (empty)    HMAC-SHA256 signing secret (``X-Hangup-Signature``)
+emit_deliver             true       run the delivery loop inside ``hangup serve`` (false: ``hangup emitter`` does)
+emit_orphan_timeout      3600       seconds after call-started with no call-ended before closing as orphaned
+emit_max_age             86400      seconds after which an undelivered callback is dead-lettered
+emit_per_destination     8          requests in flight to one receiver
+emit_timeout             10         seconds per delivery request
+demo                     false      feed simulated demo traffic (stid ``demo``) into this server
+demo_rate                2          demo calls per second
+======================== ========== =================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from hangup.emit import api
+from hangup.emit.delivery import DeliveryConfig
+from hangup.emit.outbox import open_outbox
+from hangup.emit.service import Emitter
+from hangup.emit.simulate import Simulator
+from hangup.errors import ConfigError, HangupError
+from hangup.web.state import AppState
+
+log = logging.getLogger("hangup.emit")
+
+DEMO_STID = "demo"
+DEMO_BACKFILL = 1800  # seconds of past demo traffic stored at start, so the dashboard has data at once
+
+
+@dataclass(frozen=True, slots=True)
+class EmitSettings:
+    """The emitter's rows of the settings table (see the module docstring)."""
+
+    emit_url: str = ""
+    emit_secret: str = ""
+    emit_deliver: bool = True
+    emit_orphan_timeout: float = 3600.0
+    emit_max_age: float = 86_400.0
+    emit_per_destination: int = 8
+    emit_timeout: float = 10.0
+    demo: bool = False
+    demo_rate: float = 2.0
+
+
+def _bool(text: str) -> bool:
+    value = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+             "off": False, "": False}.get(text.strip().lower())  # fmt: skip
+    if value is None:
+        raise ValueError("expected true/false, 1/0, yes/no or on/off")
+    return value
+
+
+def _positive(cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(text: str) -> Any:
+        value = cast(text.strip())
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    return check
+
+
+_CASTS: Mapping[str, Callable[[str], Any]] = {
+    "str": str, "bool": _bool, "float": _positive(float), "int": _positive(int),
+}  # fmt: skip
+
+
+def load_emit_settings(environ: Mapping[str, str] | None = None) -> EmitSettings:
+    """Read ``HANGUP_EMIT_*`` and ``HANGUP_DEMO*``; a bad value is a ``ConfigError`` naming the variable."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in fields(EmitSettings):
+        name = f"HANGUP_{field.name.upper()}"
+        if name in env:
+            try:
+                values[field.name] = _CASTS[str(field.type)](env[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}={env[name]!r}: {exc}") from None
+    return EmitSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
+    """Open the outbox in the server's database and, when configured, deliver from inside the server."""
+    settings = load_emit_settings()
+    if not settings.emit_url:
+        yield
+        return
+    config = DeliveryConfig(
+        timeout=settings.emit_timeout, per_destination=settings.emit_per_destination, max_age=settings.emit_max_age,
+        secret=settings.emit_secret,
+    )  # fmt: skip
+    outbox = await asyncio.to_thread(open_outbox, state.store.url)  # the same database as the call log
+    emitter = Emitter(outbox, settings.emit_url, config, orphan_timeout=settings.emit_orphan_timeout)
+    api.register(state, emitter)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(emitter.run(stop)) if settings.emit_deliver else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if worker is not None:
+            await worker
+        api.unregister(state)
+        outbox.close()
+
+
+@contextlib.asynccontextmanager
+async def demo_lifespan(state: AppState) -> AsyncIterator[None]:
+    """With ``HANGUP_DEMO`` on, feed simulated calls (stid ``demo``) into this server's own receiver path."""
+    settings = load_emit_settings()
+    if not settings.demo:
+        yield
+        return
+    log.warning("DEMO MODE: storing simulated calls (stid=%s) at %.1f calls/s", DEMO_STID, settings.demo_rate)
+    task = asyncio.create_task(feed_demo(state, settings.demo_rate))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def feed_demo(state: AppState, rate: float, backfill: float = DEMO_BACKFILL) -> None:
+    """Store ``backfill`` seconds of past traffic at once, then new calls in real time, through the receiver path."""
+    from hangup import ingest
+    from hangup.providers.base import WebhookRequest
+    from hangup.providers.registry import get_provider
+
+    provider = get_provider("planet")
+    secrets = state.settings.secrets()
+    simulator = Simulator(stid=DEMO_STID)
+
+    async def store(query: str) -> None:
+        request = WebhookRequest("GET", f"{state.settings.planet_path}?{query}", query, received_at=time.time())
+        try:
+            await ingest.receive(provider, request, state.store, secrets)
+        except HangupError as exc:  # a demo call the receiver refuses is a bug to see in the log, not a crash
+            log.error("demo callback refused: %s (%s)", exc, query)
+
+    now = int(time.time())
+    past = [call.event.to_query() for call in simulator.calls(rate, backfill, now - int(backfill))]
+    for start in range(0, len(past), 256):
+        await asyncio.gather(*(store(q) for q in past[start : start + 256]))
+    while True:  # Poisson arrivals, each call ending now
+        await asyncio.sleep(simulator.rng.expovariate(rate))
+        await store(simulator.call(0.0, int(time.time())).event.to_query())
+
+
+def emit_routes() -> list[BaseRoute]:
+    return api.routes()
+
+
+routes: list[BaseRoute] = emit_routes()
