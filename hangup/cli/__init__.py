@@ -33,6 +33,11 @@ def _register() -> None:
     for command in (serve.serve, calls.calls, db.db, db.reclassify, ingest.ingest_file, quarantine.quarantine):
         cli.add_command(command)
 
+    from hangup.cli import export, imports
+
+    for command in (imports.import_files, export.export_calls):
+        cli.add_command(command)
+
 
 def main() -> None:
     _register()

@@ -1,0 +1,188 @@
+"""Importing files into the store: format guess, streaming, batched commits, dedup, rejects.
+
+Records are committed in batches (``batch_size`` per ``add_many``, one transaction each), so an
+interrupted import keeps every finished batch and re-running it only adds what is missing: the
+store answers ``duplicate`` for a call it already holds with the same facts and ``conflict`` (the
+first version kept) for one whose facts differ. Rejected events are written, one JSON object per
+line with the reason, to the rejects file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+from hangup.errors import HTTPError
+from hangup.importer.formats import READERS, Item
+from hangup.records import CallRecord
+from hangup.store.base import Store
+
+DEFAULT_BATCH = 5000
+GUESS_BYTES = 8192
+
+#: (extension, marker found in the file's first bytes) → format, tried in order.
+_CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    ((".jsonl", ".ndjson", ".json"), '"provider_call_id"', "jsonl"),
+    ((".jsonl", ".ndjson", ".json"), '"event_type"', "telnyx"),
+    ((".jsonl", ".ndjson", ".json"), '"conversation_uuid"', "vonage"),
+    ((".jsonl", ".ndjson", ".json"), '"variables"', "freeswitch-json"),
+    ((".jsonl", ".ndjson", ".json"), '"CallSid"', "twilio"),
+    ((".jsonl", ".ndjson", ".json"), '"CallUUID"', "plivo"),
+    ((".jsonl", ".ndjson", ".json", ".csv"), "ye Reason", "callcenter"),
+    ((".jsonl", ".ndjson", ".json", ".csv"), "bye_reason", "callcenter"),
+    ((".jsonl", ".ndjson", ".json", ".csv"), "all_status", "callcenter"),
+    ((".jsonl", ".ndjson", ".json", ".csv"), "all Status", "callcenter"),
+    ((".csv",), "provider_call_id", "csv"),
+    ((".csv",), "CallSid", "twilio"),
+    ((".csv",), "CallUUID", "plivo"),
+    ((".csv",), '"ANSWERED"', "asterisk-csv"),
+    ((".csv",), '"NO ANSWER"', "asterisk-csv"),
+    ((".csv",), '"BUSY"', "asterisk-csv"),
+    ((".csv",), '"FAILED"', "asterisk-csv"),
+    ((".csv",), "disposition", "asterisk-csv"),
+    ((".xml",), "<cdr", "freeswitch-json"),
+    (("",), "CallSid=", "twilio"),
+    (("",), "CallUUID=", "plivo"),
+    (("",), "call_end_reason=", "planet-urls"),
+)
+
+
+def guess_format(name: str, head: str) -> str | None:
+    """The format of a file from its name and first bytes, or ``None`` when that is not clear."""
+    suffix = Path(name.removesuffix(".cdr.json").removesuffix(".cdr.xml")).suffix.lower()
+    if name.endswith(".cdr.json"):
+        return "freeswitch-json"
+    if name.endswith(".cdr.xml"):
+        return "freeswitch-json"
+    for suffixes, marker, fmt in _CONTENT_MARKERS:
+        if (suffix in suffixes or "" in suffixes) and marker in head:
+            return fmt
+    return None
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What an import did, for the CLI's summary and ``--json``."""
+
+    files: list[str] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)  # file → format used
+    read: int = 0  # events read (records, rejects and ignored)
+    imported: int = 0  # new calls stored
+    duplicates: int = 0  # calls the store already held with the same facts
+    conflicts: int = 0  # calls the store already held with different facts (first kept)
+    ignored: int = 0  # events that are not call ends (ringing, answered …)
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    rejects_path: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files, "formats": self.formats, "read": self.read, "imported": self.imported,
+            "duplicates": self.duplicates, "conflicts": self.conflicts, "ignored": self.ignored,
+            "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
+            "rejects_path": self.rejects_path, "seconds": round(self.seconds, 3),
+        }
+
+
+class Importer:
+    """Streams files through a format reader into ``store`` in batches."""
+
+    def __init__(self, store: Store, *, batch_size: int = DEFAULT_BATCH, rejects_path: str | None = None,
+                 progress: Callable[[int], None] | None = None, received_at: float | None = None) -> None:
+        self.store = store
+        self.batch_size = max(1, batch_size)
+        self.rejects_path = rejects_path
+        self.progress = progress or (lambda done: None)
+        self.received_at = received_at or time.time()
+        self.summary = ImportSummary()
+        self._pending: list[CallRecord] = []
+        self._rejects: IO[str] | None = None
+
+    def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
+        started = time.perf_counter()
+        try:
+            for path in paths:
+                self.import_file(path, fmt)
+        finally:
+            self._flush()
+            if self._rejects is not None:
+                self._rejects.close()
+            self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    def import_file(self, path: str, fmt: str | None = None) -> None:
+        # stdin's buffer is a BufferedReader at run time; typeshed only promises BinaryIO.
+        buffered = cast(io.BufferedReader, sys.stdin.buffer) if path == "-" else open(path, "rb")
+        try:
+            chosen = fmt or guess_format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES].decode("utf-8", "replace"))
+            if chosen is None:
+                raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
+            self.summary.files.append(path)
+            self.summary.formats[path] = chosen
+            text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+            last = 0
+            for item in READERS[chosen](text, self.received_at):
+                self._take(path, item)
+                if len(self._pending) >= self.batch_size:
+                    self._flush()
+                    position = _position(buffered)
+                    self.progress(position - last)
+                    last = position
+            self._flush()
+            self.progress(max(0, _position(buffered) - last))
+        finally:
+            if path != "-":
+                buffered.close()
+
+    def _take(self, path: str, item: Item) -> None:
+        self.summary.read += 1
+        if item.record is not None:
+            self._pending.append(item.record)
+        elif item.error is not None:
+            self._reject(path, item, item.error)
+        else:
+            self.summary.ignored += 1
+
+    def _reject(self, path: str, item: Item, error: HTTPError) -> None:
+        self.summary.rejected += 1
+        first = error.details[0] if error.details else {}
+        reason = f"{first.get('field')}: {first.get('error')}" if first else error.message
+        self.summary.reasons[reason] += 1
+        if self._rejects is None:
+            self.rejects_path = self.rejects_path or _default_rejects_path(path)
+            self.summary.rejects_path = self.rejects_path
+            self._rejects = open(self.rejects_path, "a", encoding="utf-8")
+        line = {"file": path, "location": item.location, **error.to_json(), "raw": item.raw[:65536]}
+        self._rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        for result in self.store.add_many(self._pending):
+            status = str(result.status)
+            if status == "inserted":
+                self.summary.imported += 1
+            elif status == "duplicate":
+                self.summary.duplicates += 1
+            else:
+                self.summary.conflicts += 1
+        self._pending.clear()
+
+
+def _position(stream: IO[bytes]) -> int:
+    try:
+        return stream.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+def _default_rejects_path(path: str) -> str:
+    return "hangup-import.rejects.jsonl" if path == "-" else f"{path}.rejects.jsonl"

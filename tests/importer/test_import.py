@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hangup.cli import _register, cli
+from hangup.importer import Importer, guess_format
+from hangup.importer.export import write_parquet, write_text
+from hangup.store import open_store
+from hangup.store.base import CallQuery, Store
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+PLANET_URL = (
+    "GET http://sample.server.com:20200/call_event?sid=6364e8b3-bdac-436e-9631-0bce2498ce0c&type=V&from_user_id=9286"
+    "&from_service_id=linecorp.com&to_user_id=2809&to_service_id=linecorp.com&setup_time=1582527420&start_time=0"
+    "&end_time=1582527434&duration=0&terminate=16&srcip=1.2.3.4&dstip=1.2.3.5&stid=voip.next&call_end_reason=1005"
+    "&releaser=responder&rel_code=1&rel_code_str=NORMAL"
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(str(tmp_path / "calls.db"))
+    yield opened
+    opened.close()
+
+
+def _lines(folder: str, suffix: str) -> str:
+    payloads = sorted(p for p in (DATA / folder).glob(f"*{suffix}") if not p.name.endswith(".expected.json"))
+    return "".join(p.read_text().strip() + "\n" for p in payloads)
+
+
+def _fixture(tmp_path: Path, fmt: str) -> Path:
+    """A file of the format built from the recorded payloads (each platform's call-end cases)."""
+    files = {
+        "planet-urls": ("calls.txt", PLANET_URL + "\n"),
+        "plivo": ("hangups.txt", _lines("plivo", ".form")),
+        "twilio": ("status.txt", _lines("twilio", ".form")),
+        "telnyx": ("telnyx.jsonl", _lines("telnyx", ".json")),
+        "vonage": ("vonage.jsonl", _lines("vonage", ".json")),
+        "freeswitch-json": ("a3f1c2d4.cdr.json", (DATA / "freeswitch/inbound_recv_bye.json").read_text()),
+        "asterisk-csv": ("Master.csv", (DATA / "asterisk/import/Master.csv").read_text()),
+        "callcenter": ("records.csv", (DATA / "callcenter/import/records.csv").read_text()),
+    }
+    name, text = files[fmt]
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# format → (imported, ignored, rejected), counted from the recorded payloads
+EXPECTED = {
+    "planet-urls": (1, 0, 0),
+    "plivo": (5, 1, 1),
+    "twilio": (4, 1, 0),
+    "telnyx": (4, 1, 0),
+    "vonage": (4, 1, 0),
+    "freeswitch-json": (1, 0, 0),
+    "asterisk-csv": (3, 0, 1),
+    "callcenter": (4, 0, 1),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPECTED))
+def test_each_format_imports(tmp_path: Path, store: Store, fmt: str) -> None:
+    path = _fixture(tmp_path, fmt)
+    summary = Importer(store, batch_size=2).run([str(path)])
+    assert summary.formats[str(path)] == fmt  # guessed, not given
+    assert (summary.imported, summary.ignored, summary.rejected) == EXPECTED[fmt]
+    assert store.count(CallQuery(limit=1000)) == summary.imported
+    again = Importer(store).run([str(path)], fmt)
+    assert (again.imported, again.duplicates, again.conflicts) == (0, summary.imported + summary.duplicates, 0)
+
+
+def test_rejects_are_written_with_reasons(tmp_path: Path, store: Store) -> None:
+    path = _fixture(tmp_path, "asterisk-csv")
+    rejects = tmp_path / "rejects.jsonl"
+    summary = Importer(store, rejects_path=str(rejects)).run([str(path)])
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert summary.rejects_path == str(rejects) and len(lines) == summary.rejected == 1
+    assert lines[0]["location"] == "row 5"
+    assert {d["field"] for d in lines[0]["details"]} == {"start", "disposition"}
+    assert "yesterday" in lines[0]["raw"]
+    assert summary.duplicates == 1  # row 3 repeats row 1 inside the file
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "fmt"),
+    [
+        ("calls.jsonl", '{"id": "x", "provider_call_id": "1"}', "jsonl"),
+        ("log.csv", "id,provider,provider_call_id,from_service_id", "csv"),
+        ("hooks.jsonl", '{"data": {"event_type": "call.hangup"}}', "telnyx"),
+        ("events.json", '[{"uuid": "u", "conversation_uuid": "CON-1"}]', "vonage"),
+        ("x.cdr.xml", "<?xml version='1.0'?><cdr>", "freeswitch-json"),
+        ("Master.csv", '"","1000","2001","c","","PJSIP/1","","Dial","","2026-06-08 10:00:00","","","1","0","BUSY"',
+         "asterisk-csv"),
+        ("cc.csv", "Call ID,Call Status,Bye Reason", "callcenter"),
+        ("urls.txt", "GET http://h/cb?sid=1&call_end_reason=1005", "planet-urls"),
+        ("dump.txt", "CallSid=CA1&CallStatus=busy", "twilio"),
+        ("notes.txt", "hello", None),
+    ],
+)
+def test_format_guess(name: str, head: str, fmt: str | None) -> None:
+    assert guess_format(name, head) == fmt
+
+
+def test_unknown_format_is_an_error(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(ValueError, match="--format"):
+        Importer(store).run([str(path)])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_then_import_reproduces_the_log(tmp_path: Path, store: Store, fmt: str) -> None:
+    for kind in ("plivo", "callcenter", "asterisk-csv"):
+        Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(_fixture(tmp_path, kind))])
+    exported = tmp_path / f"log.{fmt}"
+    with exported.open("w", encoding="utf-8", newline="") as out:
+        count = write_text(store.iter_calls(CallQuery()), fmt, out)
+    second = open_store(str(tmp_path / "second.db"))
+    try:
+        summary = Importer(second).run([str(exported)])
+        assert (summary.formats[str(exported)], summary.imported, summary.rejected) == (fmt, count, 0)
+        before = {r.id: r for r in store.iter_calls(CallQuery())}
+        after = {r.id: r for r in second.iter_calls(CallQuery())}
+        assert before.keys() == after.keys()
+        for key, record in before.items():
+            assert after[key].to_json() == record.to_json()
+            assert after[key].raw == record.raw
+    finally:
+        second.close()
+
+
+def test_parquet_export(tmp_path: Path, store: Store) -> None:
+    import pyarrow.parquet as pq
+
+    Importer(store).run([str(_fixture(tmp_path, "callcenter"))], "callcenter")
+    path = tmp_path / "log.parquet"
+    assert write_parquet(store.iter_calls(CallQuery()), str(path)) == 4
+    table = pq.read_table(path)
+    assert table.num_rows == 4
+    assert sorted(table.column("outcome").to_pylist()) == ["abandoned", "busy", "completed", "rejected"]
+    assert table.schema.field("duration").type == "int64"
+
+
+def test_cli_import_and_export(tmp_path: Path) -> None:
+    _register()
+    db = str(tmp_path / "cli.db")
+    path = _fixture(tmp_path, "callcenter")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["import", str(path), "--db", db, "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["imported"], summary["rejected"]) == (4, 1)
+    assert summary["rejects_path"] == f"{path}.rejects.jsonl"
+    text = runner.invoke(cli, ["import", str(path), "--db", db, "--quiet"])
+    assert text.exit_code == 0 and "imported 0, duplicates 4" in text.output
+    exported = runner.invoke(cli, ["export", "--db", db, "--format", "jsonl", "--provider", "callcenter"])
+    assert exported.exit_code == 0
+    assert len(exported.output.splitlines()) == 4
+    bad = runner.invoke(cli, ["export", "--db", db, "--format", "parquet"])
+    assert bad.exit_code == 2 and "Parquet needs a file" in bad.output
+    missing = runner.invoke(cli, ["import", str(tmp_path / "nope.csv"), "--db", db])
+    assert missing.exit_code == 2
