@@ -72,6 +72,8 @@ def serve(host: str | None, port: str | None, db: str | None, workers: str | Non
     import uvicorn
 
     settings = resolve_settings(host, port, db, workers, insecure)
+    if demo:
+        os.environ["HANGUP_DEMO"] = "1"  # read by the demo feed's lifespan hook (hangup.emit.web), in every worker
     click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "
                f"callbacks at {settings.planet_path} and /callbacks/{{provider}}", err=True)
     if settings.workers > 1:

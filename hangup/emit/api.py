@@ -11,11 +11,13 @@ import weakref
 from typing import Any
 
 import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hangup.emit import metrics
 from hangup.emit.facts import decode_facts, msgspec_detail
 from hangup.emit.service import Emitter, StartFacts
 from hangup.errors import HTTPError, NotFound, PayloadError, PayloadTooLarge
@@ -93,8 +95,12 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+async def emitter_metrics(request: Request) -> Response:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_emitter_app(emitter: Emitter) -> Starlette:
-    """A stand-alone app with only the emitter's input routes (``hangup emitter --listen``)."""
-    app = Starlette(routes=routes())
+    """A stand-alone app with the emitter's input routes and its ``/metrics`` (``hangup emitter --listen``)."""
+    app = Starlette(routes=[*routes(), Route("/metrics", emitter_metrics, methods=["GET"])])
     setattr(app.state, EMITTER_STATE, emitter)
     return app

@@ -1,17 +1,39 @@
-"""Prometheus metrics of the emitter, registered once in the default registry."""
+"""Prometheus metrics of the emitter, kept in their own registry.
+
+``hangup serve`` adds them to its ``/metrics`` through ``EmitCollector``; ``hangup emitter --listen`` serves
+``REGISTRY`` at its own ``/metrics``.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
 
-PENDING = Gauge("hangup_emit_pending", "Callbacks waiting in the outbox")
-DEAD = Gauge("hangup_emit_dead", "Callbacks in the dead-letter list")
-DELIVERED = Counter("hangup_emit_delivered", "Callbacks the receiver accepted (2xx)")
-RETRIED = Counter("hangup_emit_retried", "Delivery attempts that will be retried (network error, timeout, 5xx, 429)")
-DEAD_LETTERED = Counter("hangup_emit_dead_lettered", "Callbacks moved to the dead-letter list")
-ORPHANED = Counter("hangup_emit_orphaned", "Started calls closed as orphaned because no end arrived in time")
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+
+REGISTRY = CollectorRegistry()
+
+PENDING = Gauge("hangup_emit_pending", "Callbacks waiting in the outbox", registry=REGISTRY)
+DEAD = Gauge("hangup_emit_dead", "Callbacks in the dead-letter list", registry=REGISTRY)
+DELIVERED = Counter("hangup_emit_delivered", "Callbacks the receiver accepted (2xx)", registry=REGISTRY)
+RETRIED = Counter(
+    "hangup_emit_retried", "Delivery attempts to retry (network error, timeout, 5xx, 429)", registry=REGISTRY
+)
+DEAD_LETTERED = Counter("hangup_emit_dead_lettered", "Callbacks moved to the dead-letter list", registry=REGISTRY)
+ORPHANED = Counter(
+    "hangup_emit_orphaned", "Started calls closed as orphaned because no end arrived in time", registry=REGISTRY
+)
 LATENCY = Histogram(
     "hangup_emit_delivery_latency_seconds",
     "Seconds from enqueue to the receiver's 2xx",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+    registry=REGISTRY,
 )
+
+
+class EmitCollector:
+    """The emitter's metrics as one collector, to add to another registry."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+

@@ -24,14 +24,17 @@ import contextlib
 import logging
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.routing import BaseRoute
 
 from hangup.emit import api
 from hangup.emit.delivery import DeliveryConfig
+from hangup.emit.metrics import EmitCollector
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
 from hangup.emit.simulate import Simulator
@@ -41,6 +44,7 @@ from hangup.web.state import AppState
 log = logging.getLogger("hangup.emit")
 
 DEMO_STID = "demo"
+_EXTENDED: weakref.WeakSet[CollectorRegistry] = weakref.WeakSet()  # server registries showing the emitter metrics
 DEMO_BACKFILL = 1800  # seconds of past demo traffic stored at start, so the dashboard has data at once
 
 
@@ -108,6 +112,7 @@ async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
         secret=settings.emit_secret,
     )  # fmt: skip
     outbox = await asyncio.to_thread(open_outbox, state.store.url)  # the same database as the call log
+    _add_metrics(state)
     emitter = Emitter(outbox, settings.emit_url, config, orphan_timeout=settings.emit_orphan_timeout)
     api.register(state, emitter)
     stop = asyncio.Event()
@@ -120,6 +125,18 @@ async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
             await worker
         api.unregister(state)
         outbox.close()
+
+
+def _add_metrics(state: AppState) -> None:
+    """Show the emitter's metrics at the server's ``/metrics`` too."""
+    try:
+        from hangup.web.metrics import metrics_of
+    except ImportError:  # a server built without the metrics module: nothing to add to
+        return
+    registry = metrics_of(state).registry
+    if registry not in _EXTENDED:
+        registry.register(EmitCollector())
+        _EXTENDED.add(registry)
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from emit_helpers import Clock
 
+from hangup.emit import metrics
 from hangup.emit.delivery import Deliverer, DeliveryConfig, backoff_delay, retry_after
 from hangup.emit.outbox import NewEntry, SQLiteOutbox, State
 from hangup.emit.signature import SIGNATURE_HEADER, verify
@@ -60,6 +61,20 @@ def test_answer_decides_the_state(outbox: SQLiteOutbox, clock: Clock, status: in
         assert clock.now + CONFIG.backoff_base / 2 <= entry.next_attempt_at <= clock.now + CONFIG.backoff_base
     if state is State.DEAD:
         assert entry.response_body == "nope"
+
+
+def test_metrics_count_deliveries_retries_and_dead_letters(outbox: SQLiteOutbox, clock: Clock) -> None:
+    def value(name: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name) or 0.0
+
+    before = {n: value(n) for n in ("hangup_emit_delivered_total", "hangup_emit_retried_total",
+                                    "hangup_emit_dead_lettered_total")}  # fmt: skip
+    outbox.enqueue([NewEntry(s, f"http://{s}.test/cb", f"sid={s}") for s in ("ok", "later", "never")], clock.now)
+    statuses = {"ok.test": 200, "later.test": 503, "never.test": 404}
+    run_once(outbox, clock, lambda request: httpx.Response(statuses[request.url.host]))
+    assert {n: value(n) - before[n] for n in before} == {
+        "hangup_emit_delivered_total": 1, "hangup_emit_retried_total": 1, "hangup_emit_dead_lettered_total": 1
+    }  # fmt: skip
 
 
 def test_network_errors_are_retried(outbox: SQLiteOutbox, clock: Clock) -> None:

@@ -30,6 +30,8 @@ def test_serve_queues_call_events_in_its_own_database(
     finally:
         outbox.close()
     assert entry.sid == ENDED["sid"] and entry.destination == "http://127.0.0.1:9/call_event"
+    exposition = client.get("/metrics").text
+    assert "hangup_emit_delivered_total" in exposition and "hangup_emit_delivery_latency_seconds_bucket" in exposition
 
 
 def test_without_an_emit_url_the_event_routes_say_so(make_client: Any) -> None:
