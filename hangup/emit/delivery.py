@@ -25,6 +25,7 @@ from hangup.emit.outbox.base import Entry, Outbox, State
 from hangup.emit.signature import SIGNATURE_HEADER, sign
 
 RETRY_STATUSES = frozenset({408, 425, 429})  # besides every 5xx
+GAUGE_INTERVAL = 1.0  # seconds between recounts of the outbox for the pending/dead gauges
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +88,20 @@ class Deliverer:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gauges_at = 0.0
 
     def wake(self) -> None:
-        """Look at the outbox now (called after an enqueue)."""
-        self._wake.set()
+        """Look at the outbox now; safe to call from any thread (enqueues run in worker threads)."""
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
+            self._wake.clear()  # before the claim, so a wake-up during it is not lost
             claimed = await self.poll()
             if claimed == 0:
-                self._wake.clear()
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
@@ -110,15 +115,21 @@ class Deliverer:
         for entry in entries:
             task = asyncio.create_task(self.deliver(entry))
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-        await self._refresh_gauges()
+            task.add_done_callback(self._finished)
+        if self.clock() - self._gauges_at >= GAUGE_INTERVAL:
+            await self._refresh_gauges()
         return len(entries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # room for another claim
 
     async def drain(self) -> None:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def _refresh_gauges(self) -> None:
+        self._gauges_at = self.clock()
         counts = await asyncio.to_thread(self.outbox.counts)
         metrics.PENDING.set(counts.get(State.PENDING, 0))
         metrics.DEAD.set(counts.get(State.DEAD, 0))

@@ -127,8 +127,7 @@ def test_every_event_is_stored_exactly_once_after_the_receiver_recovers(
     time.sleep(0.5)
 
     receiver = start(
-        [sys.executable, "-m", "uvicorn", "--factory", "hangup.web.app:app_from_env", "--host", "127.0.0.1",
-         "--port", str(receiver_port), "--log-level", "warning"],
+        [sys.executable, "-m", "hangup", "serve", "--host", "127.0.0.1", "--port", str(receiver_port)],
         {"HANGUP_DB": f"sqlite:///{receiver_db}"},
         log,
     )  # fmt: skip
