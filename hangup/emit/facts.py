@@ -7,6 +7,8 @@ the rules between fields and names every field that breaks one.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -18,6 +20,8 @@ Party = Literal["caller", "callee"]
 Releaser = Literal["caller", "callee", "server"]
 
 SID_LENGTH = 36  # LINE Planet API specification: "Fixed size of 36 bytes without null"
+_SID_RE = re.compile(r"[\x21-\x7e]{36}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ReleaseMethod(StrEnum):
@@ -62,8 +66,8 @@ class CallFacts(msgspec.Struct, kw_only=True, frozen=True):
     sip_status: int | None = None  # the final SIP response, for how="sip_response"
     user_rel_code: str | None = None  # the application's own release code (Planet user_rel_code)
     stid: str | None = None  # application data from MakeCall()
-    srcip: str = ""
-    dstip: str = ""
+    srcip: str  # caller IP address (IPv4 or IPv6)
+    dstip: str  # callee IP address
 
     @property
     def answered(self) -> bool:
@@ -102,6 +106,25 @@ def msgspec_detail(message: str) -> dict[str, str]:
     return {"field": "$", "error": message}
 
 
+def party_problems(facts: object) -> list[tuple[str, str]]:
+    """What a receiver would refuse in the identifying fields of call facts or call-start facts."""
+    problems: list[tuple[str, str]] = []
+    if not _SID_RE.fullmatch(getattr(facts, "sid", "")):
+        problems.append(("sid", f"must be {SID_LENGTH} printable ASCII characters without spaces"))
+    for name in ("from_service_id", "from_user_id", "to_service_id", "to_user_id"):
+        if not getattr(facts, name).strip():
+            problems.append((name, "must not be empty"))
+    for name in ("from_service_id", "from_user_id", "to_service_id", "to_user_id", "stid", "user_rel_code"):
+        if _CONTROL_RE.search(getattr(facts, name, None) or ""):
+            problems.append((name, "must not contain control characters"))
+    for name in ("srcip", "dstip"):
+        try:
+            ipaddress.ip_address(getattr(facts, name))
+        except ValueError:
+            problems.append((name, "must be an IPv4 or IPv6 address"))
+    return problems
+
+
 def check_facts(facts: CallFacts) -> None:
     """The rules between fields; raise one ``PayloadError`` listing every broken rule."""
     problems: list[dict[str, str]] = []
@@ -109,11 +132,8 @@ def check_facts(facts: CallFacts) -> None:
     def bad(field: str, error: str) -> None:
         problems.append({"field": field, "error": error})
 
-    if len(facts.sid) != SID_LENGTH:
-        bad("sid", f"must be {SID_LENGTH} characters, got {len(facts.sid)}")
-    for name in ("from_service_id", "from_user_id", "to_service_id", "to_user_id"):
-        if not getattr(facts, name):
-            bad(name, "must not be empty")
+    for field, error in party_problems(facts):
+        bad(field, error)
     if facts.setup_time <= 0:
         bad("setup_time", "must be a positive Unix time in seconds")
     if facts.start_time < 0:

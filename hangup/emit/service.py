@@ -20,7 +20,7 @@ from hangup.emit import metrics
 from hangup.emit.callback import CallEvent
 from hangup.emit.delivery import Deliverer, DeliveryConfig
 from hangup.emit.derive import derive
-from hangup.emit.facts import SID_LENGTH, CallFacts, ReleaseMethod, check_facts
+from hangup.emit.facts import CallFacts, ReleaseMethod, check_facts, party_problems
 from hangup.emit.outbox.base import NewEntry, Outbox, StartedCall
 from hangup.errors import PayloadError
 
@@ -38,8 +38,8 @@ class StartFacts(msgspec.Struct, kw_only=True, frozen=True):
     type: Literal["A", "V"] = "A"
     setup_time: int
     stid: str | None = None
-    srcip: str = ""
-    dstip: str = ""
+    srcip: str
+    dstip: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,10 @@ class Emitter:
 
     def call_started(self, facts: StartFacts) -> bool:
         """Remember a started call; False when its sid is already known."""
-        if len(facts.sid) != SID_LENGTH:
-            raise PayloadError("invalid call start", [{"field": "sid", "error": f"must be {SID_LENGTH} characters"}])
+        problems = party_problems(facts)
+        if problems:
+            summary = "; ".join(f"{field}: {error}" for field, error in problems)
+            raise PayloadError(f"invalid call start: {summary}", [{"field": f, "error": e} for f, e in problems])
         now = self.clock()
         started = StartedCall(facts.sid, msgspec.json.encode(facts).decode(), now, now + self.orphan_timeout)
         return self.outbox.start_call(started)

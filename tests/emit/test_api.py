@@ -11,16 +11,25 @@ from emit_helpers import AsgiClient, Clock
 from hangup.emit.api import create_emitter_app
 from hangup.emit.outbox import SQLiteOutbox, State
 from hangup.emit.service import Emitter
+from hangup.providers.base import WebhookRequest
+from hangup.providers.planet import PROVIDER
+from hangup.records import CallRecord
 
 URL = "http://receiver.test/callbacks/planet"
 SID = "6364e8b3-bdac-436e-9631-0bce2498ce0c"
 ENDED: dict[str, Any] = {
     "sid": SID, "from_service_id": "planetkit", "from_user_id": "alice", "to_service_id": "planetkit",
     "to_user_id": "bob", "type": "A", "setup_time": 1_700_000_000, "start_time": 1_700_000_005,
-    "end_time": 1_700_000_065, "released_by": "caller", "how": "bye",
+    "end_time": 1_700_000_065, "released_by": "caller", "how": "bye", "srcip": "198.51.100.7", "dstip": "2001:db8::9",
 }  # fmt: skip
 STARTED = {k: ENDED[k] for k in ("sid", "from_service_id", "from_user_id", "to_service_id", "to_user_id",
-                                   "setup_time")}  # fmt: skip
+                                   "setup_time", "srcip", "dstip")}  # fmt: skip
+
+
+def receiver_parse(query: str) -> CallRecord:
+    record = PROVIDER.parse(WebhookRequest("GET", f"http://hangup.test/callbacks/planet?{query}", query))
+    assert record is not None
+    return record
 
 
 @pytest.fixture
@@ -40,6 +49,8 @@ def test_call_ended_is_queued_before_the_answer(client: AsgiClient, outbox: SQLi
     assert body["ok"] and body["callback"]["call_end_reason"] == 1004 and body["callback"]["duration"] == 60
     [entry] = outbox.entries(State.PENDING)
     assert entry.id == body["id"] and parse_qs(entry.query)["releaser"] == ["initiator"]
+    record = receiver_parse(entry.query)
+    assert record.flags == () and record.outcome == "completed" and record.srcip == "198.51.100.7"
 
 
 def test_a_repeated_event_is_not_queued_twice(client: AsgiClient, outbox: SQLiteOutbox) -> None:
@@ -58,6 +69,11 @@ def test_a_repeated_event_is_not_queued_twice(client: AsgiClient, outbox: SQLite
         ({**ENDED, "type": "X"}, "type"),
         ({**ENDED, "released_by": "server"}, "server"),
         ([1, 2], "$"),
+        ({**ENDED, "srcip": ""}, "srcip"),
+        ({**ENDED, "dstip": "callee.example"}, "dstip"),
+        ({**ENDED, "sid": "6364e8b3 bdac-436e-9631-0bce2498ce0c"}, "sid"),
+        ({**ENDED, "from_user_id": "ali\u0000ce"}, "from_user_id"),
+        ({**ENDED, "user_rel_code": "x\ny"}, "user_rel_code"),
     ],
 )
 def test_bad_events_get_4xx_naming_the_field(client: AsgiClient, body: object, field: str) -> None:
@@ -75,6 +91,12 @@ def test_garbage_bodies_are_4xx(client: AsgiClient, raw: bytes) -> None:
         assert 400 <= response.status_code < 500 and response.json()["ok"] is False
 
 
+@pytest.mark.parametrize("field", ["sid", "srcip", "from_user_id"])
+def test_bad_call_starts_name_the_field(client: AsgiClient, field: str) -> None:
+    response = client.post("/api/events/call-started", json={**STARTED, field: ""})
+    assert response.status_code == 400 and field in [d["field"] for d in response.json()["details"]]
+
+
 def test_started_call_without_an_end_is_closed_as_orphaned(
     client: AsgiClient, emitter: Emitter, outbox: SQLiteOutbox, clock: Clock
 ) -> None:
@@ -88,6 +110,7 @@ def test_started_call_without_an_end_is_closed_as_orphaned(
     assert entry.flags == ("orphaned",)
     assert (params["call_end_reason"], params["terminate"], params["releaser"]) == ("1100", "127", "voip-7.test")
     assert params["rel_code_str"] == "ORPHANED" and params["duration"] == "0"
+    assert receiver_parse(entry.query).outcome == "failed"
     late_end = client.post("/api/events/call-ended", json=ENDED)
     assert late_end.status_code == 200 and late_end.json()["duplicate"]
 
