@@ -190,14 +190,15 @@ def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> Plan
     seen: dict[str, str] = {}
     repeated: set[str] = set()
     for key, value in pairs:
-        if key in seen:
+        if key in seen and key in _CHECKS:
             repeated.add(key)
-        seen[key] = value
+        seen.setdefault(key, value)
     for key in sorted(repeated):
         errors.append({"field": _printable(key), "error": "given more than once"})
     values: dict[str, Any] = {}
+    already = {e["field"] for e in errors}  # undecodable values, reported once by split_pairs
     for key in KEYS:
-        if key in repeated:
+        if key in repeated or key in already:
             continue
         raw = seen.get(key)
         if raw is None:

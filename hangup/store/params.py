@@ -16,6 +16,7 @@ from hangup.errors import PayloadError
 from hangup.store.base import MAX_LIMIT, CallQuery
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
 
@@ -23,9 +24,12 @@ _FALSE = frozenset({"0", "false", "no"})
 def parse_time(text: str) -> int:
     """Unix seconds from an integer or an ISO 8601 date/time (UTC when no offset is given)."""
     if _INT_RE.fullmatch(text):
-        return int(text)
+        return _integer(text)
+    iso = text.upper()
+    iso = iso[:-1] + "+00:00" if iso.endswith("Z") else iso
+    iso = _LEAP_SECOND.sub(r"\g<1>59", iso)  # RFC 3339 allows :60; Python does not
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         raise ValueError("expected Unix seconds or an ISO 8601 time, e.g. 2024-06-01T12:00:00Z") from None
     if moment.tzinfo is None:
@@ -34,8 +38,8 @@ def parse_time(text: str) -> int:
 
 
 def _integer(text: str) -> int:
-    if not _INT_RE.fullmatch(text):
-        raise ValueError("expected an integer")
+    if not _INT_RE.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
+        raise ValueError("expected a 64-bit integer")
     return int(text)
 
 
@@ -107,6 +111,8 @@ def call_query(params: Iterable[tuple[str, str]], *, allowed_extra: Iterable[str
             errors.append({"field": name, "error": "given more than once"})
             continue
         seen.add(name)
+        if name == "cursor" and not text:
+            continue  # an empty cursor is the first page
         spec = FILTERS.get(name)
         if spec is None:
             errors.append({"field": name[:64], "error": f"unknown parameter; known: {', '.join(FILTERS)}"})

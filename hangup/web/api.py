@@ -20,6 +20,7 @@ from hangup.records import CallRecord
 from hangup.store.base import CallQuery, Store
 from hangup.store.export import csv_lines, jsonl_lines
 from hangup.store.params import call_query
+from hangup.store.sql import decode_cursor
 from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
@@ -58,6 +59,8 @@ async def export_jsonl(request: Request) -> Response:
 
 
 def _export(store: Store, query: CallQuery, fmt: str) -> Response:
+    if query.cursor:
+        decode_cursor(query.cursor)  # fail with a 400 now, not half-way through the stream
     records: Iterator[CallRecord] = store.iter_calls(query)
     lines = csv_lines(records) if fmt == "csv" else jsonl_lines(records)
     filename = f"calls.{fmt}"

@@ -24,7 +24,11 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _STRING = {"type": "string"}
+_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}  # any text without NUL
 _INT = {"type": "integer"}
+_TIME = {"anyOf": [{"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+                   {"type": "string", "format": "date-time"}]}
+_INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _NULL_INT = {"type": ["integer", "null"]}
 _NULL_STRING = {"type": ["string", "null"]}
 
@@ -45,10 +49,10 @@ _PLANET_TYPES: dict[str, dict[str, Any]] = {
 
 _CALL_FILTERS: list[dict[str, Any]] = [
     {"name": "since", "in": "query", "description": "ended_at >= since (Unix seconds or ISO 8601)",
-     "schema": _STRING},
+     "schema": _TIME},
     {"name": "until", "in": "query", "description": "ended_at < until (Unix seconds or ISO 8601)",
-     "schema": _STRING},
-    *({"name": n, "in": "query", "schema": _STRING} for n in (
+     "schema": _TIME},
+    *({"name": n, "in": "query", "schema": _TEXT} for n in (
         "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider")),
     {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
@@ -56,8 +60,8 @@ _CALL_FILTERS: list[dict[str, Any]] = [
         "transferred", "unknown"]}},
     {"name": "ended_by", "in": "query", "schema": {"type": "string", "enum": [
         "caller", "callee", "platform", "carrier", "api", "application", "unknown"]}},
-    {"name": "call_end_reason", "in": "query", "schema": _INT},
-    {"name": "terminate", "in": "query", "schema": _INT},
+    {"name": "call_end_reason", "in": "query", "schema": _INT64},
+    {"name": "terminate", "in": "query", "schema": _INT64},
     {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
     {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -68,7 +72,7 @@ _CALL_FILTERS: list[dict[str, Any]] = [
 def _planet_parameters() -> list[dict[str, Any]]:
     return [
         {"name": key, "in": "query", "required": key not in NULLABLE,
-         "schema": _PLANET_TYPES.get(key, {"type": "string", "minLength": 0 if key in NULLABLE else 1})}
+         "schema": _PLANET_TYPES.get(key, {**_TEXT, "minLength": 0 if key in NULLABLE else 1})}
         for key in KEYS
     ]
 
@@ -119,7 +123,9 @@ def _planet_operations() -> dict[str, Any]:
            "tags": ["callbacks"], "parameters": _planet_parameters(), "responses": {"200": _ACCEPTED,
                                                                                    **_CALLBACK_ERRORS}}
     form = {"type": "object", "required": [k for k in KEYS if k not in NULLABLE],
-            "properties": {k: _PLANET_TYPES.get(k, {"type": "string"}) for k in KEYS}}
+            "properties": {k: _PLANET_TYPES.get(k, {**_TEXT, "minLength": 0 if k in NULLABLE else 1})
+                           for k in KEYS},
+            "additionalProperties": _TEXT}
     post = {"summary": "The same event, form-encoded", "operationId": "planetCallbackForm", "tags": ["callbacks"],
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
             "responses": {"200": _ACCEPTED, **_CALLBACK_ERRORS}}
@@ -195,7 +201,8 @@ def spec(settings: Settings) -> dict[str, Any]:
                 "tags": ["calls"], "security": [{"bearer": []}, {}],
                 "parameters": [{"name": "limit", "in": "query",
                                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                               {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                               {"name": "before", "in": "query",
+                                "schema": {"type": "integer", "minimum": 0, "maximum": 2**62}}],
                 "responses": {"200": _json("Entries, newest first", {"type": "object"}), **_API_ERRORS}}},
         },
     }
