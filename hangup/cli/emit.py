@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 from urllib.parse import urlsplit
 
 import click
@@ -13,6 +14,7 @@ from hangup.emit.api import create_emitter_app
 from hangup.emit.delivery import DeliveryConfig
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
+from hangup.errors import HangupError
 
 
 def _listen_address(value: str) -> tuple[str, int]:
@@ -54,7 +56,10 @@ def emitter(
         timeout=timeout, per_destination=per_destination, max_age=max_age, backoff_base=backoff,
         backoff_cap=backoff_cap, lease=lease, secret=secret,
     )  # fmt: skip
-    outbox = open_outbox(db)
+    try:
+        outbox = open_outbox(db)
+    except (HangupError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot open the outbox at {db}: {exc}") from exc
     try:
         asyncio.run(_run(Emitter(outbox, url, config, orphan_timeout=orphan_timeout), address))
     finally:

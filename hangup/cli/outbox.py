@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import click
 
 from hangup.emit.outbox import Outbox, State, open_outbox
+from hangup.errors import HangupError
 
 DB_OPTION = click.option(
     "--db", envvar="HANGUP_DB", default="sqlite:///./hangup.db", show_default=True, help="Store URL (HANGUP_DB)."
@@ -17,7 +19,7 @@ DB_OPTION = click.option(
 def _open(db: str) -> Outbox:
     try:
         return open_outbox(db)
-    except Exception as exc:  # any failure to open is a user-fixable configuration problem here
+    except (HangupError, sqlite3.Error) as exc:
         raise click.ClickException(f"cannot open the outbox at {db}: {exc}") from exc
 
 

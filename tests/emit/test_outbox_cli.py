@@ -51,3 +51,12 @@ def test_usage_errors() -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["outbox", "retry"]).exit_code == 2
     assert runner.invoke(cli, ["outbox", "purge"]).exit_code == 2
+
+
+def test_an_unusable_database_is_a_one_line_error(tmp_path: Path) -> None:
+    _register()
+    runner = CliRunner()
+    for args in (["outbox", "list", "--db", "postgresql://db/x"],
+                 ["emitter", "--url", "http://r.test/cb", "--db", f"sqlite:///{tmp_path}/missing/dir/x.db"]):  # fmt: skip
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1 and result.output.startswith("Error: cannot open the outbox"), result.output

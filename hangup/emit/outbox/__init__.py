@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hangup.emit.outbox.base import Entry, NewEntry, Outbox, StartedCall, State
 from hangup.emit.outbox.sqlite import SQLiteOutbox
+from hangup.errors import ConfigError
 
 
 def open_outbox(url: str) -> Outbox:
-    """The outbox for a store URL; only ``sqlite:///PATH`` is built in."""
-    return SQLiteOutbox(url)
+    """The outbox for a store URL; ``sqlite:///PATH`` is built in, other back ends register in ``BACKENDS``."""
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    factory = BACKENDS.get(scheme)
+    if factory is None:
+        raise ConfigError(f"no outbox back end for {scheme}:// URLs (known: {', '.join(sorted(BACKENDS))})")
+    return factory(url)
 
 
-__all__ = ["Entry", "NewEntry", "Outbox", "SQLiteOutbox", "StartedCall", "State", "open_outbox"]
+#: URL scheme -> outbox factory; a PostgreSQL back end adds ``"postgresql"`` here.
+BACKENDS: dict[str, Callable[[str], Outbox]] = {"sqlite": SQLiteOutbox}
+
+
+__all__ = ["BACKENDS", "Entry", "NewEntry", "Outbox", "SQLiteOutbox", "StartedCall", "State", "open_outbox"]
