@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from hangup.errors import PayloadError
+from hangup.store import params
 from hangup.store.base import CallQuery
+from hangup.store.params import call_query
 
 DEFAULT_SPAN = 86400
 MAX_SPAN = 400 * 86400
@@ -37,6 +38,10 @@ QUERY_FILTERS: dict[str, str] = {
     "normal": "bool",
     "flagged": "bool",
 }
+#: Parameters every statistics question may carry besides the range and filters.
+COMMON_PARAMS = ("min_samples", "limit", "format")
+#: Call-log parameter names that differ from the ``CallQuery`` field.
+_PARAM_OF = {"call_type": "type"}
 #: Filters that only statistics know (rollup dimensions without a call-log column).
 DIMENSION_FILTERS = ("service", "cause", "fault", "direction")
 #: Filters the rollups keep: a question with at most one of these is answered from rollups.
@@ -93,30 +98,26 @@ def _cast(name: str, text: str) -> object:
 
 
 def _check(name: str, text: str) -> str:
-    kind = QUERY_FILTERS.get(name, "str")
-    if kind == "int" and not text.lstrip("-").isdigit():
-        raise _bad(name, "must be an integer")
-    if kind == "int" and abs(int(text)) > 2**62:
-        raise _bad(name, "out of range")
-    if kind == "bool" and text.lower() not in ("0", "1", "true", "false", "yes", "no"):
-        raise _bad(name, "must be true or false")
-    if kind == "str" and len(text) > 256:
-        raise _bad(name, "longer than 256 characters")
+    if len(text) > 256 or "\x00" in text:
+        raise _bad(name, "longer than 256 characters or contains NUL")
     return text
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def parse_time(name: str, text: str) -> int:
     """Unix seconds, or an ISO 8601 date/time (UTC when no offset is given)."""
-    text = text.strip()
-    if text.isdigit() and len(text) <= 12:
-        return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(name, "must be Unix seconds or an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+        value = params.parse_time(text.strip())
+    except (ValueError, OverflowError) as exc:
+        raise _bad(name, str(exc)) from None
+    if not 0 <= value < 2**40:
+        raise _bad(name, "out of range")
+    return value
 
 
 def parse_span(text: str) -> int:
@@ -126,20 +127,41 @@ def parse_span(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def parse_window(params: Mapping[str, str], now: float | None = None) -> Window:
-    """A ``Window`` from request parameters; unknown filters are ignored, bad values are a ``PayloadError``."""
-    end = parse_time("to", params["to"]) if params.get("to") else int(now if now is not None else time.time())
-    if params.get("from"):
-        start = parse_time("from", params["from"])
-    else:
-        start = end - (parse_span(params["range"]) if params.get("range") else DEFAULT_SPAN)
+def parse_window(
+    params: Mapping[str, str] | Iterable[tuple[str, str]], now: float | None = None, allowed: Iterable[str] = ()
+) -> Window:
+    """A ``Window`` from request parameters.
+
+    The time range is ``since``/``until`` (the call log's names) or ``from``/``to``, or ``range``
+    ending at the end; filters use the call log's names and parser (``hangup.store.params``), so an
+    unknown parameter or a bad value is a ``PayloadError`` naming the field. ``allowed`` names the
+    other parameters the caller reads itself (``metric``, ``bucket`` …).
+    """
+    items = list(params.items()) if isinstance(params, Mapping) else list(params)
+    given = dict(items)
+    end_text = given.get("until") or given.get("to")
+    start_text = given.get("since") or given.get("from")
+    end = parse_time("to", end_text) if end_text else int(now if now is not None else time.time())
+    start = parse_time("from", start_text) if start_text else end - (
+        parse_span(given["range"]) if given.get("range") else DEFAULT_SPAN
+    )
     if start >= end:
         raise _bad("from", "must be before 'to'")
     if end - start > MAX_SPAN:
         raise _bad("range", f"longer than {MAX_SPAN // 86400} days")
+    skip = {"since", "until", "from", "to", "range", *DIMENSION_FILTERS, *COMMON_PARAMS, *allowed}
+    query = call_query([(k, v) for k, v in items if k not in skip])
     filters = {
-        name: _check(name, params[name])
-        for name in (*QUERY_FILTERS, *DIMENSION_FILTERS)
-        if params.get(name) not in (None, "")
+        name: _as_text(getattr(query, name)) for name in QUERY_FILTERS if getattr(query, name) is not None
     }
+    filters.update({name: _check(name, given[name]) for name in DIMENSION_FILTERS if given.get(name)})
     return Window(start, end, filters)
+
+
+def call_log_params(window: Window) -> dict[str, str]:
+    """The call log's query parameters selecting the calls of ``window`` (for links to them)."""
+    out = {"since": str(window.start), "until": str(window.end)}
+    for name, value in window.filters.items():
+        if name in QUERY_FILTERS:
+            out[_PARAM_OF.get(name, name)] = value
+    return out

@@ -40,6 +40,9 @@ ROUTE_MODULES: list[str] = [
     "hangup.web.docs",
     "hangup.web.api",
     "hangup.emit.web",
+    "hangup.web.dashboard_api",
+    "hangup.web.metrics",
+    "hangup.web.dashboard",
 ]
 
 PROTECTED_PREFIXES: list[str] = [
@@ -47,6 +50,9 @@ PROTECTED_PREFIXES: list[str] = [
 ]
 
 LIFESPAN_HOOKS: list[str] = [
+    # write hooks first, so calls stored by later hooks (the demo feed) are counted too
+    "hangup.web.dashboard_api:lifespan",
+    "hangup.web.metrics:lifespan",
     "hangup.emit.web:emitter_lifespan",
     "hangup.emit.web:demo_lifespan",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stats_fixtures import seeded_fixture, span_fixture  # noqa: F401
 
 from hangup.records import CallRecord
 from hangup.stats import raw, rebuild, rollups

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from stats_fixtures import seeded_fixture, span_fixture  # noqa: F401
 
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
@@ -97,7 +98,12 @@ def test_bad_questions_name_the_field(seeded: Seeded, span: tuple[int, int], cal
     [
         ({"from": "1700000000", "to": "1700003600"}, (1700000000, 1700003600, {})),
         ({"to": "2023-11-14T22:13:20Z", "range": "1h"}, (1700000000 - 3600, 1700000000, {})),
-        ({"to": "1700000000", "outcome": "busy", "junk": "x"}, (1700000000 - 86400, 1700000000, {"outcome": "busy"})),
+        ({"until": "1700000000", "outcome": "busy"}, (1700000000 - 86400, 1700000000, {"outcome": "busy"})),
+        ({"since": "1700000000", "to": "1700000060", "type": "V"}, (1700000000, 1700000060, {"call_type": "V"})),
+        (
+            {"to": "1700000000", "normal": "yes", "service": "s1"},
+            (1699913600, 1700000000, {"normal": "true", "service": "s1"}),
+        ),
         (
             {"to": "1700000000", "range": "15m", "call_end_reason": "1005"},
             (1699999100, 1700000000, {"call_end_reason": "1005"}),
@@ -119,6 +125,8 @@ def test_parse_window(params: dict[str, str], expected: tuple[int, int, dict[str
         ({"call_end_reason": "CALLEE_END"}, "call_end_reason"),
         ({"normal": "maybe"}, "normal"),
         ({"terminate": "9" * 30}, "terminate"),
+        ({"junk": "x"}, "junk"),
+        ({"outcome": "sideways"}, "outcome"),
     ],
 )
 def test_parse_window_errors_name_the_field(params: dict[str, str], field: str) -> None:

@@ -1,4 +1,7 @@
-"""A store seeded once per module with generated traffic, its rollups kept by the write hook."""
+"""A store seeded once per module with generated traffic, its rollups kept by the write hook.
+
+Test modules import these fixtures by name (a second ``conftest.py`` would shadow the root one's helpers).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +20,14 @@ END = 1_700_006_400  # a UTC midnight
 START = END - 3 * 86400
 
 
-@pytest.fixture(scope="session")
-def span() -> tuple[int, int]:
+@pytest.fixture(scope="session", name="span")
+def span_fixture() -> tuple[int, int]:
     """``(start, end)`` of the seeded traffic."""
     return START, END
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, StatsService, list[CallRecord]]]:
+@pytest.fixture(scope="module", name="seeded")
+def seeded_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, StatsService, list[CallRecord]]]:
     path: Path = tmp_path_factory.mktemp("stats") / "calls.db"
     url = f"sqlite:///{path}"
     store = open_store(url)

@@ -1,0 +1,137 @@
+"""The browser dashboard: overview, breakdowns and the reference of every release code.
+
+Each page is one data function (its ``.json`` twin serves the same dict). Figures come from
+``hangup.stats.service`` exactly as ``/api/stats/*`` gives them; the call log and a call's page live in
+``dashboard_calls``. Static files (CSS, the chart script and the vendored uPlot) are package data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hangup.causes import default_catalog
+from hangup.stats.buckets import DAY, HOUR
+from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, TOPS, get_dimension
+from hangup.stats.service import StatsService
+from hangup.stats.windows import QUERY_FILTERS, Window, call_log_params, parse_window
+from hangup.web.dashboard_api import int_param, service_of
+from hangup.web.dashboard_calls import routes as call_routes
+from hangup.web.dashboard_render import login, login_form, page
+
+#: Range shortcuts offered on every statistics page.
+RANGES = (("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
+_PAGE_PARAMS = ("metric", "bucket", "by", "q", "scheme", "min_samples", "limit")
+
+
+def auto_bucket(window: Window) -> str:
+    span = window.end - window.start
+    if span <= 3 * HOUR:
+        return "minute"
+    return "hour" if span <= 8 * DAY else "day"
+
+
+def _params(request: Request) -> dict[str, str]:
+    """The statistics parameters of this request, to carry into links (``range=24h`` by default)."""
+    given = {k: v for k, v in request.query_params.items() if k not in _PAGE_PARAMS and v}
+    if not any(k in given for k in ("since", "until", "from", "to", "range")):
+        given["range"] = "24h"
+    return given
+
+
+def _window(request: Request) -> Window:
+    return parse_window(list(_params(request).items()), allowed=_PAGE_PARAMS)
+
+
+def drill_link(window: Window, dim: str, value: str) -> str:
+    """Where a breakdown row leads: the calls it counts when the call log can filter on it, else a drill-down."""
+    if dim in QUERY_FILTERS or dim in ("user", "destination"):
+        field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
+        target = Window(window.start, window.end, {**window.filters, field: value})
+        return "/calls?" + urlencode(call_log_params(target))
+    if dim in TOPS:
+        return ""
+    return "/breakdowns?" + urlencode({"since": window.start, "until": window.end, **window.filters, dim: value})
+
+
+def _common(request: Request, window: Window, title: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "window": window.to_json(),
+        "params": _params(request),
+        "ranges": [{"id": r, "label": label} for r, label in RANGES],
+        "call_log": "/calls?" + urlencode(call_log_params(window)),
+    }
+
+
+async def overview_data(request: Request) -> dict[str, Any]:
+    window = _window(request)
+    service: StatsService = service_of(request)
+    bucket = request.query_params.get("bucket") or auto_bucket(window)
+    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
+    data = await run_in_threadpool(service.overview, window, bucket, min_samples)
+    for row in data["reasons"]["rows"]:
+        row["link"] = drill_link(window, "call_end_reason", row["value"])
+    for row in data["outcomes"]["rows"]:
+        row["link"] = drill_link(window, "outcome", row["value"])
+    for row in data["top_users"]["rows"]:
+        row["link"] = drill_link(window, "user", row["value"])
+    return {**_common(request, window, "Overview"), **data, "bucket": bucket}
+
+
+async def breakdowns_data(request: Request) -> dict[str, Any]:
+    window = _window(request)
+    by = get_dimension(request.query_params.get("by") or "call_end_reason").id
+    service: StatsService = service_of(request)
+    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
+    limit = int_param(request, "limit", 100, 1, 500) or 100
+    table = await run_in_threadpool(service.breakdown, window, by, min_samples, limit)
+    for row in table["rows"]:
+        row["link"] = drill_link(window, by, row["value"])
+    tabs = [{"id": d, "label": DIMENSIONS[d].label} for d in (*BREAKDOWNS, *TOPS)]
+    return {**_common(request, window, f"Breakdown by {DIMENSIONS[by].label.lower()}"), "by": by, "tabs": tabs,
+            "table": table}
+
+
+async def codes_data(request: Request) -> dict[str, Any]:
+    """Every release code hangup knows, optionally narrowed by a search text and a scheme."""
+    q = (request.query_params.get("q") or "").strip().casefold()[:100]
+    scheme = request.query_params.get("scheme") or ""
+    catalog = default_catalog()
+    schemes = sorted(catalog.schemes)
+    entries = []
+    for cause in catalog.entries(scheme if scheme in schemes else None):
+        text = f"{cause.ref} {cause.name} {cause.description} {cause.outcome} {cause.fault}".casefold()
+        if q and q not in text:
+            continue
+        entries.append(
+            {"ref": cause.ref, "scheme": cause.scheme, "code": cause.code, "name": cause.name,
+             "description": cause.description, "outcome": str(cause.outcome), "ended_by": str(cause.ended_by),
+             "fault": str(cause.fault), "normal": cause.normal, "next_steps": cause.next_steps,
+             "q850": cause.q850, "sip": cause.sip}
+        )
+    return {"title": "Release codes", "q": q, "scheme": scheme, "schemes": schemes, "codes": entries,
+            "count": len(entries)}
+
+
+overview_html, overview_json = page("overview.html", overview_data)
+breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
+codes_html, codes_json = page("codes.html", codes_data)
+
+routes: list[BaseRoute] = [
+    Route("/", overview_html, methods=["GET"]),
+    Route("/overview.json", overview_json, methods=["GET"]),
+    Route("/breakdowns", breakdowns_html, methods=["GET"]),
+    Route("/breakdowns.json", breakdowns_json, methods=["GET"]),
+    Route("/codes", codes_html, methods=["GET"]),
+    Route("/codes.json", codes_json, methods=["GET"]),
+    *call_routes,
+    Route("/login", login_form, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Mount("/static", app=StaticFiles(packages=[("hangup.web", "static")]), name="static"),
+]

@@ -1,0 +1,121 @@
+"""The statistics JSON API: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
+
+Every endpoint takes a time range (``since``/``until`` or ``from``/``to`` or ``range=24h``) and the
+call log's filters, and answers with the same dicts the dashboard and ``hangup stats`` show
+(``hangup.stats.service``). Rates below ``min_samples`` are ``null``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from hangup.errors import PayloadError
+from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.dimensions import DIMENSIONS
+from hangup.stats.metrics import METRICS
+from hangup.stats.service import StatsService
+from hangup.stats.windows import Window, parse_window
+from hangup.web.responses import JSONBody
+from hangup.web.state import AppState
+
+_ATTR = "_hangup_stats"
+#: Parameters of the statistics endpoints besides the range and the call-log filters.
+OWN_PARAMS = ("metric", "bucket", "by")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(state: AppState) -> AsyncIterator[None]:
+    """Keep rollups current for every call the app stores; open the statistics' read connections."""
+    attach_rollups(state.store)
+    service = stats_service(state)
+    try:
+        yield
+    finally:
+        service.db.close()
+        setattr(state, _ATTR, None)
+
+
+def stats_service(state: AppState) -> StatsService:
+    """The app's statistics service (created on first use)."""
+    service: StatsService | None = getattr(state, _ATTR, None)
+    if service is None:
+        service = StatsService(StatsDB(state.store.url))
+        setattr(state, _ATTR, service)
+    return service
+
+
+def service_of(request: Request) -> StatsService:
+    return stats_service(request.app.state.hangup)
+
+
+def window_of(request: Request, allowed: tuple[str, ...] = OWN_PARAMS) -> Window:
+    return parse_window(request.query_params.multi_items(), allowed=allowed)
+
+
+def int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise PayloadError(f"bad {name}", [{"field": name, "error": f"expected an integer from {low} to {high}"}])
+    return int(text)
+
+
+async def _answer(request: Request, ask: Callable[[StatsService, Window], dict[str, Any]]) -> Response:
+    window = window_of(request)
+    service = service_of(request)
+    body = await run_in_threadpool(ask, service, window)
+    return JSONBody({"ok": True, **body})
+
+
+async def summary(request: Request) -> Response:
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    return await _answer(request, lambda s, w: s.summary(w, m))
+
+
+async def timeseries(request: Request) -> Response:
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    metric = request.query_params.get("metric") or "asr"
+    bucket = request.query_params.get("bucket") or "hour"
+    return await _answer(request, lambda s, w: s.timeseries(w, metric, bucket, m))
+
+
+async def breakdown(request: Request) -> Response:
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    limit = int_param(request, "limit", 50, 1, 500) or 50
+    by = request.query_params.get("by") or "outcome"
+    return await _answer(request, lambda s, w: s.breakdown(w, by, m, limit))
+
+
+async def top(request: Request) -> Response:
+    limit = int_param(request, "limit", 10, 1, 500) or 10
+    by = request.query_params.get("by") or "user"
+    return await _answer(request, lambda s, w: s.top(w, by, limit))
+
+
+async def definitions(request: Request) -> Response:
+    """Every metric and dimension id, so clients can discover what to ask for."""
+    return JSONBody(
+        {
+            "ok": True,
+            "metrics": [{"id": m.id, "label": m.label, "unit": m.unit} for m in METRICS.values()],
+            "dimensions": [{"id": d.id, "label": d.label, "top": d.top} for d in DIMENSIONS.values()],
+            "min_samples": service_of(request).min_samples,
+        }
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/api/stats/summary", summary, methods=["GET"]),
+    Route("/api/stats/timeseries", timeseries, methods=["GET"]),
+    Route("/api/stats/breakdown", breakdown, methods=["GET"]),
+    Route("/api/stats/top", top, methods=["GET"]),
+    Route("/api/stats/definitions", definitions, methods=["GET"]),
+]

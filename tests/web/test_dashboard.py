@@ -1,0 +1,121 @@
+"""Statistics API, dashboard pages and their JSON twins, and /metrics through the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import ClientFactory, SyncClient
+
+from hangup.stats import traffic
+from hangup.store.base import Store
+from hangup.web.metrics import METRIC_NAMES
+
+END = 1_795_000_000 - 1_795_000_000 % 3600
+START = END - 86400
+WINDOW = f"since={START}&until={END}"
+
+
+@pytest.fixture
+def client(make_client: ClientFactory, fresh_store: Store) -> SyncClient:
+    app_client = make_client()
+    fresh_store.add_many(list(traffic.generate(600, START, END, seed=4, users=30)))
+    return app_client
+
+
+def assert_error_shape(body: dict[str, Any], status: int, field: str) -> None:
+    assert set(body) == {"ok", "error", "error_id", "status", "details"}
+    assert body["ok"] is False and body["status"] == status
+    assert field in {d["field"] for d in body["details"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        (f"/api/stats/summary?{WINDOW}", "metrics"),
+        (f"/api/stats/timeseries?{WINDOW}&metric=ner&bucket=hour", "points"),
+        (f"/api/stats/breakdown?{WINDOW}&by=terminate", "rows"),
+        (f"/api/stats/top?{WINDOW}&by=ip_pair", "rows"),
+        ("/api/stats/definitions", "metrics"),
+        (f"/overview.json?{WINDOW}", "summary"),
+        (f"/breakdowns.json?{WINDOW}&by=service", "table"),
+        (f"/calls.json?{WINDOW}&outcome=busy", "calls"),
+        ("/codes.json?q=486", "codes"),
+    ],
+)
+def test_json_endpoints_answer(client: SyncClient, path: str, key: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["ok"] is True and body[key]
+
+
+def test_page_and_json_twin_carry_the_same_figures(client: SyncClient) -> None:
+    twin = client.get(f"/overview.json?{WINDOW}").json()
+    api = client.get(f"/api/stats/summary?{WINDOW}").json()
+    assert twin["summary"]["metrics"] == api["metrics"]
+    html = client.get(f"/?{WINDOW}").text
+    for metric in api["metrics"]:
+        assert f'data-metric="{metric["id"]}"' in html and metric["display"] in html
+    assert api["metrics"][0]["value"] == 600
+
+
+def test_filters_and_min_samples(client: SyncClient) -> None:
+    everything = client.get(f"/api/stats/summary?{WINDOW}").json()
+    video = client.get(f"/api/stats/summary?{WINDOW}&type=V").json()
+    strict = client.get(f"/api/stats/summary?{WINDOW}&type=V&min_samples=100000").json()
+    assert 0 < video["totals"]["attempts"] < everything["totals"]["attempts"]
+    assert video["source"] == "rollups" and video["filters"] == {"call_type": "V"}
+    asr = {m["id"]: m for m in strict["metrics"]}["asr"]
+    assert asr["value"] is None and asr["display"] == "N/A"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/stats/timeseries?metric=nope", "metric"),
+        ("/api/stats/timeseries?bucket=fortnight", "bucket"),
+        ("/api/stats/breakdown?by=colour", "by"),
+        ("/api/stats/summary?since=yesterday", "from"),
+        ("/api/stats/summary?outcome=sideways", "outcome"),
+        ("/api/stats/summary?min_samples=-4", "min_samples"),
+        ("/api/stats/summary?banana=1", "banana"),
+        ("/calls.json?limit=0", "limit"),
+        ("/calls/nope.json", "id"),
+    ],
+)
+def test_bad_requests_get_4xx_naming_the_field(client: SyncClient, path: str, field: str) -> None:
+    response = client.get(path)
+    assert 400 <= response.status_code < 500
+    assert_error_shape(response.json(), response.status_code, field)
+
+
+@pytest.mark.parametrize("path", ["/?range=zz", "/breakdowns?by=colour", "/calls?normal=maybe", "/calls/unknown-id"])
+def test_bad_pages_render_an_error_page(client: SyncClient, path: str) -> None:
+    response = client.get(path)
+    assert 400 <= response.status_code < 500
+    assert "text/html" in response.headers["content-type"]
+
+
+def test_metrics_export_call_counters_from_rollups(client: SyncClient) -> None:
+    text = client.get("/metrics").text
+    total = sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("hangup_calls_total{")
+    )
+    assert total == 600
+    assert "hangup_writer_queue_depth 0.0" in text
+    assert "hangup_quarantined_requests 0.0" in text
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert exported <= set(METRIC_NAMES)
+    assert {"hangup_calls_total", "hangup_ingest_latency_seconds_count"} <= exported
+
+
+def test_dashboard_needs_the_token_when_one_is_set(make_client: ClientFactory) -> None:
+    client = make_client(HANGUP_API_TOKEN="s3cret")
+    assert client.get("/").status_code == 303
+    assert client.get("/overview.json").status_code == 401
+    assert client.get("/api/stats/summary").status_code == 401
+    assert client.get("/overview.json", headers={"authorization": "Bearer s3cret"}).status_code == 200
+    login = client.post("/login", data={"token": "s3cret", "next": "/codes"})
+    assert login.status_code == 303 and login.headers["location"] == "/codes"
+    assert client.get("/codes").status_code == 200  # the cookie set by /login
