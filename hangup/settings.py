@@ -43,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_token", "", "Bearer token required by `/api/*` (and the dashboard) when set.", "secret"),
     Setting("planet_path", "/callbacks/planet", "Path of the LINE Planet `on_call_evt_cb` receiver."),
     Setting(
-        "callback_secret", "", "Secret path segment: callbacks are served only under `/callbacks/SECRET/…` when set.",
+        "callback_secret", "", "Secret path segment: callbacks are served only under `/SECRET/callbacks/…` when set.",
         "secret",
     ),
     Setting("callback_allow", "", "Comma-separated networks (CIDR) allowed to call callback endpoints; empty = any.",
@@ -70,6 +70,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("freeswitch_accept_unsigned", "false", "Accept FreeSWITCH CDR posts without credentials.", "bool"),
     Setting("asterisk_accept_unsigned", "false", "Accept Asterisk CDR posts without credentials.", "bool"),
 )
+
+#: Settings of hangup itself that adapters never see.
+_NOT_FOR_ADAPTERS = frozenset({"api_token", "callback_secret", "insecure", "trust_forwarded"})
 
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -144,6 +147,8 @@ class Settings:
         """The values adapters may need for ``verify``, keyed by setting name, as strings."""
         out: dict[str, str] = {}
         for setting in SETTINGS:
+            if setting.name in _NOT_FOR_ADAPTERS:
+                continue
             if setting.kind in ("secret", "bool") or setting.name == "public_url":
                 value = getattr(self, setting.name)
                 out[setting.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)

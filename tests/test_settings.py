@@ -1,0 +1,80 @@
+"""The settings table: casting, failing fast with the key's name, documented, handed to workers intact."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from hangup.cli.serve import is_loopback, resolve_settings
+from hangup.errors import ConfigError
+from hangup.settings import SETTINGS, Settings, load_settings
+
+DOCS = Path(__file__).parents[1] / "docs" / "settings.md"
+
+
+def test_every_setting_is_a_field_and_documented() -> None:
+    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
+    documented = set(re.findall(r"`(HANGUP_[A-Z0-9_]+)`", DOCS.read_text()))
+    assert {s.env for s in SETTINGS} <= documented
+    assert documented - {s.env for s in SETTINGS} <= {"HANGUP_REQUIRE_POSTGRES", "HANGUP_REQUIRE_BROWSER"}
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert (settings.host, settings.port, settings.db) == ("127.0.0.1", 8080, "sqlite:///./hangup.db")
+    assert settings.sqlite_synchronous == "FULL" and settings.callback_allow == ()
+
+
+@pytest.mark.parametrize(("env", "value"), [
+    ({"HANGUP_PORT": "9000"}, ("port", 9000)),
+    ({"HANGUP_INSECURE": "yes"}, ("insecure", True)),
+    ({"HANGUP_CALLBACK_ALLOW": "10.0.0.0/8, ::1"}, ("callback_allow", 2)),
+    ({"HANGUP_PLANET_PATH": "/call_event"}, ("planet_path", "/call_event")),
+])
+def test_values_are_cast(env: dict[str, str], value: tuple[str, object]) -> None:
+    got = getattr(load_settings(env), value[0])
+    assert (len(got) if isinstance(got, tuple) else got) == value[1]
+
+
+@pytest.mark.parametrize(("env", "key"), [
+    ({"HANGUP_PORT": "http"}, "HANGUP_PORT"),
+    ({"HANGUP_PORT": "70000"}, "HANGUP_PORT"),
+    ({"HANGUP_WORKERS": "0"}, "HANGUP_WORKERS"),
+    ({"HANGUP_INSECURE": "maybe"}, "HANGUP_INSECURE"),
+    ({"HANGUP_CALLBACK_ALLOW": "10.0.0.0/33"}, "HANGUP_CALLBACK_ALLOW"),
+    ({"HANGUP_SQLITE_SYNCHRONOUS": "OFF"}, "HANGUP_SQLITE_SYNCHRONOUS"),
+    ({"HANGUP_PLANET_PATH": "callbacks"}, "HANGUP_PLANET_PATH"),
+    ({"HANGUP_CALLBACK_SECRET": "a/b"}, "HANGUP_CALLBACK_SECRET"),
+])
+def test_a_bad_value_fails_fast_naming_the_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings(env)
+
+
+def test_settings_survive_the_trip_to_worker_processes() -> None:
+    settings = load_settings({"HANGUP_CALLBACK_ALLOW": "10.0.0.0/8", "HANGUP_API_TOKEN": "t", "HANGUP_PORT": "1"})
+    assert load_settings(settings.as_env()) == settings
+
+
+def test_secrets_are_strings_keyed_by_setting_name() -> None:
+    secrets = load_settings({"HANGUP_PLIVO_AUTH_TOKEN": "p", "HANGUP_TWILIO_ACCEPT_UNSIGNED": "1"}).secrets()
+    assert secrets["plivo_auth_token"] == "p" and secrets["twilio_accept_unsigned"] == "true"
+    assert secrets["public_url"] == "" and "api_token" not in secrets and "callback_secret" not in secrets
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                                ("0.0.0.0", False), ("10.1.2.3", False), ("example.com", False)])
+def test_loopback_detection(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_serve_refuses_a_public_host_without_a_token_unless_insecure(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(click.ClickException, match="HANGUP_API_TOKEN"):
+        resolve_settings("0.0.0.0", None, None, None, False)
+    assert resolve_settings("0.0.0.0", "9000", None, None, True).port == 9000
+    monkeypatch.setenv("HANGUP_API_TOKEN", "secret")
+    assert resolve_settings("0.0.0.0", None, None, None, False).host == "0.0.0.0"
