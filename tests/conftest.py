@@ -87,3 +87,12 @@ def make_client(fresh_store: Store) -> Iterator[ClientFactory]:
             return SyncClient(create_app(settings, store=fresh_store), stack, client)
 
         yield factory
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A store URL on a schema of its own in the test PostgreSQL server (``tests/postgres_helpers.py``)."""
+    from postgres_helpers import temporary_schema
+
+    with temporary_schema() as url:
+        yield url

@@ -32,8 +32,8 @@ def call(n: int, **changes: Any) -> CallRecord:
     return dataclasses.replace(base, **changes)
 
 
-def test_migrations_are_recorded_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/m.db"
+def test_migrations_are_recorded_once(store_url: str) -> None:
+    url = store_url
     first = open_store(url)
     applied = first.applied_migrations()
     first.close()
@@ -57,10 +57,10 @@ def test_a_module_can_contribute_a_migration(tmp_path: Path, monkeypatch: pytest
     assert sqlite3.connect(tmp_path / "x.db").execute("SELECT COUNT(*) FROM extra_t").fetchone() == (0,)
 
 
-def test_wal_and_full_sync_by_default(fresh_store: Store) -> None:
-    conn = sqlite3.connect(fresh_store.path)  # type: ignore[attr-defined]
+def test_wal_and_full_sync_by_default(sqlite_store: Store) -> None:
+    conn = sqlite3.connect(sqlite_store.path)  # type: ignore[attr-defined]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert fresh_store.synchronous == "FULL"  # type: ignore[attr-defined]
+    assert sqlite_store.synchronous == "FULL"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("url", "scheme"), [("sqlite:///a.db", "sqlite"), ("calls.db", "sqlite"),
@@ -134,8 +134,8 @@ def test_threads_and_readers_do_not_block_each_other(fresh_store: Store) -> None
     assert counts == sorted(counts) and fresh_store.count() == 200
 
 
-def test_data_survives_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/r.db"
+def test_data_survives_a_restart(store_url: str) -> None:
+    url = store_url
     store = open_store(url)
     store.add_many([call(n) for n in range(10)])
     store.close()
@@ -149,8 +149,10 @@ def test_write_hooks_run_in_the_same_transaction_with_inserted_calls_only(fresh_
 
     def hook(conn: Any, records: Sequence[CallRecord]) -> None:
         seen.append([r.id for r in records])
-        conn.execute("CREATE TABLE IF NOT EXISTS hook_t (id TEXT)")
-        conn.executemany("INSERT INTO hook_t VALUES (?)", [(r.id,) for r in records])
+        ph = "?" if isinstance(conn, sqlite3.Connection) else "%s"  # the back end's own connection
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS hook_t (id TEXT)")
+        cur.executemany(f"INSERT INTO hook_t VALUES ({ph})", [(r.id,) for r in records])
 
     fresh_store.add_write_hook(hook)
     fresh_store.add_many([call(1), call(1), call(2)])
@@ -220,8 +222,8 @@ def test_a_bad_cursor_is_a_payload_error(seeded: Store, cursor: str) -> None:
         seeded.query(CallQuery(cursor=cursor))
 
 
-def test_time_range_query_uses_an_index(seeded: Store) -> None:
-    conn = sqlite3.connect(seeded.path)  # type: ignore[attr-defined]
+def test_time_range_query_uses_an_index(sqlite_store: Store) -> None:
+    conn = sqlite3.connect(sqlite_store.path)  # type: ignore[attr-defined]
     plan = " ".join(str(r) for r in conn.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM calls WHERE ended_at >= 1 AND ended_at < 2 ORDER BY ended_at DESC, id DESC"))
     assert "USING INDEX calls_ended" in plan or "USING COVERING INDEX calls_ended" in plan

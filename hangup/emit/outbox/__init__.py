@@ -18,8 +18,14 @@ def open_outbox(url: str) -> Outbox:
     return factory(url)
 
 
-#: URL scheme -> outbox factory; a PostgreSQL back end adds ``"postgresql"`` here.
-BACKENDS: dict[str, Callable[[str], Outbox]] = {"sqlite": SQLiteOutbox}
+def _postgres(url: str) -> Outbox:
+    from hangup.emit.outbox.postgres import PostgresOutbox  # needs the hangup[postgres] extra
+
+    return PostgresOutbox(url)
+
+
+#: URL scheme -> outbox factory.
+BACKENDS: dict[str, Callable[[str], Outbox]] = {"sqlite": SQLiteOutbox, "postgresql": _postgres, "postgres": _postgres}
 
 
 __all__ = ["BACKENDS", "Entry", "NewEntry", "Outbox", "SQLiteOutbox", "StartedCall", "State", "open_outbox"]

@@ -1,0 +1,367 @@
+"""The PostgreSQL store: the same ``Store`` as SQLite, for several hangup nodes on one database.
+
+Selected by a ``postgresql://`` (or ``postgres://``) store URL; needs the ``hangup[postgres]`` extra
+(psycopg 3 and psycopg-pool). The URL is a libpq connection URI, so a schema is chosen with
+``?options=-csearch_path%3Dmyschema``.
+
+* Writes: one group-commit writer thread per node (``GroupCommitWriter``) on its own connection; a
+  batch is one transaction, callers are answered after COMMIT. New calls are claimed in
+  ``call_keys`` and copied into ``calls`` (``hangup.store.postgres_writes``). A batch that loses a
+  deadlock or serialization race to another node is run again.
+* Reads: a ``psycopg_pool.ConnectionPool`` in autocommit mode; they never wait for writers.
+* Schema: the same named migrations as SQLite, in the same order, applied while holding
+  ``pg_advisory_lock`` so nodes starting together apply each one once. ``calls`` is partitioned by
+  month of ``ended_at`` (``hangup.store.postgres_schema``); a month's partition is made before the
+  first batch that needs it.
+* Retention: with ``retention_months`` > 0, partitions older than that many whole months before the
+  current one are dropped, at start and then hourly (one node at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
+
+from hangup.errors import StoreError
+from hangup.records import CallRecord
+from hangup.store import postgres_schema as pgschema
+from hangup.store import postgres_writes as writes
+from hangup.store import sql
+from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook, WriterStats
+from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, all_migrations, render
+from hangup.store.writer import GroupCommitWriter, Op
+
+log = logging.getLogger("hangup.store.postgres")
+
+DIALECT = "postgresql"
+PH = "%s"
+#: Migrations whose PostgreSQL statements differ from the portable ones beyond the dialect tokens.
+OVERRIDES: Mapping[str, tuple[str, ...]] = MappingProxyType({"0001_calls": pgschema.CALLS_MIGRATION})
+#: How often a batch that lost a deadlock or serialization race is run again before it fails.
+RETRIES = 5
+MAINTENANCE_SECONDS = 3600.0
+MONTHS_AHEAD = 2
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+
+
+def conninfo_of(url: str) -> str:
+    """The libpq URI of a store URL (``postgresql+psycopg://`` → ``postgresql://``)."""
+    head, sep, rest = url.partition("://")
+    return f"{head.split('+', 1)[0]}{sep}{rest}"
+
+
+def statements_of(migration: Migration) -> tuple[str, ...]:
+    override = OVERRIDES.get(migration.name)
+    if override is not None and DIALECT not in migration.dialects:
+        return tuple(render(s, DIALECT) for s in override)
+    return migration.statements(DIALECT)
+
+
+def apply_migrations(conninfo: str, migrations: Sequence[Migration], schema: str) -> list[str]:
+    """Apply those of ``migrations`` not yet in ``_migrations``, in order, one transaction each.
+
+    The whole run holds a session advisory lock of the schema, so nodes starting together take turns
+    and each migration is applied once; a node that waited finds them recorded and applies nothing.
+    """
+    applied_now: list[str] = []
+    key = pgschema.lock_key("migrate", schema)
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            conn.execute(render(MIGRATIONS_TABLE_DDL, DIALECT))
+            for migration in migrations:
+                with conn.transaction():
+                    done = conn.execute("SELECT 1 FROM _migrations WHERE name = %s", (migration.name,)).fetchone()
+                    if done is None:
+                        for statement in statements_of(migration):
+                            conn.execute(statement)
+                        conn.execute("INSERT INTO _migrations VALUES (%s, %s)", (migration.name, time.time()))
+                        applied_now.append(migration.name)
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    except psycopg.Error as exc:
+        raise StoreError(f"migration failed: {exc}") from exc
+    return applied_now
+
+
+class PostgresStore:
+    """The PostgreSQL implementation of ``hangup.store.base.Store`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_size: int = 256,
+        migrate: bool = True,
+        pool_size: int = 8,
+        retention_months: int = 0,
+        maintenance_seconds: float = MAINTENANCE_SECONDS,
+    ) -> None:
+        self.url = url
+        self.conninfo = conninfo_of(url)
+        self.retention_months = retention_months
+        self._hooks: list[WriteHook] = []
+        self._months: set[pgschema.Month] = set()
+        self._wconn = self._connect()
+        self.schema = str(self._wconn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
+        if migrate:
+            self.migrate()
+        try:
+            self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                self.conninfo, min_size=1, max_size=max(1, pool_size), kwargs={"autocommit": True}, open=True,
+                name="hangup-readers",
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the PostgreSQL reader pool: {exc}") from exc
+        self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size, name="hangup-pg-writer")
+        self._stop = threading.Event()
+        self._maintenance: threading.Thread | None = None
+        if migrate:
+            self.maintain()
+            self._maintenance = threading.Thread(
+                target=self._maintain_loop, args=(maintenance_seconds,), name="hangup-pg-maintenance", daemon=True
+            )
+            self._maintenance.start()
+
+    # -- connections ---------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    def _writer_conn(self) -> psycopg.Connection[Any]:
+        if self._wconn.closed or self._wconn.broken:
+            log.warning("the writer's PostgreSQL connection was lost; reconnecting")
+            self._wconn = self._connect()
+        return self._wconn
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._maintenance is not None:
+            self._maintenance.join()
+        self._writer.close()
+        self._pool.close()
+        self._wconn.close()
+
+    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(statement, params).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+
+    # -- migrations ----------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, one transaction each, holding the schema's migration lock."""
+        return apply_migrations(self.conninfo, all_migrations(), self.schema)
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT name FROM _migrations ORDER BY name")]
+
+    # -- partitions and retention ------------------------------------------------------------
+    def retention_cutoff(self, now: float | None = None) -> pgschema.Month | None:
+        """The oldest month kept (``None``: keep everything)."""
+        if self.retention_months <= 0:
+            return None
+        current = pgschema.month_of(int(time.time() if now is None else now))
+        return pgschema.shift(current, -self.retention_months) if current else None
+
+    def ensure_months(self, months: set[pgschema.Month]) -> None:
+        """Make the partitions of ``months`` (those within retention) exist before rows are routed to them."""
+        cutoff = self.retention_cutoff()
+        missing = sorted(m for m in months - self._months if cutoff is None or m >= cutoff)
+        conn = self._writer_conn()
+        for month in missing:
+            with conn.transaction(), conn.cursor() as cur:
+                pgschema.ensure_month(cur, month, self.schema)
+            self._months.add(month)
+
+    def maintain(self, now: float | None = None) -> list[str]:
+        """Make this and the coming months' partitions and apply retention; return the partitions dropped."""
+        moment = time.time() if now is None else now
+        current = pgschema.month_of(int(moment))
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                if current is not None:
+                    for ahead in range(MONTHS_AHEAD + 1):
+                        with conn.transaction(), conn.cursor() as cur:
+                            pgschema.ensure_month(cur, pgschema.shift(current, ahead), self.schema)
+                cutoff = self.retention_cutoff(moment)
+                if cutoff is None:
+                    return []
+                with conn.transaction(), conn.cursor() as cur:
+                    dropped = pgschema.drop_months_before(cur, cutoff, self.schema)
+        except psycopg.Error as exc:
+            raise StoreError(f"partition maintenance failed: {exc}") from exc
+        self._months = {m for m in self._months if m >= cutoff}
+        if dropped:
+            log.info("retention: dropped %s", ", ".join(dropped))
+        return dropped
+
+    def _maintain_loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.maintain()
+            except StoreError:
+                log.exception("partition maintenance failed; will try again")
+
+    def partitions(self) -> list[str]:
+        """Names of the month partitions of ``calls``, oldest first."""
+        rows = self._read(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'calls'::regclass ORDER BY c.relname"
+        )
+        return [r[0] for r in rows if pgschema.month_of_name(r[0]) is not None]
+
+    # -- the writer's transaction --------------------------------------------------------
+    def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
+        months = {pgschema.month_of(sql.ended_at(p)) for kind, p in ops if kind == "call"}
+        for attempt in range(RETRIES + 1):
+            try:
+                self.ensure_months({m for m in months if m is not None})
+                return self._transaction(ops)
+            except _RETRYABLE:
+                if attempt == RETRIES:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+            except psycopg.Error as exc:  # answered as 503, so the platform delivers again later
+                raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _transaction(self, ops: Sequence[Op]) -> list[Any]:
+        conn = self._writer_conn()
+        results: list[Any] = [None] * len(ops)
+        with conn.transaction(), conn.cursor() as cur:
+            calls = [(i, payload) for i, (kind, payload) in enumerate(ops) if kind == "call"]
+            inserted = writes.insert_calls(cur, calls, results) if calls else []
+            for i, (kind, payload) in enumerate(ops):
+                if kind != "call":
+                    results[i] = writes.OTHER_OPS[kind](cur, payload)
+            for hook in self._hooks:
+                hook(conn, inserted)
+        return results
+
+    # -- writes --------------------------------------------------------------------------
+    async def add(self, record: CallRecord) -> AddResult:
+        result: AddResult = await self._writer.run_async(("call", record))
+        return result
+
+    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
+        return self._writer.run_many_sync([("call", r) for r in records])
+
+    def add_write_hook(self, hook: WriteHook) -> None:
+        self._hooks.append(hook)
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        result: int = self._writer.run_sync(("quarantine", entry))
+        return result
+
+    async def aquarantine(self, entry: QuarantineEntry) -> int:
+        result: int = await self._writer.run_async(("quarantine", entry))
+        return result
+
+    def mark_replayed(self, quarantine_id: int, result: str) -> None:
+        self._writer.run_sync(("replayed", (quarantine_id, result)))
+
+    def replace_classification(self, records: Sequence[CallRecord]) -> int:
+        changed: int = self._writer.run_sync(("reclassify", list(records)))
+        return changed
+
+    def ping(self) -> None:
+        try:
+            self._writer.run_sync(("ping", None))
+        except psycopg.Error as exc:
+            raise StoreError(f"the store cannot commit: {exc}") from exc
+
+    async def aping(self) -> None:
+        try:
+            await self._writer.run_async(("ping", None))
+        except psycopg.Error as exc:
+            raise StoreError(f"the store cannot commit: {exc}") from exc
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, call_id: str) -> CallRecord | None:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute("SELECT ended_at FROM call_keys WHERE id = %s", (call_id,))
+                key = cur.fetchone()
+                found = writes.get_call(cur, call_id, int(key[0])) if key else None
+                if found is None:
+                    cur.execute(
+                        f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = %s "
+                        "ORDER BY received_at LIMIT 1",
+                        (call_id,),
+                    )
+                    row = cur.fetchone()
+                    found = sql.row_record(row) if row else None
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+        return found
+
+    def query(self, query: CallQuery) -> Page:
+        statement, params, limit = sql.page_sql(query, PH)
+        rows = self._read(statement, params)
+        calls = [sql.row_record(r) for r in rows[:limit]]
+        cursor = sql.encode_cursor(calls[-1]) if len(rows) > limit else None
+        return Page(calls, cursor)
+
+    def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
+        current = CallQuery(**{**_query_dict(query), "limit": batch})
+        while True:
+            page = self.query(current)
+            yield from page.calls
+            if page.next_cursor is None:
+                return
+            current = CallQuery(**{**_query_dict(current), "cursor": page.next_cursor})
+
+    def count(self, query: CallQuery | None = None) -> int:
+        w = sql.where(query or CallQuery(), PH, with_cursor=False)
+        return int(self._read(f"SELECT COUNT(*) FROM calls{w.sql}", w.params)[0][0])
+
+    def conflicts(self, call_id: str | None = None, limit: int = 100) -> list[Conflict]:
+        base = "SELECT id, call_id, received_at, raw, differences FROM call_conflicts"
+        if call_id is None:
+            rows = self._read(f"{base} ORDER BY id DESC LIMIT %s", (limit,))
+        else:
+            rows = self._read(f"{base} WHERE call_id = %s ORDER BY id LIMIT %s", (call_id, limit))
+        return [Conflict(int(r[0]), r[1], float(r[2]), r[3], _json(r[4])) for r in rows]
+
+    def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
+        columns = "id, " + ", ".join(writes.QUARANTINE_COLUMNS)
+        if offset_id is None:
+            rows = self._read(f"SELECT {columns} FROM quarantine ORDER BY id DESC LIMIT %s", (limit,))
+        else:
+            rows = self._read(
+                f"SELECT {columns} FROM quarantine WHERE id < %s ORDER BY id DESC LIMIT %s", (offset_id, limit)
+            )
+        return [writes.quarantine_entry(r) for r in rows]
+
+    def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None:
+        columns = "id, " + ", ".join(writes.QUARANTINE_COLUMNS)
+        rows = self._read(f"SELECT {columns} FROM quarantine WHERE id = %s", (quarantine_id,))
+        return writes.quarantine_entry(rows[0]) if rows else None
+
+    def quarantine_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM quarantine")[0][0])
+
+    def writer_stats(self) -> WriterStats:
+        self._writer.stats.queue_depth = self._writer.queue_depth()
+        return self._writer.stats
+
+
+def _json(text: str) -> dict[str, list[Any]]:
+    value: dict[str, list[Any]] = json.loads(text)
+    return value
+
+
+def _query_dict(query: CallQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__dataclass_fields__}

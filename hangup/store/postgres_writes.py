@@ -1,0 +1,171 @@
+"""What the PostgreSQL writer does inside one transaction: claim call ids, copy new calls, keep conflicts.
+
+Several nodes write to one database, so "is this call new?" is answered by the database, not by a
+read before the insert: ``INSERT INTO call_keys … ON CONFLICT DO NOTHING RETURNING id`` claims the
+ids no committed or concurrent transaction holds (a concurrent claim of the same id waits for that
+transaction and then yields to it). Only the claimed calls are copied into ``calls`` (``COPY``, the
+fastest bulk path) and handed to the write hooks, so a call delivered to two nodes at once is stored
+and counted once. Ids are claimed in sorted order so two batches never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hangup.records import CallRecord
+from hangup.store import sql
+from hangup.store.base import AddResult, AddStatus, QuarantineEntry
+from hangup.store.schema import CALL_COLUMNS
+
+#: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
+KEYS_PER_STATEMENT = 1000
+_COPY_CALLS = f"COPY calls ({', '.join(CALL_COLUMNS)}) FROM STDIN"
+_UPDATE_CLASSIFICATION = (
+    f"UPDATE calls SET {', '.join(c + ' = %s' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = %s"
+)
+QUARANTINE_COLUMNS = (
+    "received_at", "provider", "method", "path", "query", "body_b64", "headers", "client", "status", "error",
+    "replayed_at", "replay_result",
+)
+
+
+def text_safe(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL; it is stored as U+FFFD (the digest is computed before, from the record)."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def pg_row(record: CallRecord) -> tuple[Any, ...]:
+    return tuple(text_safe(v) for v in sql.record_row(record))
+
+
+def claim_ids(cur: Any, keys: list[tuple[str, int, str]]) -> set[str]:
+    """Insert ``(id, ended_at, digest)`` rows that are new; return the ids this transaction claimed."""
+    claimed: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_STATEMENT):
+        chunk = keys[start : start + KEYS_PER_STATEMENT]
+        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        cur.execute(
+            f"INSERT INTO call_keys (id, ended_at, digest) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id",
+            [v for key in chunk for v in key],
+        )
+        claimed.update(row[0] for row in cur.fetchall())
+    return claimed
+
+
+def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any]) -> list[CallRecord]:
+    """Store the calls of a batch; fill ``results`` at each call's index; return the calls inserted now."""
+    first: dict[str, tuple[CallRecord, tuple[Any, ...]]] = {}
+    for _, record in sorted(calls, key=lambda item: item[1].id):
+        if record.id not in first:
+            first[record.id] = (record, pg_row(record))
+    keys = [(cid, row[-2], row[-1]) for cid, (_, row) in first.items()]
+    claimed = claim_ids(cur, keys)
+    if claimed:
+        with cur.copy(_COPY_CALLS) as copy:
+            for cid in claimed:
+                copy.write_row(first[cid][1])
+    known = _stored_digests(cur, [cid for cid in first if cid not in claimed])
+    inserted: list[CallRecord] = []
+    reported: set[str] = set()
+    for index, record in calls:
+        digest = sql.digest(record)
+        if record.id in claimed and record.id not in reported:
+            reported.add(record.id)
+            inserted.append(record)
+            results[index] = AddResult(record.id, AddStatus.INSERTED)
+            continue
+        kept: CallRecord | None
+        if record.id in claimed:  # a repeat, inside this batch, of a call the batch inserts
+            kept, same = first[record.id][0], first[record.id][1][-1] == digest
+        else:
+            stored_digest, stored_ended = known[record.id]
+            same = stored_digest == digest
+            kept = None if same else get_call(cur, record.id, stored_ended)
+        if same:
+            results[index] = AddResult(record.id, AddStatus.DUPLICATE)
+            continue
+        record_conflict(cur, kept, record)
+        results[index] = AddResult(record.id, AddStatus.CONFLICT)
+    return inserted
+
+
+def _stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
+    if not ids:
+        return {}
+    cur.execute("SELECT id, digest, ended_at FROM call_keys WHERE id = ANY(%s)", (ids,))
+    return {row[0]: (row[1], int(row[2])) for row in cur.fetchall()}
+
+
+def get_call(cur: Any, call_id: str, ended: int | None = None) -> CallRecord | None:
+    """A stored call by id; with its ``ended_at`` the lookup touches one partition only."""
+    if ended is None:
+        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s", (call_id,))
+    else:
+        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s AND ended_at = %s", (call_id, ended))
+    row = cur.fetchone()
+    return sql.row_record(row) if row else None
+
+
+def record_conflict(cur: Any, kept: CallRecord | None, second: CallRecord) -> None:
+    diff = sql.differences(kept, second) if kept is not None else {}
+    cur.execute(
+        "INSERT INTO call_conflicts (call_id, received_at, raw, differences) VALUES (%s, %s, %s, %s)",
+        (second.id, second.received_at, text_safe(second.raw), json.dumps(diff, ensure_ascii=True)),
+    )
+
+
+# -- operations other than inserting calls ------------------------------------------------
+def insert_quarantine(cur: Any, e: QuarantineEntry) -> int:
+    cur.execute(
+        f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) VALUES ({', '.join(['%s'] * 12)}) RETURNING id",
+        tuple(
+            text_safe(v)
+            for v in (
+                e.received_at, e.provider, e.method, e.path, e.query, base64.b64encode(e.body).decode("ascii"),
+                json.dumps(e.headers, ensure_ascii=True), e.client, e.status, json.dumps(e.error, ensure_ascii=True),
+                e.replayed_at, e.replay_result,
+            )
+        ),
+    )
+    return int(cur.fetchone()[0])
+
+
+def mark_replayed(cur: Any, payload: tuple[int, str]) -> None:
+    quarantine_id, result = payload
+    cur.execute(
+        "UPDATE quarantine SET replayed_at = %s, replay_result = %s WHERE id = %s",
+        (time.time(), text_safe(result), quarantine_id),
+    )
+
+
+def reclassify(cur: Any, records: list[CallRecord]) -> int:
+    changed = 0
+    for record in records:
+        cur.execute(_UPDATE_CLASSIFICATION, tuple(text_safe(v) for v in sql.classification_row(record)))
+        changed += max(0, cur.rowcount)
+    return changed
+
+
+def ping(cur: Any, payload: None) -> None:
+    cur.execute("SELECT 1")
+    cur.fetchone()
+
+
+OTHER_OPS: dict[str, Any] = {
+    "quarantine": insert_quarantine,
+    "replayed": mark_replayed,
+    "reclassify": reclassify,
+    "ping": ping,
+}
+
+
+def quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=int(row[0]), received_at=float(row[1]), provider=row[2], method=row[3], path=row[4], query=row[5],
+        body=base64.b64decode(row[6]), headers=json.loads(row[7]), client=row[8], status=int(row[9]),
+        error=json.loads(row[10]), replayed_at=None if row[11] is None else float(row[11]), replay_result=row[12],
+    )
