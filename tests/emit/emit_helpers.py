@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+from hangup.emit.outbox import SQLiteOutbox
 
 
 class Clock:
@@ -33,3 +38,17 @@ class AsgiClient:
                 return await client.post(path, json=json)
 
         return asyncio.run(go())
+
+
+# Fixtures live here rather than in a conftest.py: a second module named ``conftest`` would shadow the
+# suite's own for tests that import helpers from it. Test modules import the fixtures they use.
+@pytest.fixture(name="clock")
+def clock_fixture() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(name="outbox")
+def outbox_fixture(tmp_path: Path) -> Iterator[SQLiteOutbox]:
+    box = SQLiteOutbox(f"sqlite:///{tmp_path / 'emit.db'}")
+    yield box
+    box.close()

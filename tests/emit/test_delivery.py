@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from emit_helpers import Clock
+from emit_helpers import Clock, clock_fixture, outbox_fixture  # noqa: F401 - fixtures
 
 from hangup.emit import metrics
 from hangup.emit.delivery import Deliverer, DeliveryConfig, backoff_delay, retry_after

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emit_helpers import outbox_fixture  # noqa: F401 - fixture
+
 from hangup.emit.outbox import NewEntry, SQLiteOutbox, StartedCall, State
 
 URL = "http://receiver.test/callbacks/planet"

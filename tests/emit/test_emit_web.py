@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from test_api import ENDED
+from test_emit_api import ENDED
 
 from hangup.emit.outbox import SQLiteOutbox, State
 from hangup.emit.web import DEMO_STID, feed_demo, load_emit_settings

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from emit_helpers import AsgiClient, Clock
+from emit_helpers import AsgiClient, Clock, clock_fixture, outbox_fixture  # noqa: F401 - fixtures
 
 from hangup.emit.api import create_emitter_app
 from hangup.emit.outbox import SQLiteOutbox, State
