@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -22,7 +23,7 @@ from typing import IO, Any, cast
 from hangup.errors import HTTPError
 from hangup.importer.formats import READERS, Item
 from hangup.records import CallRecord
-from hangup.store.base import Store
+from hangup.store.base import AddResult, Store
 
 DEFAULT_BATCH = 5000
 GUESS_BYTES = 8192
@@ -105,6 +106,8 @@ class Importer:
         self.summary = ImportSummary()
         self._pending: list[CallRecord] = []
         self._rejects: IO[str] | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hangup-import")
+        self._inflight: Future[list[AddResult]] | None = None
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -112,7 +115,11 @@ class Importer:
             for path in paths:
                 self.import_file(path, fmt)
         finally:
-            self._flush()
+            try:
+                self._flush()
+                self._drain()
+            finally:
+                self._committer.shutdown(wait=True)
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
@@ -164,9 +171,19 @@ class Importer:
         self._rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def _flush(self) -> None:
+        """Hand the pending batch to the store; the next batch is parsed while this one commits."""
         if not self._pending:
             return
-        for result in self.store.add_many(self._pending):
+        self._drain()
+        self._inflight = self._committer.submit(self.store.add_many, self._pending)
+        self._pending = []
+
+    def _drain(self) -> None:
+        """Wait for the batch being committed and count what the store did with it."""
+        if self._inflight is None:
+            return
+        results, self._inflight = self._inflight.result(), None
+        for result in results:
             status = str(result.status)
             if status == "inserted":
                 self.summary.imported += 1
@@ -174,7 +191,6 @@ class Importer:
                 self.summary.duplicates += 1
             else:
                 self.summary.conflicts += 1
-        self._pending.clear()
 
 
 def _position(stream: IO[bytes]) -> int:

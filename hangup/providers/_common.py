@@ -117,9 +117,9 @@ class RecordDraft:
             self.error("call_id", "required")
         if self.errors:
             raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
-        catalog = catalog or default_catalog()
-        primary = _primary(self.chain, catalog)
-        ended_by = self.ended_by or _ended_by(primary, self.sources, catalog)
+        primary, causes, catalog_ended_by = _classify(tuple(self.chain), tuple(self.sources),
+                                                      catalog or default_catalog())
+        ended_by = self.ended_by or catalog_ended_by
         answered = self.answered if self.answered is not None else (self.start_time > 0 or self.duration > 0)
         flags = list(self.flags)
         if answered and primary.outcome in _UNANSWERED_OUTCOMES:
@@ -144,7 +144,7 @@ class RecordDraft:
             answered=answered,
             direction=self.direction,
             cause=primary.ref if self.chain else "",
-            causes=tuple(dict.fromkeys(_canonical(r, catalog) for r in self.chain + self.sources)),
+            causes=causes,
             outcome=str(primary.outcome),
             ended_by=ended_by,
             fault=str(primary.fault),
@@ -159,7 +159,28 @@ class RecordDraft:
         )
 
 
-def _primary(chain: list[str], catalog: CauseCatalog) -> Cause:
+#: (chain, sources, catalog id) → classification. Imports repeat a handful of chains millions of
+#: times; the catalog is immutable, so the answer for a chain never changes. Bounded: cleared when full.
+_CLASSIFIED: dict[tuple[tuple[str, ...], tuple[str, ...], int], tuple[Cause, tuple[str, ...], str]] = {}
+_CLASSIFIED_MAX = 4096
+
+
+def _classify(chain: tuple[str, ...], sources: tuple[str, ...], catalog: CauseCatalog
+              ) -> tuple[Cause, tuple[str, ...], str]:
+    """The primary cause, the canonical references and who ended the call, for one fallback chain."""
+    key = (chain, sources, id(catalog))
+    found = _CLASSIFIED.get(key)
+    if found is None:
+        primary = _primary(chain, catalog)
+        causes = tuple(dict.fromkeys(_canonical(r, catalog) for r in chain + sources))
+        found = (primary, causes, _ended_by(primary, sources, catalog))
+        if len(_CLASSIFIED) >= _CLASSIFIED_MAX:
+            _CLASSIFIED.clear()
+        _CLASSIFIED[key] = found
+    return found
+
+
+def _primary(chain: tuple[str, ...], catalog: CauseCatalog) -> Cause:
     """First known entry with a definite outcome, else the first known one, else the first given."""
     causes = [resolve(r, catalog) for r in chain]
     for cause in causes:
@@ -177,7 +198,7 @@ def _canonical(reference: str, catalog: CauseCatalog) -> str:
     return cause.ref if cause.known else reference
 
 
-def _ended_by(primary: Cause, sources: list[str], catalog: CauseCatalog) -> str:
+def _ended_by(primary: Cause, sources: tuple[str, ...], catalog: CauseCatalog) -> str:
     for source in sources:
         cause = resolve(source, catalog)
         if cause.known and cause.ended_by != EndedBy.UNKNOWN:
