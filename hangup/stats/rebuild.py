@@ -36,9 +36,10 @@ def _from_calls(size: int, dim: str, failed_only: bool) -> str:
     expr = raw.DIMENSION_SQL[dim]
     bucket = f"ended_at - (ended_at % {size})"
     where = " WHERE normal = 0" if failed_only else ""
+    group = bucket if dim == ALL else f"{bucket}, {expr}"  # PostgreSQL refuses a constant in GROUP BY
     return (
         f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT {size}, '{dim}', {bucket}, {expr}, {raw.SUMS} "
-        f"FROM calls{where} GROUP BY {bucket}, {expr}"
+        f"FROM calls{where} GROUP BY {group}"
     )
 
 

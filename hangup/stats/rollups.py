@@ -97,7 +97,8 @@ def apply(conn: Any, records: Sequence[CallRecord]) -> int:
     if not records:
         return 0
     acc = aggregate(records)
-    params = [(*key, *sums) for key, sums in acc.items()]
+    # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
+    params = [(*key, *sums) for key, sums in sorted(acc.items())]
     cur = conn.cursor()
     cur.executemany(sql(_UPSERT, paramstyle_of(conn)), params)
     return len(params)

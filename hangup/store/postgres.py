@@ -117,7 +117,7 @@ class PostgresStore:
         try:
             self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
                 self.conninfo, min_size=1, max_size=max(1, pool_size), kwargs={"autocommit": True}, open=True,
-                name="hangup-readers",
+                name="hangup-readers", check=ConnectionPool.check_connection,
             )
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the PostgreSQL reader pool: {exc}") from exc
@@ -233,6 +233,12 @@ class PostgresStore:
                 if attempt == RETRIES:
                     raise
                 time.sleep(0.01 * (attempt + 1))
+            except psycopg.OperationalError as exc:
+                # A lost connection is retried on a new one: even if the lost COMMIT went through, the
+                # second run finds the calls claimed and answers "duplicate", so nothing is stored twice.
+                if not self._wconn.broken or attempt == RETRIES:
+                    raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
             except psycopg.Error as exc:  # answered as 503, so the platform delivers again later
                 raise StoreError(f"PostgreSQL write failed: {exc}") from exc
         raise AssertionError("unreachable")

@@ -39,7 +39,7 @@ class PostgresOutbox:
         try:
             self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
                 self.conninfo, min_size=1, max_size=max(1, pool_size), kwargs={"autocommit": True}, open=True,
-                name="hangup-outbox",
+                name="hangup-outbox", check=ConnectionPool.check_connection,
             )
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the outbox at {url}: {exc}") from exc
