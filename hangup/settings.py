@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_keys", "64", "Most keys accepted in one callback; more → 400.", "int"),
     Setting("sqlite_synchronous", "FULL", "SQLite `synchronous` pragma: FULL (durable, default) or NORMAL."),
     Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),
+    Setting("retention_months", "0", "PostgreSQL: drop month partitions of calls older than this many months; 0 = keep.",
+            "int"),
     Setting("public_url", "", "Public base URL platforms call (for signature schemes that sign the URL)."),
     Setting("plivo_auth_token", "", "Plivo auth token: verifies `X-Plivo-Signature-V3`.", "secret"),
     Setting("twilio_auth_token", "", "Twilio auth token: verifies `X-Twilio-Signature`.", "secret"),
@@ -125,6 +127,7 @@ class Settings:
     max_keys: int
     sqlite_synchronous: str
     batch_size: int
+    retention_months: int
     public_url: str
     plivo_auth_token: str
     twilio_auth_token: str

@@ -30,6 +30,8 @@ def open_cli_store(db: str, *, migrate: bool = True) -> Store:
         options: dict[str, Any] = {"migrate": migrate, "batch_size": settings.batch_size}
         if scheme_of(db) == "sqlite":
             options["synchronous"] = settings.sqlite_synchronous
+        else:
+            options["retention_months"] = settings.retention_months
         return open_store(db, **options)
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc

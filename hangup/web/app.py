@@ -78,6 +78,8 @@ def open_settings_store(settings: Settings) -> Store:
     options: dict[str, Any] = {"batch_size": settings.batch_size}
     if scheme_of(settings.db) == "sqlite":
         options["synchronous"] = settings.sqlite_synchronous
+    else:
+        options["retention_months"] = settings.retention_months
     return open_store(settings.db, **options)
 
 
