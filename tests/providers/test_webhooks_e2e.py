@@ -1,4 +1,7 @@
-"""Signed webhooks of every platform through the app: stored once after commit, bad ones refused and quarantined."""
+"""Signed webhooks of every platform through the app: stored once after commit, bad ones refused and quarantined.
+
+``make_client`` and ``fresh_store`` are the fixtures of ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
 import pytest
-from conftest import ClientFactory
 from nacl.signing import SigningKey
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 from twilio.request_validator import RequestValidator
@@ -91,13 +94,13 @@ PLATFORMS: dict[str, tuple[str, Signer, bytes, bytes]] = {
 TIMED = ("telnyx", "vonage")
 
 
-def _post(make_client: ClientFactory, platform: str, signed: Signed) -> tuple[int, dict[str, object]]:
+def _post(make_client: Any, platform: str, signed: Signed) -> tuple[int, dict[str, object]]:
     response = make_client(**ENV).post(f"/callbacks/{platform}", content=signed.body, headers=signed.headers)
     return response.status_code, response.json()
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_signed_callback_is_stored_once(make_client: ClientFactory, fresh_store: Store, platform: str) -> None:
+def test_signed_callback_is_stored_once(make_client: Any, fresh_store: Store, platform: str) -> None:
     relative, signer, _, _ = PLATFORMS[platform]
     client = make_client(**ENV)
     signed = signer(_payload(relative), True, time.time())
@@ -117,7 +120,7 @@ BAD = [(platform, case, status) for platform in sorted(PLATFORMS)
 
 
 @pytest.mark.parametrize(("platform", "case", "status"), BAD)
-def test_bad_signatures_are_refused_and_quarantined(make_client: ClientFactory, fresh_store: Store, platform: str,
+def test_bad_signatures_are_refused_and_quarantined(make_client: Any, fresh_store: Store, platform: str,
                                                     case: str, status: int) -> None:
     relative, signer, old, new = PLATFORMS[platform]
     body = _payload(relative)
@@ -135,7 +138,7 @@ def test_bad_signatures_are_refused_and_quarantined(make_client: ClientFactory, 
 
 
 @pytest.mark.parametrize("platform", TIMED)
-def test_replays_outside_the_tolerance_are_refused(make_client: ClientFactory, fresh_store: Store,
+def test_replays_outside_the_tolerance_are_refused(make_client: Any, fresh_store: Store,
                                                    platform: str) -> None:
     relative, signer, _, _ = PLATFORMS[platform]
     code, answer = _post(make_client, platform, signer(_payload(relative), True, time.time() - 3600))
@@ -143,14 +146,14 @@ def test_replays_outside_the_tolerance_are_refused(make_client: ClientFactory, f
     assert fresh_store.count() == 0 and fresh_store.quarantine_count() == 1
 
 
-def test_progress_events_are_acknowledged_without_storing(make_client: ClientFactory, fresh_store: Store) -> None:
+def test_progress_events_are_acknowledged_without_storing(make_client: Any, fresh_store: Store) -> None:
     signed = twilio(_payload("twilio/ringing.form"), True, time.time())
     code, answer = _post(make_client, "twilio", signed)
     assert (code, answer) == (200, {"ok": True, "stored": False})
     assert fresh_store.count() == 0
 
 
-def test_accept_unsigned_lets_unsigned_traffic_in(make_client: ClientFactory, fresh_store: Store) -> None:
+def test_accept_unsigned_lets_unsigned_traffic_in(make_client: Any, fresh_store: Store) -> None:
     client = make_client(HANGUP_PLIVO_ACCEPT_UNSIGNED="true")
     response = client.post("/callbacks/plivo", content=_payload("plivo/busy.form"),
                            headers={"content-type": "application/x-www-form-urlencoded"})
