@@ -38,6 +38,11 @@ def _register() -> None:
     for command in (imports.import_files, export.export_calls):
         cli.add_command(command)
 
+    from hangup.cli import alerts, rollups, stats
+
+    for command in (stats.stats, rollups.rollups, alerts.alerts):
+        cli.add_command(command)
+
 
 def main() -> None:
     _register()

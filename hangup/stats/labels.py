@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from hangup.causes import default_catalog
 from hangup.errors import CatalogError
@@ -71,3 +72,10 @@ def duration(seconds: float) -> str:
         return f"{minutes}m {rest:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def utc_time(value: float | None) -> str:
+    """``2026-11-23 04:30:00`` (UTC), or a dash when the time is unknown (0)."""
+    if not value:
+        return "—"
+    return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")

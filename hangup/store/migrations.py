@@ -25,6 +25,7 @@ MIGRATION_MODULES: list[str] = [
     "hangup.store.schema",
     "hangup.emit.schema",
     "hangup.stats.rollups",
+    "hangup.alerts.engine",
 ]
 
 DIALECT_TOKENS: Mapping[str, Mapping[str, str]] = MappingProxyType(

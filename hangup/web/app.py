@@ -55,6 +55,7 @@ LIFESPAN_HOOKS: list[str] = [
     "hangup.web.metrics:lifespan",
     "hangup.emit.web:emitter_lifespan",
     "hangup.emit.web:demo_lifespan",
+    "hangup.web.dashboard_api:alerts_lifespan",
 ]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]

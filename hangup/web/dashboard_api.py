@@ -1,4 +1,6 @@
-"""The statistics JSON API: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
+"""The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, alert loop).
+
+Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
 
 Every endpoint takes a time range (``since``/``until`` or ``from``/``to`` or ``range=24h``) and the
 call log's filters, and answers with the same dicts the dashboard and ``hangup stats`` show
@@ -7,7 +9,10 @@ call log's filters, and answers with the same dicts the dashboard and ``hangup s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,6 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from hangup.alerts.engine import AlertEngine
+from hangup.alerts.notify import WebhookNotifier
+from hangup.alerts.rules import load_rules
 from hangup.errors import PayloadError
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import DIMENSIONS
@@ -26,6 +34,9 @@ from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
 _ATTR = "_hangup_stats"
+#: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``).
+ALERTS_ENV = "HANGUP_ALERTS_FILE"
+log = logging.getLogger("hangup.alerts")
 #: Parameters of the statistics endpoints besides the range and the call-log filters.
 OWN_PARAMS = ("metric", "bucket", "by")
 
@@ -40,6 +51,35 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     finally:
         service.db.close()
         setattr(state, _ATTR, None)
+
+
+@contextlib.asynccontextmanager
+async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
+    """Evaluate the alert rules of ``HANGUP_ALERTS_FILE`` (when set) every interval while serving."""
+    path = os.environ.get(ALERTS_ENV, "")
+    if not path:
+        yield
+        return
+    ruleset = load_rules(path)
+    notifier = WebhookNotifier()
+    engine = AlertEngine(stats_service(state), ruleset.rules, notifier)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await run_in_threadpool(engine.check)
+            except Exception:  # an evaluation error must stop neither the loop nor the server
+                log.exception("alert evaluation failed")
+            await asyncio.sleep(ruleset.interval)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        notifier.close()
 
 
 def stats_service(state: AppState) -> StatsService:

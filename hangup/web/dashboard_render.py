@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,18 +19,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hangup import __version__
 from hangup.errors import HTTPError, Unauthorized
-from hangup.stats.labels import duration
+from hangup.stats.labels import duration, utc_time
 from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
 TOKEN_COOKIE = "hangup_token"
 Build = Callable[[Request], Awaitable[dict[str, Any]]]
-
-
-def _time(value: int | float | None) -> str:
-    if not value:
-        return "—"
-    return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -60,7 +53,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(time=_time, pct=_pct, num=_num, seconds=_seconds)
+    env.filters.update(time=utc_time, pct=_pct, num=_num, seconds=_seconds)
     env.globals.update(query=_query, version=__version__)
     return env
 

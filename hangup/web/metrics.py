@@ -48,8 +48,8 @@ WRITER_LAST_BATCH = "hangup_writer_last_batch_size"  # gauge
 METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
     f"{ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
-    f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, WRITER_QUEUE, f"{WRITER_BATCHES}_total", f"{WRITER_EVENTS}_total",
-    WRITER_LAST_BATCH,
+    f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, WRITER_QUEUE, f"{WRITER_BATCHES}_total",
+    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH,
 )
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _ATTR = "_hangup_metrics"

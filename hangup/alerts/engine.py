@@ -1,0 +1,145 @@
+"""Evaluating alert rules: one transition per episode, recoveries reported, low volume never fires.
+
+A rule *fires* when its metric over the last ``window`` breaks the condition and the rule is not
+already firing and did not fire within ``cooldown``; it *resolves* when the metric is back within the
+condition. While a rule fires nothing more is sent, so an ASR drop is reported once, not every
+minute. A metric that is N/A (fewer than ``min_samples`` calls) changes nothing. The state of each
+rule is kept in the ``alert_state`` table, so ``hangup alerts check`` run from cron behaves the same
+as the evaluation loop of ``hangup serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hangup.alerts.rules import Rule
+from hangup.stats.labels import display
+from hangup.stats.metrics import METRICS
+from hangup.stats.rollups import paramstyle_of, sql
+from hangup.stats.service import StatsService
+from hangup.stats.windows import Window
+from hangup.store.migrations import Migration
+
+log = logging.getLogger("hangup.alerts")
+
+STATE_TABLE = "alert_state"
+MIGRATIONS = (
+    Migration(
+        "0210_alert_state",
+        (
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (rule TEXT PRIMARY KEY, firing SMALLINT NOT NULL, "
+            "changed_at BIGINT NOT NULL, fired_at BIGINT NOT NULL, value {real})",
+        ),
+    ),
+)
+_UPSERT = (
+    f"INSERT INTO {STATE_TABLE} (rule, firing, changed_at, fired_at, value) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (rule) DO UPDATE SET firing = excluded.firing, changed_at = excluded.changed_at, "
+    "fired_at = excluded.fired_at, value = excluded.value"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A rule that started firing or recovered."""
+
+    rule: Rule
+    status: str  # "firing" | "resolved"
+    value: float
+    samples: int
+    at: int
+    window: Window
+
+    def to_json(self) -> dict[str, Any]:
+        metric = METRICS[self.rule.metric]
+        return {
+            "rule": self.rule.name,
+            "status": self.status,
+            "metric": metric.id,
+            "label": metric.label,
+            "value": self.value,
+            "display": display(metric, self.value),
+            "condition": self.rule.condition,
+            "window_seconds": self.rule.window,
+            "filters": dict(self.rule.filters),
+            "samples": self.samples,
+            "from": self.window.start,
+            "to": self.window.end,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    firing: bool = False
+    changed_at: int = 0
+    fired_at: int = 0
+
+
+Notify = Callable[[AlertEvent], None]
+
+
+class AlertEngine:
+    """Evaluates rules against a statistics service and notifies on transitions."""
+
+    def __init__(self, service: StatsService, rules: Sequence[Rule], notify: Notify, persist: bool = True) -> None:
+        self.service = service
+        self.rules = tuple(rules)
+        self.notify = notify
+        self.persist = persist  # False: keep state in memory only (a dry run changes nothing stored)
+        self._memory: dict[str, RuleState] = {}
+
+    def check(self, now: float | None = None) -> list[AlertEvent]:
+        """Evaluate every rule once at ``now``; return (and notify) the transitions."""
+        at = int(time.time() if now is None else now)
+        events: list[AlertEvent] = []
+        for rule in self.rules:
+            event = self._check_rule(rule, at)
+            if event is not None:
+                events.append(event)
+                log.warning("alert %s %s: %s = %s (%s)", rule.name, event.status, rule.metric,
+                            event.to_json()["display"], rule.condition)
+                self.notify(event)
+        return events
+
+    def _check_rule(self, rule: Rule, at: int) -> AlertEvent | None:
+        window = Window(at - rule.window, at, dict(rule.filters))
+        totals, _ = self.service.totals(window)
+        value = METRICS[rule.metric](totals, rule.min_samples)
+        if value is None:
+            return None
+        state = self._load(rule.name)
+        breached = rule.breached(value)
+        if breached and not state.firing and (not state.fired_at or at - state.fired_at >= rule.cooldown):
+            self._save(rule.name, RuleState(True, at, at), value)
+            return AlertEvent(rule, "firing", value, totals.attempts, at, window)
+        if not breached and state.firing:
+            self._save(rule.name, RuleState(False, at, state.fired_at), value)
+            return AlertEvent(rule, "resolved", value, totals.attempts, at, window)
+        return None
+
+    def _load(self, name: str) -> RuleState:
+        if name in self._memory:
+            return self._memory[name]
+        conn = self.service.db.reader()
+        cur = conn.cursor()
+        cur.execute(sql(f"SELECT firing, changed_at, fired_at FROM {STATE_TABLE} WHERE rule = ?", paramstyle_of(conn)),
+                    [name])
+        row = cur.fetchone()
+        return RuleState(bool(row[0]), int(row[1]), int(row[2])) if row else RuleState()
+
+    def _save(self, name: str, state: RuleState, value: float) -> None:
+        if not self.persist:
+            self._memory[name] = state
+            return
+        conn = self.service.db.reader()
+        conn.cursor().execute(
+            sql(_UPSERT, paramstyle_of(conn)), [name, int(state.firing), state.changed_at, state.fired_at, value]
+        )
+
+    def states(self) -> dict[str, RuleState]:
+        return {rule.name: self._load(rule.name) for rule in self.rules}

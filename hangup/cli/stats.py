@@ -1,0 +1,180 @@
+"""``hangup stats summary|timeseries|breakdown|top``: the dashboard's figures as a table or JSON.
+
+Every command takes the call log's filters (``--outcome``, ``--provider`` …), a range (``--since``/
+``--until`` or ``--range 24h``) and prints the same answer ``/api/stats/*`` gives (``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from hangup.cli.calls import filter_options
+from hangup.cli.db import db_option, open_cli_store
+from hangup.errors import HangupError, PayloadError
+from hangup.stats.db import StatsDB
+from hangup.stats.labels import display, utc_time
+from hangup.stats.metrics import METRICS
+from hangup.stats.service import StatsService
+from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
+
+
+def stats_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared options: store, range, filters, minimum sample and output."""
+    function = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")(function)
+    function = click.option("--min-samples", type=click.IntRange(0, 1_000_000), default=None,
+                            help="Calls a rate needs (default 10); fewer reads N/A.")(function)
+    for name in reversed(DIMENSION_FILTERS):
+        function = click.option(f"--{name}", name, default=None, help=f"Only calls of this {name}.")(function)
+    function = click.option("--range", "span", default=None, help="Span ending at --until (or now): 15m, 24h, 7d.")(
+        function
+    )
+    return db_option(filter_options(function))
+
+
+def _window(options: dict[str, Any]) -> Window:
+    pairs = [(name, str(value)) for name, value in options.items() if value is not None and name != "flagged"]
+    if options.get("flagged"):
+        pairs.append(("flagged", "true"))
+    pairs = [("range", v) if k == "span" else (k, v) for k, v in pairs]
+    try:
+        return parse_window(pairs)
+    except PayloadError as exc:
+        problems = "; ".join(f"--{d['field'].replace('_', '-')}: {d['error']}" for d in exc.details)
+        raise click.UsageError(problems) from None
+
+
+def _ask(db: str, ask: Callable[[StatsService], dict[str, Any]]) -> dict[str, Any]:
+    open_cli_store(db).close()  # migrations applied, the URL checked, before reading
+    stats_db = StatsDB(db)
+    try:
+        return ask(StatsService(stats_db))
+    except PayloadError as exc:
+        problems = "; ".join(f"--{d['field'].replace('_', '-')}: {d['error']}" for d in exc.details)
+        raise click.UsageError(problems or str(exc)) from None
+    except HangupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        stats_db.close()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> None:
+    """Print aligned columns; ``right`` lists the columns aligned right (numbers)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                                  strict=True)))
+
+    click.echo(line(headers).rstrip())
+    for row in rows:
+        click.echo(line(row).rstrip())
+
+
+def _emit(answer: dict[str, Any], as_json: bool, show: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+    else:
+        show(answer)
+
+
+def _pct(value: float | None) -> str:
+    return "N/A" if value is None else f"{value * 100:.1f} %"
+
+
+@click.group()
+def stats() -> None:
+    """KPIs of the call log: ASR, NER, ACD, time to answer, failure rates, breakdowns."""
+
+
+@stats.command()
+@stats_options
+def summary(db: str, as_json: bool, min_samples: int | None, **options: Any) -> None:
+    """The KPI tiles of the dashboard for a range and filters."""
+    window = _window(options)
+    answer = _ask(db, lambda s: s.summary(window, min_samples))
+
+    def show(a: dict[str, Any]) -> None:
+        rows = [[m["label"], m["display"]] for m in a["metrics"] + a["failure_rates"]]
+        table(["metric", "value"], rows, right=(1,))
+
+    _emit(answer, as_json, show)
+
+
+@stats.command()
+@stats_options
+@click.option("--metric", default="asr", show_default=True, help="Metric id (hangup stats metrics).")
+@click.option("--bucket", default="hour", show_default=True, type=click.Choice(["minute", "hour", "day"]))
+def timeseries(db: str, as_json: bool, min_samples: int | None, metric: str, bucket: str, **options: Any) -> None:
+    """One metric per minute, hour or day."""
+    window = _window(options)
+    answer = _ask(db, lambda s: s.timeseries(window, metric, bucket, min_samples))
+    def show(a: dict[str, Any]) -> None:
+        spec = METRICS[a["metric"]]
+        rows = [[utc_time(p["t"]), f"{p['attempts']:,}", display(spec, p["value"])] for p in a["points"]]
+        table(["bucket (UTC)", "calls", spec.label], rows, right=(1, 2))
+
+    _emit(answer, as_json, show)
+
+
+@stats.command()
+@stats_options
+@click.option("--by", default="call_end_reason", show_default=True, help="Dimension id (hangup stats metrics).")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def breakdown(db: str, as_json: bool, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
+    """Calls and rates per value of a dimension (reason, outcome, provider, service …)."""
+    window = _window(options)
+    answer = _ask(db, lambda s: s.breakdown(window, by, min_samples, limit))
+    if "attempts" not in answer:  # a top dimension answers with failures
+        _emit(answer, as_json, _show_top)
+        return
+
+    def show(a: dict[str, Any]) -> None:
+        acd = METRICS["acd"]
+        rows = [
+            [r["label"], f"{r['attempts']:,}", _pct(r["share"]), _pct(r["asr"]), _pct(r["ner"]),
+             display(acd, r["acd"]), _pct(r["failure_rate"])]
+            for r in a["rows"]
+        ]
+        table([a["label"], "calls", "share", "ASR", "NER", "ACD", "failure rate"], rows, right=(1, 2, 3, 4, 5, 6))
+
+    _emit(answer, as_json, show)
+
+
+@stats.command()
+@stats_options
+@click.option("--by", default="user", show_default=True, type=click.Choice(["user", "destination", "ip_pair"]))
+@click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True)
+def top(db: str, as_json: bool, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
+    """Callers, callees or IP pairs with the most failed calls (per whole UTC day)."""
+    window = _window(options)
+    _emit(_ask(db, lambda s: s.top(window, by, limit)), as_json, _show_top)
+
+
+def _show_top(a: dict[str, Any]) -> None:
+    rows = [[r["label"], f"{r['failures']:,}", ", ".join(f"{k} {v}" for k, v in r["by_fault"].items())]
+            for r in a["rows"]]
+    table([a["label"], "failed", "by fault"], rows, right=(1,))
+
+
+@stats.command("metrics")
+@click.option("--json", "as_json", is_flag=True)
+def list_metrics(as_json: bool) -> None:
+    """The metric and dimension ids statistics understand."""
+    from hangup.stats.dimensions import DIMENSIONS
+
+    answer = {
+        "metrics": [{"id": m.id, "label": m.label, "unit": m.unit} for m in METRICS.values()],
+        "dimensions": [{"id": d.id, "label": d.label, "top": d.top} for d in DIMENSIONS.values()],
+    }
+
+    def show(a: dict[str, Any]) -> None:
+        table(["metric", "label", "unit"], [[m["id"], m["label"], m["unit"]] for m in a["metrics"]])
+        click.echo("")
+        table(["dimension", "label"], [[d["id"], d["label"] + (" (top list)" if d["top"] else "")]
+                                       for d in a["dimensions"]])
+
+    _emit(answer, as_json, show)

@@ -1,0 +1,152 @@
+"""Alert rules against generated traffic: an ASR drop fires once and recovers once; low volume never fires."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hangup.alerts import AlertEngine, AlertEvent, parse_rules
+from hangup.alerts.notify import WebhookNotifier
+from hangup.errors import ConfigError
+from hangup.records import CallRecord
+from hangup.stats import traffic
+from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.service import StatsService
+from hangup.stats.windows import Window
+from hangup.store import open_store
+
+T0 = 1_795_000_000 - 1_795_000_000 % 3600
+MINUTE = 60
+
+RULES = """
+webhook = "http://alerts.test/hook"
+
+[[rule]]
+name = "asr-drop"
+metric = "asr"
+condition = "< 0.35"
+window = "10m"
+min_samples = 50
+cooldown = "60m"
+"""
+
+
+def _service(tmp_path: Path, calls: list[CallRecord]) -> Iterator[StatsService]:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    store = open_store(url)
+    attach_rollups(store)
+    store.add_many(calls)
+    db = StatsDB(url)
+    yield StatsService(db)
+    db.close()
+    store.close()
+
+
+def _drops(*spans: tuple[int, int]) -> traffic.Shift:
+    def shift(t: int, rng: random.Random) -> int | None:
+        inside = any(T0 + a * MINUTE <= t < T0 + b * MINUTE for a, b in spans)
+        return 1011 if inside and rng.random() < 0.85 else None
+
+    return shift
+
+
+def _run(service: StatsService, rules: str, minutes: range) -> list[AlertEvent]:
+    events: list[AlertEvent] = []
+    engine = AlertEngine(service, parse_rules(rules).rules, events.append)
+    for minute in minutes:  # evaluated every minute, as the server's loop does
+        engine.check(T0 + minute * MINUTE)
+    return events
+
+
+@pytest.fixture
+def dropping(tmp_path: Path) -> Iterator[StatsService]:
+    calls = list(traffic.generate(3600, T0, T0 + 180 * MINUTE, seed=9, shift=_drops((60, 90))))
+    yield from _service(tmp_path, calls)
+
+
+def test_an_asr_drop_fires_once_and_recovers_once(dropping: StatsService) -> None:
+    events = _run(dropping, RULES, range(15, 181))
+    assert [e.status for e in events] == ["firing", "resolved"]
+    fired, resolved = events
+    assert T0 + 60 * MINUTE < fired.at <= T0 + 75 * MINUTE
+    assert T0 + 90 * MINUTE < resolved.at <= T0 + 105 * MINUTE
+    assert fired.value < 0.35 <= resolved.value and fired.samples >= 50
+
+
+def test_state_survives_between_one_shot_checks(dropping: StatsService) -> None:
+    first = _run(dropping, RULES, range(70, 72))
+    again = _run(dropping, RULES, range(72, 80))  # a new engine, as `hangup alerts check` from cron
+    assert [e.status for e in first] == ["firing"] and again == []
+
+
+def test_cooldown_suppresses_a_second_drop_soon_after(tmp_path: Path) -> None:
+    calls = list(traffic.generate(3600, T0, T0 + 180 * MINUTE, seed=9, shift=_drops((30, 50), (80, 100))))
+    service = next(_service(tmp_path, calls))
+    strict = RULES.replace('cooldown = "60m"', 'cooldown = "90m"')
+    events = _run(service, strict, range(15, 181))
+    assert [e.status for e in events] == ["firing", "resolved"]  # the second drop starts within the cooldown
+    relaxed = RULES.replace('cooldown = "60m"', 'cooldown = "20m"').replace("asr-drop", "asr-drop-2")
+    assert [e.status for e in _run(service, relaxed, range(15, 181))] == ["firing", "resolved"] * 2
+
+
+def test_low_volume_never_fires(tmp_path: Path) -> None:
+    calls = list(traffic.generate(40, T0, T0 + 180 * MINUTE, seed=2, shift=lambda t, rng: 1011))
+    service = next(_service(tmp_path, calls))
+    assert service.totals(Window(T0, T0 + 180 * MINUTE))[0].answered == 0  # every call failed …
+    assert _run(service, RULES, range(0, 181)) == []
+
+
+def test_the_webhook_gets_the_event_as_json(dropping: StatsService) -> None:
+    received: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    notifier = WebhookNotifier(httpx.Client(transport=httpx.MockTransport(handler)))
+    engine = AlertEngine(dropping, parse_rules(RULES).rules, notifier)
+    for minute in range(60, 110):
+        engine.check(T0 + minute * MINUTE)
+    assert [r["status"] for r in received] == ["firing", "resolved"]
+    assert received[0]["rule"] == "asr-drop" and received[0]["condition"] == "< 0.35"
+    assert str(received[0]["display"]).endswith("%")
+
+
+def test_a_failing_webhook_is_logged_not_raised(dropping: StatsService, caplog: pytest.LogCaptureFixture) -> None:
+    notifier = WebhookNotifier(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))))
+    engine = AlertEngine(dropping, parse_rules(RULES).rules, notifier)
+    events = engine.check(T0 + 75 * MINUTE)
+    assert [e.status for e in events] == ["firing"] and notifier.sent == []
+    assert "webhook" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[[rule]]\nmetric = "asr"\ncondition = "< 1"', "name"),
+        ('[[rule]]\nname = "x"\nmetric = "speed"\ncondition = "< 1"', "valid metrics"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "below 1"', "condition"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nwindow = "soon"', "window"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { colour = "red" }', "colour"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nmin_samples = 0', "min_samples"),
+        ("[[rule]\n", "TOML"),
+    ],
+)
+def test_rule_mistakes_are_named(text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        parse_rules(text)
+
+
+def test_rule_file_defaults_and_filters() -> None:
+    ruleset = parse_rules(
+        'interval = "30s"\n[[rule]]\nname = "ner"\nmetric = "ner"\ncondition = "<= 0.9"\n'
+        'filter = { provider = "planet", type = "V", normal = false }\n'
+    )
+    (rule,) = ruleset.rules
+    assert ruleset.interval == 30 and rule.window == 900 and rule.cooldown == 1800 and rule.min_samples == 20
+    assert rule.filters == {"provider": "planet", "call_type": "V", "normal": "false"} and rule.webhook == ""
