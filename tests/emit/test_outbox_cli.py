@@ -58,6 +58,6 @@ def test_an_unusable_database_is_a_one_line_error(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = f"sqlite:///{tmp_path}/missing/dir/x.db"
     emitter = ["emitter", "--url", "http://r.test/cb", "--db", missing]
-    for args in (["outbox", "list", "--db", "postgresql://db/x"], emitter):
+    for args in (["outbox", "list", "--db", "mysql://db/x"], emitter):
         result = runner.invoke(cli, args)
         assert result.exit_code == 1 and result.output.startswith("Error: cannot open the outbox"), result.output
