@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,6 @@ FLAGS: Mapping[str, str] = {
 }
 
 _INT64 = (-(2**63), 2**63 - 1)
-_INTEGER_RE = re.compile(r"-?[0-9]{1,19}")
 _SID_RE = re.compile(r"[\x21-\x7e]{36}")
 _MID_CALL_REASONS = frozenset({1004, 1005})
 _RELEASER_ENDED_BY: Mapping[str, str] = {"initiator": EndedBy.CALLER, "responder": EndedBy.CALLEE}
@@ -90,10 +90,12 @@ def _text(value: str) -> str:
 
 
 def _integer(value: str, *, minimum: int = _INT64[0]) -> int:
-    if not _INTEGER_RE.fullmatch(value):
+    digits = value[1:] if value[:1] == "-" else value
+    # isascii() first: str.isdigit() alone would take other scripts' digits ("١٢") and superscripts
+    if not (0 < len(digits) <= 19 and digits.isascii() and digits.isdigit()):
         raise FieldError(f"expected a base-10 integer, got {value[:40]!r}")
     number = int(value)
-    if not _INT64[0] <= number <= _INT64[1]:
+    if len(digits) == 19 and not _INT64[0] <= number <= _INT64[1]:
         raise FieldError("out of the 64-bit integer range")
     if number < minimum:
         raise FieldError(f"must be at least {minimum}")
@@ -118,7 +120,12 @@ def _call_type(value: str) -> str:
 
 def _ip(value: str) -> str:
     try:
-        ipaddress.ip_address(value)
+        socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
+        return value
+    except (OSError, ValueError):
+        pass
+    try:
+        ipaddress.ip_address(value)  # also takes what inet_pton does not, e.g. IPv6 zone ids
     except ValueError:
         raise FieldError(f"expected an IPv4 or IPv6 address, got {value[:60]!r}") from None
     return value
@@ -187,16 +194,18 @@ class PlanetEvent:
 
 def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> PlanetEvent:
     """Check every key; append one error per bad field to ``errors`` (all of them, not just the first)."""
-    seen: dict[str, str] = {}
+    seen = dict(pairs)
     repeated: set[str] = set()
-    for key, value in pairs:
-        if key in seen and key in _CHECKS:
-            repeated.add(key)
-        seen.setdefault(key, value)
+    if len(seen) != len(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen and key in _CHECKS:
+                repeated.add(key)
+            seen.setdefault(key, value)
     for key in sorted(repeated):
         errors.append({"field": _printable(key), "error": "given more than once"})
     values: dict[str, Any] = {}
-    already = {e["field"] for e in errors}  # undecodable values, reported once by split_pairs
+    already = {e["field"] for e in errors} if errors else set()  # undecodable values, reported by split_pairs
     for key in KEYS:
         if key in repeated or key in already:
             continue
@@ -211,7 +220,7 @@ def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> Plan
             values[key] = _CHECKS[key](raw)
         except FieldError as exc:
             errors.append({"field": key, "error": str(exc)})
-    unknown = {k: v for k, v in seen.items() if k not in _CHECKS and k not in repeated}
+    unknown = {k: v for k, v in seen.items() if k not in _CHECKS} if len(seen) > len(values) else {}
     return PlanetEvent(values, unknown)
 
 

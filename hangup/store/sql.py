@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,10 +55,23 @@ def facts(record: CallRecord) -> dict[str, Any]:
     return {name: (dict(record.extra) if name == "extra" else getattr(record, name)) for name in FACT_FIELDS}
 
 
+_FACTS_WITHOUT_EXTRA = operator.attrgetter(*FACT_FIELDS[:-1])
+
+
 def digest(record: CallRecord) -> str:
-    """Hash of the platform-supplied facts (key order and receipt time do not matter)."""
-    text = json.dumps(facts(record), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    """Hash of the platform-supplied facts (key order and receipt time do not matter).
+
+    ``repr`` of the fact tuple tells ``None`` from ``"None"`` and ``1`` from ``"1"``; it is computed on
+    every insert, so it avoids building JSON.
+    """
+    text = repr(_FACTS_WITHOUT_EXTRA(record))
+    if record.extra:
+        text += repr(sorted(record.extra.items()))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return json.dumps(values) if values else "[]"
 
 
 def ended_at(record: CallRecord) -> int:
@@ -71,8 +85,9 @@ def record_row(record: CallRecord) -> tuple[Any, ...]:
         r.id, r.provider, r.provider_call_id, r.from_service_id, r.from_user_id, r.to_service_id, r.to_user_id,
         r.call_type, r.setup_time, r.start_time, r.end_time, r.duration, int(r.answered), r.direction, r.stid,
         r.srcip, r.dstip, r.call_end_reason, r.terminate, r.releaser, r.rel_code, r.rel_code_str, r.user_rel_code,
-        r.cause, json.dumps(list(r.causes)), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
-        r.sip, json.dumps(list(r.flags)), json.dumps(dict(r.extra), ensure_ascii=False), r.raw, r.received_at,
+        r.cause, _json_list(r.causes), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
+        r.sip, _json_list(r.flags), json.dumps(dict(r.extra), ensure_ascii=False) if r.extra else "{}", r.raw,
+        r.received_at,
         int(bool(r.flags)), ended_at(r), digest(r),
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATA, planet_query
+from receiver_helpers import DATA, planet_query
 
 from hangup.cli import _register, cli
 

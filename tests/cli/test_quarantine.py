@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import ClientFactory, planet_query
+from receiver_helpers import ClientFactory, planet_query
 
 from hangup.cli import _register, cli
 from hangup.store.base import Store

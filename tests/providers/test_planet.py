@@ -7,9 +7,9 @@ import string
 from urllib.parse import quote, urlencode
 
 import pytest
-from conftest import DATA, PLANET_EVENT, SPEC_EXAMPLE, planet_query
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from receiver_helpers import DATA, PLANET_EVENT, SPEC_EXAMPLE, planet_query
 
 from hangup.errors import PayloadError
 from hangup.providers.base import WebhookRequest

@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import SPEC_EXAMPLE, ClientFactory, SyncClient, planet_query
+from receiver_helpers import SPEC_EXAMPLE, ClientFactory, SyncClient, planet_query
 
 
 def sid(n: int) -> str:

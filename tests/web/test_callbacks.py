@@ -6,7 +6,7 @@ import concurrent.futures
 from typing import Any
 
 import pytest
-from conftest import PLANET_EVENT, SPEC_EXAMPLE, ClientFactory, planet_query
+from receiver_helpers import PLANET_EVENT, SPEC_EXAMPLE, ClientFactory, planet_query
 
 from hangup.store.base import Store
 

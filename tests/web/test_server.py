@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import planet_query
+from receiver_helpers import planet_query
 from serverproc import Server
 
 pytestmark = pytest.mark.slow
