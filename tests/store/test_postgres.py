@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 from test_sqlite import call
 
 from hangup.records import CallRecord
