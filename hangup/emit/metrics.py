@@ -1,15 +1,12 @@
 """Prometheus metrics of the emitter, kept in their own registry.
 
-``hangup serve`` adds them to its ``/metrics`` through ``EmitCollector``; ``hangup emitter --listen`` serves
-``REGISTRY`` at its own ``/metrics``.
+``hangup serve`` shows them at ``/metrics/emitter`` (its ``/metrics`` is the call log's); ``hangup emitter
+--listen`` at ``/metrics``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import Metric
 
 REGISTRY = CollectorRegistry()
 
@@ -29,11 +26,4 @@ LATENCY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
     registry=REGISTRY,
 )
-
-
-class EmitCollector:
-    """The emitter's metrics as one collector, to add to another registry."""
-
-    def collect(self) -> Iterator[Metric]:
-        yield from REGISTRY.collect()
 

@@ -24,28 +24,35 @@ import contextlib
 import logging
 import os
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from hangup.emit import api
 from hangup.emit.delivery import DeliveryConfig
-from hangup.emit.metrics import EmitCollector
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
 from hangup.emit.simulate import Simulator
 from hangup.errors import ConfigError, HangupError
-from hangup.web.state import AppState
+from hangup.settings import Settings
+from hangup.store.base import Store
 
 log = logging.getLogger("hangup.emit")
 
 DEMO_STID = "demo"
-_EXTENDED: weakref.WeakSet[CollectorRegistry] = weakref.WeakSet()  # server registries showing the emitter metrics
 DEMO_BACKFILL = 1800  # seconds of past demo traffic stored at start, so the dashboard has data at once
+
+
+class ServerState(Protocol):
+    """What the hooks need of ``hangup serve``'s shared state (``hangup.web.state.ServerState``)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,7 @@ def load_emit_settings(environ: Mapping[str, str] | None = None) -> EmitSettings
 
 
 @contextlib.asynccontextmanager
-async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
+async def emitter_lifespan(state: ServerState) -> AsyncIterator[None]:
     """Open the outbox in the server's database and, when configured, deliver from inside the server."""
     settings = load_emit_settings()
     if not settings.emit_url:
@@ -112,7 +119,6 @@ async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
         secret=settings.emit_secret,
     )  # fmt: skip
     outbox = await asyncio.to_thread(open_outbox, state.store.url)  # the same database as the call log
-    _add_metrics(state)
     emitter = Emitter(outbox, settings.emit_url, config, orphan_timeout=settings.emit_orphan_timeout)
     api.register(state, emitter)
     stop = asyncio.Event()
@@ -127,20 +133,8 @@ async def emitter_lifespan(state: AppState) -> AsyncIterator[None]:
         outbox.close()
 
 
-def _add_metrics(state: AppState) -> None:
-    """Show the emitter's metrics at the server's ``/metrics`` too."""
-    try:
-        from hangup.web.metrics import metrics_of
-    except ImportError:  # a server built without the metrics module: nothing to add to
-        return
-    registry = metrics_of(state).registry
-    if registry not in _EXTENDED:
-        registry.register(EmitCollector())
-        _EXTENDED.add(registry)
-
-
 @contextlib.asynccontextmanager
-async def demo_lifespan(state: AppState) -> AsyncIterator[None]:
+async def demo_lifespan(state: ServerState) -> AsyncIterator[None]:
     """With ``HANGUP_DEMO`` on, feed simulated calls (stid ``demo``) into this server's own receiver path."""
     settings = load_emit_settings()
     if not settings.demo:
@@ -156,7 +150,7 @@ async def demo_lifespan(state: AppState) -> AsyncIterator[None]:
             await task
 
 
-async def feed_demo(state: AppState, rate: float, backfill: float = DEMO_BACKFILL) -> None:
+async def feed_demo(state: ServerState, rate: float, backfill: float = DEMO_BACKFILL) -> None:
     """Store ``backfill`` seconds of past traffic at once, then new calls in real time, through the receiver path."""
     from hangup import ingest
     from hangup.providers.base import WebhookRequest
@@ -183,7 +177,8 @@ async def feed_demo(state: AppState, rate: float, backfill: float = DEMO_BACKFIL
 
 
 def emit_routes() -> list[BaseRoute]:
-    return api.routes()
+    """The event routes, and the emitter's metrics at ``/metrics/emitter`` (``/metrics`` is the call log's)."""
+    return [*api.routes(), Route("/metrics/emitter", api.emitter_metrics, methods=["GET"])]
 
 
 routes: list[BaseRoute] = emit_routes()

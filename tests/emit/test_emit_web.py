@@ -13,7 +13,7 @@ from hangup.emit.web import DEMO_STID, feed_demo, load_emit_settings
 from hangup.errors import ConfigError
 from hangup.settings import load_settings
 from hangup.store.base import CallQuery, Store
-from hangup.web.state import AppState
+from hangup.web.state import AppState  # the real server state the hooks are given
 
 
 def test_serve_queues_call_events_in_its_own_database(
@@ -30,7 +30,7 @@ def test_serve_queues_call_events_in_its_own_database(
     finally:
         outbox.close()
     assert entry.sid == ENDED["sid"] and entry.destination == "http://127.0.0.1:9/call_event"
-    exposition = client.get("/metrics").text
+    exposition = client.get("/metrics/emitter").text
     assert "hangup_emit_delivered_total" in exposition and "hangup_emit_delivery_latency_seconds_bucket" in exposition
 
 
