@@ -29,12 +29,13 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlencode
 
 from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
 from hangup.providers import asterisk, callcenter, freeswitch
+from hangup.providers._common import json_object
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import get_provider
 from hangup.records import CallRecord
@@ -53,6 +54,7 @@ class Item:
 
 
 Reader = Callable[[IO[str], float], Iterator[Item]]
+T = TypeVar("T")
 
 
 def _attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *args: Any) -> Item:
@@ -81,6 +83,22 @@ def _peek(stream: Iterable[str]) -> tuple[str, Iterator[str]]:
     return "", iter(consumed)
 
 
+def _guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
+    """Numbered CSV rows; a row the csv module cannot read becomes a rejected ``Item`` and reading goes on."""
+    number = first - 1
+    while True:
+        number += 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, Item(f"row {number}", None, PayloadError(
+                "malformed CSV row", details=[{"field": "row", "error": str(exc)[:120]}]))
+            continue
+        yield number, row
+
+
 # -- webhook-shaped formats ---------------------------------------------------------------
 def _query_of(line: str) -> tuple[str, str]:
     text = line.strip()
@@ -106,8 +124,10 @@ def _form_reader(name: str) -> Reader:
         adapter = get_provider(name)
         first, lines = _peek(stream)
         if first and not first.startswith("{") and "=" not in first and "," in first:
-            rows = csv.DictReader(lines)
-            for number, row in enumerate(rows, 2):
+            for number, row in _guarded(csv.DictReader(lines), 2):
+                if isinstance(row, Item):
+                    yield row
+                    continue
                 body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
                 yield _attempt(f"row {number}", json.dumps(row), adapter.parse, _post(body, received_at))
             return
@@ -189,9 +209,11 @@ def _freeswitch(text: str, received_at: float) -> CallRecord:
 
 # -- CSV-shaped formats ------------------------------------------------------------------------
 def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
-    rows = csv.reader(stream)
     header: list[str] | None = None
-    for number, fields in enumerate(rows, 1):
+    for number, fields in _guarded(csv.reader(stream), 1):
+        if isinstance(fields, Item):
+            yield fields
+            continue
         if not fields or not any(fields):
             continue
         if number == 1 and "disposition" in (f.strip().lower() for f in fields):
@@ -222,16 +244,17 @@ def read_callcenter(stream: IO[str], received_at: float) -> Iterator[Item]:
         for location, text in _json_objects(lines):
             yield _attempt(location, text, _callcenter_json, text, received_at)
         return
-    for number, row in enumerate(csv.DictReader(lines), 2):
+    for number, row in _guarded(csv.DictReader(lines), 2):
+        if isinstance(row, Item):
+            yield row
+            continue
         data = callcenter.normalize_keys({k: v for k, v in row.items() if k is not None})
         raw = json.dumps(row, ensure_ascii=False)
         yield _attempt(f"row {number}", raw, callcenter.record_from_row, data, raw, received_at)
 
 
 def _callcenter_json(text: str, received_at: float) -> CallRecord:
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise PayloadError("expected a JSON object", details=[{"field": "item", "error": "not an object"}])
+    data = json_object(text.encode("utf-8", "replace"), "callcenter")
     return callcenter.record_from_row(callcenter.normalize_keys(data), text, received_at)
 
 
@@ -241,7 +264,10 @@ def read_jsonl(stream: IO[str], received_at: float) -> Iterator[Item]:
 
 
 def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
-    for number, row in enumerate(csv.DictReader(stream), 2):
+    for number, row in _guarded(csv.DictReader(stream), 2):
+        if isinstance(row, Item):
+            yield row
+            continue
         yield _attempt(f"row {number}", "", record_from_export, row)
 
 
@@ -250,10 +276,7 @@ def _export_json(text: str) -> CallRecord:
 
 
 def _object(text: str) -> dict[str, Any]:
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
-    return data
+    return json_object(text.encode("utf-8", "replace"), "jsonl")
 
 
 READERS: Mapping[str, Reader] = {

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from hangup.errors import CatalogError, Forbidden, InvalidPayload, PayloadError,
 from hangup.records import CallRecord, Direction, call_id_for
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+#: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
+MAX_INTEGER = 2**53
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
 
 #: Outcomes that cannot happen on an answered call: a record claiming both is flagged, not rejected.
 _UNANSWERED_OUTCOMES = frozenset(
@@ -92,6 +97,9 @@ class RecordDraft:
             return default
         if number < 0:
             self.error(name, "must not be negative")
+            return default
+        if number > MAX_INTEGER:
+            self.error(name, f"larger than {MAX_INTEGER}")
             return default
         return number
 
@@ -211,7 +219,8 @@ def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
     if text.isdigit():
         value = int(text)
-        return value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
+        value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
+        return value if value <= MAX_TIME else None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -221,7 +230,8 @@ def parse_time(text: str) -> int | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    seconds = int(moment.timestamp())
+    return seconds if 0 <= seconds <= MAX_TIME else None
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -286,6 +296,12 @@ def json_object(body: bytes, provider: str) -> dict[str, Any]:
             from None
     if not isinstance(value, dict):
         raise PayloadError(f"{provider}: expected a JSON object", details=[{"field": "body", "error": "not an object"}])
+    if _SURROGATE_ESCAPE.search(body):
+        try:  # a lone surrogate (\ud800) decodes to a str that no store can encode
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
+                               details=[{"field": "body", "error": "invalid unicode escape"}]) from None
     return value
 
 

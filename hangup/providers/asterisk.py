@@ -144,7 +144,10 @@ class AsteriskProvider:
         if body.startswith("{"):
             row = normalize_keys(json_object(request.body, NAME))
         else:
-            lines = list(csv.reader(body.splitlines()))
+            try:
+                lines = list(csv.reader(body.splitlines()))
+            except csv.Error:
+                lines = []
             if len(lines) != 1 or len(lines[0]) < 16:
                 raise PayloadError("asterisk: expected a JSON CDR or one Master.csv line",
                                    details=[{"field": "body", "error": "not a CDR"}])

@@ -100,7 +100,12 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
 
 
 def rows_from_csv(data: str) -> list[dict[str, str]]:
-    return [normalize_keys(r) for r in csv.DictReader(io.StringIO(data))]
+    try:
+        return [normalize_keys({k: v for k, v in r.items() if k is not None})
+                for r in csv.DictReader(io.StringIO(data, newline=""))]
+    except csv.Error as exc:
+        raise PayloadError(f"callcenter: CSV does not parse: {exc}",
+                           details=[{"field": "body", "error": "malformed CSV"}]) from None
 
 
 class CallcenterProvider:

@@ -78,7 +78,11 @@ def record_from_json(data: Mapping[str, Any], raw: str = "", received_at: float 
         draft.error(ANSWERED, "expected true or false")
     elif isinstance(answered, bool):
         draft.answered = answered
-    refs = ([data[CAUSE]] if data.get(CAUSE) else []) + list(data.get(CAUSES) or [])
+    more = data.get(CAUSES) or []
+    if not isinstance(more, list):
+        draft.error(CAUSES, "expected a list of cause references")
+        more = []
+    refs = ([data[CAUSE]] if data.get(CAUSE) else []) + more
     for item in refs:
         try:
             scheme, key = parse_ref(text(item))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from hangup.cli import _register, cli
 from hangup.importer import Importer, guess_format
 from hangup.importer.export import write_parquet, write_text
+from hangup.importer.formats import Item, _guarded
 from hangup.store import open_store
 from hangup.store.base import CallQuery, Store
 
@@ -167,3 +169,30 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "Parquet needs a file" in bad.output
     missing = runner.invoke(cli, ["import", str(tmp_path / "nope.csv"), "--db", db])
     assert missing.exit_code == 2
+
+
+def test_unreadable_rows_are_rejected_and_reading_goes_on(tmp_path: Path, store: Store) -> None:
+    good = (DATA / "asterisk/answered.csv").read_bytes()
+    path = tmp_path / "Master.csv"
+    path.write_bytes(b'"","1000","20\x0001"\n' + b"\xff\xfe not utf-8,,,\n" + good)
+    summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], "asterisk-csv")
+    assert (summary.imported, summary.rejected) == (1, 2)
+
+
+def test_a_csv_error_rejects_one_row() -> None:
+    def rows() -> Iterator[list[str]]:
+        yield ["a"]
+        raise csv.Error("field larger than field limit (16777216)")
+
+    items = list(_guarded(rows(), 1))
+    assert items[0] == (1, ["a"])
+    number, item = items[1]
+    assert number == 2 and isinstance(item, Item) and item.error is not None
+    assert item.error.details[0]["error"].startswith("field larger")
+
+
+def test_json_lines_with_lone_surrogates_are_rejected(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "cc.jsonl"
+    path.write_text('{"call_id": "\\ud800", "call_status": "Busy"}\n{"call_id": "c2", "call_status": "Busy"}\n')
+    summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], "callcenter")
+    assert (summary.imported, summary.rejected) == (1, 1)
