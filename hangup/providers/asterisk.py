@@ -3,7 +3,8 @@
 Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, or as a JSON
 object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event keys such as
 ``Source``/``Disposition``) or a single CSV line POSTed by a dialplan ``CURL()`` or an AMI bridge.
-``Master.csv`` has no header; its columns (``MASTER_CSV_COLUMNS``) follow ``cdr_csv.c``:
+``Master.csv`` has no header; its columns (``MASTER_CSV_COLUMNS``) follow ``cdr_csv.c`` ``build_csv_record``
+(confirmed in the Asterisk source):
 ``uniqueid`` and ``userfield`` only with ``loguniqueid``/``loguserfield`` (cdr.conf ``[csv]``),
 ``peeraccount``/``linkedid``/``sequence`` only with ``newcdrcolumns``. Where each value comes from:
 
@@ -22,6 +23,7 @@ Credentials: HTTP Basic ``asterisk_basic_auth`` (``user:password``) on posted CD
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,12 +72,19 @@ AMI_KEYS = {
     "dialstatus": "dialstatus",
 }
 
+_UNIQUEID = re.compile(r"\d+\.\d+")
+
 #: Dispositions so broad that a recorded hangup cause says more.
 GENERIC = frozenset({"ANSWERED", "FAILED", "CONGESTION"})
 
 
 def row_from_csv(fields: list[str]) -> dict[str, str]:
-    """A ``Master.csv`` row (a list of column values) as CDR variables."""
+    """A ``Master.csv`` row (a list of column values) as CDR variables.
+
+    A 17th column is ``uniqueid`` when it looks like one (``1780912800.1``), else ``userfield``
+    (``loguserfield=yes`` without ``loguniqueid``)."""
+    if len(fields) == 17 and not _UNIQUEID.fullmatch(fields[16]):
+        return {**dict(zip(MASTER_CSV_COLUMNS, fields[:16], strict=False)), USERFIELD: fields[16]}
     return dict(zip(MASTER_CSV_COLUMNS, fields, strict=False))
 
 

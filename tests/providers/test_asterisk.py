@@ -8,7 +8,7 @@ import pytest
 from payload_cases import BASE_URL, cases, compare, expected, request_for
 
 from hangup.errors import Forbidden, PayloadError, Unauthorized
-from hangup.providers.asterisk import PROVIDER, record_from_row
+from hangup.providers.asterisk import PROVIDER, record_from_row, row_from_csv
 from hangup.providers.base import WebhookRequest
 
 URL = BASE_URL + "asterisk"
@@ -71,3 +71,11 @@ def test_basic_auth() -> None:
         PROVIDER.verify(WebhookRequest("POST", URL, "", b"{}", bad), secrets)
     with pytest.raises(Unauthorized):
         PROVIDER.verify(WebhookRequest("POST", URL, "", b"{}", {}), {})
+
+
+def test_seventeenth_column_is_uniqueid_or_userfield() -> None:
+    base = ["", "1000", "2001", "ctx", "", "PJSIP/1-1", "", "Dial", "", "2026-06-08 10:00:00", "", "", "1", "0",
+            "BUSY", "DOCUMENTATION"]
+    assert record_from_row(row_from_csv([*base, "1780912800.1"])).provider_call_id == "1780912800.1"
+    with_userfield = record_from_row(row_from_csv([*base, "hangupcause=17"]))
+    assert with_userfield.q850 == 17 and with_userfield.provider_call_id == "PJSIP/1-1|2026-06-08 10:00:00"
