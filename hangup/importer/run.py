@@ -126,8 +126,7 @@ class Importer:
         return self.summary
 
     def import_file(self, path: str, fmt: str | None = None) -> None:
-        # stdin's buffer is a BufferedReader at run time; typeshed only promises BinaryIO.
-        buffered = cast(io.BufferedReader, sys.stdin.buffer) if path == "-" else open(path, "rb")
+        buffered = _stdin() if path == "-" else open(path, "rb")
         try:
             chosen = fmt or guess_format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES].decode("utf-8", "replace"))
             if chosen is None:
@@ -191,6 +190,14 @@ class Importer:
                 self.summary.duplicates += 1
             else:
                 self.summary.conflicts += 1
+
+
+def _stdin() -> io.BufferedReader:
+    """Standard input as a stream that can be peeked at (for the format guess)."""
+    stream = sys.stdin.buffer
+    if isinstance(stream, io.BufferedReader):
+        return stream
+    return io.BufferedReader(cast(io.RawIOBase, stream))
 
 
 def _position(stream: IO[bytes]) -> int:

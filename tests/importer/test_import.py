@@ -196,3 +196,13 @@ def test_json_lines_with_lone_surrogates_are_rejected(tmp_path: Path, store: Sto
     path.write_text('{"call_id": "\\ud800", "call_status": "Busy"}\n{"call_id": "c2", "call_status": "Busy"}\n')
     summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], "callcenter")
     assert (summary.imported, summary.rejected) == (1, 1)
+
+
+def test_cli_import_from_standard_input(tmp_path: Path) -> None:
+    _register()
+    db = str(tmp_path / "stdin.db")
+    data = (DATA / "callcenter/import/records.csv").read_bytes()
+    result = CliRunner().invoke(cli, ["import", "-", "--format", "callcenter", "--db", db, "--quiet", "--json",
+                                      "--rejects", str(tmp_path / "r.jsonl")], input=data)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["imported"] == 4

@@ -158,3 +158,15 @@ def test_accept_unsigned_lets_unsigned_traffic_in(make_client: Any, fresh_store:
     response = client.post("/callbacks/plivo", content=_payload("plivo/busy.form"),
                            headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200 and fresh_store.count() == 1
+
+
+def test_asterisk_cdr_posted_as_json_is_stored(make_client: Any, fresh_store: Store) -> None:
+    client = make_client(HANGUP_ASTERISK_ACCEPT_UNSIGNED="true")
+    body = _payload("asterisk/ami_no_answer.json")
+    first = client.post("/callbacks/asterisk", content=body, headers={"content-type": "application/json"})
+    line = client.post("/callbacks/asterisk", content=_payload("asterisk/answered.csv"),
+                       headers={"content-type": "text/csv"})
+    assert (first.status_code, line.status_code) == (200, 200)
+    stored = fresh_store.get(first.json()["id"])
+    assert stored is not None and stored.outcome == "no_answer" and stored.q850 == 19
+    assert fresh_store.count() == 2
