@@ -27,6 +27,7 @@ from hangup.errors import CatalogError, Forbidden, InvalidPayload, PayloadError,
 from hangup.records import CallRecord, Direction, call_id_for
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_DECIMAL = re.compile(r"\d+\.\d+")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 #: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
 MAX_INTEGER = 2**53
@@ -217,6 +218,8 @@ def _ended_by(primary: Cause, sources: tuple[str, ...], catalog: CauseCatalog) -
 # -- times ---------------------------------------------------------------------------------
 def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
+    if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
+        text = text.split(".")[0]
     if text.isdigit():
         value = int(text)
         value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds

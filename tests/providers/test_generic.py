@@ -59,3 +59,23 @@ def test_signed_event_is_accepted() -> None:
 def test_bad_signatures_are_rejected(headers: dict[str, str], body: bytes, error: type[HTTPError]) -> None:
     with pytest.raises(error):
         PROVIDER.verify(WebhookRequest("POST", URL, "", body, headers, RECEIVED_AT), SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(1780912800, 1780912800), ("1780912800.521", 1780912800), ("2026-06-08T10:00:00+02:00", 1780905600),
+     ("2026-06-08 08:00:00", 1780905600), ("Mon, 08 Jun 2026 08:00:00 +0000", 1780905600),
+     ("1780912800521000", 1780912800)],
+)
+def test_time_forms(value: object, seconds: int) -> None:
+    body = json.dumps({"call_id": "t1", "end_time": value, "cause": "q850:16"}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}))
+    assert record is not None and record.end_time == seconds
+
+
+@pytest.mark.parametrize("value", ["yesterday", "99999999999999", "0001-01-01T00:00:00Z", "-5"])
+def test_times_out_of_range_are_named(value: str) -> None:
+    body = json.dumps({"call_id": "t1", "end_time": value}).encode()
+    with pytest.raises(PayloadError) as caught:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}))
+    assert caught.value.details == [{"field": "end_time", "error": f"expected a time, got {value!r}"}]
