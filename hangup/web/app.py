@@ -11,7 +11,8 @@ Extension points (append a line; keep the lists ordered by concern):
     after the store is open (register a store write hook, start a background task …) and exited before it
     closes, in reverse order.
 
-Request path: ``CallbackReceiver`` (callbacks, the hot path) → ``TokenAuth`` → Starlette routes.
+Request path: ``CallbackReceiver`` (callbacks, the hot path, before any middleware) → ``TokenAuth`` →
+Starlette routes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from starlette.routing import BaseRoute
 from hangup.settings import Settings, load_settings
 from hangup.store import open_store, scheme_of
 from hangup.store.base import Store
+from hangup.types import Receive, Scope, Send
 from hangup.web.auth import TokenAuth
 from hangup.web.callbacks import CallbackReceiver
 from hangup.web.responses import EXCEPTION_HANDLERS
@@ -84,6 +86,20 @@ def open_settings_store(settings: Settings) -> Store:
     return open_store(settings.db, **options)
 
 
+class HangupApp(Starlette):
+    """Starlette with the callback receiver answered first, outside the middleware stack (the hot path)."""
+
+    receiver: CallbackReceiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = self.receiver.match(scope["path"])
+            if name is not None:
+                await self.receiver.respond(name, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
     """The ASGI app; it opens ``settings.db`` at startup unless a ``store`` is handed in (and then leaves it open)."""
     settings = settings or load_settings()
@@ -104,12 +120,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 state.store.close()
                 state.store = None
 
-    middleware = [
-        Middleware(CallbackReceiver, state=state),
-        Middleware(TokenAuth, token=settings.api_token, prefixes=PROTECTED_PREFIXES),
-    ]
+    middleware = [Middleware(TokenAuth, token=settings.api_token, prefixes=PROTECTED_PREFIXES)]
     handlers: Any = EXCEPTION_HANDLERS
-    app = Starlette(routes=routes(), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app = HangupApp(routes=routes(), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app.receiver = CallbackReceiver(state)
     app.state.hangup = state
     return app
 

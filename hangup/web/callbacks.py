@@ -1,9 +1,9 @@
 """The callback receiver: ``GET/POST /callbacks/{provider}`` (and the configured Planet path).
 
-This is the hot path, so it is a thin ASGI layer in front of Starlette's routing rather than a Starlette
-route (``docs/benchmarks.md``, "Ingest"): it matches the path with one dict lookup, enforces the
-protections and limits, runs the adapter and answers 200 only after the store has committed the call.
-Every other path falls through to the Starlette app unchanged.
+This is the hot path, so it is answered in raw ASGI before Starlette's middleware and routing
+(``HangupApp.__call__``; ``docs/benchmarks.md``, "Ingest"): it matches the path with one dict lookup,
+enforces the protections and limits, runs the adapter and answers 200 only after the store has
+committed the call. Every other path goes to Starlette unchanged.
 
 Order of checks: path (secret segment) → method (405) → source network (403) → query size (414) →
 body size (413) → key count (400) → adapter ``verify`` (401/403) → adapter ``parse`` (400) → store.
@@ -24,7 +24,7 @@ from hangup.errors import Forbidden, HTTPError, PayloadError, PayloadTooLarge, S
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
 from hangup.settings import Settings
-from hangup.types import ASGIApp, Receive, Scope, Send
+from hangup.types import Receive, Scope, Send
 from hangup.web.state import AppState
 
 log = logging.getLogger("hangup.web.callbacks")
@@ -33,6 +33,10 @@ CALLBACK_PREFIX = "/callbacks/"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _NOT_STORED = json.dumps({"ok": False, "error": "the store is not available; retry later",
                           "error_id": "store_unavailable", "status": 503, "details": []}).encode()
+
+
+_FAILED = json.dumps({"ok": False, "error": "internal error; retry later", "error_id": "internal_error",
+                      "status": 500, "details": []}).encode()
 
 
 class MethodNotAllowed(HTTPError):
@@ -50,10 +54,9 @@ def callback_paths(settings: Settings, names: list[str]) -> dict[str, str]:
 
 
 class CallbackReceiver:
-    """ASGI middleware answering the callback paths itself and passing everything else on."""
+    """Answers the callback paths (see the module docstring); ``match`` says whether a path is one."""
 
-    def __init__(self, app: ASGIApp, state: AppState) -> None:
-        self.app = app
+    def __init__(self, state: AppState) -> None:
         self.state = state
         self.providers = providers()
         settings = state.settings
@@ -61,22 +64,22 @@ class CallbackReceiver:
         self.prefix = (f"/{settings.callback_secret}" if settings.callback_secret else "") + CALLBACK_PREFIX
         self.secrets = settings.secrets()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
+    def match(self, path: str) -> str | None:
+        """The provider name a callback path addresses (perhaps an unknown one), or ``None``."""
         name = self.paths.get(path)
-        if name is None:
-            if not path.startswith(self.prefix):
-                await self.app(scope, receive, send)
-                return
-            name = path[len(self.prefix):]
+        if name is None and path.startswith(self.prefix):
+            return path[len(self.prefix):]
+        return name
+
+    async def respond(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            status, body = await self._handle(name, path, scope, receive)
+            status, body = await self._handle(name, scope["path"], scope, receive)
         except StoreError:
             log.exception("callback not stored")
             status, body = 503, _NOT_STORED
+        except Exception:  # a bug: answer in the one error shape; the platform will retry
+            log.exception("callback failed")
+            status, body = 500, _FAILED
         headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
         if status == 405:
             provider = self.providers.get(name)

@@ -1,0 +1,213 @@
+"""Ingest benchmark: the Planet callback on a bare ASGI app, a naive FastAPI + SQLAlchemy app, and hangup.
+
+Every server gets the same load, one after the other, on 127.0.0.1 only: the 19-key on_call_evt_cb GET
+with a unique sid per request, 32 connections, a short warm-up, then ``--duration`` seconds. After each
+run the rows the server stored are counted and compared with the 200 responses the load generator saw.
+
+Setup (once)::
+
+    .venv/bin/pip install -e '.[bench]'     # fastapi + sqlalchemy for the naive baseline
+    sudo apt-get install -y wrk             # the load generator; without it a slower Python client is used
+
+Run::
+
+    .venv/bin/python bench/ingest/run.py                 # all three, 10 s each
+    .venv/bin/python bench/ingest/run.py --duration 5 --only hangup
+
+With ``taskset`` available the server is pinned to CPU 0 and wrk to CPU 1, so they do not compete.
+Prints req/s, p50/p99 latency, rows vs 200s, then hangup's ratios against both baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PATH = "/callbacks/planet"
+REST = (HERE / "sids.lua").read_text().split('local rest = "', 1)[1].split("local threads", 1)[0]
+REST = "".join(re.findall(r'"([^"]*)"', '"' + REST))
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    rows: int
+    errors: int
+    connections: int
+
+    @property
+    def rows_check(self) -> str:
+        # wrk stops mid-flight: up to one answer per connection may be stored but not counted as a 200.
+        if self.rows < self.ok:
+            return f"LOST {self.ok - self.rows}"
+        return "ok" if self.rows - self.ok <= self.connections else f"{self.rows - self.ok} extra"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") and os.cpu_count() and \
+        os.cpu_count() > 1 else command  # type: ignore[operator]
+
+
+def server_command(name: str, port: int, workdir: Path) -> tuple[list[str], dict[str, str]]:
+    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+               "--http", "httptools", "--no-access-log", "--log-level", "warning", "--app-dir", str(HERE)]
+    if name == "bare":
+        return [*uvicorn, "bare:app"], {}
+    if name == "naive":
+        return [*uvicorn, "naive:app"], {"NAIVE_DB": f"sqlite:///{workdir}/naive.db"}
+    db = f"sqlite:///{workdir}/hangup.db"
+    return [sys.executable, "-m", "hangup", "serve", "--port", str(port), "--db", db], {}
+
+
+def count_rows(name: str, workdir: Path, prefix: str) -> int:
+    table, column, path = {"naive": ("call_events", "sid", "naive.db"), "hangup": ("calls", "id", "hangup.db")}[name]
+    with sqlite3.connect(workdir / path) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?", (prefix + "%",)).fetchone()[0])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {process.returncode}")
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+# -- load generators ----------------------------------------------------------------------------
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if match is None:
+        raise SystemExit(f"cannot read wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
+
+
+def run_wrk(url: str, seconds: float, connections: int, prefix: str) -> tuple[float, float, float, int, int]:
+    command = pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
+                         str(HERE / "sids.lua"), url + PATH, "--", prefix])
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    bad = int(non2xx.group(1)) if non2xx else 0
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            _ms(re.search(r"50%\s+(\S+)", out).group(1)), _ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+            total - bad, bad + (sum(map(int, errors.groups())) if errors else 0))
+
+
+def run_python(url: str, seconds: float, connections: int, prefix: str) -> tuple[float, float, float, int, int]:
+    latencies: list[float] = []
+    counts = {"ok": 0, "bad": 0}
+
+    async def worker(client: httpx.AsyncClient, wid: int, stop_at: float) -> None:
+        n = 0
+        while time.monotonic() < stop_at:
+            n += 1
+            sid = f"{prefix}-{wid:04x}-4000-8000-{n:012d}"
+            started = time.perf_counter()
+            response = await client.get(f"{PATH}?sid={sid}&{REST}")
+            latencies.append(time.perf_counter() - started)
+            counts["ok" if response.status_code == 200 else "bad"] += 1
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
+            started = time.monotonic()
+            await asyncio.gather(*(worker(client, w, started + seconds) for w in range(connections)))
+            return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    return (len(latencies) / elapsed, latencies[len(latencies) // 2] * 1000,
+            latencies[int(len(latencies) * 0.99)] * 1000, counts["ok"], counts["bad"])
+
+
+def bench(name: str, seconds: float, connections: int, tool: str) -> Result:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        workdir = Path(tmp)
+        command, env = server_command(name, port, workdir)
+        process = subprocess.Popen(pinned(0, command), cwd=workdir, env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_ready(url, process)
+            load = run_wrk if tool == "wrk" else run_python
+            load(url, 2, connections, secrets.token_hex(4))  # warm-up, rows not counted
+            prefix = secrets.token_hex(4)
+            rps, p50, p99, ok, bad = load(url, seconds, connections, prefix)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        rows = count_rows(name, workdir, prefix) if name != "bare" else ok
+    return Result(name, rps, p50, p99, ok, rows, bad, connections)
+
+
+def report(results: list[Result]) -> None:
+    print(f"{'server':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'200s':>8} {'rows':>8} {'errors':>7}  rows = 200s")
+    for r in results:
+        rows = "-" if r.name == "bare" else str(r.rows)
+        check = "-" if r.name == "bare" else r.rows_check
+        print(f"{r.name:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.ok:>8} {rows:>8} {r.errors:>7}  {check}")
+    by = {r.name: r for r in results}
+    if "hangup" in by:
+        h = by["hangup"]
+        if "naive" in by:
+            print(f"hangup / naive = {h.rps / by['naive'].rps:.1f}x   (target >= 25x)")
+        if "bare" in by:
+            print(f"hangup / bare  = {h.rps / by['bare'].rps:.2f}x  (target >= 0.25x)")
+        print(f"hangup p99     = {h.p99_ms:.2f} ms  (target < 15 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (max 60)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", default="bare,naive,hangup", help="comma-separated subset")
+    parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
+    args = parser.parse_args()
+    seconds = min(max(args.duration, 1.0), 60.0)
+    if args.tool == "python":
+        print("wrk not found (sudo apt-get install -y wrk); using the slower Python client, which caps the rates")
+    names = [n for n in args.only.split(",") if n]
+    print(f"load: {args.tool}, {args.connections} connections, {seconds:.0f} s per server, 19-key GET, unique sids; "
+          f"cpus: {os.cpu_count()}, pinned: {bool(shutil.which('taskset'))}")
+    report([bench(name, seconds, args.connections, args.tool) for name in names])
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
