@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,34 @@ def test_simulate_needs_exactly_one_destination() -> None:
     _register()
     result = CliRunner().invoke(cli, ["simulate", "--duration", "1"])
     assert result.exit_code == 2 and "--target" in result.output
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    paths: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        _Recorder.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_simulate_sends_the_same_callbacks_it_would_write(tmp_path: Path) -> None:
+    _register()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Recorder.paths = []
+    try:
+        target = f"http://127.0.0.1:{server.server_address[1]}/call_event"
+        common = ["simulate", "--rate", "20", "--duration", "2", "--seed", "4"]
+        sent = CliRunner().invoke(cli, [*common, "--target", target, "--fast", "--quiet"])
+        written = CliRunner().invoke(cli, [*common, "--out", str(tmp_path / "x.txt")])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sent.exit_code == 0 and written.exit_code == 0, sent.output
+    expected = sorted(f"/call_event?{line}" for line in (tmp_path / "x.txt").read_text().splitlines())
+    assert sorted(_Recorder.paths) == expected and "200:" in sent.output
