@@ -5,7 +5,7 @@ The rules come from the LINE Planet API specification ("Server release reason" a
 * ``call_end_reason``: ``data/release.csv`` by (how, party); a final SIP response first goes through
   ``data/sip_release.csv`` to a release method.
 * ``terminate``: 16 when ``duration`` > 0; otherwise the simple code whose outcome in the cause catalog matches the
-  outcome of ``call_end_reason`` (77 canceled, 21 rejected, 17 busy, 18 no answer, 16 answered), else 127.
+  outcome of ``call_end_reason`` (77 canceled, 21 rejected, 17 busy, 18 no answer), else 127.
 * ``releaser``: ``initiator`` (caller), ``responder`` (callee) or the releasing server's hostname.
 * ``rel_code``/``rel_code_str``: hangup's debug code table ``data/rel_codes.csv``, or the final SIP status.
 * ``duration``: ``end_time - start_time``, 0 for a call that was never answered.
@@ -130,11 +130,14 @@ def terminate_for(call_end_reason: int, duration: int) -> int:
 
 @functools.cache
 def _terminate_by_outcome() -> Mapping[Outcome, int]:
-    """Outcome -> simple code, read from the catalog's ``planet-terminate`` table (the "else" row excluded)."""
+    """Outcome -> simple code of a call with no duration, from the catalog's ``planet-terminate`` table.
+
+    16 is left out: it means "duration > 0", so a call answered and ended within the same second gets 127.
+    """
     return MappingProxyType(
         {
             entry.outcome: entry.code
             for entry in default_catalog().entries(PLANET_TERMINATE)
-            if entry.code is not None and entry.code != TERMINATE_ELSE
+            if entry.code is not None and entry.code not in (TERMINATE_ELSE, TERMINATE_NORMAL)
         }
     )

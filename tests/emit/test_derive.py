@@ -104,6 +104,11 @@ def test_derived_event_classifies_back_to_the_same_outcome(case: tuple[Any, ...]
         assert not detail.normal
 
 
+def test_a_call_answered_and_ended_in_the_same_second_is_not_normal_released() -> None:
+    event = derive(facts_from_dict(facts(start_time=END, end_time=END, how="bye", released_by="callee")))
+    assert (event.duration, event.call_end_reason, event.terminate) == (0, 1005, 127)
+
+
 def test_query_has_exactly_the_19_keys_in_order_and_round_trips() -> None:
     event = derive(facts_from_dict(facts(user_rel_code="hung-up-in-app")))
     params = event.to_params()
