@@ -132,13 +132,72 @@ def _planet_operations() -> dict[str, Any]:
     return {"get": get, "post": post}
 
 
+_LIST_OK = _json("One page, newest first", {
+    "type": "object", "required": ["ok", "calls", "next_cursor"],
+    "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _CALL_SCHEMA},
+                   "next_cursor": _NULL_STRING}})
+
+#: Paths that do not depend on settings.
+_STATIC_PATHS: dict[str, Any] = {
+    "/healthz": {"get": {"summary": "The process answers", "operationId": "healthz", "tags": ["health"],
+                         "responses": {"200": _json("Up", {"type": "object"})}}},
+    "/readyz": {"get": {"summary": "The store can commit a write", "operationId": "readyz",
+                        "tags": ["health"], "responses": {"200": _json("Ready", {"type": "object"}),
+                                                          "503": _error("Not ready")}}},
+    "/api/calls": {"get": {
+        "summary": "The call log, filtered, newest first", "operationId": "listCalls", "tags": ["calls"],
+        "security": [{"bearer": []}, {}],
+        "parameters": [*_CALL_FILTERS, {"name": "format", "in": "query",
+                                        "schema": {"type": "string", "enum": ["json", "csv", "jsonl"]}}],
+        "responses": {"200": {**_LIST_OK, "content": {
+            **_LIST_OK["content"], "text/csv": {"schema": _STRING},
+            "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
+    "/api/calls.csv": {"get": {
+        "summary": "The filtered call log as CSV (formula-safe)", "operationId": "exportCsv",
+        "tags": ["calls"], "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": _STRING}}},
+                      **_API_ERRORS}}},
+    "/api/calls.jsonl": {"get": {
+        "summary": "The filtered call log as JSON Lines", "operationId": "exportJsonl", "tags": ["calls"],
+        "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+        "responses": {"200": {"description": "JSON Lines", "content": {
+            "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
+    "/api/calls/{id}": {"get": {
+        "summary": "One call: classification, flags, every code explained, raw request, conflicts",
+        "operationId": "getCall", "tags": ["calls"], "security": [{"bearer": []}, {}],
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING,
+                        "description": "hangup id or the platform's call id"}],
+        "responses": {"200": _json("The call explained", {"type": "object", "required": [
+            "ok", "call", "status", "flags", "codes", "raw", "conflicts"]}),
+            "404": _error("No such call"), **_API_ERRORS}}},
+    "/api/calls/{id}/status": {"get": {
+        "summary": "Did the call end normally, and why did it end?", "operationId": "getCallStatus",
+        "tags": ["calls"], "security": [{"bearer": []}, {}],
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],
+        "responses": {"200": _json("Status", _STATUS_SCHEMA), "404": _error("No such call"),
+                      **_API_ERRORS}}},
+    "/api/conflicts": {"get": {
+        "summary": "Repeated deliveries whose content differed from the stored call",
+        "operationId": "listConflicts", "tags": ["calls"], "security": [{"bearer": []}, {}],
+        "parameters": [{"name": "call_id", "in": "query", "schema": _STRING},
+                       {"name": "limit", "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+        "responses": {"200": _json("Conflicts, newest first", {"type": "object"}), **_API_ERRORS}}},
+    "/api/quarantine": {"get": {
+        "summary": "Rejected requests, kept whole for replay", "operationId": "listQuarantine",
+        "tags": ["calls"], "security": [{"bearer": []}, {}],
+        "parameters": [{"name": "limit", "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                       {"name": "before", "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**62}}],
+        "responses": {"200": _json("Entries, newest first", {"type": "object"}), **_API_ERRORS}}},
+}
+
+
 def spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for an app built with ``settings`` (the Planet path is configurable)."""
-    secret = "/{secret}" if settings.callback_secret else ""
-    list_ok = _json("One page, newest first", {
-        "type": "object", "required": ["ok", "calls", "next_cursor"],
-        "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _CALL_SCHEMA},
-                       "next_cursor": _NULL_STRING}})
+    # Behind a secret path segment the callback is left out: the document must not reveal the secret.
+    callbacks = {} if settings.callback_secret else {settings.planet_path: _planet_operations()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hangup", "version": __version__,
@@ -150,59 +209,5 @@ def spec(settings: Settings) -> dict[str, Any]:
                                "details": {"type": "array", "items": {"type": "object"}}}}},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {
-            f"{secret}{settings.planet_path}": _planet_operations(),
-            "/healthz": {"get": {"summary": "The process answers", "operationId": "healthz", "tags": ["health"],
-                                 "responses": {"200": _json("Up", {"type": "object"})}}},
-            "/readyz": {"get": {"summary": "The store can commit a write", "operationId": "readyz",
-                                "tags": ["health"], "responses": {"200": _json("Ready", {"type": "object"}),
-                                                                  "503": _error("Not ready")}}},
-            "/api/calls": {"get": {
-                "summary": "The call log, filtered, newest first", "operationId": "listCalls", "tags": ["calls"],
-                "security": [{"bearer": []}, {}],
-                "parameters": [*_CALL_FILTERS, {"name": "format", "in": "query",
-                                                "schema": {"type": "string", "enum": ["json", "csv", "jsonl"]}}],
-                "responses": {"200": {**list_ok, "content": {
-                    **list_ok["content"], "text/csv": {"schema": _STRING},
-                    "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
-            "/api/calls.csv": {"get": {
-                "summary": "The filtered call log as CSV (formula-safe)", "operationId": "exportCsv",
-                "tags": ["calls"], "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
-                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": _STRING}}},
-                              **_API_ERRORS}}},
-            "/api/calls.jsonl": {"get": {
-                "summary": "The filtered call log as JSON Lines", "operationId": "exportJsonl", "tags": ["calls"],
-                "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
-                "responses": {"200": {"description": "JSON Lines", "content": {
-                    "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
-            "/api/calls/{id}": {"get": {
-                "summary": "One call: classification, flags, every code explained, raw request, conflicts",
-                "operationId": "getCall", "tags": ["calls"], "security": [{"bearer": []}, {}],
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING,
-                                "description": "hangup id or the platform's call id"}],
-                "responses": {"200": _json("The call explained", {"type": "object", "required": [
-                    "ok", "call", "status", "flags", "codes", "raw", "conflicts"]}),
-                    "404": _error("No such call"), **_API_ERRORS}}},
-            "/api/calls/{id}/status": {"get": {
-                "summary": "Did the call end normally, and why did it end?", "operationId": "getCallStatus",
-                "tags": ["calls"], "security": [{"bearer": []}, {}],
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],
-                "responses": {"200": _json("Status", _STATUS_SCHEMA), "404": _error("No such call"),
-                              **_API_ERRORS}}},
-            "/api/conflicts": {"get": {
-                "summary": "Repeated deliveries whose content differed from the stored call",
-                "operationId": "listConflicts", "tags": ["calls"], "security": [{"bearer": []}, {}],
-                "parameters": [{"name": "call_id", "in": "query", "schema": _STRING},
-                               {"name": "limit", "in": "query",
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-                "responses": {"200": _json("Conflicts, newest first", {"type": "object"}), **_API_ERRORS}}},
-            "/api/quarantine": {"get": {
-                "summary": "Rejected requests, kept whole for replay", "operationId": "listQuarantine",
-                "tags": ["calls"], "security": [{"bearer": []}, {}],
-                "parameters": [{"name": "limit", "in": "query",
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                               {"name": "before", "in": "query",
-                                "schema": {"type": "integer", "minimum": 0, "maximum": 2**62}}],
-                "responses": {"200": _json("Entries, newest first", {"type": "object"}), **_API_ERRORS}}},
-        },
+        "paths": {**callbacks, **_STATIC_PATHS},
     }

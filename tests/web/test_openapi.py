@@ -45,3 +45,8 @@ def test_api_conforms(case: schemathesis.Case, server: Server) -> None:
     # A cursor is opaque: a schema-valid string that is not one hangup issued is rightly a 400.
     excluded = [positive_data_acceptance] if "cursor" in (case.query or {}) else []
     case.call_and_validate(base_url=server.url, excluded_checks=excluded)
+
+
+def test_the_document_never_reveals_the_callback_secret() -> None:
+    document = spec(load_settings({"HANGUP_CALLBACK_SECRET": "s3cr3t-segment"}))
+    assert "s3cr3t-segment" not in str(document) and "/api/calls" in document["paths"]
