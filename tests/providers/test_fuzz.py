@@ -36,7 +36,7 @@ content_types = st.sampled_from(["application/json", "application/x-www-form-url
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(body=bodies, content_type=content_types, method=st.sampled_from(["GET", "POST"]))
 def test_parse_never_crashes(platform: str, body: bytes, content_type: str, method: str) -> None:
     query = body.decode("latin-1") if method == "GET" else ""
@@ -57,7 +57,7 @@ HEADER_NAMES = ["x-plivo-signature-v3", "x-plivo-signature-v3-nonce", "x-twilio-
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(headers=st.dictionaries(st.sampled_from(HEADER_NAMES),
                                st.one_of(st.text(max_size=40), st.sampled_from(["Bearer a.b.c", "Basic dTpw",
                                                                                "1780000000", "Basic %%"])),
