@@ -136,7 +136,10 @@ class StatsService:
             valid = ", ".join(TOPS)
             raise PayloadError(f"{by!r} has no top list; valid: {valid}", [{"field": "by", "error": valid}])
         window = aligned(window, DAY)
-        found, source = self._breakdown(window, dim.id)
+        if window.filters:
+            found, source = raw.breakdown(self.db.reader(), window, dim.id, self.db.paramstyle, True), "raw"
+        else:
+            found, source = rollups.top(self.db.reader(), window.start, window.end, dim.id, _limit(limit)), "rollups"
         rows: list[dict[str, Any]] = [
             {
                 "value": value,

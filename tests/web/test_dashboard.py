@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ClientFactory, SyncClient
+from receiver_helpers import ClientFactory, SyncClient
 
 from hangup.stats import traffic
 from hangup.store.base import Store
