@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -78,15 +78,15 @@ def list_calls(db: str, limit: int, everything: bool, as_json: bool, as_csv: boo
     query = query_from_options(filters, limit)
     store = open_cli_store(db)
     try:
-        records = list(store.iter_calls(query)) if everything else store.query(query).calls
+        records: Iterable[CallRecord] = store.iter_calls(query) if everything else store.query(query).calls
+        if as_json:
+            sys.stdout.writelines(jsonl_lines(records))  # streamed: --all never holds the log in memory
+        elif as_csv:
+            sys.stdout.writelines(csv_lines(records))
+        else:
+            _table(list(records))
     finally:
         store.close()
-    if as_json:
-        sys.stdout.writelines(jsonl_lines(records))
-    elif as_csv:
-        sys.stdout.writelines(csv_lines(records))
-    else:
-        _table(records)
 
 
 def _table(records: list[CallRecord]) -> None:

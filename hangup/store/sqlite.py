@@ -150,9 +150,11 @@ class SQLiteStore:
             for hook in self._hooks:
                 hook(conn, inserted)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"the store could not commit: {exc}") from exc
             raise
         return results
 
@@ -216,16 +218,10 @@ class SQLiteStore:
         return changed
 
     def ping(self) -> None:
-        try:
-            self._writer.run_sync(("ping", None))
-        except sqlite3.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
+        self._writer.run_sync(("ping", None))  # a write transaction: proves the write lock can be taken
 
     async def aping(self) -> None:
-        try:
-            await self._writer.run_async(("ping", None))
-        except sqlite3.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
+        await self._writer.run_async(("ping", None))
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:

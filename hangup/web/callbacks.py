@@ -97,6 +97,7 @@ class CallbackReceiver:
         request: WebhookRequest | None = None
         try:
             request = await self._request(provider, scope, receive)
+            _check_request(request, self.state.settings.max_keys)
             result = await ingest.receive(provider, request, self.state.store, self.secrets)
         except (PayloadTooLarge, URITooLong, MethodNotAllowed) as exc:
             return exc.status, _dumps(exc.to_json())
@@ -129,7 +130,6 @@ class CallbackReceiver:
             method=method, url=_url(scope, headers, settings.public_url), query=raw_query.decode("latin-1"),
             body=body, headers=headers, received_at=time.time(), client=client,
         )
-        _check_request(request, raw_query, settings.max_keys)
         return request
 
     async def _quarantine(self, name: str, path: str, scope: Scope, request: WebhookRequest | None,
@@ -143,12 +143,10 @@ class CallbackReceiver:
         await self.state.store.aquarantine(ingest.quarantine_entry(name, request, path, exc))
 
 
-def _check_request(request: WebhookRequest, raw_query: bytes, max_keys: int) -> None:
-    try:
-        raw_query.decode("ascii")
-    except UnicodeDecodeError:
+def _check_request(request: WebhookRequest, max_keys: int) -> None:
+    if not request.query.isascii():
         raise PayloadError("the query string is not percent-encoded ASCII",
-                           [{"field": "query", "error": "contains raw non-ASCII bytes"}]) from None
+                           [{"field": "query", "error": "contains raw non-ASCII bytes"}])
     keys = request.query.count("&") + 1 if request.query else 0
     if request.body and "json" not in request.headers.get("content-type", ""):
         keys += request.body.count(b"&") + 1
