@@ -61,7 +61,7 @@ class Served:
     store: Store
 
 
-@pytest.fixture(scope="session", name="served")
+@pytest.fixture(scope="module", name="served")
 def served_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = tmp_path_factory.mktemp("browser") / "calls.db"
     store = open_store(f"sqlite:///{db}")
@@ -82,7 +82,7 @@ def served_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     store.close()
 
 
-@pytest.fixture(scope="session", name="browser")
+@pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Any]:
     executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
