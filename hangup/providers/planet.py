@@ -146,6 +146,8 @@ _CHECKS: Mapping[str, Callable[[str], Any]] = {
 # -- parsing the query / form ---------------------------------------------------------------
 def split_pairs(text: str, errors: list[dict[str, str]]) -> list[tuple[str, str]]:
     """``k=v&k=v`` split and percent-decoded (strict UTF-8); undecodable parts are reported, not guessed."""
+    if "%" not in text and "+" not in text and "\x00" not in text:  # nothing to decode: the common case
+        return [(k, v) for k, _, v in (part.partition("=") for part in text.split("&") if part)]
     pairs: list[tuple[str, str]] = []
     for part in text.split("&"):
         if not part:
@@ -244,7 +246,7 @@ def _expected_terminate(catalog: CauseCatalog, cer: Cause) -> int:
     return 127
 
 
-def flags_for(v: Mapping[str, Any], cer: Cause, term: Cause, catalog: CauseCatalog, unknown: bool) -> list[str]:
+def flags_for(v: Mapping[str, Any], c: Classification, unknown: bool) -> list[str]:
     setup, start, end, duration = v[SETUP_TIME], v[START_TIME], v[END_TIME], v[DURATION]
     terminate, reason = v[TERMINATE], v[CALL_END_REASON]
     found: list[str] = []
@@ -256,11 +258,11 @@ def flags_for(v: Mapping[str, Any], cer: Cause, term: Cause, catalog: CauseCatal
         found.append("duration_without_terminate_16")
     if reason in _MID_CALL_REASONS and start == 0:
         found.append("mid_call_end_not_started")
-    if cer.known and term.known and duration == 0 and terminate != _expected_terminate(catalog, cer):
+    if c.cer.known and c.term.known and duration == 0 and terminate != c.expected_terminate:
         found.append("terminate_disagrees")
-    if not cer.known:
+    if not c.cer.known:
         found.append("unknown_call_end_reason")
-    if not term.known:
+    if not c.term.known:
         found.append("unknown_terminate")
     times = [t for t in (setup, start, end) if t > 0]
     if times != sorted(times):
@@ -270,13 +272,39 @@ def flags_for(v: Mapping[str, Any], cer: Cause, term: Cause, catalog: CauseCatal
     return found
 
 
-def build_record(event: PlanetEvent, raw: str, received_at: float, catalog: CauseCatalog) -> CallRecord:
-    v = event.values
-    cer = _lookup(catalog, CER_SCHEME, v[CALL_END_REASON])
-    term = _lookup(catalog, TERMINATE_SCHEME, v[TERMINATE])
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the catalog says about one (call_end_reason, terminate) pair; the same for every such call."""
+
+    cer: Cause
+    term: Cause
+    primary: Cause
+    cause: str
+    causes: tuple[str, str]
+    outcome: str
+    ended_by: str  # "unknown" when the catalog does not say (then ``releaser`` decides)
+    fault: str
+    reason: str
+    q850: int | None
+    expected_terminate: int
+
+
+def classify(catalog: CauseCatalog, reason: int, terminate: int) -> Classification:
+    cer = _lookup(catalog, CER_SCHEME, reason)
+    term = _lookup(catalog, TERMINATE_SCHEME, terminate)
     primary = cer if cer.known or not term.known else term
-    ended_by = str(primary.ended_by)
-    if primary.ended_by == EndedBy.UNKNOWN:
+    return Classification(
+        cer=cer, term=term, primary=primary, cause=primary.ref, causes=(cer.ref, term.ref),
+        outcome=str(primary.outcome), ended_by=str(primary.ended_by), fault=str(primary.fault),
+        reason=_reason(primary, cer, term), q850=primary.q850 if primary.q850 is not None else term.q850,
+        expected_terminate=_expected_terminate(catalog, cer),
+    )
+
+
+def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classification) -> CallRecord:
+    v = event.values
+    ended_by = c.ended_by
+    if ended_by == EndedBy.UNKNOWN:
         ended_by = str(_RELEASER_ENDED_BY.get(v[RELEASER], EndedBy.UNKNOWN))
     call_type: CallType = "V" if v[TYPE] == "V" else "A"
     return CallRecord(
@@ -287,12 +315,10 @@ def build_record(event: PlanetEvent, raw: str, received_at: float, catalog: Caus
         answered=v[START_TIME] > 0 or v[DURATION] > 0, stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
         call_end_reason=v[CALL_END_REASON], terminate=v[TERMINATE], releaser=v[RELEASER],
         rel_code=v[REL_CODE], rel_code_str=v[REL_CODE_STR], user_rel_code=v[USER_REL_CODE],
-        cause=primary.ref, causes=(cer.ref, term.ref),
-        outcome=str(primary.outcome), ended_by=ended_by, fault=str(primary.fault), normal=primary.normal,
-        reason=_reason(primary, cer, term), q850=primary.q850 if primary.q850 is not None else term.q850,
-        sip=primary.sip,
-        flags=tuple(flags_for(v, cer, term, catalog, bool(event.unknown))),
-        extra=dict(event.unknown), raw=raw, received_at=received_at,
+        cause=c.cause, causes=c.causes, outcome=c.outcome, ended_by=ended_by, fault=c.fault,
+        normal=c.primary.normal, reason=c.reason, q850=c.q850, sip=c.primary.sip,
+        flags=tuple(flags_for(v, c, bool(event.unknown))),
+        extra=dict(event.unknown) if event.unknown else {}, raw=raw, received_at=received_at,
     )
 
 
@@ -316,6 +342,8 @@ class PlanetProvider:
 
     def __init__(self, catalog: CauseCatalog | None = None) -> None:
         self._catalog = catalog
+        # (call_end_reason, terminate) -> Classification: a few dozen pairs occur in practice; bounded anyway
+        self._classified: dict[tuple[int, int], Classification] = {}
 
     @property
     def catalog(self) -> CauseCatalog:
@@ -330,7 +358,16 @@ class PlanetProvider:
         if errors:
             raise PayloadError(f"the call event breaks the on_call_evt_cb specification ({len(errors)} fields)",
                                errors)
-        return build_record(event, raw_of(request), request.received_at, self.catalog)
+        return build_record(event, raw_of(request), request.received_at, self.classification(event))
+
+    def classification(self, event: PlanetEvent) -> Classification:
+        key = (event.values[CALL_END_REASON], event.values[TERMINATE])
+        found = self._classified.get(key)
+        if found is None:
+            found = classify(self.catalog, *key)
+            if len(self._classified) < 4096:
+                self._classified[key] = found
+        return found
 
     def reclassify(self, record: CallRecord) -> CallRecord:
         """The record re-derived from its raw query string with the current catalog."""

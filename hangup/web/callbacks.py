@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from hangup import ingest
@@ -106,10 +107,7 @@ class CallbackReceiver:
             return exc.status, _dumps(exc.to_json())
         if result.record is None or result.result is None:
             return 200, b'{"ok":true,"stored":false}'
-        return 200, _dumps({
-            "ok": True, "stored": True, "id": result.record.id, "status": str(result.result.status),
-            "flags": list(result.record.flags),
-        })
+        return 200, _stored_body(result.record.id, result.result.status, result.record.flags)
 
     async def _request(self, provider: Provider, scope: Scope, receive: Receive) -> WebhookRequest:
         settings = self.state.settings
@@ -155,7 +153,8 @@ def _check_request(request: WebhookRequest, max_keys: int) -> None:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    # ASGI servers give header names in lower case already
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
 def _client(scope: Scope, headers: Mapping[str, str], trust_forwarded: bool) -> str:
@@ -198,6 +197,12 @@ async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _stored_body(call_id: str, status: str, flags: tuple[str, ...]) -> bytes:
+    """``{"ok":true,"stored":true,"id":…,"status":…,"flags":[…]}``, written out: this is every 200."""
+    listed = ",".join(_quote(f) for f in flags)
+    return f'{{"ok":true,"stored":true,"id":{_quote(call_id)},"status":"{status}","flags":[{listed}]}}'.encode()
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
