@@ -33,7 +33,7 @@ from hangup.stats.windows import DIMENSION_FILTERS, QUERY_FILTERS, parse_span
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
-_CONDITION = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
+_CONDITION = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
 _FILTER_NAMES = {"type": "call_type", **{n: n for n in (*QUERY_FILTERS, *DIMENSION_FILTERS)}}
 DEFAULT_INTERVAL = 60
 

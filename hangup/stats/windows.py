@@ -19,7 +19,7 @@ from hangup.store.params import call_query
 
 DEFAULT_SPAN = 86400
 MAX_SPAN = 400 * 86400
-_SPAN_RE = re.compile(r"^(\d{1,6})([smhdw])$")
+_SPAN_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 #: Filters that are fields of ``CallQuery`` and how their text is read.

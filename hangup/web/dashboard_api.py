@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ _ATTR = "_hangup_stats"
 #: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``).
 ALERTS_ENV = "HANGUP_ALERTS_FILE"
 log = logging.getLogger("hangup.alerts")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 #: Parameters of the statistics endpoints besides the range and the call-log filters.
 OWN_PARAMS = ("metric", "bucket", "by")
 
@@ -103,7 +105,7 @@ def int_param(request: Request, name: str, default: int | None, low: int, high: 
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise PayloadError(f"bad {name}", [{"field": name, "error": f"expected an integer from {low} to {high}"}])
     return int(text)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from receiver_helpers import ClientFactory, SyncClient
 
 from hangup.stats import traffic
@@ -119,3 +121,23 @@ def test_dashboard_needs_the_token_when_one_is_set(make_client: ClientFactory) -
     login = client.post("/login", data={"token": "s3cret", "next": "/codes"})
     assert login.status_code == 303 and login.headers["location"] == "/codes"
     assert client.get("/codes").status_code == 200  # the cookie set by /login
+
+
+PARAM_NAMES = st.sampled_from(
+    ["since", "until", "from", "to", "range", "metric", "bucket", "by", "limit", "min_samples", "outcome", "type",
+     "call_end_reason", "terminate", "provider", "service", "normal", "cursor", "q", "scheme", "junk"]
+)
+PARAMS = st.lists(st.tuples(PARAM_NAMES, st.text(max_size=30)), max_size=5)
+PATHS = st.sampled_from(
+    ["/api/stats/summary", "/api/stats/timeseries", "/api/stats/breakdown", "/api/stats/top", "/", "/overview.json",
+     "/breakdowns", "/breakdowns.json", "/calls", "/calls.json", "/codes.json"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=PATHS, params=PARAMS)
+def test_no_input_gets_a_5xx(client: SyncClient, path: str, params: list[tuple[str, str]]) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code < 500, (path, params, response.text[:300])
+    if response.status_code >= 400 and "json" in response.headers["content-type"]:
+        assert set(response.json()) == {"ok", "error", "error_id", "status", "details"}
