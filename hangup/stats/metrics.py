@@ -50,7 +50,7 @@ def ratio(numerator: int, denominator: int, min_samples: int) -> float | None:
 
 
 def _count(name: str) -> MetricFn:
-    return lambda t, _min: float(getattr(t, name))
+    return lambda t, _min: int(getattr(t, name))  # counts stay integers in JSON
 
 
 def _share(name: str) -> MetricFn:
