@@ -95,7 +95,8 @@ def breakdown(conn: Any, window: Window, dim: str, paramstyle: str, failed_only:
 
 def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, Totals]:
     """Totals per bucket of ``size`` seconds."""
-    bucket = f"ended_at - (ended_at % {int(size)})"
+    mod = "%" if paramstyle == "qmark" else "%%"  # psycopg reads a lone % as a placeholder
+    bucket = f"ended_at - (ended_at {mod} {int(size)})"
     clause, params = _where(window, paramstyle)
     rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params)
     return {int(row[0]): Totals.from_row(row[1:]) for row in rows}

@@ -235,3 +235,29 @@ def test_rollups_kept_by_two_nodes_equal_the_raw_rows(postgres_url: str) -> None
         db.close()
         for node in nodes:
             node.close()
+
+
+@pytest.mark.parametrize("filters", [{}, {"call_type": "A"}, {"call_type": "A", "provider": "planet"}],
+                         ids=["rollups", "one-filter", "raw-rows"])
+def test_statistics_answers_are_the_same_on_both_back_ends(
+    postgres_url: str, tmp_path: Any, filters: dict[str, str]
+) -> None:
+    from hangup.stats.service import StatsService
+
+    start, end = at(2024, 11, 1), at(2024, 11, 3)
+    records = list(traffic.generate(600, start, end, seed=9, users=20))
+    answers = []
+    for url in (f"sqlite:///{tmp_path}/s.db", postgres_url):
+        store = open_store(url)
+        attach_rollups(store)
+        store.add_many(records)
+        db = StatsDB(url)
+        service = StatsService(db)
+        window = Window(start, end, dict(filters))
+        answers.append([
+            service.summary(window), service.timeseries(window, "asr", "hour"),
+            service.breakdown(window, "outcome"), service.top(window, "user", 5),
+        ])
+        db.close()
+        store.close()
+    assert answers[0] == answers[1]
