@@ -36,10 +36,13 @@ MIGRATIONS = (
         ),
     ),
 )
-_UPSERT = (
-    f"INSERT INTO {STATE_TABLE} (rule, firing, changed_at, fired_at, value) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (rule) DO UPDATE SET firing = excluded.firing, changed_at = excluded.changed_at, "
-    "fired_at = excluded.fired_at, value = excluded.value"
+_CLAIM_ROW = (
+    f"INSERT INTO {STATE_TABLE} (rule, firing, changed_at, fired_at, value) VALUES (?, 0, 0, 0, NULL) "
+    "ON CONFLICT (rule) DO NOTHING"
+)
+_MOVE = (
+    f"UPDATE {STATE_TABLE} SET firing = ?, changed_at = ?, fired_at = ?, value = ? "
+    "WHERE rule = ? AND firing = ? AND changed_at = ?"
 )
 
 
@@ -115,11 +118,11 @@ class AlertEngine:
         state = self._load(rule.name)
         breached = rule.breached(value)
         if breached and not state.firing and (not state.fired_at or at - state.fired_at >= rule.cooldown):
-            self._save(rule.name, RuleState(True, at, at), value)
-            return AlertEvent(rule, "firing", value, totals.attempts, at, window)
-        if not breached and state.firing:
-            self._save(rule.name, RuleState(False, at, state.fired_at), value)
-            return AlertEvent(rule, "resolved", value, totals.attempts, at, window)
+            if self._move(rule.name, state, RuleState(True, at, at), value):
+                return AlertEvent(rule, "firing", value, totals.attempts, at, window)
+        elif not breached and state.firing:
+            if self._move(rule.name, state, RuleState(False, at, state.fired_at), value):
+                return AlertEvent(rule, "resolved", value, totals.attempts, at, window)
         return None
 
     def _load(self, name: str) -> RuleState:
@@ -132,14 +135,21 @@ class AlertEngine:
         row = cur.fetchone()
         return RuleState(bool(row[0]), int(row[1]), int(row[2])) if row else RuleState()
 
-    def _save(self, name: str, state: RuleState, value: float) -> None:
+    def _move(self, name: str, old: RuleState, new: RuleState, value: float) -> bool:
+        """Compare-and-set the rule's state; ``False`` when another evaluator (a second worker, cron) moved it
+        first, so each transition is notified once however many processes evaluate the rules."""
         if not self.persist:
-            self._memory[name] = state
-            return
+            self._memory[name] = new
+            return True
         conn = self.service.db.reader()
-        conn.cursor().execute(
-            sql(_UPSERT, paramstyle_of(conn)), [name, int(state.firing), state.changed_at, state.fired_at, value]
+        style = paramstyle_of(conn)
+        cur = conn.cursor()
+        cur.execute(sql(_CLAIM_ROW, style), [name])
+        cur.execute(
+            sql(_MOVE, style),
+            [int(new.firing), new.changed_at, new.fired_at, value, name, int(old.firing), old.changed_at],
         )
+        return bool(cur.rowcount == 1)
 
     def states(self) -> dict[str, RuleState]:
         return {rule.name: self._load(rule.name) for rule in self.rules}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -150,3 +151,18 @@ def test_rule_file_defaults_and_filters() -> None:
     (rule,) = ruleset.rules
     assert ruleset.interval == 30 and rule.window == 900 and rule.cooldown == 1800 and rule.min_samples == 20
     assert rule.filters == {"provider": "planet", "call_type": "V", "normal": "false"} and rule.webhook == ""
+
+
+def test_two_evaluators_notify_each_transition_once(dropping: StatsService) -> None:
+    """Several workers (or a worker and cron) evaluating the same rules: the state moves once."""
+    events: list[AlertEvent] = []
+    rules = parse_rules(RULES).rules
+    engines = [AlertEngine(dropping, rules, events.append) for _ in range(2)]
+    for minute in range(15, 181):
+        for engine in engines:
+            engine.check(T0 + minute * MINUTE)
+    assert [e.status for e in events] == ["firing", "resolved"]
+    # a move from a state another evaluator has already left is refused (compare-and-set)
+    stale = AlertEngine(dropping, rules, events.append)
+    firing_state = stale._load("asr-drop")
+    assert not stale._move("asr-drop", dataclasses.replace(firing_state, changed_at=1), firing_state, 0.1)
