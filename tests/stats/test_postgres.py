@@ -1,0 +1,50 @@
+"""The same calls give the same statistics on PostgreSQL as on SQLite, from rollups and from raw rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hangup.stats import rebuild, traffic
+from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.service import StatsService
+from hangup.stats.windows import Window
+from hangup.store import open_store
+
+pytestmark = pytest.mark.postgres
+
+END = 1_727_740_800  # 2024-10-01T00:00:00Z
+START = END - 2 * 86400
+
+
+def _answers(url: str) -> dict[str, object]:
+    store = open_store(url)
+    attach_rollups(store)
+    records = list(traffic.generate(1500, START, END, seed=17, users=25))
+    for i in range(0, len(records), 250):
+        store.add_many(records[i : i + 250])
+    db = StatsDB(url)
+    try:
+        service = StatsService(db)
+        window = Window(START + 3000, END - 3000)
+        answers: dict[str, object] = {
+            "summary": service.summary(window),
+            "series": service.timeseries(window, "ner", "hour"),
+            "reasons": service.breakdown(window, "call_end_reason"),
+            "filtered": service.breakdown(Window(window.start, window.end, {"from_user_id": "user0003"}), "outcome"),
+            "top": service.top(window, "ip_pair", 5),
+        }
+        rebuild.rebuild(db)
+        answers["after_rebuild"] = service.summary(window)
+        return answers
+    finally:
+        db.close()
+        store.close()
+
+
+def test_postgres_answers_equal_sqlite_answers(postgres_url: str, tmp_path: Path) -> None:
+    on_postgres = _answers(postgres_url)
+    on_sqlite = _answers(f"sqlite:///{tmp_path}/calls.db")
+    assert on_postgres == on_sqlite
+    assert on_postgres["after_rebuild"] == on_postgres["summary"]
