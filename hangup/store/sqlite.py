@@ -77,6 +77,8 @@ class SQLiteStore:
         if migrate:
             self.migrate()
         self._wconn = self._connect()
+        # The writer walks random-key B-trees (ids are UUIDs): keep their pages in memory, not the OS cache.
+        self._wconn.execute("PRAGMA cache_size=-65536")
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size)
 
     # -- connections ---------------------------------------------------------------------
@@ -229,7 +231,8 @@ class SQLiteStore:
         found = self._get_with(conn, call_id)
         if found is None:
             row = conn.execute(
-                f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = ? ORDER BY received_at LIMIT 1",
+                f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = ? AND provider_call_id <> id "
+                "ORDER BY received_at LIMIT 1",
                 (call_id,),
             ).fetchone()
             found = sql.row_record(row) if row else None
