@@ -141,3 +141,12 @@ def test_no_input_gets_a_5xx(client: SyncClient, path: str, params: list[tuple[s
     assert response.status_code < 500, (path, params, response.text[:300])
     if response.status_code >= 400 and "json" in response.headers["content-type"]:
         assert set(response.json()) == {"ok", "error", "error_id", "status", "details"}
+
+
+@pytest.mark.parametrize("path", ["/", "/breakdowns?by=user", "/calls", "/codes", "/overview.json", "/metrics"])
+def test_pages_of_an_empty_store(make_client: ClientFactory, path: str) -> None:
+    response = make_client().get(path)
+    assert response.status_code == 200
+    if path == "/":
+        assert response.text.count(">N/A<") >= 6  # every rate of an empty range reads N/A
+        assert "No calls in this range." in response.text
