@@ -50,6 +50,8 @@ def _window(request: Request) -> Window:
 
 def drill_link(window: Window, dim: str, value: str) -> str:
     """Where a breakdown row leads: the calls it counts when the call log can filter on it, else a drill-down."""
+    if value == "" and dim in ("call_end_reason", "terminate"):
+        return ""  # "(none)": the call log has no filter for a missing code
     if dim in QUERY_FILTERS or dim in ("user", "destination"):
         field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
         target = Window(window.start, window.end, {**window.filters, field: value})

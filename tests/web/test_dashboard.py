@@ -150,3 +150,17 @@ def test_pages_of_an_empty_store(make_client: ClientFactory, path: str) -> None:
     if path == "/":
         assert response.text.count(">N/A<") >= 6  # every rate of an empty range reads N/A
         assert "No calls in this range." in response.text
+
+
+def test_every_breakdown_link_leads_to_the_calls_it_counts(client: SyncClient) -> None:
+    for by in ("call_end_reason", "outcome", "provider", "ended_by", "terminate", "call_type"):
+        table = client.get(f"/breakdowns.json?{WINDOW}&by={by}").json()["table"]
+        for row in table["rows"]:
+            if not row["link"]:
+                assert row["value"] == "" and by in ("call_end_reason", "terminate")
+                continue
+            path, _, query = row["link"].partition("?")
+            assert path == "/calls"
+            listed = client.get(f"/calls.json?{query}")
+            assert listed.status_code == 200, (by, row)
+            assert listed.json()["count"] == row["attempts"], (by, row["value"])
