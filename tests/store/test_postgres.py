@@ -261,3 +261,26 @@ def test_statistics_answers_are_the_same_on_both_back_ends(
         db.close()
         store.close()
     assert answers[0] == answers[1]
+
+
+def test_db_migrate_on_postgres_applies_everything_once(postgres_url: str) -> None:
+    from click.testing import CliRunner
+
+    from hangup.cli import _register, cli
+
+    _register()
+    first = CliRunner().invoke(cli, ["db", "migrate", "--db", postgres_url])
+    again = CliRunner().invoke(cli, ["db", "migrate", "--db", postgres_url])
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    applied = [line.split()[1] for line in first.output.splitlines() if line.startswith("applied ")]
+    assert applied == [m.name for m in all_migrations()]
+    assert f"{len(all_migrations())} migrations applied in total; 0 now" in again.output
+
+
+def test_retention_comes_from_the_settings(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hangup.cli.db import open_cli_store
+
+    monkeypatch.setenv("HANGUP_RETENTION_MONTHS", "6")
+    store = open_cli_store(postgres_url)
+    assert isinstance(store, PostgresStore) and store.retention_months == 6
+    store.close()
