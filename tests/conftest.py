@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import postgres_helpers  # read at import: HANGUP_TEST_POSTGRES is cleared from the environment of each test
 import pytest
 from receiver_helpers import (  # noqa: F401  (re-exported for tests importing them from conftest)
     DATA,
@@ -53,7 +54,5 @@ def make_client(fresh_store: Store) -> Iterator[ClientFactory]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A store URL on a schema of its own in the test PostgreSQL server (``tests/postgres_helpers.py``)."""
-    from postgres_helpers import temporary_schema
-
-    with temporary_schema() as url:
+    with postgres_helpers.temporary_schema() as url:
         yield url
