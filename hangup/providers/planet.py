@@ -143,6 +143,9 @@ _CHECKS: Mapping[str, Callable[[str], Any]] = {
 }
 
 
+_CHECK_ITEMS: tuple[tuple[str, Callable[[str], Any]], ...] = tuple((key, _CHECKS[key]) for key in KEYS)
+
+
 # -- parsing the query / form ---------------------------------------------------------------
 def split_pairs(text: str, errors: list[dict[str, str]]) -> list[tuple[str, str]]:
     """``k=v&k=v`` split and percent-decoded (strict UTF-8); undecodable parts are reported, not guessed."""
@@ -207,11 +210,11 @@ def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> Plan
     for key in sorted(repeated):
         errors.append({"field": _printable(key), "error": "given more than once"})
     values: dict[str, Any] = {}
-    already = {e["field"] for e in errors} if errors else set()  # undecodable values, reported by split_pairs
-    for key in KEYS:
-        if key in repeated or key in already:
-            continue
+    skip = repeated | {e["field"] for e in errors}  # repeated, or undecodable (reported by split_pairs)
+    for key, check in _CHECK_ITEMS:
         raw = seen.get(key)
+        if key in skip:
+            continue
         if raw is None:
             if key in NULLABLE:
                 values[key] = None
@@ -219,7 +222,7 @@ def validate(pairs: list[tuple[str, str]], errors: list[dict[str, str]]) -> Plan
                 errors.append({"field": key, "error": "missing"})
             continue
         try:
-            values[key] = _CHECKS[key](raw)
+            values[key] = check(raw)
         except FieldError as exc:
             errors.append({"field": key, "error": str(exc)})
     unknown = {k: v for k, v in seen.items() if k not in _CHECKS} if len(seen) > len(values) else {}

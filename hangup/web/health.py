@@ -24,7 +24,8 @@ async def readyz(request: Request) -> Response:
         return error_response(503, f"the store is not writable: {exc}", error_id="not_ready")
     stats = state.store.writer_stats()
     return JSONBody({"ok": True, "store": state.store.url.split("?", 1)[0].split("@")[-1],
-                     "writer_queue": stats.queue_depth})
+                     "writer_queue": stats.queue_depth, "writer_batches": stats.batches,
+                     "writer_events": stats.events})
 
 
 routes: list[BaseRoute] = [
