@@ -35,12 +35,12 @@ from hangup.store.postgres import conninfo_of
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 NODES = 3
-CALLS = 600
+CALLS = 1200
 DOUBLE_EVERY = 5  # every 5th call goes to two nodes at once
 KILL_AFTER = CALLS // 3  # node 1 is SIGKILLed once this many calls were answered
 CONCURRENCY = 24
-BASE = 1_696_118_400  # 2023-10-01T00:00:00Z: calls spread over October and November
-STEP = 7_919  # seconds between call ends (about 54 days over 600 calls)
+BASE = 1_696_118_400  # 2023-10-01T00:00:00Z
+STEP = 7_919  # seconds between call ends: about 110 days, four month partitions made on demand
 
 
 def free_port() -> int:
@@ -181,3 +181,6 @@ def test_every_answered_call_is_stored_once_across_nodes_and_a_killed_one(
         assert from_rollups.attempts == CALLS
     finally:
         db.close()
+    summary = httpx.get(f"{nodes[0].base}/api/stats/summary",
+                        params={"since": window.start, "until": window.end}, timeout=30).json()
+    assert summary["totals"] == from_rollups.to_json()  # what a surviving node answers over HTTP
