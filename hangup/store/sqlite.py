@@ -144,10 +144,18 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             results: list[Any] = [None] * len(ops)
-            calls = [(i, payload) for i, (kind, payload) in enumerate(ops) if kind == "call"]
-            inserted = self._insert_calls(conn, calls, results) if calls else []
+            records: list[CallRecord] = []
+            spans: list[tuple[int, int, int]] = []  # (op index, first record, how many) of "call"/"calls" ops
             for i, (kind, payload) in enumerate(ops):
-                if kind != "call":
+                if kind in ("call", "calls"):
+                    batch = [payload] if kind == "call" else payload
+                    spans.append((i, len(records), len(batch)))
+                    records.extend(batch)
+            statuses, inserted = self._insert_calls(conn, records) if records else ([], [])
+            for i, start, count in spans:
+                results[i] = statuses[start] if ops[i][0] == "call" else statuses[start:start + count]
+            for i, (kind, payload) in enumerate(ops):
+                if kind not in ("call", "calls"):
                     results[i] = _OTHER_OPS[kind](conn, payload)
             for hook in self._hooks:
                 hook(conn, inserted)
@@ -160,17 +168,15 @@ class SQLiteStore:
             raise
         return results
 
-    def _insert_calls(
-        self, conn: sqlite3.Connection, calls: list[tuple[int, CallRecord]], results: list[Any]
-    ) -> list[CallRecord]:
-        ids = list({record.id for _, record in calls})
-        marks = ", ".join("?" * len(ids))
-        rows_found = conn.execute(f"SELECT id, digest FROM calls WHERE id IN ({marks})", ids).fetchall()
-        known: dict[str, str] = dict(rows_found)
+    def _insert_calls(self, conn: sqlite3.Connection, records: list[CallRecord]
+                      ) -> tuple[list[AddResult], list[CallRecord]]:
+        """Insert the new calls; tell repeats (same digest) from conflicts (recorded); keep the first."""
+        known = _stored_digests(conn, list({record.id for record in records}))
         in_batch: dict[str, CallRecord] = {}
         rows: list[tuple[Any, ...]] = []
         inserted: list[CallRecord] = []
-        for index, record in calls:
+        statuses: list[AddResult] = []
+        for record in records:
             row = sql.record_row(record)
             stored_digest = known.get(record.id)
             if stored_digest is None:
@@ -178,15 +184,15 @@ class SQLiteStore:
                 in_batch[record.id] = record
                 rows.append(row)
                 inserted.append(record)
-                results[index] = AddResult(record.id, AddStatus.INSERTED)
+                statuses.append(AddResult(record.id, AddStatus.INSERTED))
             elif stored_digest == row[-1]:
-                results[index] = AddResult(record.id, AddStatus.DUPLICATE)
+                statuses.append(AddResult(record.id, AddStatus.DUPLICATE))
             else:
                 first = in_batch.get(record.id) or self._get_with(conn, record.id)
                 _record_conflict(conn, first, record)
-                results[index] = AddResult(record.id, AddStatus.CONFLICT)
+                statuses.append(AddResult(record.id, AddStatus.CONFLICT))
         conn.executemany(_INSERT_CALL, rows)
-        return inserted
+        return statuses, inserted
 
     @staticmethod
     def _get_with(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:
@@ -199,7 +205,11 @@ class SQLiteStore:
         return result
 
     def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
-        return self._writer.run_many_sync([("call", r) for r in records])
+        """Store a batch with one hand-off to the writer (imports); it may share a commit with other events."""
+        if not records:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
+        return results
 
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
@@ -291,6 +301,15 @@ class SQLiteStore:
 
 
 # -- operations other than inserting calls ------------------------------------------------
+def _stored_digests(conn: sqlite3.Connection, ids: list[str], chunk: int = 1000) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        marks = ", ".join("?" * len(part))
+        found.update(conn.execute(f"SELECT id, digest FROM calls WHERE id IN ({marks})", part).fetchall())
+    return found
+
+
 def _record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:
     diff = sql.differences(first, second) if first is not None else {}
     conn.execute(
