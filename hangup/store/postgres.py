@@ -111,21 +111,26 @@ class PostgresStore:
         self._hooks: list[WriteHook] = []
         self._months: set[pgschema.Month] = set()
         self._wconn = self._connect()
-        self.schema = str(self._wconn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
-        if migrate:
-            self.migrate()
         try:
+            self.schema = self._current_schema()
+            if migrate:
+                self.migrate()
             self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
                 self.conninfo, min_size=1, max_size=max(1, pool_size), kwargs={"autocommit": True}, open=True,
                 name="hangup-readers", check=ConnectionPool.check_connection,
             )
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open the PostgreSQL reader pool: {exc}") from exc
+        except BaseException:
+            self._wconn.close()
+            raise
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size, name="hangup-pg-writer")
         self._stop = threading.Event()
         self._maintenance: threading.Thread | None = None
         if migrate:
-            self.maintain()
+            try:
+                self.maintain()
+            except BaseException:
+                self.close()
+                raise
             self._maintenance = threading.Thread(
                 target=self._maintain_loop, args=(maintenance_seconds,), name="hangup-pg-maintenance", daemon=True
             )
@@ -137,6 +142,12 @@ class PostgresStore:
             return psycopg.connect(self.conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    def _current_schema(self) -> str:
+        row = self._wconn.execute("SELECT current_schema()").fetchone()
+        if row is None or row[0] is None:
+            raise StoreError("no schema to use: the search_path of the store URL names no existing schema")
+        return str(row[0])
 
     def _writer_conn(self) -> psycopg.Connection[Any]:
         if self._wconn.closed or self._wconn.broken:
