@@ -72,13 +72,13 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
     inserted: list[CallRecord] = []
     reported: set[str] = set()
     for index, record in calls:
-        digest = sql.digest(record)
         if record.id in claimed and record.id not in reported:
             reported.add(record.id)
             inserted.append(record)
             results[index] = AddResult(record.id, AddStatus.INSERTED)
             continue
         kept: CallRecord | None
+        digest = sql.digest(record)
         if record.id in claimed:  # a repeat, inside this batch, of a call the batch inserts
             kept, same = first[record.id][0], first[record.id][1][-1] == digest
         else:
