@@ -54,6 +54,7 @@ class Result:
     rows: int
     errors: int
     connections: int
+    cpu_us: float  # server CPU (user + system, all threads) per answered request
 
     @property
     def rows_check(self) -> str:
@@ -84,11 +85,23 @@ def server_command(name: str, port: int, workdir: Path) -> tuple[list[str], dict
     if name == "naive":
         return [*uvicorn, "naive:app"], {"NAIVE_DB": f"sqlite:///{workdir}/naive.db"}
     db = f"sqlite:///{workdir}/hangup.db"
+    if name == "hangup-core":
+        return [sys.executable, str(HERE / "hangup_core.py"), str(port), db], {}
     return [sys.executable, "-m", "hangup", "serve", "--port", str(port), "--db", db], {}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_rows(name: str, workdir: Path, prefix: str) -> int:
-    table, column, path = {"naive": ("call_events", "sid", "naive.db"), "hangup": ("calls", "id", "hangup.db")}[name]
+    table, column, path = {"naive": ("call_events", "sid", "naive.db"), "hangup": ("calls", "id", "hangup.db"),
+                           "hangup-core": ("calls", "id", "hangup.db")}[name]
     with sqlite3.connect(workdir / path) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?", (prefix + "%",)).fetchone()[0])
 
@@ -124,7 +137,8 @@ def run_wrk(url: str, seconds: float, connections: int, prefix: str) -> tuple[fl
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     bad = int(non2xx.group(1)) if non2xx else 0
     return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            _ms(re.search(r"50%\s+(\S+)", out).group(1)), _ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+            _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+            _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
             total - bad, bad + (sum(map(int, errors.groups())) if errors else 0))
 
 
@@ -168,27 +182,32 @@ def bench(name: str, seconds: float, connections: int, tool: str) -> Result:
             load = run_wrk if tool == "wrk" else run_python
             load(url, 2, connections, secrets.token_hex(4))  # warm-up, rows not counted
             prefix = secrets.token_hex(4)
+            cpu_before = cpu_seconds(process.pid)
             rps, p50, p99, ok, bad = load(url, seconds, connections, prefix)
+            cpu = cpu_seconds(process.pid) - cpu_before
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
         rows = count_rows(name, workdir, prefix) if name != "bare" else ok
-    return Result(name, rps, p50, p99, ok, rows, bad, connections)
+    return Result(name, rps, p50, p99, ok, rows, bad, connections, cpu / max(ok, 1) * 1e6)
 
 
 def report(results: list[Result]) -> None:
-    print(f"{'server':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'200s':>8} {'rows':>8} {'errors':>7}  rows = 200s")
+    print(f"{'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'200s':>8} {'rows':>8} "
+          f"{'errors':>7}  rows = 200s")
     for r in results:
         rows = "-" if r.name == "bare" else str(r.rows)
         check = "-" if r.name == "bare" else r.rows_check
-        print(f"{r.name:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.ok:>8} {rows:>8} {r.errors:>7}  {check}")
+        print(f"{r.name:<11} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.cpu_us:>10.1f} {r.ok:>8} {rows:>8} "
+              f"{r.errors:>7}  {check}")
     by = {r.name: r for r in results}
     if "hangup" in by:
         h = by["hangup"]
         if "naive" in by:
             print(f"hangup / naive = {h.rps / by['naive'].rps:.1f}x   (target >= 25x)")
         if "bare" in by:
-            print(f"hangup / bare  = {h.rps / by['bare'].rps:.2f}x  (target >= 0.25x)")
+            print(f"hangup / bare  = {h.rps / by['bare'].rps:.2f}x  (target >= 0.25x); "
+                  f"by server CPU per request: {by['bare'].cpu_us / h.cpu_us:.2f}x")
         print(f"hangup p99     = {h.p99_ms:.2f} ms  (target < 15 ms)")
 
 
@@ -196,7 +215,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (max 60)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", default="bare,naive,hangup", help="comma-separated subset")
+    parser.add_argument("--only", default="bare,naive,hangup",
+                        help="comma-separated subset of bare, naive, hangup, hangup-core (hangup without the "
+                             "app's write hooks: statistics rollups, metrics)")
     parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     seconds = min(max(args.duration, 1.0), 60.0)
