@@ -50,6 +50,7 @@ OVERRIDES: Mapping[str, tuple[str, ...]] = MappingProxyType({"0001_calls": pgsch
 RETRIES = 5
 MAINTENANCE_SECONDS = 3600.0
 MONTHS_AHEAD = 2
+_CALL_OPS = frozenset({"call", "calls"})
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
 
 
@@ -235,7 +236,7 @@ class PostgresStore:
 
     # -- the writer's transaction --------------------------------------------------------
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
-        months = {pgschema.month_of(sql.ended_at(p)) for kind, p in ops if kind == "call"}
+        months = {pgschema.month_of(sql.ended_at(r)) for r in _records(ops)}
         for attempt in range(RETRIES + 1):
             try:
                 self.ensure_months({m for m in months if m is not None})
@@ -258,10 +259,17 @@ class PostgresStore:
         conn = self._writer_conn()
         results: list[Any] = [None] * len(ops)
         with conn.transaction(), conn.cursor() as cur:
-            calls = [(i, payload) for i, (kind, payload) in enumerate(ops) if kind == "call"]
-            inserted = writes.insert_calls(cur, calls, results) if calls else []
+            records = _records(ops)
+            statuses: list[Any] = [None] * len(records)
+            inserted = writes.insert_calls(cur, list(enumerate(records)), statuses) if records else []
+            start = 0
+            for i, (kind, payload) in enumerate(ops):  # "call" gets one status, "calls" a list of them
+                if kind in _CALL_OPS:
+                    count = 1 if kind == "call" else len(payload)
+                    results[i] = statuses[start] if kind == "call" else statuses[start : start + count]
+                    start += count
             for i, (kind, payload) in enumerate(ops):
-                if kind != "call":
+                if kind not in _CALL_OPS:
                     results[i] = writes.OTHER_OPS[kind](cur, payload)
             for hook in self._hooks:
                 hook(conn, inserted)
@@ -273,7 +281,11 @@ class PostgresStore:
         return result
 
     def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
-        return self._writer.run_many_sync([("call", r) for r in records])
+        """Store a batch with one hand-off to the writer (imports); it may share a commit with other events."""
+        if not records:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
+        return results
 
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
@@ -378,6 +390,17 @@ class PostgresStore:
 def _json(text: str) -> dict[str, list[Any]]:
     value: dict[str, list[Any]] = json.loads(text)
     return value
+
+
+def _records(ops: Sequence[Op]) -> list[CallRecord]:
+    """The calls of a batch's "call" (one record) and "calls" (a list) operations, in order."""
+    out: list[CallRecord] = []
+    for kind, payload in ops:
+        if kind == "call":
+            out.append(payload)
+        elif kind == "calls":
+            out.extend(payload)
+    return out
 
 
 def _query_dict(query: CallQuery) -> dict[str, Any]:
