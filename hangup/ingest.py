@@ -17,7 +17,7 @@ from hangup.errors import CatalogError, HTTPError
 from hangup.providers import planet
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.records import CallRecord
-from hangup.store.base import AddResult, QuarantineEntry, Store
+from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
 #: Request headers kept with a quarantined request (others may carry credentials or are noise).
 KEPT_HEADERS = frozenset(
@@ -117,8 +117,6 @@ def changed(old: CallRecord, new: CallRecord) -> bool:
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,
                records: Iterable[CallRecord] | None = None, batch: int = 500) -> tuple[int, int]:
     """Re-apply the catalog to stored calls; return (calls examined, calls changed)."""
-    from hangup.store.base import CallQuery
-
     catalog = catalog or default_catalog()
     examined = updated = 0
     pending: list[CallRecord] = []
