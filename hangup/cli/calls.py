@@ -100,8 +100,7 @@ def _table(records: list[CallRecord]) -> None:
 def _cell(record: CallRecord, column: str) -> str:
     if column == "flags":
         return ",".join(record.flags)
-    value = record.to_json()[column if column != "type" else "type"]
-    return str(value)
+    return str(record.to_json()[column])
 
 
 def _get(store: Store, call_id: str) -> CallRecord:
