@@ -123,7 +123,7 @@ class CallbackReceiver:
         if len(raw_query) > settings.max_query_bytes:
             raise URITooLong("the query string is too long",
                              [{"field": "query", "error": f"longer than {settings.max_query_bytes} bytes"}])
-        body = await _read_body(receive, headers, settings.max_body_bytes)
+        body = await _read_body(receive, method, headers, settings.max_body_bytes)
         request = WebhookRequest(
             method=method, url=_url(scope, headers, settings.public_url), query=raw_query.decode("latin-1"),
             body=body, headers=headers, received_at=time.time(), client=client,
@@ -179,8 +179,10 @@ def _url(scope: Scope, headers: Mapping[str, str], public_url: str) -> str:
     return f"{base}{path}" + (f"?{query}" if query else "")
 
 
-async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+async def _read_body(receive: Receive, method: str, headers: Mapping[str, str], limit: int) -> bytes:
     declared = headers.get("content-length", "")
+    if not declared and "transfer-encoding" not in headers and method == "GET":
+        return b""  # HTTP/1.1: no length and no chunking means no body (every Planet callback)
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge("the body is too large", [{"field": "body", "error": f"larger than {limit} bytes"}])
     chunks: list[bytes] = []
