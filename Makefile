@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench browser clean
+.PHONY: run test lint typecheck bench tools clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "hangup needs Python >= 3.11"; exit 1; }
@@ -22,10 +22,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict hangup
 
-browser:
-	@sh scripts/ensure-chromium
+tools:
+	@sh scripts/ensure-test-tools
 
-test: lint typecheck browser
+test: lint typecheck tools
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

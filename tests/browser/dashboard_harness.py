@@ -41,7 +41,7 @@ def chromium_or_skip() -> str:
     path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
     if path:
         return path
-    reason = f"BROWSER TESTS NOT RUN: Debian's chromium is not installed at {CHROMIUM} (run scripts/ensure-chromium)"
+    reason = f"BROWSER TESTS NOT RUN: Debian's chromium is not installed at {CHROMIUM} (run scripts/ensure-test-tools)"
     if os.environ.get("HANGUP_REQUIRE_BROWSER") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
