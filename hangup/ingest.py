@@ -67,10 +67,12 @@ def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: H
     )
 
 
-def request_of(entry: QuarantineEntry) -> WebhookRequest:
-    """The quarantined request as the adapter saw it (for replay)."""
+def request_of(entry: QuarantineEntry, public_url: str = "") -> WebhookRequest:
+    """The quarantined request as the adapter saw it (for replay); the URL is rebuilt as the receiver did."""
+    base = public_url.rstrip("/") if public_url else f"http://{entry.headers.get('host', '')}"
+    url = f"{base}{entry.path}" + (f"?{entry.query}" if entry.query else "")
     return WebhookRequest(
-        method=entry.method, url=entry.path, query=entry.query, body=entry.body, headers=entry.headers,
+        method=entry.method, url=url, query=entry.query, body=entry.body, headers=entry.headers,
         received_at=entry.received_at, client=entry.client,
     )
 

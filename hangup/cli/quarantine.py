@@ -72,8 +72,10 @@ def _replay_one(store: Store, quarantine_id: int, verify: bool) -> str:
     provider = providers().get(entry.provider)
     if provider is None:
         return f"unknown provider {entry.provider!r}"
+    settings = load_settings()
     try:
-        record = ingest.parse(provider, ingest.request_of(entry), load_settings().secrets(), verify=verify)
+        record = ingest.parse(provider, ingest.request_of(entry, settings.public_url), settings.secrets(),
+                              verify=verify)
     except HTTPError as exc:
         details = "; ".join(f"{d.get('field')}: {d.get('error')}" for d in exc.details)
         result = f"rejected again ({exc.status} {exc.message}{': ' + details if details else ''})"
