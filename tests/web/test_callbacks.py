@@ -134,3 +134,37 @@ def test_health_and_readiness(make_client: ClientFactory) -> None:
     client = make_client()
     assert client.get("/healthz").json()["ok"] is True
     assert client.get("/readyz").status_code == 200
+
+
+class CrashingAdapter:
+    """An adapter with a bug that some input triggers."""
+
+    name = "crashing"
+    methods = ("GET",)
+
+    def verify(self, request: object, secrets: object) -> None:
+        pass
+
+    def parse(self, request: object) -> None:
+        raise KeyError("an unexpected key")
+
+
+def test_an_adapter_failing_on_some_input_answers_400_and_quarantines(make_client: ClientFactory,
+                                                                      fresh_store: Store) -> None:
+    client = make_client()
+    client.app.receiver.providers["crashing"] = CrashingAdapter()
+    response = client.get("/callbacks/crashing?x=1")
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "request"
+    assert fresh_store.quarantined()[0].provider == "crashing"
+
+
+def test_a_failing_write_hook_answers_503_so_the_platform_retries(make_client: ClientFactory,
+                                                                   fresh_store: Store) -> None:
+    def broken(conn: object, records: object) -> None:
+        raise RuntimeError("rollup bug")
+
+    client = make_client()
+    fresh_store.add_write_hook(broken)
+    response = client.get("/callbacks/planet?" + planet_query())
+    assert response.status_code == 503 and response.json()["error_id"] == "store_unavailable"
+    assert fresh_store.count() == 0
