@@ -56,7 +56,7 @@ class CallbackReceiver:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.providers = providers()
+        self.providers = dict(providers())  # this app's own table (tests may add fakes to it)
         settings = state.settings
         self.paths = callback_paths(settings, list(self.providers))
         self.prefix = (f"/{settings.callback_secret}" if settings.callback_secret else "") + CALLBACK_PREFIX
