@@ -11,30 +11,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 
-SID = "sid"
-FROM_SERVICE_ID = "from_service_id"
-FROM_USER_ID = "from_user_id"
-TO_SERVICE_ID = "to_service_id"
-TO_USER_ID = "to_user_id"
-TYPE = "type"
-STID = "stid"
-SETUP_TIME = "setup_time"
-START_TIME = "start_time"
-END_TIME = "end_time"
-DURATION = "duration"
-SRCIP = "srcip"
-DSTIP = "dstip"
-CALL_END_REASON = "call_end_reason"
-TERMINATE = "terminate"
-RELEASER = "releaser"
-REL_CODE = "rel_code"
-REL_CODE_STR = "rel_code_str"
-USER_REL_CODE = "user_rel_code"
-
-CALLBACK_KEYS: tuple[str, ...] = (
-    SID, FROM_SERVICE_ID, FROM_USER_ID, TO_SERVICE_ID, TO_USER_ID, TYPE, STID, SETUP_TIME, START_TIME, END_TIME,
-    DURATION, SRCIP, DSTIP, CALL_END_REASON, TERMINATE, RELEASER, REL_CODE, REL_CODE_STR, USER_REL_CODE,
-)  # fmt: skip
+# The receiver's definition of the specification's keys serves both sides.
+from hangup.providers.planet import KEYS as CALLBACK_KEYS
+from hangup.providers.planet import NULLABLE
 
 
 class CallEvent(msgspec.Struct, kw_only=True, frozen=True):
@@ -76,7 +55,7 @@ def event_from_query(query: str) -> CallEvent:
     """Parse a query string written by ``CallEvent.to_query`` (used by tests and the outbox listing)."""
     params = dict(parse_qsl(query, keep_blank_values=True))
     return msgspec.convert(
-        {k: (params.get(k) or None) if k in (STID, USER_REL_CODE) else params.get(k, "") for k in CALLBACK_KEYS},
+        {k: (params.get(k) or None) if k in NULLABLE else params.get(k, "") for k in CALLBACK_KEYS},
         type=CallEvent,
         strict=False,
     )
