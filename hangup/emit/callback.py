@@ -12,8 +12,10 @@ from urllib.parse import parse_qsl, urlencode
 import msgspec
 
 # The receiver's definition of the specification's keys serves both sides.
-from hangup.providers.planet import KEYS as CALLBACK_KEYS
-from hangup.providers.planet import NULLABLE
+from hangup.providers import planet
+
+CALLBACK_KEYS: tuple[str, ...] = planet.KEYS
+NULLABLE = planet.NULLABLE
 
 
 class CallEvent(msgspec.Struct, kw_only=True, frozen=True):
