@@ -27,7 +27,7 @@ class Setting:
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | int | bool | networks | secret
+    kind: str = "str"  # str | int | float | bool | networks | secret
 
     @property
     def env(self) -> str:
@@ -71,10 +71,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vonage_accept_unsigned", "false", "Accept Vonage callbacks without a verifiable signature.", "bool"),
     Setting("freeswitch_accept_unsigned", "false", "Accept FreeSWITCH CDR posts without credentials.", "bool"),
     Setting("asterisk_accept_unsigned", "false", "Accept Asterisk CDR posts without credentials.", "bool"),
+    Setting("asterisk_basic_auth", "", "`user:password` Asterisk CDR posts must present (HTTP Basic).", "secret"),
+    Setting("callcenter_basic_auth", "", "`user:password` contact-centre call records must present (HTTP Basic).",
+            "secret"),
+    Setting("callcenter_accept_unsigned", "false", "Accept contact-centre call records without credentials.",
+            "bool"),
+    Setting("generic_secret", "", "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of generic callbacks.",
+            "secret"),
+    Setting("generic_accept_unsigned", "false", "Accept generic callbacks without a signature.", "bool"),
+    Setting("alerts_file", "", "Alert rules (TOML) `hangup serve` evaluates; empty = no alerting."),
+    Setting("emit_url", "", "Receiver URL of the emitted call-event callback; empty = emitter off."),
+    Setting("emit_secret", "", "HMAC-SHA256 secret signing emitted callbacks (`X-Hangup-Signature`).", "secret"),
+    Setting("emit_deliver", "true", "Deliver emitted callbacks from inside `hangup serve` (false: `hangup emitter`).",
+            "bool"),
+    Setting("emit_orphan_timeout", "3600", "Seconds after call-started with no call-ended before closing as orphaned.",
+            "float"),
+    Setting("emit_max_age", "86400", "Seconds after which an undelivered callback is dead-lettered.", "float"),
+    Setting("emit_per_destination", "8", "Emitted requests in flight to one receiver.", "int"),
+    Setting("emit_timeout", "10", "Seconds per emitted delivery request.", "float"),
+    Setting("demo", "false", "Feed simulated demo traffic (stid `demo`) into this server (`hangup serve --demo`).",
+            "bool"),
+    Setting("demo_rate", "2", "Demo calls per second.", "float"),
 )
 
 #: Settings of hangup itself that adapters never see.
-_NOT_FOR_ADAPTERS = frozenset({"api_token", "callback_secret", "insecure", "trust_forwarded"})
+_NOT_FOR_ADAPTERS = frozenset({"api_token", "callback_secret", "insecure", "trust_forwarded", "emit_secret",
+                               "emit_deliver", "demo"})
+#: Settings that must be greater than zero.
+_POSITIVE = frozenset({"workers", "batch_size", "max_keys", "emit_orphan_timeout", "emit_max_age",
+                       "emit_per_destination", "emit_timeout", "demo_rate"})
 
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -83,6 +108,13 @@ def _cast_int(text: str) -> int:
     value = int(text.strip(), 10)
     if value < 0:
         raise ValueError("must not be negative")
+    return value
+
+
+def _cast_float(text: str) -> float:
+    value = float(text.strip())
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number, not negative")
     return value
 
 
@@ -103,6 +135,7 @@ _CASTS: Mapping[str, Callable[[str], Any]] = {
     "str": str,
     "secret": str,
     "int": _cast_int,
+    "float": _cast_float,
     "bool": _cast_bool,
     "networks": _cast_networks,
 }
@@ -140,6 +173,21 @@ class Settings:
     vonage_accept_unsigned: bool
     freeswitch_accept_unsigned: bool
     asterisk_accept_unsigned: bool
+    asterisk_basic_auth: str
+    callcenter_basic_auth: str
+    callcenter_accept_unsigned: bool
+    generic_secret: str
+    generic_accept_unsigned: bool
+    alerts_file: str
+    emit_url: str
+    emit_secret: str
+    emit_deliver: bool
+    emit_orphan_timeout: float
+    emit_max_age: float
+    emit_per_destination: int
+    emit_timeout: float
+    demo: bool
+    demo_rate: float
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line values applied (``None`` means "not given")."""
@@ -189,8 +237,8 @@ def _check(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{setting.env} is not valid: a path segment cannot contain '/'")
     if setting.name in ("port",) and not 0 <= value <= 65535:
         raise ConfigError(f"{setting.env}={value!r} is not valid: a TCP port is 0-65535")
-    if setting.name in ("workers", "batch_size", "max_keys") and value < 1:
-        raise ConfigError(f"{setting.env}={value!r} is not valid: must be at least 1")
+    if setting.name in _POSITIVE and value <= 0:
+        raise ConfigError(f"{setting.env}={value!r} is not valid: must be positive")
     return value
 
 

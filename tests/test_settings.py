@@ -78,3 +78,29 @@ def test_serve_refuses_a_public_host_without_a_token_unless_insecure(monkeypatch
     assert resolve_settings("0.0.0.0", "9000", None, None, True).port == 9000
     monkeypatch.setenv("HANGUP_API_TOKEN", "secret")
     assert resolve_settings("0.0.0.0", None, None, None, False).host == "0.0.0.0"
+
+
+def test_every_adapter_credential_is_a_setting_handed_to_adapters() -> None:
+    import importlib
+
+    from hangup.providers.registry import DEFAULT_PROVIDERS
+
+    secrets = load_settings({}).secrets()
+    checked = 0
+    for target in DEFAULT_PROVIDERS:
+        module = importlib.import_module(target.partition(":")[0])
+        key = getattr(module, "SECRET", None)
+        if key is None:  # LINE Planet signs nothing
+            continue
+        checked += 1
+        assert key in secrets and f"{module.NAME}_accept_unsigned" in secrets, module.NAME
+    assert checked >= 8
+    assert "emit_secret" not in secrets and "api_token" not in secrets
+
+
+def test_emitter_and_alert_settings_are_rows_of_the_table() -> None:
+    settings = load_settings({"HANGUP_EMIT_TIMEOUT": "2.5", "HANGUP_DEMO": "on", "HANGUP_ALERTS_FILE": "a.toml"})
+    assert (settings.emit_timeout, settings.demo, settings.alerts_file, settings.demo_rate) == (2.5, True, "a.toml", 2)
+    with pytest.raises(ConfigError, match="HANGUP_DEMO_RATE"):
+        load_settings({"HANGUP_DEMO_RATE": "0"})
+    assert load_settings(settings.as_env()) == settings

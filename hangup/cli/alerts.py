@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -12,11 +11,12 @@ from hangup.alerts.notify import WebhookNotifier
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.stats import table
 from hangup.errors import ConfigError
+from hangup.settings import BY_NAME, load_settings
 from hangup.stats.db import StatsDB
 from hangup.stats.labels import utc_time
 from hangup.stats.service import StatsService
 
-ENV = "HANGUP_ALERTS_FILE"
+ENV = BY_NAME["alerts_file"].env
 
 
 def _rules_option(function: click.decorators.FC) -> click.decorators.FC:
@@ -79,5 +79,5 @@ def show(db: str, rules_path: str) -> None:
     rows = [[r.name, f"{r.metric} {r.condition}", f"{r.window // 60} min", "FIRING" if states[r.name].firing else "ok",
              utc_time(states[r.name].changed_at)] for r in ruleset.rules]
     table(["rule", "condition", "window", "state", "since"], rows)
-    if os.environ.get(ENV) is None:
+    if not load_settings().alerts_file:
         click.echo(f"\n(`hangup serve` evaluates these rules only when {ENV} is set)")

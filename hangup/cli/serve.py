@@ -73,7 +73,7 @@ def serve(host: str | None, port: str | None, db: str | None, workers: str | Non
 
     settings = resolve_settings(host, port, db, workers, insecure)
     if demo:
-        os.environ["HANGUP_DEMO"] = "1"  # read by the demo feed's lifespan hook (hangup.emit.web), in every worker
+        settings = settings.with_overrides(demo=True)  # worker processes get it through as_env() below
     click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "
                f"callbacks at {settings.planet_path} and /callbacks/{{provider}}", err=True)
     if settings.workers > 1:

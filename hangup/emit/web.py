@@ -1,6 +1,7 @@
 """The emitter inside ``hangup serve``: its routes, a lifespan hook for delivery and one for the demo feed.
 
-Settings (``HANGUP_*`` environment variables, documented in ``docs/emitter.md``):
+Settings (rows of ``hangup.settings.SETTINGS``, read from ``HANGUP_*`` variables, documented in
+``docs/emitter.md`` and ``docs/settings.md``):
 
 ======================== ========== =================================================================
 name                     default    meaning
@@ -22,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.routing import BaseRoute, Route
 
@@ -35,8 +35,8 @@ from hangup.emit.delivery import DeliveryConfig
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
 from hangup.emit.simulate import Simulator
-from hangup.errors import ConfigError, HangupError
-from hangup.settings import Settings
+from hangup.errors import HangupError
+from hangup.settings import Settings, load_settings
 from hangup.store.base import Store
 
 log = logging.getLogger("hangup.emit")
@@ -70,47 +70,20 @@ class EmitSettings:
     demo_rate: float = 2.0
 
 
-def _bool(text: str) -> bool:
-    value = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
-             "off": False, "": False}.get(text.strip().lower())  # fmt: skip
-    if value is None:
-        raise ValueError("expected true/false, 1/0, yes/no or on/off")
-    return value
-
-
-def _positive(cast: Callable[[str], Any]) -> Callable[[str], Any]:
-    def check(text: str) -> Any:
-        value = cast(text.strip())
-        if value <= 0:
-            raise ValueError("must be positive")
-        return value
-
-    return check
-
-
-_CASTS: Mapping[str, Callable[[str], Any]] = {
-    "str": str, "bool": _bool, "float": _positive(float), "int": _positive(int),
-}  # fmt: skip
+def emit_settings(settings: Settings) -> EmitSettings:
+    """The emitter's rows of hangup's settings table (``hangup.settings.SETTINGS``)."""
+    return EmitSettings(**{field.name: getattr(settings, field.name) for field in fields(EmitSettings)})
 
 
 def load_emit_settings(environ: Mapping[str, str] | None = None) -> EmitSettings:
     """Read ``HANGUP_EMIT_*`` and ``HANGUP_DEMO*``; a bad value is a ``ConfigError`` naming the variable."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for field in fields(EmitSettings):
-        name = f"HANGUP_{field.name.upper()}"
-        if name in env:
-            try:
-                values[field.name] = _CASTS[str(field.type)](env[name])
-            except ValueError as exc:
-                raise ConfigError(f"{name}={env[name]!r}: {exc}") from None
-    return EmitSettings(**values)
+    return emit_settings(load_settings(environ))
 
 
 @contextlib.asynccontextmanager
 async def emitter_lifespan(state: ServerState) -> AsyncIterator[None]:
     """Open the outbox in the server's database and, when configured, deliver from inside the server."""
-    settings = load_emit_settings()
+    settings = emit_settings(state.settings)
     if not settings.emit_url:
         yield
         return
@@ -136,7 +109,7 @@ async def emitter_lifespan(state: ServerState) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def demo_lifespan(state: ServerState) -> AsyncIterator[None]:
     """With ``HANGUP_DEMO`` on, feed simulated calls (stid ``demo``) into this server's own receiver path."""
-    settings = load_emit_settings()
+    settings = emit_settings(state.settings)
     if not settings.demo:
         yield
         return

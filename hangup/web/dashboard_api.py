@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,7 +34,7 @@ from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
 _ATTR = "_hangup_stats"
-#: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``).
+#: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``); the ``alerts_file`` setting.
 ALERTS_ENV = "HANGUP_ALERTS_FILE"
 log = logging.getLogger("hangup.alerts")
 _DIGITS = re.compile(r"[0-9]{1,9}")
@@ -58,7 +57,7 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
     """Evaluate the alert rules of ``HANGUP_ALERTS_FILE`` (when set) every interval while serving."""
-    path = os.environ.get(ALERTS_ENV, "")
+    path = state.settings.alerts_file
     if not path:
         yield
         return

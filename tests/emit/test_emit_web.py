@@ -16,12 +16,8 @@ from hangup.store.base import CallQuery, Store
 from hangup.web.state import AppState  # the real server state the hooks are given
 
 
-def test_serve_queues_call_events_in_its_own_database(
-    make_client: Any, fresh_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HANGUP_EMIT_URL", "http://127.0.0.1:9/call_event")
-    monkeypatch.setenv("HANGUP_EMIT_DELIVER", "false")
-    client = make_client()
+def test_serve_queues_call_events_in_its_own_database(make_client: Any, fresh_store: Store) -> None:
+    client = make_client(HANGUP_EMIT_URL="http://127.0.0.1:9/call_event", HANGUP_EMIT_DELIVER="false")
     response = client.post("/api/events/call-ended", json=ENDED)
     assert response.status_code == 202, response.text
     outbox = SQLiteOutbox(fresh_store.url)
