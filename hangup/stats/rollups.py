@@ -81,22 +81,23 @@ _Groups = dict[tuple[Any, ...], list[Any]]
 def aggregate(records: Iterable[CallRecord]) -> dict[Key, list[int]]:
     """Sum a batch of calls into rollup keys (every level, every dimension, tops per day for failures).
 
-    Calls are first counted per group (same minute and same values of every field a key or a 0/1 counter
-    reads): one dictionary update per call. Each group then adds its counters, scaled by its size, to
-    its minute keys; hours and days are summed from the minute keys.
+    Calls are first counted per group: per minute and values of every field an ordinary key or a 0/1
+    counter reads, and, for failed calls, per day and top-dimension values; one dictionary update per
+    call (two for a failure). Each group then adds its counters, scaled by its size, to its keys; hours
+    and days are summed from the minute keys.
     """
     minutes: dict[Key, list[int]] = {}
     days: dict[Key, list[int]] = {}
     dims = [DIMENSIONS[d] for d in BREAKDOWNS]
     tops = [DIMENSIONS[d] for d in TOPS]
-    for minute, record, row, failed in _group_rows(_group(records)):
+    by_minute, by_day = _group(records)
+    for minute, record, row in _group_rows(by_minute):
         _add(minutes, (MINUTE, ALL, minute, ""), row)
         for d in dims:
             _add(minutes, (MINUTE, d.id, minute, d.key(record)), row)
-        if failed:
-            day = minute - minute % DAY
-            for d in tops:
-                _add(days, (DAY, d.id, day, d.key(record)), row)
+    for day, record, row in _group_rows(by_day):
+        for d in tops:
+            _add(days, (DAY, d.id, day, d.key(record)), row)
     acc = dict(minutes)
     for (_, dim, bucket, value), sums in minutes.items():
         for size in (HOUR, DAY):
@@ -105,32 +106,38 @@ def aggregate(records: Iterable[CallRecord]) -> dict[Key, list[int]]:
     return acc
 
 
-def _group(records: Iterable[CallRecord]) -> _Groups:
-    groups: _Groups = {}
+def _group(records: Iterable[CallRecord]) -> tuple[_Groups, _Groups]:
+    by_minute: _Groups = {}
+    by_day: _Groups = {}
     for record in records:
         t = call_time(record)
         tta = time_to_answer(record)
-        key = (t - t % MINUTE, _GROUP_FIELDS(record), tta is not None,
-               None if record.normal else _TOP_FIELDS(record))
-        acc = groups.get(key)
+        fields = _GROUP_FIELDS(record)
         duration = record.duration if record.answered else 0
-        if acc is None:
-            groups[key] = [record, 1, duration, tta or 0]
-        else:
-            acc[1] += 1
-            acc[2] += duration
-            acc[3] += tta or 0
-    return groups
+        _count(by_minute, (t - t % MINUTE, fields, tta is not None), record, duration, tta or 0)
+        if not record.normal:
+            _count(by_day, (t - t % DAY, fields, tta is not None, _TOP_FIELDS(record)), record, duration, tta or 0)
+    return by_minute, by_day
 
 
-def _group_rows(groups: _Groups) -> Iterator[tuple[int, CallRecord, list[int], bool]]:
-    """(minute, a record of the group, the group's counter sums, failed) of every group."""
-    for (minute, _, _, top), (record, count, duration, tta) in groups.items():
+def _count(groups: _Groups, key: tuple[Any, ...], record: CallRecord, duration: int, tta: int) -> None:
+    acc = groups.get(key)
+    if acc is None:
+        groups[key] = [record, 1, duration, tta]
+    else:
+        acc[1] += 1
+        acc[2] += duration
+        acc[3] += tta
+
+
+def _group_rows(groups: _Groups) -> Iterator[tuple[int, CallRecord, list[int]]]:
+    """(bucket, a record of the group, the group's counter sums) of every group."""
+    for key, (record, count, duration, tta) in groups.items():
         row = [value * count for value in counters(record)]
         row[_DURATION] = duration
         row[_TTA_SUM] = tta
         # tta_count is 0 or 1 per call and part of the group key, so the scaled value is already exact.
-        yield minute, record, row, top is not None
+        yield key[0], record, row
 
 
 def _add(acc: dict[Key, list[int]], key: Key, row: Sequence[int]) -> None:
