@@ -1,4 +1,4 @@
-"""``hangup db migrate`` and ``hangup reclassify``, plus the ``--db`` option every store command shares."""
+"""``hangup db migrate`` and ``hangup reclassify`` (then a rollup rebuild), plus the shared ``--db`` option."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from hangup.errors import ConfigError, StoreError
 from hangup.settings import BY_NAME, load_settings
-from hangup.store import open_store, scheme_of
+from hangup.store import open_configured_store
 from hangup.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,15 +24,12 @@ def db_option(function: F) -> F:
 
 
 def open_cli_store(db: str, *, migrate: bool = True) -> Store:
-    """The store at ``db`` with the environment's settings; a user-fixable failure is a ClickException."""
+    """The store at ``db`` with the environment's settings and the server's write hooks (rollups).
+
+    A user-fixable failure is a ClickException.
+    """
     try:
-        settings = load_settings()
-        options: dict[str, Any] = {"migrate": migrate, "batch_size": settings.batch_size}
-        if scheme_of(db) == "sqlite":
-            options["synchronous"] = settings.sqlite_synchronous
-        else:
-            options["retention_months"] = settings.retention_months
-        return open_store(db, **options)
+        return open_configured_store(load_settings(), db, migrate=migrate)
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -64,6 +61,8 @@ def reclassify(db: str) -> None:
     """Re-apply the current cause catalog to every stored call."""
     from hangup import ingest
     from hangup.providers.registry import providers
+    from hangup.stats import rebuild
+    from hangup.stats.db import StatsDB
 
     store = open_cli_store(db)
     try:
@@ -71,3 +70,10 @@ def reclassify(db: str) -> None:
     finally:
         store.close()
     click.echo(f"{examined} calls examined, {changed} reclassified")
+    if changed:  # rollups count outcomes and faults, which reclassifying rewrote
+        stats_db = StatsDB(db)
+        try:
+            rows = rebuild.rebuild(stats_db)
+        finally:
+            stats_db.close()
+        click.echo(f"{rows} rollup rows rebuilt")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -18,18 +17,14 @@ from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
-from hangup.store import open_store, scheme_of
+from hangup.store import open_configured_store
 from hangup.store.base import Store
 
 
 def open_import_store(db: str, batch_size: int) -> Store:
-    """The store with a writer batch as large as the import's batches (one commit per batch)."""
+    """The store (with the server's write hooks) and a writer batch as large as the import's (one commit per batch)."""
     try:
-        settings = load_settings()
-        options: dict[str, Any] = {"batch_size": max(settings.batch_size, batch_size)}
-        if scheme_of(db) == "sqlite":
-            options["synchronous"] = settings.sqlite_synchronous
-        return open_store(db, **options)
+        return open_configured_store(load_settings(), db, batch_size=batch_size)
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from hangup.errors import StoreError
 from hangup.store.base import AddResult, AddStatus, CallQuery, Page, Store
+
+if TYPE_CHECKING:
+    from hangup.settings import Settings
 
 #: URL scheme -> "module:Class" of the back end (imported only when used, so extras stay optional).
 BACKENDS: Mapping[str, str] = MappingProxyType(
@@ -40,4 +43,39 @@ def open_store(url: str, **options: Any) -> Store:
     return cast(Store, getattr(module, class_name)(url, **options))
 
 
-__all__ = ["AddResult", "AddStatus", "BACKENDS", "CallQuery", "Page", "Store", "open_store"]
+#: What every store hangup opens for its own use gets, as ``"module:function"`` applied to the store (each
+#: function idempotent), so calls stored by ``hangup serve``, ``hangup import``, ``hangup ingest`` or any other
+#: command are counted alike: the statistics' rollups are written in the same transaction as the calls.
+STANDARD_HOOKS: tuple[str, ...] = ("hangup.stats.db:attach_rollups",)
+
+
+def attach_standard_hooks(store: Store) -> Store:
+    """Register ``STANDARD_HOOKS`` on ``store``; return it."""
+    for target in STANDARD_HOOKS:
+        module_name, _, attribute = target.partition(":")
+        getattr(importlib.import_module(module_name), attribute)(store)
+    return store
+
+
+def open_configured_store(settings: Settings, url: str | None = None, *, migrate: bool = True,
+                          batch_size: int | None = None) -> Store:
+    """The store at ``url`` (default ``settings.db``) with the settings' options and hangup's standard write hooks.
+
+    ``batch_size`` raises the writer's group-commit size above ``settings.batch_size`` (bulk imports).
+    """
+    url = settings.db if url is None else url
+    options: dict[str, Any] = {"migrate": migrate, "batch_size": max(settings.batch_size, batch_size or 0)}
+    if scheme_of(url) == "sqlite":
+        options["synchronous"] = settings.sqlite_synchronous
+    else:
+        options["retention_months"] = settings.retention_months
+    store = open_store(url, **options)
+    try:
+        return attach_standard_hooks(store)
+    except BaseException:
+        store.close()
+        raise
+
+
+__all__ = ["AddResult", "AddStatus", "BACKENDS", "CallQuery", "Page", "STANDARD_HOOKS", "Store",
+           "attach_standard_hooks", "open_configured_store", "open_store"]

@@ -29,7 +29,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from hangup.settings import Settings, load_settings
-from hangup.store import open_store, scheme_of
+from hangup.store import attach_standard_hooks, open_configured_store
 from hangup.store.base import Store
 from hangup.types import Receive, Scope, Send
 from hangup.web.auth import TokenAuth
@@ -77,13 +77,8 @@ def _hook(target: str) -> Hook:
 
 
 def open_settings_store(settings: Settings) -> Store:
-    """The store of ``settings.db`` with the options its back end takes."""
-    options: dict[str, Any] = {"batch_size": settings.batch_size}
-    if scheme_of(settings.db) == "sqlite":
-        options["synchronous"] = settings.sqlite_synchronous
-    else:
-        options["retention_months"] = settings.retention_months
-    return open_store(settings.db, **options)
+    """The store of ``settings.db`` with the options its back end takes and hangup's standard write hooks."""
+    return open_configured_store(settings)
 
 
 class HangupApp(Starlette):
@@ -109,6 +104,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not state.has_store:
             state.store = open_settings_store(settings)
+        else:  # a store handed in counts its calls as one the app opens does
+            attach_standard_hooks(state.store)
         state.started_at = time.time()
         try:
             async with contextlib.AsyncExitStack() as stack:
