@@ -1,7 +1,8 @@
 """Prometheus metrics of the emitter, kept in their own registry.
 
-``hangup serve`` shows them at ``/metrics/emitter`` (its ``/metrics`` is the call log's); ``hangup emitter
---listen`` at ``/metrics``.
+``hangup serve`` includes them in its one ``/metrics`` exposition (beside the call log's, and alone at
+``/metrics/emitter``); ``hangup emitter --listen`` serves them at ``/metrics``. ``PENDING`` and ``DEAD``
+count the shared outbox; the counters and the histogram count this process's deliveries.
 """
 
 from __future__ import annotations
@@ -27,3 +28,10 @@ LATENCY = Histogram(
     registry=REGISTRY,
 )
 
+
+#: Every metric name as exposed (counters gain ``_total``, histograms ``_bucket``/``_sum``/``_count``).
+METRIC_NAMES: tuple[str, ...] = (
+    "hangup_emit_pending", "hangup_emit_dead", "hangup_emit_delivered_total", "hangup_emit_retried_total",
+    "hangup_emit_dead_lettered_total", "hangup_emit_orphaned_total", "hangup_emit_delivery_latency_seconds_bucket",
+    "hangup_emit_delivery_latency_seconds_sum", "hangup_emit_delivery_latency_seconds_count",
+)

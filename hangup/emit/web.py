@@ -150,7 +150,7 @@ async def feed_demo(state: ServerState, rate: float, backfill: float = DEMO_BACK
 
 
 def emit_routes() -> list[BaseRoute]:
-    """The event routes, and the emitter's metrics at ``/metrics/emitter`` (``/metrics`` is the call log's)."""
+    """The event routes, and the emitter's metrics alone at ``/metrics/emitter`` (``/metrics`` has them too)."""
     return [*api.routes(), Route("/metrics/emitter", api.emitter_metrics, methods=["GET"])]
 
 

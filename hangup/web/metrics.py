@@ -1,10 +1,12 @@
-"""Prometheus metrics at ``/metrics`` (prometheus-client text format).
+"""Prometheus metrics at ``/metrics`` (prometheus-client text format): the call log's and the emitter's.
 
 Call counters are read from the rollups when scraped, so they are exact, survive restarts and agree
 between worker processes (every worker reports the database's totals). Process-local figures (the
 ingest latency histogram, the writer's queue) describe the worker that answers the scrape.
 
-``METRIC_NAMES`` lists every metric hangup exports; ``deploy/grafana/hangup.json`` uses only these.
+The emitter's metrics (``hangup.emit.metrics``) are part of the same exposition, so one scrape target per
+node covers everything. ``METRIC_NAMES`` lists every metric hangup exports; ``deploy/grafana/hangup.json``
+uses only these.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hangup.causes import default_catalog
+from hangup.emit import metrics as emit_metrics
 from hangup.errors import CatalogError
 from hangup.records import CallRecord
 from hangup.stats.buckets import DAY
@@ -49,7 +52,7 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
     f"{ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
     f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, WRITER_QUEUE, f"{WRITER_BATCHES}_total",
-    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH,
+    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH, *emit_metrics.METRIC_NAMES,
 )
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _ATTR = "_hangup_metrics"
@@ -145,12 +148,23 @@ def _known(ref: str) -> bool:
         return False
 
 
+class RegistryCollector(Collector):
+    """Another registry's metrics, collected as part of this one (the emitter's, whose objects are module-level)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.registry.collect()
+
+
 class Metrics:
-    """The app's registry: the store collector plus the ingest latency histogram."""
+    """The app's registry: the store collector, the ingest latency histogram and the emitter's metrics."""
 
     def __init__(self, state: AppState) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(state))
+        self.registry.register(RegistryCollector(emit_metrics.REGISTRY))
         self.latency = Histogram(
             INGEST_LATENCY, "Seconds from receiving a call-end event to its insert transaction (this worker).",
             buckets=LATENCY_BUCKETS, registry=self.registry,

@@ -26,8 +26,11 @@ def test_serve_queues_call_events_in_its_own_database(make_client: Any, fresh_st
     finally:
         outbox.close()
     assert entry.sid == ENDED["sid"] and entry.destination == "http://127.0.0.1:9/call_event"
-    exposition = client.get("/metrics/emitter").text
-    assert "hangup_emit_delivered_total" in exposition and "hangup_emit_delivery_latency_seconds_bucket" in exposition
+    for path in ("/metrics/emitter", "/metrics"):  # the emitter's alone, and in the one scrape endpoint
+        exposition = client.get(path).text
+        assert "hangup_emit_delivered_total" in exposition
+        assert "hangup_emit_delivery_latency_seconds_bucket" in exposition
+    assert "hangup_calls_total" in exposition
 
 
 def test_without_an_emit_url_the_event_routes_say_so(make_client: Any) -> None:
