@@ -10,6 +10,7 @@ inside the writer's transaction, so a call is counted exactly once and only when
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
@@ -83,27 +84,24 @@ def aggregate(records: Iterable[CallRecord]) -> dict[Key, list[int]]:
 
     Calls are first counted per group: per minute and values of every field an ordinary key or a 0/1
     counter reads, and, for failed calls, per day and top-dimension values; one dictionary update per
-    call (two for a failure). Each group then adds its counters, scaled by its size, to its keys; hours
-    and days are summed from the minute keys.
+    call (two for a failure). Each group's counters, scaled by its size, are listed under each of its
+    keys, and every key's list is summed column by column at the end.
     """
-    minutes: dict[Key, list[int]] = {}
-    days: dict[Key, list[int]] = {}
+    parts: defaultdict[Key, list[list[int]]] = defaultdict(list)
     dims = [DIMENSIONS[d] for d in BREAKDOWNS]
     tops = [DIMENSIONS[d] for d in TOPS]
     by_minute, by_day = _group(records)
     for minute, record, row in _group_rows(by_minute):
-        _add(minutes, (MINUTE, ALL, minute, ""), row)
-        for d in dims:
-            _add(minutes, (MINUTE, d.id, minute, d.key(record)), row)
+        hour, day = minute - minute % HOUR, minute - minute % DAY
+        for dim, value in ((ALL, ""), *((d.id, d.key(record)) for d in dims)):
+            parts[MINUTE, dim, minute, value].append(row)
+            parts[HOUR, dim, hour, value].append(row)
+            parts[DAY, dim, day, value].append(row)
     for day, record, row in _group_rows(by_day):
         for d in tops:
-            _add(days, (DAY, d.id, day, d.key(record)), row)
-    acc = dict(minutes)
-    for (_, dim, bucket, value), sums in minutes.items():
-        for size in (HOUR, DAY):
-            _add(acc, (size, dim, bucket - bucket % size, value), sums)
-    acc.update(days)
-    return acc
+            parts[DAY, d.id, day, d.key(record)].append(row)
+    return {key: rows[0] if len(rows) == 1 else [sum(column) for column in zip(*rows, strict=True)]
+            for key, rows in parts.items()}
 
 
 def _group(records: Iterable[CallRecord]) -> tuple[_Groups, _Groups]:
@@ -138,11 +136,6 @@ def _group_rows(groups: _Groups) -> Iterator[tuple[int, CallRecord, list[int]]]:
         row[_TTA_SUM] = tta
         # tta_count is 0 or 1 per call and part of the group key, so the scaled value is already exact.
         yield key[0], record, row
-
-
-def _add(acc: dict[Key, list[int]], key: Key, row: Sequence[int]) -> None:
-    sums = acc.get(key)
-    acc[key] = list(row) if sums is None else [a + b for a, b in zip(sums, row, strict=True)]
 
 
 def apply(conn: Any, records: Sequence[CallRecord]) -> int:
