@@ -59,7 +59,10 @@ def environment() -> jinja2.Environment:
 
 
 def render(template: str, data: dict[str, Any], request: Request, status: int = 200) -> HTMLResponse:
-    html = environment().get_template(template).render(data=data, path=request.url.path, qs=request.url.query)
+    state: AppState | None = getattr(request.app.state, "hangup", None)
+    demo = state is not None and state.settings.demo  # every page says so: its figures are simulated calls
+    html = environment().get_template(template).render(data=data, path=request.url.path, qs=request.url.query,
+                                                       demo=demo)
     return HTMLResponse(html, status_code=status)
 
 

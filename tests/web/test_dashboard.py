@@ -164,3 +164,13 @@ def test_every_breakdown_link_leads_to_the_calls_it_counts(client: SyncClient) -
             listed = client.get(f"/calls.json?{query}")
             assert listed.status_code == 200, (by, row)
             assert listed.json()["count"] == row["attempts"], (by, row["value"])
+
+
+@pytest.mark.parametrize(("env", "banner"), [({}, False), ({"HANGUP_DEMO": "1", "HANGUP_DEMO_RATE": "0.01"}, True)])
+@pytest.mark.parametrize("path", ["/", "/breakdowns", "/calls", "/codes"])
+def test_demo_mode_shows_a_demo_data_banner_on_every_page(make_client: ClientFactory, env: dict[str, str],
+                                                          banner: bool, path: str) -> None:
+    response = make_client(**env).get(path)
+    assert response.status_code == 200
+    assert ('id="demo-banner"' in response.text) is banner
+    assert ("Demo data." in response.text) is banner
