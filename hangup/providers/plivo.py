@@ -57,10 +57,6 @@ HEADER_NONCE = "x-plivo-signature-v3-nonce"
 #: Call statuses of progress callbacks that reach the hangup URL's neighbours; they are not call ends.
 NOT_ENDED = frozenset({"ringing", "in-progress", "early-media", "queued"})
 
-#: Spellings of ``HangupSource`` seen beside the "Hangup Sources" table: Plivo's CDR docs say "Callee"
-#: where the table says "Call recipient", and SIP-trunking CDRs write sources in lower case.
-SOURCE_SPELLINGS = {"callee": "Call recipient"}
-
 DIRECTIONS: Mapping[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
 
 
@@ -89,8 +85,8 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     # The name is only a fallback: it spells the same entry as the code.
     draft.add_chain(ref("plivo", code) or ref("plivo", params.get(HANGUP_CAUSE_NAME)),
                     ref("freeswitch", params.get(HANGUP_CAUSE)))
-    source_text = params.get(HANGUP_SOURCE, "").strip()
-    source = ref("plivo-source", SOURCE_SPELLINGS.get(source_text.lower(), source_text))
+    # "Callee" (Plivo's CDR spelling) is an alias in plivo-source.csv; finish() stores the entry's own name
+    source = ref("plivo-source", params.get(HANGUP_SOURCE))
     if source:
         draft.sources.append(source)
     draft.extra = dict(params)

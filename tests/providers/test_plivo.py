@@ -7,6 +7,7 @@ import pytest
 from payload_cases import BASE_URL, cases, compare, expected, request_for
 from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3, validate_v3_signature
 
+from hangup.causes import default_catalog
 from hangup.errors import Forbidden, HTTPError, Unauthorized
 from hangup.providers.base import WebhookRequest
 from hangup.providers.plivo import PROVIDER
@@ -132,3 +133,14 @@ def test_every_plivo_source_says_who_hung_up(source: str) -> None:
     body = urlencode({"CallUUID": "u-1", "HangupCauseCode": 4000, "HangupSource": source}).encode()
     record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
     assert record is not None and record.ended_by != "unknown"
+
+
+@pytest.mark.parametrize("spelling", ["Callee", "callee", "CALL RECIPIENT", "call_recipient"])
+def test_callee_spellings_are_the_call_recipient_source(spelling: str) -> None:
+    catalog = default_catalog()
+    assert catalog.lookup("plivo-source", spelling) is catalog.lookup("plivo-source", "Call recipient")
+    body = urlencode({"CallUUID": "u-1", "CallStatus": "completed", "HangupCauseCode": 4000,
+                      "HangupSource": spelling}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
+    assert record is not None and record.ended_by == "callee"
+    assert "plivo-source:Call recipient" in record.causes  # stored under the table's own name
