@@ -210,6 +210,7 @@ def _freeswitch(text: str, received_at: float) -> CallRecord:
 # -- CSV-shaped formats ------------------------------------------------------------------------
 def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     header: list[str] | None = None
+    row_text = _RowText()
     for number, fields in _guarded(csv.reader(stream), 1):
         if isinstance(fields, Item):
             yield fields
@@ -224,18 +225,26 @@ def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
         elif len(fields) < 16:
             yield Item(f"row {number}", None, PayloadError(
                 "not a Master.csv row", details=[{"field": "row", "error": f"{len(fields)} columns, need 16"}]),
-                _csv_text(fields))
+                row_text(fields))
             continue
         else:
             row = asterisk.row_from_csv(fields)
-        raw = _csv_text(fields)
+        raw = row_text(fields)
         yield _attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
 
 
-def _csv_text(fields: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(fields)
-    return buffer.getvalue()
+class _RowText:
+    """A CSV row back as one line of text (the record's ``raw``), with one writer and buffer reused."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="")
+
+    def __call__(self, fields: list[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(fields)
+        return self._buffer.getvalue()
 
 
 def read_callcenter(stream: IO[str], received_at: float) -> Iterator[Item]:
