@@ -2,6 +2,10 @@
 
 CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``, tab or
 carriage return) are prefixed with ``'`` (OWASP "CSV Injection"); numbers are written as numbers.
+
+List cells (``causes``, ``flags``) are to be joined with ``LIST_SEPARATOR`` (``|``) by ``join_list``: cause
+references may hold spaces (``plivo-source:API Request``) but never ``|``. ``split_list`` reads such a cell
+back, and also the space-joined cells of earlier exports.
 """
 
 from __future__ import annotations
@@ -21,6 +25,37 @@ CSV_COLUMNS: tuple[str, ...] = (
     "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags", "extra", "received_at", "raw",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Joins the items of a list cell; no cause reference or flag contains it.
+LIST_SEPARATOR = "|"
+
+
+def join_list(items: Iterable[str]) -> str:
+    """One CSV cell of ``items`` (``split_list`` reads it back)."""
+    return LIST_SEPARATOR.join(items)
+
+
+def split_list(cell: str) -> tuple[str, ...]:
+    """The items of a list cell written by ``join_list``, or by earlier exports that joined with spaces.
+
+    A cell without ``|`` holding one item is read the same either way. In a space-joined cell of cause
+    references, a word without ``:`` continues the reference before it (``plivo-source:API Request``);
+    words of a flag list never hold ``:``, so each is an item of its own.
+    """
+    text = cell.strip()
+    if not text:
+        return ()
+    if LIST_SEPARATOR in text:
+        return tuple(item.strip() for item in text.split(LIST_SEPARATOR) if item.strip())
+    words = text.split()
+    if ":" not in words[0]:
+        return tuple(words)
+    items: list[str] = []
+    for word in words:
+        if items and ":" not in word:
+            items[-1] += " " + word
+        else:
+            items.append(word)
+    return tuple(items)
 
 
 def safe_cell(value: Any) -> Any:
@@ -37,6 +72,8 @@ def safe_cell(value: Any) -> Any:
 
 def _csv_values(record: CallRecord) -> list[Any]:
     data = record.to_json()
+    # Still space-joined: ``hangup import`` reads these cells with its own splitter until it calls split_list;
+    # then both become join_list (one change, made together, so exports always read back).
     data["causes"] = " ".join(record.causes)
     data["flags"] = " ".join(record.flags)
     data["extra"] = json.dumps(dict(record.extra), ensure_ascii=False) if record.extra else ""
