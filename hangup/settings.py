@@ -51,7 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("trust_forwarded", "false", "Take the client address from `X-Forwarded-For` (behind a trusted proxy).",
             "bool"),
     Setting("max_query_bytes", "8192", "Longest accepted query string; longer → 414.", "int"),
-    Setting("max_body_bytes", "65536", "Largest accepted request body; larger → 413.", "int"),
+    # 1 MiB: full mod_json_cdr / mod_xml_cdr posts (every channel variable, the call flow, url-encoded) exceed 64 KiB
+    Setting("max_body_bytes", "1048576", "Largest accepted request body; larger → 413.", "int"),
     Setting("max_keys", "64", "Most keys accepted in one callback; more → 400.", "int"),
     Setting("sqlite_synchronous", "FULL", "SQLite `synchronous` pragma: FULL (durable, default) or NORMAL."),
     Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote_from_bytes
 
 import jwt
 import pytest
@@ -185,3 +186,27 @@ def test_asterisk_cdr_posted_as_json_is_stored(make_client: Any, fresh_store: St
     stored = fresh_store.get(first.json()["id"])
     assert stored is not None and stored.outcome == "no_answer" and stored.q850 == 19
     assert fresh_store.count() == 2
+
+
+def _full_cdr(size: int) -> bytes:
+    """The recorded CDR grown to ``size`` bytes with channel variables, as a full mod_json_cdr post is."""
+    cdr = json.loads(_payload("freeswitch/inbound_recv_bye.json"))
+    filler = "x" * 200
+    for n in range(size // 200):
+        cdr["variables"][f"sip_h_X-Padding-{n}"] = filler
+    return json.dumps(cdr).encode()
+
+
+@pytest.mark.parametrize(("size", "encoded", "status"), [
+    (400_000, False, 200), (400_000, True, 200), (1_100_000, False, 413),
+])
+def test_full_freeswitch_cdrs_fit_the_default_body_limit(make_client: Any, fresh_store: Store, size: int,
+                                                         encoded: bool, status: int) -> None:
+    body = _full_cdr(size)
+    signed = basic(b"cdr=" + quote_from_bytes(body).encode() if encoded else body, True, time.time())
+    headers = {**signed.headers, "content-type": "application/x-www-form-urlencoded"} if encoded else signed.headers
+    response = make_client(HANGUP_FREESWITCH_BASIC_AUTH="cdr:s3cret").post(
+        "/callbacks/freeswitch", content=signed.body, headers=headers)
+    assert response.status_code == status, response.text[:300]
+    assert fresh_store.count() == (1 if status == 200 else 0)
+    assert fresh_store.quarantine_count() == 0
