@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import hangup
@@ -17,7 +19,26 @@ def public_names(module: types.ModuleType) -> set[str]:
 
 def test_all_matches_the_public_names() -> None:
     assert sorted(hangup.__all__) == sorted(set(hangup.__all__))
-    assert set(hangup.__all__) == public_names(hangup) | {"__version__"}
+    assert set(hangup.__all__) == public_names(hangup) | set(hangup._LAZY) | {"__version__"}
+    assert set(hangup._LAZY) <= set(dir(hangup))
+
+
+def test_lazy_members_are_the_submodules_own() -> None:
+    from hangup.store import open_store
+    from hangup.web.app import create_app
+
+    assert (hangup.open_store, hangup.create_app) == (open_store, create_app)
+
+
+def test_import_hangup_stays_light() -> None:
+    code = ("import sys, hangup; hangup.default_catalog(); "
+            "print(sorted(m for m in ('starlette', 'hangup.store', 'hangup.web', 'uvicorn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    assert not hasattr(hangup, "no_such_member")
 
 
 def test_every_exported_member_exists() -> None:
