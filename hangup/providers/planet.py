@@ -103,7 +103,10 @@ def _integer(value: str, *, minimum: int = _INT64[0]) -> int:
 
 
 def _seconds(value: str) -> int:
-    return _integer(value, minimum=0)
+    # Four of the 19 keys: plain digits are the common case and need none of _integer's sign handling.
+    if not (0 < len(value) < 19 and value.isascii() and value.isdigit()):
+        return _integer(value, minimum=0)
+    return int(value)
 
 
 def _sid(value: str) -> str:
