@@ -29,9 +29,12 @@ LATENCY = Histogram(
 )
 
 
-#: Every metric name as exposed (counters gain ``_total``, histograms ``_bucket``/``_sum``/``_count``).
+_COUNTERS = ("hangup_emit_delivered", "hangup_emit_retried", "hangup_emit_dead_lettered", "hangup_emit_orphaned")
+_HISTOGRAM = "hangup_emit_delivery_latency_seconds"
+#: Every metric name as exposed (counters gain ``_total`` and ``_created``, histograms ``_bucket``/``_sum``/
+#: ``_count``/``_created``).
 METRIC_NAMES: tuple[str, ...] = (
-    "hangup_emit_pending", "hangup_emit_dead", "hangup_emit_delivered_total", "hangup_emit_retried_total",
-    "hangup_emit_dead_lettered_total", "hangup_emit_orphaned_total", "hangup_emit_delivery_latency_seconds_bucket",
-    "hangup_emit_delivery_latency_seconds_sum", "hangup_emit_delivery_latency_seconds_count",
+    "hangup_emit_pending", "hangup_emit_dead",
+    *(f"{name}_{suffix}" for name in _COUNTERS for suffix in ("total", "created")),
+    *(f"{_HISTOGRAM}_{suffix}" for suffix in ("bucket", "sum", "count", "created")),
 )

@@ -80,7 +80,7 @@ RAW_REQUESTS = [
     b"GET /callbacks/planet?sid=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /callbacks/planet?" + planet_query().encode() + b"&x=\xff HTTP/1.1\r\nHost: x\r\n\r\n",
     b"NONSENSE\r\n\r\n",
-    b"POST /callbacks/planet HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\nabc",
+    b"POST /callbacks/planet HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\nabc",
     b"POST /callbacks/planet HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     + (b"4000\r\n" + b"a" * 0x4000 + b"\r\n") * 6 + b"0\r\n\r\n",
     b"GET /api/calls/\xff HTTP/1.1\r\nHost: x\r\n\r\n",
