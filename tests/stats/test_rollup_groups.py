@@ -1,0 +1,49 @@
+"""The rollup hook's grouped sums equal the plain per-call sums, on dense batches where calls share minutes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from hangup.records import CallRecord
+from hangup.stats import rollups, traffic
+from hangup.stats.buckets import DAY, HOUR, MINUTE
+from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
+from hangup.stats.totals import call_time, counters
+
+START = 1_700_000_040
+
+
+def per_call(records: Sequence[CallRecord]) -> dict[rollups.Key, list[int]]:
+    """Every call added to every key it belongs to, one by one: the definition the grouping must match."""
+    sums: dict[rollups.Key, list[int]] = {}
+    for record in records:
+        t = call_time(record)
+        keys = [(size, dim, t - t % size, value)
+                for size in (MINUTE, HOUR, DAY)
+                for dim, value in [(ALL, ""), *((d, DIMENSIONS[d].key(record)) for d in BREAKDOWNS)]]
+        if not record.normal:
+            keys += [(DAY, d, t - t % DAY, DIMENSIONS[d].key(record)) for d in TOPS]
+        for key in keys:
+            row = sums.setdefault(key, [0] * len(counters(record)))
+            for i, value in enumerate(counters(record)):
+                row[i] += value
+    return sums
+
+
+@pytest.mark.parametrize(
+    ("calls", "seconds", "users", "seed"),
+    [
+        (3000, 300, 3, 1),  # ~600 calls a minute, few users: large groups, repeated top keys
+        (2000, 2 * 86400, 50, 2),  # spread over two UTC days: groups of one, hour and day boundaries
+        (1500, 7200, 1, 3),  # one caller: every failure shares its top keys
+    ],
+)
+def test_grouped_sums_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
+    records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
+    assert any(not r.normal for r in records) and any(r.answered for r in records)
+    expected = per_call(records)
+    got = rollups.aggregate(records)
+    assert got == expected
+    assert sum(row[0] for (level, dim, _, _), row in got.items() if level == MINUTE and dim == ALL) == calls
