@@ -66,7 +66,8 @@ def paramstyle_of(conn: Any) -> str:
 
 #: Every record field a dimension key or a counter other than the sums depends on: calls equal on these
 #: (and in the same minute, with the same top-dimension values) add the same rollup keys and the same 0/1
-#: counters, so a batch is grouped on them first and each group expanded once.
+#: counters, so a batch is grouped on them first and each group expanded once. A dimension reading another
+#: field must add it here (``tests/stats/test_rollup_groups.py`` compares with per-call sums).
 _GROUP_FIELDS = attrgetter(
     "outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type", "direction",
     "from_service_id", "to_service_id", "provider", "answered", "normal",
