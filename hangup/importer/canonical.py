@@ -13,6 +13,7 @@ from typing import Any, cast, get_args
 
 from hangup.errors import InvalidPayload
 from hangup.records import CallRecord, CallType, Direction
+from hangup.store.export import split_list
 
 _DIRECTIONS = frozenset(get_args(Direction))
 _CALL_TYPES = frozenset(get_args(CallType))
@@ -66,17 +67,10 @@ def _to_bool(value: Any) -> bool:
 
 
 def _to_list(value: Any) -> tuple[str, ...]:
-    """A JSON list, or the CSV export's space-joined cell. References may hold spaces
-    (``plivo-source:API Request``): a word without ``:`` continues the reference before it."""
+    """A JSON list, or a CSV export cell (``|``-joined; older exports joined with spaces)."""
     if isinstance(value, list):
         return tuple(str(v) for v in value)
-    items: list[str] = []
-    for word in str(value or "").split(" "):
-        if items and ":" not in word:
-            items[-1] += " " + word
-        elif word:
-            items.append(word)
-    return tuple(items)
+    return split_list(str(value or ""))
 
 
 CONVERTERS: Mapping[str, Callable[[Any], Any]] = {

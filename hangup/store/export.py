@@ -3,7 +3,7 @@
 CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``, tab or
 carriage return) are prefixed with ``'`` (OWASP "CSV Injection"); numbers are written as numbers.
 
-List cells (``causes``, ``flags``) are to be joined with ``LIST_SEPARATOR`` (``|``) by ``join_list``: cause
+List cells (``causes``, ``flags``) are joined with ``LIST_SEPARATOR`` (``|``) by ``join_list``: cause
 references may hold spaces (``plivo-source:API Request``) but never ``|``. ``split_list`` reads such a cell
 back, and also the space-joined cells of earlier exports.
 """
@@ -72,10 +72,8 @@ def safe_cell(value: Any) -> Any:
 
 def _csv_values(record: CallRecord) -> list[Any]:
     data = record.to_json()
-    # Still space-joined: ``hangup import`` reads these cells with its own splitter until it calls split_list;
-    # then both become join_list (one change, made together, so exports always read back).
-    data["causes"] = " ".join(record.causes)
-    data["flags"] = " ".join(record.flags)
+    data["causes"] = join_list(record.causes)
+    data["flags"] = join_list(record.flags)
     data["extra"] = json.dumps(dict(record.extra), ensure_ascii=False) if record.extra else ""
     data["raw"] = record.raw
     return [safe_cell(data[c]) for c in CSV_COLUMNS]
