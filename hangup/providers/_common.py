@@ -24,6 +24,7 @@ from typing import Any
 
 from hangup.causes import Cause, CauseCatalog, EndedBy, Outcome, default_catalog
 from hangup.errors import CatalogError, Forbidden, InvalidPayload, PayloadError, Unauthorized
+from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction, call_id_for
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -283,6 +284,19 @@ def check_basic_auth(headers: Mapping[str, str], expected: str, provider: str, k
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden(f"{provider}: wrong credentials", details=[{"field": "authorization",
                                                                      "error": f"does not match {key}"}])
+
+
+class BasicAuthVerifier:
+    """``verify`` of the adapters whose senders authenticate with HTTP Basic credentials (FreeSWITCH, Asterisk,
+    contact centre): the credentials protect the endpoint, not the body."""
+
+    name: str
+    secret_key: str  # the settings key holding ``user:password``
+
+    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
+        expected = credential(secrets, self.secret_key, self.name)
+        if expected is not None:
+            check_basic_auth(request.headers, expected, self.name, self.secret_key)
 
 
 def now(received_at: float) -> float:

@@ -29,10 +29,9 @@ from typing import Any
 
 from hangup.errors import PayloadError
 from hangup.providers._common import (
+    BasicAuthVerifier,
     RecordDraft,
     body_text,
-    check_basic_auth,
-    credential,
     json_object,
     ref,
     text,
@@ -137,16 +136,12 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     return draft.finish()
 
 
-class AsteriskProvider:
+class AsteriskProvider(BasicAuthVerifier):
     """Asterisk CDRs posted as JSON or one Master.csv line (``/callbacks/asterisk``)."""
 
     name = NAME
+    secret_key = SECRET
     methods = ("POST",)
-
-    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
-        expected = credential(secrets, SECRET, NAME)
-        if expected is not None:
-            check_basic_auth(request.headers, expected, NAME, SECRET)
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         body = body_text(request.body).strip()

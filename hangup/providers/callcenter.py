@@ -26,10 +26,9 @@ from typing import Any
 
 from hangup.errors import PayloadError
 from hangup.providers._common import (
+    BasicAuthVerifier,
     RecordDraft,
     body_text,
-    check_basic_auth,
-    credential,
     json_object,
     ref,
     text,
@@ -108,16 +107,12 @@ def rows_from_csv(data: str) -> list[dict[str, str]]:
                            details=[{"field": "body", "error": "malformed CSV"}]) from None
 
 
-class CallcenterProvider:
+class CallcenterProvider(BasicAuthVerifier):
     """Contact-centre records posted as one JSON object or a CSV with one row (``/callbacks/callcenter``)."""
 
     name = NAME
+    secret_key = SECRET
     methods = ("POST",)
-
-    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
-        expected = credential(secrets, SECRET, NAME)
-        if expected is not None:
-            check_basic_auth(request.headers, expected, NAME, SECRET)
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         body = body_text(request.body).strip()

@@ -29,10 +29,9 @@ from urllib.parse import parse_qs, unquote
 
 from hangup.errors import PayloadError
 from hangup.providers._common import (
+    BasicAuthVerifier,
     RecordDraft,
     body_text,
-    check_basic_auth,
-    credential,
     flatten,
     json_object,
     ref,
@@ -159,16 +158,12 @@ def _decoded(value: object) -> str:
     return unquote(value) if "%" in value else value
 
 
-class FreeswitchProvider:
+class FreeswitchProvider(BasicAuthVerifier):
     """FreeSWITCH mod_json_cdr / mod_xml_cdr posts (``/callbacks/freeswitch``)."""
 
     name = NAME
+    secret_key = SECRET
     methods = ("POST",)
-
-    def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
-        expected = credential(secrets, SECRET, NAME)
-        if expected is not None:
-            check_basic_auth(request.headers, expected, NAME, SECRET)
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         cdr = parse_cdr(request.body, request.headers.get("content-type", ""))
