@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -22,11 +23,16 @@ from typing import IO, Any, cast
 
 from hangup.errors import HTTPError
 from hangup.importer.formats import READERS, Item
+from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
 from hangup.store.base import AddResult, Store
+from hangup.store.sql import Row
 
 DEFAULT_BATCH = 5000
 GUESS_BYTES = 8192
+#: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
+#: process start (~0.3 s) would cost more than it saves.
+PARALLEL_BYTES = 8 * 1024 * 1024
 
 #: (extension, marker found in the file's first bytes) → format, tried in order.
 _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -97,8 +103,10 @@ class Importer:
     """Streams files through a format reader into ``store`` in batches."""
 
     def __init__(self, store: Store, *, batch_size: int = DEFAULT_BATCH, rejects_path: str | None = None,
-                 progress: Callable[[int], None] | None = None, received_at: float | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, received_at: float | None = None,
+                 parallel: bool | None = None) -> None:
         self.store = store
+        self.parallel = parallel  # read in a second process: None = files of PARALLEL_BYTES and more
         self.batch_size = max(1, batch_size)
         self.rejects_path = rejects_path
         self.progress = progress or (lambda done: None)
@@ -133,6 +141,10 @@ class Importer:
                 raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
             self.summary.files.append(path)
             self.summary.formats[path] = chosen
+            if self._read_elsewhere(path):
+                buffered.close()
+                self._import_read_elsewhere(path, chosen)
+                return
             text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
             last = 0
             for item in READERS[chosen](text, self.received_at):
@@ -148,6 +160,25 @@ class Importer:
             if path != "-":
                 buffered.close()
 
+    def _read_elsewhere(self, path: str) -> bool:
+        if path == "-" or self.parallel is False:
+            return False
+        return self.parallel is True or os.path.getsize(path) >= PARALLEL_BYTES
+
+    def _import_read_elsewhere(self, path: str, fmt: str) -> None:
+        """Store batches of rows read by a second process; the next batch is read while one commits."""
+        self._flush()
+        last = 0
+        batch: Batch
+        for batch in batches_from_process(path, fmt, self.received_at, self.batch_size):
+            self.summary.read += batch.read
+            self.summary.ignored += batch.ignored
+            for reject in batch.rejects:
+                self._write_reject(path, reject)
+            self._submit_rows(batch.rows)
+            self.progress(batch.position - last)
+            last = batch.position
+
     def _take(self, path: str, item: Item) -> None:
         self.summary.read += 1
         if item.record is not None:
@@ -158,15 +189,16 @@ class Importer:
             self.summary.ignored += 1
 
     def _reject(self, path: str, item: Item, error: HTTPError) -> None:
+        self._write_reject(path, Reject(item.location, error.to_json(), item.raw[:65536], reject_reason(error)))
+
+    def _write_reject(self, path: str, reject: Reject) -> None:
         self.summary.rejected += 1
-        first = error.details[0] if error.details else {}
-        reason = f"{first.get('field')}: {first.get('error')}" if first else error.message
-        self.summary.reasons[reason] += 1
+        self.summary.reasons[reject.reason] += 1
         if self._rejects is None:
             self.rejects_path = self.rejects_path or _default_rejects_path(path)
             self.summary.rejects_path = self.rejects_path
             self._rejects = open(self.rejects_path, "a", encoding="utf-8")
-        line = {"file": path, "location": item.location, **error.to_json(), "raw": item.raw[:65536]}
+        line = {"file": path, "location": reject.location, **reject.error, "raw": reject.raw}
         self._rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def _flush(self) -> None:
@@ -176,6 +208,12 @@ class Importer:
         self._drain()
         self._inflight = self._committer.submit(self.store.add_many, self._pending)
         self._pending = []
+
+    def _submit_rows(self, rows: list[Row]) -> None:
+        """Hand a batch of rows to the store, as ``_flush`` does records."""
+        if rows:
+            self._drain()
+            self._inflight = self._committer.submit(self.store.add_rows, rows)
 
     def _drain(self) -> None:
         """Wait for the batch being committed and count what the store did with it."""

@@ -152,6 +152,10 @@ class Store(Protocol):
 
     def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]: ...
 
+    def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[AddResult]:
+        """``add_many`` of ``calls`` rows as ``hangup.store.sql.record_row`` builds them (bulk imports)."""
+        ...
+
     def add_write_hook(self, hook: WriteHook) -> None: ...
 
     def quarantine(self, entry: QuarantineEntry) -> int:

@@ -287,6 +287,10 @@ class PostgresStore:
         results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
         return results
 
+    def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
+        """Store ``calls`` rows as ``sql.record_row`` builds them: read back into records, then ``add_many``."""
+        return self.add_many([sql.row_record(row) for row in rows])
+
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
 

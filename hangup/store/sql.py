@@ -23,6 +23,9 @@ from hangup.store.schema import CALL_COLUMNS
 SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
 ORDER = "ORDER BY ended_at DESC, id DESC"
 
+#: A ``calls`` row: the values of ``CALL_COLUMNS`` in order (``record_row``), the digest last.
+Row = tuple[Any, ...]
+
 #: Record fields the platform supplies: two deliveries of one call conflict when one of these differs.
 FACT_FIELDS: tuple[str, ...] = (
     "provider", "provider_call_id", "from_service_id", "from_user_id", "to_service_id", "to_user_id", "call_type",
@@ -78,7 +81,7 @@ def ended_at(record: CallRecord) -> int:
     return record.end_time if record.end_time > 0 else int(record.received_at)
 
 
-def record_row(record: CallRecord) -> tuple[Any, ...]:
+def record_row(record: CallRecord) -> Row:
     """The ``calls`` row of a record, in ``CALL_COLUMNS`` order."""
     r = record
     return (
@@ -102,21 +105,35 @@ def classification_row(record: CallRecord) -> tuple[Any, ...]:
 
 
 def row_record(row: Sequence[Any]) -> CallRecord:
-    """A record from a ``SELECT {SELECT_COLUMNS}`` row."""
-    v = dict(zip(CALL_COLUMNS, row, strict=True))
+    """A record from a ``SELECT {SELECT_COLUMNS}`` row (or a ``record_row``)."""
+    (call_id, provider, provider_call_id, from_service_id, from_user_id, to_service_id, to_user_id, call_type,
+     setup_time, start_time, end_time, duration, answered, direction, stid, srcip, dstip, call_end_reason,
+     terminate, releaser, rel_code, rel_code_str, user_rel_code, cause, causes, outcome, ended_by, fault, normal,
+     reason, q850, sip, flags, extra, raw, received_at, *_) = row
     return CallRecord(
-        id=v["id"], provider=v["provider"], provider_call_id=v["provider_call_id"],
-        from_service_id=v["from_service_id"], from_user_id=v["from_user_id"], to_service_id=v["to_service_id"],
-        to_user_id=v["to_user_id"], call_type=v["call_type"], setup_time=v["setup_time"],
-        start_time=v["start_time"], end_time=v["end_time"], duration=v["duration"], answered=bool(v["answered"]),
-        direction=v["direction"], stid=v["stid"], srcip=v["srcip"], dstip=v["dstip"],
-        call_end_reason=v["call_end_reason"], terminate=v["terminate"], releaser=v["releaser"],
-        rel_code=v["rel_code"], rel_code_str=v["rel_code_str"], user_rel_code=v["user_rel_code"], cause=v["cause"],
-        causes=tuple(json.loads(v["causes"])), outcome=v["outcome"], ended_by=v["ended_by"], fault=v["fault"],
-        normal=bool(v["normal"]), reason=v["reason"], q850=v["q850"], sip=v["sip"],
-        flags=tuple(json.loads(v["flags"])), extra=json.loads(v["extra"]), raw=v["raw"],
-        received_at=float(v["received_at"]),
+        id=call_id, provider=provider, provider_call_id=provider_call_id, from_service_id=from_service_id,
+        from_user_id=from_user_id, to_service_id=to_service_id, to_user_id=to_user_id, call_type=call_type,
+        setup_time=setup_time, start_time=start_time, end_time=end_time, duration=duration, answered=bool(answered),
+        direction=direction, stid=stid, srcip=srcip, dstip=dstip, call_end_reason=call_end_reason,
+        terminate=terminate, releaser=releaser, rel_code=rel_code, rel_code_str=rel_code_str,
+        user_rel_code=user_rel_code, cause=cause, causes=_text_list(causes), outcome=outcome, ended_by=ended_by,
+        fault=fault, normal=bool(normal), reason=reason, q850=q850, sip=sip, flags=_text_list(flags),
+        extra=json.loads(extra), raw=raw, received_at=float(received_at),
     )
+
+
+#: JSON list cells read so far: a log repeats a few hundred cause and flag lists, so each is parsed once.
+_TEXT_LISTS: dict[str, tuple[str, ...]] = {}
+_TEXT_LISTS_MAX = 4096
+
+
+def _text_list(text: str) -> tuple[str, ...]:
+    found = _TEXT_LISTS.get(text)
+    if found is None:
+        found = tuple(json.loads(text))
+        if len(_TEXT_LISTS) < _TEXT_LISTS_MAX:
+            _TEXT_LISTS[text] = found
+    return found
 
 
 def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]]:

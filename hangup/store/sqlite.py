@@ -147,21 +147,25 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             results: list[Any] = [None] * len(ops)
-            records: list[CallRecord] = []
-            spans: list[tuple[int, int, int]] = []  # (op index, first record, how many) of "call"/"calls" ops
+            rows: list[sql.Row] = []
+            records: list[CallRecord | None] = []  # None: a "rows" op's call, rebuilt from its row when needed
+            spans: list[tuple[int, int, int]] = []  # (op index, first row, how many) of the call ops
             for i, (kind, payload) in enumerate(ops):
-                if kind in ("call", "calls"):
-                    batch = [payload] if kind == "call" else payload
-                    spans.append((i, len(records), len(batch)))
-                    records.extend(batch)
-            statuses, inserted = self._insert_calls(conn, records) if records else ([], [])
+                if kind in _CALL_OPS:
+                    batch_rows, batch_records = _call_op_rows(kind, payload)
+                    spans.append((i, len(rows), len(batch_rows)))
+                    rows.extend(batch_rows)
+                    records.extend(batch_records)
+            statuses, inserted = self._insert_rows(conn, rows, records) if rows else ([], [])
             for i, start, count in spans:
                 results[i] = statuses[start] if ops[i][0] == "call" else statuses[start:start + count]
             for i, (kind, payload) in enumerate(ops):
-                if kind not in ("call", "calls"):
+                if kind not in _CALL_OPS:
                     results[i] = _OTHER_OPS[kind](conn, payload)
-            for hook in self._hooks:
-                hook(conn, inserted)
+            if self._hooks and inserted:
+                calls = [_record_at(rows, records, index) for index in inserted]
+                for hook in self._hooks:
+                    hook(conn, calls)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -171,30 +175,33 @@ class SQLiteStore:
             raise
         return results
 
-    def _insert_calls(self, conn: sqlite3.Connection, records: list[CallRecord]
-                      ) -> tuple[list[AddResult], list[CallRecord]]:
-        """Insert the new calls; tell repeats (same digest) from conflicts (recorded); keep the first."""
-        known = _stored_digests(conn, list({record.id for record in records}))
-        in_batch: dict[str, CallRecord] = {}
-        rows: list[tuple[Any, ...]] = []
-        inserted: list[CallRecord] = []
+    def _insert_rows(self, conn: sqlite3.Connection, rows: list[sql.Row], records: list[CallRecord | None]
+                     ) -> tuple[list[AddResult], list[int]]:
+        """Insert the new calls; tell repeats (same digest) from conflicts (recorded); keep the first.
+
+        Returns each row's result and the indexes of the rows inserted now.
+        """
+        known = _stored_digests(conn, list({row[0] for row in rows}))
+        first_in_batch: dict[str, int] = {}
+        inserted: list[int] = []
         statuses: list[AddResult] = []
-        for record in records:
-            row = sql.record_row(record)
-            stored_digest = known.get(record.id)
+        for index, row in enumerate(rows):
+            call_id, row_digest = row[0], row[-1]
+            stored_digest = known.get(call_id)
             if stored_digest is None:
-                known[record.id] = row[-1]
-                in_batch[record.id] = record
-                rows.append(row)
-                inserted.append(record)
-                statuses.append(AddResult(record.id, AddStatus.INSERTED))
-            elif stored_digest == row[-1]:
-                statuses.append(AddResult(record.id, AddStatus.DUPLICATE))
+                known[call_id] = row_digest
+                first_in_batch[call_id] = index
+                inserted.append(index)
+                statuses.append(AddResult(call_id, AddStatus.INSERTED))
+            elif stored_digest == row_digest:
+                statuses.append(AddResult(call_id, AddStatus.DUPLICATE))
             else:
-                first = in_batch.get(record.id) or self._get_with(conn, record.id)
-                _record_conflict(conn, first, record)
-                statuses.append(AddResult(record.id, AddStatus.CONFLICT))
-        conn.executemany(_INSERT_CALL, rows)
+                first_index = first_in_batch.get(call_id)
+                first = (self._get_with(conn, call_id) if first_index is None
+                         else _record_at(rows, records, first_index))
+                _record_conflict(conn, first, _record_at(rows, records, index))
+                statuses.append(AddResult(call_id, AddStatus.CONFLICT))
+        conn.executemany(_INSERT_CALL, [rows[index] for index in inserted])
         return statuses, inserted
 
     @staticmethod
@@ -212,6 +219,13 @@ class SQLiteStore:
         if not records:
             return []
         results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
+        return results
+
+    def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
+        """Store a batch of ``calls`` rows as ``sql.record_row`` builds them (imports read in another process)."""
+        if not rows:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
         return results
 
     def add_write_hook(self, hook: WriteHook) -> None:
@@ -304,6 +318,23 @@ class SQLiteStore:
 
 
 # -- operations other than inserting calls ------------------------------------------------
+_CALL_OPS = ("call", "calls", "rows")
+
+
+def _call_op_rows(kind: str, payload: Any) -> tuple[list[sql.Row], list[CallRecord | None]]:
+    """The rows of a call op and its records (``None`` for an op that brought rows only)."""
+    if kind == "call":
+        return [sql.record_row(payload)], [payload]
+    if kind == "calls":
+        return [sql.record_row(record) for record in payload], list(payload)
+    return payload, [None] * len(payload)
+
+
+def _record_at(rows: list[sql.Row], records: list[CallRecord | None], index: int) -> CallRecord:
+    record = records[index]
+    return sql.row_record(rows[index]) if record is None else record
+
+
 def _stored_digests(conn: sqlite3.Connection, ids: list[str], chunk: int = 1000) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(ids), chunk):

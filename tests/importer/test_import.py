@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from hangup.cli import _register, cli
 from hangup.importer import Importer, guess_format
 from hangup.importer.export import write_parquet, write_text
 from hangup.importer.formats import Item, _guarded
+from hangup.importer.parallel import ImportReaderError
+from hangup.stats import rollups
 from hangup.store import open_store
 from hangup.store.base import CallQuery, Store
 
@@ -208,3 +211,42 @@ def test_cli_import_from_standard_input(tmp_path: Path) -> None:
                                       "--rejects", str(tmp_path / "r.jsonl")], input=data)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["imported"] == 4
+
+
+def _rollups(store: Store) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(str(store.url).removeprefix("sqlite:///"))
+    try:
+        return conn.execute(f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("fmt", ["asterisk-csv", "callcenter", "plivo"])
+def test_a_file_read_in_a_second_process_is_stored_as_when_read_here(tmp_path: Path, fmt: str) -> None:
+    path = _fixture(tmp_path, fmt)
+    stores = [open_store(f"sqlite:///{tmp_path}/{name}.db") for name in ("here", "elsewhere")]
+    try:
+        summaries = []
+        for store, parallel in zip(stores, (False, True), strict=True):
+            store.add_write_hook(rollups.hook)
+            rejects = tmp_path / f"{parallel}.rejects.jsonl"
+            summary = Importer(store, batch_size=2, rejects_path=str(rejects), received_at=1_800_000_000.25,
+                               parallel=parallel).run([str(path)])
+            again = Importer(store, rejects_path=str(rejects), parallel=parallel).run([str(path)], fmt)
+            summaries.append((summary.to_json() | {"seconds": 0, "rejects_path": ""},
+                              (again.imported, again.duplicates, again.conflicts), rejects.read_text()))
+        assert summaries[0] == summaries[1]
+        assert summaries[1][1] == (0, summaries[1][0]["imported"] + summaries[1][0]["duplicates"], 0)
+        here, elsewhere = ({r.id: r for r in s.iter_calls(CallQuery())} for s in stores)
+        assert here == elsewhere and len(here) == EXPECTED[fmt][0]
+        assert _rollups(stores[0]) == _rollups(stores[1]) != []
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_failing_reading_process_fails_the_import(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "Master.csv"
+    path.write_text("")
+    with pytest.raises(ImportReaderError, match="KeyError"):
+        Importer(store, parallel=True).run([str(path)], "no-such-format")
