@@ -58,3 +58,11 @@ def test_hooks_get_the_inserted_rows_as_records(fresh_store: Store) -> None:
 def test_a_record_survives_its_row(fresh_store: Store) -> None:
     assert sql.row_record(sql.record_row(FLAGGED)) == FLAGGED
     assert fresh_store.add_rows([]) == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"k": "ü\u2028\x00\"\\"}, {"lone": "\ud800"}, {"n": 1.5, "i": 7, "s": "x"}, {"nan": float("inf")}],
+)
+def test_extra_reads_back_as_it_went_in(extra: dict[str, Any]) -> None:
+    assert sql.row_record(sql.record_row(call(1, extra=extra))).extra == extra
