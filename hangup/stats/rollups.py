@@ -73,6 +73,8 @@ _GROUP_FIELDS = attrgetter(
     "from_service_id", "to_service_id", "provider", "answered", "normal",
 )
 _TOP_FIELDS = attrgetter("from_user_id", "to_user_id", "srcip", "dstip")
+_BREAKDOWN_DIMENSIONS = tuple(DIMENSIONS[d] for d in BREAKDOWNS)
+_TOP_DIMENSIONS = tuple(DIMENSIONS[d] for d in TOPS)
 _DURATION = COUNTERS.index("duration_sum")
 _TTA_SUM = COUNTERS.index("tta_sum")
 
@@ -85,22 +87,35 @@ def aggregate(records: Iterable[CallRecord]) -> dict[Key, list[int]]:
 
     Calls are first counted per group: per minute and values of every field an ordinary key or a 0/1
     counter reads, and, for failed calls, per day and top-dimension values; one dictionary update per
-    call (two for a failure). Each group's counters, scaled by its size, are listed under each of its
-    keys, and every key's list is summed column by column at the end.
+    call (two for a failure). Each group's counters, scaled by its size, are listed under its minute keys
+    (the dimension values read once per distinct field values); each minute key is summed, and the hour
+    and day keys are summed from the minute sums, so a group is listed once, not once per level.
     """
-    parts: defaultdict[Key, list[list[int]]] = defaultdict(list)
-    dims = [DIMENSIONS[d] for d in BREAKDOWNS]
-    tops = [DIMENSIONS[d] for d in TOPS]
     by_minute, by_day = _group(records)
-    for minute, record, row in _group_rows(by_minute):
-        hour, day = minute - minute % HOUR, minute - minute % DAY
-        for dim, value in ((ALL, ""), *((d.id, d.key(record)) for d in dims)):
-            parts[MINUTE, dim, minute, value].append(row)
-            parts[HOUR, dim, hour, value].append(row)
-            parts[DAY, dim, day, value].append(row)
-    for day, record, row in _group_rows(by_day):
-        for d in tops:
-            parts[DAY, d.id, day, d.key(record)].append(row)
+    minutes: defaultdict[Key, list[list[int]]] = defaultdict(list)
+    values: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+    for (minute, fields, _), record, row in _group_rows(by_minute):
+        found = values.get(fields)
+        if found is None:
+            found = values[fields] = [(ALL, ""), *((d.id, d.key(record)) for d in _BREAKDOWN_DIMENSIONS)]
+        for dim, value in found:
+            minutes[MINUTE, dim, minute, value].append(row)
+    acc = _summed(minutes)
+    for size in (HOUR, DAY):
+        coarser: defaultdict[Key, list[list[int]]] = defaultdict(list)
+        for (level, dim, bucket, value), sums in acc.items():
+            if level == MINUTE:
+                coarser[size, dim, bucket - bucket % size, value].append(sums)
+        acc.update(_summed(coarser))
+    tops: defaultdict[Key, list[list[int]]] = defaultdict(list)
+    for (day, *_), record, row in _group_rows(by_day):
+        for d in _TOP_DIMENSIONS:
+            tops[DAY, d.id, day, d.key(record)].append(row)
+    acc.update(_summed(tops))
+    return acc
+
+
+def _summed(parts: dict[Key, list[list[int]]]) -> dict[Key, list[int]]:
     return {key: rows[0] if len(rows) == 1 else [sum(column) for column in zip(*rows, strict=True)]
             for key, rows in parts.items()}
 
@@ -129,14 +144,14 @@ def _count(groups: _Groups, key: tuple[Any, ...], record: CallRecord, duration: 
         acc[3] += tta
 
 
-def _group_rows(groups: _Groups) -> Iterator[tuple[int, CallRecord, list[int]]]:
-    """(bucket, a record of the group, the group's counter sums) of every group."""
+def _group_rows(groups: _Groups) -> Iterator[tuple[tuple[Any, ...], CallRecord, list[int]]]:
+    """(group key, a record of the group, the group's counter sums) of every group."""
     for key, (record, count, duration, tta) in groups.items():
         row = [value * count for value in counters(record)]
         row[_DURATION] = duration
         row[_TTA_SUM] = tta
         # tta_count is 0 or 1 per call and part of the group key, so the scaled value is already exact.
-        yield key[0], record, row
+        yield key, record, row
 
 
 def apply(conn: Any, records: Sequence[CallRecord]) -> int:
