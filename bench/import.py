@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from hangup.importer import Importer
+from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
 from hangup.store import open_configured_store
 
@@ -72,14 +73,14 @@ def baseline(files: list[Path], db: Path) -> tuple[int, float]:
     return count, elapsed
 
 
-def hangup_import(files: list[Path], db: Path, budget: float) -> tuple[int, float, bool]:
+def hangup_import(files: list[Path], db: Path, budget: float, batch: int) -> tuple[int, float, bool]:
     """Import chunk files until done or over budget; (rows imported, seconds, stopped early)."""
-    store = open_configured_store(load_settings({"HANGUP_DB": f"sqlite:///{db}"}), batch_size=5000)
+    store = open_configured_store(load_settings({"HANGUP_DB": f"sqlite:///{db}"}))
     imported = 0
     elapsed = 0.0
     try:
         for index, path in enumerate(files):
-            importer = Importer(store, batch_size=5000, rejects_path=str(db) + ".rejects")
+            importer = Importer(store, batch_size=batch, rejects_path=str(db) + ".rejects")
             summary = importer.run([str(path)], "asterisk-csv")
             imported += summary.imported
             elapsed += summary.seconds
@@ -95,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=TARGET_ROWS)
     parser.add_argument("--chunk", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="rows per transaction")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of hangup import before stopping (max 60)")
     args = parser.parse_args()
     args.budget = min(max(args.budget, 1.0), 60.0)
@@ -107,7 +109,7 @@ def main() -> None:
             generate(path, min(args.chunk, args.rows - first), first, seed=index)
             files.append(path)
         base_rows, base_seconds = baseline(files, folder / "baseline.db")
-        rows, seconds, early = hangup_import(files, folder / "hangup.db", args.budget)
+        rows, seconds, early = hangup_import(files, folder / "hangup.db", args.budget, args.batch)
     base_rate = base_rows / base_seconds
     rate = rows / seconds
     million = TARGET_ROWS / rate
