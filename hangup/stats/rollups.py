@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from hangup.records import CallRecord
@@ -20,6 +20,8 @@ from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counters, time_to_answer
 from hangup.store.migrations import Migration
+from hangup.store.schema import CALL_COLUMNS
+from hangup.store.sql import Row, row_record
 
 TABLE = "stats_rollups"
 KEY = ("level", "dim", "bucket", "value")
@@ -68,11 +70,17 @@ def paramstyle_of(conn: Any) -> str:
 #: (and in the same minute, with the same top-dimension values) add the same rollup keys and the same 0/1
 #: counters, so a batch is grouped on them first and each group expanded once. A dimension reading another
 #: field must add it here (``tests/stats/test_rollup_groups.py`` compares with per-call sums).
-_GROUP_FIELDS = attrgetter(
-    "outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type", "direction",
-    "from_service_id", "to_service_id", "provider", "answered", "normal",
-)
-_TOP_FIELDS = attrgetter("from_user_id", "to_user_id", "srcip", "dstip")
+_GROUP_FIELD_NAMES = ("outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type",
+                      "direction", "from_service_id", "to_service_id", "provider", "answered", "normal")
+_TOP_FIELD_NAMES = ("from_user_id", "to_user_id", "srcip", "dstip")
+_GROUP_FIELDS = attrgetter(*_GROUP_FIELD_NAMES)
+_TOP_FIELDS = attrgetter(*_TOP_FIELD_NAMES)
+# The same fields read from a ``calls`` row: answered and normal are 0/1 there, equal and hashed as
+# False/True, so rows and records of the same calls form the same groups.
+_ROW_GROUP_FIELDS = itemgetter(*(CALL_COLUMNS.index(name) for name in _GROUP_FIELD_NAMES))
+_ROW_TOP_FIELDS = itemgetter(*(CALL_COLUMNS.index(name) for name in _TOP_FIELD_NAMES))
+_ENDED_AT, _ANSWERED, _SETUP, _START, _DURATION_COLUMN, _NORMAL = (
+    CALL_COLUMNS.index(name) for name in ("ended_at", "answered", "setup_time", "start_time", "duration", "normal"))
 _BREAKDOWN_DIMENSIONS = tuple(DIMENSIONS[d] for d in BREAKDOWNS)
 _TOP_DIMENSIONS = tuple(DIMENSIONS[d] for d in TOPS)
 _DURATION = COUNTERS.index("duration_sum")
@@ -91,7 +99,32 @@ def aggregate(records: Iterable[CallRecord]) -> dict[Key, list[int]]:
     (the dimension values read once per distinct field values); each minute key is summed, and the hour
     and day keys are summed from the minute sums, so a group is listed once, not once per level.
     """
-    by_minute, by_day = _group(records)
+    return _expand(*_group(records))
+
+
+def aggregate_rows(rows: Iterable[Row]) -> dict[Key, list[int]]:
+    """``aggregate`` of calls given as ``calls`` rows (bulk imports): grouped on the row's columns, and
+    only one record per group is rebuilt, for the dimension values and the 0/1 counters."""
+    by_minute: _Groups = {}
+    by_day: _Groups = {}
+    for row in rows:
+        t = row[_ENDED_AT]
+        answered = bool(row[_ANSWERED])
+        setup, start = row[_SETUP], row[_START]
+        has_tta = answered and setup > 0 and start >= setup  # totals.time_to_answer, on the row
+        tta = start - setup if has_tta else 0
+        fields = _ROW_GROUP_FIELDS(row)
+        duration = row[_DURATION_COLUMN] if answered else 0
+        _count(by_minute, (t - t % MINUTE, fields, has_tta), row, duration, tta)
+        if not row[_NORMAL]:
+            _count(by_day, (t - t % DAY, fields, has_tta, _ROW_TOP_FIELDS(row)), row, duration, tta)
+    for groups in (by_minute, by_day):
+        for acc in groups.values():
+            acc[0] = row_record(acc[0])
+    return _expand(by_minute, by_day)
+
+
+def _expand(by_minute: _Groups, by_day: _Groups) -> dict[Key, list[int]]:
     minutes: defaultdict[Key, list[list[int]]] = defaultdict(list)
     values: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
     for (minute, fields, _), record, row in _group_rows(by_minute):
@@ -134,7 +167,7 @@ def _group(records: Iterable[CallRecord]) -> tuple[_Groups, _Groups]:
     return by_minute, by_day
 
 
-def _count(groups: _Groups, key: tuple[Any, ...], record: CallRecord, duration: int, tta: int) -> None:
+def _count(groups: _Groups, key: tuple[Any, ...], record: CallRecord | Row, duration: int, tta: int) -> None:
     acc = groups.get(key)
     if acc is None:
         groups[key] = [record, 1, duration, tta]
@@ -161,7 +194,10 @@ def apply(conn: Any, records: Sequence[CallRecord]) -> int:
     """
     if not records:
         return 0
-    acc = aggregate(records)
+    return _upsert(conn, aggregate(records))
+
+
+def _upsert(conn: Any, acc: dict[Key, list[int]]) -> int:
     # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
     params = [(*key, *sums) for key, sums in sorted(acc.items())]
     cur = conn.cursor()
@@ -169,9 +205,22 @@ def apply(conn: Any, records: Sequence[CallRecord]) -> int:
     return len(params)
 
 
-def hook(conn: Any, records: Sequence[CallRecord]) -> None:
-    """The store write hook (``Store.add_write_hook``): ``apply`` without a result."""
-    apply(conn, records)
+def apply_rows(conn: Any, rows: Sequence[Row]) -> int:
+    """``apply`` of newly stored calls given as ``calls`` rows (``hangup.store.base.RowsWriteHook``)."""
+    return _upsert(conn, aggregate_rows(rows)) if rows else 0
+
+
+class _Hook:
+    """The store write hook (``Store.add_write_hook``): ``apply`` without a result, of records or rows."""
+
+    def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None:
+        apply(conn, records)
+
+    def from_rows(self, conn: Any, rows: Sequence[Row]) -> None:
+        apply_rows(conn, rows)
+
+
+hook = _Hook()
 
 
 def clear(conn: Any) -> None:

@@ -12,12 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hangup.records import CallRecord
 
 #: ``hook(connection, inserted_records)``: runs in the writer's transaction, after the calls are inserted.
 WriteHook = Callable[[Any, Sequence[CallRecord]], None]
+
+
+@runtime_checkable
+class RowsWriteHook(Protocol):
+    """A write hook that also takes the inserted calls as ``calls`` rows (``hangup.store.sql.record_row``).
+
+    A store that holds rows (bulk imports bring rows, not records) calls ``from_rows`` and spares
+    rebuilding a record per call; ``__call__`` stays the hook for stores that hold records.
+    """
+
+    def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
+
+    def from_rows(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
 MAX_LIMIT = 1000
 

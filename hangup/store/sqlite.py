@@ -27,6 +27,7 @@ from hangup.store.base import (
     Conflict,
     Page,
     QuarantineEntry,
+    RowsWriteHook,
     WriteHook,
     WriterStats,
 )
@@ -162,10 +163,8 @@ class SQLiteStore:
             for i, (kind, payload) in enumerate(ops):
                 if kind not in _CALL_OPS:
                     results[i] = _OTHER_OPS[kind](conn, payload)
-            if self._hooks and inserted:
-                calls = [_record_at(rows, records, index) for index in inserted]
-                for hook in self._hooks:
-                    hook(conn, calls)
+            if inserted:
+                _run_hooks(self._hooks, conn, rows, records, inserted)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -328,6 +327,21 @@ def _call_op_rows(kind: str, payload: Any) -> tuple[list[sql.Row], list[CallReco
     if kind == "calls":
         return [sql.record_row(record) for record in payload], list(payload)
     return payload, [None] * len(payload)
+
+
+def _run_hooks(hooks: list[WriteHook], conn: sqlite3.Connection, rows: list[sql.Row],
+               records: list[CallRecord | None], inserted: list[int]) -> None:
+    """Each hook with the inserted calls: records where the batch brought them; else rows to a hook taking
+    them, and records rebuilt from the rows (once) for the others."""
+    from_rows = any(records[index] is None for index in inserted)
+    calls: list[CallRecord] | None = None
+    for hook in hooks:
+        if from_rows and isinstance(hook, RowsWriteHook):
+            hook.from_rows(conn, [rows[index] for index in inserted])
+            continue
+        if calls is None:
+            calls = [_record_at(rows, records, index) for index in inserted]
+        hook(conn, calls)
 
 
 def _record_at(rows: list[sql.Row], records: list[CallRecord | None], index: int) -> CallRecord:

@@ -11,6 +11,7 @@ from hangup.stats import rollups, traffic
 from hangup.stats.buckets import DAY, HOUR, MINUTE
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import call_time, counters
+from hangup.store.sql import record_row
 
 START = 1_700_000_040
 
@@ -47,3 +48,9 @@ def test_grouped_sums_equal_per_call_sums(calls: int, seconds: int, users: int, 
     got = rollups.aggregate(records)
     assert got == expected
     assert sum(row[0] for (level, dim, _, _), row in got.items() if level == MINUTE and dim == ALL) == calls
+
+
+@pytest.mark.parametrize(("calls", "seconds", "users", "seed"), [(3000, 300, 3, 1), (2000, 2 * 86400, 50, 4)])
+def test_sums_of_rows_equal_sums_of_their_records(calls: int, seconds: int, users: int, seed: int) -> None:
+    records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
+    assert rollups.aggregate_rows([record_row(r) for r in records]) == per_call(records)
