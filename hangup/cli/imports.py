@@ -15,6 +15,7 @@ import click
 from hangup.cli.db import db_option
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
+from hangup.importer.parallel import ImportReaderError
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
 from hangup.store import open_configured_store
@@ -54,7 +55,7 @@ def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: i
             importer = Importer(store, batch_size=batch_size, rejects_path=rejects, progress=bar.update)
             try:
                 summary = importer.run(list(files), fmt)
-            except ValueError as exc:
+            except (ValueError, ImportReaderError) as exc:
                 raise click.ClickException(str(exc)) from exc
     finally:
         store.close()

@@ -250,3 +250,17 @@ def test_a_failing_reading_process_fails_the_import(tmp_path: Path, store: Store
     path.write_text("")
     with pytest.raises(ImportReaderError, match="KeyError"):
         Importer(store, parallel=True).run([str(path)], "no-such-format")
+
+
+def test_cli_reports_a_failing_reading_process_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: Importer, files: list[str], fmt: str | None = None) -> None:
+        raise ImportReaderError("the reading process exited with status 1")
+
+    _register()
+    monkeypatch.setattr(Importer, "run", fail)
+    path = tmp_path / "Master.csv"
+    path.write_text("x\n")
+    result = CliRunner().invoke(cli, ["import", str(path), "--db", str(tmp_path / "c.db")])
+    assert result.exit_code == 1
+    assert "Error: the reading process exited with status 1" in result.output
+    assert "Traceback" not in result.output
