@@ -80,9 +80,10 @@ class SQLiteStore:
         self._wconn = self._connect()
         # The writer walks random-key B-trees (ids are UUIDs): keep their pages in memory, not the OS cache.
         self._wconn.execute("PRAGMA cache_size=-65536")
-        # Checkpoint every ~40 MB of WAL instead of ~4 MB: a page rewritten by many commits is copied back
-        # once, which takes about a sixth off the writer's CPU per call.
-        self._wconn.execute("PRAGMA wal_autocheckpoint=10000")
+        # Checkpoint every ~12 MB of WAL instead of ~4 MB: a page rewritten by many commits is copied back
+        # once, which takes CPU off every call. Not more: the checkpoint runs inside a commit and the calls
+        # waiting on it wait for the copy too (~40 MB cost ~15 ms, the ingest p99; docs/benchmarks.md, "Ingest").
+        self._wconn.execute("PRAGMA wal_autocheckpoint=3000")
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size)
 
     # -- connections ---------------------------------------------------------------------

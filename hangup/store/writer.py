@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
 RunBatch = Callable[[Sequence[Op]], list[Any]]
 
 _STOP = object()
+#: Lets another runnable thread of the process have the core (a no-op where the OS has no such call).
+_yield_core: Callable[[], None] = getattr(os, "sched_yield", lambda: None)
 
 
 class GroupCommitWriter:
@@ -79,6 +82,11 @@ class GroupCommitWriter:
             first = self._queue.get()
             if first is _STOP:
                 return
+            # Give the core to the event loop once before draining: where both threads share a core it reads
+            # the requests already waiting and submits them, so the batch (one commit, one fsync, one rollup
+            # upsert) covers them too; about 16 -> 30 calls per commit at 32 connections, ~10 us less CPU per
+            # call (docs/benchmarks.md, "Ingest"). With nothing else to run the call returns at once.
+            _yield_core()
             batch = [first]
             stop = False
             while len(batch) < self._max_batch:
