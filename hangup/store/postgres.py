@@ -36,9 +36,9 @@ from hangup.records import CallRecord
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook, WriterStats
+from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, all_migrations, render
-from hangup.store.writer import GroupCommitWriter, Op
+from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 log = logging.getLogger("hangup.store.postgres")
 
@@ -93,7 +93,7 @@ def apply_migrations(conninfo: str, migrations: Sequence[Migration], schema: str
     return applied_now
 
 
-class PostgresStore:
+class PostgresStore(WriterBackedStore):
     """The PostgreSQL implementation of ``hangup.store.base.Store`` (see the module docstring)."""
 
     def __init__(
@@ -276,38 +276,9 @@ class PostgresStore:
         return results
 
     # -- writes --------------------------------------------------------------------------
-    async def add(self, record: CallRecord) -> AddResult:
-        result: AddResult = await self._writer.run_async(("call", record))
-        return result
-
-    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
-        """Store a batch with one hand-off to the writer (imports); it may share a commit with other events."""
-        if not records:
-            return []
-        results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
-        return results
-
     def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
         """Store ``calls`` rows as ``sql.record_row`` builds them: read back into records, then ``add_many``."""
         return self.add_many([sql.row_record(row) for row in rows])
-
-    def add_write_hook(self, hook: WriteHook) -> None:
-        self._hooks.append(hook)
-
-    def quarantine(self, entry: QuarantineEntry) -> int:
-        result: int = self._writer.run_sync(("quarantine", entry))
-        return result
-
-    async def aquarantine(self, entry: QuarantineEntry) -> int:
-        result: int = await self._writer.run_async(("quarantine", entry))
-        return result
-
-    def mark_replayed(self, quarantine_id: int, result: str) -> None:
-        self._writer.run_sync(("replayed", (quarantine_id, result)))
-
-    def replace_classification(self, records: Sequence[CallRecord]) -> int:
-        changed: int = self._writer.run_sync(("reclassify", list(records)))
-        return changed
 
     def ping(self) -> None:
         try:
@@ -386,9 +357,6 @@ class PostgresStore:
     def quarantine_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM quarantine")[0][0])
 
-    def writer_stats(self) -> WriterStats:
-        self._writer.stats.queue_depth = self._writer.queue_depth()
-        return self._writer.stats
 
 
 def _json(text: str) -> dict[str, list[Any]]:

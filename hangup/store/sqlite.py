@@ -29,11 +29,10 @@ from hangup.store.base import (
     QuarantineEntry,
     RowsWriteHook,
     WriteHook,
-    WriterStats,
 )
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, all_migrations, render
 from hangup.store.schema import CALL_COLUMNS
-from hangup.store.writer import GroupCommitWriter, Op
+from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 DIALECT = "sqlite"
 PH = "?"
@@ -59,7 +58,7 @@ def path_from_url(url: str) -> str:
     return path[1:] if path.startswith("/") else path
 
 
-class SQLiteStore:
+class SQLiteStore(WriterBackedStore):
     """The SQLite implementation of ``hangup.store.base.Store``."""
 
     def __init__(self, url: str, *, synchronous: str = "FULL", batch_size: int = 256, migrate: bool = True) -> None:
@@ -210,41 +209,12 @@ class SQLiteStore:
         return sql.row_record(row) if row else None
 
     # -- writes --------------------------------------------------------------------------
-    async def add(self, record: CallRecord) -> AddResult:
-        result: AddResult = await self._writer.run_async(("call", record))
-        return result
-
-    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
-        """Store a batch with one hand-off to the writer (imports); it may share a commit with other events."""
-        if not records:
-            return []
-        results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
-        return results
-
     def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
         """Store a batch of ``calls`` rows as ``sql.record_row`` builds them (imports read in another process)."""
         if not rows:
             return []
         results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
         return results
-
-    def add_write_hook(self, hook: WriteHook) -> None:
-        self._hooks.append(hook)
-
-    def quarantine(self, entry: QuarantineEntry) -> int:
-        result: int = self._writer.run_sync(("quarantine", entry))
-        return result
-
-    async def aquarantine(self, entry: QuarantineEntry) -> int:
-        result: int = await self._writer.run_async(("quarantine", entry))
-        return result
-
-    def mark_replayed(self, quarantine_id: int, result: str) -> None:
-        self._writer.run_sync(("replayed", (quarantine_id, result)))
-
-    def replace_classification(self, records: Sequence[CallRecord]) -> int:
-        changed: int = self._writer.run_sync(("reclassify", list(records)))
-        return changed
 
     def ping(self) -> None:
         self._writer.run_sync(("ping", None))  # a write transaction: proves the write lock can be taken
@@ -312,9 +282,6 @@ class SQLiteStore:
     def quarantine_count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
 
-    def writer_stats(self) -> WriterStats:
-        self._writer.stats.queue_depth = self._writer.queue_depth()
-        return self._writer.stats
 
 
 # -- operations other than inserting calls ------------------------------------------------

@@ -19,7 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hangup.store.base import WriterStats
+from hangup.records import CallRecord
+from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats
 
 log = logging.getLogger("hangup.store.writer")
 
@@ -147,3 +148,47 @@ def _resolve_on_loop(items: list[tuple[asyncio.Future[Any], Any]], exc: BaseExce
             future.set_exception(exc)
         else:
             future.set_result(value)
+
+
+class WriterBackedStore:
+    """The write operations both back ends hand to their ``GroupCommitWriter`` unchanged.
+
+    A back end sets ``_writer`` and ``_hooks`` and implements the operation kinds in its ``run_batch``;
+    only what differs (``add_rows``, ``ping``) stays in the back end.
+    """
+
+    _writer: GroupCommitWriter
+    _hooks: list[WriteHook]
+
+    async def add(self, record: CallRecord) -> AddResult:
+        result: AddResult = await self._writer.run_async(("call", record))
+        return result
+
+    def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
+        """Store a batch with one hand-off to the writer (imports); it may share a commit with other events."""
+        if not records:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
+        return results
+
+    def add_write_hook(self, hook: WriteHook) -> None:
+        self._hooks.append(hook)
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        result: int = self._writer.run_sync(("quarantine", entry))
+        return result
+
+    async def aquarantine(self, entry: QuarantineEntry) -> int:
+        result: int = await self._writer.run_async(("quarantine", entry))
+        return result
+
+    def mark_replayed(self, quarantine_id: int, result: str) -> None:
+        self._writer.run_sync(("replayed", (quarantine_id, result)))
+
+    def replace_classification(self, records: Sequence[CallRecord]) -> int:
+        changed: int = self._writer.run_sync(("reclassify", list(records)))
+        return changed
+
+    def writer_stats(self) -> WriterStats:
+        self._writer.stats.queue_depth = self._writer.queue_depth()
+        return self._writer.stats
