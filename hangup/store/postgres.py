@@ -319,13 +319,7 @@ class PostgresStore(WriterBackedStore):
         return Page(calls, cursor)
 
     def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
-        current = CallQuery(**{**_query_dict(query), "limit": batch})
-        while True:
-            page = self.query(current)
-            yield from page.calls
-            if page.next_cursor is None:
-                return
-            current = CallQuery(**{**_query_dict(current), "cursor": page.next_cursor})
+        return sql.iter_pages(self.query, query, batch)
 
     def count(self, query: CallQuery | None = None) -> int:
         w = sql.where(query or CallQuery(), PH, with_cursor=False)
@@ -374,6 +368,3 @@ def _records(ops: Sequence[Op]) -> list[CallRecord]:
             out.extend(payload)
     return out
 
-
-def _query_dict(query: CallQuery) -> dict[str, Any]:
-    return {name: getattr(query, name) for name in query.__dataclass_fields__}

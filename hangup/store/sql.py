@@ -11,15 +11,15 @@ import binascii
 import hashlib
 import json
 import operator
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
 
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
-from hangup.store.base import MAX_LIMIT, CallQuery
+from hangup.store.base import MAX_LIMIT, CallQuery, Page
 from hangup.store.schema import CALL_COLUMNS
 
 SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
@@ -235,3 +235,14 @@ def checked_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise PayloadError("bad limit", [{"field": "limit", "error": f"must be between 1 and {MAX_LIMIT}"}])
     return limit
+
+
+def iter_pages(fetch: Callable[[CallQuery], Page], query: CallQuery, batch: int) -> Iterator[CallRecord]:
+    """Every call ``query`` matches, fetched ``batch`` at a time by following the keyset cursor."""
+    current = replace(query, limit=batch)
+    while True:
+        page = fetch(current)
+        yield from page.calls
+        if page.next_cursor is None:
+            return
+        current = replace(current, cursor=page.next_cursor)
