@@ -38,10 +38,7 @@ def export_calls(db: str, fmt: str, output: str, since: str | None, until: str |
     try:
         records = store.iter_calls(query)
         if fmt == "parquet":
-            try:
-                count = write_parquet(records, output)
-            except ImportError as exc:
-                raise click.ClickException("Parquet export needs pyarrow: pip install 'hangup[parquet]'") from exc
+            count = write_parquet(records, output)
         elif output == "-":
             count = write_text(records, fmt, sys.stdout)
         else:

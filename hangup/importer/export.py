@@ -1,6 +1,6 @@
 """The call log out of the store: JSON Lines, CSV (``hangup.store.export``) or Parquet, streamed in batches.
 
-Parquet needs pyarrow (``pip install hangup[parquet]``). Its columns are the CSV export's, typed:
+Parquet is written with pyarrow. Its columns are the CSV export's, typed:
 integers as int64 (nullable where the record's field is optional), ``answered``/``normal`` as
 booleans, ``causes``/``flags`` as lists of strings and ``extra`` as a JSON object string.
 """

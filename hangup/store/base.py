@@ -32,6 +32,42 @@ class RowsWriteHook(Protocol):
 
     def from_rows(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
+
+@runtime_checkable
+class SourceWriteHook(Protocol):
+    """A write hook that can read the inserted calls from a table instead (SQLite bulk imports).
+
+    The rows of ``table`` (``calls`` columns) matching ``where`` (e.g. ``rowid BETWEEN ? AND ?``, with
+    ``params``) are exactly the calls the batch inserted; ``sums``, when given, names a table of their
+    rollup sums computed by the reading process (``hangup.stats.arrow_rollups``). A hook without
+    ``from_source`` is given records read back.
+    """
+
+    def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
+
+    def from_source(self, conn: Any, table: str, where: str, params: Sequence[Any], sums: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StagedResult:
+    """What storing one staged batch did (``SQLiteStore.add_staged``): counts, not one result per call."""
+
+    inserted: int
+    duplicates: int
+    conflicts: int
+
+
+@runtime_checkable
+class StagingStore(Protocol):
+    """A store that takes bulk imports as staging files (``hangup.store.staging``): SQLite."""
+
+    def staging_dir(self) -> str:
+        """A folder for staging files, on the store's file system."""
+        ...
+
+    def add_staged(self, path: str) -> StagedResult: ...
+
+
 MAX_LIMIT = 1000
 
 

@@ -63,6 +63,13 @@ CREATE TABLE calls (
 )
 """
 
+def call_column_types() -> dict[str, str]:
+    """Each ``calls`` column's kind of value: ``integer``, ``real`` or ``text`` (read from the DDL above)."""
+    kinds = {"BIGINT": "integer", "INTEGER": "integer", "SMALLINT": "integer", "{real}": "real", "TEXT": "text"}
+    declared = dict(line.replace(",", "").split()[:2] for line in _CALLS.strip().splitlines()[1:-1])
+    return {name: kinds[declared[name]] for name in CALL_COLUMNS}
+
+
 # Every index is paid on each insert: CPU, and WAL pages written per commit (each of two dropped
 # low-cardinality indexes cost the durable ingest path about a tenth). So: the time axis every query
 # walks, and the two high-cardinality lookups ("this user's calls"). Low-cardinality filters (outcome,

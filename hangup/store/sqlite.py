@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from hangup.errors import StoreError
 from hangup.records import CallRecord
-from hangup.store import sql
+from hangup.store import sql, staging
 from hangup.store.base import (
     AddResult,
     AddStatus,
@@ -28,6 +29,7 @@ from hangup.store.base import (
     Page,
     QuarantineEntry,
     RowsWriteHook,
+    StagedResult,
     WriteHook,
 )
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, all_migrations, render
@@ -83,6 +85,8 @@ class SQLiteStore(WriterBackedStore):
         # once, which takes CPU off every call. Not more: the checkpoint runs inside a commit and the calls
         # waiting on it wait for the copy too (~40 MB cost ~15 ms, the ingest p99; docs/benchmarks.md, "Ingest").
         self._wconn.execute("PRAGMA wal_autocheckpoint=3000")
+        self._stages: dict[str, str] = {}  # staging file → schema name it is attached as (bulk imports)
+        self._attached = 0
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size)
 
     # -- connections ---------------------------------------------------------------------
@@ -144,6 +148,15 @@ class SQLiteStore(WriterBackedStore):
 
     # -- the writer's transaction --------------------------------------------------------
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
+        try:
+            self._attach_stages(ops)  # ATTACH and DETACH cannot run inside a transaction
+            return self._transaction(ops)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store could not commit: {exc}") from exc
+        finally:
+            self._detach_stages(ops)
+
+    def _transaction(self, ops: Sequence[Op]) -> list[Any]:
         conn = self._wconn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -161,18 +174,31 @@ class SQLiteStore(WriterBackedStore):
             for i, start, count in spans:
                 results[i] = statuses[start] if ops[i][0] == "call" else statuses[start:start + count]
             for i, (kind, payload) in enumerate(ops):
-                if kind not in _CALL_OPS:
+                if kind == "staged":
+                    results[i] = staging.move(conn, self._stages[payload], self._hooks)
+                elif kind not in _CALL_OPS:
                     results[i] = _OTHER_OPS[kind](conn, payload)
             if inserted:
                 _run_hooks(self._hooks, conn, rows, records, inserted)
             conn.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"the store could not commit: {exc}") from exc
             raise
         return results
+
+    def _attach_stages(self, ops: Sequence[Op]) -> None:
+        for kind, payload in ops:
+            if kind == "staged" and payload not in self._stages:
+                self._attached += 1
+                alias = f"stage{self._attached}"
+                self._wconn.execute(f"ATTACH DATABASE ? AS {alias}", (payload,))
+                self._stages[payload] = alias
+
+    def _detach_stages(self, ops: Sequence[Op]) -> None:
+        for kind, payload in ops:
+            if kind == "staged" and payload in self._stages:
+                self._wconn.execute(f"DETACH DATABASE {self._stages.pop(payload)}")
 
     def _insert_rows(self, conn: sqlite3.Connection, rows: list[sql.Row], records: list[CallRecord | None]
                      ) -> tuple[list[AddResult], list[int]]:
@@ -185,20 +211,23 @@ class SQLiteStore(WriterBackedStore):
         inserted: list[int] = []
         statuses: list[AddResult] = []
         for index, row in enumerate(rows):
-            call_id, row_digest = row[0], row[-1]
+            call_id = row[0]
             stored_digest = known.get(call_id)
             if stored_digest is None:
-                known[call_id] = row_digest
+                known[call_id] = row[-1]  # empty for an imported row: computed if a repeat needs it
                 first_in_batch[call_id] = index
                 inserted.append(index)
                 statuses.append(AddResult(call_id, AddStatus.INSERTED))
-            elif stored_digest == row_digest:
+                continue
+            if not stored_digest:
+                stored_digest = known[call_id] = sql.row_digest(rows[first_in_batch[call_id]])
+            if stored_digest == sql.row_digest(row):
                 statuses.append(AddResult(call_id, AddStatus.DUPLICATE))
             else:
                 first_index = first_in_batch.get(call_id)
                 first = (self._get_with(conn, call_id) if first_index is None
                          else _record_at(rows, records, first_index))
-                _record_conflict(conn, first, _record_at(rows, records, index))
+                staging.record_conflict(conn, first, _record_at(rows, records, index))
                 statuses.append(AddResult(call_id, AddStatus.CONFLICT))
         conn.executemany(_INSERT_CALL, [rows[index] for index in inserted])
         return statuses, inserted
@@ -215,6 +244,15 @@ class SQLiteStore(WriterBackedStore):
             return []
         results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
         return results
+
+    def staging_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.path))
+
+    def add_staged(self, path: str) -> StagedResult:
+        """Store the rows of a staging file (``hangup.store.staging``) in one transaction; the file is
+        attached for it and detached after, so it can be deleted."""
+        result: StagedResult = self._writer.run_sync(("staged", path))
+        return result
 
     def ping(self) -> None:
         self._writer.run_sync(("ping", None))  # a write transaction: proves the write lock can be taken
@@ -317,15 +355,10 @@ def _stored_digests(conn: sqlite3.Connection, ids: list[str], chunk: int = 1000)
         part = ids[start:start + chunk]
         marks = ", ".join("?" * len(part))
         found.update(conn.execute(f"SELECT id, digest FROM calls WHERE id IN ({marks})", part).fetchall())
+    for call_id in [call_id for call_id, stored in found.items() if not stored]:  # stored by a bulk import
+        found[call_id] = sql.row_digest(
+            conn.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = ?", (call_id,)).fetchone())
     return found
-
-
-def _record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:
-    diff = sql.differences(first, second) if first is not None else {}
-    conn.execute(
-        "INSERT INTO call_conflicts (call_id, received_at, raw, differences) VALUES (?, ?, ?, ?)",
-        (second.id, second.received_at, second.raw, json.dumps(diff, ensure_ascii=False)),
-    )
 
 
 def _insert_quarantine(conn: sqlite3.Connection, e: QuarantineEntry) -> int:

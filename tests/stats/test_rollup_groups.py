@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import pytest
 
 from hangup.records import CallRecord
-from hangup.stats import rollups, traffic
+from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.stats.buckets import DAY, HOUR, MINUTE
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
-from hangup.stats.totals import call_time, counters
+from hangup.stats.totals import COUNTERS, call_time, counters
+from hangup.store import staging
+from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sql import record_row
 
 START = 1_700_000_040
@@ -54,3 +57,33 @@ def test_grouped_sums_equal_per_call_sums(calls: int, seconds: int, users: int, 
 def test_sums_of_rows_equal_sums_of_their_records(calls: int, seconds: int, users: int, seed: int) -> None:
     records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
     assert rollups.aggregate_rows([record_row(r) for r in records]) == per_call(records)
+
+
+@pytest.mark.parametrize(("calls", "seconds", "users", "seed"), [(3000, 300, 3, 1), (2000, 2 * 86400, 50, 2),
+                                                                 (1500, 7200, 1, 3)])
+def test_sums_in_sql_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
+    """``apply_source`` (bulk imports on SQLite) adds the same keys and sums, read from a table of rows."""
+    records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE TABLE batch ({', '.join(CALL_COLUMNS)})")
+    conn.executemany(f"INSERT INTO batch VALUES ({', '.join('?' * len(CALL_COLUMNS))})",
+                     [record_row(r) for r in records])
+    for statement in rollups.SCHEMA:
+        conn.execute(statement)
+    half = len(records) // 2  # two batches: the second adds to keys the first created
+    rollups.apply_source(conn, "batch", "rowid <= ?", [half])
+    rollups.apply_source(conn, "batch", "rowid > ?", [half])
+    got = {(level, dim, bucket, value): list(sums)
+           for level, dim, bucket, value, *sums in conn.execute(f"SELECT * FROM {rollups.TABLE}")}
+    assert got == per_call(records)
+
+
+@pytest.mark.parametrize(("calls", "seconds", "users", "seed"), [(3000, 300, 3, 1), (2000, 2 * 86400, 50, 2),
+                                                                 (1500, 7200, 1, 3)])
+def test_sums_of_a_table_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
+    """``arrow_rollups.aggregate`` (bulk imports, in the reading process) gives the same keys and sums."""
+    records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
+    table = staging.rows_table([record_row(r) for r in records])
+    got = {(row["level"], row["dim"], row["bucket"], row["value"]): [row[c] for c in COUNTERS]
+           for row in arrow_rollups.aggregate(table).to_pylist()}
+    assert got == per_call(records)

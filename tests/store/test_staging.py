@@ -1,0 +1,153 @@
+"""Staged bulk imports (``SQLiteStore.add_staged``): a staging file's rows are stored exactly as ``add_many``
+stores the same calls, counted, deduplicated, conflicts recorded, hooks run; rows may come without a digest."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sqlite import call
+
+from hangup.records import CallRecord
+from hangup.stats import arrow_rollups, rollups, traffic
+from hangup.store import sql, staging
+from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore
+from hangup.store.sqlite import SQLiteStore
+
+OTHER = call(2, from_user_id="ü", extra={"k": "é", "n": ""}, stid=None, q850=16, flags=("x",))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(f"sqlite:///{tmp_path}/calls.db")
+    yield opened
+    opened.close()
+
+
+def _stage(folder: Path, name: str, records: Sequence[CallRecord], *, digests: bool = True,
+           sums: bool = False) -> str:
+    rows = [sql.record_row(r) for r in records]
+    if not digests:
+        rows = [(*row[:-1], "") for row in rows]
+    path, table = str(folder / name), staging.rows_table(rows)
+    staging.write(path, table, arrow_rollups.aggregate(table) if sums else None)
+    return path
+
+
+@pytest.mark.parametrize("digests", [True, False], ids=["digests", "no-digests"])
+@pytest.mark.parametrize(
+    ("batches", "results"),
+    [
+        ([[call(1), OTHER]], [(2, 0, 0)]),
+        ([[call(1), call(1)]], [(1, 1, 0)]),
+        ([[call(1), call(1, terminate=17)]], [(1, 0, 1)]),
+        ([[call(1)], [call(1), call(1, duration=31), OTHER]], [(1, 0, 0), (1, 1, 1)]),
+        ([[OTHER], [OTHER, call(4)], []], [(1, 0, 0), (1, 1, 0), (0, 0, 0)]),
+    ],
+)
+def test_staged_batches_are_counted_as_add_many_counts_them(
+        store: SQLiteStore, tmp_path: Path, digests: bool, batches: list[list[CallRecord]],
+        results: list[tuple[int, int, int]]) -> None:
+    got = [store.add_staged(_stage(tmp_path, f"b{i}.stage", batch, digests=digests))
+           for i, batch in enumerate(batches)]
+    assert got == [StagedResult(*r) for r in results]
+    first = {c.id: c for batch in batches for c in reversed(batch)}  # the first delivery of each id is kept
+    assert {c.id: c for c in store.iter_calls(CallQuery())} == first
+
+
+def test_a_conflict_records_its_differences(store: SQLiteStore, tmp_path: Path) -> None:
+    store.add_staged(_stage(tmp_path, "a.stage", [call(1)], digests=False))
+    store.add_staged(_stage(tmp_path, "b.stage", [call(1, duration=31, raw="second")], digests=False))
+    (conflict,) = store.conflicts(call(1).id)
+    assert conflict.differences == {"duration": [30, 31]} and conflict.raw == "second"
+
+
+@pytest.mark.parametrize(
+    ("again", "status"),
+    [(OTHER, AddStatus.DUPLICATE), (dataclasses.replace(OTHER, duration=99), AddStatus.CONFLICT),
+     (dataclasses.replace(OTHER, extra={"k": "é"}), AddStatus.CONFLICT)],
+)
+def test_a_call_stored_without_digest_is_compared_on_redelivery(
+        store: SQLiteStore, tmp_path: Path, again: CallRecord, status: AddStatus) -> None:
+    store.add_staged(_stage(tmp_path, "a.stage", [OTHER], digests=False))
+    assert store.add_many([again])[0].status == status
+    assert store.add_rows([(*sql.record_row(again)[:-1], "")])[0].status == status
+    assert store.get(OTHER.id) == OTHER
+
+
+def test_rows_without_digest_in_one_batch_are_compared(store: SQLiteStore) -> None:
+    rows = [(*sql.record_row(r)[:-1], "") for r in (OTHER, OTHER, dataclasses.replace(OTHER, duration=5))]
+    assert [str(r.status) for r in store.add_rows(rows)] == ["inserted", "duplicate", "conflict"]
+
+
+def test_hooks_get_the_inserted_calls(store: SQLiteStore, tmp_path: Path) -> None:
+    seen: list[CallRecord] = []
+
+    def hook(conn: Any, records: Sequence[CallRecord]) -> None:
+        assert isinstance(conn, sqlite3.Connection)
+        seen.extend(records)
+
+    store.add_write_hook(hook)
+    store.add_staged(_stage(tmp_path, "a.stage", [call(1)]))
+    store.add_staged(_stage(tmp_path, "b.stage", [call(1), OTHER, call(3), OTHER]))
+    assert seen == [call(1), OTHER, call(3)]
+
+
+@pytest.mark.parametrize("sums", [False, True], ids=["summed-by-sql", "summed-by-reader"])
+def test_rollups_of_staged_batches_equal_those_of_add_many(tmp_path: Path, sums: bool) -> None:
+    """Both batches overlap the first: the second's sums, staged or not, are made from its new calls."""
+    records = list(traffic.generate(3000, 1_700_000_000, 1_700_000_000 + 2 * 86400, seed=5, users=20))
+    stores = [SQLiteStore(f"sqlite:///{tmp_path}/{name}.db") for name in ("records", "staged")]
+    try:
+        for s in stores:
+            s.add_write_hook(rollups.hook)
+        stores[0].add_many(records[:2000])
+        stores[0].add_many(records[1000:])
+        stores[1].add_staged(_stage(tmp_path, "a.stage", records[:2000], digests=False, sums=sums))
+        stores[1].add_staged(_stage(tmp_path, "b.stage", records[1000:], digests=False, sums=sums))
+        tables = [_table(s, f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value") for s in stores]
+        assert tables[0] == tables[1] and len(tables[0]) > 1000
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_staging_file_is_released_after_its_batch(store: SQLiteStore, tmp_path: Path) -> None:
+    assert isinstance(store, StagingStore) and store.staging_dir() == str(tmp_path)
+    for n in range(12):  # more than SQLite's ten attached databases, were they kept
+        path = _stage(tmp_path, "same.stage", [call(n)])
+        assert store.add_staged(path).inserted == 1
+        Path(path).unlink()
+    assert store.count() == 12
+
+
+def test_a_missing_staging_file_fails_without_storing(store: SQLiteStore, tmp_path: Path) -> None:
+    path = tmp_path / "gone" / "a.stage"
+    with pytest.raises(Exception, match="could not commit"):
+        store.add_staged(str(path))
+    assert store.count() == 0
+    assert store.add_many([call(1)])[0].status == AddStatus.INSERTED
+
+
+def _table(store: SQLiteStore, query: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(store.path)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def test_the_reading_process_sums_are_used_when_every_call_was_new(store: SQLiteStore, tmp_path: Path) -> None:
+    """The staged sums are taken as they are (here deliberately those of other calls) when all calls are new."""
+    store.add_write_hook(rollups.hook)
+    others = list(traffic.generate(7, 1_700_000_000, 1_700_003_600, seed=1))
+    path = str(tmp_path / "a.stage")
+    staging.write(path, staging.rows_table([sql.record_row(call(1))]),
+                  arrow_rollups.aggregate(staging.rows_table([sql.record_row(r) for r in others])))
+    assert store.add_staged(path).inserted == 1
+    totals = _table(store, f"SELECT SUM(attempts) FROM {rollups.TABLE} WHERE level = 86400 AND dim = ''")
+    assert totals == [(7,)]
