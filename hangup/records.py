@@ -7,8 +7,9 @@ durations are integer seconds. Native values that have no canonical field stay i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -27,6 +28,26 @@ def call_id_for(provider: str, provider_call_id: str) -> str:
     if provider == "planet":
         return provider_call_id
     return str(uuid.uuid5(CALL_ID_NAMESPACE, f"{provider}:{provider_call_id}"))
+
+
+def call_ids(provider: str, provider_call_ids: Sequence[str]) -> list[str]:
+    """``call_id_for`` of many ids of one platform, for bulk imports.
+
+    The same UUIDv5 as ``uuid.uuid5``, its version and variant bits set in the hex text instead of building a
+    ``UUID`` per id: a fifth of the time, which matters at a million ids per import.
+    """
+    if provider == "planet":
+        return list(provider_call_ids)
+    prefix = CALL_ID_NAMESPACE.bytes + f"{provider}:".encode()
+    sha1 = hashlib.sha1
+    # The variant field's first hex digit is binary 10xx (RFC 4122): its two low bits come from the hash.
+    variant = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+    ids: list[str] = []
+    append = ids.append
+    for provider_call_id in provider_call_ids:
+        x = sha1(prefix + provider_call_id.encode("utf-8")).hexdigest()
+        append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}")
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
