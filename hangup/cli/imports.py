@@ -35,7 +35,7 @@ def open_import_store(db: str, batch_size: int) -> Store:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(tuple(READERS)), default=None,
               help="Format of the files (guessed from name and content when omitted).")
-@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Records per transaction.")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None,
               help="Where rejected events are written (default FILE.rejects.jsonl).")

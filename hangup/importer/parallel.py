@@ -1,25 +1,41 @@
 """Reading a large file in a second process while this one stores it.
 
-Reading, classifying and building a call's ``calls`` row (its JSON columns and digest) is pure Python and
-costs about as much as storing it, so under one interpreter lock the two add up. Here a child process
-reads the file and sends batches of ready rows through a pipe, never records: a row pickles in about a
-third of a record's time. The parent hands each batch to ``Store.add_rows``, which keeps dedup, conflicts
-and the write hooks as ``add_many`` does. The pipe's buffer bounds how far the reader runs ahead.
+Reading, classifying and building a call's ``calls`` row is as costly as storing it, so under one
+interpreter lock the two add up. Here a child process reads the file, a batch at a time, and either
+
+* writes the batch's rows into a staging file of its own (``hangup.store.staging``; stores that take
+  them, i.e. SQLite) and sends only the file's name: the parent's writer moves the rows with one
+  ``INSERT … SELECT``; Asterisk ``Master.csv`` files are read column-wise (``hangup.importer.columnar``),
+  every other format through its adapter, row by row; or
+* sends the ready rows themselves through the pipe (never records: a row pickles in about a third of a
+  record's time), for ``Store.add_rows``.
+
+Either way dedup, conflicts and the write hooks are those of ``add_many``. The pipe's buffer bounds how
+far the reader runs ahead.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import pyarrow as pa
+
 from hangup.errors import HTTPError
-from hangup.importer.formats import READERS
-from hangup.store import sql
+from hangup.importer import columnar
+from hangup.importer.formats import READERS, Item
+from hangup.stats import arrow_rollups
+from hangup.store import sql, staging
+
+#: Staging files written and not yet stored, at most: one being stored, one ready for the next commit.
+STAGED_AHEAD = 2
 
 
 @dataclass(slots=True)
@@ -41,6 +57,7 @@ class Batch:
     read: int = 0
     ignored: int = 0
     position: int = 0  # bytes of the file read so far
+    staged: str | None = None  # the staging file holding this batch's rows (then ``rows`` is empty)
 
 
 def reject_reason(error: HTTPError) -> str:
@@ -56,13 +73,7 @@ def read_batches(path: str, fmt: str, received_at: float, batch_size: int) -> It
         batch = Batch()
         for item in READERS[fmt](text, received_at):
             batch.read += 1
-            if item.record is not None:
-                batch.rows.append(sql.record_row(item.record))
-            elif item.error is not None:
-                batch.rejects.append(Reject(item.location, item.error.to_json(), item.raw[:65536],
-                                            reject_reason(item.error)))
-            else:
-                batch.ignored += 1
+            _add(batch, item)
             if len(batch.rows) >= batch_size:
                 batch.position = buffered.tell()
                 yield batch
@@ -71,10 +82,57 @@ def read_batches(path: str, fmt: str, received_at: float, batch_size: int) -> It
         yield batch
 
 
-def write_batches(out: IO[bytes], path: str, fmt: str, received_at: float, batch_size: int) -> None:
-    """The reading process: pickled batches, then ``None``; a failure is sent as its message."""
+def _add(batch: Batch, item: Item) -> None:
+    if item.record is not None:
+        batch.rows.append(sql.record_row(item.record))
+    elif item.error is not None:
+        batch.rejects.append(Reject(item.location, item.error.to_json(), item.raw[:65536], reject_reason(item.error)))
+    else:
+        batch.ignored += 1
+
+
+def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, folder: str) -> Iterator[Batch]:
+    """``read_batches``, each batch's rows written to a staging file in ``folder`` that the batch names.
+
+    The parent deletes a file once stored; no more than ``STAGED_AHEAD`` wait at a time, so a slower
+    store bounds the staging files' disk space, as the pipe's buffer bounds batches of rows."""
+    parent = os.getppid()
+    for number, (batch, table) in enumerate(_tables(path, fmt, received_at, batch_size), 1):
+        while len(os.listdir(folder)) >= STAGED_AHEAD:
+            if os.getppid() != parent:  # the importing process is gone: nobody will store these
+                raise ImportReaderError("the importing process ended")
+            time.sleep(0.005)
+        batch.staged = os.path.join(folder, f"{os.getpid()}-{number:06d}.stage")  # readers of files share it
+        staging.write(batch.staged, table, arrow_rollups.aggregate(table))
+        yield batch
+
+
+def _tables(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[tuple[Batch, pa.Table]]:
+    """Batches (without rows) and their rows as one table each."""
+    if fmt == "asterisk-csv" and columnar.supports(path):
+        for read in columnar.read_asterisk_batches(path, received_at, batch_size):
+            batch = Batch(read=read.table.num_rows + len(read.items), position=read.position)
+            for item in read.items:  # rows the column-wise reader leaves to the adapter
+                _add(batch, item)
+            table = read.table.cast(staging.SCHEMA)
+            if batch.rows:
+                table = pa.concat_tables([table, staging.rows_table(batch.rows)])
+            batch.rows = []
+            yield batch, table
+        return
+    for batch in read_batches(path, fmt, received_at, batch_size):
+        table, batch.rows = staging.rows_table(batch.rows), []
+        yield batch, table
+
+
+def write_batches(out: IO[bytes], path: str, fmt: str, received_at: float, batch_size: int,
+                  folder: str | None = None) -> None:
+    """The reading process: pickled batches (staged in ``folder`` if given), then ``None``; a failure is sent
+    as its message."""
     try:
-        for batch in read_batches(path, fmt, received_at, batch_size):
+        batches = (read_batches(path, fmt, received_at, batch_size) if folder is None
+                   else staged_batches(path, fmt, received_at, batch_size, folder))
+        for batch in batches:
             pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
         message: str | None = None
     except Exception as exc:  # sent to the parent, which raises it for the import
@@ -87,13 +145,16 @@ class ImportReaderError(RuntimeError):
     """The reading process failed or died; batches already stored stay stored."""
 
 
-def batches_from_process(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[Batch]:
-    """Batches of ``path`` read by a child process; the process is stopped when the iterator is closed.
+def batches_from_process(path: str, fmt: str, received_at: float, batch_size: int,
+                         folder: str | None = None) -> Iterator[Batch]:
+    """Batches of ``path`` read by a child process (staged in ``folder`` if given); the process is stopped
+    when the iterator is closed.
 
     The child is ``python -m hangup.importer.reader`` writing to a pipe: the pipe's buffer bounds how far
     it reads ahead, and nothing of the parent (its threads, its ``__main__``) is copied or re-imported.
     """
-    command = [sys.executable, "-m", "hangup.importer.reader", path, fmt, repr(received_at), str(batch_size)]
+    command = [sys.executable, "-m", "hangup.importer.reader", path, fmt, repr(received_at), str(batch_size),
+               *([folder] if folder else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE)
     stream = process.stdout
     assert stream is not None

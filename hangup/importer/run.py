@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +27,13 @@ from hangup.errors import HTTPError
 from hangup.importer.formats import READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
-from hangup.store.base import AddResult, Store
+from hangup.store.base import AddResult, StagedResult, StagingStore, Store
 from hangup.store.sql import Row
 
-DEFAULT_BATCH = 5000
+#: Rows per transaction. A batch of a large file dirties most leaf pages of the id and user indexes however
+#: few rows it holds, so the bigger the batch the fewer page writes per row: a million-call import took
+#: ~35 s in batches of 100,000 against ~50 s in batches of 20,000 (docs/benchmarks.md, "Import").
+DEFAULT_BATCH = 100_000
 GUESS_BYTES = 8192
 #: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
 #: process start (~0.3 s) would cost more than it saves.
@@ -115,7 +120,8 @@ class Importer:
         self._pending: list[CallRecord] = []
         self._rejects: IO[str] | None = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hangup-import")
-        self._inflight: Future[list[AddResult]] | None = None
+        self._inflight: Future[list[AddResult]] | Future[StagedResult] | None = None
+        self._staging: str | None = None  # the folder of staging files, made at the first staged file
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -128,6 +134,8 @@ class Importer:
                 self._drain()
             finally:
                 self._committer.shutdown(wait=True)
+                if self._staging is not None:
+                    shutil.rmtree(self._staging, ignore_errors=True)
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
@@ -166,16 +174,29 @@ class Importer:
         return self.parallel is True or os.path.getsize(path) >= PARALLEL_BYTES
 
     def _import_read_elsewhere(self, path: str, fmt: str) -> None:
-        """Store batches of rows read by a second process; the next batch is read while one commits."""
+        """Store batches read by a second process; the next batch is read while one commits.
+
+        A store that takes staging files gets each batch as one (written by the reading process in a
+        folder beside the store, deleted once stored); any other gets the batch's rows. The last batch
+        of a file is stored while the next file is read."""
         self._flush()
+        store = self.store
+        if isinstance(store, StagingStore) and self._staging is None:
+            self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
+        folder = self._staging if isinstance(store, StagingStore) else None
+        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self.batch_size, folder))
+
+    def _store_batches(self, path: str, batches: Iterator[Batch]) -> None:
         last = 0
-        batch: Batch
-        for batch in batches_from_process(path, fmt, self.received_at, self.batch_size):
+        for batch in batches:
             self.summary.read += batch.read
             self.summary.ignored += batch.ignored
             for reject in batch.rejects:
                 self._write_reject(path, reject)
-            self._submit_rows(batch.rows)
+            if batch.staged is not None:
+                self._submit_staged(batch.staged)
+            else:
+                self._submit_rows(batch.rows)
             self.progress(batch.position - last)
             last = batch.position
 
@@ -215,11 +236,21 @@ class Importer:
             self._drain()
             self._inflight = self._committer.submit(self.store.add_rows, rows)
 
+    def _submit_staged(self, staged: str) -> None:
+        """Hand a staging file to the store, as ``_flush`` does records; the file is deleted once stored."""
+        self._drain()
+        self._inflight = self._committer.submit(_store_staged, cast(StagingStore, self.store), staged)
+
     def _drain(self) -> None:
         """Wait for the batch being committed and count what the store did with it."""
         if self._inflight is None:
             return
         results, self._inflight = self._inflight.result(), None
+        if isinstance(results, StagedResult):
+            self.summary.imported += results.inserted
+            self.summary.duplicates += results.duplicates
+            self.summary.conflicts += results.conflicts
+            return
         for result in results:
             status = str(result.status)
             if status == "inserted":
@@ -228,6 +259,13 @@ class Importer:
                 self.summary.duplicates += 1
             else:
                 self.summary.conflicts += 1
+
+
+def _store_staged(store: StagingStore, staged: str) -> StagedResult:
+    try:
+        return store.add_staged(staged)
+    finally:
+        os.remove(staged)
 
 
 def _stdin() -> io.BufferedReader:
