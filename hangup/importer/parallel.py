@@ -97,7 +97,10 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
     The parent deletes a file once stored; no more than ``STAGED_AHEAD`` wait at a time, so a slower
     store bounds the staging files' disk space, as the pipe's buffer bounds batches of rows."""
     parent = os.getppid()
-    for number, (batch, table) in enumerate(_tables(path, fmt, received_at, batch_size), 1):
+    for number, (batch, table) in enumerate(_full(_tables(path, fmt, received_at, batch_size), batch_size), 1):
+        if table.num_rows == 0:  # no call in the file: counts only, nothing to store
+            yield batch
+            continue
         while len(os.listdir(folder)) >= STAGED_AHEAD:
             if os.getppid() != parent:  # the importing process is gone: nobody will store these
                 raise ImportReaderError("the importing process ended")
@@ -105,6 +108,28 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
         batch.staged = os.path.join(folder, f"{os.getpid()}-{number:06d}.stage")  # readers of files share it
         staging.write(batch.staged, table, arrow_rollups.aggregate(table))
         yield batch
+
+
+def _full(parts: Iterator[tuple[Batch, pa.Table]], batch_size: int) -> Iterator[tuple[Batch, pa.Table]]:
+    """The parts joined into batches of at least ``batch_size`` rows (the last one excepted): a reader that
+    cuts its batches by bytes would otherwise leave a few rows over, each remainder one more commit."""
+    pending: list[tuple[Batch, pa.Table]] = []
+    rows = 0
+    for batch, table in parts:
+        pending.append((batch, table))
+        rows += table.num_rows
+        if rows >= batch_size:
+            yield _joined(pending)
+            pending, rows = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(parts: list[tuple[Batch, pa.Table]]) -> tuple[Batch, pa.Table]:
+    batch = Batch(rejects=[reject for part, _ in parts for reject in part.rejects],
+                  read=sum(part.read for part, _ in parts), ignored=sum(part.ignored for part, _ in parts),
+                  position=parts[-1][0].position)
+    return batch, pa.concat_tables([table for _, table in parts]) if len(parts) > 1 else parts[0][1]
 
 
 def _tables(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[tuple[Batch, pa.Table]]:
