@@ -26,6 +26,7 @@ from hangup.store.base import SourceWriteHook, StagedResult, WriteHook
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 
 TABLE = "staged_calls"
+_SAME_FACTS = " AND ".join(f"c.{name} IS s.{name}" for name in sql.FACT_FIELDS)
 SUMS = "staged_rollups"
 _COLUMNS = ", ".join(CALL_COLUMNS)
 _ARROW_TYPES = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string()}
@@ -106,8 +107,14 @@ def _repeats(conn: sqlite3.Connection, table: str, stored_before: int) -> tuple[
         else:
             seen.add(call_id)
     conn.executemany("INSERT INTO temp.staged_repeats VALUES (?)", [(rowid,) for rowid in repeats])
-    duplicates = conflicts = 0
-    for rowid in repeats:
+    # A repeat whose facts are the stored ones, value for value, is a duplicate without hashing either row
+    # (re-running an import repeats every row); the others are compared by digest, which also tells an
+    # ``extra`` written with its keys in another order.
+    differing = conn.execute(
+        f"SELECT s.rowid FROM {table} s JOIN temp.staged_repeats r ON r.rowid = s.rowid "
+        f"LEFT JOIN calls c ON c.id = s.id WHERE c.id IS NULL OR NOT ({_SAME_FACTS})").fetchall()
+    duplicates, conflicts = len(repeats) - len(differing), 0
+    for (rowid,) in differing:
         row = conn.execute(f"SELECT {_COLUMNS} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
         kept = conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (row[0],)).fetchone()
         if kept is not None and sql.row_digest(kept) == sql.row_digest(row):

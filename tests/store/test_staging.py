@@ -4,6 +4,7 @@ stores the same calls, counted, deduplicated, conflicts recorded, hooks run; row
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.store import sql, staging
 from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore
+from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sqlite import SQLiteStore
 
 OTHER = call(2, from_user_id="ü", extra={"k": "é", "n": ""}, stid=None, q850=16, flags=("x",))
@@ -151,3 +153,16 @@ def test_the_reading_process_sums_are_used_when_every_call_was_new(store: SQLite
     assert store.add_staged(path).inserted == 1
     totals = _table(store, f"SELECT SUM(attempts) FROM {rollups.TABLE} WHERE level = 86400 AND dim = ''")
     assert totals == [(7,)]
+
+
+def test_a_repeat_whose_extra_lists_its_keys_in_another_order_is_a_duplicate(store: SQLiteStore,
+                                                                           tmp_path: Path) -> None:
+    store.add_many([OTHER])
+    row = sql.record_row(OTHER)
+    extra = CALL_COLUMNS.index("extra")
+    reordered = (*row[:extra], json.dumps(dict(reversed(list(OTHER.extra.items())))), *row[extra + 1:-1], "")
+    assert reordered[extra] != row[extra]
+    path = str(tmp_path / "a.stage")
+    staging.write(path, staging.rows_table([reordered, sql.record_row(call(1))]))
+    assert store.add_staged(path) == StagedResult(1, 1, 0)
+    assert store.conflicts(OTHER.id) == []
