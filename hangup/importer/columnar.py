@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from hangup.errors import PayloadError
-from hangup.importer.formats import Item, _attempt, _guarded, _RowText, read_asterisk_csv
+from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
 from hangup.providers import asterisk
 from hangup.records import call_ids
 from hangup.store.schema import CALL_COLUMNS
@@ -172,7 +172,7 @@ class _Reader:
         self.names = asterisk.MASTER_CSV_COLUMNS[:columns]
         self.received_at = received_at
         self.number = 1
-        self.row_text = _RowText()
+        self.row_text = RowText()
         self.combinations: dict[tuple[str, str, str, bool], int | None] = {}
         self.classified_rows: list[tuple[Any, ...]] = []
         self.classified = {name: pa.array([], SCHEMA.field(name).type) for name in _CLASSIFIED}
@@ -231,7 +231,7 @@ class _Reader:
                 line, reached = buffer.data[reached:end], end
                 yield line.decode("utf-8", "replace")
 
-        for number, fields in _guarded(csv.reader(lines()), self.number):
+        for number, fields in guarded(csv.reader(lines()), self.number):
             self.number = number + 1
             item = fields if isinstance(fields, Item) else self._item(number, fields)
             if item is not None:
@@ -249,7 +249,7 @@ class _Reader:
                 "not a Master.csv row", details=[{"field": "row", "error": f"{len(fields)} columns, need 16"}]),
                 self.row_text(fields))
         raw = self.row_text(fields)
-        return _attempt(f"row {number}", raw, asterisk.record_from_row, asterisk.row_from_csv(fields), raw,
+        return attempt(f"row {number}", raw, asterisk.record_from_row, asterisk.row_from_csv(fields), raw,
                         self.received_at)
 
     # -- column-wise ------------------------------------------------------------------------
@@ -329,7 +329,7 @@ class _Reader:
         if "userfield" in fields:
             userfield = pc.dictionary_encode(fields["userfield"])
             recorded = [(values.get(asterisk.HANGUPCAUSE, ""), values.get(asterisk.DIALSTATUS, ""))
-                        for values in map(asterisk._userfield_values, userfield.dictionary.to_pylist())]
+                        for values in map(asterisk.userfield_values, userfield.dictionary.to_pylist())]
             code = pc.add(pc.multiply(code, pa.scalar(len(recorded), pa.int64())),
                           pc.cast(userfield.indices, pa.int64()))
         code = pc.add(pc.multiply(code, pa.scalar(2, pa.int64())), pc.cast(answered, pa.int64()))
@@ -351,7 +351,7 @@ class _Reader:
             disposition, cause, dial, answered = key
             row = {asterisk.UNIQUEID: "x", asterisk.BILLSEC: "1" if answered else "",
                    asterisk.DISPOSITION: disposition, asterisk.HANGUPCAUSE: cause, asterisk.DIALSTATUS: dial}
-            record = _attempt("", "", asterisk.record_from_row, row).record
+            record = attempt("", "", asterisk.record_from_row, row).record
             self.combinations[key] = None
             if record is not None:
                 self.combinations[key] = len(self.classified_rows)
@@ -406,7 +406,7 @@ def _one_line(line: str, number: int) -> tuple[int, list[str] | Item] | None:
         yield line
         more = True
 
-    found = next(_guarded(csv.reader(lines()), number), None)
+    found = next(guarded(csv.reader(lines()), number), None)
     return None if more or found is None else found
 
 

@@ -57,7 +57,8 @@ Reader = Callable[[IO[str], float], Iterator[Item]]
 T = TypeVar("T")
 
 
-def _attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *args: Any) -> Item:
+def attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *args: Any) -> Item:
+    """The ``Item`` of ``build(*args)``: its record, or the error that rejected the event."""
     try:
         return Item(location, build(*args), None, raw)
     except HTTPError as exc:
@@ -83,7 +84,7 @@ def _peek(stream: Iterable[str]) -> tuple[str, Iterator[str]]:
     return "", iter(consumed)
 
 
-def _guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
+def guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
     """Numbered CSV rows; a row the csv module cannot read becomes a rejected ``Item`` and reading goes on."""
     number = first - 1
     while True:
@@ -114,7 +115,7 @@ def read_planet_urls(stream: IO[str], received_at: float) -> Iterator[Item]:
     for number, line in _lines(stream):
         url, query = _query_of(line)
         request = WebhookRequest("GET", url, query, received_at=received_at, client="hangup import")
-        yield _attempt(f"line {number}", line, adapter.parse, request)
+        yield attempt(f"line {number}", line, adapter.parse, request)
 
 
 def _form_reader(name: str) -> Reader:
@@ -124,18 +125,18 @@ def _form_reader(name: str) -> Reader:
         adapter = get_provider(name)
         first, lines = _peek(stream)
         if first and not first.startswith("{") and "=" not in first and "," in first:
-            for number, row in _guarded(csv.DictReader(lines), 2):
+            for number, row in guarded(csv.DictReader(lines), 2):
                 if isinstance(row, Item):
                     yield row
                     continue
                 body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
-                yield _attempt(f"row {number}", json.dumps(row), adapter.parse, _post(body, received_at))
+                yield attempt(f"row {number}", json.dumps(row), adapter.parse, _post(body, received_at))
             return
         for number, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            yield _attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
+            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
 
     return read
 
@@ -179,7 +180,7 @@ def _json_reader(name: str) -> Reader:
         adapter = get_provider(name)
         for location, text in _json_objects(stream):
             request = _post(text.encode(), received_at, "application/json")
-            yield _attempt(location, text, adapter.parse, request)
+            yield attempt(location, text, adapter.parse, request)
 
     return read
 
@@ -189,10 +190,10 @@ def read_freeswitch(stream: IO[str], received_at: float) -> Iterator[Item]:
     if first.startswith("{") and _is_complete_json(first):
         for number, line in enumerate(lines, 1):
             if line.strip():
-                yield _attempt(f"line {number}", line.strip(), _freeswitch, line.strip(), received_at)
+                yield attempt(f"line {number}", line.strip(), _freeswitch, line.strip(), received_at)
         return
     document = "".join(lines)
-    yield _attempt("document", document, _freeswitch, document, received_at)
+    yield attempt("document", document, _freeswitch, document, received_at)
 
 
 def _is_complete_json(text: str) -> bool:
@@ -210,8 +211,8 @@ def _freeswitch(text: str, received_at: float) -> CallRecord:
 # -- CSV-shaped formats ------------------------------------------------------------------------
 def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     header: list[str] | None = None
-    row_text = _RowText()
-    for number, fields in _guarded(csv.reader(stream), 1):
+    row_text = RowText()
+    for number, fields in guarded(csv.reader(stream), 1):
         if isinstance(fields, Item):
             yield fields
             continue
@@ -230,10 +231,10 @@ def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
         else:
             row = asterisk.row_from_csv(fields)
         raw = row_text(fields)
-        yield _attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
+        yield attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
 
 
-class _RowText:
+class RowText:
     """A CSV row back as one line of text (the record's ``raw``), with one writer and buffer reused."""
 
     def __init__(self) -> None:
@@ -251,15 +252,15 @@ def read_callcenter(stream: IO[str], received_at: float) -> Iterator[Item]:
     first, lines = _peek(stream)
     if first.startswith(("{", "[")):
         for location, text in _json_objects(lines):
-            yield _attempt(location, text, _callcenter_json, text, received_at)
+            yield attempt(location, text, _callcenter_json, text, received_at)
         return
-    for number, row in _guarded(csv.DictReader(lines), 2):
+    for number, row in guarded(csv.DictReader(lines), 2):
         if isinstance(row, Item):
             yield row
             continue
         data = callcenter.normalize_keys({k: v for k, v in row.items() if k is not None})
         raw = json.dumps(row, ensure_ascii=False)
-        yield _attempt(f"row {number}", raw, callcenter.record_from_row, data, raw, received_at)
+        yield attempt(f"row {number}", raw, callcenter.record_from_row, data, raw, received_at)
 
 
 def _callcenter_json(text: str, received_at: float) -> CallRecord:
@@ -269,15 +270,15 @@ def _callcenter_json(text: str, received_at: float) -> CallRecord:
 
 def read_jsonl(stream: IO[str], received_at: float) -> Iterator[Item]:
     for location, text in _json_objects(stream):
-        yield _attempt(location, text, _export_json, text)
+        yield attempt(location, text, _export_json, text)
 
 
 def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
-    for number, row in _guarded(csv.DictReader(stream), 2):
+    for number, row in guarded(csv.DictReader(stream), 2):
         if isinstance(row, Item):
             yield row
             continue
-        yield _attempt(f"row {number}", "", record_from_export, row)
+        yield attempt(f"row {number}", "", record_from_export, row)
 
 
 def _export_json(text: str) -> CallRecord:

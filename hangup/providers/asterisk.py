@@ -96,7 +96,8 @@ def normalize_keys(data: Mapping[str, Any]) -> dict[str, str]:
     return row
 
 
-def _userfield_values(userfield: str) -> dict[str, str]:
+def userfield_values(userfield: str) -> dict[str, str]:
+    """``name=value`` pairs a dialplan recorded in ``userfield`` (``;`` or ``,`` separated), names lower-cased."""
     values: dict[str, str] = {}
     for part in userfield.replace(",", ";").split(";"):
         name, sep, value = part.partition("=")
@@ -122,7 +123,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     disposition = row.get(DISPOSITION, "").strip().upper()
     if not disposition:
         draft.error(DISPOSITION, "required")
-    recorded = _userfield_values(row.get(USERFIELD, ""))
+    recorded = userfield_values(row.get(USERFIELD, ""))
     cause_text = (row.get(HANGUPCAUSE) or recorded.get(HANGUPCAUSE, "")).strip()
     cause = draft.integer(HANGUPCAUSE, cause_text, default=0)
     if cause:

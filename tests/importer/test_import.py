@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hangup.cli import _register, cli
 from hangup.importer import Importer, guess_format
 from hangup.importer.export import write_parquet, write_text
-from hangup.importer.formats import Item, _guarded
+from hangup.importer.formats import Item, guarded
 from hangup.importer.parallel import ImportReaderError
 from hangup.stats import rollups
 from hangup.store import open_store
@@ -189,7 +189,7 @@ def test_a_csv_error_rejects_one_row() -> None:
         yield ["a"]
         raise csv.Error("field larger than field limit (16777216)")
 
-    items = list(_guarded(rows(), 1))
+    items = list(guarded(rows(), 1))
     assert items[0] == (1, ["a"])
     number, item = items[1]
     assert number == 2 and isinstance(item, Item) and item.error is not None
