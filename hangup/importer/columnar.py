@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from hangup.errors import PayloadError
+from hangup.importer import vectors
 from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
 from hangup.providers import asterisk
 from hangup.records import call_ids
@@ -59,15 +59,6 @@ _CONSTANT = {"provider": asterisk.NAME, "from_service_id": "", "to_service_id": 
              "direction": "unknown", "stid": None, "srcip": "", "dstip": "", "call_end_reason": None,
              "terminate": None, "releaser": "", "rel_code": None, "rel_code_str": "", "user_rel_code": None,
              "digest": ""}
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: The times read column-wise: that form, each field in its range (the day is checked against the month later).
-_TIME_SHAPE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
-# Arguments of compute functions are typed scalars: pyarrow infers the type of a plain Python value through
-# failing imports (dateutil) that cost a fifth of a millisecond per call.
-_EPOCH = pa.scalar("1970-01-01 00:00:00", pa.string())
-_EMPTY = pa.scalar("", pa.string())
-_ZERO = pa.scalar(0, pa.int64())
-_FALSE = pa.scalar(False, pa.bool_())
 _HEAD = 1 << 16  # bytes read to tell whether a file is supported
 _MAX_BLOCK = 1 << 28  # bytes parsed at once at most (memory; pyarrow's block size is a 32-bit integer)
 _LEAF_LINES = 64  # a failing block this short is read by the csv module instead of split further
@@ -271,8 +262,8 @@ class _Reader:
             limit = csv.field_size_limit()
             if end - start >= limit and any(pc.max(pc.utf8_length(f)).as_py() >= limit for f in fields):
                 return False
-            raw = _raw(fields)
-            control = _control(raw)
+            raw = vectors.csv_lines(fields)
+            control = vectors.control_rows(raw)
             # A line break inside a field: a record over several lines, or a block cut inside quotes.
             if control is not None and pc.any(pc.match_substring_regex(pc.filter(raw, control), r"[\r\n]")).as_py():
                 return False
@@ -288,22 +279,22 @@ class _Reader:
     def _rows(self, fields: dict[str, pa.Array], raw: pa.Array, control: pa.Array | None
               ) -> tuple[pa.Table, list[int]]:
         """The ``calls`` rows of the rows read column-wise, and the indexes of the rows left to the adapter."""
-        setup, setup_ok = _time(fields["start"])
-        answer, answer_ok = _time(fields["answer"])
-        end, end_ok = _time(fields["end"])
-        duration, duration_ok = _seconds(fields["billsec"])
+        setup, setup_ok = vectors.times(fields["start"])
+        answer, answer_ok = vectors.times(fields["answer"])
+        end, end_ok = vectors.times(fields["end"])
+        duration, duration_ok = vectors.digits(fields["billsec"])
         call_id, call_id_ok = _provider_call_id(fields)
-        blank = pc.equal(raw, _text("," * (len(fields) - 1)))
-        ok = _all(pc.invert(blank), setup_ok, answer_ok, end_ok, duration_ok, call_id_ok,
+        blank = pc.equal(raw, vectors.scalar_text("," * (len(fields) - 1)))
+        ok = vectors.all_of(pc.invert(blank), setup_ok, answer_ok, end_ok, duration_ok, call_id_ok,
                   *([] if control is None else [pc.invert(control)]))
-        answered = pc.or_(pc.greater(answer, _ZERO), pc.greater(duration, _ZERO))
+        answered = pc.or_(pc.greater(answer, vectors.ZERO), pc.greater(duration, vectors.ZERO))
         combination = self._combinations(fields, answered, ok)
         ok = pc.is_valid(combination)
         left = pc.indices_nonzero(pc.and_(pc.invert(ok), pc.invert(blank))).to_pylist()
         columns: dict[str, pa.Array] = {
             "provider_call_id": call_id, "from_user_id": fields["src"], "to_user_id": fields["dst"],
             "setup_time": setup, "start_time": answer, "end_time": end, "duration": duration,
-            "extra": _extra(fields), "raw": raw,
+            "extra": vectors.json_objects(fields), "raw": raw,
         }
         if not pc.all(ok).as_py():
             columns = {name: pc.filter(values, ok) for name, values in columns.items()}
@@ -313,7 +304,7 @@ class _Reader:
         rows = len(combination)
         columns["id"] = pa.array(call_ids(asterisk.NAME, columns["provider_call_id"].to_pylist()), pa.string())
         columns["received_at"] = pa.repeat(pa.scalar(self.received_at, pa.float64()), rows)
-        columns["ended_at"] = pc.if_else(pc.greater(columns["end_time"], _ZERO), columns["end_time"],
+        columns["ended_at"] = pc.if_else(pc.greater(columns["end_time"], vectors.ZERO), columns["end_time"],
                                          pa.scalar(int(self.received_at), pa.int64()))
         columns.update((name, pa.repeat(pa.scalar(value, SCHEMA.field(name).type), rows))
                        for name, value in _CONSTANT.items())
@@ -410,119 +401,18 @@ def _one_line(line: str, number: int) -> tuple[int, list[str] | Item] | None:
     return None if more or found is None else found
 
 
-def _all(*masks: pa.Array) -> pa.Array:
-    return pc.fill_null(functools.reduce(pc.and_, masks), _FALSE)
-
-
-def _control(raw: pa.Array) -> pa.Array | None:
-    """Where a row holds a control character (U+0000 to U+001F); ``None`` when no row does (the common case,
-    told from the smallest byte of all rows at once)."""
-    data = raw.buffers()[2]
-    smallest = pc.min(pa.Array.from_buffers(pa.uint8(), data.size, [None, data])).as_py() if data else None
-    if smallest is None or smallest >= 0x20:
-        return None
-    return pc.match_substring_regex(raw, r"[\x00-\x1f]")
-
-
-def _holds(values: pa.Array, character: bytes) -> bool:
-    data = values.buffers()[2]
-    return data is not None and character in data.to_pybytes()
-
-
-def _time(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Unix seconds of exact ``YYYY-MM-DD HH:MM:SS`` UTC times (0 for empty) and where the value is one."""
-    shape = pc.match_substring_regex(values, _TIME_SHAPE)
-    text = pc.if_else(shape, values, _EPOCH)
-    try:
-        seconds = pc.cast(pc.cast(text, pa.timestamp("s")), pa.int64())
-    except pa.ArrowInvalid:  # a day past the month's end (02-30): found by the day strptime moves it to
-        stamps = pc.strptime(text, format=_TIME_FORMAT, unit="s", error_is_null=True)
-        shape = _all(shape, pc.equal(pc.day(stamps), pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())))
-        seconds = pc.fill_null(pc.cast(pc.if_else(shape, stamps, pa.scalar(None, stamps.type)), pa.int64()), _ZERO)
-    ok = pc.or_(pc.equal(values, _EMPTY), _all(shape, pc.greater_equal(seconds, _ZERO)))
-    return pc.max_element_wise(seconds, _ZERO), ok
-
-
-def _seconds(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Plain digits as an integer (0 for empty); below ``MAX_INTEGER`` (2**53) by their length."""
-    digits = pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), pa.scalar(15, pa.int32())))
-    number = pc.cast(pc.if_else(digits, values, _text("0")), pa.int64())
-    return number, pc.or_(digits, pc.equal(values, _EMPTY))
-
-
 def _provider_call_id(fields: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
     """``uniqueid``, else ``linkedid``, else ``channel|start``, as the adapter chooses, where its ``strip`` changes
     nothing: ASCII without a blank at either end (control characters are excluded already)."""
     channel, start = fields["channel"], fields["start"]
-    empty = pa.repeat(_EMPTY, len(channel))
+    empty = pa.repeat(vectors.EMPTY, len(channel))
     unique = fields.get("uniqueid", empty)
-    first = pc.if_else(pc.equal(unique, _EMPTY), fields.get("linkedid", empty), unique)
-    present = pc.not_equal(first, _EMPTY)
-    plain = _all(pc.string_is_ascii(first), pc.invert(pc.starts_with(first, " ")),
+    first = pc.if_else(pc.equal(unique, vectors.EMPTY), fields.get("linkedid", empty), unique)
+    present = pc.not_equal(first, vectors.EMPTY)
+    plain = vectors.all_of(pc.string_is_ascii(first), pc.invert(pc.starts_with(first, " ")),
                  pc.invert(pc.ends_with(first, " ")))
     if pc.all(present).as_py():
         return first, plain
-    call_id = pc.if_else(present, first, pc.binary_join_element_wise(channel, start, _text("|")))
-    return call_id, pc.if_else(present, plain, pc.and_(pc.not_equal(channel, _EMPTY), pc.not_equal(start, _EMPTY)))
-
-
-def _raw(fields: list[pa.Array]) -> pa.Array:
-    """Each row as ``csv.writer`` writes it (QUOTE_MINIMAL): quoted where a field holds ``,`` or ``"``; one join
-    over every piece, the quotes there only where a field needs them."""
-    pieces: list[Any] = []
-    for values in fields:
-        if pieces:
-            pieces.append(",")
-        comma, quote = _holds(values, b","), _holds(values, b'"')
-        if not comma and not quote:
-            pieces.append(values)
-            continue
-        masks = [pc.match_substring(values, c) for c, present in ((",", comma), ('"', quote)) if present]
-        needed = masks[0] if len(masks) == 1 else pc.or_(*masks)
-        mark: Any = '"' if pc.all(needed).as_py() else pc.if_else(needed, _text('"'), _EMPTY)
-        pieces += [mark, pc.replace_substring(values, '"', '""') if quote else values, mark]
-    return _joined(pieces)
-
-
-def _extra(fields: dict[str, pa.Array]) -> pa.Array:
-    """``{name: value}`` of the non-empty fields in column order, as JSON like ``sql._json_extra`` writes it:
-    one join over every piece, a field's ``"name":"`` and closing quote there only where it is not empty, the
-    comma before it only where an earlier field was not empty either."""
-    pieces: list[Any] = ["{"]
-    earlier: Any = False  # whether an earlier field was not empty: False, True, or per row
-    for name, values in fields.items():
-        filled = pc.not_equal(values, _EMPTY)
-        if not pc.any(filled).as_py():
-            continue
-        if _holds(values, b"\\"):
-            values = pc.replace_substring(values, "\\", "\\\\")
-        if _holds(values, b'"'):
-            values = pc.replace_substring(values, '"', '\\"')
-        opening: Any = f',"{name}":"' if earlier is True else f'"{name}":"'
-        if earlier is not True and earlier is not False:
-            opening = pc.if_else(earlier, _text(f',"{name}":"'), _text(f'"{name}":"'))
-        if pc.all(filled).as_py():
-            pieces += [opening, values, '"']
-            earlier = True
-            continue
-        pieces += [pc.if_else(filled, _text(opening) if isinstance(opening, str) else opening, _EMPTY), values,
-                   pc.if_else(filled, _text('"'), _EMPTY)]
-        earlier = filled if earlier is False else earlier if earlier is True else pc.or_(earlier, filled)
-    if len(pieces) == 1:  # every field empty in every row
-        return pa.repeat(_text("{}"), len(next(iter(fields.values()))))
-    return _joined([*pieces, "}"])
-
-
-def _joined(pieces: list[Any]) -> pa.Array:
-    """The pieces (arrays, or strings, adjacent ones merged) joined row by row."""
-    merged: list[Any] = []
-    for piece in pieces:
-        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += piece
-        else:
-            merged.append(piece)
-    return pc.binary_join_element_wise(*(_text(p) if isinstance(p, str) else p for p in merged), _EMPTY)
-
-
-def _text(value: str) -> pa.Scalar:
-    return pa.scalar(value, pa.string())
+    call_id = pc.if_else(present, first, pc.binary_join_element_wise(channel, start, vectors.scalar_text("|")))
+    named = pc.and_(pc.not_equal(channel, vectors.EMPTY), pc.not_equal(start, vectors.EMPTY))
+    return call_id, pc.if_else(present, plain, named)

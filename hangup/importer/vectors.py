@@ -1,0 +1,129 @@
+"""Column-wise building blocks of bulk imports (pyarrow): exact times, plain integers, CSV lines and JSON objects.
+
+Each function computes, for a whole column at once, what the row path computes value by value
+(``hangup.providers._common.parse_time``, ``csv.writer``, ``hangup.store.sql._json_extra``), together with
+where it can: a row it cannot reproduce exactly is left to the row path by the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The times read column-wise: that form, each field in its range (the day is checked against the month later).
+TIME_SHAPE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+# Arguments of compute functions are typed scalars: pyarrow infers the type of a plain Python value through
+# failing imports (dateutil) that cost a fifth of a millisecond per call.
+EPOCH = pa.scalar("1970-01-01 00:00:00", pa.string())
+EMPTY = pa.scalar("", pa.string())
+ZERO = pa.scalar(0, pa.int64())
+FALSE = pa.scalar(False, pa.bool_())
+
+
+def all_of(*masks: pa.Array) -> pa.Array:
+    """Where every mask holds (null counts as not)."""
+    return pc.fill_null(functools.reduce(pc.and_, masks), FALSE)
+
+
+def control_rows(raw: pa.Array) -> pa.Array | None:
+    """Where a row holds a control character (U+0000 to U+001F); ``None`` when no row does (the common case,
+    told from the smallest byte of all rows at once)."""
+    data = raw.buffers()[2]
+    smallest = pc.min(pa.Array.from_buffers(pa.uint8(), data.size, [None, data])).as_py() if data else None
+    if smallest is None or smallest >= 0x20:
+        return None
+    return pc.match_substring_regex(raw, r"[\x00-\x1f]")
+
+
+def holds(values: pa.Array, character: bytes) -> bool:
+    """Whether any value of a string array holds ``character`` (one search of its data buffer)."""
+    data = values.buffers()[2]
+    return data is not None and character in data.to_pybytes()
+
+
+def times(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Unix seconds of exact ``YYYY-MM-DD HH:MM:SS`` UTC times (0 for empty) and where the value is one."""
+    shape = pc.match_substring_regex(values, TIME_SHAPE)
+    shaped = pc.if_else(shape, values, EPOCH)
+    try:
+        seconds = pc.cast(pc.cast(shaped, pa.timestamp("s")), pa.int64())
+    except pa.ArrowInvalid:  # a day past the month's end (02-30): found by the day strptime moves it to
+        stamps = pc.strptime(shaped, format=TIME_FORMAT, unit="s", error_is_null=True)
+        shape = all_of(shape, pc.equal(pc.day(stamps), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())))
+        seconds = pc.fill_null(pc.cast(pc.if_else(shape, stamps, pa.scalar(None, stamps.type)), pa.int64()), ZERO)
+    ok = pc.or_(pc.equal(values, EMPTY), all_of(shape, pc.greater_equal(seconds, ZERO)))
+    return pc.max_element_wise(seconds, ZERO), ok
+
+
+def digits(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Plain digits as an integer (0 for empty); below ``MAX_INTEGER`` (2**53) by their length."""
+    plain = pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), pa.scalar(15, pa.int32())))
+    number = pc.cast(pc.if_else(plain, values, scalar_text("0")), pa.int64())
+    return number, pc.or_(plain, pc.equal(values, EMPTY))
+
+
+def csv_lines(fields: list[pa.Array]) -> pa.Array:
+    """Each row as ``csv.writer`` writes it (QUOTE_MINIMAL): quoted where a field holds ``,`` or ``"``; one join
+    over every piece, the quotes there only where a field needs them."""
+    pieces: list[Any] = []
+    for values in fields:
+        if pieces:
+            pieces.append(",")
+        comma, quote = holds(values, b","), holds(values, b'"')
+        if not comma and not quote:
+            pieces.append(values)
+            continue
+        masks = [pc.match_substring(values, c) for c, present in ((",", comma), ('"', quote)) if present]
+        needed = masks[0] if len(masks) == 1 else pc.or_(*masks)
+        mark: Any = '"' if pc.all(needed).as_py() else pc.if_else(needed, scalar_text('"'), EMPTY)
+        pieces += [mark, pc.replace_substring(values, '"', '""') if quote else values, mark]
+    return joined(pieces)
+
+
+def json_objects(fields: dict[str, pa.Array]) -> pa.Array:
+    """``{name: value}`` of the non-empty fields in column order, as JSON like ``sql._json_extra`` writes it:
+    one join over every piece, a field's ``"name":"`` and closing quote there only where it is not empty, the
+    comma before it only where an earlier field was not empty either."""
+    pieces: list[Any] = ["{"]
+    earlier: Any = False  # whether an earlier field was not empty: False, True, or per row
+    for name, values in fields.items():
+        filled = pc.not_equal(values, EMPTY)
+        if not pc.any(filled).as_py():
+            continue
+        if holds(values, b"\\"):
+            values = pc.replace_substring(values, "\\", "\\\\")
+        if holds(values, b'"'):
+            values = pc.replace_substring(values, '"', '\\"')
+        opening: Any = f',"{name}":"' if earlier is True else f'"{name}":"'
+        if earlier is not True and earlier is not False:
+            opening = pc.if_else(earlier, scalar_text(f',"{name}":"'), scalar_text(f'"{name}":"'))
+        if pc.all(filled).as_py():
+            pieces += [opening, values, '"']
+            earlier = True
+            continue
+        pieces += [pc.if_else(filled, scalar_text(opening) if isinstance(opening, str) else opening, EMPTY), values,
+                   pc.if_else(filled, scalar_text('"'), EMPTY)]
+        earlier = filled if earlier is False else earlier if earlier is True else pc.or_(earlier, filled)
+    if len(pieces) == 1:  # every field empty in every row
+        return pa.repeat(scalar_text("{}"), len(next(iter(fields.values()))))
+    return joined([*pieces, "}"])
+
+
+def joined(pieces: list[Any]) -> pa.Array:
+    """The pieces (arrays, or strings, adjacent ones merged) joined row by row."""
+    merged: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return pc.binary_join_element_wise(*(scalar_text(p) if isinstance(p, str) else p for p in merged), EMPTY)
+
+
+def scalar_text(value: str) -> pa.Scalar:
+    """``value`` as a typed string scalar (see the note on typed scalars above)."""
+    return pa.scalar(value, pa.string())

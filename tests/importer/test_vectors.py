@@ -1,0 +1,67 @@
+"""Column-wise building blocks: each value the column-wise function accepts is read as the row path reads it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyarrow as pa
+import pytest
+
+from hangup.importer import vectors
+from hangup.providers._common import parse_time
+
+TIMES = ["2026-11-23 08:30:00", "", "1970-01-01 00:00:00", "2024-02-29 23:59:59", "2023-02-29 10:00:00",
+         "2026-02-30 10:00:00", "2026-11-23T08:30:00", "2026-11-23 24:00:00", "1969-12-31 23:59:59", "0",
+         "2026-11-23 08:30", " 2026-11-23 08:30:00"]
+
+
+@pytest.mark.parametrize("value", TIMES)
+def test_a_time_read_column_wise_is_the_row_paths_or_left_to_it(value: str) -> None:
+    seconds, ok = vectors.times(pa.array([value, "2026-01-01 00:00:00"], pa.string()))
+    if ok[0].as_py():
+        assert seconds[0].as_py() == (parse_time(value) if value else 0)
+    else:
+        assert value not in ("", "2026-11-23 08:30:00", "1970-01-01 00:00:00", "2024-02-29 23:59:59")
+    assert ok[1].as_py() and seconds[1].as_py() == 1767225600
+
+
+@pytest.mark.parametrize(("value", "number", "ok"), [
+    ("0", 0, True), ("42", 42, True), ("", 0, True), ("999999999999999", 999999999999999, True),
+    ("1000000000000000", 0, False), ("-1", 0, False), ("12.5", 0, False), (" 7", 0, False), ("٣", 0, False),
+])
+def test_digits(value: str, number: int, ok: bool) -> None:
+    got, accepted = vectors.digits(pa.array([value], pa.string()))
+    assert accepted[0].as_py() is ok and (not ok or got[0].as_py() == number)
+
+
+ROWS = [["a", "b,c", 'say "hi"', ""], ["", "", "x\ny", "é"], ["1", "2", "3", "4"]]
+
+
+def test_csv_lines_are_what_csv_writer_writes() -> None:
+    fields = [pa.array([row[i] for row in ROWS], pa.string()) for i in range(4)]
+    expected = []
+    for row in ROWS:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(row)
+        expected.append(out.getvalue())
+    assert vectors.csv_lines(fields).to_pylist() == expected
+
+
+JSON_ROWS = [["a", "b,c", 'say "hi"', ""], ["", "", "back\\slash", "é"], ["1", "2", "3", "4"]]
+
+
+def test_json_objects_hold_the_non_empty_fields_in_order() -> None:
+    """Control characters excepted: the caller leaves rows holding them to the row path (``control_rows``)."""
+    names = ["src", "clid", "dst", "note"]
+    fields = {name: pa.array([row[i] for row in JSON_ROWS], pa.string()) for i, name in enumerate(names)}
+    got = [json.loads(text) for text in vectors.json_objects(fields).to_pylist()]
+    assert got == [{k: v for k, v in zip(names, row, strict=True) if v} for row in JSON_ROWS]
+    assert list(got[1]) == ["dst", "note"]
+
+
+def test_control_rows_are_found_only_when_present() -> None:
+    assert vectors.control_rows(pa.array(["a", "b"], pa.string())) is None
+    found = vectors.control_rows(pa.array(["a", "b\x01"], pa.string()))
+    assert found is not None and found.to_pylist() == [False, True]
