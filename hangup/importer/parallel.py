@@ -8,7 +8,7 @@ interpreter lock the two add up. Here a child process reads the file, a batch at
   ``INSERT … SELECT``; Asterisk ``Master.csv`` files are read column-wise (``hangup.importer.columnar``),
   every other format through its adapter, row by row; or
 * sends the ready rows themselves through the pipe (never records: a row pickles in about a third of a
-  record's time), for ``Store.add_rows``.
+  record's time), for ``Store.add_rows`` (PostgreSQL); a ``Master.csv`` is read column-wise here too.
 
 Either way dedup, conflicts and the write hooks are those of ``add_many``. The pipe's buffer bounds how
 far the reader runs ahead.
@@ -33,6 +33,7 @@ from hangup.importer import columnar
 from hangup.importer.formats import READERS, Item
 from hangup.stats import arrow_rollups
 from hangup.store import sql, staging
+from hangup.store.schema import CALL_COLUMNS
 
 #: Staging files written and not yet stored, at most: one being stored, one ready for the next commit.
 STAGED_AHEAD = 2
@@ -110,6 +111,17 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
         yield batch
 
 
+def row_batches(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[Batch]:
+    """``read_batches`` for a store that takes rows, not staging files: a ``Master.csv`` read column-wise
+    too, its tables turned into rows (without digests, which ``add_rows`` computes from the records)."""
+    if fmt != "asterisk-csv" or not columnar.supports(path):
+        yield from read_batches(path, fmt, received_at, batch_size)
+        return
+    for batch, table in _full(_tables(path, fmt, received_at, batch_size), batch_size):
+        batch.rows = list(zip(*(table.column(name).to_pylist() for name in CALL_COLUMNS), strict=True))
+        yield batch
+
+
 def _full(parts: Iterator[tuple[Batch, pa.Table]], batch_size: int) -> Iterator[tuple[Batch, pa.Table]]:
     """The parts joined into batches of at least ``batch_size`` rows (the last one excepted): a reader that
     cuts its batches by bytes would otherwise leave a few rows over, each remainder one more commit."""
@@ -155,7 +167,7 @@ def write_batches(out: IO[bytes], path: str, fmt: str, received_at: float, batch
     """The reading process: pickled batches (staged in ``folder`` if given), then ``None``; a failure is sent
     as its message."""
     try:
-        batches = (read_batches(path, fmt, received_at, batch_size) if folder is None
+        batches = (row_batches(path, fmt, received_at, batch_size) if folder is None
                    else staged_batches(path, fmt, received_at, batch_size, folder))
         for batch in batches:
             pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)

@@ -245,6 +245,31 @@ def test_a_file_read_in_a_second_process_is_stored_as_when_read_here(tmp_path: P
             store.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("fmt", ["asterisk-csv", "callcenter"])
+def test_a_file_read_in_a_second_process_into_postgres_is_stored_as_into_sqlite(
+        tmp_path: Path, postgres_url: str, fmt: str) -> None:
+    """PostgreSQL takes the reading process's rows (a Master.csv read column-wise too), SQLite staging files."""
+    path = _fixture(tmp_path, fmt)
+    stores = [open_store(f"sqlite:///{tmp_path}/calls.db"), open_store(postgres_url)]
+    try:
+        results = []
+        for store in stores:
+            store.add_write_hook(rollups.hook)
+            rejects = str(tmp_path / "rejects.jsonl")
+            first = Importer(store, rejects_path=rejects, received_at=1_800_000_000.25, parallel=True).run([str(path)])
+            again = Importer(store, rejects_path=rejects, parallel=True).run([str(path)], fmt)
+            results.append((first.imported, first.duplicates, first.rejected, again.imported, again.duplicates,
+                            again.conflicts))
+        imported, duplicates = results[0][:2]
+        assert results[0] == results[1] == (EXPECTED[fmt][0], duplicates, EXPECTED[fmt][2], 0, imported + duplicates, 0)
+        sqlite_calls, postgres_calls = ({r.id: r for r in s.iter_calls(CallQuery())} for s in stores)
+        assert sqlite_calls == postgres_calls and len(sqlite_calls) == EXPECTED[fmt][0]
+    finally:
+        for store in stores:
+            store.close()
+
+
 def test_a_failing_reading_process_fails_the_import(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "Master.csv"
     path.write_text("")
