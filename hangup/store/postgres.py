@@ -38,6 +38,7 @@ from hangup.store import postgres_writes as writes
 from hangup.store import sql
 from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, all_migrations, render
+from hangup.store.schema import QUARANTINE_COLUMNS
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 log = logging.getLogger("hangup.store.postgres")
@@ -313,10 +314,7 @@ class PostgresStore(WriterBackedStore):
 
     def query(self, query: CallQuery) -> Page:
         statement, params, limit = sql.page_sql(query, PH)
-        rows = self._read(statement, params)
-        calls = [sql.row_record(r) for r in rows[:limit]]
-        cursor = sql.encode_cursor(calls[-1]) if len(rows) > limit else None
-        return Page(calls, cursor)
+        return sql.page_of(self._read(statement, params), limit)
 
     def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
         return sql.iter_pages(self.query, query, batch)
@@ -334,19 +332,19 @@ class PostgresStore(WriterBackedStore):
         return [Conflict(int(r[0]), r[1], float(r[2]), r[3], _json(r[4])) for r in rows]
 
     def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
-        columns = "id, " + ", ".join(writes.QUARANTINE_COLUMNS)
+        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
         if offset_id is None:
             rows = self._read(f"SELECT {columns} FROM quarantine ORDER BY id DESC LIMIT %s", (limit,))
         else:
             rows = self._read(
                 f"SELECT {columns} FROM quarantine WHERE id < %s ORDER BY id DESC LIMIT %s", (offset_id, limit)
             )
-        return [writes.quarantine_entry(r) for r in rows]
+        return [sql.quarantine_entry(r) for r in rows]
 
     def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None:
-        columns = "id, " + ", ".join(writes.QUARANTINE_COLUMNS)
+        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
         rows = self._read(f"SELECT {columns} FROM quarantine WHERE id = %s", (quarantine_id,))
-        return writes.quarantine_entry(rows[0]) if rows else None
+        return sql.quarantine_entry(rows[0]) if rows else None
 
     def quarantine_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM quarantine")[0][0])

@@ -13,23 +13,18 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddResult, AddStatus, QuarantineEntry
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, QUARANTINE_COLUMNS
 
 #: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
 KEYS_PER_STATEMENT = 1000
 _COPY_CALLS = f"COPY calls ({', '.join(CALL_COLUMNS)}) FROM STDIN"
 _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = %s' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = %s"
-)
-QUARANTINE_COLUMNS = (
-    "received_at", "provider", "method", "path", "query", "body_b64", "headers", "client", "status", "error",
-    "replayed_at", "replay_result",
 )
 
 
@@ -161,11 +156,3 @@ OTHER_OPS: dict[str, Any] = {
     "reclassify": reclassify,
     "ping": ping,
 }
-
-
-def quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
-    return QuarantineEntry(
-        id=int(row[0]), received_at=float(row[1]), provider=row[2], method=row[3], path=row[4], query=row[5],
-        body=base64.b64decode(row[6]), headers=json.loads(row[7]), client=row[8], status=int(row[9]),
-        error=json.loads(row[10]), replayed_at=None if row[11] is None else float(row[11]), replay_result=row[12],
-    )

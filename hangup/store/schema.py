@@ -94,6 +94,12 @@ CREATE TABLE call_conflicts (
 )
 """
 
+#: Columns of ``quarantine`` after its id, in the order the stores write and read them.
+QUARANTINE_COLUMNS: tuple[str, ...] = (
+    "received_at", "provider", "method", "path", "query", "body_b64", "headers", "client", "status", "error",
+    "replayed_at", "replay_result",
+)
+
 _QUARANTINE = """
 CREATE TABLE quarantine (
     id {autoid},

@@ -19,7 +19,7 @@ import msgspec
 
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
-from hangup.store.base import MAX_LIMIT, CallQuery, Page
+from hangup.store.base import MAX_LIMIT, CallQuery, Page, QuarantineEntry
 from hangup.store.schema import CALL_COLUMNS
 
 SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
@@ -122,6 +122,21 @@ def record_row(record: CallRecord) -> Row:
         r.sip, _json_list(r.flags), _json_extra(r.extra), r.raw,
         r.received_at,
         int(bool(r.flags)), ended_at(r), digest(r),
+    )
+
+
+def page_of(rows: Sequence[Sequence[Any]], limit: int) -> Page:
+    """The page of a ``page_sql`` result: its first ``limit`` rows, and a cursor when it fetched one more."""
+    calls = [row_record(r) for r in rows[:limit]]
+    return Page(calls, encode_cursor(calls[-1]) if len(rows) > limit else None)
+
+
+def quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
+    """A quarantine entry from ``SELECT id, {QUARANTINE_COLUMNS}``."""
+    return QuarantineEntry(
+        id=int(row[0]), received_at=float(row[1]), provider=row[2], method=row[3], path=row[4], query=row[5],
+        body=base64.b64decode(row[6]), headers=json.loads(row[7]), client=row[8], status=int(row[9]),
+        error=json.loads(row[10]), replayed_at=None if row[11] is None else float(row[11]), replay_result=row[12],
     )
 
 
