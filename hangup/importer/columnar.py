@@ -39,17 +39,10 @@ from hangup.importer import vectors
 from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
 from hangup.providers import asterisk
 from hangup.records import call_ids
+from hangup.store import staging
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sql import record_row
 
-_INTEGER_COLUMNS = frozenset({
-    "setup_time", "start_time", "end_time", "duration", "answered", "normal", "flagged", "ended_at", "q850", "sip",
-    "call_end_reason", "terminate", "rel_code",
-})
-SCHEMA = pa.schema([
-    (name, pa.int64() if name in _INTEGER_COLUMNS else pa.float64() if name == "received_at" else pa.string())
-    for name in CALL_COLUMNS
-])
 #: Column counts read column-wise: without uniqueid/userfield, with both, with the ``newcdrcolumns`` too.
 COLUMN_COUNTS = (16, 18, 21)
 #: Columns of a ``calls`` row that follow from the classification of its combination.
@@ -69,7 +62,7 @@ _TERMINATOR = re.compile(rb"[\r\n]")
 class ColumnarBatch:
     """One block of the file: the rows read column-wise and the rows left to the adapter."""
 
-    table: pa.Table  # ``calls`` rows (``SCHEMA``), one per CDR read column-wise, digest ""
+    table: pa.Table  # ``calls`` rows (``hangup.store.staging.SCHEMA``), one per CDR read column-wise, digest ""
     items: list[Item]  # the adapter's items for the other rows, in file order
     read: int  # rows read: ``table.num_rows + len(items)`` (blank rows are skipped, as the adapter skips them)
     position: int  # bytes of the file consumed so far
@@ -113,10 +106,10 @@ def _adapter_batches(stream: IO[bytes], received_at: float, batch_rows: int) -> 
             items.append(item)
             if len(items) >= batch_rows:
                 position = stream.tell()
-                yield ColumnarBatch(SCHEMA.empty_table(), items, len(items), position)
+                yield ColumnarBatch(staging.SCHEMA.empty_table(), items, len(items), position)
                 items = []
         if items or stream.tell() > position:  # the last rows, or the bytes of a header or blank lines
-            yield ColumnarBatch(SCHEMA.empty_table(), items, len(items), stream.tell())
+            yield ColumnarBatch(staging.SCHEMA.empty_table(), items, len(items), stream.tell())
 
 
 class _Buffer:
@@ -166,7 +159,7 @@ class _Reader:
         self.row_text = RowText()
         self.combinations: dict[tuple[str, str, str, bool], int | None] = {}
         self.classified_rows: list[tuple[Any, ...]] = []
-        self.classified = {name: pa.array([], SCHEMA.field(name).type) for name in _CLASSIFIED}
+        self.classified = {name: pa.array([], staging.SCHEMA.field(name).type) for name in _CLASSIFIED}
         self.tables: list[pa.Table] = []
         self.items: list[Item] = []
 
@@ -184,7 +177,7 @@ class _Reader:
             first = self.number
             pos = self._span(0, end)
             rows, consumed = rows + self.number - first, consumed + pos
-            table = pa.concat_tables(self.tables) if self.tables else SCHEMA.empty_table()
+            table = pa.concat_tables(self.tables) if self.tables else staging.SCHEMA.empty_table()
             yield ColumnarBatch(table, self.items, table.num_rows + len(self.items), self.buffer.base + pos)
 
     # -- cutting ----------------------------------------------------------------------------
@@ -256,7 +249,7 @@ class _Reader:
             table = _parse(self.buffer.data, start, end, self.names, invalid)
         except (pa.ArrowException, ValueError):
             return False
-        accepted, left = SCHEMA.empty_table(), list[int]()
+        accepted, left = staging.SCHEMA.empty_table(), list[int]()
         if table.num_rows:
             fields = [table[name].combine_chunks() for name in self.names]
             limit = csv.field_size_limit()
@@ -306,9 +299,9 @@ class _Reader:
         columns["received_at"] = pa.repeat(pa.scalar(self.received_at, pa.float64()), rows)
         columns["ended_at"] = pc.if_else(pc.greater(columns["end_time"], vectors.ZERO), columns["end_time"],
                                          pa.scalar(int(self.received_at), pa.int64()))
-        columns.update((name, pa.repeat(pa.scalar(value, SCHEMA.field(name).type), rows))
+        columns.update((name, pa.repeat(pa.scalar(value, staging.SCHEMA.field(name).type), rows))
                        for name, value in _CONSTANT.items())
-        return pa.Table.from_arrays([columns[name] for name in CALL_COLUMNS], schema=SCHEMA), left
+        return pa.Table.from_arrays([columns[name] for name in CALL_COLUMNS], schema=staging.SCHEMA), left
 
     def _combinations(self, fields: dict[str, pa.Array], answered: pa.Array, ok: pa.Array) -> pa.Array:
         """Per row, the index of its combination in ``classified`` (null where not ``ok`` or the adapter rejects
@@ -331,7 +324,7 @@ class _Reader:
             which, recorded_at = divmod(rest, len(recorded))
             known.append(self._classify((dispositions[which], *recorded[recorded_at], flag == 1)))
         if len(self.classified_rows) > len(self.classified["cause"]):
-            self.classified = {name: pa.array([r[i] for r in self.classified_rows], SCHEMA.field(name).type)
+            self.classified = {name: pa.array([r[i] for r in self.classified_rows], staging.SCHEMA.field(name).type)
                                for i, name in enumerate(_CLASSIFIED)}
         return pc.take(pa.array(known, pa.int32()), distinct.indices)
 

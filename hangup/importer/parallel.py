@@ -151,7 +151,7 @@ def _tables(path: str, fmt: str, received_at: float, batch_size: int) -> Iterato
             batch = Batch(read=read.table.num_rows + len(read.items), position=read.position)
             for item in read.items:  # rows the column-wise reader leaves to the adapter
                 _add(batch, item)
-            table = read.table.cast(staging.SCHEMA)
+            table = read.table
             if batch.rows:
                 table = pa.concat_tables([table, staging.rows_table(batch.rows)])
             batch.rows = []

@@ -67,12 +67,14 @@ def paramstyle_of(conn: Any) -> str:
     return "qmark" if module.startswith("sqlite3") else "format"
 
 
+#: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).
+GROUP_COLUMNS = ("outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type", "direction",
+                 "from_service_id", "to_service_id", "provider")
 #: Every record field a dimension key or a counter other than the sums depends on: calls equal on these
 #: (and in the same minute, with the same top-dimension values) add the same rollup keys and the same 0/1
 #: counters, so a batch is grouped on them first and each group expanded once. A dimension reading another
 #: field must add it here (``tests/stats/test_rollup_groups.py`` compares with per-call sums).
-_GROUP_FIELD_NAMES = ("outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type",
-                      "direction", "from_service_id", "to_service_id", "provider", "answered", "normal")
+_GROUP_FIELD_NAMES = (*GROUP_COLUMNS, "answered", "normal")
 _TOP_FIELD_NAMES = ("from_user_id", "to_user_id", "srcip", "dstip")
 _GROUP_FIELDS = attrgetter(*_GROUP_FIELD_NAMES)
 _TOP_FIELDS = attrgetter(*_TOP_FIELD_NAMES)
@@ -224,7 +226,7 @@ class _Hook:
         if sums is None:
             apply_source(conn, table, where, params)
         else:
-            conn.execute(_UPSERT_BATCH.replace(_BATCH_KEYS, sums))
+            conn.execute(_upsert_from(sums))
 
 
 hook = _Hook()
@@ -239,9 +241,6 @@ hook = _Hook()
 # with one upsert. The counter and dimension expressions are ``hangup.stats.raw``'s, the reference the
 # rollups are tested against.
 
-#: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).
-GROUP_COLUMNS = ("outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type", "direction",
-                 "from_service_id", "to_service_id", "provider")
 _BATCH_GROUPS = "temp.rollup_batch_groups"
 _BATCH_KEYS = "temp.rollup_batch_keys"
 _SUM_COUNTERS = ", ".join(f"SUM({c})" for c in COUNTERS)
@@ -251,11 +250,13 @@ _CREATE = (
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_groups (bucket, {', '.join(GROUP_COLUMNS + COUNTERS)})",
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_keys ({_KEY_COLUMNS})",
 )
-_UPSERT_BATCH = (
-    f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {_BATCH_KEYS} WHERE true "
-    f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
-)
+def _upsert_from(table: str) -> str:
+    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups."""
+    return (
+        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {table} WHERE true "
+        f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+    )
 
 
 def statements(table: str, where: str) -> list[str]:
@@ -293,7 +294,7 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
     for statement in statements(table, where):
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
-    conn.execute(_UPSERT_BATCH)
+    conn.execute(_upsert_from(_BATCH_KEYS))
     return touched
 
 

@@ -33,7 +33,7 @@ from hangup.store.base import (
     WriteHook,
 )
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, all_migrations, render
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, QUARANTINE_COLUMNS
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 DIALECT = "sqlite"
@@ -44,10 +44,6 @@ _INSERT_CALL = (
 )
 _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = ?' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = ?"
-)
-_QUARANTINE_COLUMNS = (
-    "received_at", "provider", "method", "path", "query", "body_b64", "headers", "client", "status", "error",
-    "replayed_at", "replay_result",
 )
 _SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 _CHECKPOINT_PAGES = 3000
@@ -155,13 +151,16 @@ class SQLiteStore(WriterBackedStore):
 
     # -- the writer's transaction --------------------------------------------------------
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
+        stages = [payload for kind, payload in ops if kind == "staged"]
         try:
-            self._attach_stages(ops)  # ATTACH and DETACH cannot run inside a transaction
+            if stages:
+                self._attach_stages(stages)  # ATTACH and DETACH cannot run inside a transaction
             return self._transaction(ops)
         except sqlite3.Error as exc:
             raise StoreError(f"the store could not commit: {exc}") from exc
         finally:
-            self._detach_stages(ops)
+            if stages:
+                self._detach_stages(stages)
 
     def _transaction(self, ops: Sequence[Op]) -> list[Any]:
         conn = self._wconn
@@ -194,22 +193,21 @@ class SQLiteStore(WriterBackedStore):
             raise
         return results
 
-    def _attach_stages(self, ops: Sequence[Op]) -> None:
-        if any(kind == "staged" for kind, _ in ops):
-            self._wconn.execute(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
-            self._wconn.execute(f"PRAGMA wal_autocheckpoint={_IMPORT_CHECKPOINT_PAGES}")
-        for kind, payload in ops:
-            if kind == "staged" and payload not in self._stages:
+    def _attach_stages(self, paths: list[str]) -> None:
+        self._wconn.execute(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
+        self._wconn.execute(f"PRAGMA wal_autocheckpoint={_IMPORT_CHECKPOINT_PAGES}")
+        for path in paths:
+            if path not in self._stages:
                 self._attached += 1
                 alias = f"stage{self._attached}"
-                self._wconn.execute(f"ATTACH DATABASE ? AS {alias}", (payload,))
-                self._stages[payload] = alias
+                self._wconn.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
+                self._stages[path] = alias
 
-    def _detach_stages(self, ops: Sequence[Op]) -> None:
-        for kind, payload in ops:
-            if kind == "staged" and payload in self._stages:
-                self._wconn.execute(f"DETACH DATABASE {self._stages.pop(payload)}")
-                self._wconn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+    def _detach_stages(self, paths: list[str]) -> None:
+        for path in paths:
+            if path in self._stages:
+                self._wconn.execute(f"DETACH DATABASE {self._stages.pop(path)}")
+        self._wconn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
 
     def _insert_rows(self, conn: sqlite3.Connection, rows: list[sql.Row], records: list[CallRecord | None]
                      ) -> tuple[list[AddResult], list[int]]:
@@ -286,10 +284,7 @@ class SQLiteStore(WriterBackedStore):
 
     def query(self, query: CallQuery) -> Page:
         statement, params, limit = sql.page_sql(query, PH)
-        rows = self._reader().execute(statement, params).fetchall()
-        calls = [sql.row_record(r) for r in rows[:limit]]
-        cursor = sql.encode_cursor(calls[-1]) if len(rows) > limit else None
-        return Page(calls, cursor)
+        return sql.page_of(self._reader().execute(statement, params).fetchall(), limit)
 
     def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
         return sql.iter_pages(self.query, query, batch)
@@ -308,19 +303,19 @@ class SQLiteStore(WriterBackedStore):
         return [Conflict(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
     def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
-        columns = "id, " + ", ".join(_QUARANTINE_COLUMNS)
+        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
         if offset_id is None:
             rows = self._reader().execute(f"SELECT {columns} FROM quarantine ORDER BY id DESC LIMIT ?", (limit,))
         else:
             rows = self._reader().execute(
                 f"SELECT {columns} FROM quarantine WHERE id < ? ORDER BY id DESC LIMIT ?", (offset_id, limit)
             )
-        return [_quarantine_entry(r) for r in rows.fetchall()]
+        return [sql.quarantine_entry(r) for r in rows.fetchall()]
 
     def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None:
-        columns = "id, " + ", ".join(_QUARANTINE_COLUMNS)
+        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
         row = self._reader().execute(f"SELECT {columns} FROM quarantine WHERE id = ?", (quarantine_id,)).fetchone()
-        return _quarantine_entry(row) if row else None
+        return sql.quarantine_entry(row) if row else None
 
     def quarantine_count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
@@ -374,7 +369,7 @@ def _stored_digests(conn: sqlite3.Connection, ids: list[str], chunk: int = 1000)
 
 def _insert_quarantine(conn: sqlite3.Connection, e: QuarantineEntry) -> int:
     cursor = conn.execute(
-        f"INSERT INTO quarantine ({', '.join(_QUARANTINE_COLUMNS)}) VALUES ({', '.join('?' * 12)})",
+        f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) VALUES ({', '.join('?' * 12)})",
         (
             e.received_at, e.provider, e.method, e.path, e.query, base64.b64encode(e.body).decode("ascii"),
             json.dumps(e.headers, ensure_ascii=False), e.client, e.status, json.dumps(e.error, ensure_ascii=False),
@@ -407,12 +402,3 @@ _OTHER_OPS: dict[str, Any] = {
     "reclassify": _reclassify,
     "ping": _ping,
 }
-
-
-def _quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
-    return QuarantineEntry(
-        id=row[0], received_at=row[1], provider=row[2], method=row[3], path=row[4], query=row[5],
-        body=base64.b64decode(row[6]), headers=json.loads(row[7]), client=row[8], status=row[9],
-        error=json.loads(row[10]), replayed_at=row[11], replay_result=row[12],
-    )
-

@@ -6,15 +6,17 @@ import csv
 import io
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hangup.importer.columnar import _LEAF_LINES, SCHEMA, read_asterisk_batches, supports
+from hangup.importer.columnar import _LEAF_LINES, read_asterisk_batches, supports
 from hangup.importer.formats import Item, read_asterisk_csv
 from hangup.providers.asterisk import MASTER_CSV_COLUMNS
-from hangup.records import call_id_for, call_ids
+from hangup.records import CALL_ID_NAMESPACE, call_id_for, call_ids
+from hangup.store import staging
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sql import record_row
 
@@ -34,7 +36,7 @@ def _check(path: Path, batch_rows: int = 50_000) -> tuple[int, int]:
     items: list[Item] = []
     read, position = 0, 0
     for batch in read_asterisk_batches(str(path), RECEIVED_AT, batch_rows):
-        assert batch.table.schema == SCHEMA
+        assert batch.table.schema == staging.SCHEMA
         assert batch.read == batch.table.num_rows + len(batch.items)
         assert batch.position >= position
         rows += batch.table.to_pylist()
@@ -287,12 +289,13 @@ def test_header_file_goes_through_the_row_path(tmp_path: Path) -> None:
 
 
 # -- ids ------------------------------------------------------------------------------------------
-def test_call_ids_equal_call_id_for() -> None:
+def test_call_ids_are_the_uuid5_of_the_standard_library() -> None:
     rng = random.Random(5)
     alphabet = [chr(c) for c in [*range(32, 127), 0xE9, 0x3042, 0x1F600, 0xFFFD, 0x2028, 0]]
     ids = ["", "1780000000.1", "ü", "a|b", *("".join(rng.choices(alphabet, k=rng.randint(1, 40)))
                                               for _ in range(3000))]
     for provider in ("asterisk", "plivo", "généric"):
-        assert call_ids(provider, ids) == [call_id_for(provider, i) for i in ids]
-    assert call_ids("planet", ["sid-1", "sid-2"]) == ["sid-1", "sid-2"]
+        expected = [str(uuid.uuid5(CALL_ID_NAMESPACE, f"{provider}:{i}")) for i in ids]
+        assert call_ids(provider, ids) == expected == [call_id_for(provider, i) for i in ids]
+    assert call_ids("planet", ["sid-1", "sid-2"]) == ["sid-1", "sid-2"] and call_id_for("planet", "sid-1") == "sid-1"
     assert call_ids("asterisk", []) == []
