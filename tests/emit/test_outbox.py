@@ -80,3 +80,22 @@ def test_started_calls_are_forgotten_when_their_end_is_enqueued(outbox: SQLiteOu
     assert [s.sid for s in outbox.due_starts(100.0, 10)] == ["b"]
     assert outbox.due_starts(50.0, 10) == []
     assert not outbox.start_call(StartedCall("a", "{}", 30.0, 90.0))  # already ended
+
+
+def test_closing_orphans_forgets_every_started_call_given(outbox: SQLiteOutbox) -> None:
+    for sid in "abc":
+        assert outbox.start_call(StartedCall(sid, "{}", 10.0, 70.0))
+    outbox.close_orphans(["a", "b", "c"], [new("a", ("orphaned",))], 100.0)
+    assert outbox.started_count() == 0 and outbox.due_starts(100.0, 10) == []
+    assert [(e.sid, e.flags) for e in outbox.entries()] == [("a", ("orphaned",))]
+
+
+def test_retry_and_purge_match_lists_of_ids_and_states(outbox: SQLiteOutbox) -> None:
+    ids = [i for i, _ in outbox.enqueue([new(str(n)) for n in range(4)], 10.0)]
+    for entry_id in ids:
+        outbox.mark_dead(entry_id, 410, "HTTP 410", "", 11.0)
+    assert outbox.retry([], 20.0) == 0
+    assert outbox.retry(ids[:2], 20.0) == 2 and outbox.counts()[State.PENDING] == 2
+    assert outbox.retry(None, 21.0) == 2 and outbox.counts()[State.DEAD] == 0
+    assert outbox.purge([], older_than=99.0) == 0
+    assert outbox.purge([State.DEAD, State.PENDING], older_than=99.0) == 4

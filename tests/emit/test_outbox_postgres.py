@@ -12,9 +12,11 @@ from test_outbox import (  # noqa: F401 - collected by pytest
     new,
     test_claim_leases_entries_until_the_lease_runs_out,
     test_claim_respects_the_limit_and_due_time,
+    test_closing_orphans_forgets_every_started_call_given,
     test_delivered_retried_and_dead_states,
     test_enqueue_is_idempotent_per_sid_and_destination,
     test_retry_and_purge,
+    test_retry_and_purge_match_lists_of_ids_and_states,
     test_started_calls_are_forgotten_when_their_end_is_enqueued,
 )
 
@@ -69,3 +71,10 @@ def test_a_repeat_enqueued_on_another_node_keeps_the_first_entry(postgres_url: s
     assert created and not created_again and first == again
     a.close()
     b.close()
+
+
+def test_a_dead_letter_answer_keeps_its_text_without_nul(outbox: PostgresOutbox) -> None:
+    [(entry_id, _)] = outbox.enqueue([new("a")], 10.0)
+    outbox.mark_dead(entry_id, 400, "HTTP 400", "bad\x00body", 11.0)
+    dead = outbox.get(entry_id)
+    assert dead is not None and dead.response_body == "bad\ufffdbody"

@@ -1,0 +1,257 @@
+"""Portable SQL of the outbox: one statement table for both back ends, and the methods that only run it.
+
+Statements are written once, with ``?`` for every parameter, in SQL that SQLite and PostgreSQL both accept;
+``render`` puts them in the driver's placeholder style (``qmark`` for sqlite3, ``format`` for psycopg), so
+``STATEMENTS`` holds the table rendered for each dialect. A list of values is matched the way each driver binds
+it (``SQLOutbox._any_of``): expanded into ``IN (?, …)`` on SQLite, bound as one array to ``= ANY(?)`` on
+PostgreSQL. ``SQLOutbox`` is every ``Outbox`` method that only runs these statements; a back end adds its
+connections and transactions, how it inserts an entry and learns its id, and ``claim``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol
+
+from hangup.emit.outbox.base import Entry, NewEntry, StartedCall, State
+from hangup.errors import StoreError
+
+BODY_LIMIT = 2048  # characters of a dead-lettering answer kept for inspection
+COLUMNS: tuple[str, ...] = (
+    "id", "sid", "destination", "query", "state", "flags", "attempts", "created_at", "next_attempt_at", "updated_at",
+    "delivered_at", "last_status", "last_error", "response_body",
+)  # fmt: skip
+SELECT = ", ".join(COLUMNS)
+#: The pending entries due at a time, oldest first: the rows ``claim`` leases on either back end.
+DUE = "FROM outbox WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+
+
+def render(statement: str, dialect: str) -> str:
+    """``statement`` with its ``?`` placeholders in the dialect's driver style."""
+    if dialect == "sqlite":
+        return statement
+    if dialect == "postgresql":  # psycopg reads every % as the start of a placeholder
+        return statement.replace("%", "%%").replace("?", "%s")
+    raise StoreError(f"no outbox SQL dialect {dialect!r}; known: sqlite, postgresql")
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The outbox's fixed statements, one field each; ``PORTABLE`` is the table as written."""
+
+    insert_entry: str
+    entry_id: str
+    forget_start: str
+    delivered: str
+    retry_later: str
+    dead: str
+    get: str
+    counts: str
+    sid_known: str
+    remember_start: str
+    due_starts: str
+    started_count: str
+
+    def in_dialect(self, dialect: str) -> Statements:
+        return Statements(**{f.name: render(getattr(self, f.name), dialect) for f in fields(self)})
+
+
+PORTABLE = Statements(
+    insert_entry=(
+        "INSERT INTO outbox (sid, destination, query, state, flags, attempts, created_at, next_attempt_at, "
+        "updated_at, last_error, response_body) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', '') "
+        "ON CONFLICT (sid, destination) DO NOTHING"
+    ),
+    entry_id="SELECT id FROM outbox WHERE sid = ? AND destination = ?",
+    forget_start="DELETE FROM call_starts WHERE sid = ?",
+    delivered=(
+        "UPDATE outbox SET state = ?, delivered_at = ?, updated_at = ?, last_status = ?, last_error = '' WHERE id = ?"
+    ),
+    retry_later=(
+        "UPDATE outbox SET next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ? "
+        "WHERE id = ? AND state = ?"
+    ),
+    dead=(
+        "UPDATE outbox SET state = ?, updated_at = ?, last_status = ?, last_error = ?, response_body = ? WHERE id = ?"
+    ),
+    get=f"SELECT {SELECT} FROM outbox WHERE id = ?",
+    counts="SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    sid_known="SELECT 1 FROM outbox WHERE sid = ? LIMIT 1",
+    remember_start=(
+        "INSERT INTO call_starts (sid, facts, created_at, deadline) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING"
+    ),
+    due_starts="SELECT sid, facts, created_at, deadline FROM call_starts WHERE deadline <= ? ORDER BY deadline LIMIT ?",
+    started_count="SELECT COUNT(*) FROM call_starts",
+)
+STATEMENTS: Mapping[str, Statements] = MappingProxyType(
+    {dialect: PORTABLE.in_dialect(dialect) for dialect in ("sqlite", "postgresql")}
+)
+
+
+def entry_values(new: NewEntry, now: float) -> tuple[Any, ...]:
+    """The parameters of ``insert_entry``."""
+    return (new.sid, new.destination, new.query, State.PENDING, ",".join(new.flags), now, now, now)
+
+
+def entry_of(row: Sequence[Any], attempts_delta: int = 0, next_attempt_at: float | None = None) -> Entry:
+    """An entry from a row of ``COLUMNS``."""
+    return Entry(
+        id=int(row[0]),
+        sid=row[1],
+        destination=row[2],
+        query=row[3],
+        state=State(row[4]),
+        flags=tuple(f for f in str(row[5]).split(",") if f),
+        attempts=int(row[6]) + attempts_delta,
+        created_at=float(row[7]),
+        next_attempt_at=float(row[8]) if next_attempt_at is None else next_attempt_at,
+        updated_at=float(row[9]),
+        delivered_at=None if row[10] is None else float(row[10]),
+        last_status=None if row[11] is None else int(row[11]),
+        last_error=row[12],
+        response_body=row[13],
+    )
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What a back end's write transaction hands out: a ``sqlite3.Connection`` or a psycopg cursor."""
+
+    def execute(self, sql: str, params: Sequence[Any], /) -> Cursor: ...
+
+
+class SQLOutbox(ABC):
+    """The ``Outbox`` methods both back ends share (see the module docstring)."""
+
+    #: The key of the back end's statements in ``STATEMENTS``.
+    dialect: ClassVar[str]
+    #: Whether the driver binds a list as one SQL array (``= ANY(?)``) rather than one parameter per value.
+    binds_arrays: ClassVar[bool]
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Connection]:
+        """One committed transaction (rolled back when the block raises)."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _insert(self, db: Connection, new: NewEntry, now: float) -> tuple[int, bool]:
+        """Insert an entry unless its sid and destination are already queued; ``(id, created)``."""
+
+    def _text(self, value: str) -> str:
+        """``value`` as the database can store it."""
+        return value
+
+    @property
+    def _sql(self) -> Statements:
+        return STATEMENTS[self.dialect]
+
+    def _any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A portable condition matching ``column`` against ``values``, and its parameters."""
+        if self.binds_arrays:
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+    # -- queue ------------------------------------------------------------------------------
+    def enqueue(self, entries: Sequence[NewEntry], now: float) -> list[tuple[int, bool]]:
+        results: list[tuple[int, bool]] = []
+        with self._write() as db:
+            for new in entries:
+                results.append(self._insert(db, new, now))
+                db.execute(self._sql.forget_start, (new.sid,))
+        return results
+
+    def mark_delivered(self, entry_id: int, status: int, now: float) -> None:
+        with self._write() as db:
+            db.execute(self._sql.delivered, (State.DELIVERED, now, now, status, entry_id))
+
+    def mark_retry(self, entry_id: int, next_attempt_at: float, status: int | None, error: str, now: float) -> None:
+        with self._write() as db:
+            db.execute(self._sql.retry_later, (next_attempt_at, now, status, error, entry_id, State.PENDING))
+
+    def mark_dead(self, entry_id: int, status: int | None, error: str, body: str, now: float) -> None:
+        with self._write() as db:
+            db.execute(self._sql.dead, (State.DEAD, now, status, error, self._text(body[:BODY_LIMIT]), entry_id))
+
+    # -- inspection and repair ----------------------------------------------------------------
+    def get(self, entry_id: int) -> Entry | None:
+        rows = self._read(self._sql.get, (entry_id,))
+        return entry_of(rows[0]) if rows else None
+
+    def entries(self, state: State | None = None, limit: int = 100, sid: str | None = None) -> list[Entry]:
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(str(state))
+        if sid is not None:
+            where.append("sid = ?")
+            params.append(sid)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        sql = render(f"SELECT {SELECT} FROM outbox {clause}ORDER BY id DESC LIMIT ?", self.dialect)
+        return [entry_of(row) for row in self._read(sql, (*params, limit))]
+
+    def counts(self) -> dict[State, int]:
+        found = dict(self._read(self._sql.counts))
+        return {state: int(found.get(str(state), 0)) for state in State}
+
+    def retry(self, entry_ids: Sequence[int] | None, now: float) -> int:
+        sql = "UPDATE outbox SET state = ?, next_attempt_at = ?, updated_at = ?, attempts = 0 WHERE state = ?"
+        params: list[Any] = [State.PENDING, now, now, State.DEAD]
+        if entry_ids is not None:
+            if not entry_ids:
+                return 0
+            match, ids = self._any_of("id", entry_ids)
+            sql += f" AND {match}"
+            params.extend(ids)
+        with self._write() as db:
+            return max(0, db.execute(render(sql, self.dialect), params).rowcount)
+
+    def purge(self, states: Sequence[State], older_than: float) -> int:
+        if not states:
+            return 0
+        match, params = self._any_of("state", [str(s) for s in states])
+        sql = render(f"DELETE FROM outbox WHERE {match} AND updated_at < ?", self.dialect)
+        with self._write() as db:
+            return max(0, db.execute(sql, (*params, older_than)).rowcount)
+
+    # -- started calls --------------------------------------------------------------------------
+    def start_call(self, call: StartedCall) -> bool:
+        with self._write() as db:
+            if db.execute(self._sql.sid_known, (call.sid,)).fetchone():
+                return False
+            params = (call.sid, call.facts, call.created_at, call.deadline)
+            return db.execute(self._sql.remember_start, params).rowcount == 1
+
+    def end_call(self, sid: str) -> None:
+        with self._write() as db:
+            db.execute(self._sql.forget_start, (sid,))
+
+    def due_starts(self, now: float, limit: int) -> list[StartedCall]:
+        rows = self._read(self._sql.due_starts, (now, limit))
+        return [StartedCall(str(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+    def started_count(self) -> int:
+        return int(self._read(self._sql.started_count)[0][0])
+
+    def close_orphans(self, sids: Sequence[str], entries: Sequence[NewEntry], now: float) -> None:
+        # enqueue forgets the started call of every entry in the same transaction
+        self.enqueue(entries, now)
+        leftover = set(sids) - {e.sid for e in entries}
+        if leftover:
+            match, params = self._any_of("sid", sorted(leftover))
+            with self._write() as db:
+                db.execute(render(f"DELETE FROM call_starts WHERE {match}", self.dialect), params)
