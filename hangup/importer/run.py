@@ -9,6 +9,7 @@ line with the reason, to the rejects file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -122,6 +123,7 @@ class Importer:
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hangup-import")
         self._inflight: Future[list[AddResult]] | Future[StagedResult] | None = None
         self._staging: str | None = None  # the folder of staging files, made at the first staged file
+        self._bulk = contextlib.ExitStack()  # the store's bulk load, from the first staged file to the end
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -136,6 +138,7 @@ class Importer:
                 self._committer.shutdown(wait=True)
                 if self._staging is not None:
                     shutil.rmtree(self._staging, ignore_errors=True)
+                self._bulk.close()
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
@@ -183,6 +186,7 @@ class Importer:
         store = self.store
         if isinstance(store, StagingStore) and self._staging is None:
             self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
+            self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else None
         self._store_batches(path, batches_from_process(path, fmt, self.received_at, self.batch_size, folder))
 

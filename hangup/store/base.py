@@ -10,6 +10,7 @@ connection and the calls that batch actually inserted (duplicates are not passed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -66,6 +67,10 @@ class StagingStore(Protocol):
         ...
 
     def add_staged(self, path: str) -> StagedResult: ...
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """Around a run of ``add_staged`` calls: what a bulk load may defer, done (and synced) on leaving."""
+        ...
 
 
 MAX_LIMIT = 1000

@@ -80,9 +80,15 @@ _CALL_INDEXES = (
     # per Planet insert). Lookups by a platform's id name the same condition to use it.
     "CREATE UNIQUE INDEX calls_provider_call ON calls (provider_call_id, provider) WHERE provider_call_id <> id",
     "CREATE INDEX calls_ended ON calls (ended_at, id)",
-    "CREATE INDEX calls_from_user ON calls (from_user_id, ended_at)",
-    "CREATE INDEX calls_to_user ON calls (to_user_id, ended_at)",
 )
+#: Indexes a bulk import into an empty SQLite store builds after its rows instead of row by row: their
+#: keys arrive in random order, so every batch rewrites most of their pages, while one sort-based build
+#: at the end reads the table once (``SQLiteStore.bulk_load``). Neither enforces anything, so a store
+#: without them answers the same, only slower; opening a store rebuilds one a stopped import left out.
+DEFERRED_INDEXES: dict[str, str] = {
+    "calls_from_user": "CREATE INDEX IF NOT EXISTS calls_from_user ON calls (from_user_id, ended_at)",
+    "calls_to_user": "CREATE INDEX IF NOT EXISTS calls_to_user ON calls (to_user_id, ended_at)",
+}
 
 _CONFLICTS = """
 CREATE TABLE call_conflicts (
@@ -119,7 +125,7 @@ CREATE TABLE quarantine (
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("0001_calls", (_CALLS, *_CALL_INDEXES)),
+    Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
 )

@@ -9,6 +9,7 @@ writers take turns on SQLite's write lock (``busy_timeout``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sqlite3
@@ -90,6 +91,7 @@ class SQLiteStore(WriterBackedStore):
         self._wconn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
         self._stages: dict[str, str] = {}  # staging file → schema name it is attached as (bulk imports)
         self._attached = 0
+        self._bulk = False  # inside bulk_load: staged batches commit without waiting for the disk
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size)
 
     # -- connections ---------------------------------------------------------------------
@@ -139,6 +141,10 @@ class SQLiteStore(WriterBackedStore):
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            if staging.missing_indexes(conn):  # a bulk load was stopped before it built them
+                conn.execute("BEGIN IMMEDIATE")
+                staging.restore_indexes(conn, staging.missing_indexes(conn))
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"migration failed: {exc}") from exc
         finally:
@@ -194,6 +200,8 @@ class SQLiteStore(WriterBackedStore):
         return results
 
     def _attach_stages(self, paths: list[str]) -> None:
+        if self._bulk:
+            self._wconn.execute("PRAGMA synchronous=NORMAL")
         self._wconn.execute(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
         self._wconn.execute(f"PRAGMA wal_autocheckpoint={_IMPORT_CHECKPOINT_PAGES}")
         for path in paths:
@@ -208,6 +216,7 @@ class SQLiteStore(WriterBackedStore):
             if path in self._stages:
                 self._wconn.execute(f"DETACH DATABASE {self._stages.pop(path)}")
         self._wconn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+        self._wconn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def _insert_rows(self, conn: sqlite3.Connection, rows: list[sql.Row], records: list[CallRecord | None]
                      ) -> tuple[list[AddResult], list[int]]:
@@ -262,6 +271,25 @@ class SQLiteStore(WriterBackedStore):
         attached for it and detached after, so it can be deleted."""
         result: StagedResult = self._writer.run_sync(("staged", path))
         return result
+
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Around a bulk import of staging files (``hangup import``).
+
+        Inside, a staged batch commits without waiting for the disk (``synchronous=NORMAL``: a crash
+        leaves the store consistent; a power loss may cost the last batches, which running the import
+        again adds, as it deduplicates), and into an empty store the ``DEFERRED_INDEXES`` are built once
+        at the end instead of row by row. On leaving, the WAL and the database file are synced, so what
+        the import reports as stored is on disk.
+        """
+        self._writer.run_sync(("defer_indexes", None))
+        self._bulk = True
+        try:
+            yield
+        finally:
+            self._bulk = False
+            self._writer.run_sync(("restore_indexes", None))
+            _sync_to_disk(self.path)
 
     def ping(self) -> None:
         self._writer.run_sync(("ping", None))  # a write transaction: proves the write lock can be taken
@@ -392,8 +420,29 @@ def _reclassify(conn: sqlite3.Connection, records: list[CallRecord]) -> int:
     return conn.total_changes - before
 
 
+def _restore_indexes(conn: sqlite3.Connection, payload: None) -> None:
+    staging.restore_indexes(conn, staging.missing_indexes(conn))
+
+
+def _sync_to_disk(path: str) -> None:
+    """fsync the store's WAL and database file: what ``synchronous=FULL`` commits would have done."""
+    for name in (f"{path}-wal", path):
+        try:
+            fd = os.open(name, os.O_RDONLY)
+        except FileNotFoundError:  # no WAL: everything was checkpointed into the database file
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _ping(conn: sqlite3.Connection, payload: None) -> None:
     conn.execute("SELECT 1").fetchone()
+
+
+def _run_task(conn: sqlite3.Connection, task: Any) -> Any:
+    return task(conn)  # ``WriterBackedStore.run_in_writer``
 
 
 _OTHER_OPS: dict[str, Any] = {
@@ -401,4 +450,7 @@ _OTHER_OPS: dict[str, Any] = {
     "replayed": _mark_replayed,
     "reclassify": _reclassify,
     "ping": _ping,
+    "task": _run_task,
+    "defer_indexes": lambda conn, payload: staging.defer_indexes(conn),
+    "restore_indexes": _restore_indexes,
 }

@@ -23,7 +23,7 @@ import pyarrow as pa
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import SourceWriteHook, StagedResult, WriteHook
-from hangup.store.schema import CALL_COLUMNS, call_column_types
+from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES, call_column_types
 
 TABLE = "staged_calls"
 _SAME_FACTS = " AND ".join(f"c.{name} IS s.{name}" for name in sql.FACT_FIELDS)
@@ -61,6 +61,35 @@ def rows_table(rows: Sequence[sql.Row]) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(CALL_COLUMNS)
     return pa.table([pa.array(values, type=field.type) for values, field in zip(columns, SCHEMA, strict=True)],
                     schema=SCHEMA)
+
+
+def defer_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Drop the ``DEFERRED_INDEXES`` if ``calls`` is empty (a bulk load into a new store); the dropped."""
+    if conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None:
+        return []
+    present = _present_indexes(conn)
+    dropped = [name for name in DEFERRED_INDEXES if name in present]
+    for name in dropped:
+        conn.execute(f"DROP INDEX {name}")
+    return dropped
+
+
+def missing_indexes(conn: sqlite3.Connection) -> list[str]:
+    """The ``DEFERRED_INDEXES`` the store lacks (a bulk load is under way, or was stopped)."""
+    present = _present_indexes(conn)
+    return [name for name in DEFERRED_INDEXES if name not in present] if "calls" in present else []
+
+
+def restore_indexes(conn: sqlite3.Connection, names: Sequence[str]) -> None:
+    """Build the named ``DEFERRED_INDEXES`` (each by one sort of the table)."""
+    for name in names:
+        conn.execute(DEFERRED_INDEXES[name])
+
+
+def _present_indexes(conn: sqlite3.Connection) -> set[str]:
+    """Names of the ``calls`` table and its indexes, as the schema has them now."""
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'calls'").fetchall()
+    return {name for (name,) in rows}
 
 
 def move(conn: sqlite3.Connection, alias: str, hooks: Sequence[WriteHook]) -> StagedResult:

@@ -16,7 +16,7 @@ from hangup.importer.formats import Item, guarded
 from hangup.importer.parallel import ImportReaderError
 from hangup.stats import rollups
 from hangup.store import open_store
-from hangup.store.base import CallQuery, Store
+from hangup.store.base import CallQuery, StagedResult, Store
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 PLANET_URL = (
@@ -268,6 +268,35 @@ def test_a_file_read_in_a_second_process_into_postgres_is_stored_as_into_sqlite(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_staged_import_into_an_empty_store_builds_the_user_indexes_at_its_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import runs as one bulk load: the user indexes are left out while batches are stored (the store
+    was empty) and built before the import returns."""
+    def indexes() -> set[str]:
+        conn = sqlite3.connect(tmp_path / "calls.db")
+        try:
+            names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        finally:
+            conn.close()
+        return names & {"calls_from_user", "calls_to_user"}
+
+    store = open_store(f"sqlite:///{tmp_path}/calls.db")
+    seen: list[set[str]] = []
+    add_staged = store.add_staged  # type: ignore[attr-defined]
+
+    def watched(path: str) -> StagedResult:
+        seen.append(indexes())
+        return add_staged(path)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(store, "add_staged", watched)
+    try:
+        summary = Importer(store, parallel=True).run([str(_fixture(tmp_path, "asterisk-csv"))])
+        assert seen == [set()] and indexes() == {"calls_from_user", "calls_to_user"}
+        assert summary.imported == store.count() == EXPECTED["asterisk-csv"][0]
+    finally:
+        store.close()
 
 
 def test_a_failing_reading_process_fails_the_import(tmp_path: Path, store: Store) -> None:

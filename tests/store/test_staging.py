@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.store import sql, staging
 from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES
 from hangup.store.sqlite import SQLiteStore
 
 OTHER = call(2, from_user_id="ü", extra={"k": "é", "n": ""}, stid=None, q850=16, flags=("x",))
@@ -166,3 +169,68 @@ def test_a_repeat_whose_extra_lists_its_keys_in_another_order_is_a_duplicate(sto
     staging.write(path, staging.rows_table([reordered, sql.record_row(call(1))]))
     assert store.add_staged(path) == StagedResult(1, 1, 0)
     assert store.conflicts(OTHER.id) == []
+
+
+def _indexes(store: SQLiteStore) -> set[str]:
+    return {name for (name,) in _table(store, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def _plan(store: SQLiteStore, user: str) -> str:
+    rows = _table(store, f"EXPLAIN QUERY PLAN SELECT id FROM calls WHERE from_user_id = '{user}' ORDER BY ended_at")
+    return " ".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize(("before", "deferred"), [([], True), ([OTHER], False)], ids=["empty", "holding-calls"])
+def test_a_bulk_load_builds_the_user_indexes_at_the_end_only_into_an_empty_store(
+        store: SQLiteStore, tmp_path: Path, before: list[CallRecord], deferred: bool) -> None:
+    store.add_many(before)
+    staged = [call(n, from_user_id=f"u{n % 2}") for n in range(10, 15)]
+    with store.bulk_load():
+        store.add_staged(_stage(tmp_path, "a.stage", staged, digests=False))
+        assert set(DEFERRED_INDEXES).isdisjoint(_indexes(store)) is deferred
+        assert store.count(CallQuery(from_user_id="u1")) == 2  # answered all the same, by a scan
+    assert set(DEFERRED_INDEXES) <= _indexes(store)
+    assert "calls_from_user" in _plan(store, "u1") and store.count(CallQuery(from_user_id="u1")) == 2
+    assert store.count() == 5 + len(before)
+
+
+_KILLED_IN_A_BULK_LOAD = """
+import os, sys
+from hangup.store.sqlite import SQLiteStore
+store = SQLiteStore(sys.argv[1])
+bulk = store.bulk_load()
+bulk.__enter__()
+assert store.add_staged(sys.argv[2]).inserted == 2
+os._exit(0)  # as if killed: the bulk load is never left
+"""
+
+
+def test_indexes_a_stopped_bulk_load_left_out_are_built_when_the_store_is_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    staged = _stage(tmp_path, "a.stage", [call(1), OTHER])
+    subprocess.run([sys.executable, "-c", _KILLED_IN_A_BULK_LOAD, url, staged], check=True)
+    conn = sqlite3.connect(tmp_path / "calls.db")
+    left = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert set(DEFERRED_INDEXES).isdisjoint(left)
+    store = SQLiteStore(url)
+    try:
+        assert set(DEFERRED_INDEXES) <= _indexes(store) and store.count() == 2
+    finally:
+        store.close()
+
+
+def test_leaving_a_bulk_load_syncs_the_wal_and_the_database_file(
+        store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with store.bulk_load():
+        store.add_staged(_stage(tmp_path, "a.stage", [call(1)]))
+        synced.clear()  # SQLite's own syncs go through its VFS, not os.fsync: only hangup's are listed
+    assert synced == [f"{store.path}-wal", store.path]
