@@ -58,6 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),
     Setting("retention_months", "0",
             "PostgreSQL: drop month partitions of calls older than this many months; 0 = keep.", "int"),
+    Setting("minute_rollup_days", "8",
+            "Days minute rollup rows are kept (older range edges are read to whole hours); 0 = keep.", "int"),
     Setting("public_url", "", "Public base URL platforms call (for signature schemes that sign the URL)."),
     Setting("plivo_auth_token", "", "Plivo auth token: verifies `X-Plivo-Signature-V3`.", "secret"),
     Setting("twilio_auth_token", "", "Twilio auth token: verifies `X-Twilio-Signature`.", "secret"),
@@ -162,6 +164,7 @@ class Settings:
     sqlite_synchronous: str
     batch_size: int
     retention_months: int
+    minute_rollup_days: int
     public_url: str
     plivo_auth_token: str
     twilio_auth_token: str

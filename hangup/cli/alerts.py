@@ -9,12 +9,11 @@ import click
 from hangup.alerts import AlertEngine, load_rules
 from hangup.alerts.notify import WebhookNotifier
 from hangup.cli.db import db_option, open_cli_store
-from hangup.cli.stats import table
+from hangup.cli.stats import service_for, table
 from hangup.errors import ConfigError
 from hangup.settings import BY_NAME, load_settings
 from hangup.stats.db import StatsDB
 from hangup.stats.labels import utc_time
-from hangup.stats.service import StatsService
 
 ENV = BY_NAME["alerts_file"].env
 
@@ -44,7 +43,7 @@ def check(db: str, rules_path: str, dry_run: bool, as_json: bool) -> None:
     stats_db = StatsDB(db)
     notifier = WebhookNotifier()
     try:
-        engine = AlertEngine(StatsService(stats_db), ruleset.rules, (lambda e: None) if dry_run else notifier,
+        engine = AlertEngine(service_for(stats_db), ruleset.rules, (lambda e: None) if dry_run else notifier,
                              persist=not dry_run)
         events = engine.check()
     finally:
@@ -73,7 +72,7 @@ def show(db: str, rules_path: str) -> None:
     open_cli_store(db).close()
     stats_db = StatsDB(db)
     try:
-        states = AlertEngine(StatsService(stats_db), ruleset.rules, lambda e: None).states()
+        states = AlertEngine(service_for(stats_db), ruleset.rules, lambda e: None).states()
     finally:
         stats_db.close()
     rows = [[r.name, f"{r.metric} {r.condition}", f"{r.window // 60} min", "FIRING" if states[r.name].firing else "ok",

@@ -1,4 +1,5 @@
-"""``hangup rollups rebuild|check``: recompute the statistics' rollups, or prove they match the raw calls."""
+"""``hangup rollups rebuild|check|prune``: recompute the statistics' rollups, prove they match the raw calls,
+or delete the minute rows past their retention."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import time
 import click
 
 from hangup.cli.db import db_option, open_cli_store
-from hangup.stats import raw
+from hangup.cli.stats import service_for
+from hangup.settings import BY_NAME
+from hangup.stats import raw, retention
 from hangup.stats import rebuild as rebuilding
 from hangup.stats import rollups as kept
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS
-from hangup.stats.service import StatsService, aligned
+from hangup.stats.labels import utc_time
 from hangup.stats.windows import Window, parse_span
+
+_DAYS = BY_NAME["minute_rollup_days"]
 
 
 @click.group()
@@ -44,8 +49,8 @@ def check(db: str, span: str) -> None:
     stats_db = StatsDB(db)
     end = int(time.time())
     try:
-        window = aligned(Window(end - parse_span(span), end))
-        service = StatsService(stats_db)
+        service = service_for(stats_db)
+        window = service.aligned(Window(end - parse_span(span), end))
         conn = stats_db.reader()
         differences = []
         if service.totals(window)[0] != raw.totals(conn, window, stats_db.paramstyle):
@@ -60,3 +65,24 @@ def check(db: str, span: str) -> None:
         raise click.ClickException(f"rollups differ from raw calls in: {', '.join(differences)}; "
                                    "run `hangup rollups rebuild`")
     click.echo(f"rollups match the raw calls over the last {span} ({len(BREAKDOWNS)} breakdowns and the totals)")
+
+
+@rollups.command()
+@db_option
+@click.option("--days", type=click.IntRange(0), envvar=_DAYS.env, default=int(_DAYS.default), show_default=True,
+              help=f"Keep minute rows of this many days ({_DAYS.env}); 0 keeps them all.")
+def prune(db: str, days: int) -> None:
+    """Delete minute rows past their retention now (`hangup serve` does it hourly); hour and day rows stay."""
+    now = time.time()
+    cutoff = retention.prune_before(now, days)
+    if cutoff is None:
+        click.echo("minute rows are kept (--days 0)")
+        return
+    store = open_cli_store(db)
+    started = time.perf_counter()
+    try:
+        deleted = retention.prune(store, days, now)
+    finally:
+        store.close()
+    click.echo(f"{deleted} minute rollup rows before {utc_time(cutoff)} deleted "
+               f"in {time.perf_counter() - started:.1f} s")

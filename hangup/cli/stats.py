@@ -14,7 +14,8 @@ import click
 
 from hangup.cli.calls import filter_options
 from hangup.cli.db import db_option, open_cli_store
-from hangup.errors import HangupError, PayloadError
+from hangup.errors import ConfigError, HangupError, PayloadError
+from hangup.settings import load_settings
 from hangup.stats.db import StatsDB
 from hangup.stats.labels import display, utc_time
 from hangup.stats.metrics import METRICS
@@ -47,11 +48,20 @@ def _window(options: dict[str, Any]) -> Window:
         raise click.UsageError(problems) from None
 
 
+def service_for(stats_db: StatsDB) -> StatsService:
+    """The statistics of ``stats_db`` read as ``hangup serve`` reads them (the same minute-rollup retention)."""
+    try:
+        days = load_settings().minute_rollup_days
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return StatsService(stats_db, minute_days=days)
+
+
 def _ask(db: str, ask: Callable[[StatsService], dict[str, Any]]) -> dict[str, Any]:
     open_cli_store(db).close()  # migrations applied, the URL checked, before reading
     stats_db = StatsDB(db)
     try:
-        return ask(StatsService(stats_db))
+        return ask(service_for(stats_db))
     except PayloadError as exc:
         problems = "; ".join(f"--{d['field'].replace('_', '-')}: {d['error']}" for d in exc.details)
         raise click.UsageError(problems or str(exc)) from None

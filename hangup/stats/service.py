@@ -2,21 +2,24 @@
 
 Each answer says where it came from (``"source": "rollups"`` or ``"raw"``): questions with no filter
 or one filter the rollups keep are read from rollups; anything else is counted from raw rows with
-the same definitions (slower, never different). Ranges are widened to whole minutes (top lists to
-whole UTC days) and the answer carries the range actually used.
+the same definitions (slower, never different). Ranges are widened to whole minutes, an end older than
+the minute rollups' retention to a whole hour (``hangup.stats.retention``), top lists to whole UTC days,
+and the answer carries the range actually used.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.errors import PayloadError
-from hangup.stats import raw, rollups
+from hangup.stats import raw, retention, rollups
 from hangup.stats.buckets import DAY, MINUTE, ceil, floor, level_of
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS, TOPS, get_dimension
-from hangup.stats.labels import display, value_label
+from hangup.stats.labels import display, utc_time, value_label
 from hangup.stats.metrics import DEFAULT_MIN_SAMPLES, METRICS, SUMMARY_METRICS, get_metric
 from hangup.stats.totals import FAULT_DOMAINS, Totals
 from hangup.stats.windows import Window
@@ -33,14 +36,30 @@ def aligned(window: Window, size: int = MINUTE) -> Window:
 
 @dataclass
 class StatsService:
-    """Answers statistics questions over one store database."""
+    """Answers statistics questions over one store database.
+
+    ``minute_days`` is the store's minute-rollup retention (``HANGUP_MINUTE_ROLLUP_DAYS``; 0 = minute rows
+    are never pruned): range ends older than that are answered to whole hours.
+    """
 
     db: StatsDB
     min_samples: int = DEFAULT_MIN_SAMPLES
+    minute_days: int = retention.DEFAULT_DAYS
+    clock: Callable[[], float] = time.time
+
+    def minute_horizon(self) -> int | None:
+        """The earliest bucket start answered from minute rows now (``None``: every one is kept)."""
+        return retention.horizon(self.clock(), self.minute_days)
+
+    def aligned(self, window: Window, size: int = MINUTE) -> Window:
+        """``window`` widened to whole ``size`` buckets, and to whole hours where it is older than minute rows."""
+        window = aligned(window, size)
+        start, end = retention.widen(window.start, window.end, self.minute_horizon())
+        return replace(window, start=start, end=end)
 
     # -- counting -----------------------------------------------------------------------
     def totals(self, window: Window) -> tuple[Totals, str]:
-        window = aligned(window)
+        window = self.aligned(window)
         key = window.rollup_key()
         conn = self.db.reader()
         if key is not None:
@@ -63,7 +82,7 @@ class StatsService:
     # -- answers ------------------------------------------------------------------------
     def summary(self, window: Window, min_samples: int | None = None) -> dict[str, Any]:
         m = self._min(min_samples)
-        window = aligned(window)
+        window = self.aligned(window)
         totals, source = self.totals(window)
         tiles = [_metric_json(mid, totals, m) for mid in SUMMARY_METRICS]
         faults = [_metric_json(f"failure_rate.{d}", totals, m) for d in FAULT_DOMAINS]
@@ -82,7 +101,8 @@ class StatsService:
         m = self._min(min_samples)
         spec = get_metric(metric)
         size = level_of(bucket)
-        window = aligned(window, size)
+        window = self.aligned(window, size)
+        self._check_minutes(window, size)
         points_count = (window.end - window.start) // size
         if points_count > MAX_POINTS:
             raise PayloadError(
@@ -113,7 +133,7 @@ class StatsService:
         dim = get_dimension(by)
         if dim.top:
             return self.top(window, by, limit)
-        window = aligned(window)
+        window = self.aligned(window)
         found, source = self._breakdown(window, dim.id)
         total = sum(t.attempts for t in found.values())
         rows = [_row(dim.id, value, t, total, m) for value, t in found.items()]
@@ -168,6 +188,15 @@ class StatsService:
             "reasons": self.breakdown(window, "call_end_reason", min_samples, limit=10),
             "top_users": self.top(window, "user", 10),
         }
+
+    def _check_minutes(self, window: Window, size: int) -> None:
+        edge = self.minute_horizon()
+        if size == MINUTE and edge is not None and window.start < edge:
+            raise PayloadError(
+                f"the range starts before {utc_time(edge)} UTC, the oldest minute bucket kept; use hour or day",
+                [{"field": "bucket", "error": f"minute buckets cover only the last {self.minute_days} days "
+                                              "(HANGUP_MINUTE_ROLLUP_DAYS); use hour or day"}],
+            )
 
     def _min(self, min_samples: int | None) -> int:
         value = self.min_samples if min_samples is None else min_samples

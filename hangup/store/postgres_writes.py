@@ -150,9 +150,15 @@ def ping(cur: Any, payload: None) -> None:
     cur.fetchone()
 
 
+def run_task(cur: Any, task: Any) -> Any:
+    """``WriterBackedStore.run_in_writer``: the task gets the connection, as write hooks do."""
+    return task(cur.connection)
+
+
 OTHER_OPS: dict[str, Any] = {
     "quarantine": insert_quarantine,
     "replayed": mark_replayed,
     "reclassify": reclassify,
     "ping": ping,
+    "task": run_task,
 }

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from hangup.records import CallRecord
 from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats
@@ -25,6 +25,7 @@ from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats
 log = logging.getLogger("hangup.store.writer")
 
 Op = tuple[str, Any]
+T = TypeVar("T")
 Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
 #: ``run_batch(ops) -> results``: one transaction, committed before it returns; raises to roll back.
 RunBatch = Callable[[Sequence[Op]], list[Any]]
@@ -188,6 +189,17 @@ class WriterBackedStore:
     def replace_classification(self, records: Sequence[CallRecord]) -> int:
         changed: int = self._writer.run_sync(("reclassify", list(records)))
         return changed
+
+    def run_in_writer(self, task: Callable[[Any], T]) -> T:
+        """Run ``task(connection)`` inside a writer transaction, after the writes already queued; its result.
+
+        For maintenance that must not compete with the writer for the database (SQLite has one write
+        lock): it takes its turn like a write and commits with the batch it joins. If that batch fails,
+        its items run again one by one, so ``task`` must be safe to run twice. Keep it short: the calls
+        queued behind it wait for it.
+        """
+        result: T = self._writer.run_sync(("task", task))
+        return result
 
     def writer_stats(self) -> WriterStats:
         self._writer.stats.queue_depth = self._writer.queue_depth()

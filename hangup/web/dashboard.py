@@ -29,9 +29,10 @@ RANGES = (("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 d
 _PAGE_PARAMS = ("metric", "bucket", "by", "q", "scheme", "min_samples", "limit")
 
 
-def auto_bucket(window: Window) -> str:
+def auto_bucket(window: Window, minute_horizon: int | None = None) -> str:
+    """Minutes for a short range whose minute rows are kept, hours up to 8 days, else days."""
     span = window.end - window.start
-    if span <= 3 * HOUR:
+    if span <= 3 * HOUR and (minute_horizon is None or window.start >= minute_horizon):
         return "minute"
     return "hour" if span <= 8 * DAY else "day"
 
@@ -74,7 +75,7 @@ def _common(request: Request, window: Window, title: str) -> dict[str, Any]:
 async def overview_data(request: Request) -> dict[str, Any]:
     window = _window(request)
     service: StatsService = service_of(request)
-    bucket = request.query_params.get("bucket") or auto_bucket(window)
+    bucket = request.query_params.get("bucket") or auto_bucket(window, service.minute_horizon())
     min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
     data = await run_in_threadpool(service.overview, window, bucket, min_samples)
     for row in data["reasons"]["rows"]:

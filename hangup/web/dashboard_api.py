@@ -1,4 +1,4 @@
-"""The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, alert loop).
+"""The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, alert loop, prune).
 
 Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
 
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from hangup.alerts.engine import AlertEngine
 from hangup.alerts.notify import WebhookNotifier
 from hangup.alerts.rules import load_rules
 from hangup.errors import PayloadError
+from hangup.stats import retention
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
@@ -37,6 +39,7 @@ _ATTR = "_hangup_stats"
 #: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``); the ``alerts_file`` setting.
 ALERTS_ENV = "HANGUP_ALERTS_FILE"
 log = logging.getLogger("hangup.alerts")
+prune_log = logging.getLogger("hangup.stats.retention")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 #: Parameters of the statistics endpoints besides the range and the call-log filters.
 OWN_PARAMS = ("metric", "bucket", "by")
@@ -83,11 +86,40 @@ async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
         notifier.close()
 
 
+@contextlib.asynccontextmanager
+async def retention_lifespan(state: AppState) -> AsyncIterator[None]:
+    """Delete minute rollup rows past ``HANGUP_MINUTE_ROLLUP_DAYS`` at start and then every hour."""
+    days = state.settings.minute_rollup_days
+    if not days:
+        yield
+        return
+    store, stop = state.store, threading.Event()
+
+    async def loop() -> None:
+        while True:
+            try:
+                deleted = await run_in_threadpool(retention.prune, store, days, stop=stop)
+                if deleted:
+                    prune_log.info("deleted %d minute rollup rows older than %d days", deleted, days)
+            except Exception:  # a failed prune is tried again next time; it must not stop the server
+                prune_log.exception("pruning minute rollups failed")
+            await asyncio.sleep(retention.PRUNE_SECONDS)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        stop.set()  # a prune in progress ends after its chunk; cancelling waits for the thread to return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def stats_service(state: AppState) -> StatsService:
     """The app's statistics service (created on first use)."""
     service: StatsService | None = getattr(state, _ATTR, None)
     if service is None:
-        service = StatsService(StatsDB(state.store.url))
+        service = StatsService(StatsDB(state.store.url), minute_days=state.settings.minute_rollup_days)
         setattr(state, _ATTR, service)
     return service
 

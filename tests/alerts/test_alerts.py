@@ -43,7 +43,7 @@ def _service(tmp_path: Path, calls: list[CallRecord]) -> Iterator[StatsService]:
     attach_rollups(store)
     store.add_many(calls)
     db = StatsDB(url)
-    yield StatsService(db)
+    yield StatsService(db, minute_days=0)  # never pruned: windows stay exact to the minute whatever today's date
     db.close()
     store.close()
 

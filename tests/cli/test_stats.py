@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -104,3 +105,34 @@ def test_alerts_bad_rules_file(db: str, tmp_path: Path) -> None:
     rules.write_text('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "lower than 1"\n')
     result = CliRunner().invoke(cli, ["alerts", "check", "--db", db, "--rules", str(rules)])
     assert result.exit_code == 1 and "condition" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "output", "old_minutes_left"),
+    [
+        ((), {}, "minute rollup rows before", False),  # HANGUP_MINUTE_ROLLUP_DAYS' default, 8
+        (("--days", "40"), {}, "0 minute rollup rows before", True),
+        ((), {"HANGUP_MINUTE_ROLLUP_DAYS": "12"}, "minute rollup rows before", False),
+        (("--days", "0"), {}, "minute rows are kept", True),
+    ],
+)
+def test_rollups_prune_deletes_old_minute_rows_and_check_still_agrees(
+    db: str, args: tuple[str, ...], env: dict[str, str], output: str, old_minutes_left: bool
+) -> None:
+    now = int(time.time())
+    store = open_store(db)
+    attach_rollups(store)
+    store.add_many(list(traffic.generate(200, now - 20 * 86400, now - 19 * 86400, seed=6)))
+    store.add_many(list(traffic.generate(100, now - 30 * 86400 - 7200, now - 30 * 86400 + 7200, seed=7)))
+    store.close()
+    count = f"SELECT COUNT(*) FROM stats_rollups WHERE level = 60 AND bucket < {now - 15 * 86400}"
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        old = conn.execute(count).fetchone()[0]
+    result = CliRunner(env=env).invoke(cli, ["rollups", "prune", "--db", db, *args], catch_exceptions=False)
+    assert result.exit_code == 0 and output in result.output
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        assert conn.execute(count).fetchone()[0] == (old if old_minutes_left else 0) and old > 0
+    if not old_minutes_left:
+        assert result.output.startswith(f"{old} minute rollup rows")
+    code, text = run("rollups", "check", "--db", db, "--range", "30d")  # its old end is read to the hour
+    assert code == 0, text

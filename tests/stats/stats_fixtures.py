@@ -36,6 +36,6 @@ def seeded_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     for i in range(0, len(records), 300):  # several batches, as the writer commits them
         store.add_many(records[i : i + 300])
     db = StatsDB(url)
-    yield store, StatsService(db), records
+    yield store, StatsService(db, minute_days=0), records  # never pruned: every range is exact to the minute
     db.close()
     store.close()
