@@ -10,7 +10,7 @@ import click
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.stats import service_for
 from hangup.settings import BY_NAME
-from hangup.stats import raw, retention
+from hangup.stats import buckets, raw, retention
 from hangup.stats import rebuild as rebuilding
 from hangup.stats import rollups as kept
 from hangup.stats.db import StatsDB
@@ -74,7 +74,7 @@ def check(db: str, span: str) -> None:
 def prune(db: str, days: int) -> None:
     """Delete minute rows past their retention now (`hangup serve` does it hourly); hour and day rows stay."""
     now = time.time()
-    cutoff = retention.prune_before(now, days)
+    cutoff = buckets.prune_before(now, days)
     if cutoff is None:
         click.echo("minute rows are kept (--days 0)")
         return

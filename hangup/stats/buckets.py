@@ -59,3 +59,25 @@ def _cover(lo: int, hi: int, sizes: tuple[int, ...]) -> list[tuple[int, int, int
     if inner_lo >= inner_hi:
         return _cover(lo, hi, rest)
     return [*_cover(lo, inner_lo, rest), (size, inner_lo, inner_hi), *_cover(inner_hi, hi, rest)]
+
+
+# -- the minute horizon (``hangup.stats.retention``) -----------------------------------------
+#: Minute rows the prune keeps beyond the horizon: a question that took its horizon before the prune ran,
+#: or a node whose clock is up to this far behind, still finds every minute row it reads.
+GRACE = HOUR
+def horizon(now: float, days: int) -> int | None:
+    """The earliest bucket start answered from minute rows (``None`` when ``days`` is 0: all are kept)."""
+    return floor(int(now) - days * DAY, HOUR) if days > 0 else None
+
+
+def prune_before(now: float, days: int) -> int | None:
+    """Minute rows with a bucket before this are deleted (``None``: none are)."""
+    edge = horizon(now, days)
+    return None if edge is None else edge - GRACE
+
+
+def widen(start: int, end: int, edge: int | None) -> tuple[int, int]:
+    """``[start, end)`` with each end before the horizon ``edge`` moved out to a whole hour."""
+    if edge is None:
+        return start, end
+    return (floor(start, HOUR) if start < edge else start), (ceil(end, HOUR) if end < edge else end)

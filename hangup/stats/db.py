@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from hangup.errors import StoreError
+from hangup.settings import Settings
 from hangup.stats import rollups
 from hangup.store import Store, scheme_of
 from hangup.store.sqlite import path_from_url
@@ -20,11 +21,13 @@ from hangup.store.sqlite import path_from_url
 _HOOKED = "_hangup_rollups_hooked"
 
 
-def attach_rollups(store: Store) -> None:
-    """Keep rollups current as ``store`` inserts calls (idempotent)."""
+def attach_rollups(store: Store, settings: Settings | None = None) -> None:
+    """Keep rollups current as ``store`` inserts calls (idempotent); with ``settings``, minute rows older
+    than their ``minute_rollup_days`` are not written (``rollups.RollupHook``)."""
     if getattr(store, _HOOKED, False):
         return
-    store.add_write_hook(rollups.hook)
+    days = settings.minute_rollup_days if settings is not None else 0
+    store.add_write_hook(rollups.RollupHook(days) if days else rollups.hook)
     try:
         setattr(store, _HOOKED, True)
     except AttributeError:  # a store with __slots__: registering twice is only wasteful, not wrong

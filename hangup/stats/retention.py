@@ -2,9 +2,10 @@
 
 Minute rows make a range's edges exact to the minute; hour and day rows live as long as the calls.
 With ``minute_rollup_days`` (``HANGUP_MINUTE_ROLLUP_DAYS``) = N, the *minute horizon* is N days before
-now, floored to the hour. A question's range edge older than the horizon is widened to a whole hour
-(``widen``), so no answer reads a minute row before it, and minute buckets are refused for ranges
-that start before it; the prune deletes minute rows only before the horizon less ``GRACE``. Which rows
+now, floored to the hour. A range edge older than the horizon is widened to a whole hour, so no answer
+reads a minute row before it, and minute buckets are refused for ranges that start before it; the prune
+deletes minute rows only before the horizon less ``GRACE`` (``horizon``, ``widen``, ``prune_before`` and
+``GRACE`` are in ``hangup.stats.buckets``, where the rollup write hook reads them too). Which rows
 an answer reads thus depends on the setting and the clock, never on whether a prune has run yet.
 
 The prune deletes in chunks of about ``CHUNK_ROWS`` rows, one dimension's oldest buckets at a time
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hangup.errors import StoreError
-from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, floor
+from hangup.stats.buckets import MINUTE, prune_before
 from hangup.stats.db import StatsDB
 from hangup.stats.rollups import TABLE, paramstyle_of, sql
 from hangup.store import Store, scheme_of
@@ -34,9 +35,6 @@ from hangup.store.writer import WriterBackedStore
 #: ``HANGUP_MINUTE_ROLLUP_DAYS``' default: the dashboard's 7-day range and the longest minute series (2,000
 #: minutes) ending up to a day ago stay exact to the minute (``tests/stats/test_retention.py`` keeps it equal).
 DEFAULT_DAYS = 8
-#: Minute rows the prune keeps beyond the horizon: a question that took its horizon before the prune ran,
-#: or a node whose clock is up to this far behind, still finds every minute row it reads.
-GRACE = HOUR
 #: Rows one chunk deletes (a few milliseconds of the writer's time).
 CHUNK_ROWS = 2000
 #: How often ``hangup serve`` prunes.
@@ -50,24 +48,6 @@ _NTH_BUCKET = (
     f"SELECT bucket FROM {TABLE} WHERE level = {MINUTE} AND dim = ? AND bucket < ? ORDER BY bucket LIMIT 1 OFFSET ?"
 )
 _DELETE = f"DELETE FROM {TABLE} WHERE level = {MINUTE} AND dim = ? AND bucket < ?"
-
-
-def horizon(now: float, days: int) -> int | None:
-    """The earliest bucket start answered from minute rows (``None`` when ``days`` is 0: all are kept)."""
-    return floor(int(now) - days * DAY, HOUR) if days > 0 else None
-
-
-def prune_before(now: float, days: int) -> int | None:
-    """Minute rows with a bucket before this are deleted (``None``: none are)."""
-    edge = horizon(now, days)
-    return None if edge is None else edge - GRACE
-
-
-def widen(start: int, end: int, edge: int | None) -> tuple[int, int]:
-    """``[start, end)`` with each end before the horizon ``edge`` moved out to a whole hour."""
-    if edge is None:
-        return start, end
-    return (floor(start, HOUR) if start < edge else start), (ceil(end, HOUR) if end < edge else end)
 
 
 # -- pruning ------------------------------------------------------------------------------

@@ -10,14 +10,15 @@ inside the writer's transaction, so a call is counted exactly once and only when
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
 from hangup.records import CallRecord
 from hangup.stats import raw
-from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor
+from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counters, time_to_answer
 from hangup.store.migrations import Migration
@@ -200,9 +201,10 @@ def apply(conn: Any, records: Sequence[CallRecord]) -> int:
     return _upsert(conn, aggregate(records))
 
 
-def _upsert(conn: Any, acc: dict[Key, list[int]]) -> int:
+def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = None) -> int:
     # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
-    params = [(*key, *sums) for key, sums in sorted(acc.items())]
+    params = [(*key, *sums) for key, sums in sorted(acc.items())
+              if minute_floor is None or key[0] != MINUTE or key[2] >= minute_floor]
     cur = conn.cursor()
     cur.executemany(sql(_UPSERT, paramstyle_of(conn)), params)
     return len(params)
@@ -213,23 +215,39 @@ def apply_rows(conn: Any, rows: Sequence[Row]) -> int:
     return _upsert(conn, aggregate_rows(rows)) if rows else 0
 
 
-class _Hook:
-    """The store write hook (``Store.add_write_hook``): ``apply`` without a result, of records or rows."""
+class RollupHook:
+    """The store write hook (``Store.add_write_hook``): ``apply`` without a result, of records or rows.
+
+    With ``minute_days`` (``HANGUP_MINUTE_ROLLUP_DAYS``), minute rows the retention would prune at once
+    (``hangup.stats.buckets.prune_before``) are not written: importing last year's CDRs adds their hour
+    and day rows only, which is all a question about last year reads. 0 writes every minute row.
+    """
+
+    def __init__(self, minute_days: int = 0, clock: Callable[[], float] = time.time) -> None:
+        self.minute_days = minute_days
+        self.clock = clock
+
+    def minute_floor(self) -> int | None:
+        """The earliest minute bucket written now (``None``: all are)."""
+        return prune_before(self.clock(), self.minute_days)
 
     def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None:
-        apply(conn, records)
+        if records:
+            _upsert(conn, aggregate(records), self.minute_floor())
 
     def from_rows(self, conn: Any, rows: Sequence[Row]) -> None:
-        apply_rows(conn, rows)
+        if rows:
+            _upsert(conn, aggregate_rows(rows), self.minute_floor())
 
     def from_source(self, conn: Any, table: str, where: str, params: Sequence[Any], sums: str | None) -> None:
         if sums is None:
-            apply_source(conn, table, where, params)
+            apply_source(conn, table, where, params, self.minute_floor())
         else:
-            conn.execute(_upsert_from(sums))
+            conn.execute(_upsert_from(sums, self.minute_floor()))
 
 
-hook = _Hook()
+#: The hook that writes every minute row (stores whose minute rows are never pruned).
+hook = RollupHook()
 
 
 # -- the same sums in SQL (bulk imports on SQLite) ------------------------------------------
@@ -250,10 +268,12 @@ _CREATE = (
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_groups (bucket, {', '.join(GROUP_COLUMNS + COUNTERS)})",
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_keys ({_KEY_COLUMNS})",
 )
-def _upsert_from(table: str) -> str:
-    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups."""
+def _upsert_from(table: str, minute_floor: int | None = None) -> str:
+    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, but for minute
+    keys before ``minute_floor``."""
+    kept = "true" if minute_floor is None else f"(level <> {MINUTE} OR bucket >= {int(minute_floor)})"
     return (
-        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {table} WHERE true "
+        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {table} WHERE {kept} "
         f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
         + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
     )
@@ -284,9 +304,10 @@ def statements(table: str, where: str) -> list[str]:
     return out
 
 
-def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[Any] = ()) -> int:
+def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[Any] = (),
+                 minute_floor: int | None = None) -> int:
     """Add the calls of ``table`` matching ``where`` to the rollups on ``conn`` (SQLite, inside the caller's
-    transaction); return the number of rollup keys touched."""
+    transaction), minute keys from ``minute_floor`` on; return the number of rollup keys summed."""
     for create in _CREATE:
         conn.execute(create)
     conn.execute(f"DELETE FROM {_BATCH_GROUPS}")
@@ -294,7 +315,7 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
     for statement in statements(table, where):
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
-    conn.execute(_upsert_from(_BATCH_KEYS))
+    conn.execute(_upsert_from(_BATCH_KEYS, minute_floor))
     return touched
 
 

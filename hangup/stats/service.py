@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.errors import PayloadError
-from hangup.stats import raw, retention, rollups
+from hangup.stats import buckets, raw, retention, rollups
 from hangup.stats.buckets import DAY, MINUTE, ceil, floor, level_of
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS, TOPS, get_dimension
@@ -49,12 +49,12 @@ class StatsService:
 
     def minute_horizon(self) -> int | None:
         """The earliest bucket start answered from minute rows now (``None``: every one is kept)."""
-        return retention.horizon(self.clock(), self.minute_days)
+        return buckets.horizon(self.clock(), self.minute_days)
 
     def aligned(self, window: Window, size: int = MINUTE) -> Window:
         """``window`` widened to whole ``size`` buckets, and to whole hours where it is older than minute rows."""
         window = aligned(window, size)
-        start, end = retention.widen(window.start, window.end, self.minute_horizon())
+        start, end = buckets.widen(window.start, window.end, self.minute_horizon())
         return replace(window, start=start, end=end)
 
     # -- counting -----------------------------------------------------------------------

@@ -43,17 +43,17 @@ def open_store(url: str, **options: Any) -> Store:
     return cast(Store, getattr(module, class_name)(url, **options))
 
 
-#: What every store hangup opens for its own use gets, as ``"module:function"`` applied to the store (each
-#: function idempotent), so calls stored by ``hangup serve``, ``hangup import``, ``hangup ingest`` or any other
-#: command are counted alike: the statistics' rollups are written in the same transaction as the calls.
+#: What every store hangup opens for its own use gets, as ``"module:function"`` applied to the store and the
+#: settings (each function idempotent), so calls stored by ``hangup serve``, ``hangup import``, ``hangup ingest``
+#: or any other command are counted alike: the statistics' rollups are written in the same transaction as the calls.
 STANDARD_HOOKS: tuple[str, ...] = ("hangup.stats.db:attach_rollups",)
 
 
-def attach_standard_hooks(store: Store) -> Store:
-    """Register ``STANDARD_HOOKS`` on ``store``; return it."""
+def attach_standard_hooks(store: Store, settings: Settings | None = None) -> Store:
+    """Register ``STANDARD_HOOKS`` on ``store`` (each called with the store and ``settings``); return it."""
     for target in STANDARD_HOOKS:
         module_name, _, attribute = target.partition(":")
-        getattr(importlib.import_module(module_name), attribute)(store)
+        getattr(importlib.import_module(module_name), attribute)(store, settings)
     return store
 
 
@@ -71,7 +71,7 @@ def open_configured_store(settings: Settings, url: str | None = None, *, migrate
         options["retention_months"] = settings.retention_months
     store = open_store(url, **options)
     try:
-        return attach_standard_hooks(store)
+        return attach_standard_hooks(store, settings)
     except BaseException:
         store.close()
         raise

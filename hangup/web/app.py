@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if not state.has_store:
             state.store = open_settings_store(settings)
         else:  # a store handed in counts its calls as one the app opens does
-            attach_standard_hooks(state.store)
+            attach_standard_hooks(state.store, settings)
         state.started_at = time.time()
         try:
             async with contextlib.AsyncExitStack() as stack:

@@ -48,7 +48,7 @@ OWN_PARAMS = ("metric", "bucket", "by")
 @contextlib.asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
     """Keep rollups current for every call the app stores; open the statistics' read connections."""
-    attach_rollups(state.store)
+    attach_rollups(state.store, state.settings)
     service = stats_service(state)
     try:
         yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -12,14 +13,16 @@ import postgres_helpers
 import pytest
 
 from hangup.errors import PayloadError
-from hangup.settings import BY_NAME
-from hangup.stats import raw, retention, traffic
+from hangup.records import CallRecord
+from hangup.settings import BY_NAME, load_settings
+from hangup.stats import arrow_rollups, buckets, raw, retention, traffic
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, floor
 from hangup.stats.db import StatsDB, attach_rollups
-from hangup.stats.rollups import TABLE
+from hangup.stats.rollups import TABLE, RollupHook
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
-from hangup.store import Store, open_store
+from hangup.store import Store, open_configured_store, open_store, staging
+from hangup.store import sql as sql_rows
 from hangup.store.postgres_schema import lock_key
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -207,8 +210,8 @@ def test_each_chunk_deletes_at_most_its_rows_or_one_minute(tmp_path: Path, rows:
     ],
 )
 def test_horizon_and_prune_cutoff(now: int, days: int, horizon: int | None, cutoff: int | None) -> None:
-    assert retention.horizon(now, days) == horizon
-    assert retention.prune_before(now, days) == cutoff
+    assert buckets.horizon(now, days) == horizon
+    assert buckets.prune_before(now, days) == cutoff
 
 
 @pytest.mark.parametrize(
@@ -221,8 +224,8 @@ def test_horizon_and_prune_cutoff(now: int, days: int, horizon: int | None, cuto
     ],
 )
 def test_widen_moves_old_ends_out_to_whole_hours(start: int, end: int, widened: tuple[int, int]) -> None:
-    assert retention.widen(start, end, HORIZON) == widened
-    assert retention.widen(start, end, None) == (start, end)
+    assert buckets.widen(start, end, HORIZON) == widened
+    assert buckets.widen(start, end, None) == (start, end)
 
 
 @pytest.mark.parametrize(
@@ -266,3 +269,59 @@ def test_a_postgres_node_skips_the_prune_while_another_holds_it(postgres_url: st
             assert retention.prune(store, DAYS, NOW) == 0
             assert _rows(db) == before
         assert retention.prune(store, DAYS, NOW) == len(_kept(before, MINUTE, 0, CUTOFF)) > 0
+
+
+_WRITE_PATHS: dict[str, list[str]] = {"sqlite": ["records", "rows", "staged, summed by the reader",
+                                                 "staged, summed in SQL"], "postgres": ["records", "rows"]}
+
+
+def _write(store: Store, path: str, records: list[CallRecord], folder: Path) -> None:
+    rows = [sql_rows.record_row(r) for r in records]
+    if path == "records":
+        store.add_many(records)
+    elif path == "rows":
+        store.add_rows(rows)
+    else:
+        table, staged = staging.rows_table(rows), folder / "batch.stage"
+        staging.write(str(staged), table, arrow_rollups.aggregate(table) if "reader" in path else None)
+        store.add_staged(str(staged))  # type: ignore[attr-defined]
+        staged.unlink()
+
+
+def test_minute_rows_the_prune_would_delete_are_not_written(pruned: Pruned, tmp_path: Path) -> None:
+    """A store whose hook knows the retention writes, by every path a call is stored, the rows a store
+    that wrote every minute row holds once pruned."""
+    expected = [row for row in pruned.rows_before if row[0] != MINUTE or row[2] >= CUTOFF]
+    assert len(expected) < len(pruned.rows_before)
+    for n, path in enumerate(_WRITE_PATHS[pruned.backend]):
+        with ExitStack() as stack:
+            if pruned.backend == "sqlite":
+                url = f"sqlite:///{tmp_path}/calls{n}.db"
+            else:
+                url = stack.enter_context(postgres_helpers.temporary_schema())
+            store = open_store(url)
+            stack.callback(store.close)
+            store.add_write_hook(RollupHook(DAYS, clock=lambda: NOW))
+            for count, start, end, seed in CALLS:
+                records = list(traffic.generate(count, start, end, seed=seed, users=20))
+                for i in range(0, len(records), 250):
+                    _write(store, path, records[i : i + 250], tmp_path)
+            db = StatsDB(url)
+            stack.callback(db.close)
+            assert _rows(db) == expected, path
+
+
+@pytest.mark.parametrize(("days", "minute_rows"), [("8", False), ("0", True)])
+def test_a_configured_store_writes_old_minute_rows_only_if_they_are_kept(
+        tmp_path: Path, days: str, minute_rows: bool) -> None:
+    settings = load_settings({"HANGUP_DB": f"sqlite:///{tmp_path}/calls.db", "HANGUP_MINUTE_ROLLUP_DAYS": days})
+    store = open_configured_store(settings)
+    try:
+        ended = int(time.time()) - 30 * DAY
+        store.add_many(list(traffic.generate(20, ended - HOUR, ended, seed=1)))
+        db = StatsDB(settings.db)
+        levels = {row[0] for row in _rows(db)}
+        db.close()
+    finally:
+        store.close()
+    assert {HOUR, DAY} <= levels and (MINUTE in levels) is minute_rows
