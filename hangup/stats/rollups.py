@@ -22,7 +22,7 @@ from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prun
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counters, time_to_answer
 from hangup.store.migrations import Migration
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
 
 TABLE = "stats_rollups"
@@ -306,8 +306,10 @@ def statements(table: str, where: str) -> list[str]:
 
 def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[Any] = (),
                  minute_floor: int | None = None) -> int:
-    """Add the calls of ``table`` matching ``where`` to the rollups on ``conn`` (SQLite, inside the caller's
-    transaction), minute keys from ``minute_floor`` on; return the number of rollup keys summed."""
+    """Add the calls of ``table`` matching ``where`` to the rollups on ``conn`` (SQLite or PostgreSQL, inside
+    the caller's transaction), minute keys from ``minute_floor`` on; return the number of rollup keys summed."""
+    if paramstyle_of(conn) == "format":
+        return _apply_source_postgres(conn, table, where, params, minute_floor)
     for create in _CREATE:
         conn.execute(create)
     conn.execute(f"DELETE FROM {_BATCH_GROUPS}")
@@ -316,6 +318,38 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
     conn.execute(_upsert_from(_BATCH_KEYS, minute_floor))
+    return touched
+
+
+# PostgreSQL (bulk imports through COPY, ``hangup.store.postgres_bulk``): the same statements on typed
+# session tables (``pg_temp``, emptied at each commit); psycopg reads ``%`` as a placeholder when given
+# parameters, so it is doubled then.
+_PG_TYPES = {"integer": "BIGINT", "real": "DOUBLE PRECISION", "text": "TEXT"}
+_PG_CREATE = (
+    "CREATE TEMP TABLE IF NOT EXISTS rollup_batch_groups (bucket BIGINT, "
+    + ", ".join(f"{c} {_PG_TYPES[call_column_types()[c]]}" for c in GROUP_COLUMNS) + ", "
+    + ", ".join(f"{c} BIGINT" for c in COUNTERS) + ") ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS rollup_batch_keys (level INTEGER, dim TEXT, bucket BIGINT, value TEXT, "
+    + ", ".join(f"{c} BIGINT" for c in COUNTERS) + ") ON COMMIT DELETE ROWS",
+)
+
+
+def _apply_source_postgres(conn: Any, table: str, where: str, params: Sequence[Any],
+                           minute_floor: int | None) -> int:
+    cur = conn.cursor()
+    for create in _PG_CREATE:
+        cur.execute(create)
+    for name in (_BATCH_GROUPS, _BATCH_KEYS):
+        cur.execute(f"DELETE FROM pg_{name}")
+    for statement in statements(table, where):
+        text = statement.replace(_BATCH_GROUPS, f"pg_{_BATCH_GROUPS}").replace(_BATCH_KEYS, f"pg_{_BATCH_KEYS}")
+        if params and f"FROM {table} " in statement:
+            cur.execute(text.replace("%", "%%"), params)
+        else:
+            cur.execute(text)
+    cur.execute(f"SELECT COUNT(*) FROM pg_{_BATCH_KEYS}")
+    touched = int(cur.fetchone()[0])
+    cur.execute(_upsert_from(f"pg_{_BATCH_KEYS}", minute_floor))
     return touched
 
 

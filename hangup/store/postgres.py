@@ -7,7 +7,8 @@ Selected by a ``postgresql://`` (or ``postgres://``) store URL; needs the ``hang
 * Writes: one group-commit writer thread per node (``GroupCommitWriter``) on its own connection; a
   batch is one transaction, callers are answered after COMMIT. New calls are claimed in
   ``call_keys`` and copied into ``calls`` (``hangup.store.postgres_writes``). A batch that loses a
-  deadlock or serialization race to another node is run again.
+  deadlock or serialization race to another node is run again. Batches of ready rows (``add_rows``,
+  bulk imports) are copied in with COPY and stored by set-based statements (``hangup.store.postgres_bulk``).
 * Reads: a ``psycopg_pool.ConnectionPool`` in autocommit mode; they never wait for writers.
 * Schema: the same named migrations as SQLite, in the same order, applied while holding
   ``pg_advisory_lock`` so nodes starting together apply each one once. ``calls`` is partitioned by
@@ -33,12 +34,13 @@ from psycopg_pool import ConnectionPool
 
 from hangup.errors import StoreError
 from hangup.records import CallRecord
+from hangup.store import postgres_bulk as bulk
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
 from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, all_migrations, render
-from hangup.store.schema import QUARANTINE_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, QUARANTINE_COLUMNS
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 log = logging.getLogger("hangup.store.postgres")
@@ -52,6 +54,8 @@ RETRIES = 5
 MAINTENANCE_SECONDS = 3600.0
 MONTHS_AHEAD = 2
 _CALL_OPS = frozenset({"call", "calls"})
+_ENDED_AT = CALL_COLUMNS.index("ended_at")
+_DAY = 86400
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
 
 
@@ -237,7 +241,7 @@ class PostgresStore(WriterBackedStore):
 
     # -- the writer's transaction --------------------------------------------------------
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
-        months = {pgschema.month_of(sql.ended_at(r)) for r in _records(ops)}
+        months = {pgschema.month_of(sql.ended_at(r)) for r in _records(ops)} | _row_months(ops)
         for attempt in range(RETRIES + 1):
             try:
                 self.ensure_months({m for m in months if m is not None})
@@ -270,7 +274,9 @@ class PostgresStore(WriterBackedStore):
                     results[i] = statuses[start] if kind == "call" else statuses[start : start + count]
                     start += count
             for i, (kind, payload) in enumerate(ops):
-                if kind not in _CALL_OPS:
+                if kind == "rows":
+                    results[i] = bulk.add_rows(cur, payload, self._hooks)
+                elif kind not in _CALL_OPS:
                     results[i] = writes.OTHER_OPS[kind](cur, payload)
             for hook in self._hooks:
                 hook(conn, inserted)
@@ -278,8 +284,12 @@ class PostgresStore(WriterBackedStore):
 
     # -- writes --------------------------------------------------------------------------
     def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
-        """Store ``calls`` rows as ``sql.record_row`` builds them: read back into records, then ``add_many``."""
-        return self.add_many([sql.row_record(row) for row in rows])
+        """Store ``calls`` rows as ``sql.record_row`` builds them (bulk imports): as ``add_many`` would store
+        their records, through COPY and set-based statements (``hangup.store.postgres_bulk``)."""
+        if not rows:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
+        return results
 
     def ping(self) -> None:
         try:
@@ -354,6 +364,12 @@ class PostgresStore(WriterBackedStore):
 def _json(text: str) -> dict[str, list[Any]]:
     value: dict[str, list[Any]] = json.loads(text)
     return value
+
+
+def _row_months(ops: Sequence[Op]) -> set[pgschema.Month | None]:
+    """The months of the rows of a batch's "rows" operations (looked up once per distinct day)."""
+    days = {row[_ENDED_AT] // _DAY for kind, payload in ops if kind == "rows" for row in payload}
+    return {pgschema.month_of(day * _DAY) for day in days}
 
 
 def _records(ops: Sequence[Op]) -> list[CallRecord]:

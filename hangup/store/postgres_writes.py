@@ -63,7 +63,7 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
         with cur.copy(_COPY_CALLS) as copy:
             for cid in claimed:
                 copy.write_row(first[cid][1])
-    known = _stored_digests(cur, [cid for cid in first if cid not in claimed])
+    known = stored_digests(cur, [cid for cid in first if cid not in claimed])
     inserted: list[CallRecord] = []
     reported: set[str] = set()
     for index, record in calls:
@@ -88,11 +88,26 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
     return inserted
 
 
-def _stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
+def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """``(digest, ended_at)`` of the stored calls among ``ids``.
+
+    A call stored by a bulk import has no digest in ``call_keys`` (``hangup.store.postgres_bulk``); it is
+    computed here from the stored row, as ``sql.row_digest`` computes it (still empty if the row is gone).
+    """
     if not ids:
         return {}
     cur.execute("SELECT id, digest, ended_at FROM call_keys WHERE id = ANY(%s)", (ids,))
-    return {row[0]: (row[1], int(row[2])) for row in cur.fetchall()}
+    found = {row[0]: (row[1], int(row[2])) for row in cur.fetchall()}
+    missing = [call_id for call_id, (digest, _) in found.items() if not digest]
+    if missing:
+        cur.execute(
+            f"SELECT {sql.SELECT_COLUMNS} FROM calls c WHERE c.id = ANY(%s) "
+            "AND c.ended_at = (SELECT k.ended_at FROM call_keys k WHERE k.id = c.id)",
+            (missing,),
+        )
+        for row in cur.fetchall():
+            found[row[0]] = (sql.row_digest(row), found[row[0]][1])
+    return found
 
 
 def get_call(cur: Any, call_id: str, ended: int | None = None) -> CallRecord | None:

@@ -1,0 +1,198 @@
+"""Bulk imports into PostgreSQL: a batch of ready ``calls`` rows moved by COPY and set-based statements.
+
+``hangup import`` of a large file hands the store batches of rows (``Store.add_rows``). Inside the
+writer's transaction a batch is copied (``COPY``) into a session table, ``pg_temp.bulk_calls`` (each row
+with its position, ``seq``; emptied at every commit), and stored by a few statements instead of one per
+call, with the same outcome as ``add_many`` (``hangup.store.postgres_writes``):
+
+1. the first row of each id is claimed in ``call_keys`` by one ``INSERT … SELECT … ON CONFLICT DO
+   NOTHING RETURNING``, ids in code-point order (``COLLATE "C"``, the order ``claim_ids`` sorts them in),
+   so nodes writing the same calls at once never wait on each other in a cycle and each call is claimed
+   by one of them; the positions claimed go to ``pg_temp.bulk_new``;
+2. those rows go into ``calls`` with one ``INSERT … SELECT`` (the store made their months' partitions);
+3. the write hooks count them: a ``SourceWriteHook`` (the rollups) in SQL from the session table, so no
+   row passes through Python again; other hooks get the inserted rows or records.
+
+Only rows that were not claimed (a call stored before, or one earlier in the batch) are looked at in
+Python, to tell duplicates from conflicts. A repeat whose facts equal, column for column, those of a
+call stored without a digest (an earlier import) is a duplicate without hashing either row; the others
+are compared by digest (``sql.row_digest``), as ``add_many`` compares them.
+
+Rows keep an empty digest (it is computed when a repeat needs it), except rows holding NUL: PostgreSQL
+text cannot hold it, so they are stored with U+FFFD (``text_safe``) and their digest is computed first,
+from the values as they came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
+from typing import Any
+
+import psycopg
+
+from hangup.records import CallRecord
+from hangup.store import sql
+from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, WriteHook
+from hangup.store.postgres_writes import get_call, record_conflict, stored_digests, text_safe
+from hangup.store.schema import CALL_COLUMNS, call_column_types
+
+TABLE = "pg_temp.bulk_calls"
+#: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).
+WORK_MEM = "64MB"
+NEW = "pg_temp.bulk_new"
+_COLUMNS = ", ".join(CALL_COLUMNS)
+_CREATE = (
+    # LIKE calls: the same column types, so the rollup SQL reads the values as it would read calls.
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL, LIKE calls) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_new (seq BIGINT NOT NULL) ON COMMIT DELETE ROWS",
+)
+_COPY = f"COPY {TABLE} (seq, {_COLUMNS}) FROM STDIN"
+_CLAIM = (
+    f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {TABLE} "
+    "ORDER BY id COLLATE \"C\", seq), "
+    "claimed AS (INSERT INTO call_keys (id, ended_at, digest) SELECT id, ended_at, digest FROM firsts "
+    "ORDER BY id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) "
+    f"INSERT INTO {NEW} (seq) SELECT f.seq FROM firsts f JOIN claimed c ON c.id = f.id"
+)
+_INSERT_ALL = f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}"
+_ONLY_NEW = f"seq IN (SELECT seq FROM {NEW})"
+_INSERT_NEW = f"{_INSERT_ALL} WHERE {_ONLY_NEW}"
+_SAME_FACTS = " AND ".join(f"b.{name} IS NOT DISTINCT FROM c.{name}" for name in sql.FACT_FIELDS)
+#: Positions of repeats of stored calls whose facts equal the stored ones and which were stored without a
+#: digest: the digest ``add_many`` would compute from the stored row is then the repeat's own.
+_SAME_AS_STORED = (
+    f"SELECT b.seq FROM unnest(%s::bigint[]) AS p (seq) JOIN {TABLE} b ON b.seq = p.seq "
+    "JOIN call_keys k ON k.id = b.id JOIN calls c ON c.id = b.id AND c.ended_at = k.ended_at "
+    f"WHERE k.digest = '' AND {_SAME_FACTS}"
+)
+_TEXT_COLUMNS = tuple(i for i, kind in enumerate(call_column_types().values()) if kind == "text")
+_DIGEST = len(CALL_COLUMNS) - 1
+_ended_at = itemgetter(CALL_COLUMNS.index("ended_at"))
+
+
+def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> list[AddResult]:
+    """Store a batch of ``calls`` rows in the open transaction of ``cur`` and run the write hooks on the
+    calls it inserted; one result per row, in order (the first row of an id is the one kept)."""
+    if not rows:
+        return []
+    # The batch's sorts and hash aggregates (claims, rollup sums) stay in memory instead of spilling to disk.
+    cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    for create in _CREATE:
+        cur.execute(create)
+    cur.execute(f"DELETE FROM {TABLE}")  # two batches may share a transaction; a commit empties both
+    cur.execute(f"DELETE FROM {NEW}")
+    dirty = _copy(cur, rows)
+    cur.execute(_CLAIM)
+    if cur.rowcount == len(rows):
+        cur.execute(_INSERT_ALL)
+        _run_hooks(cur.connection, hooks, rows, "true")
+        return [AddResult(row[0], AddStatus.INSERTED) for row in rows]
+    cur.execute(f"SELECT seq FROM {NEW} ORDER BY seq")
+    new = [int(r[0]) for r in cur.fetchall()]
+    if new:
+        cur.execute(_INSERT_NEW)
+    results = _repeats(cur, rows, new, dirty)
+    if new:
+        _run_hooks(cur.connection, hooks, [rows[i] for i in new], _ONLY_NEW)
+    return results
+
+
+def _copy(cur: Any, rows: Sequence[sql.Row]) -> set[int]:
+    """COPY ``rows`` into the session table; return the positions of rows that held NUL."""
+    try:
+        # psycopg refuses a NUL before sending it; the savepoint lets the COPY start again without it.
+        with cur.connection.transaction():
+            _write(cur, rows, set())
+        return set()
+    except psycopg.DataError:
+        dirty = _with_nul(rows)
+        if not dirty:
+            raise
+    _write(cur, rows, dirty)
+    return dirty
+
+
+def _write(cur: Any, rows: Sequence[sql.Row], dirty: set[int]) -> None:
+    with cur.copy(_COPY) as copy:
+        if dirty:
+            for seq, row in enumerate(rows):
+                copy.write_row((seq, *(_safe(row) if seq in dirty else row)))
+        else:
+            for seq, row in enumerate(rows):
+                copy.write_row((seq, *row))
+
+
+def _with_nul(rows: Sequence[sql.Row]) -> set[int]:
+    """Positions of the rows with a NUL in a text column (checked a whole column at a time, in C)."""
+    columns = list(zip(*rows, strict=True))
+    dirty: set[int] = set()
+    for index in _TEXT_COLUMNS:
+        column = columns[index]
+        try:
+            clean = not any(map(str.__contains__, filter(None, column), repeat("\x00")))
+        except TypeError:  # a value that is not text: look at each
+            clean = False
+        if not clean:
+            dirty.update(i for i, value in enumerate(column) if isinstance(value, str) and "\x00" in value)
+    return dirty
+
+
+def _safe(row: sql.Row) -> sql.Row:
+    """The row as PostgreSQL can hold it, with the digest of the values as they came."""
+    digest = sql.row_digest(row)
+    return (*(text_safe(value) for value in row[:_DIGEST]), digest)
+
+
+def _repeats(cur: Any, rows: Sequence[sql.Row], new: list[int], dirty: set[int]) -> list[AddResult]:
+    """Results of a batch some rows of which were not claimed: duplicates and (recorded) conflicts."""
+    first = {rows[i][0]: i for i in new}
+    is_new = set(new)
+    later = [i for i in range(len(rows)) if i not in is_new]
+    of_stored = [i for i in later if rows[i][0] not in first]
+    same = _same_as_stored(cur, [i for i in of_stored if i not in dirty])
+    known = stored_digests(cur, list({rows[i][0] for i in of_stored if i not in same}))
+    results = [AddResult(row[0], AddStatus.INSERTED) for row in rows]
+    for i in later:
+        call_id = rows[i][0]
+        kept: CallRecord | None = None
+        if i in same:
+            equal = True
+        elif call_id in first:  # a repeat of a call this batch inserts
+            equal = sql.row_digest(rows[first[call_id]]) == sql.row_digest(rows[i])
+            kept = sql.row_record(rows[first[call_id]])
+        else:
+            stored_digest, stored_ended = known[call_id]
+            equal = stored_digest == sql.row_digest(rows[i])
+            kept = None if equal else get_call(cur, call_id, stored_ended)
+        if equal:
+            results[i] = AddResult(call_id, AddStatus.DUPLICATE)
+        else:
+            record_conflict(cur, kept, sql.row_record(rows[i]))
+            results[i] = AddResult(call_id, AddStatus.CONFLICT)
+    return results
+
+
+def _same_as_stored(cur: Any, positions: list[int]) -> set[int]:
+    if not positions:
+        return set()
+    cur.execute(_SAME_AS_STORED, (positions,))
+    return {int(r[0]) for r in cur.fetchall()}
+
+
+def _run_hooks(conn: Any, hooks: Sequence[WriteHook], inserted: Sequence[sql.Row], where: str) -> None:
+    """Each hook with the inserted calls: from the session table where it can read them there (rows of
+    ``TABLE`` matching ``where``), else as rows or records."""
+    records: list[CallRecord] | None = None
+    # SQL's % truncates towards zero where Python's floors: buckets of times before 1970 are Python's.
+    in_sql = min(map(_ended_at, inserted)) >= 0
+    for hook in hooks:
+        if in_sql and isinstance(hook, SourceWriteHook):
+            hook.from_source(conn, TABLE, where, [], None)
+        elif isinstance(hook, RowsWriteHook):
+            hook.from_rows(conn, inserted)
+        else:
+            if records is None:
+                records = [sql.row_record(row) for row in inserted]
+            hook(conn, records)
