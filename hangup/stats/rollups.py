@@ -191,14 +191,15 @@ def _group_rows(groups: _Groups) -> Iterator[tuple[tuple[Any, ...], CallRecord, 
         yield key, record, row
 
 
-def apply(conn: Any, records: Sequence[CallRecord]) -> int:
-    """Add a batch of newly stored calls to the rollups on ``conn``; return the rows touched.
+def apply(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = None) -> int:
+    """Add a batch of newly stored calls to the rollups on ``conn``, minute keys from ``minute_floor`` on;
+    return the rows touched.
 
     This is the store's write hook: it runs inside the insert transaction and does not commit.
     """
     if not records:
         return 0
-    return _upsert(conn, aggregate(records))
+    return _upsert(conn, aggregate(records), minute_floor)
 
 
 def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = None) -> int:
@@ -210,9 +211,9 @@ def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = Non
     return len(params)
 
 
-def apply_rows(conn: Any, rows: Sequence[Row]) -> int:
+def apply_rows(conn: Any, rows: Sequence[Row], minute_floor: int | None = None) -> int:
     """``apply`` of newly stored calls given as ``calls`` rows (``hangup.store.base.RowsWriteHook``)."""
-    return _upsert(conn, aggregate_rows(rows)) if rows else 0
+    return _upsert(conn, aggregate_rows(rows), minute_floor) if rows else 0
 
 
 class RollupHook:
@@ -232,12 +233,10 @@ class RollupHook:
         return prune_before(self.clock(), self.minute_days)
 
     def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None:
-        if records:
-            _upsert(conn, aggregate(records), self.minute_floor())
+        apply(conn, records, self.minute_floor())
 
     def from_rows(self, conn: Any, rows: Sequence[Row]) -> None:
-        if rows:
-            _upsert(conn, aggregate_rows(rows), self.minute_floor())
+        apply_rows(conn, rows, self.minute_floor())
 
     def from_source(self, conn: Any, table: str, where: str, params: Sequence[Any], sums: str | None) -> None:
         if sums is None:

@@ -58,6 +58,32 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def _repeating(job: Callable[[], object], every: float, logger: logging.Logger, failure: str,
+                     stop: threading.Event | None = None) -> AsyncIterator[None]:
+    """Run ``job`` in the thread pool now and every ``every`` seconds while serving. A failure is logged
+    and tried again next time: it must stop neither the loop nor the server. ``stop`` is set on leaving,
+    so a job that watches it ends after its current step (cancelling waits for the thread to return)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await run_in_threadpool(job)
+            except Exception:
+                logger.exception(failure)
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        if stop is not None:
+            stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
     """Evaluate the alert rules of ``HANGUP_ALERTS_FILE`` (when set) every interval while serving."""
     path = state.settings.alerts_file
@@ -67,22 +93,10 @@ async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
     ruleset = load_rules(path)
     notifier = WebhookNotifier()
     engine = AlertEngine(stats_service(state), ruleset.rules, notifier)
-
-    async def loop() -> None:
-        while True:
-            try:
-                await run_in_threadpool(engine.check)
-            except Exception:  # an evaluation error must stop neither the loop nor the server
-                log.exception("alert evaluation failed")
-            await asyncio.sleep(ruleset.interval)
-
-    task = asyncio.create_task(loop())
     try:
-        yield
+        async with _repeating(engine.check, ruleset.interval, log, "alert evaluation failed"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         notifier.close()
 
 
@@ -95,24 +109,13 @@ async def retention_lifespan(state: AppState) -> AsyncIterator[None]:
         return
     store, stop = state.store, threading.Event()
 
-    async def loop() -> None:
-        while True:
-            try:
-                deleted = await run_in_threadpool(retention.prune, store, days, stop=stop)
-                if deleted:
-                    prune_log.info("deleted %d minute rollup rows older than %d days", deleted, days)
-            except Exception:  # a failed prune is tried again next time; it must not stop the server
-                prune_log.exception("pruning minute rollups failed")
-            await asyncio.sleep(retention.PRUNE_SECONDS)
+    def prune() -> None:
+        deleted = retention.prune(store, days, stop=stop)
+        if deleted:
+            prune_log.info("deleted %d minute rollup rows older than %d days", deleted, days)
 
-    task = asyncio.create_task(loop())
-    try:
+    async with _repeating(prune, retention.PRUNE_SECONDS, prune_log, "pruning minute rollups failed", stop):
         yield
-    finally:
-        stop.set()  # a prune in progress ends after its chunk; cancelling waits for the thread to return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def stats_service(state: AppState) -> StatsService:
