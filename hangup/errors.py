@@ -15,13 +15,26 @@
         ├── PayloadTooLarge (413)
         └── URITooLong (414)
 
-Every HTTP error renders as one JSON shape:
+Every HTTP error renders as one JSON shape, built by ``error_body``:
 ``{"ok": false, "error": message, "error_id": slug, "status": code, "details": [...]}``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+#: The slug of an error answered without an exception class of its own (Starlette's 404/405, auth, 503).
+STATUS_SLUGS: dict[int, str] = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type", 503: "store_unavailable",
+}
+
+
+def error_body(status: int, message: str, error_id: str | None = None,
+               details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The one JSON error shape every endpoint answers with; ``details`` names each bad field."""
+    return {"ok": False, "error": message, "error_id": error_id or STATUS_SLUGS.get(status, "error"),
+            "status": status, "details": details or []}
 
 
 class HangupError(Exception):
@@ -52,13 +65,7 @@ class HTTPError(HangupError):
         self.details: list[dict[str, Any]] = details or []
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": False,
-            "error": self.message,
-            "error_id": self.error_id,
-            "status": self.status,
-            "details": self.details,
-        }
+        return error_body(self.status, self.message, self.error_id, self.details)
 
 
 class PayloadError(HTTPError):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from hangup.alerts import AlertEngine, load_rules
 from hangup.alerts.notify import WebhookNotifier
 from hangup.cli.db import db_option, open_cli_store
-from hangup.cli.stats import service_for, table
+from hangup.cli.output import Format, output_options, write_items
+from hangup.cli.stats import service_for
 from hangup.errors import ConfigError
 from hangup.settings import BY_NAME, load_settings
 from hangup.stats.db import StatsDB
@@ -32,8 +31,8 @@ def alerts() -> None:
 @db_option
 @_rules_option
 @click.option("--dry-run", is_flag=True, help="Evaluate and print, but post no webhook.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
-def check(db: str, rules_path: str, dry_run: bool, as_json: bool) -> None:
+@output_options
+def check(db: str, rules_path: str, dry_run: bool, fmt: Format) -> None:
     """Evaluate every rule once; post and print the rules that fired or recovered."""
     try:
         ruleset = load_rules(rules_path)
@@ -49,21 +48,21 @@ def check(db: str, rules_path: str, dry_run: bool, as_json: bool) -> None:
     finally:
         notifier.close()
         stats_db.close()
-    for event in events:
-        body = event.to_json()
-        if as_json:
-            click.echo(json.dumps(body, ensure_ascii=False))
-        else:
-            click.echo(f"{body['status'].upper():8} {body['rule']}: {body['label']} = {body['display']} "
-                       f"({body['condition']}, {body['samples']} calls)")
-    if not events and not as_json:
+    if not events and fmt == "table":
         click.echo(f"{len(ruleset.rules)} rules evaluated; nothing fired or recovered")
+        return
+    write_items(fmt, [event.to_json() for event in events], _EVENT_COLUMNS)
+
+
+#: Columns of the events ``hangup alerts check`` prints as a table or CSV (--json prints each whole event).
+_EVENT_COLUMNS = ("status", "rule", "label", "display", "condition", "samples")
 
 
 @alerts.command()
 @db_option
 @_rules_option
-def show(db: str, rules_path: str) -> None:
+@output_options
+def show(db: str, rules_path: str, fmt: Format) -> None:
     """Each rule and whether it is firing."""
     try:
         ruleset = load_rules(rules_path)
@@ -75,8 +74,9 @@ def show(db: str, rules_path: str) -> None:
         states = AlertEngine(service_for(stats_db), ruleset.rules, lambda e: None).states()
     finally:
         stats_db.close()
-    rows = [[r.name, f"{r.metric} {r.condition}", f"{r.window // 60} min", "FIRING" if states[r.name].firing else "ok",
-             utc_time(states[r.name].changed_at)] for r in ruleset.rules]
-    table(["rule", "condition", "window", "state", "since"], rows)
-    if not load_settings().alerts_file:
+    rows = [{"rule": r.name, "condition": f"{r.metric} {r.condition}", "window": f"{r.window // 60} min",
+             "state": "FIRING" if states[r.name].firing else "ok", "since": utc_time(states[r.name].changed_at)}
+            for r in ruleset.rules]
+    write_items(fmt, rows, ("rule", "condition", "window", "state", "since"))
+    if fmt == "table" and not load_settings().alerts_file:
         click.echo(f"\n(`hangup serve` evaluates these rules only when {ENV} is set)")

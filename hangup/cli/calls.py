@@ -11,6 +11,7 @@ import click
 
 from hangup import ingest
 from hangup.cli.db import db_option, open_cli_store
+from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
 from hangup.store.base import CallQuery, Store
@@ -69,38 +70,27 @@ def calls() -> None:
 @db_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Most calls to print.")
 @click.option("--all", "everything", is_flag=True, help="Every matching call (streamed), ignoring --limit.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one call per line.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV (formula-safe), with a header row.")
-def list_calls(db: str, limit: int, everything: bool, as_json: bool, as_csv: bool, **filters: Any) -> None:
-    """List stored calls, newest first."""
-    if as_json and as_csv:
-        raise click.UsageError("choose one of --json and --csv")
+@output_options
+def list_calls(db: str, limit: int, everything: bool, fmt: Format, **filters: Any) -> None:
+    """List stored calls, newest first (--json and --csv carry every field, as `hangup export` does)."""
     query = query_from_options(filters, limit)
     store = open_cli_store(db)
     try:
         records: Iterable[CallRecord] = store.iter_calls(query) if everything else store.query(query).calls
-        if as_json:
+        if fmt == "json":
             sys.stdout.writelines(jsonl_lines(records))  # streamed: --all never holds the log in memory
-        elif as_csv:
+        elif fmt == "csv":
             sys.stdout.writelines(csv_lines(records))
         else:
-            _table(list(records))
+            write_items(fmt, [_row(r) for r in records], _LIST_COLUMNS)
     finally:
         store.close()
 
 
-def _table(records: list[CallRecord]) -> None:
-    rows = [[_cell(r, c) for c in _LIST_COLUMNS] for r in records]
-    widths = [max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(_LIST_COLUMNS)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(_LIST_COLUMNS, widths, strict=True)).rstrip())
-    for row in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _cell(record: CallRecord, column: str) -> str:
-    if column == "flags":
-        return ",".join(record.flags)
-    return str(record.to_json()[column])
+def _row(record: CallRecord) -> dict[str, Any]:
+    data = record.to_json()
+    data["flags"] = ",".join(record.flags)
+    return data
 
 
 def _get(store: Store, call_id: str) -> CallRecord:

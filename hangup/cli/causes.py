@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from hangup.causes import Cause, CauseCatalog, Outcome, Translation, default_catalog
+from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import CatalogError
 
-# Columns of `hangup codes` (table and CSV), in order.
+# Columns of `hangup codes`: the table's, then the CSV's (every field of an entry).
 CODE_COLUMNS = ("ref", "name", "outcome", "ended_by", "fault", "normal", "q850", "sip", "group")
 CSV_COLUMNS = ("scheme", "code", "name", "description", "outcome", "ended_by", "fault", "normal", "q850", "sip",
                "next_steps", "group", "aliases", "known")
@@ -111,24 +110,17 @@ def translation_json(result: Translation) -> dict[str, Any]:
 @click.command()
 @click.option("--scheme", help="Only this scheme, e.g. q850 or plivo.")
 @click.option("--outcome", type=click.Choice([str(o) for o in Outcome]), help="Only entries with this outcome.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row.")
-def codes(scheme: str | None, outcome: str | None, as_json: bool, as_csv: bool) -> None:
-    """List the catalog (a plain table unless --json or --csv)."""
-    if as_json and as_csv:
-        raise CatalogUsageError("--json and --csv exclude each other")
+@output_options
+def codes(scheme: str | None, outcome: str | None, fmt: Format) -> None:
+    """List the catalog (a table; --json: one entry per line; --csv: every column)."""
     catalog = _catalog()
     try:
         entries = [e for e in catalog.entries(scheme.strip().lower() if scheme else None)
                    if outcome is None or e.outcome == outcome]
     except CatalogError as exc:
         raise CatalogUsageError(str(exc)) from exc
-    if as_json:
-        _dump([e.to_json() for e in entries])
-    elif as_csv:
-        click.echo(_csv(entries), nl=False)
-    else:
-        click.echo(_table([[_cell(e.to_json()[c]) for c in CODE_COLUMNS] for e in entries]))
+    columns = CSV_COLUMNS if fmt == "csv" else CODE_COLUMNS
+    write_items(fmt, [e.to_json() for e in entries], columns, headers=[c.upper() for c in columns])
 
 
 def _cell(value: Any) -> str:
@@ -139,21 +131,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return "|".join(value)
     return str(value)
-
-
-def _csv(entries: Iterable[Cause]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for entry in entries:
-        data = entry.to_json()
-        writer.writerow([_cell(data[c]) if not isinstance(data[c], bool) else str(data[c]).lower()
-                         for c in CSV_COLUMNS])
-    return out.getvalue()
-
-
-def _table(rows: list[list[str]]) -> str:
-    header = [c.upper() for c in CODE_COLUMNS]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
-    return "\n".join(lines)

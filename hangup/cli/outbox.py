@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 
 import click
 
+from hangup.cli.db import db_option
+from hangup.cli.output import Format, output_options, write_items
 from hangup.emit.outbox import Outbox, State, open_outbox
 from hangup.errors import HangupError
-
-DB_OPTION = click.option(
-    "--db", envvar="HANGUP_DB", default="sqlite:///./hangup.db", show_default=True, help="Store URL (HANGUP_DB)."
-)
 
 
 def _open(db: str) -> Outbox:
@@ -29,32 +26,27 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@DB_OPTION
+@db_option
 @click.option("--state", type=click.Choice([s.value for s in State]), help="Only entries in this state.")
 @click.option("--sid", help="Only the entry of this call.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_entries(db: str, state: str | None, sid: str | None, limit: int, as_json: bool) -> None:
-    """List outbox entries, newest first, with counts per state."""
+@output_options
+def list_entries(db: str, state: str | None, sid: str | None, limit: int, fmt: Format) -> None:
+    """List outbox entries, newest first; the table starts with the count of entries per state."""
     box = _open(db)
     try:
         entries = box.entries(State(state) if state else None, limit, sid)
         counts = box.counts()
     finally:
         box.close()
-    if as_json:
-        for entry in entries:
-            click.echo(json.dumps(entry.to_json()))
-        return
-    click.echo("  ".join(f"{s.value}: {n}" for s, n in counts.items()))
-    for e in entries:
-        flags = f" [{','.join(e.flags)}]" if e.flags else ""
-        last = f" last={e.last_status or '-'} {e.last_error}".rstrip()
-        click.echo(f"{e.id:>8}  {e.state.value:<9} {e.sid}  attempts={e.attempts}{last}{flags}")
+    if fmt == "table":
+        click.echo("  ".join(f"{s.value}: {n}" for s, n in counts.items()))
+    items = [e.to_json() for e in entries]
+    write_items(fmt, items, ("id", "state", "sid", "attempts", "last_status", "last_error", "flags"), right=(0, 3))
 
 
 @outbox.command("retry")
-@DB_OPTION
+@db_option
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "all_dead", is_flag=True, help="Retry every dead-lettered entry.")
 def retry(db: str, ids: tuple[int, ...], all_dead: bool) -> None:
@@ -70,7 +62,7 @@ def retry(db: str, ids: tuple[int, ...], all_dead: bool) -> None:
 
 
 @outbox.command("purge")
-@DB_OPTION
+@db_option
 @click.option("--delivered", is_flag=True, help="Delete delivered entries.")
 @click.option("--dead", is_flag=True, help="Delete dead-lettered entries.")
 @click.option("--older-than", type=click.FloatRange(min=0), default=86_400.0, show_default=True,

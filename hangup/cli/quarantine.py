@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from hangup import ingest
 from hangup.cli.db import db_option, open_cli_store
+from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import HTTPError
 from hangup.providers.registry import providers
 from hangup.settings import load_settings
@@ -23,27 +24,33 @@ def quarantine() -> None:
 @quarantine.command("list")
 @db_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one entry per line.")
-def list_entries(db: str, limit: int, as_json: bool) -> None:
-    """Newest rejected requests first."""
+@output_options
+def list_entries(db: str, limit: int, fmt: Format) -> None:
+    """Newest rejected requests first (--json: each whole entry, body and kept headers included)."""
     store = open_cli_store(db)
     try:
         entries = store.quarantined(limit)
     finally:
         store.close()
-    for entry in entries:
-        if as_json:
-            click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
-        else:
-            click.echo(_line(entry))
+    items = [e.to_json() for e in entries] if fmt == "json" else [_row(e) for e in entries]
+    write_items(fmt, items, _COLUMNS, right=(0,))
 
 
-def _line(entry: QuarantineEntry) -> str:
-    when = datetime.fromtimestamp(entry.received_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+#: Columns of ``hangup quarantine list`` as a table or CSV.
+_COLUMNS = ("id", "received", "provider", "status", "error", "fields", "replayed")
+
+
+def _row(entry: QuarantineEntry) -> dict[str, Any]:
     fields = ", ".join(f"{d.get('field')}: {d.get('error')}" for d in entry.error.get("details", [])[:3])
-    replayed = f"  [replayed: {entry.replay_result}]" if entry.replayed_at else ""
-    message = entry.error.get("error", "")
-    return f"{entry.id:>6}  {when}  {entry.provider:<10} {entry.status}  {message}  ({fields}){replayed}"
+    return {
+        "id": entry.id,
+        "received": datetime.fromtimestamp(entry.received_at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "provider": entry.provider,
+        "status": entry.status,
+        "error": entry.error.get("error", ""),
+        "fields": fields,
+        "replayed": entry.replay_result if entry.replayed_at else "",
+    }
 
 
 @quarantine.command()

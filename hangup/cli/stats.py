@@ -6,7 +6,6 @@ Every command takes the call log's filters (``--outcome``, ``--provider`` …), 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ import click
 
 from hangup.cli.calls import filter_options
 from hangup.cli.db import db_option, open_cli_store
+from hangup.cli.output import Format, output_options, write_document
 from hangup.errors import ConfigError, HangupError, PayloadError
 from hangup.settings import load_settings
 from hangup.stats.db import StatsDB
@@ -22,10 +22,13 @@ from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
 from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
 
+#: What a command shows of its answer as a table or CSV: headers, rows, the columns aligned right.
+Rows = tuple[Sequence[str], Sequence[Sequence[str]], Sequence[int]]
+
 
 def stats_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The shared options: store, range, filters, minimum sample and output."""
-    function = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")(function)
+    function = output_options(function)
     function = click.option("--min-samples", type=click.IntRange(0, 1_000_000), default=None,
                             help="Calls a rate needs (default 10); fewer reads N/A.")(function)
     for name in reversed(DIMENSION_FILTERS):
@@ -71,24 +74,10 @@ def _ask(db: str, ask: Callable[[StatsService], dict[str, Any]]) -> dict[str, An
         stats_db.close()
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> None:
-    """Print aligned columns; ``right`` lists the columns aligned right (numbers)."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                                  strict=True)))
-
-    click.echo(line(headers).rstrip())
-    for row in rows:
-        click.echo(line(row).rstrip())
-
-
-def _emit(answer: dict[str, Any], as_json: bool, show: Callable[[dict[str, Any]], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
-    else:
-        show(answer)
+def _emit(fmt: Format, answer: dict[str, Any], show: Callable[[dict[str, Any]], Rows]) -> None:
+    """The API's document as JSON, else the rows ``show`` makes of it as a table or CSV."""
+    headers, rows, right = show(answer)
+    write_document(fmt, answer, headers, rows, right)
 
 
 def _pct(value: float | None) -> str:
@@ -102,77 +91,77 @@ def stats() -> None:
 
 @stats.command()
 @stats_options
-def summary(db: str, as_json: bool, min_samples: int | None, **options: Any) -> None:
+def summary(db: str, fmt: Format, min_samples: int | None, **options: Any) -> None:
     """The KPI tiles of the dashboard for a range and filters."""
     window = _window(options)
     answer = _ask(db, lambda s: s.summary(window, min_samples))
 
-    def show(a: dict[str, Any]) -> None:
-        rows = [[m["label"], m["display"]] for m in a["metrics"] + a["failure_rates"]]
-        table(["metric", "value"], rows, right=(1,))
+    def show(a: dict[str, Any]) -> Rows:
+        return ["metric", "value"], [[m["label"], m["display"]] for m in a["metrics"] + a["failure_rates"]], (1,)
 
-    _emit(answer, as_json, show)
+    _emit(fmt, answer, show)
 
 
 @stats.command()
 @stats_options
 @click.option("--metric", default="asr", show_default=True, help="Metric id (hangup stats metrics).")
 @click.option("--bucket", default="hour", show_default=True, type=click.Choice(["minute", "hour", "day"]))
-def timeseries(db: str, as_json: bool, min_samples: int | None, metric: str, bucket: str, **options: Any) -> None:
+def timeseries(db: str, fmt: Format, min_samples: int | None, metric: str, bucket: str, **options: Any) -> None:
     """One metric per minute, hour or day."""
     window = _window(options)
     answer = _ask(db, lambda s: s.timeseries(window, metric, bucket, min_samples))
-    def show(a: dict[str, Any]) -> None:
+
+    def show(a: dict[str, Any]) -> Rows:
         spec = METRICS[a["metric"]]
         rows = [[utc_time(p["t"]), f"{p['attempts']:,}", display(spec, p["value"])] for p in a["points"]]
-        table(["bucket (UTC)", "calls", spec.label], rows, right=(1, 2))
+        return ["bucket (UTC)", "calls", spec.label], rows, (1, 2)
 
-    _emit(answer, as_json, show)
+    _emit(fmt, answer, show)
 
 
 @stats.command()
 @stats_options
 @click.option("--by", default="call_end_reason", show_default=True, help="Dimension id (hangup stats metrics).")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
-def breakdown(db: str, as_json: bool, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
+def breakdown(db: str, fmt: Format, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
     """Calls and rates per value of a dimension (reason, outcome, provider, service …)."""
     window = _window(options)
     answer = _ask(db, lambda s: s.breakdown(window, by, min_samples, limit))
     if "attempts" not in answer:  # a top dimension answers with failures
-        _emit(answer, as_json, _show_top)
+        _emit(fmt, answer, _show_top)
         return
 
-    def show(a: dict[str, Any]) -> None:
+    def show(a: dict[str, Any]) -> Rows:
         acd = METRICS["acd"]
         rows = [
             [r["label"], f"{r['attempts']:,}", _pct(r["share"]), _pct(r["asr"]), _pct(r["ner"]),
              display(acd, r["acd"]), _pct(r["failure_rate"])]
             for r in a["rows"]
         ]
-        table([a["label"], "calls", "share", "ASR", "NER", "ACD", "failure rate"], rows, right=(1, 2, 3, 4, 5, 6))
+        return [a["label"], "calls", "share", "ASR", "NER", "ACD", "failure rate"], rows, (1, 2, 3, 4, 5, 6)
 
-    _emit(answer, as_json, show)
+    _emit(fmt, answer, show)
 
 
 @stats.command()
 @stats_options
 @click.option("--by", default="user", show_default=True, type=click.Choice(["user", "destination", "ip_pair"]))
 @click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True)
-def top(db: str, as_json: bool, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
+def top(db: str, fmt: Format, min_samples: int | None, by: str, limit: int, **options: Any) -> None:
     """Callers, callees or IP pairs with the most failed calls (per whole UTC day)."""
     window = _window(options)
-    _emit(_ask(db, lambda s: s.top(window, by, limit)), as_json, _show_top)
+    _emit(fmt, _ask(db, lambda s: s.top(window, by, limit)), _show_top)
 
 
-def _show_top(a: dict[str, Any]) -> None:
+def _show_top(a: dict[str, Any]) -> Rows:
     rows = [[r["label"], f"{r['failures']:,}", ", ".join(f"{k} {v}" for k, v in r["by_fault"].items())]
             for r in a["rows"]]
-    table([a["label"], "failed", "by fault"], rows, right=(1,))
+    return [a["label"], "failed", "by fault"], rows, (1,)
 
 
 @stats.command("metrics")
-@click.option("--json", "as_json", is_flag=True)
-def list_metrics(as_json: bool) -> None:
+@output_options
+def list_metrics(fmt: Format) -> None:
     """The metric and dimension ids statistics understand."""
     from hangup.stats.dimensions import DIMENSIONS
 
@@ -181,10 +170,9 @@ def list_metrics(as_json: bool) -> None:
         "dimensions": [{"id": d.id, "label": d.label, "top": d.top} for d in DIMENSIONS.values()],
     }
 
-    def show(a: dict[str, Any]) -> None:
-        table(["metric", "label", "unit"], [[m["id"], m["label"], m["unit"]] for m in a["metrics"]])
-        click.echo("")
-        table(["dimension", "label"], [[d["id"], d["label"] + (" (top list)" if d["top"] else "")]
-                                       for d in a["dimensions"]])
+    def show(a: dict[str, Any]) -> Rows:
+        rows = [["metric", m["id"], m["label"], m["unit"]] for m in a["metrics"]]
+        rows += [["dimension", d["id"], d["label"] + (" (top list)" if d["top"] else ""), ""] for d in a["dimensions"]]
+        return ["kind", "id", "label", "unit"], rows, ()
 
-    _emit(answer, as_json, show)
+    _emit(fmt, answer, show)

@@ -10,6 +10,7 @@ import hmac
 import json
 from collections.abc import Sequence
 
+from hangup.errors import error_body
 from hangup.types import ASGIApp, Receive, Scope, Send
 
 
@@ -34,12 +35,10 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         status = 403 if given else 401
-        body = json.dumps({
-            "ok": False, "status": status,
-            "error": "a valid API token is required" if status == 401 else "the API token is wrong",
-            "error_id": "unauthorized" if status == 401 else "forbidden",
-            "details": [{"field": "authorization", "error": "expected 'Bearer <HANGUP_API_TOKEN>'"}],
-        }).encode()
+        body = json.dumps(error_body(
+            status, "a valid API token is required" if status == 401 else "the API token is wrong",
+            details=[{"field": "authorization", "error": "expected 'Bearer <HANGUP_API_TOKEN>'"}],
+        )).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"www-authenticate", b'Bearer realm="hangup"')]
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -21,7 +21,7 @@ from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from hangup import ingest
-from hangup.errors import Forbidden, HTTPError, PayloadError, PayloadTooLarge, StoreError, URITooLong
+from hangup.errors import Forbidden, HTTPError, PayloadError, PayloadTooLarge, StoreError, URITooLong, error_body
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
 from hangup.records import CallRecord
@@ -33,8 +33,7 @@ log = logging.getLogger("hangup.web.callbacks")
 
 CALLBACK_PREFIX = "/callbacks/"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-_NOT_STORED = json.dumps({"ok": False, "error": "the store is not available; retry later",
-                          "error_id": "store_unavailable", "status": 503, "details": []}).encode()
+_NOT_STORED = json.dumps(error_body(503, "the store is not available; retry later")).encode()
 
 
 class MethodNotAllowed(HTTPError):
@@ -222,4 +221,4 @@ def _dumps(data: dict[str, Any]) -> bytes:
 
 
 def _error_body(status: int, error_id: str, message: str, details: list[dict[str, Any]]) -> bytes:
-    return _dumps({"ok": False, "error": message, "error_id": error_id, "status": status, "details": details})
+    return _dumps(error_body(status, message, error_id, details))

@@ -9,10 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hangup.errors import HTTPError, StoreError
-
-_SLUGS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type", 503: "store_unavailable"}
+from hangup.errors import HTTPError, StoreError, error_body
 
 
 class JSONBody(JSONResponse):
@@ -24,9 +21,7 @@ class JSONBody(JSONResponse):
 
 def error_response(status: int, message: str, details: list[dict[str, Any]] | None = None,
                    error_id: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"ok": False, "error": message, "error_id": error_id or _SLUGS.get(status, "error"), "status": status,
-            "details": details or []}
-    return JSONBody(body, status_code=status, headers=headers)
+    return JSONBody(error_body(status, message, error_id, details), status_code=status, headers=headers)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:

@@ -83,7 +83,7 @@ def test_translate_says_why_when_there_is_nothing(run: Invoke) -> None:
 def test_codes_filters_by_scheme_and_outcome(run: Invoke) -> None:
     code, out, _ = run("codes", "--scheme", "planet", "--outcome", "busy", "--json")
     assert code == 0
-    assert sorted(d["name"] for d in json.loads(out)) == ["CALLEE_BUSY", "OTHER_DEV_IN_USE"]
+    assert sorted(json.loads(line)["name"] for line in out.splitlines()) == ["CALLEE_BUSY", "OTHER_DEV_IN_USE"]
 
 
 def test_codes_csv(run: Invoke) -> None:

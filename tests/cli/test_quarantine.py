@@ -20,7 +20,7 @@ def test_replay_after_the_source_network_is_allowed(make_client: ClientFactory, 
     _register()
     url = f"sqlite:///{fresh_store.path}"  # type: ignore[attr-defined]
     listing = CliRunner().invoke(cli, ["quarantine", "list", "--db", url])
-    assert listing.exit_code == 0 and len(listing.output.splitlines()) == 2 and "403" in listing.output
+    assert listing.exit_code == 0 and len(listing.output.splitlines()) == 3 and "403" in listing.output  # header + 2
     first, second = (e.id for e in sorted(fresh_store.quarantined(), key=lambda e: e.id))
     replay = CliRunner().invoke(cli, ["quarantine", "replay", str(first), str(second), "--db", url])
     assert replay.exit_code == 1  # the malformed one is rejected again
