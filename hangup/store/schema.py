@@ -26,7 +26,7 @@ DERIVED_COLUMNS: Mapping[str, str] = {"flagged": "SMALLINT", "ended_at": "BIGINT
 
 #: Each ``calls`` column and its declared type (``NOT NULL`` unless the field may be ``None``): a column per
 #: record field, in the record's order, then the derived ones. The migrations must create exactly these
-#: (``tests/test_record_fields.py`` checks both back ends); a new field's column comes with a migration of its own.
+#: (``tests/store/test_schema.py`` checks both back ends); a new field's column comes with a migration of its own.
 CALL_COLUMN_TYPES: Mapping[str, str] = {
     **{f.name: _NARROWER.get(f.name, _KIND_TYPES[f.kind]) + ("" if f.nullable else " NOT NULL") for f in FIELDS},
     **{name: f"{kind} NOT NULL" for name, kind in DERIVED_COLUMNS.items()},
