@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast
+
+from hangup.record_fields import Fact, JsonKey, RecordField, Verdict, build_function, describe
 
 Direction = Literal["inbound", "outbound", "unknown"]
 CallType = Literal["A", "V"]
@@ -52,80 +54,71 @@ def call_ids(provider: str, provider_call_ids: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One ended call, classified."""
+    """One ended call, classified.
+
+    This declaration is the one list of the record's fields: the stored columns, ``to_json``, the row
+    codec, exports, imports and the OpenAPI schema are built from it (``FIELDS``, ``hangup/record_fields.py``).
+    ``Fact[…]`` marks what the platform reported, ``Verdict[…]`` what hangup's classification derived.
+    """
 
     id: str  # hangup's id: the Planet sid itself, else call_id_for(provider, provider_call_id)
-    provider: str  # adapter name: planet, plivo, twilio, telnyx, vonage, freeswitch, asterisk, callcenter, generic
-    provider_call_id: str  # the platform's own call id (Planet sid, Plivo CallUUID, Twilio CallSid …)
-    from_service_id: str  # caller's service (Planet from_service_id; empty where platforms have none)
-    from_user_id: str  # caller: Planet from_user_id, or the From number / SIP URI
-    to_service_id: str  # callee's service
-    to_user_id: str  # callee: Planet to_user_id, or the To number / SIP URI
-    call_type: CallType  # "A" audio, "V" video (Planet `type`; telephony platforms are audio)
-    setup_time: int  # Unix s when the call was made (Planet setup_time); 0 = not reported
-    start_time: int  # Unix s when the call was answered (Planet start_time); 0 = never answered
-    end_time: int  # Unix s when the call ended; 0 = not reported
-    duration: int  # seconds of conversation as the platform reports it (Planet: end_time - start_time)
-    answered: bool  # the call was connected (duration > 0 or start_time > 0, or the platform says so)
-    direction: Direction = "unknown"  # as seen by the platform
-    stid: str | None = None  # Planet stid: application data from MakeCall(); None when absent or empty
-    srcip: str = ""  # caller IP address (Planet srcip)
-    dstip: str = ""  # callee IP address (Planet dstip)
-    call_end_reason: int | None = None  # Planet detail release code 1000–1100
-    terminate: int | None = None  # Planet simple release code (Q.850 subset)
-    releaser: str = ""  # Planet: initiator, responder, or a VoIP server's hostname
-    rel_code: int | None = None  # Planet debug release code
-    rel_code_str: str = ""  # Planet debug release code text
-    user_rel_code: str | None = None  # Planet application-defined release code
-    cause: str = ""  # the primary native cause as a catalog reference, e.g. "planet:1005", "plivo:4000"
-    causes: tuple[str, ...] = ()  # every native code the event carried, as catalog references
-    outcome: str = "unknown"  # hangup.causes.Outcome value
-    ended_by: str = "unknown"  # hangup.causes.EndedBy value
-    fault: str = "unknown"  # hangup.causes.Fault value
-    normal: bool = False  # the call ended as an ordinary, non-failure event
-    reason: str = ""  # plain words: why the call ended
-    q850: int | None = None  # Q.850 equivalent of the primary cause
-    sip: int | None = None  # SIP final response equivalent (or the reported SIP status)
-    flags: tuple[str, ...] = ()  # contradictions and oddities found at ingest (see docs)
-    extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
-    raw: str = ""  # the request exactly as received (query string or body)
+    provider: Fact[str]  # adapter: planet, plivo, twilio, telnyx, vonage, freeswitch, asterisk, callcenter, generic
+    provider_call_id: Fact[str]  # the platform's own call id (Planet sid, Plivo CallUUID, Twilio CallSid …)
+    from_service_id: Fact[str]  # caller's service (Planet from_service_id; empty where platforms have none)
+    from_user_id: Fact[str]  # caller: Planet from_user_id, or the From number / SIP URI
+    to_service_id: Fact[str]  # callee's service
+    to_user_id: Fact[str]  # callee: Planet to_user_id, or the To number / SIP URI
+    # "A" audio, "V" video (Planet `type`, the name JSON keeps; telephony platforms are audio)
+    call_type: Fact[Annotated[CallType, JsonKey("type")]]
+    setup_time: Fact[int]  # Unix s when the call was made (Planet setup_time); 0 = not reported
+    start_time: Fact[int]  # Unix s when the call was answered (Planet start_time); 0 = never answered
+    end_time: Fact[int]  # Unix s when the call ended; 0 = not reported
+    duration: Fact[int]  # seconds of conversation as the platform reports it (Planet: end_time - start_time)
+    answered: Fact[bool]  # the call was connected (duration > 0 or start_time > 0, or the platform says so)
+    direction: Fact[Direction] = "unknown"  # as seen by the platform
+    stid: Fact[str | None] = None  # Planet stid: application data from MakeCall(); None when absent or empty
+    srcip: Fact[str] = ""  # caller IP address (Planet srcip)
+    dstip: Fact[str] = ""  # callee IP address (Planet dstip)
+    call_end_reason: Fact[int | None] = None  # Planet detail release code 1000–1100
+    terminate: Fact[int | None] = None  # Planet simple release code (Q.850 subset)
+    releaser: Fact[str] = ""  # Planet: initiator, responder, or a VoIP server's hostname
+    rel_code: Fact[int | None] = None  # Planet debug release code
+    rel_code_str: Fact[str] = ""  # Planet debug release code text
+    user_rel_code: Fact[str | None] = None  # Planet application-defined release code
+    cause: Verdict[str] = ""  # the primary native cause as a catalog reference, e.g. "planet:1005", "plivo:4000"
+    causes: Verdict[tuple[str, ...]] = ()  # every native code the event carried, as catalog references
+    outcome: Verdict[str] = "unknown"  # hangup.causes.Outcome value
+    ended_by: Verdict[str] = "unknown"  # hangup.causes.EndedBy value
+    fault: Verdict[str] = "unknown"  # hangup.causes.Fault value
+    normal: Verdict[bool] = False  # the call ended as an ordinary, non-failure event
+    reason: Verdict[str] = ""  # plain words: why the call ended
+    q850: Verdict[int | None] = None  # Q.850 equivalent of the primary cause
+    sip: Verdict[int | None] = None  # SIP final response equivalent (or the reported SIP status)
+    flags: Verdict[tuple[str, ...]] = ()  # contradictions and oddities found at ingest (see docs)
+    extra: Fact[Mapping[str, str]] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
+    # the request exactly as received (query string or body); left out of to_json, whose readers get it apart
+    raw: Annotated[str, JsonKey(None)] = ""
     received_at: float = 0.0  # Unix s (fractional) when hangup received the event
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider": self.provider,
-            "provider_call_id": self.provider_call_id,
-            "from_service_id": self.from_service_id,
-            "from_user_id": self.from_user_id,
-            "to_service_id": self.to_service_id,
-            "to_user_id": self.to_user_id,
-            "type": self.call_type,
-            "setup_time": self.setup_time,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration": self.duration,
-            "answered": self.answered,
-            "direction": self.direction,
-            "stid": self.stid,
-            "srcip": self.srcip,
-            "dstip": self.dstip,
-            "call_end_reason": self.call_end_reason,
-            "terminate": self.terminate,
-            "releaser": self.releaser,
-            "rel_code": self.rel_code,
-            "rel_code_str": self.rel_code_str,
-            "user_rel_code": self.user_rel_code,
-            "cause": self.cause,
-            "causes": list(self.causes),
-            "outcome": self.outcome,
-            "ended_by": self.ended_by,
-            "fault": self.fault,
-            "normal": self.normal,
-            "reason": self.reason,
-            "q850": self.q850,
-            "sip": self.sip,
-            "flags": list(self.flags),
-            "extra": dict(self.extra),
-            "received_at": self.received_at,
-        }
+        """The call as the API shows it: every field but ``raw``, lists as arrays and ``extra`` as an object."""
+        return _to_json(self)
+
+
+#: ``CallRecord``'s fields, described (``hangup.record_fields.RecordField``), in declaration order.
+FIELDS: tuple[RecordField, ...] = describe(CallRecord)
+#: The keys of ``CallRecord.to_json()``, in order.
+JSON_KEYS: tuple[str, ...] = tuple(f.json_key for f in FIELDS if f.json_key is not None)
+
+
+def _json_value(f: RecordField) -> str:
+    """How ``to_json`` writes a field: lists as arrays, maps as objects, every other value as it is."""
+    if f.kind == "list":
+        return f"list(r.{f.name})"
+    if f.kind == "map":
+        return f"dict(r.{f.name})"
+    return f"r.{f.name}"
+
+
+_JSON_ITEMS = ", ".join(f"{f.json_key!r}: {_json_value(f)}" for f in FIELDS if f.json_key is not None)
+_to_json = cast(Callable[[CallRecord], dict[str, Any]], build_function("to_json", "r", f"{{{_JSON_ITEMS}}}", {}))

@@ -9,36 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, cast, get_args
+from typing import Any
 
 from hangup.errors import InvalidPayload
-from hangup.records import CallRecord, CallType, Direction
+from hangup.record_fields import RecordField
+from hangup.records import FIELDS, CallRecord
 from hangup.store.export import split_list
 
-_DIRECTIONS = frozenset(get_args(Direction))
-_CALL_TYPES = frozenset(get_args(CallType))
 _GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
-
-#: Field → (converter, required). Converters take the exported value (JSON value or CSV text).
-_INT = "int"
-_OPT_INT = "opt_int"
-_STR = "str"
-_OPT_STR = "opt_str"
-_BOOL = "bool"
-_LIST = "list"
-_FLOAT = "float"
-FIELDS: Mapping[str, tuple[str, bool]] = {
-    "id": (_STR, True), "provider": (_STR, True), "provider_call_id": (_STR, True),
-    "from_service_id": (_STR, False), "from_user_id": (_STR, False), "to_service_id": (_STR, False),
-    "to_user_id": (_STR, False), "setup_time": (_INT, False), "start_time": (_INT, False),
-    "end_time": (_INT, False), "duration": (_INT, False), "answered": (_BOOL, False), "stid": (_OPT_STR, False),
-    "srcip": (_STR, False), "dstip": (_STR, False), "call_end_reason": (_OPT_INT, False),
-    "terminate": (_OPT_INT, False), "releaser": (_STR, False), "rel_code": (_OPT_INT, False),
-    "rel_code_str": (_STR, False), "user_rel_code": (_OPT_STR, False), "cause": (_STR, False),
-    "causes": (_LIST, False), "outcome": (_STR, False), "ended_by": (_STR, False), "fault": (_STR, False),
-    "normal": (_BOOL, False), "reason": (_STR, False), "q850": (_OPT_INT, False), "sip": (_OPT_INT, False),
-    "flags": (_LIST, False), "raw": (_STR, False), "received_at": (_FLOAT, False),
-}
+#: Fields an exported row must not leave empty (the others are converted as they come).
+_REQUIRED = frozenset({"id", "provider", "provider_call_id"})
 
 
 def _unguard(value: Any) -> Any:
@@ -73,55 +53,69 @@ def _to_list(value: Any) -> tuple[str, ...]:
     return split_list(str(value or ""))
 
 
-CONVERTERS: Mapping[str, Callable[[Any], Any]] = {
-    _INT: _to_int,
-    _OPT_INT: _to_opt_int,
-    _STR: lambda v: "" if v is None else str(v),
-    _OPT_STR: lambda v: None if v is None or v == "" else str(v),
-    _BOOL: _to_bool,
-    _LIST: _to_list,
-    _FLOAT: lambda v: float(v or 0),
+#: Converters of the exported value (JSON value or CSV text) of a field of each kind, by ``(kind, nullable)``.
+CONVERTERS: Mapping[tuple[str, bool], Callable[[Any], Any]] = {
+    ("text", False): lambda v: "" if v is None else str(v),
+    ("text", True): lambda v: None if v is None or v == "" else str(v),
+    ("integer", False): _to_int,
+    ("integer", True): _to_opt_int,
+    ("boolean", False): _to_bool,
+    ("list", False): _to_list,
+    ("real", False): lambda v: float(v or 0),
 }
+#: The converter of each field read by one (a kind without one fails here, when the module is imported).
+_CONVERT = {f.name: CONVERTERS[f.kind, f.nullable] for f in FIELDS if f.kind != "map" and not f.choices}
+
+
+def _expected(choices: tuple[str, ...]) -> str:
+    return f"expected {', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def _choice(f: RecordField, key: str, value: Any, errors: list[dict[str, Any]]) -> Any:
+    """The value of a field with choices; missing, its default (the first choice when it has none)."""
+    if not value:
+        return f.choices[0] if f.required else f.default
+    if value not in f.choices:
+        errors.append({"field": key, "error": _expected(f.choices)})
+    return value
 
 
 def record_from_export(data: Mapping[str, Any]) -> CallRecord:
-    """The record of one exported row (a ``to_json()`` object, or a CSV row of ``CSV_COLUMNS``)."""
+    """The record of one exported row (a ``to_json()`` object with ``raw``, or a CSV row of ``CSV_COLUMNS``)."""
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
-    for name, (kind, required) in FIELDS.items():
-        raw = _unguard(data.get(name))
-        if required and not raw:
-            errors.append({"field": name, "error": "required"})
+    for f in FIELDS:
+        key = f.json_key or f.name  # exports add the fields to_json leaves out under their own names
+        if f.kind == "map":
+            values[f.name] = _map(data.get(key), key, errors)
             continue
-        try:
-            values[name] = CONVERTERS[kind](raw)
-        except (TypeError, ValueError) as exc:
-            errors.append({"field": name, "error": str(exc)[:80]})
-    call_type = _unguard(data.get("type")) or "A"
-    direction = _unguard(data.get("direction")) or "unknown"
-    if call_type not in _CALL_TYPES:
-        errors.append({"field": "type", "error": "expected A or V"})
-    if direction not in _DIRECTIONS:
-        errors.append({"field": "direction", "error": "expected inbound, outbound or unknown"})
-    extra = _extra(data.get("extra"), errors)
+        raw = _unguard(data.get(key))
+        if f.name in _REQUIRED and not raw:
+            errors.append({"field": key, "error": "required"})
+        elif f.choices:
+            values[f.name] = _choice(f, key, raw, errors)
+        else:
+            try:
+                values[f.name] = _CONVERT[f.name](raw)
+            except (TypeError, ValueError) as exc:
+                errors.append({"field": key, "error": str(exc)[:80]})
     if errors:
         raise InvalidPayload("not an exported hangup call record", details=errors)
-    return CallRecord(call_type=cast(CallType, call_type), direction=cast(Direction, direction), extra=extra,
-                      **values)
+    return CallRecord(**values)
 
 
-def _extra(value: Any, errors: list[dict[str, Any]]) -> dict[str, str]:
+def _map(value: Any, key: str, errors: list[dict[str, Any]]) -> dict[str, str]:
     if isinstance(value, str):
         if not value.strip():
             return {}
         try:
             value = json.loads(value)
         except ValueError:
-            errors.append({"field": "extra", "error": "not JSON"})
+            errors.append({"field": key, "error": "not JSON"})
             return {}
     if value is None:
         return {}
     if not isinstance(value, dict):
-        errors.append({"field": "extra", "error": "expected an object"})
+        errors.append({"field": key, "error": "expected an object"})
         return {}
     return {str(k): "" if v is None else str(v) for k, v in value.items()}

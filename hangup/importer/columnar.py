@@ -38,20 +38,19 @@ from hangup.errors import PayloadError
 from hangup.importer import vectors
 from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
 from hangup.providers import asterisk
-from hangup.records import call_ids
+from hangup.records import FIELDS, call_ids
 from hangup.store import staging
 from hangup.store.schema import CALL_COLUMNS
-from hangup.store.sql import record_row
+from hangup.store.sql import CLASSIFICATION_COLUMNS, record_row
 
 #: Column counts read column-wise: without uniqueid/userfield, with both, with the ``newcdrcolumns`` too.
 COLUMN_COUNTS = (16, 18, 21)
 #: Columns of a ``calls`` row that follow from the classification of its combination.
-_CLASSIFIED = ("answered", "cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip",
-               "flags", "flagged")
-_CONSTANT = {"provider": asterisk.NAME, "from_service_id": "", "to_service_id": "", "call_type": "A",
-             "direction": "unknown", "stid": None, "srcip": "", "dstip": "", "call_end_reason": None,
-             "terminate": None, "releaser": "", "rel_code": None, "rel_code_str": "", "user_rel_code": None,
-             "digest": ""}
+_CLASSIFIED = ("answered", *CLASSIFICATION_COLUMNS)
+#: Values of the columns a Master.csv row does not fill, the same on every row: the adapter's constants, and
+#: the record's defaults (``_rows`` sets them where it computed nothing else).
+_CONSTANT = {**{f.name: f.default for f in FIELDS if not f.required}, "provider": asterisk.NAME,
+             "from_service_id": "", "to_service_id": "", "call_type": "A", "digest": ""}
 _HEAD = 1 << 16  # bytes read to tell whether a file is supported
 _MAX_BLOCK = 1 << 28  # bytes parsed at once at most (memory; pyarrow's block size is a 32-bit integer)
 _LEAF_LINES = 64  # a failing block this short is read by the csv module instead of split further
@@ -300,7 +299,7 @@ class _Reader:
         columns["ended_at"] = pc.if_else(pc.greater(columns["end_time"], vectors.ZERO), columns["end_time"],
                                          pa.scalar(int(self.received_at), pa.int64()))
         columns.update((name, pa.repeat(pa.scalar(value, staging.SCHEMA.field(name).type), rows))
-                       for name, value in _CONSTANT.items())
+                       for name, value in _CONSTANT.items() if name not in columns)
         return pa.Table.from_arrays([columns[name] for name in CALL_COLUMNS], schema=staging.SCHEMA), left
 
     def _combinations(self, fields: dict[str, pa.Array], answered: pa.Array, ok: pa.Array) -> pa.Array:

@@ -1,27 +1,24 @@
 """The call log out of the store: JSON Lines, CSV (``hangup.store.export``) or Parquet, streamed in batches.
 
-Parquet is written with pyarrow. Its columns are the CSV export's, typed:
-integers as int64 (nullable where the record's field is optional), ``answered``/``normal`` as
-booleans, ``causes``/``flags`` as lists of strings and ``extra`` as a JSON object string.
+Parquet is written with pyarrow. Its columns are the CSV export's, typed by the kind of the record's
+field: integers as int64 (nullable where the field is optional), booleans (``answered``, ``normal``) as
+booleans, reals as float64, lists (``causes``, ``flags``) as lists of strings and maps (``extra``) as a
+JSON object string.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any
 
 from hangup.records import CallRecord
-from hangup.store.export import CSV_COLUMNS, csv_lines, jsonl_lines
+from hangup.store.export import CSV_COLUMNS, EXPORT_FIELDS, csv_lines, exported, jsonl_lines, map_cell
 
 FORMATS = ("jsonl", "csv", "parquet")
 PARQUET_BATCH = 50_000
 
-_INT_COLUMNS = frozenset({"setup_time", "start_time", "end_time", "duration", "call_end_reason", "terminate",
-                          "rel_code", "q850", "sip"})
-_BOOL_COLUMNS = frozenset({"answered", "normal"})
-_LIST_COLUMNS = frozenset({"causes", "flags"})
+_MAP_COLUMNS = tuple(column for column, f in EXPORT_FIELDS.items() if f.kind == "map")
 
 
 def write_text(records: Iterable[CallRecord], fmt: str, out: IO[str]) -> int:
@@ -43,25 +40,15 @@ def write_text(records: Iterable[CallRecord], fmt: str, out: IO[str]) -> int:
 def parquet_schema() -> Any:
     import pyarrow as pa
 
-    def kind(name: str) -> Any:
-        if name in _INT_COLUMNS:
-            return pa.int64()
-        if name in _BOOL_COLUMNS:
-            return pa.bool_()
-        if name in _LIST_COLUMNS:
-            return pa.list_(pa.string())
-        if name == "received_at":
-            return pa.float64()
-        return pa.string()
-
-    return pa.schema([(name, kind(name)) for name in CSV_COLUMNS])
+    types = {"integer": pa.int64(), "boolean": pa.bool_(), "list": pa.list_(pa.string()), "real": pa.float64()}
+    return pa.schema([(name, types.get(EXPORT_FIELDS[name].kind, pa.string())) for name in CSV_COLUMNS])
 
 
 def _row(record: CallRecord) -> dict[str, Any]:
-    data = record.to_json()
-    data["extra"] = json.dumps(dict(record.extra), ensure_ascii=False) if record.extra else ""
-    data["raw"] = record.raw
-    return {name: data[name] for name in CSV_COLUMNS}
+    data = exported(record)
+    for column in _MAP_COLUMNS:
+        data[column] = map_cell(data[column])
+    return data
 
 
 def write_parquet(records: Iterable[CallRecord], path: str) -> int:

@@ -13,17 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from hangup.records import CallRecord
+from hangup.record_fields import RecordField
+from hangup.records import FIELDS, CallRecord
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "id", "provider", "provider_call_id", "from_service_id", "from_user_id", "to_service_id", "to_user_id", "type",
-    "setup_time", "start_time", "end_time", "duration", "answered", "direction", "stid", "srcip", "dstip",
-    "call_end_reason", "terminate", "releaser", "rel_code", "rel_code_str", "user_rel_code", "cause", "causes",
-    "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags", "extra", "received_at", "raw",
-)
+#: The exported columns and the field each holds: ``to_json``'s keys, then the fields it leaves out (``raw``).
+EXPORT_FIELDS: Mapping[str, RecordField] = {
+    **{f.json_key: f for f in FIELDS if f.json_key is not None},
+    **{f.name: f for f in FIELDS if f.json_key is None},
+}
+CSV_COLUMNS: tuple[str, ...] = tuple(EXPORT_FIELDS)
+_LEFT_OUT = tuple(f.name for f in FIELDS if f.json_key is None)
+_LIST_COLUMNS = tuple(column for column, f in EXPORT_FIELDS.items() if f.kind == "list")
+_MAP_COLUMNS = tuple(column for column, f in EXPORT_FIELDS.items() if f.kind == "map")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Joins the items of a list cell; no cause reference or flag contains it.
 LIST_SEPARATOR = "|"
@@ -70,12 +74,25 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _csv_values(record: CallRecord) -> list[Any]:
+def exported(record: CallRecord) -> dict[str, Any]:
+    """The record as every export writes it: ``to_json()``, then the fields it leaves out (``raw``)."""
     data = record.to_json()
-    data["causes"] = join_list(record.causes)
-    data["flags"] = join_list(record.flags)
-    data["extra"] = json.dumps(dict(record.extra), ensure_ascii=False) if record.extra else ""
-    data["raw"] = record.raw
+    for name in _LEFT_OUT:
+        data[name] = getattr(record, name)
+    return data
+
+
+def map_cell(value: Mapping[str, str]) -> str:
+    """One cell of a map (``extra``): a JSON object, empty when the map is."""
+    return json.dumps(dict(value), ensure_ascii=False) if value else ""
+
+
+def _csv_values(record: CallRecord) -> list[Any]:
+    data = exported(record)
+    for column in _LIST_COLUMNS:
+        data[column] = join_list(data[column])
+    for column in _MAP_COLUMNS:
+        data[column] = map_cell(data[column])
     return [safe_cell(data[c]) for c in CSV_COLUMNS]
 
 
@@ -94,6 +111,4 @@ def csv_lines(records: Iterable[CallRecord]) -> Iterator[str]:
 
 def jsonl_lines(records: Iterable[CallRecord]) -> Iterator[str]:
     for record in records:
-        data = record.to_json()
-        data["raw"] = record.raw
-        yield json.dumps(data, ensure_ascii=False) + "\n"
+        yield json.dumps(exported(record), ensure_ascii=False) + "\n"

@@ -2,6 +2,10 @@
 
 Statements are built with a placeholder chosen by the back end (``?`` for sqlite3, ``%s`` for psycopg),
 and use nothing beyond SQL both SQLite and PostgreSQL accept.
+
+The row codec (``record_row``, ``row_record``, ``classification_row``) is built from the record's field
+list (``hangup.records.FIELDS``) when this module is imported: each field is written as its kind is stored
+(booleans 0/1, lists and maps as JSON text) and read back the same way.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import json
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from hangup.errors import PayloadError
-from hangup.records import CallRecord
+from hangup.record_fields import RecordField, Role, build_function
+from hangup.records import FIELDS, CallRecord
 from hangup.store.base import MAX_LIMIT, CallQuery, Page, QuarantineEntry
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, DERIVED_COLUMNS
 
 SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
 ORDER = "ORDER BY ended_at DESC, id DESC"
@@ -28,17 +33,13 @@ ORDER = "ORDER BY ended_at DESC, id DESC"
 #: A ``calls`` row: the values of ``CALL_COLUMNS`` in order (``record_row``), the digest last.
 Row = tuple[Any, ...]
 
+_FACTS = tuple(f for f in FIELDS if f.role is Role.FACT)
+_VERDICT = tuple(f for f in FIELDS if f.role is Role.VERDICT)
 #: Record fields the platform supplies: two deliveries of one call conflict when one of these differs.
-FACT_FIELDS: tuple[str, ...] = (
-    "provider", "provider_call_id", "from_service_id", "from_user_id", "to_service_id", "to_user_id", "call_type",
-    "setup_time", "start_time", "end_time", "duration", "answered", "direction", "stid", "srcip", "dstip",
-    "call_end_reason", "terminate", "releaser", "rel_code", "rel_code_str", "user_rel_code", "extra",
-)
+FACT_FIELDS: tuple[str, ...] = tuple(f.name for f in _FACTS)
 
-#: Derived fields ``hangup reclassify`` rewrites.
-CLASSIFICATION_COLUMNS: tuple[str, ...] = (
-    "cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags", "flagged",
-)
+#: Derived fields ``hangup reclassify`` rewrites (``flagged`` follows ``flags``).
+CLASSIFICATION_COLUMNS: tuple[str, ...] = (*(f.name for f in _VERDICT), "flagged")
 
 # CallQuery field -> (column, how to turn the value into a parameter)
 _EQUALITY_FILTERS: dict[str, str] = {
@@ -57,21 +58,23 @@ _EQUALITY_FILTERS: dict[str, str] = {
 
 
 def facts(record: CallRecord) -> dict[str, Any]:
-    return {name: (dict(record.extra) if name == "extra" else getattr(record, name)) for name in FACT_FIELDS}
+    return {f.name: (dict(getattr(record, f.name)) if f.kind == "map" else getattr(record, f.name)) for f in _FACTS}
 
 
-_FACTS_WITHOUT_EXTRA = operator.attrgetter(*FACT_FIELDS[:-1])
+_PLAIN_FACTS = operator.attrgetter(*(f.name for f in _FACTS if f.kind != "map"))
+_MAP_FACTS = tuple(operator.attrgetter(f.name) for f in _FACTS if f.kind == "map")
 
 
 def digest(record: CallRecord) -> str:
     """Hash of the platform-supplied facts (key order and receipt time do not matter).
 
     ``repr`` of the fact tuple tells ``None`` from ``"None"`` and ``1`` from ``"1"``; it is computed on
-    every insert, so it avoids building JSON.
+    every insert, so it avoids building JSON. A map (``extra``) adds its sorted items when it has any.
     """
-    text = repr(_FACTS_WITHOUT_EXTRA(record))
-    if record.extra:
-        text += repr(sorted(record.extra.items()))
+    text = repr(_PLAIN_FACTS(record))
+    for value_of in _MAP_FACTS:
+        if values := value_of(record):
+            text += repr(sorted(values.items()))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -111,20 +114,6 @@ def ended_at(record: CallRecord) -> int:
     return record.end_time if record.end_time > 0 else int(record.received_at)
 
 
-def record_row(record: CallRecord) -> Row:
-    """The ``calls`` row of a record, in ``CALL_COLUMNS`` order."""
-    r = record
-    return (
-        r.id, r.provider, r.provider_call_id, r.from_service_id, r.from_user_id, r.to_service_id, r.to_user_id,
-        r.call_type, r.setup_time, r.start_time, r.end_time, r.duration, int(r.answered), r.direction, r.stid,
-        r.srcip, r.dstip, r.call_end_reason, r.terminate, r.releaser, r.rel_code, r.rel_code_str, r.user_rel_code,
-        r.cause, _json_list(r.causes), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
-        r.sip, _json_list(r.flags), _json_extra(r.extra), r.raw,
-        r.received_at,
-        int(bool(r.flags)), ended_at(r), digest(r),
-    )
-
-
 def page_of(rows: Sequence[Sequence[Any]], limit: int) -> Page:
     """The page of a ``page_sql`` result: its first ``limit`` rows, and a cursor when it fetched one more."""
     calls = [row_record(r) for r in rows[:limit]]
@@ -151,33 +140,6 @@ def row_digest(row: Sequence[Any]) -> str:
     return found or digest(row_record(row))
 
 
-def classification_row(record: CallRecord) -> tuple[Any, ...]:
-    """Values of ``CLASSIFICATION_COLUMNS`` followed by the id (for an UPDATE … WHERE id = ?)."""
-    r = record
-    return (
-        r.cause, json.dumps(list(r.causes)), r.outcome, r.ended_by, r.fault, int(r.normal), r.reason, r.q850,
-        r.sip, json.dumps(list(r.flags)), int(bool(r.flags)), r.id,
-    )
-
-
-def row_record(row: Sequence[Any]) -> CallRecord:
-    """A record from a ``SELECT {SELECT_COLUMNS}`` row (or a ``record_row``)."""
-    (call_id, provider, provider_call_id, from_service_id, from_user_id, to_service_id, to_user_id, call_type,
-     setup_time, start_time, end_time, duration, answered, direction, stid, srcip, dstip, call_end_reason,
-     terminate, releaser, rel_code, rel_code_str, user_rel_code, cause, causes, outcome, ended_by, fault, normal,
-     reason, q850, sip, flags, extra, raw, received_at, *_) = row
-    return CallRecord(
-        id=call_id, provider=provider, provider_call_id=provider_call_id, from_service_id=from_service_id,
-        from_user_id=from_user_id, to_service_id=to_service_id, to_user_id=to_user_id, call_type=call_type,
-        setup_time=setup_time, start_time=start_time, end_time=end_time, duration=duration, answered=bool(answered),
-        direction=direction, stid=stid, srcip=srcip, dstip=dstip, call_end_reason=call_end_reason,
-        terminate=terminate, releaser=releaser, rel_code=rel_code, rel_code_str=rel_code_str,
-        user_rel_code=user_rel_code, cause=cause, causes=_text_list(causes), outcome=outcome, ended_by=ended_by,
-        fault=fault, normal=bool(normal), reason=reason, q850=q850, sip=sip, flags=_text_list(flags),
-        extra=json.loads(extra), raw=raw, received_at=float(received_at),
-    )
-
-
 #: JSON list cells read so far: a log repeats a few hundred cause and flag lists, so each is parsed once.
 _TEXT_LISTS: dict[str, tuple[str, ...]] = {}
 _TEXT_LISTS_MAX = 4096
@@ -195,6 +157,39 @@ def _text_list(text: str) -> tuple[str, ...]:
 def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]]:
     old, new = facts(stored), facts(received)
     return {name: [old[name], new[name]] for name in FACT_FIELDS if old[name] != new[name]}
+
+
+# -- the row codec, built from the record's fields ------------------------------------------
+#: How a field of each kind is written to its column, where the value is not stored as it is.
+_ENCODE = {"boolean": "int({})", "list": "_json_list({})", "map": "_json_extra({})"}
+#: How it is read back.
+_DECODE = {"boolean": "bool({})", "list": "_text_list({})", "map": "json.loads({})", "real": "float({})"}
+#: The values of the columns that are not fields (``hangup.store.schema.DERIVED_COLUMNS``).
+_DERIVED = {"flagged": "int(bool(r.flags))", "ended_at": "ended_at(r)", "digest": "digest(r)"}
+_CODEC_NAMES = {"_json_list": _json_list, "_json_extra": _json_extra, "_text_list": _text_list, "json": json,
+                "ended_at": ended_at, "digest": digest, "CallRecord": CallRecord}
+
+
+def _encoded(f: RecordField) -> str:
+    return _ENCODE.get(f.kind, "{}").format(f"r.{f.name}")
+
+
+def _tuple(items: Sequence[str]) -> str:
+    return f"({', '.join(items)},)"
+
+
+_ROW_ITEMS = [*map(_encoded, FIELDS), *(_DERIVED[name] for name in DERIVED_COLUMNS)]
+_RECORD_ITEMS = [f"{f.name}={_DECODE.get(f.kind, '{}').format(f'row[{i}]')}" for i, f in enumerate(FIELDS)]
+_CLASSIFICATION_ITEMS = [*map(_encoded, _VERDICT), _DERIVED["flagged"], "r.id"]
+
+#: The ``calls`` row of a record, in ``CALL_COLUMNS`` order.
+record_row = cast(Callable[[CallRecord], Row], build_function("record_row", "r", _tuple(_ROW_ITEMS), _CODEC_NAMES))
+#: A record from a ``SELECT {SELECT_COLUMNS}`` row (or a ``record_row``).
+row_record = cast(Callable[[Sequence[Any]], CallRecord], build_function(
+    "row_record", "row", f"CallRecord({', '.join(_RECORD_ITEMS)})", _CODEC_NAMES))
+#: Values of ``CLASSIFICATION_COLUMNS`` followed by the id (for an UPDATE … WHERE id = ?).
+classification_row = cast(Callable[[CallRecord], tuple[Any, ...]], build_function(
+    "classification_row", "r", _tuple(_CLASSIFICATION_ITEMS), _CODEC_NAMES))
 
 
 # -- filters and cursors -----------------------------------------------------------------

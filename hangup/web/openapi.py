@@ -10,6 +10,8 @@ from typing import Any
 
 from hangup import __version__
 from hangup.providers.planet import KEYS, NULLABLE
+from hangup.record_fields import RecordField
+from hangup.records import FIELDS, JSON_KEYS
 from hangup.settings import Settings
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -29,7 +31,6 @@ _INT = {"type": "integer"}
 _TIME = {"anyOf": [{"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
                    {"type": "string", "format": "date-time"}]}
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
-_NULL_INT = {"type": ["integer", "null"]}
 _NULL_STRING = {"type": ["string", "null"]}
 
 _PLANET_TYPES: dict[str, dict[str, Any]] = {
@@ -77,20 +78,25 @@ def _planet_parameters() -> list[dict[str, Any]]:
     ]
 
 
+#: JSON Schema types of the record's scalar kinds.
+_KIND_TYPES = {"text": "string", "integer": "integer", "real": "number", "boolean": "boolean"}
+
+
+def _field_schema(f: RecordField) -> dict[str, Any]:
+    """The schema of a field's value in ``CallRecord.to_json()`` (``null`` allowed where the field is optional)."""
+    if f.kind == "list":
+        return {"type": "array", "items": _STRING}
+    if f.kind == "map":
+        return {"type": "object"}
+    kind = _KIND_TYPES[f.kind]
+    return {"type": [kind, "null"] if f.nullable else kind}
+
+
+#: A call as ``CallRecord.to_json()`` writes it: every key, always.
 _CALL_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "provider", "provider_call_id", "outcome", "ended_by", "fault", "normal", "reason", "flags"],
-    "properties": {
-        "id": _STRING, "provider": _STRING, "provider_call_id": _STRING, "from_service_id": _STRING,
-        "from_user_id": _STRING, "to_service_id": _STRING, "to_user_id": _STRING, "type": _STRING,
-        "setup_time": _INT, "start_time": _INT, "end_time": _INT, "duration": _INT, "answered": {"type": "boolean"},
-        "direction": _STRING, "stid": _NULL_STRING, "srcip": _STRING, "dstip": _STRING,
-        "call_end_reason": _NULL_INT, "terminate": _NULL_INT, "releaser": _STRING, "rel_code": _NULL_INT,
-        "rel_code_str": _STRING, "user_rel_code": _NULL_STRING, "cause": _STRING,
-        "causes": {"type": "array", "items": _STRING}, "outcome": _STRING, "ended_by": _STRING, "fault": _STRING,
-        "normal": {"type": "boolean"}, "reason": _STRING, "q850": _NULL_INT, "sip": _NULL_INT,
-        "flags": {"type": "array", "items": _STRING}, "extra": {"type": "object"}, "received_at": {"type": "number"},
-    },
+    "required": list(JSON_KEYS),
+    "properties": {f.json_key: _field_schema(f) for f in FIELDS if f.json_key is not None},
 }
 
 _STATUS_SCHEMA: dict[str, Any] = {
