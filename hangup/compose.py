@@ -2,7 +2,8 @@
 
 The store does not know the packages built on it; this module does. It gathers every package's named
 migrations (``MIGRATIONS``), the write hooks every store hangup opens for its own use gets
-(``WRITE_HOOKS``), and opens stores with them. ``hangup serve`` and every command that writes calls
+(``WRITE_HOOKS``), opens stores with them, and lists the work ``hangup serve`` repeats while serving
+(``repeating_jobs``: alert evaluation, the minute-rollup prune). ``hangup serve`` and every command that writes calls
 (``hangup ingest``, ``hangup import``, ``hangup reclassify`` …) open their store here, so calls stored
 outside the server are counted too. Only the doors (``hangup.web``, ``hangup.cli``) and the package
 root sit above it (the layering is in docs/architecture.md and enforced by ``tests/test_layers.py``).
@@ -10,14 +11,20 @@ root sit above it (the layering is in docs/architecture.md and enforced by ``tes
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hangup.alerts import engine as alert_engine
+from hangup.alerts.notify import WebhookNotifier
+from hangup.alerts.rules import load_rules
 from hangup.emit import schema as emit_schema
 from hangup.settings import Settings
-from hangup.stats import rollups
+from hangup.stats import retention, rollups
 from hangup.stats.db import attach_rollups
+from hangup.stats.service import StatsService
 from hangup.store import Store
 from hangup.store import open_store as open_bare_store
 from hangup.store import schema as store_schema
@@ -66,3 +73,46 @@ def open_configured_store(settings: Settings, url: str | None = None, *, migrate
     except BaseException:
         store.close()
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Work repeated while serving: ``step(stop)`` at start and then every ``every`` seconds.
+
+    A failing step is logged on ``logger`` with ``failure`` and tried again next time. ``stop`` is set when
+    the server stops, so a long step (a prune) ends after its current chunk; ``close`` runs after the last step.
+    """
+
+    name: str
+    every: float
+    step: Callable[[threading.Event], object]
+    logger: logging.Logger
+    failure: str
+    close: Callable[[], None] = lambda: None
+
+
+def repeating_jobs(store: Store, settings: Settings, service: StatsService) -> list[Job]:
+    """The jobs the settings ask for: alert rules (``HANGUP_ALERTS_FILE``), the minute-rollup prune."""
+    jobs: list[Job] = []
+    if settings.alerts_file:
+        ruleset = load_rules(settings.alerts_file)
+        notifier = WebhookNotifier()
+        evaluator = alert_engine.AlertEngine(service, ruleset.rules, notifier)
+        jobs.append(Job("alerts", ruleset.interval, lambda stop: evaluator.check(), logging.getLogger("hangup.alerts"),
+                        "alert evaluation failed", notifier.close))
+    if settings.minute_rollup_days:
+        jobs.append(Job("minute-rollup-prune", retention.PRUNE_SECONDS,
+                        _pruner(store, settings.minute_rollup_days), _PRUNE_LOG, "pruning minute rollups failed"))
+    return jobs
+
+
+_PRUNE_LOG = logging.getLogger("hangup.stats.retention")
+
+
+def _pruner(store: Store, days: int) -> Callable[[threading.Event], None]:
+    def prune(stop: threading.Event) -> None:
+        deleted = retention.prune(store, days, stop=stop)
+        if deleted:
+            _PRUNE_LOG.info("deleted %d minute rollup rows older than %d days", deleted, days)
+
+    return prune

@@ -38,7 +38,7 @@ from hangup.store import postgres_bulk as bulk
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import AddResult, WriteHook
+from hangup.store.base import WriteHook
 from hangup.store.database import Database
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS
@@ -239,9 +239,9 @@ class PostgresStore(SharedReads, WriterBackedStore):
             try:
                 self.ensure_months({m for m in months if m is not None})
                 return self._transaction(ops)
-            except _RETRYABLE:
+            except _RETRYABLE as exc:
                 if attempt == RETRIES:
-                    raise
+                    raise StoreError(f"PostgreSQL write failed: {exc}") from exc
                 time.sleep(0.01 * (attempt + 1))
             except psycopg.OperationalError as exc:
                 # A lost connection is retried on a new one: even if the lost COMMIT went through, the
@@ -276,26 +276,6 @@ class PostgresStore(SharedReads, WriterBackedStore):
         return results
 
     # -- writes --------------------------------------------------------------------------
-    def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
-        """Store ``calls`` rows as ``sql.record_row`` builds them (bulk imports): as ``add_many`` would store
-        their records, through COPY and set-based statements (``hangup.store.postgres_bulk``)."""
-        if not rows:
-            return []
-        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
-        return results
-
-    def ping(self) -> None:
-        try:
-            self._writer.run_sync(("ping", None))
-        except psycopg.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
-
-    async def aping(self) -> None:
-        try:
-            await self._writer.run_async(("ping", None))
-        except psycopg.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
-
     # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:
         with self.database.reading() as conn, conn.cursor() as cur:

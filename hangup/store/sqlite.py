@@ -180,13 +180,6 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         return sql.row_record(row) if row else None
 
     # -- writes --------------------------------------------------------------------------
-    def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
-        """Store a batch of ``calls`` rows as ``sql.record_row`` builds them (imports read in another process)."""
-        if not rows:
-            return []
-        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
-        return results
-
     def staging_dir(self) -> str:
         return os.path.dirname(os.path.abspath(self.path))
 
@@ -214,12 +207,6 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
             self._bulk = False
             self._writer.run_sync(("restore_indexes", None))
             _sync_to_disk(self.path)
-
-    def ping(self) -> None:
-        self._writer.run_sync(("ping", None))  # a write transaction: proves the write lock can be taken
-
-    async def aping(self) -> None:
-        await self._writer.run_async(("ping", None))
 
     # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:

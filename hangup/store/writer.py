@@ -191,8 +191,7 @@ class WriterLane:
 class WriterBackedStore:
     """The write operations both back ends hand to their ``GroupCommitWriter`` unchanged.
 
-    A back end sets ``_writer`` and ``_hooks`` and implements the operation kinds in its ``run_batch``;
-    only what differs (``add_rows``, ``ping``) stays in the back end.
+    A back end sets ``_writer`` and ``_hooks`` and implements the operation kinds in its transaction.
     """
 
     _writer: GroupCommitWriter | WriterLane
@@ -209,8 +208,23 @@ class WriterBackedStore:
         results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
         return results
 
+    def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[AddResult]:
+        """Store ``calls`` rows as ``sql.record_row`` builds them (bulk imports read in another process): as
+        ``add_many`` would store their records (on PostgreSQL through COPY, ``hangup.store.postgres_bulk``)."""
+        if not rows:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
+        return results
+
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
+
+    def ping(self) -> None:
+        """A write transaction of the writer: proves the write lock can be taken and a commit goes through."""
+        self._writer.run_sync(("ping", None))
+
+    async def aping(self) -> None:
+        await self._writer.run_async(("ping", None))
 
     def quarantine(self, entry: QuarantineEntry) -> int:
         result: int = self._writer.run_sync(("quarantine", entry))

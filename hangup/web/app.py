@@ -57,8 +57,7 @@ LIFESPAN_HOOKS: list[str] = [
     "hangup.web.metrics:lifespan",
     "hangup.emit.web:emitter_lifespan",
     "hangup.emit.web:demo_lifespan",
-    "hangup.web.dashboard_api:alerts_lifespan",
-    "hangup.web.dashboard_api:retention_lifespan",
+    "hangup.web.jobs:lifespan",
 ]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
