@@ -116,36 +116,45 @@ class SQLiteEngine:
 
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
         """One transaction for the batch: each part once, with its payloads in order."""
-        groups: dict[WritePart, list[int]] = {}
-        for index, (part, _) in enumerate(ops):
-            groups.setdefault(part, []).append(index)
-        conn = self.wconn
-        payloads = {part: [ops[i][1] for i in indexes] for part, indexes in groups.items()}
-        results: list[Any] = [None] * len(ops)
+        first = ops[0][0]
+        if all(part is first for part, _ in ops):  # the usual batch: one part (calls only)
+            groups: dict[WritePart, list[int]] = {first: list(range(len(ops)))}
+            payloads = {first: [payload for _, payload in ops]}
+        else:
+            groups = {}
+            for index, (part, _) in enumerate(ops):
+                groups.setdefault(part, []).append(index)
+            payloads = {part: [ops[i][1] for i in indexes] for part, indexes in groups.items()}
         try:
-            if self._applied_synchronous != self.synchronous:
-                conn.execute(f"PRAGMA synchronous={self.synchronous}")
-                self._applied_synchronous = self.synchronous
-            prepared: list[WritePart] = []
-            try:
-                for part in groups:
-                    part.prepare(conn, payloads[part])
-                    prepared.append(part)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for part, indexes in groups.items():
-                        for index, result in zip(indexes, part.run(conn, payloads[part]), strict=True):
-                            results[index] = result
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            finally:
-                for part in prepared:
-                    part.finish(conn, payloads[part])
+            return self._transaction(groups, payloads, len(ops))
         except sqlite3.Error as exc:
             raise StoreError(f"the store could not commit: {exc}") from exc
+
+    def _transaction(self, groups: dict[WritePart, list[int]], payloads: dict[WritePart, list[Any]],
+                     size: int) -> list[Any]:
+        conn = self.wconn
+        if self._applied_synchronous != self.synchronous:
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            self._applied_synchronous = self.synchronous
+        results: list[Any] = [None] * size
+        prepared: list[WritePart] = []
+        try:
+            for part in groups:
+                part.prepare(conn, payloads[part])
+                prepared.append(part)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for part, indexes in groups.items():
+                    for index, result in zip(indexes, part.run(conn, payloads[part]), strict=True):
+                        results[index] = result
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            for part in prepared:
+                part.finish(conn, payloads[part])
         return results
 
     def close(self) -> None:
@@ -203,6 +212,8 @@ class PostgresEngine:
 Engine = SQLiteEngine | PostgresEngine
 _ENGINES: dict[str, tuple[Engine, int]] = {}  # URL key -> (engine, handles open)
 _ENGINES_LOCK = threading.Lock()
+# A forked child has none of its parent's threads: it must open its own engines, not reuse a dead writer.
+os.register_at_fork(after_in_child=_ENGINES.clear)
 
 
 def _acquire(location: DatabaseURL, synchronous: str | None, batch_size: int | None, pool_size: int) -> Engine:

@@ -147,10 +147,9 @@ class PostgresStore(SharedReads, WriterBackedStore):
 
     # -- connections ---------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(self.conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        """A connection of the writer's own (the pool's are for reads): the database's one opener."""
+        conn: psycopg.Connection[Any] = self.database.connect()
+        return conn
 
     def _current_schema(self) -> str:
         row = self._wconn.execute("SELECT current_schema()").fetchone()

@@ -69,6 +69,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         self._attached = 0
         self._bulk = False  # inside bulk_load: staged batches commit without waiting for the disk
         self._writer = WriterLane(self.database.writer, self)
+        self._staged = _StagedPart(self)  # its own part: the calls' part needs no ATTACH step per batch
         if migrate:
             try:
                 self.migrate()
@@ -89,16 +90,6 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         return self.database.write(functools.partial(_migrate, migrations=self.migrations))
 
     # -- the writer's transaction (this store's part of it) ------------------------------
-    def prepare(self, conn: sqlite3.Connection, payloads: list[Any]) -> None:
-        stages = [payload for kind, payload in payloads if kind == "staged"]
-        if stages:
-            self._attach_stages(conn, stages)  # ATTACH and DETACH cannot run inside a transaction
-
-    def finish(self, conn: sqlite3.Connection, payloads: list[Any]) -> None:
-        stages = [payload for kind, payload in payloads if kind == "staged"]
-        if stages:
-            self._detach_stages(conn, stages)
-
     def run(self, conn: sqlite3.Connection, payloads: list[Any]) -> list[Any]:
         ops: Sequence[Op] = payloads
         results: list[Any] = [None] * len(ops)
@@ -115,9 +106,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         for i, start, count in spans:
             results[i] = statuses[start] if ops[i][0] == "call" else statuses[start:start + count]
         for i, (kind, payload) in enumerate(ops):
-            if kind == "staged":
-                results[i] = staging.move(conn, self._stages[payload], self._hooks)
-            elif kind not in _CALL_OPS:
+            if kind not in _CALL_OPS:
                 results[i] = _OTHER_OPS[kind](conn, payload)
         if inserted:
             _run_hooks(self._hooks, conn, rows, records, inserted)
@@ -186,7 +175,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
     def add_staged(self, path: str) -> StagedResult:
         """Store the rows of a staging file (``hangup.store.staging``) in one transaction; the file is
         attached for it and detached after, so it can be deleted."""
-        result: StagedResult = self._writer.run_sync(("staged", path))
+        result: StagedResult = self.database.writer.run_sync((self._staged, path))
         return result
 
     @contextlib.contextmanager
@@ -220,6 +209,23 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
                 ).fetchone()
                 found = sql.row_record(row) if row else None
         return found
+
+
+class _StagedPart(WritePart):
+    """Staging files of a store (``add_staged``): attached before the transaction, moved in, detached after
+    (``ATTACH`` and ``DETACH`` cannot run inside a transaction)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def prepare(self, conn: sqlite3.Connection, payloads: list[Any]) -> None:
+        self._store._attach_stages(conn, payloads)
+
+    def run(self, conn: sqlite3.Connection, payloads: list[Any]) -> list[Any]:
+        return [staging.move(conn, self._store._stages[path], self._store._hooks) for path in payloads]
+
+    def finish(self, conn: sqlite3.Connection, payloads: list[Any]) -> None:
+        self._store._detach_stages(conn, payloads)
 
 
 # -- operations other than inserting calls ------------------------------------------------

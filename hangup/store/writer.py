@@ -172,8 +172,11 @@ class WriterLane:
         self._part = part
         self.stats = writer.stats
 
-    async def run_async(self, op: Op) -> Any:
-        return await self._writer.run_async((self._part, op))
+    def run_async(self, op: Op) -> asyncio.Future[Any]:
+        """The future of ``op``'s result (a future, not a coroutine: one frame less on the ingest path)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._writer.submit((self._part, op), future)
+        return future
 
     def run_sync(self, op: Op) -> Any:
         return self._writer.run_sync((self._part, op))
