@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hangup.compose import open_configured_store
+from hangup.composition import open_configured_store
 from hangup.importer import Importer
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hangup.causes import default_catalog
-from hangup.compose import MIGRATIONS, open_store
+from hangup.composition import MIGRATIONS, open_store
 from hangup.stats import raw, rebuild, rollups, traffic
 from hangup.stats.buckets import DAY
 from hangup.stats.db import StatsDB, attach_rollups

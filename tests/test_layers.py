@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hangup.providers", "hangup.store"),
     ("hangup.stats", "hangup.alerts", "hangup.emit", "hangup.importer"),
     ("hangup.ingest",),
-    ("hangup.compose",),
+    ("hangup.composition",),
     ("hangup.web", "hangup.cli", "hangup.emit.web"),
     ("hangup", "hangup.__main__"),
 )
@@ -117,7 +117,7 @@ def test_no_module_depends_on_a_higher_layer() -> None:
         ("hangup.store.planted", "def f():\n    from hangup.web.app import create_app\n", ["hangup.web.app"]),
         ("hangup.store.planted", 'HOOKS = ("hangup.stats.db:attach_rollups",)\n', ["hangup.stats.db"]),
         ("hangup.causes.planted", "from hangup import ingest\n", ["hangup.ingest"]),
-        ("hangup.web.planted", "from hangup.compose import open_store\n", []),  # downward
+        ("hangup.web.planted", "from hangup.composition import open_store\n", []),  # downward
         ("hangup.store.planted", '"""Read by ``hangup.stats.db``."""\n', []),  # prose, not a dependency
         ("hangup.store.planted", 'DEFAULT = "sqlite:///./hangup.db"\n', []),  # not a module
         ("hangup.cli.planted", "from hangup import __version__\n", []),  # the package root

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hangup.compose import open_configured_store
+from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.settings import BY_NAME, load_settings
 from hangup.store.base import Store

@@ -13,7 +13,7 @@ import sys
 import click
 
 from hangup.cli.db import db_option
-from hangup.compose import open_configured_store
+from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
 from hangup.importer.parallel import ImportReaderError

@@ -43,7 +43,7 @@ SCHEMA = (
 )""",
 )
 
-#: Contributed to the store's named migrations (gathered by ``hangup.compose.MIGRATIONS``). On SQLite
+#: Contributed to the store's named migrations (gathered by ``hangup.composition.MIGRATIONS``). On SQLite
 #: the table is clustered on its key (WITHOUT ROWID), so a range of buckets is one contiguous read.
 MIGRATIONS = (
     Migration("0200_stats_rollups", SCHEMA, dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in SCHEMA)}),

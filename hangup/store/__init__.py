@@ -1,7 +1,7 @@
 """Call stores: the ``Store`` protocol and ``open_store(url)``, which picks the back end by the URL's dialect.
 
 ``open_store`` is the bare opener: the call store's own tables, no write hooks. hangup's doors open
-stores through the composition root (``hangup.compose``), which adds every package's migrations and
+stores through the composition root (``hangup.composition``), which adds every package's migrations and
 the standard write hooks.
 """
 

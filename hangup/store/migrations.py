@@ -1,7 +1,7 @@
 """Named, ordered schema migrations, recorded in a ``_migrations`` table.
 
 Every module that owns tables lists its migrations in a module-level ``MIGRATIONS`` tuple; the
-composition root (``hangup.compose.MIGRATIONS``) gathers them and hands them to the store, which never
+composition root (``hangup.composition.MIGRATIONS``) gathers them and hands them to the store, which never
 names the packages above it. Migrations are applied in the order of their names, so a name starts with
 a number (``0001_calls``, ``0200_rollups``); a name is applied once per database and never changes
 meaning afterwards — a change is a new migration.

@@ -97,7 +97,7 @@ def apply_migrations(conninfo: str, migrations: Sequence[Migration], schema: str
 class PostgresStore(SharedReads, WriterBackedStore):
     """The PostgreSQL implementation of ``hangup.store.base.Store`` (see the module docstring).
 
-    ``migrations`` as for ``SQLiteStore``: the call store's own tables unless ``hangup.compose`` hands in more.
+    ``migrations`` as for ``SQLiteStore``: the call store's own tables unless ``hangup.composition`` hands in more.
     """
 
     def __init__(

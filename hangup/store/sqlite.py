@@ -55,7 +55,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
     """The SQLite implementation of ``hangup.store.base.Store``.
 
     ``migrations`` are the named migrations the store applies (default: the call store's own tables;
-    ``hangup.compose`` hands in every package's).
+    ``hangup.composition`` hands in every package's).
     """
 
     def __init__(self, url: str, *, synchronous: str | None = None, batch_size: int = 256, migrate: bool = True,

@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from hangup.compose import attach_standard_hooks, open_configured_store
+from hangup.composition import attach_standard_hooks, open_configured_store
 from hangup.settings import Settings, load_settings
 from hangup.store.base import Store
 from hangup.types import Receive, Scope, Send

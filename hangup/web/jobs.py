@@ -1,4 +1,4 @@
-"""The repeating jobs of ``hangup serve`` (``hangup.compose.repeating_jobs``), each a loop while serving.
+"""The repeating jobs of ``hangup serve`` (``hangup.composition.repeating_jobs``), each a loop while serving.
 
 A job's step runs in the thread pool (it reads and writes the database), at start and then every
 ``every`` seconds. A failure is logged and tried again next time: it must stop neither the loop nor the
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
 
-from hangup.compose import Job, repeating_jobs
+from hangup.composition import Job, repeating_jobs
 from hangup.web.dashboard_api import stats_service
 from hangup.web.state import AppState
 

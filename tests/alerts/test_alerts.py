@@ -13,7 +13,7 @@ import pytest
 
 from hangup.alerts import AlertEngine, AlertEvent, parse_rules
 from hangup.alerts.notify import WebhookNotifier
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.errors import ConfigError
 from hangup.records import CallRecord
 from hangup.stats import traffic

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.settings import load_settings
 from hangup.stats import traffic
 from hangup.store.base import Store

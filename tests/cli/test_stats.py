@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hangup.cli import _register, cli
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.stats import traffic
 from hangup.stats.db import attach_rollups
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from receiver_helpers import planet_query
 
 from hangup.cli import _register, cli
-from hangup.compose import open_configured_store
+from hangup.composition import open_configured_store
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
 from hangup.settings import load_settings

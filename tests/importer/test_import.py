@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hangup.cli import _register, cli
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.importer import Importer, guess_format
 from hangup.importer.export import write_parquet, write_text
 from hangup.importer.formats import Item, guarded

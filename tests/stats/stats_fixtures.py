@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.records import CallRecord
 from hangup.stats import traffic
 from hangup.stats.db import StatsDB, attach_rollups

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hangup.compose import open_store
+from hangup.composition import open_store
 from hangup.stats import rebuild, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService

@@ -12,7 +12,7 @@ from typing import Any
 import postgres_helpers
 import pytest
 
-from hangup.compose import open_configured_store, open_store
+from hangup.composition import open_configured_store, open_store
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
 from hangup.settings import BY_NAME, load_settings

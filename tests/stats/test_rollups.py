@@ -119,7 +119,7 @@ def test_repeated_deliveries_are_counted_once(seeded: Seeded, span: tuple[int, i
 
 
 def test_a_failed_batch_leaves_no_rollups(tmp_path: Any, span: tuple[int, int]) -> None:
-    from hangup.compose import open_store
+    from hangup.composition import open_store
     from hangup.stats import traffic
     from hangup.stats.db import StatsDB, attach_rollups
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hangup.alerts.engine import AlertEngine
 from hangup.alerts.rules import Rule
 from hangup.cli import _register, cli
-from hangup.compose import attach_standard_hooks, open_store
+from hangup.composition import attach_standard_hooks, open_store
 from hangup.emit.outbox import NewEntry, open_outbox
 from hangup.records import CallRecord
 from hangup.stats.db import StatsDB
@@ -116,6 +116,23 @@ def test_statistics_survive_a_dropped_read_connection(postgres_url: str) -> None
         with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
         assert service.summary(Window(0, 3600))["totals"]["attempts"] == 0
+    finally:
+        db.close()
+        store.close()
+
+
+def test_a_write_asked_for_inside_the_writer_joins_its_transaction(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    store, db = open_store(url), Database(url)
+    db.write(lambda conn: conn.execute("CREATE TABLE seen (id TEXT)"))
+
+    def hook(conn: object, records: object) -> None:  # e.g. a hook that queues an outbox row
+        db.write(lambda c: c.execute("INSERT INTO seen SELECT id FROM calls"))
+
+    store.add_write_hook(hook)
+    try:
+        store.add_many([_failed_call()])  # would wait for itself forever if the hook's write were queued
+        assert db.read("SELECT id FROM seen") == [("c1",)]
     finally:
         db.close()
         store.close()

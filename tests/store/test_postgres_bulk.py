@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from test_sqlite import call
 
-from hangup.compose import MIGRATIONS
+from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import raw, rollups
 from hangup.stats.buckets import DAY, MINUTE

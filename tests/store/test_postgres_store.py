@@ -13,7 +13,7 @@ import pytest
 from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 from test_sqlite import call
 
-from hangup.compose import MIGRATIONS, open_store
+from hangup.composition import MIGRATIONS, open_store
 from hangup.records import CallRecord
 from hangup.stats import raw, rollups, traffic
 from hangup.stats.db import StatsDB, attach_rollups

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 
-from hangup.compose import MIGRATIONS, open_store
+from hangup.composition import MIGRATIONS, open_store
 from hangup.errors import PayloadError, StoreError
 from hangup.records import CallRecord
 from hangup.store.base import AddStatus, CallQuery, QuarantineEntry, Store

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from test_sqlite import call
 
-from hangup.compose import MIGRATIONS
+from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.store import sql, staging

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hangup.alerts import engine as alert_engine
-from hangup.compose import MIGRATIONS, WRITE_HOOKS, open_configured_store, open_store, repeating_jobs
+from hangup.composition import MIGRATIONS, WRITE_HOOKS, open_configured_store, open_store, repeating_jobs
 from hangup.emit import schema as emit_schema
 from hangup.settings import load_settings
 from hangup.stats import rollups
