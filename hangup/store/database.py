@@ -23,6 +23,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -47,7 +48,7 @@ def to_paramstyle(statement: str, paramstyle: str) -> str:
     raise StoreError(f"no SQL paramstyle {paramstyle!r}; known: {', '.join(PARAMSTYLES.values())}")
 
 
-class WritePart:
+class WritePart(ABC):
     """What a kind of writer operation does in the SQLite writer's transaction (see the module docstring).
 
     ``run`` gets the payloads of one batch's operations of this part, in order, and returns one result
@@ -55,8 +56,8 @@ class WritePart:
     after it (``ATTACH`` cannot run inside one).
     """
 
-    def run(self, conn: sqlite3.Connection, payloads: list[Any]) -> list[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, conn: sqlite3.Connection, payloads: list[Any]) -> list[Any]: ...
 
     def prepare(self, conn: sqlite3.Connection, payloads: list[Any]) -> None:
         return None
