@@ -59,7 +59,7 @@ _UPSERT = (
 Key = tuple[int, str, int, str]
 
 
-#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (the store's one helper).
+#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
 sql = to_paramstyle
 
 
