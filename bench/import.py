@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from hangup.composition import open_configured_store
 from hangup.importer import Importer
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
-from hangup.store import open_configured_store
 
 TARGET_SECONDS = 10.0
 TARGET_ROWS = 1_000_000

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from hangup.causes import default_catalog
+from hangup.composition import MIGRATIONS, open_store
 from hangup.stats import raw, rebuild, rollups, traffic
 from hangup.stats.buckets import DAY
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService, aligned
 from hangup.stats.windows import Window
-from hangup.store import open_store
 from hangup.store.sql import row_record
 
 END = 1_790_000_000 - 1_790_000_000 % DAY
@@ -188,16 +188,17 @@ def load_postgres(url: str, n: int) -> float:
     """``load`` on PostgreSQL: the same rows, by the same statement over ``generate_series``."""
     import psycopg
 
-    from hangup.store.postgres import PostgresStore, conninfo_of
+    from hangup.store.postgres import PostgresStore
     from hangup.store.postgres_schema import month_of
+    from hangup.store.url import parse_url
 
-    store = PostgresStore(url)
+    store = PostgresStore(url, migrations=MIGRATIONS)
     store.ensure_months({m for t in range(END - SPAN, END + DAY, DAY) if (m := month_of(t)) is not None})
     store.close()
     statement = _LOAD.replace("WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < :n - 1)",
                               "WITH seq(i) AS (SELECT generate_series(0::BIGINT, :n - 1))")
     statement = re.sub(r":(n|start|span)\b", r"%(\1)s", statement.replace("%", "%%"))
-    with psycopg.connect(conninfo_of(url), autocommit=True) as conn:
+    with psycopg.connect(parse_url(url).conninfo, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")  # a bench load, not the ingest path
         conn.execute("CREATE TEMP TABLE mix (lo INT, hi INT, reason INT, outcome TEXT, ended_by TEXT, fault TEXT, "
                      "normal INT, answered INT, terminate INT, cause TEXT)")

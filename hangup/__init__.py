@@ -15,13 +15,13 @@ from hangup.errors import CatalogError, HangupError, HTTPError, InvalidPayload, 
 from hangup.records import CallRecord
 
 if typing.TYPE_CHECKING:
-    from hangup.store import open_store
+    from hangup.composition import open_store
     from hangup.web.app import create_app
 
 __version__ = "0.1.0"
 
 #: Public names imported on first access: name -> module defining it.
-_LAZY: dict[str, str] = {"open_store": "hangup.store", "create_app": "hangup.web.app"}
+_LAZY: dict[str, str] = {"open_store": "hangup.composition", "create_app": "hangup.web.app"}
 
 __all__ = [
     "CallRecord",

@@ -18,8 +18,8 @@ from receiver_helpers import (  # noqa: F401  (re-exported for tests importing t
     planet_query,
 )
 
+from hangup.composition import open_store
 from hangup.settings import load_settings
-from hangup.store import open_store
 from hangup.store.base import Store
 from hangup.web.app import create_app
 

@@ -24,7 +24,7 @@ def test_all_matches_the_public_names() -> None:
 
 
 def test_lazy_members_are_the_submodules_own() -> None:
-    from hangup.store import open_store
+    from hangup.composition import open_store
     from hangup.web.app import create_app
 
     assert (hangup.open_store, hangup.create_app) == (open_store, create_app)

@@ -5,7 +5,8 @@ already firing and did not fire within ``cooldown``; it *resolves* when the metr
 condition. While a rule fires nothing more is sent, so an ASR drop is reported once, not every
 minute. A metric that is N/A (fewer than ``min_samples`` calls) changes nothing. The state of each
 rule is kept in the ``alert_state`` table, so ``hangup alerts check`` run from cron behaves the same
-as the evaluation loop of ``hangup serve``.
+as the evaluation loop of ``hangup serve``; it is written through the database's ``write`` (on SQLite
+an operation of the one writer, in line with the calls).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 from hangup.alerts.rules import Rule
 from hangup.stats.labels import display
 from hangup.stats.metrics import METRICS
-from hangup.stats.rollups import paramstyle_of, sql
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
 from hangup.store.migrations import Migration
@@ -128,12 +128,8 @@ class AlertEngine:
     def _load(self, name: str) -> RuleState:
         if name in self._memory:
             return self._memory[name]
-        conn = self.service.db.reader()
-        cur = conn.cursor()
-        cur.execute(sql(f"SELECT firing, changed_at, fired_at FROM {STATE_TABLE} WHERE rule = ?", paramstyle_of(conn)),
-                    [name])
-        row = cur.fetchone()
-        return RuleState(bool(row[0]), int(row[1]), int(row[2])) if row else RuleState()
+        rows = self.service.db.read(f"SELECT firing, changed_at, fired_at FROM {STATE_TABLE} WHERE rule = ?", [name])
+        return RuleState(bool(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else RuleState()
 
     def _move(self, name: str, old: RuleState, new: RuleState, value: float) -> bool:
         """Compare-and-set the rule's state; ``False`` when another evaluator (a second worker, cron) moved it
@@ -141,15 +137,15 @@ class AlertEngine:
         if not self.persist:
             self._memory[name] = new
             return True
-        conn = self.service.db.reader()
-        style = paramstyle_of(conn)
-        cur = conn.cursor()
-        cur.execute(sql(_CLAIM_ROW, style), [name])
-        cur.execute(
-            sql(_MOVE, style),
-            [int(new.firing), new.changed_at, new.fired_at, value, name, int(old.firing), old.changed_at],
-        )
-        return bool(cur.rowcount == 1)
+        db = self.service.db
+        claim, move = db.sql(_CLAIM_ROW), db.sql(_MOVE)
+        params = [int(new.firing), new.changed_at, new.fired_at, value, name, int(old.firing), old.changed_at]
+
+        def compare_and_set(conn: Any) -> bool:
+            conn.execute(claim, [name])
+            return bool(conn.execute(move, params).rowcount == 1)
+
+        return db.write(compare_and_set)
 
     def states(self) -> dict[str, RuleState]:
         return {rule.name: self._load(rule.name) for rule in self.rules}

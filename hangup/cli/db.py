@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import click
 
+from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.settings import BY_NAME, load_settings
-from hangup.store import open_configured_store
 from hangup.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,12 +13,12 @@ import sys
 import click
 
 from hangup.cli.db import db_option
+from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
 from hangup.importer.parallel import ImportReaderError
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
-from hangup.store import open_configured_store
 from hangup.store.base import Store
 
 

@@ -51,14 +51,14 @@ def check(db: str, span: str) -> None:
     try:
         service = service_for(stats_db)
         window = service.aligned(Window(end - parse_span(span), end))
-        conn = stats_db.reader()
         differences = []
-        if service.totals(window)[0] != raw.totals(conn, window, stats_db.paramstyle):
-            differences.append("totals")
-        for dim in BREAKDOWNS:
-            if kept.breakdown(conn, window.start, window.end, dim) != raw.breakdown(conn, window, dim,
-                                                                                    stats_db.paramstyle):
-                differences.append(dim)
+        with stats_db.reading() as conn:
+            if service.totals(window)[0] != raw.totals(conn, window, stats_db.paramstyle):
+                differences.append("totals")
+            for dim in BREAKDOWNS:
+                if kept.breakdown(conn, window.start, window.end, dim) != raw.breakdown(conn, window, dim,
+                                                                                        stats_db.paramstyle):
+                    differences.append(dim)
     finally:
         stats_db.close()
     if differences:

@@ -2,8 +2,9 @@
 
 Needed after ``hangup reclassify`` (which rewrites outcomes and faults of stored calls) or after
 restoring calls from a backup. Runs in one transaction that holds the write lock, so no call is
-inserted between the delete and the re-count: minutes are grouped from calls, hours from minutes,
-days from hours, and the per-day top lists from failed calls.
+inserted between the delete and the re-count (on SQLite it is an operation of the database's one
+writer): minutes are grouped from calls, hours from minutes, days from hours, and the per-day top
+lists from failed calls.
 """
 
 from __future__ import annotations
@@ -55,29 +56,17 @@ def _from_level(size: int, finer: int) -> str:
 
 def rebuild(db: StatsDB) -> int:
     """Recompute the rollups of ``db``; return the number of rollup rows written."""
-    conn = db.connect()
-    try:
-        return _rebuild_on(conn, db.dialect)
-    finally:
-        conn.close()
+    return db.write(lambda conn: _rebuild_on(conn, db.dialect))
 
 
 def _rebuild_on(conn: Any, dialect: str) -> int:
+    """The rebuild inside the caller's write transaction."""
     cur = conn.cursor()
-    if dialect == "sqlite":
-        cur.execute("BEGIN IMMEDIATE")
-    else:
-        cur.execute("BEGIN")
+    if dialect == "postgresql":
         cur.execute("LOCK TABLE calls IN SHARE MODE")  # holds off inserts (and their rollup hook) until COMMIT
         cur.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
-    try:
-        cur.execute(f"DELETE FROM {TABLE}")
-        for statement in statements():
-            cur.execute(statement)
-        cur.execute(f"SELECT COUNT(*) FROM {TABLE}")
-        count = int(cur.fetchone()[0])
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    return count
+    cur.execute(f"DELETE FROM {TABLE}")
+    for statement in statements():
+        cur.execute(statement)
+    cur.execute(f"SELECT COUNT(*) FROM {TABLE}")
+    return int(cur.fetchone()[0])

@@ -28,8 +28,9 @@ from hangup.errors import StoreError
 from hangup.stats.buckets import MINUTE, prune_before
 from hangup.stats.db import StatsDB
 from hangup.stats.rollups import TABLE, paramstyle_of, sql
-from hangup.store import Store, scheme_of
+from hangup.store import Store
 from hangup.store.postgres_schema import lock_key
+from hangup.store.url import parse_url
 from hangup.store.writer import WriterBackedStore
 
 #: ``HANGUP_MINUTE_ROLLUP_DAYS``' default: the dashboard's 7-day range and the longest minute series (2,000
@@ -108,7 +109,7 @@ def _chunk_end(conn: Any, style: str, dim: str, cutoff: int, budget: int) -> int
 @contextlib.contextmanager
 def _runner(store: Store) -> Iterator[Callable[[Task], int]]:
     """``run(task)`` for ``store``'s back end: its writer on SQLite, an own connection on PostgreSQL."""
-    if scheme_of(store.url) != "sqlite":
+    if parse_url(store.url).dialect != "sqlite":
         with _postgres_runner(store.url) as run:
             yield run
     elif isinstance(store, WriterBackedStore):
@@ -134,3 +135,4 @@ def _postgres_runner(url: str) -> Iterator[Callable[[Task], int]]:
         yield run
     finally:
         conn.close()
+        db.close()

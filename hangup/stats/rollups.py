@@ -21,6 +21,7 @@ from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counters, time_to_answer
+from hangup.store.database import to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
@@ -42,7 +43,7 @@ SCHEMA = (
 )""",
 )
 
-#: Contributed to the store's named migrations (``hangup.store.migrations.MIGRATION_MODULES``). On SQLite
+#: Contributed to the store's named migrations (gathered by ``hangup.composition.MIGRATIONS``). On SQLite
 #: the table is clustered on its key (WITHOUT ROWID), so a range of buckets is one contiguous read.
 MIGRATIONS = (
     Migration("0200_stats_rollups", SCHEMA, dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in SCHEMA)}),
@@ -58,9 +59,8 @@ _UPSERT = (
 Key = tuple[int, str, int, str]
 
 
-def sql(text: str, paramstyle: str) -> str:
-    """Adapt ``?`` placeholders to the driver's style (``qmark`` for sqlite3, ``format`` for psycopg)."""
-    return text if paramstyle == "qmark" else text.replace("?", "%s")
+#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
+sql = to_paramstyle
 
 
 def paramstyle_of(conn: Any) -> str:

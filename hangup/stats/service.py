@@ -61,23 +61,23 @@ class StatsService:
     def totals(self, window: Window) -> tuple[Totals, str]:
         window = self.aligned(window)
         key = window.rollup_key()
-        conn = self.db.reader()
-        if key is not None:
-            return rollups.totals(conn, window.start, window.end, *key), "rollups"
-        return raw.totals(conn, window, self.db.paramstyle), "raw"
+        with self.db.reading() as conn:
+            if key is not None:
+                return rollups.totals(conn, window.start, window.end, *key), "rollups"
+            return raw.totals(conn, window, self.db.paramstyle), "raw"
 
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
-        conn = self.db.reader()
-        if not window.filters:
-            return rollups.breakdown(conn, window.start, window.end, by), "rollups"
-        return raw.breakdown(conn, window, by, self.db.paramstyle, failed_only=by in TOPS), "raw"
+        with self.db.reading() as conn:
+            if not window.filters:
+                return rollups.breakdown(conn, window.start, window.end, by), "rollups"
+            return raw.breakdown(conn, window, by, self.db.paramstyle, failed_only=by in TOPS), "raw"
 
     def _series(self, window: Window, size: int) -> tuple[dict[int, Totals], str]:
         key = window.rollup_key()
-        conn = self.db.reader()
-        if key is not None:
-            return rollups.series(conn, window.start, window.end, size, *key), "rollups"
-        return raw.series(conn, window, size, self.db.paramstyle), "raw"
+        with self.db.reading() as conn:
+            if key is not None:
+                return rollups.series(conn, window.start, window.end, size, *key), "rollups"
+            return raw.series(conn, window, size, self.db.paramstyle), "raw"
 
     # -- answers ------------------------------------------------------------------------
     def summary(self, window: Window, min_samples: int | None = None) -> dict[str, Any]:
@@ -156,10 +156,11 @@ class StatsService:
             valid = ", ".join(TOPS)
             raise PayloadError(f"{by!r} has no top list; valid: {valid}", [{"field": "by", "error": valid}])
         window = aligned(window, DAY)
-        if window.filters:
-            found, source = raw.breakdown(self.db.reader(), window, dim.id, self.db.paramstyle, True), "raw"
-        else:
-            found, source = rollups.top(self.db.reader(), window.start, window.end, dim.id, _limit(limit)), "rollups"
+        with self.db.reading() as conn:
+            if window.filters:
+                found, source = raw.breakdown(conn, window, dim.id, self.db.paramstyle, True), "raw"
+            else:
+                found, source = rollups.top(conn, window.start, window.end, dim.id, _limit(limit)), "rollups"
         rows: list[dict[str, Any]] = [
             {
                 "value": value,

@@ -1,9 +1,10 @@
 """Named, ordered schema migrations, recorded in a ``_migrations`` table.
 
-Every module that owns tables lists its migrations in a module-level ``MIGRATIONS`` tuple and is named
-in ``MIGRATION_MODULES`` (one line per module). All migrations are applied in the order of their names,
-so a name starts with a number (``0001_calls``, ``0200_rollups``); a name is applied once per database
-and never changes meaning afterwards — a change is a new migration.
+Every module that owns tables lists its migrations in a module-level ``MIGRATIONS`` tuple; the
+composition root (``hangup.composition.MIGRATIONS``) gathers them and hands them to the store, which never
+names the packages above it. Migrations are applied in the order of their names, so a name starts with
+a number (``0001_calls``, ``0200_rollups``); a name is applied once per database and never changes
+meaning afterwards — a change is a new migration.
 
 Statements are written in portable SQL. The few spellings that differ between back ends are
 placeholders filled per dialect from ``DIALECT_TOKENS``: ``{autoid}`` (an auto-assigned integer primary
@@ -13,20 +14,11 @@ dialect (``dialects={"postgresql": (...)}``) when the portable form is not enoug
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from hangup.errors import StoreError
-
-#: Modules holding a ``MIGRATIONS`` tuple; a module that adds tables appends its path here.
-MIGRATION_MODULES: list[str] = [
-    "hangup.store.schema",
-    "hangup.emit.schema",
-    "hangup.stats.rollups",
-    "hangup.alerts.engine",
-]
 
 DIALECT_TOKENS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
@@ -58,17 +50,11 @@ def render(sql: str, dialect: str) -> str:
     return sql.format_map(DIALECT_TOKENS[dialect])
 
 
-def all_migrations() -> list[Migration]:
-    """Every registered migration in application order; duplicate names are an error."""
+def ordered(migrations: Iterable[Migration]) -> tuple[Migration, ...]:
+    """``migrations`` in application order (by name); a name given twice is an error."""
     found: dict[str, Migration] = {}
-    for module_name in MIGRATION_MODULES:
-        module = importlib.import_module(module_name)
-        for migration in getattr(module, "MIGRATIONS", ()):
-            if migration.name in found:
-                raise StoreError(f"migration {migration.name!r} is defined twice (in {module_name})")
-            found[migration.name] = migration
-    return [found[name] for name in sorted(found)]
-
-
-def pending(applied: set[str]) -> list[Migration]:
-    return [m for m in all_migrations() if m.name not in applied]
+    for migration in migrations:
+        if migration.name in found:
+            raise StoreError(f"migration {migration.name!r} is defined twice")
+        found[migration.name] = migration
+    return tuple(found[name] for name in sorted(found))

@@ -1,15 +1,17 @@
 """The PostgreSQL store: the same ``Store`` as SQLite, for several hangup nodes on one database.
 
-Selected by a ``postgresql://`` (or ``postgres://``) store URL; needs the ``hangup[postgres]`` extra
-(psycopg 3 and psycopg-pool). The URL is a libpq connection URI, so a schema is chosen with
-``?options=-csearch_path%3Dmyschema``.
+Selected by a ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) store URL; needs the
+``hangup[postgres]`` extra (psycopg 3 and psycopg-pool). The URL is a libpq connection URI
+(``hangup.store.url``), so a schema is chosen with ``?options=-csearch_path%3Dmyschema``.
 
 * Writes: one group-commit writer thread per node (``GroupCommitWriter``) on its own connection; a
   batch is one transaction, callers are answered after COMMIT. New calls are claimed in
   ``call_keys`` and copied into ``calls`` (``hangup.store.postgres_writes``). A batch that loses a
   deadlock or serialization race to another node is run again. Batches of ready rows (``add_rows``,
   bulk imports) are copied in with COPY and stored by set-based statements (``hangup.store.postgres_bulk``).
-* Reads: a ``psycopg_pool.ConnectionPool`` in autocommit mode; they never wait for writers.
+* Reads: the pool of the store's ``Database`` (``hangup.store.database``), shared with the outbox and
+  the statistics of the same URL; they never wait for writers. The SQL of most reads is shared with
+  SQLite (``hangup.store.shared``).
 * Schema: the same named migrations as SQLite, in the same order, applied while holding
   ``pg_advisory_lock`` so nodes starting together apply each one once. ``calls`` is partitioned by
   month of ``ended_at`` (``hangup.store.postgres_schema``); a month's partition is made before the
@@ -20,17 +22,15 @@ Selected by a ``postgresql://`` (or ``postgres://``) store URL; needs the ``hang
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg_pool import ConnectionPool
 
 from hangup.errors import StoreError
 from hangup.records import CallRecord
@@ -38,15 +38,17 @@ from hangup.store import postgres_bulk as bulk
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import AddResult, CallQuery, Conflict, Page, QuarantineEntry, WriteHook
-from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, all_migrations, render
-from hangup.store.schema import CALL_COLUMNS, QUARANTINE_COLUMNS
+from hangup.store.base import WriteHook
+from hangup.store.database import Database
+from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
+from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
+from hangup.store.shared import SharedReads
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
 
 log = logging.getLogger("hangup.store.postgres")
 
 DIALECT = "postgresql"
-PH = "%s"
 #: Migrations whose PostgreSQL statements differ from the portable ones beyond the dialect tokens.
 OVERRIDES: Mapping[str, tuple[str, ...]] = MappingProxyType({"0001_calls": pgschema.CALLS_MIGRATION})
 #: How often a batch that lost a deadlock or serialization race is run again before it fails.
@@ -57,12 +59,6 @@ _CALL_OPS = frozenset({"call", "calls"})
 _ENDED_AT = CALL_COLUMNS.index("ended_at")
 _DAY = 86400
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
-
-
-def conninfo_of(url: str) -> str:
-    """The libpq URI of a store URL (``postgresql+psycopg://`` → ``postgresql://``)."""
-    head, sep, rest = url.partition("://")
-    return f"{head.split('+', 1)[0]}{sep}{rest}"
 
 
 def statements_of(migration: Migration) -> tuple[str, ...]:
@@ -98,8 +94,11 @@ def apply_migrations(conninfo: str, migrations: Sequence[Migration], schema: str
     return applied_now
 
 
-class PostgresStore(WriterBackedStore):
-    """The PostgreSQL implementation of ``hangup.store.base.Store`` (see the module docstring)."""
+class PostgresStore(SharedReads, WriterBackedStore):
+    """The PostgreSQL implementation of ``hangup.store.base.Store`` (see the module docstring).
+
+    ``migrations`` as for ``SQLiteStore``: the call store's own tables unless ``hangup.composition`` hands in more.
+    """
 
     def __init__(
         self,
@@ -110,23 +109,27 @@ class PostgresStore(WriterBackedStore):
         pool_size: int = 8,
         retention_months: int = 0,
         maintenance_seconds: float = MAINTENANCE_SECONDS,
+        migrations: Sequence[Migration] | None = None,
     ) -> None:
         self.url = url
-        self.conninfo = conninfo_of(url)
+        self.migrations = ordered(STORE_MIGRATIONS if migrations is None else migrations)
+        self.database = Database(url, pool_size=pool_size)
+        self.conninfo = self.database.location.conninfo
         self.retention_months = retention_months
         self._hooks: list[WriteHook] = []
         self._months: set[pgschema.Month] = set()
-        self._wconn = self._connect()
+        try:
+            self._wconn = self._connect()
+        except BaseException:
+            self.database.close()
+            raise
         try:
             self.schema = self._current_schema()
             if migrate:
                 self.migrate()
-            self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-                self.conninfo, min_size=1, max_size=max(1, pool_size), kwargs={"autocommit": True}, open=True,
-                name="hangup-readers", check=ConnectionPool.check_connection,
-            )
         except BaseException:
             self._wconn.close()
+            self.database.close()
             raise
         self._writer = GroupCommitWriter(self._run_batch, max_batch=batch_size, name="hangup-pg-writer")
         self._stop = threading.Event()
@@ -144,10 +147,9 @@ class PostgresStore(WriterBackedStore):
 
     # -- connections ---------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(self.conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        """A connection of the writer's own (the pool's are for reads): the database's one opener."""
+        conn: psycopg.Connection[Any] = self.database.connect()
+        return conn
 
     def _current_schema(self) -> str:
         row = self._wconn.execute("SELECT current_schema()").fetchone()
@@ -166,23 +168,13 @@ class PostgresStore(WriterBackedStore):
         if self._maintenance is not None:
             self._maintenance.join()
         self._writer.close()
-        self._pool.close()
         self._wconn.close()
-
-    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            with self._pool.connection() as conn:
-                return conn.execute(statement, params).fetchall()
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+        self.database.close()
 
     # -- migrations ----------------------------------------------------------------------
     def migrate(self) -> list[str]:
         """Apply pending migrations, one transaction each, holding the schema's migration lock."""
-        return apply_migrations(self.conninfo, all_migrations(), self.schema)
-
-    def applied_migrations(self) -> list[str]:
-        return [r[0] for r in self._read("SELECT name FROM _migrations ORDER BY name")]
+        return apply_migrations(self.conninfo, self.migrations, self.schema)
 
     # -- partitions and retention ------------------------------------------------------------
     def retention_cutoff(self, now: float | None = None) -> pgschema.Month | None:
@@ -233,7 +225,7 @@ class PostgresStore(WriterBackedStore):
 
     def partitions(self) -> list[str]:
         """Names of the month partitions of ``calls``, oldest first."""
-        rows = self._read(
+        rows = self.database.read(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'calls'::regclass ORDER BY c.relname"
         )
@@ -246,9 +238,9 @@ class PostgresStore(WriterBackedStore):
             try:
                 self.ensure_months({m for m in months if m is not None})
                 return self._transaction(ops)
-            except _RETRYABLE:
+            except _RETRYABLE as exc:
                 if attempt == RETRIES:
-                    raise
+                    raise StoreError(f"PostgreSQL write failed: {exc}") from exc
                 time.sleep(0.01 * (attempt + 1))
             except psycopg.OperationalError as exc:
                 # A lost connection is retried on a new one: even if the lost COMMIT went through, the
@@ -283,87 +275,21 @@ class PostgresStore(WriterBackedStore):
         return results
 
     # -- writes --------------------------------------------------------------------------
-    def add_rows(self, rows: Sequence[sql.Row]) -> list[AddResult]:
-        """Store ``calls`` rows as ``sql.record_row`` builds them (bulk imports): as ``add_many`` would store
-        their records, through COPY and set-based statements (``hangup.store.postgres_bulk``)."""
-        if not rows:
-            return []
-        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
-        return results
-
-    def ping(self) -> None:
-        try:
-            self._writer.run_sync(("ping", None))
-        except psycopg.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
-
-    async def aping(self) -> None:
-        try:
-            await self._writer.run_async(("ping", None))
-        except psycopg.Error as exc:
-            raise StoreError(f"the store cannot commit: {exc}") from exc
-
-    # -- reads ---------------------------------------------------------------------------
+    # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:
-        try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
-                cur.execute("SELECT ended_at FROM call_keys WHERE id = %s", (call_id,))
-                key = cur.fetchone()
-                found = writes.get_call(cur, call_id, int(key[0])) if key else None
-                if found is None:
-                    cur.execute(
-                        f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = %s "
-                        "ORDER BY received_at LIMIT 1",
-                        (call_id,),
-                    )
-                    row = cur.fetchone()
-                    found = sql.row_record(row) if row else None
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+        with self.database.reading() as conn, conn.cursor() as cur:
+            cur.execute("SELECT ended_at FROM call_keys WHERE id = %s", (call_id,))
+            key = cur.fetchone()
+            found = writes.get_call(cur, call_id, int(key[0])) if key else None
+            if found is None:
+                cur.execute(
+                    f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE provider_call_id = %s "
+                    "ORDER BY received_at LIMIT 1",
+                    (call_id,),
+                )
+                row = cur.fetchone()
+                found = sql.row_record(row) if row else None
         return found
-
-    def query(self, query: CallQuery) -> Page:
-        statement, params, limit = sql.page_sql(query, PH)
-        return sql.page_of(self._read(statement, params), limit)
-
-    def iter_calls(self, query: CallQuery, batch: int = 1000) -> Iterator[CallRecord]:
-        return sql.iter_pages(self.query, query, batch)
-
-    def count(self, query: CallQuery | None = None) -> int:
-        w = sql.where(query or CallQuery(), PH, with_cursor=False)
-        return int(self._read(f"SELECT COUNT(*) FROM calls{w.sql}", w.params)[0][0])
-
-    def conflicts(self, call_id: str | None = None, limit: int = 100) -> list[Conflict]:
-        base = "SELECT id, call_id, received_at, raw, differences FROM call_conflicts"
-        if call_id is None:
-            rows = self._read(f"{base} ORDER BY id DESC LIMIT %s", (limit,))
-        else:
-            rows = self._read(f"{base} WHERE call_id = %s ORDER BY id LIMIT %s", (call_id, limit))
-        return [Conflict(int(r[0]), r[1], float(r[2]), r[3], _json(r[4])) for r in rows]
-
-    def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
-        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
-        if offset_id is None:
-            rows = self._read(f"SELECT {columns} FROM quarantine ORDER BY id DESC LIMIT %s", (limit,))
-        else:
-            rows = self._read(
-                f"SELECT {columns} FROM quarantine WHERE id < %s ORDER BY id DESC LIMIT %s", (offset_id, limit)
-            )
-        return [sql.quarantine_entry(r) for r in rows]
-
-    def quarantine_entry(self, quarantine_id: int) -> QuarantineEntry | None:
-        columns = "id, " + ", ".join(QUARANTINE_COLUMNS)
-        rows = self._read(f"SELECT {columns} FROM quarantine WHERE id = %s", (quarantine_id,))
-        return sql.quarantine_entry(rows[0]) if rows else None
-
-    def quarantine_count(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM quarantine")[0][0])
-
-
-
-def _json(text: str) -> dict[str, list[Any]]:
-    value: dict[str, list[Any]] = json.loads(text)
-    return value
 
 
 def _row_months(ops: Sequence[Op]) -> set[pgschema.Month | None]:

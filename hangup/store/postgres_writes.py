@@ -10,7 +10,6 @@ and counted once. Ids are claimed in sorted order so two batches never wait on e
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
@@ -18,11 +17,14 @@ from typing import Any
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddResult, AddStatus, QuarantineEntry
-from hangup.store.schema import CALL_COLUMNS, QUARANTINE_COLUMNS
+from hangup.store.database import to_paramstyle
+from hangup.store.schema import CALL_COLUMNS
+from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
 
 #: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
 KEYS_PER_STATEMENT = 1000
 _COPY_CALLS = f"COPY calls ({', '.join(CALL_COLUMNS)}) FROM STDIN"
+_INSERT_QUARANTINE = to_paramstyle(INSERT_QUARANTINE, "format") + " RETURNING id"
 _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = %s' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = %s"
 )
@@ -130,17 +132,7 @@ def record_conflict(cur: Any, kept: CallRecord | None, second: CallRecord) -> No
 
 # -- operations other than inserting calls ------------------------------------------------
 def insert_quarantine(cur: Any, e: QuarantineEntry) -> int:
-    cur.execute(
-        f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) VALUES ({', '.join(['%s'] * 12)}) RETURNING id",
-        tuple(
-            text_safe(v)
-            for v in (
-                e.received_at, e.provider, e.method, e.path, e.query, base64.b64encode(e.body).decode("ascii"),
-                json.dumps(e.headers, ensure_ascii=True), e.client, e.status, json.dumps(e.error, ensure_ascii=True),
-                e.replayed_at, e.replay_result,
-            )
-        ),
-    )
+    cur.execute(_INSERT_QUARANTINE, tuple(text_safe(v) for v in quarantine_values(e, ascii_json=True)))
     return int(cur.fetchone()[0])
 
 

@@ -24,7 +24,8 @@ from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats
 
 log = logging.getLogger("hangup.store.writer")
 
-Op = tuple[str, Any]
+#: ``(kind, payload)``; the SQLite database's writer takes ``(part, payload)`` (``hangup.store.database``).
+Op = tuple[Any, Any]
 T = TypeVar("T")
 Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
 #: ``run_batch(ops) -> results``: one transaction, committed before it returns; raises to roll back.
@@ -71,6 +72,13 @@ class GroupCommitWriter:
 
     def queue_depth(self) -> int:
         return self._queue.qsize()
+
+    def at_least(self, max_batch: int) -> None:
+        """Let batches grow to ``max_batch`` operations (a bulk import raises it; it is never lowered)."""
+        self._max_batch = max(self._max_batch, max_batch)
+
+    def in_writer_thread(self) -> bool:
+        return threading.current_thread() is self._thread
 
     def close(self) -> None:
         if not self._closed:
@@ -151,14 +159,45 @@ def _resolve_on_loop(items: list[tuple[asyncio.Future[Any], Any]], exc: BaseExce
             future.set_result(value)
 
 
+class WriterLane:
+    """One user's door to a shared ``GroupCommitWriter``: its operations are run by its ``part``.
+
+    The SQLite database's writer commits the operations of every user of the file together
+    (``hangup.store.database``); a lane tags each of a store's ``(kind, payload)`` operations with the
+    store's part, so the store keeps the producer interface of a writer of its own.
+    """
+
+    def __init__(self, writer: GroupCommitWriter, part: Any) -> None:
+        self._writer = writer
+        self._part = part
+        self.stats = writer.stats
+
+    def run_async(self, op: Op) -> asyncio.Future[Any]:
+        """The future of ``op``'s result (a future, not a coroutine: one frame less on the ingest path)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._writer.submit((self._part, op), future)
+        return future
+
+    def run_sync(self, op: Op) -> Any:
+        return self._writer.run_sync((self._part, op))
+
+    def run_many_sync(self, ops: Sequence[Op]) -> list[Any]:
+        return self._writer.run_many_sync([(self._part, op) for op in ops])
+
+    def queue_depth(self) -> int:
+        return self._writer.queue_depth()
+
+    def close(self) -> None:
+        """Nothing: the writer belongs to the database and stops with its last handle."""
+
+
 class WriterBackedStore:
     """The write operations both back ends hand to their ``GroupCommitWriter`` unchanged.
 
-    A back end sets ``_writer`` and ``_hooks`` and implements the operation kinds in its ``run_batch``;
-    only what differs (``add_rows``, ``ping``) stays in the back end.
+    A back end sets ``_writer`` and ``_hooks`` and implements the operation kinds in its transaction.
     """
 
-    _writer: GroupCommitWriter
+    _writer: GroupCommitWriter | WriterLane
     _hooks: list[WriteHook]
 
     async def add(self, record: CallRecord) -> AddResult:
@@ -172,8 +211,23 @@ class WriterBackedStore:
         results: list[AddResult] = self._writer.run_sync(("calls", list(records)))
         return results
 
+    def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[AddResult]:
+        """Store ``calls`` rows as ``sql.record_row`` builds them (bulk imports read in another process): as
+        ``add_many`` would store their records (on PostgreSQL through COPY, ``hangup.store.postgres_bulk``)."""
+        if not rows:
+            return []
+        results: list[AddResult] = self._writer.run_sync(("rows", list(rows)))
+        return results
+
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
+
+    def ping(self) -> None:
+        """A write transaction of the writer: proves the write lock can be taken and a commit goes through."""
+        self._writer.run_sync(("ping", None))
+
+    async def aping(self) -> None:
+        await self._writer.run_async(("ping", None))
 
     def quarantine(self, entry: QuarantineEntry) -> int:
         result: int = self._writer.run_sync(("quarantine", entry))

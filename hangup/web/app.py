@@ -28,8 +28,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from hangup.composition import attach_standard_hooks, open_configured_store
 from hangup.settings import Settings, load_settings
-from hangup.store import attach_standard_hooks, open_configured_store
 from hangup.store.base import Store
 from hangup.types import Receive, Scope, Send
 from hangup.web.auth import TokenAuth
@@ -57,8 +57,7 @@ LIFESPAN_HOOKS: list[str] = [
     "hangup.web.metrics:lifespan",
     "hangup.emit.web:emitter_lifespan",
     "hangup.emit.web:demo_lifespan",
-    "hangup.web.dashboard_api:alerts_lifespan",
-    "hangup.web.dashboard_api:retention_lifespan",
+    "hangup.web.jobs:lifespan",
 ]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]

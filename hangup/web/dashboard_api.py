@@ -1,4 +1,4 @@
-"""The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, alert loop, prune).
+"""The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, read connections).
 
 Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
 
@@ -9,11 +9,8 @@ call log's filters, and answers with the same dicts the dashboard and ``hangup s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import re
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,11 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from hangup.alerts.engine import AlertEngine
-from hangup.alerts.notify import WebhookNotifier
-from hangup.alerts.rules import load_rules
 from hangup.errors import PayloadError
-from hangup.stats import retention
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
@@ -38,8 +31,6 @@ from hangup.web.state import AppState
 _ATTR = "_hangup_stats"
 #: Environment variable naming the alert rules file (TOML, see ``docs/alerts.md``); the ``alerts_file`` setting.
 ALERTS_ENV = "HANGUP_ALERTS_FILE"
-log = logging.getLogger("hangup.alerts")
-prune_log = logging.getLogger("hangup.stats.retention")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 #: Parameters of the statistics endpoints besides the range and the call-log filters.
 OWN_PARAMS = ("metric", "bucket", "by")
@@ -55,67 +46,6 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     finally:
         service.db.close()
         setattr(state, _ATTR, None)
-
-
-@contextlib.asynccontextmanager
-async def _repeating(job: Callable[[], object], every: float, logger: logging.Logger, failure: str,
-                     stop: threading.Event | None = None) -> AsyncIterator[None]:
-    """Run ``job`` in the thread pool now and every ``every`` seconds while serving. A failure is logged
-    and tried again next time: it must stop neither the loop nor the server. ``stop`` is set on leaving,
-    so a job that watches it ends after its current step (cancelling waits for the thread to return)."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await run_in_threadpool(job)
-            except Exception:
-                logger.exception(failure)
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        if stop is not None:
-            stop.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@contextlib.asynccontextmanager
-async def alerts_lifespan(state: AppState) -> AsyncIterator[None]:
-    """Evaluate the alert rules of ``HANGUP_ALERTS_FILE`` (when set) every interval while serving."""
-    path = state.settings.alerts_file
-    if not path:
-        yield
-        return
-    ruleset = load_rules(path)
-    notifier = WebhookNotifier()
-    engine = AlertEngine(stats_service(state), ruleset.rules, notifier)
-    try:
-        async with _repeating(engine.check, ruleset.interval, log, "alert evaluation failed"):
-            yield
-    finally:
-        notifier.close()
-
-
-@contextlib.asynccontextmanager
-async def retention_lifespan(state: AppState) -> AsyncIterator[None]:
-    """Delete minute rollup rows past ``HANGUP_MINUTE_ROLLUP_DAYS`` at start and then every hour."""
-    days = state.settings.minute_rollup_days
-    if not days:
-        yield
-        return
-    store, stop = state.store, threading.Event()
-
-    def prune() -> None:
-        deleted = retention.prune(store, days, stop=stop)
-        if deleted:
-            prune_log.info("deleted %d minute rollup rows older than %d days", deleted, days)
-
-    async with _repeating(prune, retention.PRUNE_SECONDS, prune_log, "pruning minute rollups failed", stop):
-        yield
 
 
 def stats_service(state: AppState) -> StatsService:

@@ -29,7 +29,7 @@ from hangup.emit import metrics as emit_metrics
 from hangup.errors import CatalogError
 from hangup.records import CallRecord
 from hangup.stats.buckets import DAY
-from hangup.stats.rollups import TABLE, paramstyle_of, sql
+from hangup.stats.rollups import TABLE
 from hangup.stats.totals import FAULT_DOMAINS as _FAULTS
 from hangup.web.dashboard_api import stats_service
 from hangup.web.state import AppState
@@ -89,17 +89,15 @@ class StoreCollector(Collector):
 
 def _rollup_totals(state: AppState) -> dict[str, list[tuple[str, int, int, int, list[int]]]]:
     """Per dimension: (value, attempts, answered, duration_sum, failed-by-fault) summed over every day."""
-    conn = stats_service(state).db.reader()
+    db = stats_service(state).db
     query = (
         "SELECT dim, value, SUM(attempts), SUM(answered), SUM(duration_sum), "
         + ", ".join(f"SUM(failed_{d})" for d in _FAULTS)
         + f" FROM {TABLE} "
         "WHERE level = ? AND dim IN ('', 'outcome', 'provider', 'cause') GROUP BY dim, value"
     )
-    cur = conn.cursor()
-    cur.execute(sql(query, paramstyle_of(conn)), [DAY])
     found: dict[str, list[tuple[str, int, int, int, list[int]]]] = {}
-    for row in cur.fetchall():
+    for row in db.read(query, [DAY]):
         found.setdefault(row[0], []).append((row[1], int(row[2]), int(row[3]), int(row[4]), [int(v) for v in row[5:]]))
     return found
 

@@ -13,13 +13,13 @@ import pytest
 
 from hangup.alerts import AlertEngine, AlertEvent, parse_rules
 from hangup.alerts.notify import WebhookNotifier
+from hangup.composition import open_store
 from hangup.errors import ConfigError
 from hangup.records import CallRecord
 from hangup.stats import traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
-from hangup.store import open_store
 
 T0 = 1_795_000_000 - 1_795_000_000 % 3600
 MINUTE = 60

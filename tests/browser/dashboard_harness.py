@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import uvicorn
 
+from hangup.composition import open_store
 from hangup.settings import load_settings
 from hangup.stats import traffic
-from hangup.store import open_store
 from hangup.store.base import Store
 from hangup.web.app import create_app
 

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from hangup.cli import _register, cli
+from hangup.composition import open_store
 from hangup.stats import traffic
 from hangup.stats.db import attach_rollups
-from hangup.store import open_store
 
 _register()
 

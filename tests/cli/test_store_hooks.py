@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from receiver_helpers import planet_query
 
 from hangup.cli import _register, cli
+from hangup.composition import open_configured_store
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
 from hangup.settings import load_settings
@@ -20,7 +21,6 @@ from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS
 from hangup.stats.service import StatsService, aligned
 from hangup.stats.windows import Window
-from hangup.store import open_configured_store
 
 _register()
 DATA = Path(__file__).resolve().parents[1] / "data"

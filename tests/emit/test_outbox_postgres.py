@@ -33,9 +33,10 @@ def outbox(postgres_url: str) -> Iterator[PostgresOutbox]:
     box.close()
 
 
-def test_postgres_urls_open_the_postgres_outbox(postgres_url: str) -> None:
-    assert {"postgresql", "postgres"} <= set(BACKENDS)
-    box = open_outbox(postgres_url)
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg"])
+def test_postgres_urls_open_the_postgres_outbox(postgres_url: str, scheme: str) -> None:
+    assert set(BACKENDS) == {"sqlite", "postgresql"}  # keyed by dialect: every spelling of a scheme finds it
+    box = open_outbox(scheme + postgres_url[postgres_url.index("://"):])
     assert isinstance(box, PostgresOutbox) and box.migrate() == []
     box.close()
 

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from hangup.cli import _register, cli
+from hangup.composition import open_store
 from hangup.importer import Importer, guess_format
 from hangup.importer.export import write_parquet, write_text
 from hangup.importer.formats import Item, guarded
 from hangup.importer.parallel import ImportReaderError
 from hangup.stats import rollups
-from hangup.store import open_store
 from hangup.store.base import CallQuery, StagedResult, Store
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -30,7 +30,7 @@ from hangup.stats import raw, rollups
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
-from hangup.store.postgres import conninfo_of
+from hangup.store.url import parse_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -164,7 +164,7 @@ def test_every_answered_call_is_stored_once_across_nodes_and_a_killed_one(
     answered = {sid for sid, got in answers.items() if 200 in got}
     assert len(answered) == CALLS  # with failover every call found a live node
 
-    with psycopg.connect(conninfo_of(url)) as conn:
+    with psycopg.connect(parse_url(url).conninfo) as conn:
         rows = conn.execute("SELECT id, COUNT(*) FROM calls GROUP BY id").fetchall()
         keys = conn.execute("SELECT COUNT(*) FROM call_keys").fetchone()
     stored = {sid: count for sid, count in rows}

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from hangup.composition import open_store
 from hangup.records import CallRecord
 from hangup.stats import traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService
-from hangup.store import Store, open_store
+from hangup.store import Store
 
 END = 1_700_006_400  # a UTC midnight
 START = END - 3 * 86400

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from hangup.composition import open_store
 from hangup.stats import rebuild, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
-from hangup.store import open_store
 
 pytestmark = pytest.mark.postgres
 

@@ -12,6 +12,7 @@ from typing import Any
 import postgres_helpers
 import pytest
 
+from hangup.composition import open_configured_store, open_store
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
 from hangup.settings import BY_NAME, load_settings
@@ -21,7 +22,7 @@ from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.rollups import TABLE, RollupHook
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
-from hangup.store import Store, open_configured_store, open_store, staging
+from hangup.store import Store, staging
 from hangup.store import sql as sql_rows
 from hangup.store.postgres_schema import lock_key
 

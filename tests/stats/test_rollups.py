@@ -119,9 +119,9 @@ def test_repeated_deliveries_are_counted_once(seeded: Seeded, span: tuple[int, i
 
 
 def test_a_failed_batch_leaves_no_rollups(tmp_path: Any, span: tuple[int, int]) -> None:
+    from hangup.composition import open_store
     from hangup.stats import traffic
     from hangup.stats.db import StatsDB, attach_rollups
-    from hangup.store import open_store
 
     url = f"sqlite:///{tmp_path}/c.db"
     store = open_store(url)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hangup.store import open_store
+from hangup.composition import open_store
 from hangup.store.base import Store
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from test_sqlite import call
 
+from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import raw, rollups
 from hangup.stats.buckets import DAY, MINUTE
@@ -27,7 +28,8 @@ from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
 from hangup.store import sql
 from hangup.store.base import CallQuery
-from hangup.store.postgres import PostgresStore, conninfo_of
+from hangup.store.postgres import PostgresStore
+from hangup.store.url import parse_url
 
 pytestmark = pytest.mark.postgres
 
@@ -103,7 +105,7 @@ def urls() -> Iterator[tuple[str, str]]:
 
 def run(url: str, stored: list[CallRecord], batch: list[CallRecord], *, stored_as_rows: bool,
         batch_as_rows: bool) -> Outcome:
-    store = PostgresStore(url)
+    store = PostgresStore(url, migrations=MIGRATIONS)
     seen: list[CallRecord] = []
     try:
         store.add_write_hook(rollups.RollupHook(minute_days=8, clock=lambda: NOW))
@@ -123,7 +125,7 @@ def run(url: str, stored: list[CallRecord], batch: list[CallRecord], *, stored_a
 
 
 def rollup_rows(url: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(conninfo_of(url)) as conn:
+    with psycopg.connect(parse_url(url).conninfo) as conn:
         return conn.execute(f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value").fetchall()
 
 
@@ -177,10 +179,10 @@ def test_conflicts_of_a_batch_keep_their_differences(urls: tuple[str, str]) -> N
 
 def test_the_rows_of_a_batch_land_in_the_partitions_of_their_months(urls: tuple[str, str]) -> None:
     _, batch = CASES["several months"]
-    store = PostgresStore(urls[0])
+    store = PostgresStore(urls[0], migrations=MIGRATIONS)
     try:
         store.add_rows([imported(c) for c in batch])
-        placed = dict(store._read("SELECT id, tableoid::regclass::text FROM calls"))  # noqa: SLF001
+        placed = dict(store.database.read("SELECT id, tableoid::regclass::text FROM calls"))  # noqa: SLF001
     finally:
         store.close()
     assert placed == {
@@ -205,7 +207,7 @@ def test_a_large_batch_counts_as_the_raw_rows(urls: tuple[str, str]) -> None:
     batch = [ended(n, start + 37 * n, answered=n % 3 > 0, normal=n % 4 > 0, fault="network" if n % 4 else "none",
                    from_service_id="" if n % 5 == 0 else f"s{n % 7}", call_end_reason=None if n % 6 else 1003)
              for n in range(3000)]
-    store = PostgresStore(urls[0])
+    store = PostgresStore(urls[0], migrations=MIGRATIONS)
     store.add_write_hook(rollups.hook)
     try:
         results = store.add_rows([imported(c) for c in [*batch, *batch[:100]]])
@@ -225,7 +227,7 @@ def test_a_large_batch_counts_as_the_raw_rows(urls: tuple[str, str]) -> None:
 
 def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[str, str]) -> None:
     records = [ended(n, MARCH + n) for n in range(2000)]
-    nodes = [PostgresStore(urls[0]), PostgresStore(urls[0])]
+    nodes = [PostgresStore(urls[0], migrations=MIGRATIONS), PostgresStore(urls[0], migrations=MIGRATIONS)]
     for node in nodes:
         node.add_write_hook(rollups.hook)
     statuses: list[list[str]] = [[], []]

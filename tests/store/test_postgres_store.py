@@ -13,17 +13,17 @@ import pytest
 from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 from test_sqlite import call
 
+from hangup.composition import MIGRATIONS, open_store
 from hangup.records import CallRecord
 from hangup.stats import raw, rollups, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import ALL
 from hangup.stats.rebuild import rebuild
 from hangup.stats.windows import Window
-from hangup.store import open_store
 from hangup.store.base import AddStatus, CallQuery
-from hangup.store.migrations import all_migrations
-from hangup.store.postgres import PostgresStore, conninfo_of
+from hangup.store.postgres import PostgresStore
 from hangup.store.postgres_schema import bounds, month_of, partition_name, shift
+from hangup.store.url import parse_url
 
 pytestmark = pytest.mark.postgres
 
@@ -38,14 +38,14 @@ def ended(n: int, when: int, **changes: Any) -> CallRecord:
 
 
 def scalar(url: str, statement: str, params: tuple[Any, ...] = ()) -> Any:
-    with psycopg.connect(conninfo_of(url)) as conn:
+    with psycopg.connect(parse_url(url).conninfo) as conn:
         row = conn.execute(statement, params).fetchone()  # type: ignore[arg-type]
     return None if row is None else row[0]
 
 
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[PostgresStore]:
-    store = PostgresStore(postgres_url)
+    store = PostgresStore(postgres_url, migrations=MIGRATIONS)
     yield store
     store.close()
 
@@ -56,13 +56,13 @@ def pg(postgres_url: str) -> Iterator[PostgresStore]:
      ("postgres://h/db", "postgres://h/db")],
 )
 def test_store_urls_become_libpq_uris(url: str, conninfo: str) -> None:
-    assert conninfo_of(url) == conninfo
+    assert parse_url(url).conninfo == conninfo
 
 
 def test_a_postgres_url_opens_the_postgres_store(postgres_url: str) -> None:
     store = open_store(postgres_url)
     assert isinstance(store, PostgresStore)
-    assert store.applied_migrations() == [m.name for m in all_migrations()]
+    assert store.applied_migrations() == [m.name for m in MIGRATIONS]
     store.close()
 
 
@@ -72,7 +72,7 @@ def test_calls_land_in_the_partition_of_their_month(pg: PostgresStore) -> None:
     assert "calls_p202402" not in pg.partitions()  # made on demand, not for every month in between
     placed = dict(
         (r[0], r[1])
-        for r in pg._read("SELECT id, tableoid::regclass::text FROM calls")  # noqa: SLF001 - checking placement
+        for r in pg.database.read("SELECT id, tableoid::regclass::text FROM calls")  # noqa: SLF001 - checking placement
     )
     assert placed == {call(1).id: "calls_p202401", call(2).id: "calls_p202401", call(3).id: "calls_p202403"}
     assert pg.count(CallQuery(since=at(2024, 3, 1), until=at(2024, 4, 1))) == 1
@@ -88,7 +88,7 @@ def test_a_time_range_query_reads_only_its_months(pg: PostgresStore) -> None:
     pg.add_many([ended(n, at(2024, 1 + n % 6)) for n in range(30)])
     start, end = bounds((2024, 3))
     plan = " ".join(
-        r[0] for r in pg._read(f"EXPLAIN SELECT id FROM calls WHERE ended_at >= {start} AND ended_at < {end}")  # noqa: SLF001
+        r[0] for r in pg.database.read(f"EXPLAIN SELECT id FROM calls WHERE ended_at >= {start} AND ended_at < {end}")  # noqa: SLF001
     )
     assert "calls_p202403" in plan and "calls_p202402" not in plan and "calls_p202404" not in plan
 
@@ -101,7 +101,7 @@ def test_nodes_starting_together_apply_each_migration_once(postgres_url: str) ->
     def start() -> None:
         gate.wait()
         try:
-            stores.append(PostgresStore(postgres_url))
+            stores.append(PostgresStore(postgres_url, migrations=MIGRATIONS))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -111,13 +111,13 @@ def test_nodes_starting_together_apply_each_migration_once(postgres_url: str) ->
     for t in threads:
         t.join()
     assert errors == []
-    assert scalar(postgres_url, "SELECT COUNT(*) FROM _migrations") == len(all_migrations())
+    assert scalar(postgres_url, "SELECT COUNT(*) FROM _migrations") == len(MIGRATIONS)
     for store in stores:
         store.close()
 
 
 def test_the_same_calls_sent_to_two_nodes_at_once_are_stored_once(postgres_url: str) -> None:
-    nodes = [PostgresStore(postgres_url, batch_size=16), PostgresStore(postgres_url, batch_size=16)]
+    nodes = [PostgresStore(postgres_url, batch_size=16, migrations=MIGRATIONS) for _ in range(2)]
     records = [ended(n, at(2024, 5) + n) for n in range(400)]
     statuses: list[list[AddStatus]] = [[], []]
     gate = threading.Barrier(2)
@@ -142,7 +142,7 @@ def test_the_same_calls_sent_to_two_nodes_at_once_are_stored_once(postgres_url: 
 
 
 def test_a_conflicting_delivery_on_another_node_is_recorded_there(postgres_url: str) -> None:
-    a, b = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    a, b = PostgresStore(postgres_url, migrations=MIGRATIONS), PostgresStore(postgres_url, migrations=MIGRATIONS)
     a.add_many([ended(1, at(2024, 2))])
     assert b.add_many([ended(1, at(2024, 2, 16))])[0].status == AddStatus.CONFLICT
     (conflict,) = b.conflicts()
@@ -153,7 +153,7 @@ def test_a_conflicting_delivery_on_another_node_is_recorded_there(postgres_url: 
 
 
 def test_retention_drops_whole_months_and_what_they_held(postgres_url: str) -> None:
-    store = PostgresStore(postgres_url, retention_months=2)
+    store = PostgresStore(postgres_url, retention_months=2, migrations=MIGRATIONS)
     now = at(2026, 6, 10)
     old, kept = ended(1, at(2026, 1)), ended(2, at(2026, 5))
     store.retention_months = 0  # store both before retention applies, as if configured later
@@ -169,7 +169,7 @@ def test_retention_drops_whole_months_and_what_they_held(postgres_url: str) -> N
 
 
 def test_a_late_call_older_than_retention_waits_in_the_default_partition(postgres_url: str) -> None:
-    store = PostgresStore(postgres_url, retention_months=1)
+    store = PostgresStore(postgres_url, retention_months=1, migrations=MIGRATIONS)
     late = ended(1, at(2020, 1))
     assert store.add_many([late])[0].status == AddStatus.INSERTED
     assert "calls_p202001" not in store.partitions()
@@ -180,7 +180,7 @@ def test_a_late_call_older_than_retention_waits_in_the_default_partition(postgre
 
 
 def test_rows_in_the_default_partition_move_when_their_month_gets_a_table(postgres_url: str) -> None:
-    store = PostgresStore(postgres_url, retention_months=1)
+    store = PostgresStore(postgres_url, retention_months=1, migrations=MIGRATIONS)
     store.add_many([ended(1, at(2021, 7))])  # beyond retention: kept in the default partition for now
     store.retention_months = 0
     store.add_many([ended(2, at(2021, 7, 20))])  # now the month gets its table, and the waiting row moves in
@@ -208,7 +208,7 @@ def test_a_lost_writer_connection_is_replaced(pg: PostgresStore, postgres_url: s
 def test_rollups_kept_by_two_nodes_equal_the_raw_rows(postgres_url: str) -> None:
     start, end = at(2024, 10, 1), at(2024, 10, 3)
     records = list(traffic.generate(1200, start, end, seed=5, users=30))
-    nodes = [PostgresStore(postgres_url, batch_size=64) for _ in range(2)]
+    nodes = [PostgresStore(postgres_url, batch_size=64, migrations=MIGRATIONS) for _ in range(2)]
     for node in nodes:
         attach_rollups(node)
     overlap = [dataclasses.replace(r, received_at=r.received_at + 1) for r in records[::3]]  # redelivered
@@ -273,8 +273,8 @@ def test_db_migrate_on_postgres_applies_everything_once(postgres_url: str) -> No
     again = CliRunner().invoke(cli, ["db", "migrate", "--db", postgres_url])
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     applied = [line.split()[1] for line in first.output.splitlines() if line.startswith("applied ")]
-    assert applied == [m.name for m in all_migrations()]
-    assert f"{len(all_migrations())} migrations applied in total; 0 now" in again.output
+    assert applied == [m.name for m in MIGRATIONS]
+    assert f"{len(MIGRATIONS)} migrations applied in total; 0 now" in again.output
 
 
 def test_retention_comes_from_the_settings(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 
+from hangup.composition import MIGRATIONS, open_store
 from hangup.errors import PayloadError, StoreError
 from hangup.records import CallRecord
-from hangup.store import open_store, scheme_of
 from hangup.store.base import AddStatus, CallQuery, QuarantineEntry, Store
-from hangup.store.migrations import MIGRATION_MODULES, Migration, all_migrations
+from hangup.store.migrations import Migration
+from hangup.store.url import parse_url
 
 
 def call(n: int, **changes: Any) -> CallRecord:
@@ -40,19 +41,14 @@ def test_migrations_are_recorded_once(store_url: str) -> None:
     first.close()
     again = open_store(url)
     assert again.migrate() == []
-    assert again.applied_migrations() == applied == [m.name for m in all_migrations()]
+    assert again.applied_migrations() == applied == [m.name for m in MIGRATIONS]
     assert {"0001_calls", "0002_call_conflicts", "0003_quarantine"} <= set(applied)
     again.close()
 
 
-def test_a_module_can_contribute_a_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    module = types.ModuleType("hangup_test_extra_migrations")
-    module.MIGRATIONS = (Migration("0999_extra", ("CREATE TABLE extra_t (id {autoid}, v {real})",)),)  # type: ignore[attr-defined]
-    monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
-    monkeypatch.setattr("hangup.store.migrations.MIGRATION_MODULES", [*MIGRATION_MODULES, module.__name__])
-    store = open_store(f"sqlite:///{tmp_path}/x.db")
+def test_a_module_can_contribute_a_migration(tmp_path: Path) -> None:
+    extra = Migration("0999_extra", ("CREATE TABLE extra_t (id {autoid}, v {real})",))
+    store = open_store(f"sqlite:///{tmp_path}/x.db", migrations=[*MIGRATIONS, extra])
     assert store.applied_migrations()[-1] == "0999_extra"
     store.close()
     assert sqlite3.connect(tmp_path / "x.db").execute("SELECT COUNT(*) FROM extra_t").fetchone() == (0,)
@@ -68,7 +64,7 @@ def test_wal_and_full_sync_by_default(sqlite_store: Store) -> None:
                                               ("postgresql://u@h/db", "postgresql"),
                                               ("postgresql+psycopg://h/db", "postgresql")])
 def test_the_back_end_is_chosen_by_url_scheme(url: str, scheme: str) -> None:
-    assert scheme_of(url) == scheme
+    assert parse_url(url).dialect == scheme
 
 
 def test_an_unknown_scheme_is_a_store_error() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from test_sqlite import call
 
+from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.store import sql, staging
@@ -28,7 +29,7 @@ OTHER = call(2, from_user_id="ü", extra={"k": "é", "n": ""}, stid=None, q850=1
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(f"sqlite:///{tmp_path}/calls.db")
+    opened = SQLiteStore(f"sqlite:///{tmp_path}/calls.db", migrations=MIGRATIONS)
     yield opened
     opened.close()
 
@@ -106,7 +107,7 @@ def test_hooks_get_the_inserted_calls(store: SQLiteStore, tmp_path: Path) -> Non
 def test_rollups_of_staged_batches_equal_those_of_add_many(tmp_path: Path, sums: bool) -> None:
     """Both batches overlap the first: the second's sums, staged or not, are made from its new calls."""
     records = list(traffic.generate(3000, 1_700_000_000, 1_700_000_000 + 2 * 86400, seed=5, users=20))
-    stores = [SQLiteStore(f"sqlite:///{tmp_path}/{name}.db") for name in ("records", "staged")]
+    stores = [SQLiteStore(f"sqlite:///{tmp_path}/{name}.db", migrations=MIGRATIONS) for name in ("records", "staged")]
     try:
         for s in stores:
             s.add_write_hook(rollups.hook)
@@ -213,7 +214,7 @@ def test_indexes_a_stopped_bulk_load_left_out_are_built_when_the_store_is_opened
     left = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     conn.close()
     assert set(DEFERRED_INDEXES).isdisjoint(left)
-    store = SQLiteStore(url)
+    store = SQLiteStore(url, migrations=MIGRATIONS)
     try:
         assert set(DEFERRED_INDEXES) <= _indexes(store) and store.count() == 2
     finally:

@@ -6,16 +6,12 @@ from collections.abc import Callable
 
 from hangup.emit.outbox.base import Entry, NewEntry, Outbox, StartedCall, State
 from hangup.emit.outbox.sqlite import SQLiteOutbox
-from hangup.errors import ConfigError
+from hangup.store.url import parse_url
 
 
 def open_outbox(url: str) -> Outbox:
-    """The outbox for a store URL; ``sqlite:///PATH`` is built in, other back ends register in ``BACKENDS``."""
-    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
-    factory = BACKENDS.get(scheme)
-    if factory is None:
-        raise ConfigError(f"no outbox back end for {scheme}:// URLs (known: {', '.join(sorted(BACKENDS))})")
-    return factory(url)
+    """The outbox for a store URL (``hangup.store.url``: SQLite built in, PostgreSQL with the extra)."""
+    return BACKENDS[parse_url(url).dialect](url)
 
 
 def _postgres(url: str) -> Outbox:
@@ -24,8 +20,8 @@ def _postgres(url: str) -> Outbox:
     return PostgresOutbox(url)
 
 
-#: URL scheme -> outbox factory.
-BACKENDS: dict[str, Callable[[str], Outbox]] = {"sqlite": SQLiteOutbox, "postgresql": _postgres, "postgres": _postgres}
+#: Dialect -> outbox factory.
+BACKENDS: dict[str, Callable[[str], Outbox]] = {"sqlite": SQLiteOutbox, "postgresql": _postgres}
 
 
 __all__ = ["BACKENDS", "Entry", "NewEntry", "Outbox", "SQLiteOutbox", "StartedCall", "State", "open_outbox"]

@@ -1,24 +1,24 @@
 """Portable SQL of the outbox: one statement table for both back ends, and the methods that only run it.
 
 Statements are written once, with ``?`` for every parameter, in SQL that SQLite and PostgreSQL both accept;
-``render`` puts them in the driver's placeholder style (``qmark`` for sqlite3, ``format`` for psycopg), so
-``STATEMENTS`` holds the table rendered for each dialect. A list of values is matched the way each driver binds
-it (``SQLOutbox._any_of``): expanded into ``IN (?, …)`` on SQLite, bound as one array to ``= ANY(?)`` on
-PostgreSQL. ``SQLOutbox`` is every ``Outbox`` method that only runs these statements; a back end adds its
-connections and transactions, how it inserts an entry and learns its id, and ``claim``.
+the store's ``Database`` of the URL puts them in its driver's style, reads them and runs every write as one
+transaction (on SQLite an operation of the file's one writer, committed with the calls). A list of values
+is matched the way each driver binds it (``SQLOutbox._any_of``): expanded into ``IN (?, …)`` on SQLite,
+bound as one array to ``= ANY(?)`` on PostgreSQL. ``SQLOutbox`` is every ``Outbox`` method that only runs
+these statements; a back end adds how it inserts an entry and learns its id, ``claim`` and ``migrate``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from types import MappingProxyType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from hangup.emit.outbox.base import Entry, NewEntry, StartedCall, State
-from hangup.errors import StoreError
+from hangup.store.database import Database, to_paramstyle
+
+T = TypeVar("T")
 
 BODY_LIMIT = 2048  # characters of a dead-lettering answer kept for inspection
 COLUMNS: tuple[str, ...] = (
@@ -28,15 +28,6 @@ COLUMNS: tuple[str, ...] = (
 SELECT = ", ".join(COLUMNS)
 #: The pending entries due at a time, oldest first: the rows ``claim`` leases on either back end.
 DUE = "FROM outbox WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-
-
-def render(statement: str, dialect: str) -> str:
-    """``statement`` with its ``?`` placeholders in the dialect's driver style."""
-    if dialect == "sqlite":
-        return statement
-    if dialect == "postgresql":  # psycopg reads every % as the start of a placeholder
-        return statement.replace("%", "%%").replace("?", "%s")
-    raise StoreError(f"no outbox SQL dialect {dialect!r}; known: sqlite, postgresql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +47,8 @@ class Statements:
     due_starts: str
     started_count: str
 
-    def in_dialect(self, dialect: str) -> Statements:
-        return Statements(**{f.name: render(getattr(self, f.name), dialect) for f in fields(self)})
+    def in_paramstyle(self, paramstyle: str) -> Statements:
+        return Statements(**{f.name: to_paramstyle(getattr(self, f.name), paramstyle) for f in fields(self)})
 
 
 PORTABLE = Statements(
@@ -87,9 +78,7 @@ PORTABLE = Statements(
     due_starts="SELECT sid, facts, created_at, deadline FROM call_starts WHERE deadline <= ? ORDER BY deadline LIMIT ?",
     started_count="SELECT COUNT(*) FROM call_starts",
 )
-STATEMENTS: Mapping[str, Statements] = MappingProxyType(
-    {dialect: PORTABLE.in_dialect(dialect) for dialect in ("sqlite", "postgresql")}
-)
+STATEMENTS = {style: PORTABLE.in_paramstyle(style) for style in ("qmark", "format")}
 
 
 def entry_values(new: NewEntry, now: float) -> tuple[Any, ...]:
@@ -127,7 +116,7 @@ class Cursor(Protocol):
 
 
 class Connection(Protocol):
-    """What a back end's write transaction hands out: a ``sqlite3.Connection`` or a psycopg cursor."""
+    """What a write transaction hands out: a ``sqlite3.Connection`` or a psycopg connection."""
 
     def execute(self, sql: str, params: Sequence[Any], /) -> Cursor: ...
 
@@ -135,29 +124,38 @@ class Connection(Protocol):
 class SQLOutbox(ABC):
     """The ``Outbox`` methods both back ends share (see the module docstring)."""
 
-    #: The key of the back end's statements in ``STATEMENTS``.
-    dialect: ClassVar[str]
     #: Whether the driver binds a list as one SQL array (``= ANY(?)``) rather than one parameter per value.
     binds_arrays: ClassVar[bool]
 
-    @abstractmethod
-    def _write(self) -> AbstractContextManager[Connection]:
-        """One committed transaction (rolled back when the block raises)."""
+    def __init__(self, url: str, **options: Any) -> None:
+        self.url = url
+        self.database = Database(url, **options)
+        self._sql = STATEMENTS[self.database.paramstyle]
+        try:
+            self.migrate()
+        except BaseException:
+            self.database.close()
+            raise
 
     @abstractmethod
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def migrate(self) -> list[str]:
+        """Create the emitter's tables when missing; the names of the migrations applied now."""
 
     @abstractmethod
     def _insert(self, db: Connection, new: NewEntry, now: float) -> tuple[int, bool]:
         """Insert an entry unless its sid and destination are already queued; ``(id, created)``."""
 
+    def _write(self, task: Callable[[Connection], T]) -> T:
+        """``task(connection)`` in one committed transaction (rolled back when it raises)."""
+        return self.database.write(task)
+
+    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a ``?``-placeholder statement."""
+        return self.database.read(statement, params)
+
     def _text(self, value: str) -> str:
         """``value`` as the database can store it."""
         return value
-
-    @property
-    def _sql(self) -> Statements:
-        return STATEMENTS[self.dialect]
 
     def _any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """A portable condition matching ``column`` against ``values``, and its parameters."""
@@ -165,30 +163,36 @@ class SQLOutbox(ABC):
             return f"{column} = ANY(?)", [list(values)]
         return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
+    def close(self) -> None:
+        self.database.close()
+
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, entries: Sequence[NewEntry], now: float) -> list[tuple[int, bool]]:
-        results: list[tuple[int, bool]] = []
-        with self._write() as db:
+        def task(db: Connection) -> list[tuple[int, bool]]:
+            results: list[tuple[int, bool]] = []
             for new in entries:
                 results.append(self._insert(db, new, now))
                 db.execute(self._sql.forget_start, (new.sid,))
-        return results
+            return results
+
+        return self._write(task)
+
+    def _run(self, statement: str, params: Sequence[Any]) -> int:
+        """Run one statement of ``self._sql`` in a transaction of its own; the rows it changed."""
+        return self._write(lambda db: max(0, db.execute(statement, params).rowcount))
 
     def mark_delivered(self, entry_id: int, status: int, now: float) -> None:
-        with self._write() as db:
-            db.execute(self._sql.delivered, (State.DELIVERED, now, now, status, entry_id))
+        self._run(self._sql.delivered, (State.DELIVERED, now, now, status, entry_id))
 
     def mark_retry(self, entry_id: int, next_attempt_at: float, status: int | None, error: str, now: float) -> None:
-        with self._write() as db:
-            db.execute(self._sql.retry_later, (next_attempt_at, now, status, error, entry_id, State.PENDING))
+        self._run(self._sql.retry_later, (next_attempt_at, now, status, error, entry_id, State.PENDING))
 
     def mark_dead(self, entry_id: int, status: int | None, error: str, body: str, now: float) -> None:
-        with self._write() as db:
-            db.execute(self._sql.dead, (State.DEAD, now, status, error, self._text(body[:BODY_LIMIT]), entry_id))
+        self._run(self._sql.dead, (State.DEAD, now, status, error, self._text(body[:BODY_LIMIT]), entry_id))
 
     # -- inspection and repair ----------------------------------------------------------------
     def get(self, entry_id: int) -> Entry | None:
-        rows = self._read(self._sql.get, (entry_id,))
+        rows = self._read(PORTABLE.get, (entry_id,))
         return entry_of(rows[0]) if rows else None
 
     def entries(self, state: State | None = None, limit: int = 100, sid: str | None = None) -> list[Entry]:
@@ -201,11 +205,11 @@ class SQLOutbox(ABC):
             where.append("sid = ?")
             params.append(sid)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
-        sql = render(f"SELECT {SELECT} FROM outbox {clause}ORDER BY id DESC LIMIT ?", self.dialect)
+        sql = f"SELECT {SELECT} FROM outbox {clause}ORDER BY id DESC LIMIT ?"
         return [entry_of(row) for row in self._read(sql, (*params, limit))]
 
     def counts(self) -> dict[State, int]:
-        found = dict(self._read(self._sql.counts))
+        found = dict(self._read(PORTABLE.counts))
         return {state: int(found.get(str(state), 0)) for state in State}
 
     def retry(self, entry_ids: Sequence[int] | None, now: float) -> int:
@@ -217,35 +221,34 @@ class SQLOutbox(ABC):
             match, ids = self._any_of("id", entry_ids)
             sql += f" AND {match}"
             params.extend(ids)
-        with self._write() as db:
-            return max(0, db.execute(render(sql, self.dialect), params).rowcount)
+        return self._run(self.database.sql(sql), params)
 
     def purge(self, states: Sequence[State], older_than: float) -> int:
         if not states:
             return 0
         match, params = self._any_of("state", [str(s) for s in states])
-        sql = render(f"DELETE FROM outbox WHERE {match} AND updated_at < ?", self.dialect)
-        with self._write() as db:
-            return max(0, db.execute(sql, (*params, older_than)).rowcount)
+        sql = self.database.sql(f"DELETE FROM outbox WHERE {match} AND updated_at < ?")
+        return self._run(sql, (*params, older_than))
 
     # -- started calls --------------------------------------------------------------------------
     def start_call(self, call: StartedCall) -> bool:
-        with self._write() as db:
+        def task(db: Connection) -> bool:
             if db.execute(self._sql.sid_known, (call.sid,)).fetchone():
                 return False
             params = (call.sid, call.facts, call.created_at, call.deadline)
             return db.execute(self._sql.remember_start, params).rowcount == 1
 
+        return self._write(task)
+
     def end_call(self, sid: str) -> None:
-        with self._write() as db:
-            db.execute(self._sql.forget_start, (sid,))
+        self._run(self._sql.forget_start, (sid,))
 
     def due_starts(self, now: float, limit: int) -> list[StartedCall]:
-        rows = self._read(self._sql.due_starts, (now, limit))
+        rows = self._read(PORTABLE.due_starts, (now, limit))
         return [StartedCall(str(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     def started_count(self) -> int:
-        return int(self._read(self._sql.started_count)[0][0])
+        return int(self._read(PORTABLE.started_count)[0][0])
 
     def close_orphans(self, sids: Sequence[str], entries: Sequence[NewEntry], now: float) -> None:
         # enqueue forgets the started call of every entry in the same transaction
@@ -253,5 +256,4 @@ class SQLOutbox(ABC):
         leftover = set(sids) - {e.sid for e in entries}
         if leftover:
             match, params = self._any_of("sid", sorted(leftover))
-            with self._write() as db:
-                db.execute(render(f"DELETE FROM call_starts WHERE {match}", self.dialect), params)
+            self._run(self.database.sql(f"DELETE FROM call_starts WHERE {match}"), params)
