@@ -8,12 +8,13 @@ A request that breaks its platform's format is kept whole in the quarantine with
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hangup.causes import Cause, CauseCatalog, Outcome, default_catalog
-from hangup.errors import CatalogError, HTTPError
+from hangup.causes import CauseCatalog, default_catalog
+from hangup.causes.classify import VERDICT_FIELDS, Evidence, classify, resolve
+from hangup.errors import HTTPError
 from hangup.providers import planet
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.records import CallRecord
@@ -78,42 +79,26 @@ def request_of(entry: QuarantineEntry, public_url: str = "") -> WebhookRequest:
 
 
 # -- classification after the fact ---------------------------------------------------------
-def _resolve(catalog: CauseCatalog, ref: str) -> Cause:
-    try:
-        return catalog.resolve(ref)
-    except CatalogError:
-        scheme, _, key = ref.partition(":")
-        return Cause.unknown(scheme, key)
-
-
-def primary_cause(record: CallRecord, catalog: CauseCatalog) -> Cause:
-    """The first cause of the record's chain the catalog knows with a definite outcome."""
-    chain = [r for r in (record.cause, *record.causes) if r]
-    causes = [_resolve(catalog, r) for r in chain]
-    for cause in causes:
-        if cause.known and cause.outcome != Outcome.UNKNOWN:
-            return cause
-    return causes[0] if causes else Cause.unknown("none", "")
-
-
 def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], catalog: CauseCatalog) -> CallRecord:
-    """The record classified with the current catalog: by its adapter when it can, else from its causes."""
-    adapter: Any = providers.get(record.provider)
-    if adapter is not None and hasattr(adapter, "reclassify"):
-        fresh: CallRecord = adapter.reclassify(record)
-        return fresh
-    cause = primary_cause(record, catalog)
-    if not cause.known:
+    """The record classified again: its adapter reads its ``raw`` again when it can (so what the adapter knew,
+    such as who hung up, is kept); else its stored cause references go through the classifier."""
+    adapter = providers.get(record.provider)
+    reread: Callable[[CallRecord], CallRecord | None] | None = getattr(adapter, "reclassify", None)
+    if reread is not None:
+        fresh = reread(record)
+        # a raw that no longer reads as this call end keeps the stored classification
+        return fresh if fresh is not None and fresh.id == record.id else record
+    verdict = classify(Evidence(chain=tuple(dict.fromkeys(r for r in (record.cause, *record.causes) if r)),
+                                answered=record.answered), catalog)
+    if not resolve(verdict.cause, catalog).known:
         return record
-    return replace(
-        record, cause=cause.ref, outcome=str(cause.outcome), ended_by=str(cause.ended_by), fault=str(cause.fault),
-        normal=cause.normal, reason=cause.description, q850=cause.q850, sip=cause.sip,
-    )
+    return replace(record, cause=verdict.cause, outcome=verdict.outcome, ended_by=verdict.ended_by,
+                   fault=verdict.fault, normal=verdict.normal, reason=verdict.reason, q850=verdict.q850,
+                   sip=verdict.sip)
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
-    fields = ("cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags")
-    return any(getattr(old, f) != getattr(new, f) for f in fields)
+    return any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
 
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,
@@ -126,7 +111,7 @@ def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCa
         examined += 1
         try:
             fresh = reclassify_record(record, providers, catalog)
-        except HTTPError:
+        except (HTTPError, ValueError, TypeError, KeyError):
             continue  # a raw request today's adapter rejects keeps its stored classification
         if changed(record, fresh):
             pending.append(fresh)
@@ -164,6 +149,6 @@ def explain(record: CallRecord, catalog: CauseCatalog | None = None) -> dict[str
         "call": record.to_json(),
         "status": status(record),
         "flags": [{"flag": f, "meaning": FLAG_MEANINGS.get(f, "")} for f in record.flags],
-        "codes": [_resolve(catalog, ref).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
+        "codes": [resolve(ref, catalog).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
         "raw": record.raw,
     }

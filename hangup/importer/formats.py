@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
 from hangup.providers import asterisk, callcenter, freeswitch
-from hangup.providers._common import json_object
+from hangup.providers._common import form_body, json_object
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import get_provider
 from hangup.records import CallRecord
@@ -142,16 +142,7 @@ def _form_reader(name: str) -> Reader:
 
 
 def _parse_form(adapter: Provider, text: str, received_at: float) -> CallRecord | None:
-    return adapter.parse(_post(_form_body(text), received_at))
-
-
-def _form_body(text: str) -> bytes:
-    if not text.startswith("{"):
-        return text.encode()
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
-    return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
+    return adapter.parse(_post(form_body(text), received_at))
 
 
 def _post(body: bytes, received_at: float, content_type: str = "application/x-www-form-urlencoded"
@@ -222,14 +213,18 @@ def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
             header = fields
             continue
         if header is not None:
-            row = asterisk.normalize_keys(dict(zip(header, fields, strict=False)))
-        elif len(fields) < 16:
+            named = dict(zip(header, fields, strict=False))
+            row = asterisk.normalize_keys(named)
+            # the row as the JSON object the adapter also reads: self-describing without the header line
+            raw = json.dumps(named, ensure_ascii=False)
+            yield attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
+            continue
+        if len(fields) < 16:
             yield Item(f"row {number}", None, PayloadError(
                 "not a Master.csv row", details=[{"field": "row", "error": f"{len(fields)} columns, need 16"}]),
                 row_text(fields))
             continue
-        else:
-            row = asterisk.row_from_csv(fields)
+        row = asterisk.row_from_csv(fields)
         raw = row_text(fields)
         yield attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
 

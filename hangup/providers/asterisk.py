@@ -34,6 +34,7 @@ from hangup.providers._common import (
     body_text,
     json_object,
     ref,
+    stored_json_or_text,
     text,
 )
 from hangup.providers.base import WebhookRequest
@@ -158,6 +159,10 @@ class AsteriskProvider(BasicAuthVerifier):
                                    details=[{"field": "body", "error": "not a CDR"}])
             row = row_from_csv(lines[0])
         return record_from_row(row, body, request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON object, or the CSV it was posted or imported as)."""
+        return self.parse(stored_json_or_text(record))
 
 
 PROVIDER = AsteriskProvider()

@@ -31,6 +31,7 @@ from hangup.providers._common import (
     body_text,
     json_object,
     ref,
+    stored_json_or_text,
     text,
 )
 from hangup.providers.base import WebhookRequest
@@ -125,6 +126,10 @@ class CallcenterProvider(BasicAuthVerifier):
                                    details=[{"field": "body", "error": f"{len(rows)} CSV rows"}])
             row = rows[0]
         return record_from_row(row, body, request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON object, or the CSV it was posted or imported as)."""
+        return self.parse(stored_json_or_text(record))
 
 
 PROVIDER = CallcenterProvider()

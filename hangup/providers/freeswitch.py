@@ -170,5 +170,16 @@ class FreeswitchProvider(BasicAuthVerifier):
         query_id = parse_qs(request.query).get(UUID, [""])[0].removeprefix("a_")
         return record_from_cdr(cdr, body_text(request.body), request.received_at, query_id)
 
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` body. Its content type is not stored: a ``cdr=`` value
+        that is neither url-encoded nor a document is ``encode=base64``; the uuid may have come from the query."""
+        try:
+            cdr = parse_cdr(record.raw.encode())
+        except PayloadError:
+            if not record.raw.startswith(f"{FORM_FIELD}="):
+                raise
+            cdr = parse_cdr(record.raw.encode(), BASE64_CONTENT_TYPE)
+        return record_from_cdr(cdr, record.raw, record.received_at, record.provider_call_id)
+
 
 PROVIDER = FreeswitchProvider()

@@ -19,7 +19,17 @@ from typing import Any
 
 from hangup.causes import EndedBy, parse_ref
 from hangup.errors import CatalogError, Forbidden, Unauthorized
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, json_object, now, text
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    header,
+    json_object,
+    now,
+    stored_json_or_text,
+    text,
+)
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
@@ -129,6 +139,10 @@ class GenericProvider:
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         data = json_object(request.body, NAME)
         return record_from_json(data, body_text(request.body), request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON body)."""
+        return self.parse(stored_json_or_text(record))
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref, stored_form
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
@@ -119,6 +119,10 @@ class PlivoProvider:
         params = request.form()
         handler = EVENT_HANDLERS.get(params.get(EVENT, "").strip().lower())
         return handler(params, request) if handler else None
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
+        return self.parse(stored_form(record))
 
 
 def _post_params(request: WebhookRequest) -> dict[str, list[str]]:

@@ -44,6 +44,7 @@ from hangup.providers._common import (
     now,
     ref,
     resolve,
+    stored_request,
     text,
 )
 from hangup.providers.base import WebhookRequest
@@ -161,6 +162,10 @@ class TelnyxProvider:
         event: Mapping[str, Any] = data if isinstance(data, dict) else body
         handler = EVENT_HANDLERS.get(text(event.get(EVENT_TYPE)))
         return handler(event, request) if handler else None
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON body)."""
+        return self.parse(stored_request(record, "application/json"))
 
 
 PROVIDER = TelnyxProvider()

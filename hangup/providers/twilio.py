@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref, stored_form
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
@@ -121,6 +121,10 @@ class TwilioProvider:
         draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
         draft.extra = dict(params)
         return draft.finish()
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
+        return self.parse(stored_form(record))
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:

@@ -42,6 +42,7 @@ from hangup.providers._common import (
     json_object,
     now,
     ref,
+    stored_request,
     text,
 )
 from hangup.providers.base import WebhookRequest
@@ -145,6 +146,12 @@ class VonageProvider:
         if not status or status in NOT_ENDED:
             return None
         return _ended(event, request)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the JSON body, or the query of a GET."""
+        if record.raw.startswith("{"):
+            return self.parse(stored_request(record, "application/json"))
+        return self.parse(WebhookRequest("GET", "", record.raw, received_at=record.received_at))
 
 
 PROVIDER = VonageProvider()
