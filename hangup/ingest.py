@@ -13,25 +13,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.causes import CauseCatalog, default_catalog
-from hangup.causes.classify import VERDICT_FIELDS, Evidence, classify, resolve
+from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
 from hangup.errors import HTTPError
-from hangup.providers import planet
 from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
-#: Request headers kept with a quarantined request (others may carry credentials or are noise).
-KEPT_HEADERS = frozenset(
-    {
-        "content-type", "content-length", "user-agent", "host", "x-forwarded-for", "x-real-ip",
-        "x-plivo-signature-v3", "x-plivo-signature-v3-nonce", "x-twilio-signature", "telnyx-signature-ed25519",
-        "telnyx-timestamp",
-    }
-)
 MAX_QUARANTINE_BODY = 256 * 1024
 
-#: Meanings of flags, for explanations (adapters may add flags this table does not know).
-FLAG_MEANINGS: Mapping[str, str] = {**planet.FLAGS}
+
+def flag_meaning(flag: str) -> str:
+    """What a flag says, from the classifier's and the adapters' own tables ("" for a flag neither knows)."""
+    return FLAGS.get(flag) or flag_meanings().get(flag, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +54,8 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError) -> QuarantineEntry:
-    headers = {k: v for k, v in request.headers.items() if k in KEPT_HEADERS}
+    kept = kept_headers()  # the common ones and every adapter's signature headers
+    headers = {k: v for k, v in request.headers.items() if k in kept}
     return QuarantineEntry(
         id=0, received_at=request.received_at or time.time(), provider=provider, method=request.method,
         path=path, query=request.query, body=request.body[:MAX_QUARANTINE_BODY], headers=headers,
@@ -148,7 +143,7 @@ def explain(record: CallRecord, catalog: CauseCatalog | None = None) -> dict[str
     return {
         "call": record.to_json(),
         "status": status(record),
-        "flags": [{"flag": f, "meaning": FLAG_MEANINGS.get(f, "")} for f in record.flags],
+        "flags": [{"flag": f, "meaning": flag_meaning(f)} for f in record.flags],
         "codes": [resolve(ref, catalog).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
         "raw": record.raw,
     }

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from hangup.causes.classify import resolve
 from hangup.errors import Forbidden, PayloadError, Unauthorized
-from hangup.providers.base import WebhookRequest
+from hangup.providers.base import SettingRow, WebhookRequest
 from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_time, ref
 from hangup.records import CallRecord
 
@@ -39,6 +39,12 @@ def credential(secrets: Mapping[str, str], key: str, provider: str) -> str | Non
         f"(set {key}, or {provider}_accept_unsigned=1 to accept them)",
         details=[{"field": key, "error": "not configured"}],
     )
+
+
+def credential_settings(provider: str, key: str, secret_help: str, unsigned_help: str) -> tuple[SettingRow, ...]:
+    """The settings rows ``credential`` reads: the secret ``key`` and ``<provider>_accept_unsigned``."""
+    return (SettingRow(key, "", secret_help, "secret"),
+            SettingRow(f"{provider}_accept_unsigned", "false", unsigned_help, "bool"))
 
 
 def header(headers: Mapping[str, str], name: str, provider: str) -> str:
@@ -170,6 +176,7 @@ __all__ = [
     "body_text",
     "check_basic_auth",
     "credential",
+    "credential_settings",
     "flatten",
     "form_body",
     "header",

@@ -32,6 +32,7 @@ from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     json_object,
     ref,
     stored_json_or_text,
@@ -42,6 +43,10 @@ from hangup.records import CallRecord
 
 NAME = "asterisk"
 SECRET = "asterisk_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` Asterisk CDR posts must present (HTTP Basic).",
+    "Accept Asterisk CDR posts without credentials.",
+)
 
 MASTER_CSV_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -142,6 +147,7 @@ class AsteriskProvider(BasicAuthVerifier):
     """Asterisk CDRs posted as JSON or one Master.csv line (``/callbacks/asterisk``)."""
 
     name = NAME
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 

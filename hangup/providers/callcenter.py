@@ -29,6 +29,7 @@ from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     json_object,
     ref,
     stored_json_or_text,
@@ -39,6 +40,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "callcenter"
 SECRET = "callcenter_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` contact-centre call records must present (HTTP Basic).",
+    "Accept contact-centre call records without credentials.",
+)
 
 CALL_ID = ("call_id", "id", "uuid", "callid")
 FROM = ("from", "caller", "from_number", "caller_number")
@@ -112,6 +117,7 @@ class CallcenterProvider(BasicAuthVerifier):
     """Contact-centre records posted as one JSON object or a CSV with one row (``/callbacks/callcenter``)."""
 
     name = NAME
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 

@@ -32,6 +32,7 @@ from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     flatten,
     json_object,
     ref,
@@ -42,6 +43,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "freeswitch"
 SECRET = "freeswitch_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` FreeSWITCH CDR posts must present (HTTP Basic).",
+    "Accept FreeSWITCH CDR posts without credentials.",
+)
 
 FORM_FIELD = "cdr"
 VARIABLES = "variables"
@@ -162,6 +167,7 @@ class FreeswitchProvider(BasicAuthVerifier):
     """FreeSWITCH mod_json_cdr / mod_xml_cdr posts (``/callbacks/freeswitch``)."""
 
     name = NAME
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 

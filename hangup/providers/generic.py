@@ -24,6 +24,7 @@ from hangup.providers._common import (
     any_equal,
     body_text,
     credential,
+    credential_settings,
     header,
     json_object,
     now,
@@ -35,6 +36,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "generic"
 SECRET = "generic_secret"
+SETTINGS = credential_settings(
+    NAME, SECRET, "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of generic callbacks.",
+    "Accept generic callbacks without a signature.",
+)
 TOLERANCE = 300
 
 CALL_ID = ("call_id", "provider_call_id")
@@ -118,6 +123,8 @@ class GenericProvider:
     """hangup's canonical call-end JSON (``/callbacks/generic``)."""
 
     name = NAME
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_TIMESTAMP)
     methods = ("POST",)
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:

@@ -367,6 +367,7 @@ class PlanetProvider:
 
     name = NAME
     methods: tuple[str, ...] = ("GET", "POST")
+    flags = FLAGS
 
     def __init__(self, catalog: CauseCatalog | None = None) -> None:
         self._catalog = catalog

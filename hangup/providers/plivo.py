@@ -27,12 +27,25 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref, stored_form
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    credential_settings,
+    header,
+    ref,
+    stored_form,
+)
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
 NAME = "plivo"
 SECRET = "plivo_auth_token"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Plivo auth token: verifies `X-Plivo-Signature-V3`.",
+    "Accept Plivo callbacks without a verifiable signature.",
+)
 
 CALL_UUID = "CallUUID"
 FROM = "From"
@@ -101,6 +114,8 @@ class PlivoProvider:
     """Plivo hangup callbacks (``/callbacks/plivo``)."""
 
     name = NAME
+    settings = SETTINGS
+    kept_headers = (HEADER_V3, HEADER_MA_V3, HEADER_NONCE)
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:

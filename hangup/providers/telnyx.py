@@ -38,6 +38,7 @@ from hangup.providers._common import (
     RecordDraft,
     body_text,
     credential,
+    credential_settings,
     flatten,
     header,
     json_object,
@@ -52,7 +53,13 @@ from hangup.records import CallRecord, Direction
 
 NAME = "telnyx"
 SECRET = "telnyx_public_key"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Telnyx Ed25519 public key (base64): verifies `telnyx-signature-ed25519`.",
+    "Accept Telnyx callbacks without a verifiable signature.",
+)
 TOLERANCE = 300  # seconds, as telnyx-python TIMESTAMP_TOLERANCE_SECONDS
+#: Flags this adapter sets itself (``CallRecord.flags``).
+FLAGS = {"duration_includes_ringing": "Telnyx reports no answer time: duration is end - start, ringing included"}
 
 DATA = "data"
 EVENT_TYPE = "event_type"
@@ -127,6 +134,9 @@ class TelnyxProvider:
     """Telnyx Call Control webhooks (``/callbacks/telnyx``)."""
 
     name = NAME
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_TIMESTAMP)
+    flags = FLAGS
     methods = ("POST",)
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:

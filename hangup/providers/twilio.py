@@ -29,12 +29,25 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref, stored_form
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    credential_settings,
+    header,
+    ref,
+    stored_form,
+)
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
 NAME = "twilio"
 SECRET = "twilio_auth_token"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Twilio auth token: verifies `X-Twilio-Signature`.",
+    "Accept Twilio callbacks without a verifiable signature.",
+)
 
 CALL_SID = "CallSid"
 CALL_STATUS = "CallStatus"
@@ -69,6 +82,8 @@ class TwilioProvider:
     """Twilio voice status callbacks (``/callbacks/twilio``)."""
 
     name = NAME
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_SETTINGS)
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:

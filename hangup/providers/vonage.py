@@ -37,6 +37,7 @@ from hangup.providers._common import (
     any_equal,
     body_text,
     credential,
+    credential_settings,
     flatten,
     header,
     json_object,
@@ -50,6 +51,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "vonage"
 SECRET = "vonage_signature_secret"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Vonage signature secret: verifies the signed webhook JWT.",
+    "Accept Vonage callbacks without a verifiable signature.",
+)
 MAX_AGE = 300  # seconds an iat may lag the receive time (Vonage retries once, quickly)
 
 UUID = "uuid"
@@ -107,6 +112,7 @@ class VonageProvider:
     """Vonage Voice API event webhooks (``/callbacks/vonage``)."""
 
     name = NAME
+    settings = SETTINGS
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
