@@ -27,8 +27,8 @@ and, optionally, describes itself (each has an empty default):
 ``flags``
     ``{flag: meaning}`` of the flags it sets on records itself, for explanations.
 ``imports``
-    ``{format: reader}`` of the files ``hangup import --format`` reads with it
-    (``hangup.providers.reading.ImportReader``).
+    ``{format: ImportFormat}`` of the files ``hangup import --format`` reads with it, and how such a
+    file is recognised (``hangup.providers.reading``).
 ``reclassify(record)``
     the stored record read again from its ``raw`` with today's catalog, or ``None`` when ``raw``
     does not read as that call any more; ``hangup reclassify`` keeps what the adapter knew (who hung

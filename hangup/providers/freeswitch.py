@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 
 from hangup.errors import PayloadError
@@ -39,6 +40,7 @@ from hangup.providers._common import (
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, Item, attempt, peek
 from hangup.records import CallRecord, Direction
 
 NAME = "freeswitch"
@@ -163,10 +165,41 @@ def _decoded(value: object) -> str:
     return unquote(value) if "%" in value else value
 
 
+# -- import: CDR files ---------------------------------------------------------------------------
+def read_files(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``freeswitch-json``: one CDR document per file (JSON or XML), or JSON Lines of CDRs."""
+    first, lines = peek(stream)
+    if first.startswith("{") and _is_complete_json(first):
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                yield attempt(f"line {number}", line.strip(), _imported, line.strip(), received_at)
+        return
+    document = "".join(lines)
+    yield attempt("document", document, _imported, document, received_at)
+
+
+def _is_complete_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _imported(text: str, received_at: float) -> CallRecord:
+    return record_from_cdr(parse_cdr(text.encode()), text, received_at)
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {"freeswitch-json": ImportFormat(read_files, endings=(".cdr.json", ".cdr.xml"),
+                                          markers=((JSON_FILES, '"variables"'), ((".xml",), "<cdr")))}
+
+
 class FreeswitchProvider(BasicAuthVerifier):
     """FreeSWITCH mod_json_cdr / mod_xml_cdr posts (``/callbacks/freeswitch``)."""
 
     name = NAME
+    imports = IMPORTS
     settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)

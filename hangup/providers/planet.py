@@ -18,9 +18,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote_plus
 
 from hangup.causes import Cause, CauseCatalog, EndedBy, default_catalog
@@ -28,6 +28,7 @@ from hangup.causes.classify import Evidence, Verdict, resolve
 from hangup.causes.classify import classify as classify_evidence
 from hangup.errors import CatalogError, PayloadError
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import ImportFormat, Item, attempt, numbered_lines
 from hangup.records import CallRecord, CallType
 
 NAME = "planet"
@@ -362,10 +363,33 @@ def raw_of(request: WebhookRequest) -> str:
     return "&".join(part for part in (request.query, body) if part)
 
 
+# -- import: recorded callbacks ----------------------------------------------------------------
+def _query_of(line: str) -> tuple[str, str]:
+    text = line.strip()
+    method, _, rest = text.partition(" ")
+    if method.upper() in ("GET", "POST") and rest:
+        text = rest.strip()
+    target, sep, query = text.partition("?")
+    return (target, query) if sep else ("", text)
+
+
+def read_urls(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``planet-urls``: recorded callbacks, one URL or query string per line."""
+    for number, line in numbered_lines(stream):
+        url, query = _query_of(line)
+        request = WebhookRequest("GET", url, query, received_at=received_at, client="hangup import")
+        yield attempt(f"line {number}", line, PROVIDER.parse, request)
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {"planet-urls": ImportFormat(read_urls, markers=((("",), "call_end_reason="),))}
+
+
 class PlanetProvider:
     """The ``planet`` adapter: no signature scheme (protect it with a secret path or an allow-list)."""
 
     name = NAME
+    imports = IMPORTS
     methods: tuple[str, ...] = ("GET", "POST")
     flags = FLAGS
 

@@ -38,6 +38,7 @@ from hangup.providers._common import (
     stored_form,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, form_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "plivo"
@@ -110,10 +111,16 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
 EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
+    (JSON_FILES, '"CallUUID"'), ((".csv",), "CallUUID"), (("",), "CallUUID=")))}
+
+
 class PlivoProvider:
     """Plivo hangup callbacks (``/callbacks/plivo``)."""
 
     name = NAME
+    imports = IMPORTS
     settings = SETTINGS
     kept_headers = (HEADER_V3, HEADER_MA_V3, HEADER_NONCE)
     methods = ("POST", "GET")

@@ -8,7 +8,7 @@ whose name is taken, or that fails to import, is left out and logged, so it cann
 Each adapter describes itself (``hangup.providers.base``); the central tables are built here from
 the registered adapters, never by naming them: its settings rows (``setting_rows``), the request
 headers kept with a quarantined request (``kept_headers``), the meanings of its flags
-(``flag_meanings``) and its import formats (``import_readers``).
+(``flag_meanings``) and its import formats (``import_formats``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ import logging
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hangup.errors import NotFound
 from hangup.providers.base import Provider, SettingRow
+
+if TYPE_CHECKING:  # the reading helpers look adapters up here
+    from hangup.providers.reading import ImportFormat
 
 ENTRY_POINT_GROUP = "hangup.providers"
 
@@ -121,9 +124,9 @@ def flag_meanings() -> Mapping[str, str]:
     return MappingProxyType(meanings)
 
 
-def import_readers() -> Mapping[str, Any]:
-    """``hangup import`` formats the adapters read, by format name (see ``hangup.providers.base.ImportReader``)."""
-    readers: dict[str, Any] = {}
+def import_formats() -> Mapping[str, ImportFormat]:
+    """``hangup import`` formats the adapters read, by format name, in registry order."""
+    formats: dict[str, ImportFormat] = {}
     for declared in _declared("imports", {}):
-        readers.update(declared)
-    return MappingProxyType(readers)
+        formats.update(declared)
+    return MappingProxyType(formats)

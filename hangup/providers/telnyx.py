@@ -49,6 +49,7 @@ from hangup.providers._common import (
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, json_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "telnyx"
@@ -130,10 +131,15 @@ EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallR
 }
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=((JSON_FILES, '"event_type"'),))}
+
+
 class TelnyxProvider:
     """Telnyx Call Control webhooks (``/callbacks/telnyx``)."""
 
     name = NAME
+    imports = IMPORTS
     settings = SETTINGS
     kept_headers = (HEADER_SIGNATURE, HEADER_TIMESTAMP)
     flags = FLAGS

@@ -40,6 +40,7 @@ from hangup.providers._common import (
     stored_form,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, form_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "twilio"
@@ -78,10 +79,16 @@ DIRECTIONS: Mapping[str, Direction] = {
 }
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
+    (JSON_FILES, '"CallSid"'), ((".csv",), "CallSid"), (("",), "CallSid=")))}
+
+
 class TwilioProvider:
     """Twilio voice status callbacks (``/callbacks/twilio``)."""
 
     name = NAME
+    imports = IMPORTS
     settings = SETTINGS
     kept_headers = (HEADER_SIGNATURE, HEADER_SETTINGS)
     methods = ("POST", "GET")

@@ -47,6 +47,7 @@ from hangup.providers._common import (
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, json_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "vonage"
@@ -108,10 +109,15 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     return draft.finish()
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=((JSON_FILES, '"conversation_uuid"'),))}
+
+
 class VonageProvider:
     """Vonage Voice API event webhooks (``/callbacks/vonage``)."""
 
     name = NAME
+    imports = IMPORTS
     settings = SETTINGS
     methods = ("POST", "GET")
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hangup import ingest
+from hangup.importer.formats import FORMATS
 from hangup.providers import registry
 from hangup.providers.registry import DEFAULT_PROVIDERS, ENTRY_POINT_GROUP
 from hangup.settings import all_settings
@@ -102,3 +103,6 @@ def test_central_tables_are_built_from_the_adapters() -> None:
     assert {"duration_mismatch", "duration_includes_ringing"} <= set(registry.flag_meanings())
     rows = {row.name: row for row in registry.setting_rows()}
     assert rows["plivo_auth_token"].kind == "secret" and rows["plivo_accept_unsigned"].kind == "bool"
+    assert set(registry.import_formats()) == {"planet-urls", "plivo", "twilio", "telnyx", "vonage", "freeswitch-json",
+                                              "asterisk-csv", "callcenter"}
+    assert list(FORMATS)[:2] == ["jsonl", "csv"] and set(registry.import_formats()) <= set(FORMATS)
