@@ -98,7 +98,11 @@ def changed(old: CallRecord, new: CallRecord) -> bool:
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,
                records: Iterable[CallRecord] | None = None, batch: int = 500) -> tuple[int, int]:
-    """Re-apply the catalog to stored calls; return (calls examined, calls changed)."""
+    """Classify stored calls again; return (calls examined, calls changed).
+
+    Each call's adapter reads its ``raw`` again with the adapter's catalog (the default one); ``catalog``
+    classifies the calls of adapters that cannot (not registered, or without ``reclassify``). Only the
+    ``Verdict`` fields are rewritten, and only on calls whose verdict changed."""
     catalog = catalog or default_catalog()
     examined = updated = 0
     pending: list[CallRecord] = []

@@ -157,7 +157,7 @@ class Settings:
     demo: bool
     demo_rate: float
     #: Values of the registered adapters' own rows (their credentials), by setting name.
-    adapters: Mapping[str, Any] = field(default_factory=dict)
+    adapters: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line values applied (``None`` means "not given")."""
