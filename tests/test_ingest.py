@@ -122,3 +122,17 @@ def test_a_raw_that_no_longer_reads_keeps_the_stored_classification(fresh_store:
     fresh_store.add_many([broken])
     assert ingest.reclassify(fresh_store, providers()) == (1, 0)
     assert fresh_store.get(record.id) == broken
+
+
+@pytest.mark.parametrize("platform", ["freeswitch", "plivo", "telnyx", "asterisk"])
+def test_a_stale_classification_is_replaced_by_what_the_adapter_reads_from_raw(fresh_store: Store,
+                                                                                platform: str) -> None:
+    path = next(p for p in cases(platform) if ingest.parse(providers()[platform], request_for(p, platform), {},
+                                                           verify=False) is not None)
+    record = ingest.parse(providers()[platform], request_for(path, platform), {}, verify=False)
+    assert record is not None
+    stale = dataclasses.replace(record, cause="nosuch:1", causes=("nosuch:1",), outcome="unknown",
+                                ended_by="unknown", reason="", q850=None, sip=None, flags=("unknown_cause",))
+    fresh_store.add_many([stale])
+    assert ingest.reclassify(fresh_store, providers()) == (1, 1)
+    assert fresh_store.get(record.id) == record
