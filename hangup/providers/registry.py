@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hangup.errors import NotFound
 from hangup.providers.base import Provider, SettingRow
 
-if TYPE_CHECKING:  # the reading helpers look adapters up here
+if TYPE_CHECKING:  # hangup.providers.reading looks adapters up here
     from hangup.providers.reading import ImportFormat
 
 ENTRY_POINT_GROUP = "hangup.providers"
