@@ -35,13 +35,17 @@ def ref(scheme: str, value: str | int | None) -> str | None:
     return f"{scheme}:{text}" if text else None
 
 
-
 @dataclass(slots=True)
 class RecordDraft:
-    """The mutable builder of one call record; ``finish()`` validates and classifies it."""
+    """The mutable builder of one call record; ``finish()`` validates and classifies it.
 
-    provider: str
-    provider_call_id: str = ""
+    Every field of the record an adapter fills is an attribute of the same name (times in Unix seconds,
+    0 when not reported); ``chain``, ``sources``, ``ended_by``, ``q850`` and ``sip`` are what the classifier
+    is told about the call's end (``hangup.causes.classify.Evidence``), ``flags`` the adapter's own flags.
+    """
+
+    provider: str  # the adapter's name
+    provider_call_id: str = ""  # the platform's own call id (required)
     from_user_id: str = ""
     to_user_id: str = ""
     from_service_id: str = ""
@@ -57,17 +61,19 @@ class RecordDraft:
     ended_by: str | None = None  # set when the adapter knows better than the catalog (direction-aware)
     q850: int | None = None  # reported Q.850 cause, when the platform sends one
     sip: int | None = None  # reported SIP final status, when the platform sends one
-    extra: dict[str, str] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    raw: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # native fields without a canonical place
+    flags: list[str] = field(default_factory=list)  # the adapter's own flags (meanings in its ``flags``)
+    raw: str = ""  # the event exactly as received: what ``reclassify`` reads again
     received_at: float = 0.0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # every bad field, for ``InvalidPayload``
 
     # -- field readers that record errors instead of raising --------------------------------
     def error(self, name: str, message: str) -> None:
+        """Record a bad field; ``finish()`` then raises naming every one."""
         self.errors.append({"field": name, "error": message})
 
     def integer(self, name: str, value: object, default: int = 0) -> int:
+        """A non-negative integer (decimals truncated); ``default`` when absent, and an error when not one."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
         try:
@@ -97,6 +103,7 @@ class RecordDraft:
         return parsed
 
     def add_chain(self, *refs: str | None) -> None:
+        """Append the given references to the cause chain, best first; absent ones (``None``) are skipped."""
         self.chain.extend(r for r in refs if r)
 
     # -- classification ---------------------------------------------------------------------
@@ -106,6 +113,7 @@ class RecordDraft:
                         ended_by=self.ended_by, q850=self.q850, sip=self.sip)
 
     def is_answered(self) -> bool:
+        """``answered`` when the adapter set it, else whether the call has an answer time or a duration."""
         return self.answered if self.answered is not None else (self.start_time > 0 or self.duration > 0)
 
     def finish(self, catalog: CauseCatalog | None = None) -> CallRecord:
