@@ -23,13 +23,14 @@ reclassify`` call ``classify``; the rule is written only here. Its input is ``Ev
     whether the call was connected: a cause that says otherwise is flagged (``FLAGS``), not changed.
 
 The catalog's part of the answer depends only on (chain, sources, catalog), and an import repeats a
-few hundred chains millions of times, so that part is computed once per chain (``_JUDGED``).
+few hundred chains millions of times, so that part is computed once per chain (``_JUDGED``): a call
+whose adapter says nothing more gets the cached ``Verdict`` itself (named tuples, immutable and cheap).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from hangup.causes.catalog import CauseCatalog, default_catalog
 from hangup.causes.model import Cause, EndedBy, Outcome
@@ -53,8 +54,7 @@ _UNANSWERED_OUTCOMES = frozenset(
 _NO_CAUSE = Cause.unknown("none", "")
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     """What an adapter read about why a call ended: the classifier's whole input (see the module docstring)."""
 
     chain: tuple[str, ...] = ()  # cause references, best first
@@ -66,8 +66,7 @@ class Evidence:
     sip: int | None = None  # SIP final status the platform reported
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The classification of one call: exactly the ``CallRecord`` fields of the same names."""
 
     cause: str  # the primary reference ("" when the chain is empty)
@@ -83,19 +82,15 @@ class Verdict:
 
 
 #: The ``CallRecord`` fields a verdict gives, which reclassification may rewrite.
-VERDICT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Verdict))
+VERDICT_FIELDS: tuple[str, ...] = Verdict._fields
 
 
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    """The catalog's part of a verdict: the same for every call with the same chain and sources."""
+class _Judgement(NamedTuple):
+    """The catalog's part of a verdict, the same for every call with the same chain and sources: the verdict
+    on an answered and on an unanswered call that the adapter says nothing more about."""
 
-    primary: Cause
-    causes: tuple[str, ...]
-    ended_by: str  # from the sources, else the primary cause; "unknown" when neither says
-    reason: str
-    q850: int | None
-    sip: int | None
+    answered: Verdict
+    unanswered: Verdict
 
 
 _JUDGED: dict[tuple[tuple[str, ...], tuple[str, ...], CauseCatalog], _Judgement] = {}
@@ -121,34 +116,34 @@ def classify(evidence: Evidence, catalog: CauseCatalog | None = None) -> Verdict
         if len(_JUDGED) >= _JUDGED_MAX:
             _JUDGED.clear()
         _JUDGED[key] = judged
-    primary = judged.primary
-    ended_by = evidence.ended_by or judged.ended_by
+    verdict = judged.answered if evidence.answered else judged.unanswered
+    ended_by = evidence.ended_by or verdict.ended_by
     if ended_by == EndedBy.UNKNOWN and evidence.releaser:
         ended_by = str(evidence.releaser)
-    return Verdict(
-        cause=primary.ref if evidence.chain else "",
-        causes=judged.causes,
-        outcome=str(primary.outcome),
-        ended_by=ended_by,
-        fault=str(primary.fault),
-        normal=primary.normal,
-        reason=judged.reason,
-        q850=evidence.q850 if evidence.q850 is not None else judged.q850,
-        sip=evidence.sip if evidence.sip is not None else judged.sip,
-        flags=_flags(primary, evidence),
-    )
+    if ended_by == verdict.ended_by and evidence.q850 is None and evidence.sip is None:
+        return verdict
+    cause, causes, outcome, _, fault, normal, reason, q850, sip, flags = verdict
+    return Verdict(cause, causes, outcome, ended_by, fault, normal, reason,
+                   q850 if evidence.q850 is None else evidence.q850, sip if evidence.sip is None else evidence.sip,
+                   flags)
 
 
 def _judge(chain: tuple[str, ...], sources: tuple[str, ...], catalog: CauseCatalog) -> _Judgement:
     primary = _primary([resolve(r, catalog) for r in chain])
-    return _Judgement(
-        primary=primary,
+    verdict = Verdict(
+        cause=primary.ref if chain else "",
         causes=tuple(dict.fromkeys(_canonical(r, catalog) for r in chain + sources)),
+        outcome=str(primary.outcome),
         ended_by=_ended_by(primary, sources, catalog),
+        fault=str(primary.fault),
+        normal=primary.normal,
         reason=primary.description if primary.known else _not_in_catalog(chain),
         q850=primary.q850,
         sip=primary.sip,
+        flags=(),
     )
+    return _Judgement(answered=verdict._replace(flags=_flags(primary, chain, answered=True)),
+                      unanswered=verdict._replace(flags=_flags(primary, chain, answered=False)))
 
 
 def _primary(causes: list[Cause]) -> Cause:
@@ -182,11 +177,11 @@ def _not_in_catalog(chain: tuple[str, ...]) -> str:
     return f"{' and '.join(chain)} {'is' if len(chain) == 1 else 'are'} not in the cause catalog"
 
 
-def _flags(primary: Cause, evidence: Evidence) -> tuple[str, ...]:
-    if evidence.answered and primary.outcome in _UNANSWERED_OUTCOMES:
+def _flags(primary: Cause, chain: tuple[str, ...], answered: bool) -> tuple[str, ...]:
+    if answered and primary.outcome in _UNANSWERED_OUTCOMES:
         return ("answered_but_" + str(primary.outcome),)
-    if not evidence.answered and primary.outcome == Outcome.COMPLETED and primary.known:
+    if not answered and primary.outcome == Outcome.COMPLETED and primary.known:
         return ("completed_without_answer",)
-    if evidence.chain and not primary.known:
+    if chain and not primary.known:
         return ("unknown_cause",)
     return ()

@@ -122,8 +122,9 @@ class RecordDraft:
             self.error("call_id", "required")
         if self.errors:
             raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
-        evidence = self.evidence()
-        verdict = classify(evidence, catalog)
+        answered = self.is_answered()
+        verdict = classify(Evidence(tuple(self.chain), tuple(self.sources), answered, self.ended_by, None,
+                                    self.q850, self.sip), catalog)
         return CallRecord(
             id=call_id_for(self.provider, self.provider_call_id),
             provider=self.provider,
@@ -137,7 +138,7 @@ class RecordDraft:
             start_time=self.start_time,
             end_time=self.end_time,
             duration=self.duration,
-            answered=evidence.answered,
+            answered=answered,
             direction=self.direction,
             cause=verdict.cause,
             causes=verdict.causes,
