@@ -70,7 +70,7 @@ WEBHOOK_PAYLOADS = [
 ]
 
 
-def _store_every_recorded_call(store: Store, parallel: bool) -> None:
+def _store_every_recorded_call(store: Store, parallel: bool, rejects: Path) -> None:
     adapters = providers()
     for platform, path in WEBHOOK_PAYLOADS:
         try:
@@ -80,13 +80,15 @@ def _store_every_recorded_call(store: Store, parallel: bool) -> None:
         if record is not None:
             store.add_many([record])
     for name, fmt in IMPORT_FILES.items():
-        Importer(store, parallel=parallel, received_at=RECEIVED_AT).run([str(DATA / name)], fmt)
+        Importer(store, parallel=parallel, received_at=RECEIVED_AT, rejects_path=str(rejects)).run(
+            [str(DATA / name)], fmt)
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["adapter", "column-wise"])
 def test_reclassifying_every_recorded_call_with_the_same_catalog_changes_nothing(fresh_store: Store,
-                                                                                   parallel: bool) -> None:
-    _store_every_recorded_call(fresh_store, parallel)
+                                                                                   parallel: bool,
+                                                                                   tmp_path: Path) -> None:
+    _store_every_recorded_call(fresh_store, parallel, tmp_path / "rejects.jsonl")
     before = {r.id: r for r in fresh_store.iter_calls(CallQuery())}
     assert {r.provider for r in before.values()} == {f.name for f in DATA.iterdir()} - {"seeds"}
     assert len(before) > len(WEBHOOK_PAYLOADS)
@@ -95,9 +97,9 @@ def test_reclassifying_every_recorded_call_with_the_same_catalog_changes_nothing
     assert {r.id: r for r in fresh_store.iter_calls(CallQuery())} == before
 
 
-def test_every_stored_call_reads_again_as_itself(fresh_store: Store) -> None:
+def test_every_stored_call_reads_again_as_itself(fresh_store: Store, tmp_path: Path) -> None:
     """Each adapter reads its stored ``raw`` again into the same classification (not the stored-codes fallback)."""
-    _store_every_recorded_call(fresh_store, parallel=False)
+    _store_every_recorded_call(fresh_store, parallel=False, rejects=tmp_path / "rejects.jsonl")
     adapters = providers()
     for record in fresh_store.iter_calls(CallQuery()):
         fresh = adapters[record.provider].reclassify(record)  # type: ignore[attr-defined]
