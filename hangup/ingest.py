@@ -8,29 +8,24 @@ A request that breaks its platform's format is kept whole in the quarantine with
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hangup.causes import Cause, CauseCatalog, Outcome, default_catalog
-from hangup.errors import CatalogError, HTTPError
-from hangup.providers import planet
+from hangup.causes import CauseCatalog, default_catalog
+from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
+from hangup.errors import HTTPError
 from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
-#: Request headers kept with a quarantined request (others may carry credentials or are noise).
-KEPT_HEADERS = frozenset(
-    {
-        "content-type", "content-length", "user-agent", "host", "x-forwarded-for", "x-real-ip",
-        "x-plivo-signature-v3", "x-plivo-signature-v3-nonce", "x-twilio-signature", "telnyx-signature-ed25519",
-        "telnyx-timestamp",
-    }
-)
 MAX_QUARANTINE_BODY = 256 * 1024
 
-#: Meanings of flags, for explanations (adapters may add flags this table does not know).
-FLAG_MEANINGS: Mapping[str, str] = {**planet.FLAGS}
+
+def flag_meaning(flag: str) -> str:
+    """What a flag says, from the classifier's and the adapters' own tables ("" for a flag neither knows)."""
+    return FLAGS.get(flag) or flag_meanings().get(flag, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +54,8 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError) -> QuarantineEntry:
-    headers = {k: v for k, v in request.headers.items() if k in KEPT_HEADERS}
+    kept = kept_headers()  # the common ones and every adapter's signature headers
+    headers = {k: v for k, v in request.headers.items() if k in kept}
     return QuarantineEntry(
         id=0, received_at=request.received_at or time.time(), provider=provider, method=request.method,
         path=path, query=request.query, body=request.body[:MAX_QUARANTINE_BODY], headers=headers,
@@ -78,47 +74,35 @@ def request_of(entry: QuarantineEntry, public_url: str = "") -> WebhookRequest:
 
 
 # -- classification after the fact ---------------------------------------------------------
-def _resolve(catalog: CauseCatalog, ref: str) -> Cause:
-    try:
-        return catalog.resolve(ref)
-    except CatalogError:
-        scheme, _, key = ref.partition(":")
-        return Cause.unknown(scheme, key)
-
-
-def primary_cause(record: CallRecord, catalog: CauseCatalog) -> Cause:
-    """The first cause of the record's chain the catalog knows with a definite outcome."""
-    chain = [r for r in (record.cause, *record.causes) if r]
-    causes = [_resolve(catalog, r) for r in chain]
-    for cause in causes:
-        if cause.known and cause.outcome != Outcome.UNKNOWN:
-            return cause
-    return causes[0] if causes else Cause.unknown("none", "")
-
-
 def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], catalog: CauseCatalog) -> CallRecord:
-    """The record classified with the current catalog: by its adapter when it can, else from its causes."""
-    adapter: Any = providers.get(record.provider)
-    if adapter is not None and hasattr(adapter, "reclassify"):
-        fresh: CallRecord = adapter.reclassify(record)
-        return fresh
-    cause = primary_cause(record, catalog)
-    if not cause.known:
+    """The record classified again: its adapter reads its ``raw`` again when it can (so what the adapter knew,
+    such as who hung up, is kept); else its stored cause references go through the classifier."""
+    adapter = providers.get(record.provider)
+    reread: Callable[[CallRecord], CallRecord | None] | None = getattr(adapter, "reclassify", None)
+    if reread is not None:
+        fresh = reread(record)
+        # a raw that no longer reads as this call end keeps the stored classification
+        return fresh if fresh is not None and fresh.id == record.id else record
+    verdict = classify(Evidence(chain=tuple(dict.fromkeys(r for r in (record.cause, *record.causes) if r)),
+                                answered=record.answered), catalog)
+    if not resolve(verdict.cause, catalog).known:
         return record
-    return replace(
-        record, cause=cause.ref, outcome=str(cause.outcome), ended_by=str(cause.ended_by), fault=str(cause.fault),
-        normal=cause.normal, reason=cause.description, q850=cause.q850, sip=cause.sip,
-    )
+    return replace(record, cause=verdict.cause, outcome=verdict.outcome, ended_by=verdict.ended_by,
+                   fault=verdict.fault, normal=verdict.normal, reason=verdict.reason, q850=verdict.q850,
+                   sip=verdict.sip)
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
-    fields = ("cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags")
-    return any(getattr(old, f) != getattr(new, f) for f in fields)
+    return any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
 
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,
                records: Iterable[CallRecord] | None = None, batch: int = 500) -> tuple[int, int]:
-    """Re-apply the catalog to stored calls; return (calls examined, calls changed)."""
+    """Classify stored calls again; return (calls examined, calls changed).
+
+    Each call's adapter reads its ``raw`` again with the adapter's catalog (the default one); ``catalog``
+    classifies the calls of adapters that cannot (not registered, or without ``reclassify``). Only the
+    ``Verdict`` fields are rewritten, and only on calls whose verdict changed."""
     catalog = catalog or default_catalog()
     examined = updated = 0
     pending: list[CallRecord] = []
@@ -126,7 +110,7 @@ def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCa
         examined += 1
         try:
             fresh = reclassify_record(record, providers, catalog)
-        except HTTPError:
+        except (HTTPError, ValueError, TypeError, KeyError):
             continue  # a raw request today's adapter rejects keeps its stored classification
         if changed(record, fresh):
             pending.append(fresh)
@@ -163,7 +147,7 @@ def explain(record: CallRecord, catalog: CauseCatalog | None = None) -> dict[str
     return {
         "call": record.to_json(),
         "status": status(record),
-        "flags": [{"flag": f, "meaning": FLAG_MEANINGS.get(f, "")} for f in record.flags],
-        "codes": [_resolve(catalog, ref).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
+        "flags": [{"flag": f, "meaning": flag_meaning(f)} for f in record.flags],
+        "codes": [resolve(ref, catalog).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
         "raw": record.raw,
     }

@@ -1,5 +1,9 @@
 """hangup's settings: one table of (name, default, help), read from ``HANGUP_*`` environment variables.
 
+``SETTINGS`` holds hangup's own rows; each adapter declares the rows it reads (its credentials,
+``hangup.providers.base.SettingRow``) and ``all_settings()`` appends them, so a new platform brings its
+settings with it. Their values are in ``Settings.adapters`` and reach adapters through ``secrets()``.
+
 Every row is documented in ``docs/settings.md`` (a test keeps the two in step). A value is cast by the
 row's ``kind``; a bad value raises ``ConfigError`` naming the environment variable, so a misconfigured
 server fails at start instead of at the first request. Command-line options override the environment.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from hangup.errors import ConfigError
@@ -61,27 +65,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("minute_rollup_days", "8",
             "Days minute rollup rows are kept (older range edges are read to whole hours); 0 = keep.", "int"),
     Setting("public_url", "", "Public base URL platforms call (for signature schemes that sign the URL)."),
-    Setting("plivo_auth_token", "", "Plivo auth token: verifies `X-Plivo-Signature-V3`.", "secret"),
-    Setting("twilio_auth_token", "", "Twilio auth token: verifies `X-Twilio-Signature`.", "secret"),
-    Setting("telnyx_public_key", "", "Telnyx Ed25519 public key (base64): verifies `telnyx-signature-ed25519`.",
-            "secret"),
-    Setting("vonage_signature_secret", "", "Vonage signature secret: verifies the signed webhook JWT.", "secret"),
-    Setting("freeswitch_basic_auth", "", "`user:password` FreeSWITCH CDR posts must present (HTTP Basic).",
-            "secret"),
-    Setting("plivo_accept_unsigned", "false", "Accept Plivo callbacks without a verifiable signature.", "bool"),
-    Setting("twilio_accept_unsigned", "false", "Accept Twilio callbacks without a verifiable signature.", "bool"),
-    Setting("telnyx_accept_unsigned", "false", "Accept Telnyx callbacks without a verifiable signature.", "bool"),
-    Setting("vonage_accept_unsigned", "false", "Accept Vonage callbacks without a verifiable signature.", "bool"),
-    Setting("freeswitch_accept_unsigned", "false", "Accept FreeSWITCH CDR posts without credentials.", "bool"),
-    Setting("asterisk_accept_unsigned", "false", "Accept Asterisk CDR posts without credentials.", "bool"),
-    Setting("asterisk_basic_auth", "", "`user:password` Asterisk CDR posts must present (HTTP Basic).", "secret"),
-    Setting("callcenter_basic_auth", "", "`user:password` contact-centre call records must present (HTTP Basic).",
-            "secret"),
-    Setting("callcenter_accept_unsigned", "false", "Accept contact-centre call records without credentials.",
-            "bool"),
-    Setting("generic_secret", "", "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of generic callbacks.",
-            "secret"),
-    Setting("generic_accept_unsigned", "false", "Accept generic callbacks without a signature.", "bool"),
     Setting("alerts_file", "", "Alert rules (TOML) `hangup serve` evaluates; empty = no alerting."),
     Setting("emit_url", "", "Receiver URL of the emitted call-event callback; empty = emitter off."),
     Setting("emit_secret", "", "HMAC-SHA256 secret signing emitted callbacks (`X-Hangup-Signature`).", "secret"),
@@ -97,9 +80,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_rate", "2", "Demo calls per second.", "float"),
 )
 
-#: Settings of hangup itself that adapters never see.
-_NOT_FOR_ADAPTERS = frozenset({"api_token", "callback_secret", "insecure", "trust_forwarded", "emit_secret",
-                               "emit_deliver", "demo"})
 #: Settings that must be greater than zero.
 _POSITIVE = frozenset({"workers", "batch_size", "max_keys", "emit_orphan_timeout", "emit_max_age",
                        "emit_per_destination", "emit_timeout", "demo_rate"})
@@ -166,22 +146,6 @@ class Settings:
     retention_months: int
     minute_rollup_days: int
     public_url: str
-    plivo_auth_token: str
-    twilio_auth_token: str
-    telnyx_public_key: str
-    vonage_signature_secret: str
-    freeswitch_basic_auth: str
-    plivo_accept_unsigned: bool
-    twilio_accept_unsigned: bool
-    telnyx_accept_unsigned: bool
-    vonage_accept_unsigned: bool
-    freeswitch_accept_unsigned: bool
-    asterisk_accept_unsigned: bool
-    asterisk_basic_auth: str
-    callcenter_basic_auth: str
-    callcenter_accept_unsigned: bool
-    generic_secret: str
-    generic_accept_unsigned: bool
     alerts_file: str
     emit_url: str
     emit_secret: str
@@ -192,6 +156,8 @@ class Settings:
     emit_timeout: float
     demo: bool
     demo_rate: float
+    #: Values of the registered adapters' own rows (their credentials), by setting name.
+    adapters: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line values applied (``None`` means "not given")."""
@@ -199,28 +165,35 @@ class Settings:
         return replace(self, **given) if given else self
 
     def secrets(self) -> dict[str, str]:
-        """The values adapters may need for ``verify``, keyed by setting name, as strings."""
-        out: dict[str, str] = {}
-        for setting in SETTINGS:
-            if setting.name in _NOT_FOR_ADAPTERS:
-                continue
-            if setting.kind in ("secret", "bool") or setting.name == "public_url":
-                value = getattr(self, setting.name)
-                out[setting.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        """The values adapters may need for ``verify``: their own rows and ``public_url``, as strings."""
+        out = {name: _text(value) for name, value in self.adapters.items()}
+        out["public_url"] = self.public_url
         return out
 
     def as_env(self) -> dict[str, str]:
         """These values as ``HANGUP_*`` variables (how ``serve --workers`` hands them to worker processes)."""
         out: dict[str, str] = {}
-        for setting in SETTINGS:
-            value = getattr(self, setting.name)
-            if isinstance(value, bool):
-                out[setting.env] = "true" if value else "false"
-            elif setting.kind == "networks":
+        for setting in all_settings():
+            value = self.adapters[setting.name] if setting.name in self.adapters else getattr(self, setting.name)
+            if setting.kind == "networks":
                 out[setting.env] = ",".join(str(n) for n in value)
             else:
-                out[setting.env] = str(value)
+                out[setting.env] = _text(value)
         return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def all_settings() -> tuple[Setting, ...]:
+    """hangup's own rows, then the rows every registered adapter declares (its credentials)."""
+    # imported here: the registry imports the adapters, which only the values' readers need
+    from hangup.providers.registry import setting_rows
+
+    return SETTINGS + tuple(Setting(*row) for row in setting_rows())
 
 
 def cast(setting: Setting, raw: str) -> Any:
@@ -250,8 +223,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read every setting from ``environ`` (``os.environ`` by default), falling back to the defaults."""
     env = os.environ if environ is None else environ
     values = {s.name: cast(s, env.get(s.env, s.default)) for s in SETTINGS}
-    return Settings(**values)
+    adapters = {s.name: cast(s, env.get(s.env, s.default)) for s in all_settings()[len(SETTINGS):]}
+    return Settings(**values, adapters=adapters)
 
 
 def setting_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Settings))
+    """Names of hangup's own settings (the adapters' rows are in ``Settings.adapters``)."""
+    return tuple(f.name for f in fields(Settings) if f.name != "adapters")

@@ -8,6 +8,7 @@ import types
 
 import hangup
 import hangup.causes
+import hangup.providers
 
 
 def public_names(module: types.ModuleType) -> set[str]:
@@ -59,3 +60,10 @@ def test_causes_package_exports_what_it_defines() -> None:
 
 def test_version_is_a_string() -> None:
     assert isinstance(hangup.__version__, str) and hangup.__version__.count(".") >= 1
+
+
+def test_providers_package_exports_the_adapter_contract() -> None:
+    assert set(hangup.providers.__all__) == public_names(hangup.providers)
+    assert {"Provider", "WebhookRequest", "RecordDraft"} <= set(hangup.providers.__all__)
+    for name in hangup.providers.__all__:
+        assert getattr(hangup.providers, name).__doc__, name

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import pytest
+from providers.payload_cases import RECEIVED_AT, cases, request_for
 from receiver_helpers import planet_query
 
 from hangup import ingest
 from hangup.causes import CauseCatalog, default_catalog
+from hangup.errors import PayloadError
+from hangup.importer import Importer
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
-from hangup.store.base import Store
+from hangup.providers.registry import providers
+from hangup.store.base import CallQuery, Store
 
 
 def test_reclassify_applies_a_newer_catalog_to_stored_calls(fresh_store: Store) -> None:
@@ -47,3 +53,88 @@ def test_explain_resolves_every_code_and_flag() -> None:
     assert {f["flag"]: bool(f["meaning"]) for f in detail["flags"]} == {
         "duration_mismatch": True, "duration_without_terminate_16": True}
     assert detail["status"]["ended_normally"] is True and detail["raw"] == record.raw
+
+
+# -- reclassification with an unchanged catalog changes nothing ------------------------------------------
+DATA = Path(__file__).parent / "data"
+#: Recorded import files and the format each is read as.
+IMPORT_FILES = {
+    "planet/spec-example.txt": "planet-urls",
+    "asterisk/import/Master.csv": "asterisk-csv",
+    "asterisk/import/with_header.csv": "asterisk-csv",
+    "callcenter/import/records.csv": "callcenter",
+}
+WEBHOOK_PAYLOADS = [
+    (folder.name, path) for folder in sorted(DATA.iterdir()) if folder.name != "seeds"
+    for path in cases(folder.name) if path.relative_to(DATA).as_posix() not in IMPORT_FILES
+]
+
+
+def _store_every_recorded_call(store: Store, parallel: bool, rejects: Path) -> None:
+    adapters = providers()
+    for platform, path in WEBHOOK_PAYLOADS:
+        try:
+            record = ingest.parse(adapters[platform], request_for(path, platform), {}, verify=False)
+        except PayloadError:
+            continue  # a recorded rejection: nothing is stored
+        if record is not None:
+            store.add_many([record])
+    for name, fmt in IMPORT_FILES.items():
+        Importer(store, parallel=parallel, received_at=RECEIVED_AT, rejects_path=str(rejects)).run(
+            [str(DATA / name)], fmt)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["adapter", "column-wise"])
+def test_reclassifying_every_recorded_call_with_the_same_catalog_changes_nothing(fresh_store: Store,
+                                                                                   parallel: bool,
+                                                                                   tmp_path: Path) -> None:
+    _store_every_recorded_call(fresh_store, parallel, tmp_path / "rejects.jsonl")
+    before = {r.id: r for r in fresh_store.iter_calls(CallQuery())}
+    assert {r.provider for r in before.values()} == {f.name for f in DATA.iterdir()} - {"seeds"}
+    assert len(before) > len(WEBHOOK_PAYLOADS)
+
+    assert ingest.reclassify(fresh_store, providers()) == (len(before), 0)
+    assert {r.id: r for r in fresh_store.iter_calls(CallQuery())} == before
+
+
+def test_every_stored_call_reads_again_as_itself(fresh_store: Store, tmp_path: Path) -> None:
+    """Each adapter reads its stored ``raw`` again into the same classification (not the stored-codes fallback)."""
+    _store_every_recorded_call(fresh_store, parallel=False, rejects=tmp_path / "rejects.jsonl")
+    adapters = providers()
+    for record in fresh_store.iter_calls(CallQuery()):
+        fresh = adapters[record.provider].reclassify(record)  # type: ignore[attr-defined]
+        assert fresh is not None and fresh.id == record.id, record.raw[:80]
+        assert not ingest.changed(record, fresh), record.id
+
+
+def test_freeswitch_keeps_who_hung_up_and_the_reported_sip_status(fresh_store: Store) -> None:
+    path = DATA / "freeswitch" / "inbound_recv_bye.json"
+    record = ingest.parse(providers()["freeswitch"], request_for(path, "freeswitch"), {}, verify=False)
+    assert record is not None and (record.ended_by, record.sip) == ("caller", 200)
+    fresh_store.add_many([record])
+    assert ingest.reclassify(fresh_store, providers()) == (1, 0)
+    assert fresh_store.get(record.id) == record
+
+
+def test_a_raw_that_no_longer_reads_keeps_the_stored_classification(fresh_store: Store) -> None:
+    path = DATA / "freeswitch" / "inbound_recv_bye.json"
+    record = ingest.parse(providers()["freeswitch"], request_for(path, "freeswitch"), {}, verify=False)
+    assert record is not None
+    broken = dataclasses.replace(record, raw="not a CDR", ended_by="callee")
+    fresh_store.add_many([broken])
+    assert ingest.reclassify(fresh_store, providers()) == (1, 0)
+    assert fresh_store.get(record.id) == broken
+
+
+@pytest.mark.parametrize("platform", ["freeswitch", "plivo", "telnyx", "asterisk"])
+def test_a_stale_classification_is_replaced_by_what_the_adapter_reads_from_raw(fresh_store: Store,
+                                                                                platform: str) -> None:
+    path = next(p for p in cases(platform) if ingest.parse(providers()[platform], request_for(p, platform), {},
+                                                           verify=False) is not None)
+    record = ingest.parse(providers()[platform], request_for(path, platform), {}, verify=False)
+    assert record is not None
+    stale = dataclasses.replace(record, cause="nosuch:1", causes=("nosuch:1",), outcome="unknown",
+                                ended_by="unknown", reason="", q850=None, sip=None, flags=("unknown_cause",))
+    fresh_store.add_many([stale])
+    assert ingest.reclassify(fresh_store, providers()) == (1, 1)
+    assert fresh_store.get(record.id) == record

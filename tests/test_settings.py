@@ -11,16 +11,27 @@ import pytest
 
 from hangup.cli.serve import is_loopback, resolve_settings
 from hangup.errors import ConfigError
-from hangup.settings import SETTINGS, Settings, load_settings
+from hangup.settings import SETTINGS, Settings, all_settings, load_settings
 
 DOCS = Path(__file__).parents[1] / "docs" / "settings.md"
 
 
 def test_every_setting_is_a_field_and_documented() -> None:
-    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
+    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings) if f.name != "adapters"]
+    every = all_settings()
+    assert len({s.name for s in every}) == len(every)
     documented = set(re.findall(r"`(HANGUP_[A-Z0-9_]+)`", DOCS.read_text()))
-    assert {s.env for s in SETTINGS} <= documented
-    assert documented - {s.env for s in SETTINGS} <= {"HANGUP_REQUIRE_POSTGRES", "HANGUP_REQUIRE_BROWSER"}
+    assert {s.env for s in every} <= documented
+    assert documented - {s.env for s in every} <= {"HANGUP_REQUIRE_POSTGRES", "HANGUP_REQUIRE_BROWSER"}
+
+
+def test_adapter_rows_are_read_cast_and_handed_back() -> None:
+    settings = load_settings({"HANGUP_PLIVO_ACCEPT_UNSIGNED": "yes", "HANGUP_GENERIC_SECRET": "s"})
+    assert settings.adapters["plivo_accept_unsigned"] is True and settings.adapters["twilio_auth_token"] == ""
+    assert settings.secrets()["plivo_accept_unsigned"] == "true" and settings.secrets()["generic_secret"] == "s"
+    assert load_settings(settings.as_env()) == settings
+    with pytest.raises(ConfigError, match="HANGUP_VONAGE_ACCEPT_UNSIGNED"):
+        load_settings({"HANGUP_VONAGE_ACCEPT_UNSIGNED": "maybe"})
 
 
 def test_defaults() -> None:

@@ -1,9 +1,9 @@
-"""The file formats ``hangup import`` reads, one reader each, and the guess of a file's format.
+"""The file formats ``hangup import`` reads, one reader each: the adapters' and hangup's own export.
 
 Every reader streams one text file and yields an ``Item`` per call-end event: the record, or the
-error that rejected it, or neither (an event that is not a call end, e.g. a ``ringing``
-callback). Records come from the same adapters as the webhooks, so an imported call is classified
-exactly as a received one.
+error that rejected it, or neither (an event that is not a call end). Each adapter declares the
+formats it reads (``imports``, ``hangup.providers.reading``); this module adds hangup's own export
+and builds the table from the registered adapters. The built-in formats:
 
 ============== ==============================================================================
 format         file
@@ -24,252 +24,28 @@ csv            hangup's own export (``hangup export --format csv``)
 from __future__ import annotations
 
 import csv
-import io
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from itertools import chain
-from typing import IO, Any, TypeVar
-from urllib.parse import urlencode
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
-from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
-from hangup.providers import asterisk, callcenter, freeswitch
 from hangup.providers._common import json_object
-from hangup.providers.base import Provider, WebhookRequest
-from hangup.providers.registry import get_provider
+from hangup.providers.asterisk import read_csv as read_asterisk_csv
+from hangup.providers.reading import (
+    JSON_FILES,
+    ImportFormat,
+    ImportReader,
+    Item,
+    RowText,
+    attempt,
+    guarded,
+    json_objects,
+)
+from hangup.providers.registry import import_formats
 from hangup.records import CallRecord
-
-csv.field_size_limit(16 * 1024 * 1024)  # FreeSWITCH/Asterisk fields can be long; the default 128 KiB is not
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One event of an imported file: a record, a rejection, or neither (not a call end)."""
-
-    location: str  # "line 12", "row 7", "document"
-    record: CallRecord | None = None
-    error: HTTPError | None = None
-    raw: str = ""
-
-
-Reader = Callable[[IO[str], float], Iterator[Item]]
-T = TypeVar("T")
-
-
-def attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *args: Any) -> Item:
-    """The ``Item`` of ``build(*args)``: its record, or the error that rejected the event."""
-    try:
-        return Item(location, build(*args), None, raw)
-    except HTTPError as exc:
-        return Item(location, None, exc, raw)
-    except (ValueError, TypeError, KeyError) as exc:  # a value no adapter anticipated: reject, do not stop
-        return Item(location, None, PayloadError(f"unreadable: {exc}"[:200]), raw)
-
-
-def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(stream, 1):
-        text = line.strip()
-        if text and not text.startswith("#"):
-            yield number, text
-
-
-def _peek(stream: Iterable[str]) -> tuple[str, Iterator[str]]:
-    """The first non-blank line and an iterator over the whole stream (that line included)."""
-    consumed: list[str] = []
-    for line in stream:
-        consumed.append(line)
-        if line.strip():
-            return line.strip(), chain(consumed, stream)
-    return "", iter(consumed)
-
-
-def guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
-    """Numbered CSV rows; a row the csv module cannot read becomes a rejected ``Item`` and reading goes on."""
-    number = first - 1
-    while True:
-        number += 1
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield number, Item(f"row {number}", None, PayloadError(
-                "malformed CSV row", details=[{"field": "row", "error": str(exc)[:120]}]))
-            continue
-        yield number, row
-
-
-# -- webhook-shaped formats ---------------------------------------------------------------
-def _query_of(line: str) -> tuple[str, str]:
-    text = line.strip()
-    method, _, rest = text.partition(" ")
-    if method.upper() in ("GET", "POST") and rest:
-        text = rest.strip()
-    target, sep, query = text.partition("?")
-    return (target, query) if sep else ("", text)
-
-
-def read_planet_urls(stream: IO[str], received_at: float) -> Iterator[Item]:
-    adapter = get_provider("planet")
-    for number, line in _lines(stream):
-        url, query = _query_of(line)
-        request = WebhookRequest("GET", url, query, received_at=received_at, client="hangup import")
-        yield attempt(f"line {number}", line, adapter.parse, request)
-
-
-def _form_reader(name: str) -> Reader:
-    """Form-encoded callbacks (or JSON objects of their parameters) one per line, or a CSV with a header."""
-
-    def read(stream: IO[str], received_at: float) -> Iterator[Item]:
-        adapter = get_provider(name)
-        first, lines = _peek(stream)
-        if first and not first.startswith("{") and "=" not in first and "," in first:
-            for number, row in guarded(csv.DictReader(lines), 2):
-                if isinstance(row, Item):
-                    yield row
-                    continue
-                body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
-                yield attempt(f"row {number}", json.dumps(row), adapter.parse, _post(body, received_at))
-            return
-        for number, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
-
-    return read
-
-
-def _parse_form(adapter: Provider, text: str, received_at: float) -> CallRecord | None:
-    return adapter.parse(_post(_form_body(text), received_at))
-
-
-def _form_body(text: str) -> bytes:
-    if not text.startswith("{"):
-        return text.encode()
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
-    return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
-
-
-def _post(body: bytes, received_at: float, content_type: str = "application/x-www-form-urlencoded"
-          ) -> WebhookRequest:
-    return WebhookRequest("POST", "", "", body, {"content-type": content_type}, received_at, "hangup import")
-
-
-def _json_objects(stream: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(location, JSON text) of each object: JSON Lines, or one array or object filling the file."""
-    first, lines = _peek(stream)
-    if first.startswith("["):
-        try:
-            values = json.loads("".join(lines))
-        except ValueError as exc:
-            raise PayloadError(f"not a JSON array: {exc}"[:200]) from None
-        for index, value in enumerate(values if isinstance(values, list) else [values], 1):
-            yield f"item {index}", json.dumps(value)
-        return
-    for number, line in enumerate(lines, 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield f"line {number}", line.strip()
-
-
-def _json_reader(name: str) -> Reader:
-    def read(stream: IO[str], received_at: float) -> Iterator[Item]:
-        adapter = get_provider(name)
-        for location, text in _json_objects(stream):
-            request = _post(text.encode(), received_at, "application/json")
-            yield attempt(location, text, adapter.parse, request)
-
-    return read
-
-
-def read_freeswitch(stream: IO[str], received_at: float) -> Iterator[Item]:
-    first, lines = _peek(stream)
-    if first.startswith("{") and _is_complete_json(first):
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                yield attempt(f"line {number}", line.strip(), _freeswitch, line.strip(), received_at)
-        return
-    document = "".join(lines)
-    yield attempt("document", document, _freeswitch, document, received_at)
-
-
-def _is_complete_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _freeswitch(text: str, received_at: float) -> CallRecord:
-    return freeswitch.record_from_cdr(freeswitch.parse_cdr(text.encode()), text, received_at)
-
-
-# -- CSV-shaped formats ------------------------------------------------------------------------
-def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
-    header: list[str] | None = None
-    row_text = RowText()
-    for number, fields in guarded(csv.reader(stream), 1):
-        if isinstance(fields, Item):
-            yield fields
-            continue
-        if not fields or not any(fields):
-            continue
-        if number == 1 and "disposition" in (f.strip().lower() for f in fields):
-            header = fields
-            continue
-        if header is not None:
-            row = asterisk.normalize_keys(dict(zip(header, fields, strict=False)))
-        elif len(fields) < 16:
-            yield Item(f"row {number}", None, PayloadError(
-                "not a Master.csv row", details=[{"field": "row", "error": f"{len(fields)} columns, need 16"}]),
-                row_text(fields))
-            continue
-        else:
-            row = asterisk.row_from_csv(fields)
-        raw = row_text(fields)
-        yield attempt(f"row {number}", raw, asterisk.record_from_row, row, raw, received_at)
-
-
-class RowText:
-    """A CSV row back as one line of text (the record's ``raw``), with one writer and buffer reused."""
-
-    def __init__(self) -> None:
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="")
-
-    def __call__(self, fields: list[str]) -> str:
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerow(fields)
-        return self._buffer.getvalue()
-
-
-def read_callcenter(stream: IO[str], received_at: float) -> Iterator[Item]:
-    first, lines = _peek(stream)
-    if first.startswith(("{", "[")):
-        for location, text in _json_objects(lines):
-            yield attempt(location, text, _callcenter_json, text, received_at)
-        return
-    for number, row in guarded(csv.DictReader(lines), 2):
-        if isinstance(row, Item):
-            yield row
-            continue
-        data = callcenter.normalize_keys({k: v for k, v in row.items() if k is not None})
-        raw = json.dumps(row, ensure_ascii=False)
-        yield attempt(f"row {number}", raw, callcenter.record_from_row, data, raw, received_at)
-
-
-def _callcenter_json(text: str, received_at: float) -> CallRecord:
-    data = json_object(text.encode("utf-8", "replace"), "callcenter")
-    return callcenter.record_from_row(callcenter.normalize_keys(data), text, received_at)
 
 
 def read_jsonl(stream: IO[str], received_at: float) -> Iterator[Item]:
-    for location, text in _json_objects(stream):
+    for location, text in json_objects(stream):
         yield attempt(location, text, _export_json, text)
 
 
@@ -289,15 +65,12 @@ def _object(text: str) -> dict[str, Any]:
     return json_object(text.encode("utf-8", "replace"), "jsonl")
 
 
-READERS: Mapping[str, Reader] = {
-    "planet-urls": read_planet_urls,
-    "plivo": _form_reader("plivo"),
-    "twilio": _form_reader("twilio"),
-    "telnyx": _json_reader("telnyx"),
-    "vonage": _json_reader("vonage"),
-    "freeswitch-json": read_freeswitch,
-    "asterisk-csv": read_asterisk_csv,
-    "callcenter": read_callcenter,
-    "jsonl": read_jsonl,
-    "csv": read_csv,
+#: hangup's own export, tried before the adapters' formats (an export carries every platform's fields).
+OWN_FORMATS: Mapping[str, ImportFormat] = {
+    "jsonl": ImportFormat(read_jsonl, markers=((JSON_FILES, '"provider_call_id"'),)),
+    "csv": ImportFormat(read_csv, markers=(((".csv",), "provider_call_id"),)),
 }
+FORMATS: Mapping[str, ImportFormat] = {**OWN_FORMATS, **import_formats()}
+READERS: Mapping[str, ImportReader] = {name: f.read for name, f in FORMATS.items()}
+
+__all__ = ["FORMATS", "READERS", "Item", "RowText", "attempt", "guarded", "read_asterisk_csv"]

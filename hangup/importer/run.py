@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from hangup.errors import HTTPError
-from hangup.importer.formats import READERS, Item
+from hangup.importer.formats import FORMATS, READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
 from hangup.store.base import AddResult, StagedResult, StagingStore, Store
@@ -40,41 +40,17 @@ GUESS_BYTES = 8192
 #: process start (~0.3 s) would cost more than it saves.
 PARALLEL_BYTES = 8 * 1024 * 1024
 
-#: (extension, marker found in the file's first bytes) → format, tried in order.
-_CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    ((".jsonl", ".ndjson", ".json"), '"provider_call_id"', "jsonl"),
-    ((".jsonl", ".ndjson", ".json"), '"event_type"', "telnyx"),
-    ((".jsonl", ".ndjson", ".json"), '"conversation_uuid"', "vonage"),
-    ((".jsonl", ".ndjson", ".json"), '"variables"', "freeswitch-json"),
-    ((".jsonl", ".ndjson", ".json"), '"CallSid"', "twilio"),
-    ((".jsonl", ".ndjson", ".json"), '"CallUUID"', "plivo"),
-    ((".jsonl", ".ndjson", ".json", ".csv"), "ye Reason", "callcenter"),
-    ((".jsonl", ".ndjson", ".json", ".csv"), "bye_reason", "callcenter"),
-    ((".jsonl", ".ndjson", ".json", ".csv"), "all_status", "callcenter"),
-    ((".jsonl", ".ndjson", ".json", ".csv"), "all Status", "callcenter"),
-    ((".csv",), "provider_call_id", "csv"),
-    ((".csv",), "CallSid", "twilio"),
-    ((".csv",), "CallUUID", "plivo"),
-    ((".csv",), '"ANSWERED"', "asterisk-csv"),
-    ((".csv",), '"NO ANSWER"', "asterisk-csv"),
-    ((".csv",), '"BUSY"', "asterisk-csv"),
-    ((".csv",), '"FAILED"', "asterisk-csv"),
-    ((".csv",), "disposition", "asterisk-csv"),
-    ((".xml",), "<cdr", "freeswitch-json"),
-    (("",), "CallSid=", "twilio"),
-    (("",), "CallUUID=", "plivo"),
-    (("",), "call_end_reason=", "planet-urls"),
-)
-
-
 def guess_format(name: str, head: str) -> str | None:
-    """The format of a file from its name and first bytes, or ``None`` when that is not clear."""
-    suffix = Path(name.removesuffix(".cdr.json").removesuffix(".cdr.xml")).suffix.lower()
-    if name.endswith(".cdr.json"):
-        return "freeswitch-json"
-    if name.endswith(".cdr.xml"):
-        return "freeswitch-json"
-    for suffixes, marker, fmt in _CONTENT_MARKERS:
+    """The format of a file from its name and first bytes, or ``None`` when that is not clear.
+
+    A format's file name endings decide first; then its (extensions, marker) pairs, in ``FORMATS`` order
+    (hangup's own export first), those bound to an extension before those of any extension."""
+    for fmt, described in FORMATS.items():
+        if described.endings and name.endswith(described.endings):
+            return fmt
+    suffix = Path(name).suffix.lower()
+    markers = [(suffixes, marker, fmt) for fmt, described in FORMATS.items() for suffixes, marker in described.markers]
+    for suffixes, marker, fmt in sorted(markers, key=lambda m: "" in m[0]):  # stable: any-extension ones last
         if (suffix in suffixes or "" in suffixes) and marker in head:
             return fmt
     return None

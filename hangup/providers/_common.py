@@ -1,11 +1,7 @@
-"""What every platform adapter shares: the record builder, cause resolution and credential rules.
+"""What every platform adapter shares besides the record builder: credential rules and body readers.
 
-An adapter reads its platform's fields into a mutable ``RecordDraft`` (collecting every bad field
-instead of stopping at the first), then ``finish()`` classifies it through the cause catalog and
-returns the frozen ``CallRecord``. The draft's ``chain`` is the adapter's explicit cause fallback
-chain, best first: the first reference the catalog knows with a definite outcome becomes
-``CallRecord.cause``; references that only say who hung up (``plivo-source:Caller``) go in
-``sources`` and decide ``ended_by``.
+The builder itself is ``hangup.providers.draft.RecordDraft`` and the cause rule is
+``hangup.causes.classify``; both are re-exported here for the adapters that import them from this module.
 """
 
 from __future__ import annotations
@@ -17,225 +13,17 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from hangup.causes import Cause, CauseCatalog, EndedBy, Outcome, default_catalog
-from hangup.errors import CatalogError, Forbidden, InvalidPayload, PayloadError, Unauthorized
-from hangup.providers.base import WebhookRequest
-from hangup.records import CallRecord, Direction, call_id_for
+from hangup.causes.classify import resolve
+from hangup.errors import Forbidden, PayloadError, Unauthorized
+from hangup.providers.base import SettingRow, WebhookRequest
+from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_time, ref
+from hangup.records import CallRecord
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_DECIMAL = re.compile(r"\d+\.\d+")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
-#: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
-MAX_INTEGER = 2**53
-MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
-
-#: Outcomes that cannot happen on an answered call: a record claiming both is flagged, not rejected.
-_UNANSWERED_OUTCOMES = frozenset(
-    {Outcome.BUSY, Outcome.NO_ANSWER, Outcome.REJECTED, Outcome.CANCELED, Outcome.UNREACHABLE}
-)
-
-
-def resolve(ref: str, catalog: CauseCatalog | None = None) -> Cause:
-    """A catalog entry for ``ref``; an explicit unknown entry (never an exception) for an unknown scheme."""
-    catalog = catalog or default_catalog()
-    try:
-        return catalog.resolve(ref)
-    except CatalogError:
-        scheme, _, key = ref.partition(":")
-        return Cause.unknown(scheme, key)
-
-
-def ref(scheme: str, value: str | int | None) -> str | None:
-    """``scheme:value`` for a present value, ``None`` for an absent or blank one."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return f"{scheme}:{text}" if text else None
-
-
-@dataclass(slots=True)
-class RecordDraft:
-    """The mutable builder of one call record; ``finish()`` validates and classifies it."""
-
-    provider: str
-    provider_call_id: str = ""
-    from_user_id: str = ""
-    to_user_id: str = ""
-    from_service_id: str = ""
-    to_service_id: str = ""
-    setup_time: int = 0
-    start_time: int = 0
-    end_time: int = 0
-    duration: int = 0
-    answered: bool | None = None  # None: derived from start_time/duration
-    direction: Direction = "unknown"
-    chain: list[str] = field(default_factory=list)  # cause fallback chain, best first
-    sources: list[str] = field(default_factory=list)  # refs saying who hung up
-    ended_by: str | None = None  # set when the adapter knows better than the catalog (direction-aware)
-    q850: int | None = None  # reported Q.850 cause, when the platform sends one
-    sip: int | None = None  # reported SIP final status, when the platform sends one
-    extra: dict[str, str] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    raw: str = ""
-    received_at: float = 0.0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    # -- field readers that record errors instead of raising --------------------------------
-    def error(self, name: str, message: str) -> None:
-        self.errors.append({"field": name, "error": message})
-
-    def integer(self, name: str, value: object, default: int = 0) -> int:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return default
-        try:
-            number = int(str(value).strip().split(".")[0]) if not isinstance(value, bool) else int(value)
-        except ValueError:
-            self.error(name, f"expected an integer, got {str(value)[:40]!r}")
-            return default
-        if number < 0:
-            self.error(name, "must not be negative")
-            return default
-        if number > MAX_INTEGER:
-            self.error(name, f"larger than {MAX_INTEGER}")
-            return default
-        return number
-
-    def timestamp(self, name: str, value: object) -> int:
-        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822."""
-        if value is None:
-            return 0
-        text = str(value).strip()
-        if not text or text in ("0", "null", "None"):
-            return 0
-        parsed = parse_time(text)
-        if parsed is None:
-            self.error(name, f"expected a time, got {text[:40]!r}")
-            return 0
-        return parsed
-
-    def add_chain(self, *refs: str | None) -> None:
-        self.chain.extend(r for r in refs if r)
-
-    # -- classification ---------------------------------------------------------------------
-    def finish(self, catalog: CauseCatalog | None = None) -> CallRecord:
-        if not self.provider_call_id and not self.errors:
-            self.error("call_id", "required")
-        if self.errors:
-            raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
-        primary, causes, catalog_ended_by = _classify(tuple(self.chain), tuple(self.sources),
-                                                      catalog or default_catalog())
-        ended_by = self.ended_by or catalog_ended_by
-        answered = self.answered if self.answered is not None else (self.start_time > 0 or self.duration > 0)
-        flags = list(self.flags)
-        if answered and primary.outcome in _UNANSWERED_OUTCOMES:
-            flags.append("answered_but_" + str(primary.outcome))
-        if not answered and primary.outcome == Outcome.COMPLETED and primary.known:
-            flags.append("completed_without_answer")
-        if self.chain and not primary.known:
-            flags.append("unknown_cause")
-        return CallRecord(
-            id=call_id_for(self.provider, self.provider_call_id),
-            provider=self.provider,
-            provider_call_id=self.provider_call_id,
-            from_service_id=self.from_service_id,
-            from_user_id=self.from_user_id,
-            to_service_id=self.to_service_id,
-            to_user_id=self.to_user_id,
-            call_type="A",
-            setup_time=self.setup_time,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            duration=self.duration,
-            answered=answered,
-            direction=self.direction,
-            cause=primary.ref if self.chain else "",
-            causes=causes,
-            outcome=str(primary.outcome),
-            ended_by=ended_by,
-            fault=str(primary.fault),
-            normal=primary.normal,
-            reason=primary.description if primary.known else "",
-            q850=self.q850 if self.q850 is not None else primary.q850,
-            sip=self.sip if self.sip is not None else primary.sip,
-            flags=tuple(dict.fromkeys(flags)),
-            extra=self.extra,
-            raw=self.raw,
-            received_at=self.received_at,
-        )
-
-
-#: (chain, sources, catalog id) → classification. Imports repeat a handful of chains millions of
-#: times; the catalog is immutable, so the answer for a chain never changes. Bounded: cleared when full.
-_CLASSIFIED: dict[tuple[tuple[str, ...], tuple[str, ...], int], tuple[Cause, tuple[str, ...], str]] = {}
-_CLASSIFIED_MAX = 4096
-
-
-def _classify(chain: tuple[str, ...], sources: tuple[str, ...], catalog: CauseCatalog
-              ) -> tuple[Cause, tuple[str, ...], str]:
-    """The primary cause, the canonical references and who ended the call, for one fallback chain."""
-    key = (chain, sources, id(catalog))
-    found = _CLASSIFIED.get(key)
-    if found is None:
-        primary = _primary(chain, catalog)
-        causes = tuple(dict.fromkeys(_canonical(r, catalog) for r in chain + sources))
-        found = (primary, causes, _ended_by(primary, sources, catalog))
-        if len(_CLASSIFIED) >= _CLASSIFIED_MAX:
-            _CLASSIFIED.clear()
-        _CLASSIFIED[key] = found
-    return found
-
-
-def _primary(chain: tuple[str, ...], catalog: CauseCatalog) -> Cause:
-    """First known entry with a definite outcome, else the first known one, else the first given."""
-    causes = [resolve(r, catalog) for r in chain]
-    for cause in causes:
-        if cause.known and cause.outcome != Outcome.UNKNOWN:
-            return cause
-    for cause in causes:
-        if cause.known:
-            return cause
-    return causes[0] if causes else Cause.unknown("none", "")
-
-
-def _canonical(reference: str, catalog: CauseCatalog) -> str:
-    """The catalog's own spelling of a known reference (``freeswitch:USER_BUSY`` → ``freeswitch:17``)."""
-    cause = resolve(reference, catalog)
-    return cause.ref if cause.known else reference
-
-
-def _ended_by(primary: Cause, sources: tuple[str, ...], catalog: CauseCatalog) -> str:
-    for source in sources:
-        cause = resolve(source, catalog)
-        if cause.known and cause.ended_by != EndedBy.UNKNOWN:
-            return str(cause.ended_by)
-    return str(primary.ended_by)
-
-
-# -- times ---------------------------------------------------------------------------------
-def parse_time(text: str) -> int | None:
-    """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
-    if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
-        text = text.split(".")[0]
-    if text.isdigit():
-        value = int(text)
-        value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
-        return value if value <= MAX_TIME else None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = int(moment.timestamp())
-    return seconds if 0 <= seconds <= MAX_TIME else None
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -251,6 +39,12 @@ def credential(secrets: Mapping[str, str], key: str, provider: str) -> str | Non
         f"(set {key}, or {provider}_accept_unsigned=1 to accept them)",
         details=[{"field": key, "error": "not configured"}],
     )
+
+
+def credential_settings(provider: str, key: str, secret_help: str, unsigned_help: str) -> tuple[SettingRow, ...]:
+    """The settings rows ``credential`` reads: the secret ``key`` and ``<provider>_accept_unsigned``."""
+    return (SettingRow(key, "", secret_help, "secret"),
+            SettingRow(f"{provider}_accept_unsigned", "false", unsigned_help, "bool"))
 
 
 def header(headers: Mapping[str, str], name: str, provider: str) -> str:
@@ -346,18 +140,53 @@ def body_text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
+def form_body(text: str) -> bytes:
+    """A form-encoded body, given as itself or as a JSON object of its parameters (one line of an import)."""
+    if not text.startswith("{"):
+        return text.encode()
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
+    return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
+
+
+# -- reading a stored call again ---------------------------------------------------------------
+def stored_request(record: CallRecord, content_type: str = "", body: bytes | None = None) -> WebhookRequest:
+    """A POST of the stored call's ``raw`` (or of ``body``), to read the call again (``Provider.reclassify``)."""
+    headers = {"content-type": content_type} if content_type else {}
+    return WebhookRequest("POST", "", "", record.raw.encode() if body is None else body, headers,
+                          record.received_at)
+
+
+def stored_json_or_text(record: CallRecord) -> WebhookRequest:
+    """``stored_request`` of an adapter whose body is a JSON object or text (CSV) it tells apart itself."""
+    return stored_request(record, "application/json" if record.raw.startswith("{") else "text/plain")
+
+
+def stored_form(record: CallRecord) -> WebhookRequest:
+    """``stored_request`` of a form-encoded callback: its body, its GET query, or an imported JSON object."""
+    return stored_request(record, "application/x-www-form-urlencoded", form_body(record.raw))
+
+
 __all__ = [
+    "MAX_INTEGER",
+    "MAX_TIME",
     "RecordDraft",
     "any_equal",
     "body_text",
     "check_basic_auth",
     "credential",
+    "credential_settings",
     "flatten",
+    "form_body",
     "header",
     "json_object",
     "now",
     "parse_time",
     "ref",
     "resolve",
+    "stored_form",
+    "stored_json_or_text",
+    "stored_request",
     "text",
 ]

@@ -23,24 +23,32 @@ Credentials: HTTP Basic ``asterisk_basic_auth`` (``user:password``) on posted CD
 from __future__ import annotations
 
 import csv
+import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
 from hangup.errors import PayloadError
 from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     json_object,
     ref,
+    stored_json_or_text,
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import ImportFormat, Item, RowText, attempt, guarded
 from hangup.records import CallRecord
 
 NAME = "asterisk"
 SECRET = "asterisk_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` Asterisk CDR posts must present (HTTP Basic).",
+    "Accept Asterisk CDR posts without credentials.",
+)
 
 MASTER_CSV_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -137,10 +145,49 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     return draft.finish()
 
 
+# -- import: CDR files ---------------------------------------------------------------------------
+def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``asterisk-csv``: ``Master.csv`` (no header), or a CSV with CDR variable names as its header."""
+    header: list[str] | None = None
+    row_text = RowText()
+    for number, fields in guarded(csv.reader(stream), 1):
+        if isinstance(fields, Item):
+            yield fields
+            continue
+        if not fields or not any(fields):
+            continue
+        if number == 1 and "disposition" in (f.strip().lower() for f in fields):
+            header = fields
+            continue
+        if header is not None:
+            named = dict(zip(header, fields, strict=False))
+            row = normalize_keys(named)
+            # the row as the JSON object the adapter also reads: self-describing without the header line
+            raw = json.dumps(named, ensure_ascii=False)
+            yield attempt(f"row {number}", raw, record_from_row, row, raw, received_at)
+            continue
+        if len(fields) < 16:
+            yield Item(f"row {number}", None, PayloadError(
+                "not a Master.csv row", details=[{"field": "row", "error": f"{len(fields)} columns, need 16"}]),
+                row_text(fields))
+            continue
+        row = row_from_csv(fields)
+        raw = row_text(fields)
+        yield attempt(f"row {number}", raw, record_from_row, row, raw, received_at)
+
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {"asterisk-csv": ImportFormat(read_csv, markers=tuple(
+    ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")))}
+
+
 class AsteriskProvider(BasicAuthVerifier):
     """Asterisk CDRs posted as JSON or one Master.csv line (``/callbacks/asterisk``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 
@@ -158,6 +205,10 @@ class AsteriskProvider(BasicAuthVerifier):
                                    details=[{"field": "body", "error": "not a CDR"}])
             row = row_from_csv(lines[0])
         return record_from_row(row, body, request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON object, or the CSV it was posted or imported as)."""
+        return self.parse(stored_json_or_text(record))
 
 
 PROVIDER = AsteriskProvider()

@@ -2,21 +2,41 @@
 
 An adapter turns one webhook request (or one imported row) of its platform into canonical
 ``CallRecord`` values. It is a module ``hangup/providers/<name>.py`` that opens with constants
-naming the platform's payload keys, and exposes an object with:
+naming the platform's payload keys, and exposes an object (``Provider``) with:
 
 ``name``
     the adapter's name, used in ``/callbacks/{name}``, ``--format`` and ``CallRecord.provider``.
 ``methods``
     the HTTP methods the platform uses for this webhook.
-``verify(request, settings)``
+``verify(request, secrets)``
     check the platform's signature or credentials; raise ``Unauthorized`` (401, missing) or
     ``Forbidden`` (403, wrong) naming the reason. Called before anything is parsed or stored.
+    ``secrets`` holds the values of every adapter's settings rows (and ``public_url``), as strings.
 ``parse(request)``
     return the ``CallRecord`` of a call-end event, ``None`` for an event that is not a call end
-    (ringing, answered …), or raise ``PayloadError`` naming every bad field.
+    (ringing, answered …), or raise ``PayloadError`` naming every bad field. Build the record with
+    ``hangup.providers.draft.RecordDraft``, which classifies it through ``hangup.causes.classify``.
 
-Adapters are registered in ``hangup.providers.registry``: a new platform is one new file and one
-line there.
+and, optionally, describes itself (each has an empty default):
+
+``settings``
+    ``SettingRow`` values: the ``HANGUP_*`` settings it reads, usually its credential and
+    ``<name>_accept_unsigned`` (``hangup.providers._common.credential_settings``).
+``kept_headers``
+    request headers worth keeping with a quarantined request (its signature headers).
+``flags``
+    ``{flag: meaning}`` of the flags it sets on records itself, for explanations.
+``imports``
+    ``{format: ImportFormat}`` of the files ``hangup import --format`` reads with it, and how such a
+    file is recognised (``hangup.providers.reading``).
+``reclassify(record)``
+    the stored record read again from its ``raw`` with today's catalog, or ``None`` when ``raw``
+    does not read as that call any more; ``hangup reclassify`` keeps what the adapter knew (who hung
+    up, reported codes) only through this. Without it, the stored cause references are classified
+    again on their own.
+
+Built-in adapters are listed in ``hangup.providers.registry``; other packages register theirs
+through the ``hangup.providers`` entry-point group.
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
 from hangup.records import CallRecord
@@ -52,8 +72,17 @@ class WebhookRequest:
         return params
 
 
+class SettingRow(NamedTuple):
+    """One ``HANGUP_*`` setting an adapter reads: a row of hangup's settings table (``hangup.settings``)."""
+
+    name: str  # lower-case; the environment variable is HANGUP_ + its upper-case form
+    default: str
+    help: str  # one line for docs/settings.md
+    kind: str = "str"  # str | int | float | bool | networks | secret
+
+
 class Provider(Protocol):
-    """One platform's webhook adapter (see the module docstring for the contract)."""
+    """One platform's webhook adapter (see the module docstring for the contract and the optional members)."""
 
     @property
     def name(self) -> str: ...

@@ -20,24 +20,32 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
 from hangup.errors import PayloadError
 from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     json_object,
     ref,
+    stored_json_or_text,
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, Item, attempt, guarded, json_objects, peek
 from hangup.records import CallRecord, Direction
 
 NAME = "callcenter"
 SECRET = "callcenter_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` contact-centre call records must present (HTTP Basic).",
+    "Accept contact-centre call records without credentials.",
+)
 
 CALL_ID = ("call_id", "id", "uuid", "callid")
 FROM = ("from", "caller", "from_number", "caller_number")
@@ -107,10 +115,40 @@ def rows_from_csv(data: str) -> list[dict[str, str]]:
                            details=[{"field": "body", "error": "malformed CSV"}]) from None
 
 
+# -- import: record files --------------------------------------------------------------------
+def read_records(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``callcenter``: a CSV with a header, JSON Lines, or one JSON array of records."""
+    first, lines = peek(stream)
+    if first.startswith(("{", "[")):
+        for location, text in json_objects(lines):
+            yield attempt(location, text, _callcenter_json, text, received_at)
+        return
+    for number, row in guarded(csv.DictReader(lines), 2):
+        if isinstance(row, Item):
+            yield row
+            continue
+        data = normalize_keys({k: v for k, v in row.items() if k is not None})
+        raw = json.dumps(row, ensure_ascii=False)
+        yield attempt(f"row {number}", raw, record_from_row, data, raw, received_at)
+
+
+def _callcenter_json(text: str, received_at: float) -> CallRecord:
+    data = json_object(text.encode("utf-8", "replace"), NAME)
+    return record_from_row(normalize_keys(data), text, received_at)
+
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(read_records, markers=tuple(
+    ((*JSON_FILES, ".csv"), marker) for marker in ("ye Reason", "bye_reason", "all_status", "all Status")))}
+
+
 class CallcenterProvider(BasicAuthVerifier):
     """Contact-centre records posted as one JSON object or a CSV with one row (``/callbacks/callcenter``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 
@@ -125,6 +163,10 @@ class CallcenterProvider(BasicAuthVerifier):
                                    details=[{"field": "body", "error": f"{len(rows)} CSV rows"}])
             row = rows[0]
         return record_from_row(row, body, request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON object, or the CSV it was posted or imported as)."""
+        return self.parse(stored_json_or_text(record))
 
 
 PROVIDER = CallcenterProvider()

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 
 from hangup.errors import PayloadError
@@ -32,16 +33,22 @@ from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
     body_text,
+    credential_settings,
     flatten,
     json_object,
     ref,
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, Item, attempt, peek
 from hangup.records import CallRecord, Direction
 
 NAME = "freeswitch"
 SECRET = "freeswitch_basic_auth"
+SETTINGS = credential_settings(
+    NAME, SECRET, "`user:password` FreeSWITCH CDR posts must present (HTTP Basic).",
+    "Accept FreeSWITCH CDR posts without credentials.",
+)
 
 FORM_FIELD = "cdr"
 VARIABLES = "variables"
@@ -158,10 +165,42 @@ def _decoded(value: object) -> str:
     return unquote(value) if "%" in value else value
 
 
+# -- import: CDR files ---------------------------------------------------------------------------
+def read_files(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``freeswitch-json``: one CDR document per file (JSON or XML), or JSON Lines of CDRs."""
+    first, lines = peek(stream)
+    if first.startswith("{") and _is_complete_json(first):
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                yield attempt(f"line {number}", line.strip(), _imported, line.strip(), received_at)
+        return
+    document = "".join(lines)
+    yield attempt("document", document, _imported, document, received_at)
+
+
+def _is_complete_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _imported(text: str, received_at: float) -> CallRecord:
+    return record_from_cdr(parse_cdr(text.encode()), text, received_at)
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {"freeswitch-json": ImportFormat(read_files, endings=(".cdr.json", ".cdr.xml"),
+                                          markers=((JSON_FILES, '"variables"'), ((".xml",), "<cdr")))}
+
+
 class FreeswitchProvider(BasicAuthVerifier):
     """FreeSWITCH mod_json_cdr / mod_xml_cdr posts (``/callbacks/freeswitch``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
     secret_key = SECRET
     methods = ("POST",)
 
@@ -169,6 +208,17 @@ class FreeswitchProvider(BasicAuthVerifier):
         cdr = parse_cdr(request.body, request.headers.get("content-type", ""))
         query_id = parse_qs(request.query).get(UUID, [""])[0].removeprefix("a_")
         return record_from_cdr(cdr, body_text(request.body), request.received_at, query_id)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` body. Its content type is not stored: a ``cdr=`` value
+        that is neither url-encoded nor a document is ``encode=base64``; the uuid may have come from the query."""
+        try:
+            cdr = parse_cdr(record.raw.encode())
+        except PayloadError:
+            if not record.raw.startswith(f"{FORM_FIELD}="):
+                raise
+            cdr = parse_cdr(record.raw.encode(), BASE64_CONTENT_TYPE)
+        return record_from_cdr(cdr, record.raw, record.received_at, record.provider_call_id)
 
 
 PROVIDER = FreeswitchProvider()

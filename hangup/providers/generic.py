@@ -19,12 +19,27 @@ from typing import Any
 
 from hangup.causes import EndedBy, parse_ref
 from hangup.errors import CatalogError, Forbidden, Unauthorized
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, json_object, now, text
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    credential_settings,
+    header,
+    json_object,
+    now,
+    stored_json_or_text,
+    text,
+)
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
 NAME = "generic"
 SECRET = "generic_secret"
+SETTINGS = credential_settings(
+    NAME, SECRET, "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of generic callbacks.",
+    "Accept generic callbacks without a signature.",
+)
 TOLERANCE = 300
 
 CALL_ID = ("call_id", "provider_call_id")
@@ -108,6 +123,8 @@ class GenericProvider:
     """hangup's canonical call-end JSON (``/callbacks/generic``)."""
 
     name = NAME
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_TIMESTAMP)
     methods = ("POST",)
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
@@ -129,6 +146,10 @@ class GenericProvider:
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         data = json_object(request.body, NAME)
         return record_from_json(data, body_text(request.body), request.received_at)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON body)."""
+        return self.parse(stored_json_or_text(record))
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

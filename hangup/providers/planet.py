@@ -18,14 +18,17 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote_plus
 
 from hangup.causes import Cause, CauseCatalog, EndedBy, default_catalog
+from hangup.causes.classify import Evidence, Verdict, resolve
+from hangup.causes.classify import classify as classify_evidence
 from hangup.errors import CatalogError, PayloadError
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import ImportFormat, Item, attempt, numbered_lines
 from hangup.records import CallRecord, CallType
 
 NAME = "planet"
@@ -267,13 +270,6 @@ def _validate_reporting(pairs: list[tuple[str, str]], seen: dict[str, str], erro
 
 
 # -- classification and flags -----------------------------------------------------------------
-def _lookup(catalog: CauseCatalog, scheme: str, code: int) -> Cause:
-    try:
-        return catalog.lookup(scheme, code)
-    except CatalogError:
-        return Cause.unknown(scheme, str(code))
-
-
 def _expected_terminate(catalog: CauseCatalog, cer: Cause) -> int:
     """The simple code Planet's rule gives a call that ended as ``cer`` says (127, "else", by default)."""
     try:
@@ -298,11 +294,11 @@ def flags_for(v: Mapping[str, Any], c: Classification, unknown: bool) -> list[st
         found.append("duration_without_terminate_16")
     if reason in _MID_CALL_REASONS and start == 0:
         found.append("mid_call_end_not_started")
-    if c.cer.known and c.term.known and duration == 0 and terminate != c.expected_terminate:
+    if c.cer_known and c.term_known and duration == 0 and terminate != c.expected_terminate:
         found.append("terminate_disagrees")
-    if not c.cer.known:
+    if not c.cer_known:
         found.append("unknown_call_end_reason")
-    if not c.term.known:
+    if not c.term_known:
         found.append("unknown_terminate")
     times = [t for t in (setup, start, end) if t > 0]
     if times != sorted(times):
@@ -314,58 +310,51 @@ def flags_for(v: Mapping[str, Any], c: Classification, unknown: bool) -> list[st
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """What the catalog says about one (call_end_reason, terminate) pair; the same for every such call."""
+    """The classifier's verdict on one (call_end_reason, terminate, releaser, answered) combination, and what
+    Planet's own flags need to know about the two codes; the same for every call with that combination."""
 
-    cer: Cause
-    term: Cause
-    primary: Cause
-    cause: str
-    causes: tuple[str, str]
-    outcome: str
-    ended_by: str  # "unknown" when the catalog does not say (then ``releaser`` decides)
-    fault: str
-    reason: str
-    q850: int | None
+    verdict: Verdict
+    cer_known: bool
+    term_known: bool
     expected_terminate: int
 
 
-def classify(catalog: CauseCatalog, reason: int, terminate: int) -> Classification:
-    cer = _lookup(catalog, CER_SCHEME, reason)
-    term = _lookup(catalog, TERMINATE_SCHEME, terminate)
-    primary = cer if cer.known or not term.known else term
-    return Classification(
-        cer=cer, term=term, primary=primary, cause=primary.ref, causes=(cer.ref, term.ref),
-        outcome=str(primary.outcome), ended_by=str(primary.ended_by), fault=str(primary.fault),
-        reason=_reason(primary, cer, term), q850=primary.q850 if primary.q850 is not None else term.q850,
-        expected_terminate=_expected_terminate(catalog, cer),
-    )
+def classify(catalog: CauseCatalog, reason: int, terminate: int, releaser: str = "", answered: bool = False
+             ) -> Classification:
+    """The classifier's input is ``call_end_reason`` first, ``terminate`` as its fallback, ``releaser`` when
+    the catalog names no party. ``terminate`` reuses Q.850 values: its Q.850 cause is the one Planet reports
+    when ``call_end_reason`` has none."""
+    chain = (f"{CER_SCHEME}:{reason}", f"{TERMINATE_SCHEME}:{terminate}")
+    cer, term = resolve(chain[0], catalog), resolve(chain[1], catalog)
+    given = Evidence(chain=chain, answered=answered, releaser=_RELEASER_ENDED_BY.get(releaser),
+                     q850=term.q850 if cer.q850 is None else None)
+    return Classification(verdict=classify_evidence(given, catalog), cer_known=cer.known, term_known=term.known,
+                          expected_terminate=_expected_terminate(catalog, cer))
 
 
 def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classification) -> CallRecord:
     v = event.values
-    ended_by = c.ended_by
-    if ended_by == EndedBy.UNKNOWN:
-        ended_by = str(_RELEASER_ENDED_BY.get(v[RELEASER], EndedBy.UNKNOWN))
+    verdict = c.verdict
     call_type: CallType = "V" if v[TYPE] == "V" else "A"
     return CallRecord(
         id=v[SID], provider=NAME, provider_call_id=v[SID],
         from_service_id=v[FROM_SERVICE_ID], from_user_id=v[FROM_USER_ID],
         to_service_id=v[TO_SERVICE_ID], to_user_id=v[TO_USER_ID], call_type=call_type,
         setup_time=v[SETUP_TIME], start_time=v[START_TIME], end_time=v[END_TIME], duration=v[DURATION],
-        answered=v[START_TIME] > 0 or v[DURATION] > 0, stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
+        answered=_answered(v), stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
         call_end_reason=v[CALL_END_REASON], terminate=v[TERMINATE], releaser=v[RELEASER],
         rel_code=v[REL_CODE], rel_code_str=v[REL_CODE_STR], user_rel_code=v[USER_REL_CODE],
-        cause=c.cause, causes=c.causes, outcome=c.outcome, ended_by=ended_by, fault=c.fault,
-        normal=c.primary.normal, reason=c.reason, q850=c.q850, sip=c.primary.sip,
+        cause=verdict.cause, causes=verdict.causes, outcome=verdict.outcome, ended_by=verdict.ended_by,
+        fault=verdict.fault, normal=verdict.normal, reason=verdict.reason, q850=verdict.q850, sip=verdict.sip,
+        # FLAGS name the answer/cause contradictions in the specification's own terms (terminate vs duration,
+        # mid-call reasons, unknown codes), so Planet records carry those instead of the classifier's.
         flags=tuple(flags_for(v, c, bool(event.unknown))),
         extra=dict(event.unknown) if event.unknown else {}, raw=raw, received_at=received_at,
     )
 
 
-def _reason(primary: Cause, cer: Cause, term: Cause) -> str:
-    if primary.known:
-        return primary.description
-    return f"call_end_reason {cer.key} and terminate {term.key} are not in the catalog"
+def _answered(v: Mapping[str, Any]) -> bool:
+    return bool(v[START_TIME] > 0 or v[DURATION] > 0)
 
 
 def raw_of(request: WebhookRequest) -> str:
@@ -374,16 +363,41 @@ def raw_of(request: WebhookRequest) -> str:
     return "&".join(part for part in (request.query, body) if part)
 
 
+# -- import: recorded callbacks ----------------------------------------------------------------
+def _query_of(line: str) -> tuple[str, str]:
+    text = line.strip()
+    method, _, rest = text.partition(" ")
+    if method.upper() in ("GET", "POST") and rest:
+        text = rest.strip()
+    target, sep, query = text.partition("?")
+    return (target, query) if sep else ("", text)
+
+
+def read_urls(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``planet-urls``: recorded callbacks, one URL or query string per line."""
+    for number, line in numbered_lines(stream):
+        url, query = _query_of(line)
+        request = WebhookRequest("GET", url, query, received_at=received_at, client="hangup import")
+        yield attempt(f"line {number}", line, PROVIDER.parse, request)
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {"planet-urls": ImportFormat(read_urls, markers=((("",), "call_end_reason="),))}
+
+
 class PlanetProvider:
     """The ``planet`` adapter: no signature scheme (protect it with a secret path or an allow-list)."""
 
     name = NAME
+    imports = IMPORTS
     methods: tuple[str, ...] = ("GET", "POST")
+    flags = FLAGS
 
     def __init__(self, catalog: CauseCatalog | None = None) -> None:
         self._catalog = catalog
-        # (call_end_reason, terminate) -> Classification: a few dozen pairs occur in practice; bounded anyway
-        self._classified: dict[tuple[int, int], Classification] = {}
+        # (call_end_reason, terminate, releaser, answered) -> Classification: a few dozen occur in practice;
+        # bounded anyway
+        self._classified: dict[tuple[int, int, str, bool], Classification] = {}
 
     @property
     def catalog(self) -> CauseCatalog:
@@ -401,7 +415,9 @@ class PlanetProvider:
         return build_record(event, raw_of(request), request.received_at, self.classification(event))
 
     def classification(self, event: PlanetEvent) -> Classification:
-        key = (event.values[CALL_END_REASON], event.values[TERMINATE])
+        v = event.values
+        key = (v[CALL_END_REASON], v[TERMINATE], v[RELEASER] if v[RELEASER] in _RELEASER_ENDED_BY else "",
+               _answered(v))
         found = self._classified.get(key)
         if found is None:
             found = classify(self.catalog, *key)

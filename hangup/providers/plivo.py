@@ -27,12 +27,26 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    credential_settings,
+    header,
+    ref,
+    stored_form,
+)
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, form_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "plivo"
 SECRET = "plivo_auth_token"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Plivo auth token: verifies `X-Plivo-Signature-V3`.",
+    "Accept Plivo callbacks without a verifiable signature.",
+)
 
 CALL_UUID = "CallUUID"
 FROM = "From"
@@ -97,10 +111,18 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
 EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
+    (JSON_FILES, '"CallUUID"'), ((".csv",), "CallUUID"), (("",), "CallUUID=")))}
+
+
 class PlivoProvider:
     """Plivo hangup callbacks (``/callbacks/plivo``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
+    kept_headers = (HEADER_V3, HEADER_MA_V3, HEADER_NONCE)
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
@@ -119,6 +141,10 @@ class PlivoProvider:
         params = request.form()
         handler = EVENT_HANDLERS.get(params.get(EVENT, "").strip().lower())
         return handler(params, request) if handler else None
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
+        return self.parse(stored_form(record))
 
 
 def _post_params(request: WebhookRequest) -> dict[str, list[str]]:

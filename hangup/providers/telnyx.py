@@ -38,20 +38,29 @@ from hangup.providers._common import (
     RecordDraft,
     body_text,
     credential,
+    credential_settings,
     flatten,
     header,
     json_object,
     now,
     ref,
     resolve,
+    stored_request,
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, json_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "telnyx"
 SECRET = "telnyx_public_key"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Telnyx Ed25519 public key (base64): verifies `telnyx-signature-ed25519`.",
+    "Accept Telnyx callbacks without a verifiable signature.",
+)
 TOLERANCE = 300  # seconds, as telnyx-python TIMESTAMP_TOLERANCE_SECONDS
+#: Flags this adapter sets itself (``CallRecord.flags``).
+FLAGS = {"duration_includes_ringing": "Telnyx reports no answer time: duration is end - start, ringing included"}
 
 DATA = "data"
 EVENT_TYPE = "event_type"
@@ -122,10 +131,18 @@ EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallR
 }
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=((JSON_FILES, '"event_type"'),))}
+
+
 class TelnyxProvider:
     """Telnyx Call Control webhooks (``/callbacks/telnyx``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_TIMESTAMP)
+    flags = FLAGS
     methods = ("POST",)
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
@@ -161,6 +178,10 @@ class TelnyxProvider:
         event: Mapping[str, Any] = data if isinstance(data, dict) else body
         handler = EVENT_HANDLERS.get(text(event.get(EVENT_TYPE)))
         return handler(event, request) if handler else None
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw`` (the JSON body)."""
+        return self.parse(stored_request(record, "application/json"))
 
 
 PROVIDER = TelnyxProvider()

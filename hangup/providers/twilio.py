@@ -29,12 +29,26 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers._common import (
+    RecordDraft,
+    any_equal,
+    body_text,
+    credential,
+    credential_settings,
+    header,
+    ref,
+    stored_form,
+)
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, form_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "twilio"
 SECRET = "twilio_auth_token"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Twilio auth token: verifies `X-Twilio-Signature`.",
+    "Accept Twilio callbacks without a verifiable signature.",
+)
 
 CALL_SID = "CallSid"
 CALL_STATUS = "CallStatus"
@@ -65,10 +79,18 @@ DIRECTIONS: Mapping[str, Direction] = {
 }
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
+    (JSON_FILES, '"CallSid"'), ((".csv",), "CallSid"), (("",), "CallSid=")))}
+
+
 class TwilioProvider:
     """Twilio voice status callbacks (``/callbacks/twilio``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
+    kept_headers = (HEADER_SIGNATURE, HEADER_SETTINGS)
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
@@ -121,6 +143,10 @@ class TwilioProvider:
         draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
         draft.extra = dict(params)
         return draft.finish()
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
+        return self.parse(stored_form(record))
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:

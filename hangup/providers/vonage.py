@@ -37,18 +37,25 @@ from hangup.providers._common import (
     any_equal,
     body_text,
     credential,
+    credential_settings,
     flatten,
     header,
     json_object,
     now,
     ref,
+    stored_request,
     text,
 )
 from hangup.providers.base import WebhookRequest
+from hangup.providers.reading import JSON_FILES, ImportFormat, json_reader
 from hangup.records import CallRecord, Direction
 
 NAME = "vonage"
 SECRET = "vonage_signature_secret"
+SETTINGS = credential_settings(
+    NAME, SECRET, "Vonage signature secret: verifies the signed webhook JWT.",
+    "Accept Vonage callbacks without a verifiable signature.",
+)
 MAX_AGE = 300  # seconds an iat may lag the receive time (Vonage retries once, quickly)
 
 UUID = "uuid"
@@ -102,10 +109,16 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     return draft.finish()
 
 
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
+IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=((JSON_FILES, '"conversation_uuid"'),))}
+
+
 class VonageProvider:
     """Vonage Voice API event webhooks (``/callbacks/vonage``)."""
 
     name = NAME
+    imports = IMPORTS
+    settings = SETTINGS
     methods = ("POST", "GET")
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
@@ -145,6 +158,12 @@ class VonageProvider:
         if not status or status in NOT_ENDED:
             return None
         return _ended(event, request)
+
+    def reclassify(self, record: CallRecord) -> CallRecord | None:
+        """The stored call read again from its ``raw``: the JSON body, or the query of a GET."""
+        if record.raw.startswith("{"):
+            return self.parse(stored_request(record, "application/json"))
+        return self.parse(WebhookRequest("GET", "", record.raw, received_at=record.received_at))
 
 
 PROVIDER = VonageProvider()

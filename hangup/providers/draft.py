@@ -1,0 +1,182 @@
+"""``RecordDraft``: the mutable builder an adapter fills from one event, then ``finish()``-es into a record.
+
+An adapter reads its platform's fields into a draft, collecting every bad field (``error``,
+``integer``, ``timestamp``) instead of stopping at the first, and says why the call ended as
+explicit classifier input: ``chain`` (its cause fallback chain, best first), ``sources`` (references
+that only say who hung up), ``ended_by`` (its own answer when it knows better than the catalog),
+``q850``/``sip`` (codes the platform reported). ``finish()`` raises ``InvalidPayload`` naming every
+bad field, or classifies through ``hangup.causes.classify`` and returns the frozen ``CallRecord``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from hangup.causes import CauseCatalog
+from hangup.causes.classify import Evidence, classify
+from hangup.errors import InvalidPayload
+from hangup.records import CallRecord, Direction, call_id_for
+
+_DECIMAL = re.compile(r"\d+\.\d+")
+#: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
+MAX_INTEGER = 2**53
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def ref(scheme: str, value: str | int | None) -> str | None:
+    """``scheme:value`` for a present value, ``None`` for an absent or blank one."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return f"{scheme}:{text}" if text else None
+
+
+@dataclass(slots=True)
+class RecordDraft:
+    """The mutable builder of one call record; ``finish()`` validates and classifies it.
+
+    Every field of the record an adapter fills is an attribute of the same name (times in Unix seconds,
+    0 when not reported); ``chain``, ``sources``, ``ended_by``, ``q850`` and ``sip`` are what the classifier
+    is told about the call's end (``hangup.causes.classify.Evidence``), ``flags`` the adapter's own flags.
+    """
+
+    provider: str  # the adapter's name
+    provider_call_id: str = ""  # the platform's own call id (required)
+    from_user_id: str = ""
+    to_user_id: str = ""
+    from_service_id: str = ""
+    to_service_id: str = ""
+    setup_time: int = 0
+    start_time: int = 0
+    end_time: int = 0
+    duration: int = 0
+    answered: bool | None = None  # None: derived from start_time/duration
+    direction: Direction = "unknown"
+    chain: list[str] = field(default_factory=list)  # cause fallback chain, best first
+    sources: list[str] = field(default_factory=list)  # refs saying who hung up
+    ended_by: str | None = None  # set when the adapter knows better than the catalog (direction-aware)
+    q850: int | None = None  # reported Q.850 cause, when the platform sends one
+    sip: int | None = None  # reported SIP final status, when the platform sends one
+    extra: dict[str, str] = field(default_factory=dict)  # native fields without a canonical place
+    flags: list[str] = field(default_factory=list)  # the adapter's own flags (meanings in its ``flags``)
+    raw: str = ""  # the event exactly as received: what ``reclassify`` reads again
+    received_at: float = 0.0
+    errors: list[dict[str, Any]] = field(default_factory=list)  # every bad field, for ``InvalidPayload``
+
+    # -- field readers that record errors instead of raising --------------------------------
+    def error(self, name: str, message: str) -> None:
+        """Record a bad field; ``finish()`` then raises naming every one."""
+        self.errors.append({"field": name, "error": message})
+
+    def integer(self, name: str, value: object, default: int = 0) -> int:
+        """A non-negative integer (decimals truncated); ``default`` when absent, and an error when not one."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        try:
+            number = int(str(value).strip().split(".")[0]) if not isinstance(value, bool) else int(value)
+        except ValueError:
+            self.error(name, f"expected an integer, got {str(value)[:40]!r}")
+            return default
+        if number < 0:
+            self.error(name, "must not be negative")
+            return default
+        if number > MAX_INTEGER:
+            self.error(name, f"larger than {MAX_INTEGER}")
+            return default
+        return number
+
+    def timestamp(self, name: str, value: object) -> int:
+        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822."""
+        if value is None:
+            return 0
+        text = str(value).strip()
+        if not text or text in ("0", "null", "None"):
+            return 0
+        parsed = parse_time(text)
+        if parsed is None:
+            self.error(name, f"expected a time, got {text[:40]!r}")
+            return 0
+        return parsed
+
+    def add_chain(self, *refs: str | None) -> None:
+        """Append the given references to the cause chain, best first; absent ones (``None``) are skipped."""
+        self.chain.extend(r for r in refs if r)
+
+    # -- classification ---------------------------------------------------------------------
+    def evidence(self) -> Evidence:
+        """What this draft says about why the call ended, as the classifier's input."""
+        return Evidence(chain=tuple(self.chain), sources=tuple(self.sources), answered=self.is_answered(),
+                        ended_by=self.ended_by, q850=self.q850, sip=self.sip)
+
+    def is_answered(self) -> bool:
+        """``answered`` when the adapter set it, else whether the call has an answer time or a duration."""
+        return self.answered if self.answered is not None else (self.start_time > 0 or self.duration > 0)
+
+    def finish(self, catalog: CauseCatalog | None = None) -> CallRecord:
+        """The validated, classified record; ``InvalidPayload`` naming every bad field otherwise."""
+        if not self.provider_call_id and not self.errors:
+            self.error("call_id", "required")
+        if self.errors:
+            raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
+        answered = self.is_answered()
+        verdict = classify(Evidence(tuple(self.chain), tuple(self.sources), answered, self.ended_by, None,
+                                    self.q850, self.sip), catalog)
+        return CallRecord(
+            id=call_id_for(self.provider, self.provider_call_id),
+            provider=self.provider,
+            provider_call_id=self.provider_call_id,
+            from_service_id=self.from_service_id,
+            from_user_id=self.from_user_id,
+            to_service_id=self.to_service_id,
+            to_user_id=self.to_user_id,
+            call_type="A",
+            setup_time=self.setup_time,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            duration=self.duration,
+            answered=answered,
+            direction=self.direction,
+            cause=verdict.cause,
+            causes=verdict.causes,
+            outcome=verdict.outcome,
+            ended_by=verdict.ended_by,
+            fault=verdict.fault,
+            normal=verdict.normal,
+            reason=verdict.reason,
+            q850=verdict.q850,
+            sip=verdict.sip,
+            flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
+            extra=self.extra,
+            raw=self.raw,
+            received_at=self.received_at,
+        )
+
+
+# -- times ---------------------------------------------------------------------------------
+def parse_time(text: str) -> int | None:
+    """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
+    if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
+        text = text.split(".")[0]
+    if text.isdigit():
+        value = int(text)
+        value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
+        return value if value <= MAX_TIME else None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = int(moment.timestamp())
+    return seconds if 0 <= seconds <= MAX_TIME else None
+
+
+
+__all__ = ["MAX_INTEGER", "MAX_TIME", "RecordDraft", "parse_time", "ref"]

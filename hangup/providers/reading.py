@@ -1,0 +1,177 @@
+"""What ``hangup import`` readers are made of: an adapter declares its import formats with these.
+
+A reader (``ImportReader``) streams one text file and yields an ``Item`` per call-end event: the record,
+or the error that rejected it, or neither (an event that is not a call end, e.g. a ``ringing``
+callback). Records come from the same adapters as the webhooks, so an imported call is classified
+exactly as a received one. An adapter's ``imports`` maps each format name to an ``ImportFormat``: its
+reader and how ``hangup import`` recognises such a file when ``--format`` is not given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import IO, Any, TypeVar
+from urllib.parse import urlencode
+
+from hangup.errors import HTTPError, PayloadError
+from hangup.providers._common import form_body
+from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.registry import get_provider
+from hangup.records import CallRecord
+
+csv.field_size_limit(16 * 1024 * 1024)  # FreeSWITCH/Asterisk fields can be long; the default 128 KiB is not
+
+#: Extensions of JSON and JSON Lines files.
+JSON_FILES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One event of an imported file: a record, a rejection, or neither (not a call end)."""
+
+    location: str  # "line 12", "row 7", "document"
+    record: CallRecord | None = None
+    error: HTTPError | None = None
+    raw: str = ""
+
+
+#: A reader: (text stream, the time to record as received) → an ``Item`` per call-end event.
+ImportReader = Callable[[IO[str], float], Iterator[Item]]
+T = TypeVar("T")
+
+
+def attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *args: Any) -> Item:
+    """The ``Item`` of ``build(*args)``: its record, or the error that rejected the event."""
+    try:
+        return Item(location, build(*args), None, raw)
+    except HTTPError as exc:
+        return Item(location, None, exc, raw)
+    except (ValueError, TypeError, KeyError) as exc:  # a value no adapter anticipated: reject, do not stop
+        return Item(location, None, PayloadError(f"unreadable: {exc}"[:200]), raw)
+
+
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFormat:
+    """A file format an adapter reads for ``hangup import --format NAME``."""
+
+    read: ImportReader
+    #: File name endings that name the format outright (``.cdr.json``).
+    endings: tuple[str, ...] = ()
+    #: (extensions, text found in the file's first bytes) that tell the format; ``""`` is any extension.
+    markers: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+
+def numbered_lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(stream, 1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            yield number, text
+
+
+def peek(stream: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The first non-blank line and an iterator over the whole stream (that line included)."""
+    consumed: list[str] = []
+    for line in stream:
+        consumed.append(line)
+        if line.strip():
+            return line.strip(), chain(consumed, stream)
+    return "", iter(consumed)
+
+
+def guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
+    """Numbered CSV rows; a row the csv module cannot read becomes a rejected ``Item`` and reading goes on."""
+    number = first - 1
+    while True:
+        number += 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, Item(f"row {number}", None, PayloadError(
+                "malformed CSV row", details=[{"field": "row", "error": str(exc)[:120]}]))
+            continue
+        yield number, row
+
+
+# -- webhook-shaped formats ----------------------------------------------------------------
+def form_reader(name: str) -> ImportReader:
+    """Form-encoded callbacks (or JSON objects of their parameters) one per line, or a CSV with a header."""
+
+    def read(stream: IO[str], received_at: float) -> Iterator[Item]:
+        adapter = get_provider(name)
+        first, lines = peek(stream)
+        if first and not first.startswith("{") and "=" not in first and "," in first:
+            for number, row in guarded(csv.DictReader(lines), 2):
+                if isinstance(row, Item):
+                    yield row
+                    continue
+                body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
+                yield attempt(f"row {number}", json.dumps(row), adapter.parse, post(body, received_at))
+            return
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
+
+    return read
+
+
+def _parse_form(adapter: Provider, text: str, received_at: float) -> CallRecord | None:
+    return adapter.parse(post(form_body(text), received_at))
+
+
+def post(body: bytes, received_at: float, content_type: str = "application/x-www-form-urlencoded"
+          ) -> WebhookRequest:
+    """An imported event as the POST its adapter reads."""
+    return WebhookRequest("POST", "", "", body, {"content-type": content_type}, received_at, "hangup import")
+
+
+def json_objects(stream: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(location, JSON text) of each object: JSON Lines, or one array or object filling the file."""
+    first, lines = peek(stream)
+    if first.startswith("["):
+        try:
+            values = json.loads("".join(lines))
+        except ValueError as exc:
+            raise PayloadError(f"not a JSON array: {exc}"[:200]) from None
+        for index, value in enumerate(values if isinstance(values, list) else [values], 1):
+            yield f"item {index}", json.dumps(value)
+        return
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield f"line {number}", line.strip()
+
+
+def json_reader(name: str) -> ImportReader:
+    """JSON Lines of webhook bodies, or one JSON array of them."""
+
+    def read(stream: IO[str], received_at: float) -> Iterator[Item]:
+        adapter = get_provider(name)
+        for location, text in json_objects(stream):
+            request = post(text.encode(), received_at, "application/json")
+            yield attempt(location, text, adapter.parse, request)
+
+    return read
+
+
+class RowText:
+    """A CSV row back as one line of text (the record's ``raw``), with one writer and buffer reused."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="")
+
+    def __call__(self, fields: list[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(fields)
+        return self._buffer.getvalue()
