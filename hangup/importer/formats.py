@@ -18,6 +18,7 @@ asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
 jsonl          hangup's own export (``hangup export --format jsonl``)
 csv            hangup's own export (``hangup export --format csv``)
+pcap           a libpcap or pcapng capture of SIP signalling (``hangup.sip.pcap``), told by its magic number
 ============== ==============================================================================
 """
 
@@ -289,6 +290,12 @@ def _object(text: str) -> dict[str, Any]:
     return json_object(text.encode("utf-8", "replace"), "jsonl")
 
 
+def read_pcap(stream: IO[str], received_at: float) -> Iterator[Item]:
+    from hangup.sip.pcap import read_capture  # imported here: it builds on this module's Item
+
+    return read_capture(stream, received_at)
+
+
 READERS: Mapping[str, Reader] = {
     "planet-urls": read_planet_urls,
     "plivo": _form_reader("plivo"),
@@ -300,4 +307,5 @@ READERS: Mapping[str, Reader] = {
     "callcenter": read_callcenter,
     "jsonl": read_jsonl,
     "csv": read_csv,
+    "pcap": read_pcap,
 }

@@ -28,6 +28,7 @@ from hangup.errors import HTTPError
 from hangup.importer.formats import READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
+from hangup.sip.capture.files import is_capture
 from hangup.store.base import AddResult, StagedResult, StagingStore, Store
 from hangup.store.sql import Row
 
@@ -147,7 +148,8 @@ class Importer:
     def import_file(self, path: str, fmt: str | None = None) -> None:
         buffered = _stdin() if path == "-" else open(path, "rb")
         try:
-            chosen = fmt or guess_format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES].decode("utf-8", "replace"))
+            head = buffered.peek(GUESS_BYTES)[:GUESS_BYTES]
+            chosen = fmt or ("pcap" if is_capture(head) else guess_format(path, head.decode("utf-8", "replace")))
             if chosen is None:
                 raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
             self.summary.files.append(path)
