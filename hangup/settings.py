@@ -82,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("generic_secret", "", "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of generic callbacks.",
             "secret"),
     Setting("generic_accept_unsigned", "false", "Accept generic callbacks without a signature.", "bool"),
+    Setting("kamailio_secret", "", "HMAC-SHA256 secret: verifies `X-Hangup-Signature` of Kamailio call-end events.",
+            "secret"),
+    Setting("kamailio_accept_unsigned", "false", "Accept Kamailio call-end events without a signature.", "bool"),
     Setting("alerts_file", "", "Alert rules (TOML) `hangup serve` evaluates; empty = no alerting."),
     Setting("emit_url", "", "Receiver URL of the emitted call-event callback; empty = emitter off."),
     Setting("emit_secret", "", "HMAC-SHA256 secret signing emitted callbacks (`X-Hangup-Signature`).", "secret"),
@@ -182,6 +185,8 @@ class Settings:
     callcenter_accept_unsigned: bool
     generic_secret: str
     generic_accept_unsigned: bool
+    kamailio_secret: str
+    kamailio_accept_unsigned: bool
     alerts_file: str
     emit_url: str
     emit_secret: str

@@ -16,6 +16,8 @@ vonage         Vonage event webhooks: JSON Lines or one JSON array
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
 asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR variable names
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
+kamailio-log   Kamailio's log (stderr or syslog): the ``HANGUP_CALL_END {json}`` line of every call end
+               that ``deploy/kamailio/kamailio.cfg`` writes; other lines are skipped
 jsonl          hangup's own export (``hangup export --format jsonl``)
 csv            hangup's own export (``hangup export --format csv``)
 pcap           a libpcap or pcapng capture of SIP signalling (``hangup.sip.pcap``), told by its magic number
@@ -35,7 +37,7 @@ from urllib.parse import urlencode
 
 from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
-from hangup.providers import asterisk, callcenter, freeswitch
+from hangup.providers import asterisk, callcenter, freeswitch, kamailio
 from hangup.providers._common import json_object
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import get_provider
@@ -269,6 +271,23 @@ def _callcenter_json(text: str, received_at: float) -> CallRecord:
     return callcenter.record_from_row(callcenter.normalize_keys(data), text, received_at)
 
 
+#: What precedes the event's JSON on each of Kamailio's call-end log lines.
+KAMAILIO_MARKER = "HANGUP_CALL_END "
+
+
+def read_kamailio_log(stream: IO[str], received_at: float) -> Iterator[Item]:
+    for number, line in enumerate(stream, 1):
+        _, marker, event = line.partition(KAMAILIO_MARKER)
+        if marker:
+            text = event.strip()
+            yield attempt(f"line {number}", text, _kamailio, text, received_at)
+
+
+def _kamailio(text: str, received_at: float) -> CallRecord | None:
+    data = json_object(text.encode("utf-8", "replace"), kamailio.NAME)
+    return kamailio.record_from_event(data, text, received_at)
+
+
 def read_jsonl(stream: IO[str], received_at: float) -> Iterator[Item]:
     for location, text in _json_objects(stream):
         yield attempt(location, text, _export_json, text)
@@ -305,6 +324,7 @@ READERS: Mapping[str, Reader] = {
     "freeswitch-json": read_freeswitch,
     "asterisk-csv": read_asterisk_csv,
     "callcenter": read_callcenter,
+    "kamailio-log": read_kamailio_log,
     "jsonl": read_jsonl,
     "csv": read_csv,
     "pcap": read_pcap,

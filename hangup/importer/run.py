@@ -43,6 +43,7 @@ PARALLEL_BYTES = 8 * 1024 * 1024
 
 #: (extension, marker found in the file's first bytes) → format, tried in order.
 _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("",), "HANGUP_CALL_END {", "kamailio-log"),
     ((".jsonl", ".ndjson", ".json"), '"provider_call_id"', "jsonl"),
     ((".jsonl", ".ndjson", ".json"), '"event_type"', "telnyx"),
     ((".jsonl", ".ndjson", ".json"), '"conversation_uuid"', "vonage"),

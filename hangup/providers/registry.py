@@ -23,6 +23,7 @@ DEFAULT_PROVIDERS: tuple[str, ...] = (
     "hangup.providers.asterisk:PROVIDER",
     "hangup.providers.callcenter:PROVIDER",
     "hangup.providers.generic:PROVIDER",
+    "hangup.providers.kamailio:PROVIDER",
 )
 
 
