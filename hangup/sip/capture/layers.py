@@ -116,6 +116,9 @@ class Decoder:
             elif isinstance(layer, gre.GRE):
                 layer = _erspan(layer)
             elif isinstance(layer, DpktPacket):
+                if isinstance(layer.data, bytes) and _carries_ip(layer):
+                    yield Malformed(f"frame {frame.number}", "undecodable frame: IP header unreadable", frame.data)
+                    return
                 layer = layer.data  # link layers, VLAN tags, bridged Ethernet
             else:
                 return  # ARP, bytes of a protocol SIP does not travel in
@@ -176,6 +179,12 @@ def _erspan(packet: gre.GRE) -> Any:
         platform_specific = 8 if data[11] & 0x01 else 0  # the O bit
         return ethernet.Ethernet(data[12 + platform_specific:])
     return data
+
+
+def _carries_ip(layer: Any) -> bool:
+    """Whether a link layer says IP follows (dpkt leaves an IP header it cannot read as bytes)."""
+    kind = getattr(layer, "ethtype", None) if isinstance(layer, sll.SLL | sll2.SLL2) else getattr(layer, "type", None)
+    return kind in (ethernet.ETH_TYPE_IP, ethernet.ETH_TYPE_IP6)
 
 
 def _addresses(packet: Any) -> tuple[str, str]:

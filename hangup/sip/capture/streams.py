@@ -31,7 +31,6 @@ from hangup.sip.capture.layers import Segment
 from hangup.sip.capture.sniff import (
     HEADER_END,
     MAX_FIRST_LINE,
-    STATUS_PREFIX,
     looks_like_sip,
     message_length,
     next_start,
@@ -137,7 +136,7 @@ class Streams:
         leftover = bytes(flow.buffer).strip(b"\r\n")
         self._flows.pop(key, None)
         if leftover:
-            yield Malformed("tcp", f"connection ended inside a message ({len(leftover)} bytes)", leftover, key)
+            yield Malformed("tcp", "connection ended inside a message", leftover, key)
 
 
 def _recognise(flow: _Flow) -> None:
@@ -158,7 +157,7 @@ def _recognise(flow: _Flow) -> None:
     if looks_like_sip(text):
         flow.sip = True
     elif flow.synced:
-        flow.ignored = len(text) >= len(STATUS_PREFIX)
+        flow.ignored = not _first_line_pending(text)
     else:
         start = next_start(buffer)
         if start >= 0:
@@ -166,6 +165,11 @@ def _recognise(flow: _Flow) -> None:
             flow.sip = flow.synced = True
         else:
             flow.ignored = len(buffer) > MAX_SEARCH
+
+
+def _first_line_pending(text: bytes) -> bool:
+    """Whether a start line may still be arriving: no line end yet, and short enough to be one."""
+    return b"\n" not in text and len(text) < MAX_FIRST_LINE
 
 
 def _take_ahead(flow: _Flow) -> None:
@@ -198,7 +202,7 @@ def _messages(flow: _Flow, segment: Segment) -> Iterator[Packet | Malformed]:
             return
         if start:
             if buffer[:start].strip(b"\r\n"):  # CRLF keep-alives (RFC 5626 §4.4.1) are not garbage
-                yield Malformed("tcp", f"{start} bytes that are not SIP skipped", bytes(buffer[:start]),
+                yield Malformed("tcp", "bytes that are not SIP skipped", bytes(buffer[:start]),
                                 segment.flow())
             del buffer[:start]
         length = message_length(buffer)
@@ -219,8 +223,11 @@ def _message_start(flow: _Flow) -> int:
     buffer = flow.buffer
     if flow.synced:
         skip = len(buffer) - len(buffer.lstrip(b"\r\n"))
-        if looks_like_sip(bytes(buffer[skip:skip + 1024])) or len(buffer) - skip < 8:
-            return skip if len(buffer) > skip else -1
+        text = bytes(buffer[skip:skip + MAX_FIRST_LINE])
+        if looks_like_sip(text):
+            return skip
+        if _first_line_pending(text):
+            return -1
         flow.synced = False
     return next_start(buffer)
 
