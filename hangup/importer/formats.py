@@ -21,6 +21,9 @@ kamailio-log   Kamailio's log (stderr or syslog): the ``HANGUP_CALL_END {json}``
 jsonl          hangup's own export (``hangup export --format jsonl``)
 csv            hangup's own export (``hangup export --format csv``)
 pcap           a libpcap or pcapng capture of SIP signalling (``hangup.sip.pcap``), told by its magic number
+sip-trace      plain-text SIP messages one after another, as sngrep and ngrep write them (``hangup.sip.trace``)
+sip-acc-log    Kamailio/OpenSIPS/OpenSER ``acc`` syslog lines (``ACC: transaction answered: …``, ``hangup.sip.acc``)
+sip-acc-csv    an export of the ``acc`` or ``missed_calls`` table, CSV with its header (``hangup.sip.acc``)
 ============== ==============================================================================
 """
 
@@ -315,6 +318,24 @@ def read_pcap(stream: IO[str], received_at: float) -> Iterator[Item]:
     return read_capture(stream, received_at)
 
 
+def read_sip_trace(stream: IO[str], received_at: float) -> Iterator[Item]:
+    from hangup.sip.trace import read_trace  # imported here: it builds on this module's Item
+
+    return read_trace(stream, received_at)
+
+
+def read_sip_acc_log(stream: IO[str], received_at: float) -> Iterator[Item]:
+    from hangup.sip.acc import read_acc_log  # imported here: it builds on this module's Item
+
+    return read_acc_log(stream, received_at)
+
+
+def read_sip_acc_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
+    from hangup.sip.acc import read_acc_csv  # imported here: it builds on this module's Item
+
+    return read_acc_csv(stream, received_at)
+
+
 READERS: Mapping[str, Reader] = {
     "planet-urls": read_planet_urls,
     "plivo": _form_reader("plivo"),
@@ -328,4 +349,7 @@ READERS: Mapping[str, Reader] = {
     "jsonl": read_jsonl,
     "csv": read_csv,
     "pcap": read_pcap,
+    "sip-trace": read_sip_trace,
+    "sip-acc-log": read_sip_acc_log,
+    "sip-acc-csv": read_sip_acc_csv,
 }

@@ -66,6 +66,11 @@ _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("",), "CallSid=", "twilio"),
     (("",), "CallUUID=", "plivo"),
     (("",), "call_end_reason=", "planet-urls"),
+    # SIP signalling as text: last, since a call log export may quote SIP messages in its raw column
+    (("",), "ACC: transaction answered:", "sip-acc-log"),
+    (("",), "ACC: call missed:", "sip-acc-log"),
+    (("",), "sip_code", "sip-acc-csv"),
+    (("",), "SIP/2.0", "sip-trace"),
 )
 
 
