@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from hangup.records import CallRecord
 from hangup.sip.dialog import Dialog, Ending
@@ -125,6 +126,17 @@ class DialogEngine:
         self._drop_stash(float("inf"))
         self._finished.clear()
         return closed
+
+    # -- state across restarts (``hangup.sip.listener`` saves and restores it) -------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The open dialogs and remembered ends: what a restarted engine needs to go on."""
+        return {"open": list(self._open.values()), "finished": list(self._finished.items())}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        for dialog in snapshot["open"]:
+            if isinstance(dialog, Dialog):
+                self._open[(dialog.call_id, dialog.caller_tag)] = dialog
+        self._finished.update((tuple(key), float(when)) for key, when in snapshot["finished"])
 
     # -- matching ---------------------------------------------------------------------------
     def _match(self, message: SipMessage) -> Dialog | None:

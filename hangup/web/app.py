@@ -59,6 +59,7 @@ LIFESPAN_HOOKS: list[str] = [
     "hangup.emit.web:demo_lifespan",
     "hangup.web.dashboard_api:alerts_lifespan",
     "hangup.web.dashboard_api:retention_lifespan",
+    "hangup.sip.listener:hep_lifespan",
 ]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
