@@ -59,7 +59,7 @@ def _tcp(payload: bytes, seq: int, flags: int = tcp.TH_ACK) -> object:
 
 @pytest.mark.parametrize(("damage", "reason"), [
     ("truncated-last-record", "truncated record"),
-    ("corrupt-record-length", "is corrupt; rest of file skipped"),
+    ("corrupt-record-length", "corrupt record header; rest of file skipped"),
     ("undecodable-frame", "undecodable frame"),
     ("garbage-in-a-sip-stream", "bytes that are not SIP skipped"),
 ])
@@ -81,6 +81,23 @@ def test_damaged_regions_are_rejected_and_the_import_goes_on(damage: str, reason
     assert any(reason in str(r["error"]) for r in rejects), rejects
     assert all(r["location"] and r["file"].endswith("capture.cap") for r in rejects)
     assert fresh_store.count(CallQuery()) == summary["imported"]
+
+
+CORRUPT_RECORD = (20).to_bytes(4, "little") + b"\x00" * 4 + (0xFFFFFF).to_bytes(4, "little") * 2 + b"junk" * 9
+CORRUPT_BLOCK = (6).to_bytes(4, "little") + (0xFFFFFFF0).to_bytes(4, "little") + b"junk" * 9
+
+
+@pytest.mark.parametrize("ng", [False, True], ids=["pcap", "pcapng"])
+def test_reading_resumes_at_the_record_after_a_corrupt_one(ng: bool, fresh_store: Store, tmp_path: Path) -> None:
+    first, second = capture(call_frames("first@x", 1.0), ng=ng), capture(call_frames("second@x", 5.0), ng=ng)
+    if ng:  # the second file's blocks after its section and interface headers
+        data = first + CORRUPT_BLOCK + second[len(capture([], ng=True)):]
+    else:
+        data = first + CORRUPT_RECORD + second[24:]
+    summary, rejects = import_file(fresh_store, tmp_path, data)
+    what = "block" if ng else "record"
+    assert (summary["imported"], summary["rejected"]) == (2, 1)
+    assert rejects[0]["error"] == f"corrupt {what} header; skipped to the next {what}"
 
 
 def test_a_message_the_engine_cannot_read_is_rejected_with_its_addresses(fresh_store: Store,

@@ -2,9 +2,9 @@
 
 dpkt parses every header (file, record, block); the loops are ours because dpkt's readers trust the
 lengths they read, so one corrupt length would make them read the rest of a 1 GB file into memory,
-and its pcapng reader keeps only the first interface's link type. Here a length beyond
-``MAX_FRAME`` ends the file with a ``Malformed`` region instead, and each pcapng interface keeps its
-own link type and time resolution.
+and its pcapng reader keeps only the first interface's link type. Here an impossible length is a
+``Malformed`` region, reading goes on at the next plausible record (``resync``), and each pcapng
+interface keeps its own link type and time resolution.
 
 Formats: libpcap, https://www.tcpdump.org/manpages/pcap-savefile.5.html (all four magic numbers:
 micro- or nanosecond timestamps, either byte order); pcapng, draft-ietf-opsawg-pcapng (SHB, IDB,
@@ -20,6 +20,8 @@ from typing import IO
 
 from dpkt import pcap, pcapng
 from dpkt.dpkt import UnpackError
+
+from hangup.sip.capture.resync import Pushback, pcap_check, pcapng_check, skip_to, time_marker
 
 #: libpcap's own upper bound on a record (MAXIMUM_SNAPLEN); anything longer is a corrupt length.
 MAX_FRAME = 262_144
@@ -63,16 +65,17 @@ def is_capture(head: bytes) -> bool:
 
 def frames(stream: IO[bytes]) -> Iterator[Frame | Malformed]:
     """Every frame of a libpcap or pcapng stream, in file order, with its unreadable regions."""
-    head = stream.read(4)
+    source = Pushback(stream)
+    head = source.read(4)
     if head in PCAP_MAGICS:
-        yield from _pcap(stream, head)
+        yield from _pcap(source, head)
     elif head == PCAPNG_MAGIC:
-        yield from _pcapng(stream, head)
+        yield from _pcapng(source, head)
     else:
         yield Malformed("offset 0", "not a libpcap or pcapng file", head)
 
 
-def _pcap(stream: IO[bytes], magic: bytes) -> Iterator[Frame | Malformed]:
+def _pcap(stream: Pushback, magic: bytes) -> Iterator[Frame | Malformed]:
     order, divisor = PCAP_MAGICS[magic]
     header_class = pcap.FileHdr if order == ">" else pcap.LEFileHdr
     record_class = pcap.PktHdr if order == ">" else pcap.LEPktHdr
@@ -81,26 +84,37 @@ def _pcap(stream: IO[bytes], magic: bytes) -> Iterator[Frame | Malformed]:
         yield Malformed("offset 0", "truncated file header", magic + rest)
         return
     linktype = header_class(magic + rest).linktype & 0x0FFFFFFF  # the high bits carry FCS flags
-    offset, number, size = header_class.__hdr_len__, 0, record_class.__hdr_len__
+    offset, number, size, last = header_class.__hdr_len__, 0, record_class.__hdr_len__, None
     while True:
         header = stream.read(size)
         if not header:
             return
-        number += 1
         if len(header) < size:
-            yield Malformed(f"frame {number}", "truncated record header", header)
+            yield Malformed(f"frame {number + 1}", "truncated record header", header)
             return
         record = record_class(header)
-        if record.caplen > MAX_FRAME:
-            yield Malformed(f"offset {offset}", f"record length {record.caplen} is corrupt; rest of file skipped",
-                            header)
-            return
+        if record.caplen > min(record.len, MAX_FRAME) or record.tv_usec >= divisor:
+            skipped = None if last is None else skip_to(stream, header, *time_marker(order, last),
+                                                        pcap_check(order, divisor, last))
+            yield _corrupt(offset, "record", header, skipped)
+            if skipped is None:
+                return
+            offset += skipped
+            continue
         data = stream.read(record.caplen)
+        number += 1
         if len(data) < record.caplen:
-            yield Malformed(f"frame {number}", f"truncated record: {len(data)} of {record.caplen} bytes", data)
+            yield Malformed(f"frame {number}", "truncated record", header + data)
             return
+        last = record.tv_sec
         yield Frame(number, record.tv_sec + record.tv_usec / divisor, linktype, data)
         offset += size + record.caplen
+
+
+def _corrupt(offset: int, what: str, head: bytes, skipped: int | None) -> Malformed:
+    if skipped is None:
+        return Malformed(f"offset {offset}", f"corrupt {what} header; rest of file skipped", head)
+    return Malformed(f"offset {offset}", f"corrupt {what} header; skipped to the next {what}", head)
 
 
 @dataclass(slots=True)
@@ -110,7 +124,7 @@ class _Interface:
     offset: int = 0  # if_tsoffset, seconds
 
 
-def _pcapng(stream: IO[bytes], magic: bytes) -> Iterator[Frame | Malformed]:
+def _pcapng(stream: Pushback, magic: bytes) -> Iterator[Frame | Malformed]:
     order = "<"
     interfaces: list[_Interface] = []
     offset, number, pending = 0, 0, magic
@@ -127,11 +141,16 @@ def _pcapng(stream: IO[bytes], magic: bytes) -> Iterator[Frame | Malformed]:
             return
         kind, length = struct.unpack(order + "II", head[:8])
         if length < 12 or length % 4 or length > MAX_BLOCK:
-            yield Malformed(f"offset {offset}", f"block length {length} is corrupt; rest of file skipped", head)
-            return
+            skipped = skip_to(stream, head, struct.pack(order + "I", pcapng.PCAPNG_BT_EPB), 0,
+                              pcapng_check(order, MAX_BLOCK))
+            yield _corrupt(offset, "block", head, skipped)
+            if skipped is None:
+                return
+            offset += skipped
+            continue
         block = head + stream.read(length - len(head))
         if len(block) < length:
-            yield Malformed(f"offset {offset}", f"truncated block: {len(block)} of {length} bytes", block)
+            yield Malformed(f"offset {offset}", "truncated block", block)
             return
         try:
             item = _block(kind, order, block, interfaces, number + 1)
