@@ -37,6 +37,8 @@ ERSPAN_III = 0x22EB
 VXLAN_PORT = 4789
 #: Tunnels inside tunnels end here: a loop of encapsulations is a crafted or corrupt frame.
 MAX_DEPTH = 8
+MAX_SCTP_MESSAGES = 1024  # split SCTP user messages assembled at once
+MAX_SCTP_BYTES = 64 * 1024
 SCTP_DATA_FLAGS_WHOLE = 0x03  # B and E bits: the chunk holds a whole user message
 
 
@@ -157,12 +159,18 @@ class Decoder:
         if flags == SCTP_DATA_FLAGS_WHOLE:
             return data
         if flags & 0x02:  # B: a new message starts, whatever was pending is lost
+            self._sctp_parts.pop(key, None)
             self._sctp_parts[key] = [data]
+            if len(self._sctp_parts) > MAX_SCTP_MESSAGES:
+                del self._sctp_parts[next(iter(self._sctp_parts))]
             return None
         parts = self._sctp_parts.get(key)
         if parts is None:
             return None  # a middle or last piece whose start was not captured
         parts.append(data)
+        if sum(map(len, parts)) > MAX_SCTP_BYTES:
+            del self._sctp_parts[key]
+            return None
         if flags & 0x01:
             del self._sctp_parts[key]
             return b"".join(parts)

@@ -1,9 +1,10 @@
 """SIP over TCP and over WebSocket: byte streams back into messages, with bounded buffers.
 
 Each direction of a TCP connection is a flow. Segments are put in sequence order (a retransmitted
-or overlapping segment adds only its new bytes; one that arrives early waits, at most
-``MAX_AHEAD`` of them); messages are then cut at ``Content-Length`` (``sniff.message_length``), so a
-message split over segments and several messages in one segment both come out whole.
+or overlapping segment adds only its new bytes; one that arrives early waits, at most ``MAX_AHEAD``
+of them and ``MAX_BUFFER`` bytes); messages are then cut at ``Content-Length``
+(``sniff.message_length``), so a message split over segments and several messages in one segment
+both come out whole.
 
 A flow whose first bytes are an HTTP ``GET`` with ``Upgrade: websocket``, or the ``101`` answer to
 one, carries SIP over WebSocket (RFC 7118): after the HTTP head, each WebSocket message (frames
@@ -37,9 +38,11 @@ from hangup.sip.capture.sniff import (
 )
 from hangup.sip.packet import Packet
 
-MAX_BUFFER = 256 * 1024  # bytes held per flow: far above any real SIP message
+MAX_BUFFER = 64 * 1024  # bytes held per flow, and again past a gap: real SIP messages are a few KiB
 MAX_AHEAD = 64  # segments held past a gap
-MAX_FLOWS = 8192
+#: Flows followed at once; with the two buffers this bounds what streams hold to about 256 MiB even
+#: for a capture built to exhaust it. A forgotten flow that speaks again is joined like a new one.
+MAX_FLOWS = 2048
 MAX_SEARCH = 64 * 1024  # bytes of a flow joined mid-connection searched for a SIP start line
 SYN, FIN, RST = 0x02, 0x01, 0x04
 _SEQ = 1 << 32
@@ -104,7 +107,8 @@ class Streams:
             flow.next_seq = segment.seq  # joined mid-connection: the first bytes seen start the stream
         flow.ahead[segment.seq] = segment.payload
         _take_ahead(flow)
-        if len(flow.ahead) > MAX_AHEAD:  # a gap that never filled: give the missing bytes up and go on
+        if len(flow.ahead) > MAX_AHEAD or sum(map(len, flow.ahead.values())) > MAX_BUFFER:
+            # a gap that never filled: give the missing bytes up and go on
             if flow.buffer:
                 yield Malformed("tcp", "bytes missing from the capture; partial message dropped",
                                 bytes(flow.buffer), segment.flow())
