@@ -7,13 +7,13 @@ import dataclasses
 import sqlite3
 
 import pytest
+from receiver_helpers import ClientFactory
 
 from hangup.records import CallRecord
 from hangup.sip.dialogs import calls_from
 from hangup.sip.packet import Packet
 from hangup.store.base import CallQuery, Store
 from hangup.store.params import call_query
-from receiver_helpers import ClientFactory
 
 
 def _sip_call(call_id: str) -> CallRecord:
