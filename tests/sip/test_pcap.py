@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import struct
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from capture_helpers import (
     ipv4,
     kind_of,
     sctp_data,
+    sip,
     tcp_segment,
     tunnel_gre,
     udp_ip,
@@ -241,3 +243,49 @@ def test_sip_is_found_on_any_port_and_other_udp_is_skipped() -> None:
     sip_elsewhere = udp_ip(MESSAGES[0][1], ("192.0.2.10", 31337), ("192.0.2.20", 7777))
     found = read(capture([(1.0, eth(rtp)), (2.0, eth(sip_elsewhere))]))
     assert sip_of(found) == [("192.0.2.10", 31337, "192.0.2.20", 7777, MESSAGES[0][1])]
+
+
+def test_pcapng_interfaces_keep_their_own_link_types() -> None:
+    from dpkt import pcapng
+
+    messages = udp_frames(lambda raw, p: raw)  # bare IP packets, wrapped per interface below
+    blocks = [pcapng.SectionHeaderBlockLE(), pcapng.InterfaceDescriptionBlockLE(linktype=1),
+              pcapng.InterfaceDescriptionBlockLE(linktype=101)]
+    for index, (stamp, raw) in enumerate(messages):
+        on_ethernet = index % 2 == 0
+        micros = int(stamp * 1e6)
+        blocks.append(pcapng.EnhancedPacketBlockLE(
+            iface_id=0 if on_ethernet else 1, ts_high=micros >> 32, ts_low=micros & 0xFFFFFFFF,
+            pkt_data=eth(raw) if on_ethernet else raw))
+    found = read(b"".join(bytes(block) for block in blocks))
+    assert sip_of(found) == expected()
+
+
+def test_ipv6_fragments_are_reassembled() -> None:
+    from dpkt import ip6
+
+    big = call_messages(body="a=x-padding:" + "y" * 2000 + "\r\n")[0][1]
+    whole = bytes(udp_ip(big, ("2001:db8::10", 5060), ("2001:db8::20", 5060)).data)  # type: ignore[arg-type]
+    frames = []
+    for offset in range(0, len(whole), 1232):
+        more = offset + 1232 < len(whole)
+        header = bytes([17, 0]) + ((offset // 8) << 3 | more).to_bytes(2, "big") + (99).to_bytes(4, "big")
+        packet = ip6.IP6(src=socket.inet_pton(socket.AF_INET6, "2001:db8::10"),
+                         dst=socket.inet_pton(socket.AF_INET6, "2001:db8::20"),
+                         nxt=44, hlim=64, data=header + whole[offset:offset + 1232])
+        packet.plen = len(packet.data)
+        frames.append((1.0, eth(bytes(packet), 0x86DD)))
+    found = read(capture(frames[::-1]))
+    assert [p.payload for p in found if isinstance(p, Packet)] == [big]
+
+
+def test_a_gap_that_never_fills_loses_one_message_not_the_flow() -> None:
+    """The 180's segment was never captured: what follows waits, then reading goes on without it."""
+    extras = [sip("SIP/2.0 200 OK", f"{n} OPTIONS", "c1@example.com", to_tag="b2") for n in range(3, 73)]
+    frames = tcp_frames([*MESSAGES, *((False, extra) for extra in extras)])
+    del frames[3]  # SYN, SYN-ACK, INVITE, then the 180
+    found = read(capture(frames))
+    replies = [p.payload for p in found if isinstance(p, Packet) and p.src == CALLEE[0]]
+    requests = [p.payload for p in found if isinstance(p, Packet) and p.src == CALLER[0]]
+    assert requests == [MESSAGES[0][1], MESSAGES[3][1], MESSAGES[4][1]]
+    assert replies == [MESSAGES[2][1], MESSAGES[5][1], *extras]
