@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from sip_helpers import invite
@@ -29,6 +30,7 @@ SPEC_EXAMPLE = bytes([
     0x00, 0x00, 0x00, 0x0f, 0x00, 0x14, 0x49, 0x4e, 0x56, 0x49, 0x54, 0x45, 0x20, 0x73, 0x69, 0x70, 0x3a, 0x62,
     0x6f, 0x62,
 ])
+DATA = Path(__file__).resolve().parent.parent / "data" / "sip"
 PACKET = Packet(1_700_000_000.25, "10.0.0.1", 5060, "10.0.0.2", 5080, "udp", invite())
 PACKET6 = Packet(1_700_000_000.5, "2001:db8::1", 5060, "2001:db8::2", 5060, "tcp", invite())
 
@@ -39,6 +41,21 @@ def test_the_specification_example() -> None:
     assert hep.packet == Packet(1313440459.123456, "212.202.0.1", 12010, "82.116.0.211", 5060, "udp",
                                 b"INVITE sip:bob")
     assert frame_length(SPEC_EXAMPLE[:6]) == 113
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_what_kamailio_siptrace_sends(version: int) -> None:
+    """Datagrams recorded from Kamailio 5.6.3 ``siptrace`` (tests/data/sip/README.md)."""
+    data = bytes.fromhex((DATA / f"kamailio-5.6.3-siptrace-hep{version}.hex").read_text().strip())
+    hep = decode(data, 0.0)
+    assert (hep.version, hep.capture_id, hep.protocol_type) == (version, 7, 1)
+    assert (hep.packet.src, hep.packet.dst, hep.packet.transport) == ("127.0.0.1", "127.0.0.1", "udp")
+    assert 1_700_000_000 < hep.packet.time < 2_000_000_000  # seconds and microseconds in their places
+    assert hep.packet.payload.startswith(b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\n")
+    assert f"Call-ID: hep-v{version}-recording@127.0.0.1".encode() in hep.packet.payload
+    assert hep.packet.payload.endswith(b"\r\n\r\n")
+    encode = encode_v2 if version == 2 else encode_v3  # hangup's encoders lay packets out as Kamailio does
+    assert encode(hep.packet, capture_id=7) == data
 
 
 @pytest.mark.parametrize("packet", [PACKET, PACKET6], ids=["ipv4", "ipv6"])
