@@ -163,3 +163,50 @@ def test_a_bad_listen_address_is_refused(address: str) -> None:
 
     with pytest.raises(ConfigError, match="HANGUP_HEP_LISTEN"):
         listen_address(address)
+
+
+@pytest.mark.parametrize(("args", "env", "refused"), [
+    (("127.0.0.1", None, None, None, False, "127.0.0.1:9060"), {}, None),
+    (("127.0.0.1", None, None, "2", False, "127.0.0.1:9060"), {}, "--workers 1"),
+    (("127.0.0.1", None, None, None, False, "0.0.0.0:9060"), {}, "HANGUP_HEP_PASSWORD"),
+    (("127.0.0.1", None, None, None, False, "0.0.0.0:9060"), {"HANGUP_HEP_PASSWORD": "p"}, None),
+    (("127.0.0.1", None, None, None, True, "[::]:9060"), {}, None),
+    (("127.0.0.1", None, None, None, False, "nowhere"), {}, "HANGUP_HEP_LISTEN"),
+])
+def test_serve_checks_the_hep_listener(monkeypatch: pytest.MonkeyPatch, args: tuple[object, ...],
+                                       env: dict[str, str], refused: str | None) -> None:
+    import click
+
+    from hangup.cli.serve import resolve_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if refused is None:
+        assert resolve_settings(*args).hep_listen == args[5]  # type: ignore[arg-type]
+        return
+    with pytest.raises(click.ClickException, match=refused):
+        resolve_settings(*args)  # type: ignore[arg-type]
+
+
+def test_the_server_lifespan_runs_the_listener_when_configured(tmp_path: Path) -> None:
+    from hangup.settings import load_settings
+    from hangup.sip.listener import hep_lifespan
+
+    store = open_store(str(tmp_path / "calls.db"))
+    state_file = tmp_path / "hep.state"
+
+    class State:
+        settings = load_settings({"HANGUP_HEP_LISTEN": "127.0.0.1:0", "HANGUP_HEP_STATE": str(state_file)})
+
+        def __init__(self) -> None:
+            self.store = store
+
+    async def main() -> None:
+        async with hep_lifespan(State()):
+            pass
+        async with hep_lifespan(type("Off", (), {"settings": load_settings({}), "store": store})()):
+            pass
+
+    asyncio.run(main())
+    assert state_file.exists()  # the listener ran and saved its (empty) dialogs on the way out
+    store.close()
