@@ -111,3 +111,20 @@ def test_the_log_line_imports(log: str, records: list[str], rejected: int) -> No
 
 def test_a_kamailio_log_is_recognised_by_content() -> None:
     assert guess_format("kamailio.log", f"NOTICE: <script>: HANGUP_CALL_END {EVENT}\n") == "kamailio-log"
+
+
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        ("caller_bye", {"event": "dialog:end", "bye_by": "caller", "pdd": "0.050",
+                        "answer_time": "1780912803.100000", "from_uri": "sip:alice@127.0.0.1:5081"}),
+        ("no_answer_timer", {"event": "dialog:failed", "final_code": "408", "final_reason": "Request Timeout",
+                             "final_reply_by": "proxy", "timeout": "no_answer"}),
+        ("cancel_elsewhere", {"canceled": "true", "cancel_reasons": 'SIP;cause=200;text="Call completed elsewhere"'}),
+    ],
+)
+def test_the_raw_facts_are_kept(case: str, extra: dict[str, str]) -> None:
+    record = PROVIDER.parse(request_for(DATA / f"{case}.json", "kamailio"))
+    assert record is not None
+    assert {key: record.extra.get(key) for key in extra} == extra
+    assert "pdd" in record.extra or "ring_time" not in record.raw
