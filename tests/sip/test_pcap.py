@@ -289,3 +289,25 @@ def test_a_gap_that_never_fills_loses_one_message_not_the_flow() -> None:
     requests = [p.payload for p in found if isinstance(p, Packet) and p.src == CALLER[0]]
     assert requests == [MESSAGES[0][1], MESSAGES[3][1], MESSAGES[4][1]]
     assert replies == [MESSAGES[2][1], MESSAGES[5][1], *extras]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_hep_mirrored_to_a_collector_gives_the_mirrored_messages(version: int) -> None:
+    from hangup.sip import hep
+
+    frames = []
+    for index, (forward, message) in enumerate(MESSAGES):
+        src, dst = addresses(False, forward)
+        mirrored = Packet(1_600_000_000.0 + index, src[0], src[1], dst[0], dst[1], "udp", message)
+        datagram = hep.encode_v3(mirrored) if version == 3 else hep.encode_v2(mirrored)
+        frames.append((1_700_000_000.0 + index, eth(udp_ip(datagram, ("198.51.100.1", 40000),
+                                                           ("198.51.100.2", 9060)))))
+    found = read(capture(frames))
+    assert sip_of(found) == expected()
+    assert [p.time for p in found if isinstance(p, Packet)] == [1_600_000_000.0 + i for i in range(len(MESSAGES))]
+
+
+def test_an_unreadable_hep_packet_is_a_malformed_region() -> None:
+    found = read(capture([(1.0, eth(udp_ip(b"HEP3\x00\x40" + b"\x00" * 10, ("198.51.100.1", 1), CALLEE)))]))
+    assert [(m.location, m.reason.split(":")[0]) for m in found if isinstance(m, Malformed)] == [
+        ("hep", "unreadable HEP packet")]
