@@ -11,9 +11,11 @@ their first line). Then, in the same run:
 * hangup: ``hangup.sip.pcap.read_capture`` over the same file, the reader ``hangup import`` uses:
   frames, link layers, SIP by content, every message through the dialog engine, one record per call.
 
-It prints messages/s of both and their ratio. With ``--big-mb`` it also writes a capture of that size
-and imports it with ``python -m hangup import`` into a fresh SQLite store in a child process, and
-prints the child's peak RSS (target: a 1 GB capture under 300 MB).
+It prints messages/s and CPU per message of both and their ratio (wall and CPU: on a shared machine
+the CPU figure is the steadier), and the capture reading alone, without the dialog engine. With
+``--big-mb`` it also writes a capture of that size and imports it with ``python -m hangup import`` into a
+fresh SQLite store in a child process, and prints the child's peak RSS (target: a 1 GB capture under
+300 MB).
 
 Usage: ``python bench/sip/pcap.py [--calls 20000] [--concurrent 200] [--big-mb 1024]``.
 """
@@ -32,6 +34,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hangup.sip.capture import packets
+from hangup.sip.packet import Packet
 from hangup.sip.pcap import read_capture
 
 SDP = ("v=0\r\no=- 20518 0 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\n"
@@ -96,20 +100,34 @@ def write_capture(path: Path, calls: int, concurrent: int, max_bytes: int | None
     return messages // 7, messages
 
 
-def hangup_rate(path: Path) -> tuple[float, int]:
-    started = time.perf_counter()
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def hangup_rate(path: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, calls) of the import reader: capture → messages → dialog engine → records."""
+    started, cpu = time.perf_counter(), time.process_time()
     with path.open("rb") as stream:
         records = sum(1 for item in read_capture(stream, 0.0) if item.record is not None)  # type: ignore[arg-type]
-    return time.perf_counter() - started, records
+    return time.perf_counter() - started, time.process_time() - cpu, records
 
 
-def tshark_rate(path: Path) -> tuple[float, int] | None:
+def reading_rate(path: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, messages) of the capture reading alone, without the dialog engine."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with path.open("rb") as stream:
+        messages = sum(1 for found in packets(stream) if isinstance(found, Packet))
+    return time.perf_counter() - started, time.process_time() - cpu, messages
+
+
+def tshark_rate(path: Path) -> tuple[float, float, int] | None:
     if shutil.which("tshark") is None:
         return None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_of_children()
     done = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "sip", "-T", "fields", "-e", "frame.number"],
-                          capture_output=True, timeout=1800, check=True)
-    return time.perf_counter() - started, len(done.stdout.splitlines())
+                          capture_output=True, timeout=3600, check=True)
+    return time.perf_counter() - started, cpu_of_children() - cpu, len(done.stdout.splitlines())
 
 
 def big_import(folder: Path, megabytes: int, concurrent: int) -> None:
@@ -141,17 +159,20 @@ def main() -> None:
         path = folder / "calls.pcap"
         calls, messages = write_capture(path, args.calls, args.concurrent)
         print(f"capture: {path.stat().st_size / 1024 / 1024:.1f} MB, {calls} calls, {messages} SIP messages")
-        seconds, records = hangup_rate(path)
-        print(f"hangup read_capture: {seconds:.2f} s, {messages / seconds:,.0f} messages/s, "
-              f"{records / seconds:,.0f} calls/s ({records} calls)")
+        wall, cpu, counted = reading_rate(path)
+        print(f"capture reading alone (hangup.sip.capture.packets): {wall:.2f} s, {counted / wall:,.0f} messages/s, "
+              f"{cpu / counted * 1e6:.1f} µs CPU per message")
+        wall, cpu, records = hangup_rate(path)
+        print(f"hangup read_capture (reading + dialog engine): {wall:.2f} s, {messages / wall:,.0f} messages/s, "
+              f"{records / wall:,.0f} calls/s ({records} calls), {cpu / messages * 1e6:.1f} µs CPU per message")
         baseline = tshark_rate(path)
         if baseline is None:
             print("tshark -Y sip: not installed (apt-get install tshark), no baseline")
         else:
-            tshark_seconds, counted = baseline
-            print(f"tshark -Y sip: {tshark_seconds:.2f} s, {counted / tshark_seconds:,.0f} messages/s "
-                  f"({counted} counted)")
-            print(f"ratio hangup / tshark: {tshark_seconds / seconds:.2f}x")
+            tshark_wall, tshark_cpu, counted = baseline
+            print(f"tshark -Y sip: {tshark_wall:.2f} s, {counted / tshark_wall:,.0f} messages/s ({counted} counted), "
+                  f"{tshark_cpu / counted * 1e6:.1f} µs CPU per message")
+            print(f"ratio hangup / tshark: {tshark_wall / wall:.2f}x by wall time, {tshark_cpu / cpu:.2f}x by CPU time")
         if args.big_mb:
             big_import(folder, args.big_mb, args.concurrent)
 
