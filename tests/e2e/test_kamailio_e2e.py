@@ -3,7 +3,7 @@
 sipp plays the caller and the callee on loopback; Kamailio (``deploy/kamailio/kamailio.cfg`` with its
 timers lowered through defines) relays every call and reports its end to ``/callbacks/kamailio``. The
 module fixture runs every case of ``CASES`` once, in order, then each test reads what arrived. A run of
-the whole file takes about 40 s on a 2-core machine.
+the whole file takes about 50 s on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from kamailio_lab import (
 
 from hangup.records import CallRecord, call_id_for
 from hangup.store import open_store
-from hangup.store.base import CallQuery
+from hangup.store.base import CallQuery, Store
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +99,8 @@ CASES = [
 ]
 #: Calls made while hangup is stopped.
 DOWN_CALLS = 3
+#: The call whose event is still queued when Kamailio stops.
+RESTART_CALL = "restart-1@e2e"
 
 
 @dataclass
@@ -177,6 +179,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         capture.stop()
         result.capture = capture.path
         _receiver_down(result, sipp)
+        _kamailio_restart(result, sipp)
         yield result
     finally:
         capture.stop()
@@ -197,6 +200,16 @@ def _receiver_down(run: Run, sipp: Sipp) -> None:
     run.hangup.start()
     for number in range(1, DOWN_CALLS + 1):
         wait_until(lambda n=number: run.record(f"down-{n}@e2e") is not None, 20, f"down-{number} to arrive")
+
+
+def _kamailio_restart(run: Run, sipp: Sipp) -> None:
+    """An event still queued when Kamailio stops is lost to HTTP: hangup is down, one call, Kamailio stops."""
+    run.hangup.stop()
+    case = Case("restart", "uas_answer.xml", "uac_caller_bye.xml", {}, caller_args=("-d", "200"))
+    run.exit_codes["restart"] = _call(run, sipp, case)
+    wait_until(lambda: f'"call_id":"{RESTART_CALL}"' in run.log(), 15, "Kamailio to queue the call")
+    run.proxies["main"].stop()
+    run.hangup.start()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -234,20 +247,31 @@ def test_a_receiver_that_was_down_loses_nothing(run: Run) -> None:
     assert max(tries) > 1  # delivered by the retry queue, not by a lucky first try
 
 
-def test_the_fallback_log_imports_to_the_same_verdicts(run: Run) -> None:
+@pytest.fixture(scope="module")
+def imported(run: Run) -> Iterator[Store]:
+    """Both Kamailio logs imported into a store of their own, as an operator recovers lost events."""
     db = run.workdir / "imported.db"
     for proxy in run.proxies.values():
         summary = _import(run, proxy.log, db, None)  # the format is recognised by the log lines
         assert summary["formats"] == {str(proxy.log): "kamailio-log"} and summary["rejected"] == 0
-    imported = open_store(f"sqlite:///{db}")
-    try:
-        assert imported.count() == len(CASES) + DOWN_CALLS
-        for case in CASES:
-            received, again = run.record(case.call_id), imported.get(call_id_for("kamailio", case.call_id))
-            assert received is not None and again is not None
-            assert _verdict_of(again) == _verdict_of(received), case.name
-    finally:
-        imported.close()
+    store = open_store(f"sqlite:///{db}")
+    yield store
+    store.close()
+
+
+def test_the_fallback_log_imports_to_the_same_verdicts(run: Run, imported: Store) -> None:
+    assert imported.count() == len(CASES) + DOWN_CALLS + 1
+    for case in CASES:
+        received, again = run.record(case.call_id), imported.get(call_id_for("kamailio", case.call_id))
+        assert received is not None and again is not None
+        assert _verdict_of(again) == _verdict_of(received), case.name
+
+
+def test_a_kamailio_restart_loses_the_queue_and_the_log_covers_it(run: Run, imported: Store) -> None:
+    assert run.exit_codes["restart"] == (0, 0)
+    assert run.record(RESTART_CALL) is None
+    recovered = imported.get(call_id_for("kamailio", RESTART_CALL))
+    assert recovered is not None and (recovered.outcome, recovered.ended_by) == ("completed", "caller")
 
 
 def _verdict_of(record: CallRecord) -> tuple[object, ...]:
