@@ -29,8 +29,13 @@ SECRET = "e2e-secret"
 SIPP_LIMIT = 20.0
 
 
+def tool(name: str) -> str | None:
+    """Where a tool is installed; Debian puts kamailio in /usr/sbin, which a user's PATH may lack."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
+
+
 def tools_or_skip() -> None:
-    missing = [tool for tool in ("kamailio", "sipp", "tcpdump") if shutil.which(tool) is None]
+    missing = [name for name in ("kamailio", "sipp", "tcpdump") if tool(name) is None]
     if not missing:
         return
     reason = (f"KAMAILIO E2E TESTS NOT RUN: {' and '.join(missing)} not installed "
@@ -121,7 +126,8 @@ class Kamailio:
         host, _, port = listen.partition(":")[2].partition(":")
         self.address = (host, int(port))
         self.command = [
-            "kamailio", "-f", str(CONFIG), "-DD", "-E", "-Y", str(self.rundir), "-P", str(self.rundir / "pid"),
+            tool("kamailio") or "kamailio", "-f", str(CONFIG), "-DD", "-E",
+            "-Y", str(self.rundir), "-P", str(self.rundir / "pid"),
             "-A", f"LISTEN={listen}", "-A", f'CALLEE="{callee}"', "-A", f'HANGUP_URL="{hangup_url}"',
             "-A", f'HANGUP_SECRET="{SECRET}"', *[arg for define in defines for arg in ("-A", define)],
         ]
@@ -160,8 +166,9 @@ class Capture:
     def start(self) -> None:
         with self.log.open("ab") as log:
             # -U: write each packet at once, so the file is complete when tcpdump is stopped
-            self.process = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-n", "-s", "0", "-w", str(self.path),
-                                             self.filter], stdout=log, stderr=subprocess.STDOUT)
+            command = [tool("tcpdump") or "tcpdump", "-i", "lo", "-U", "-n", "-s", "0", "-w", str(self.path),
+                       self.filter]
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         wait_until(lambda: "listening on" in self.log.read_text(errors="replace") or self._died(), 10,
                    "tcpdump to listen")
 
@@ -185,7 +192,7 @@ class Sipp:
         self.uac_port = uac_port
 
     def _command(self, scenario: Path, port: int, args: Sequence[str]) -> list[str]:
-        return ["timeout", "-k", "2", str(SIPP_LIMIT), "sipp", "-sf", str(scenario), "-i", "127.0.0.1",
+        return ["timeout", "-k", "2", str(SIPP_LIMIT), tool("sipp") or "sipp", "-sf", str(scenario), "-i", "127.0.0.1",
                 "-p", str(port), "-nostdin", "-timeout", f"{int(SIPP_LIMIT)}s", *args]
 
     def callee(self, scenario: Path, args: Sequence[str]) -> subprocess.Popen[bytes]:
