@@ -117,6 +117,13 @@ class Facts:
                          else f"expected a SIP status 300-699, got {text(value)[:20]!r}")
         return 0
 
+    def flag(self, name: str) -> bool:
+        value = self.data.get(name, False)
+        if not isinstance(value, bool):
+            self.draft.error(name, "expected true or false")
+            return False
+        return value
+
     def reasons(self, name: str) -> tuple[Reason, ...]:
         value = self.data.get(name)
         if value is None:
@@ -148,7 +155,7 @@ def _failed(facts: Facts, end: float) -> Ending | None:
     code = facts.code()
     by = facts.choice(FINAL_REPLY_BY, REPLY_BY, required=True)
     timeout = facts.choice(TIMEOUT, TIMEOUTS)
-    canceled = facts.data.get(CANCELED) is True
+    canceled = facts.flag(CANCELED)
     reasons = facts.reasons(REASONS)
     draft.answered = False
     draft.sip = code or None
