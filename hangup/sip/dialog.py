@@ -12,7 +12,6 @@ nothing. The rules, in the order ``take`` applies them, are in ``docs/sip.md``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from hangup.sip.message import Reason, SipMessage
@@ -74,7 +73,7 @@ class Dialog:
     transport: str = ""
     raw: list[str] = field(default_factory=list)
     raw_bytes: int = 0
-    digests: set[bytes] = field(default_factory=set)
+    digests: set[int] = field(default_factory=set)
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
@@ -156,7 +155,7 @@ class Dialog:
         for reason in message.values("reason"):
             if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
                 self.reasons.append(reason)
-        digest = hashlib.blake2b(packet.payload, digest_size=12).digest()
+        digest = hash(packet.payload)  # per process; after a restart a repeated message may be kept twice
         most, most_bytes = raw_limit
         if digest in self.digests or len(self.raw) >= most or self.raw_bytes + len(packet.payload) > most_bytes:
             return

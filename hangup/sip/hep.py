@@ -34,6 +34,7 @@ Bytes that are not HEP raise ``HepError`` naming what is wrong.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 import zlib
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from hangup.sip.packet import Packet
 
 SIP = 1
+_CHUNK = struct.Struct("!HHH")  # vendor id, type id, length
 _TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
 _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
@@ -91,11 +93,11 @@ def _decode_v3(data: bytes) -> HepPacket:
     if length != len(data):
         raise HepError("length", f"says {length} bytes, the packet has {len(data)}")
     chunks: dict[int, bytes] = {}
-    offset = 6
+    offset, unpack = 6, _CHUNK.unpack_from
     while offset < length:
         if length - offset < 6:
             raise HepError("chunk", f"{length - offset} stray bytes at offset {offset}")
-        vendor, kind, size = struct.unpack("!HHH", data[offset:offset + 6])
+        vendor, kind, size = unpack(data, offset)
         if size < 6 or offset + size > length:
             raise HepError("chunk", f"type {kind} at offset {offset} has length {size}")
         if vendor == 0:
@@ -111,19 +113,21 @@ def _from_chunks(chunks: dict[int, bytes]) -> HepPacket:
         payload = _inflate(chunks[16])
     if payload is None:
         raise HepError("payload", "no payload chunk (15 or 16)")
-    seconds, micros = _uint(chunks, 9, 0), _uint(chunks, 10, 0)
-    packet = Packet(seconds + micros / 1e6, src, _uint(chunks, 7, 0), dst, _uint(chunks, 8, 0),
-                    _TRANSPORTS.get(_uint(chunks, 2, 17), "udp"), payload)
-    capture = _uint(chunks, 12, -1)
-    return HepPacket(3, packet, _uint(chunks, 11, SIP), None if capture < 0 else capture,
-                     chunks.get(14, b"").decode("utf-8", "replace"), chunks.get(17, b"").decode("utf-8", "replace"))
+    seconds, micros, sport, dport, protocol, kind, capture = (
+        _uint(chunks, 9, 0), _uint(chunks, 10, 0), _uint(chunks, 7, 0), _uint(chunks, 8, 0), _uint(chunks, 2, 17),
+        _uint(chunks, 11, SIP), _uint(chunks, 12, -1))
+    packet = Packet(seconds + micros / 1e6, src, sport, dst, dport, _TRANSPORTS.get(protocol, "udp"), payload)
+    password, correlation = chunks.get(14), chunks.get(17)
+    return HepPacket(3, packet, kind, None if capture < 0 else capture,
+                     password.decode("utf-8", "replace") if password else "",
+                     correlation.decode("utf-8", "replace") if correlation else "")
 
 
 def _address(chunks: dict[int, bytes], v4: int, v6: int, name: str) -> str:
     raw = chunks.get(v4) if v4 in chunks else chunks.get(v6)
     if raw is None or len(raw) not in (4, 16):
         raise HepError(f"{name} address", "missing or not 4 or 16 bytes")
-    return str(ipaddress.ip_address(raw))
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def _uint(chunks: dict[int, bytes], kind: int, default: int) -> int:

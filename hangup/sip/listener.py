@@ -223,6 +223,25 @@ async def _ticks(listener: HepListener, stop: asyncio.Event) -> None:
             last_snapshot = time.monotonic()
 
 
+async def _bind(listener: HepListener, host: str, port: int
+                ) -> tuple[asyncio.DatagramTransport, asyncio.Server, int]:
+    """UDP and TCP on one port; port 0 picks one free for both (a free UDP port may be taken for TCP)."""
+    loop = asyncio.get_running_loop()
+    for _ in range(20 if port == 0 else 1):
+        transport, _protocol = await loop.create_datagram_endpoint(lambda: _Datagrams(listener),
+                                                                   local_addr=(host, port))
+        bound: int = transport.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(lambda r, w: _stream(listener, r, w), host, bound)
+        except OSError:
+            transport.close()
+            if port != 0:
+                raise
+            continue
+        return transport, server, bound
+    raise OSError(f"no port on {host} is free for both UDP and TCP")
+
+
 @contextlib.asynccontextmanager
 async def serve_hep(store: Store, address: str, *, password: str = "", state_path: str = "",
                     engine: DialogEngine | None = None) -> AsyncIterator[HepListener]:
@@ -230,10 +249,7 @@ async def serve_hep(store: Store, address: str, *, password: str = "", state_pat
     host, port = listen_address(address)
     listener = HepListener(store, address=address, password=password, state_path=state_path, engine=engine)
     restored = listener.load_state()
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(listener), local_addr=(host, port))
-    bound = transport.get_extra_info("sockname")[1]
-    server = await asyncio.start_server(lambda r, w: _stream(listener, r, w), host, bound)
+    transport, server, bound = await _bind(listener, host, port)
     listener.address = f"{host}:{bound}"
     log.warning("hangup: HEP listener on udp and tcp %s (%d dialogs restored)", listener.address, restored)
     stop = asyncio.Event()

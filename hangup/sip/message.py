@@ -13,7 +13,6 @@ Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 #: Compact header forms → full names, lower case (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 3841, RFC 4028, RFC 4474).
@@ -23,9 +22,13 @@ COMPACT_FORMS: dict[str, str] = {
     "l": "content-length", "m": "contact", "n": "identity-info", "o": "event", "r": "refer-to", "s": "subject",
     "t": "to", "u": "allow-events", "v": "via", "x": "session-expires", "y": "identity",
 }
-#: Headers holding one value each, whose commas (in display names, URIs) never separate values.
-_SINGLE_VALUED = frozenset({"from", "to", "call-id", "cseq", "content-length", "content-type", "max-forwards",
-                            "subject", "user-agent", "server", "date", "expires", "session-expires"})
+#: Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1, §20): split into one value each. Every
+#: other header is kept whole, since commas inside it (a display name, Digest parameters) separate nothing.
+_LIST_VALUED = frozenset({"via", "reason", "contact", "route", "record-route", "path", "service-route", "allow",
+                          "supported", "require", "proxy-require", "unsupported", "allow-events", "accept",
+                          "history-info", "p-asserted-identity"})
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_NAMES: dict[str, str] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
@@ -82,18 +85,12 @@ class SipMessage:
     cseq: int
     cseq_method: str
     vias: tuple[str, ...] = field(default=())
+    from_tag: str = ""  # tag_of(from_value), read once
+    to_tag: str = ""  # tag_of(to_value)
 
     @property
     def is_request(self) -> bool:
         return self.status == 0
-
-    @property
-    def from_tag(self) -> str:
-        return tag_of(self.from_value)
-
-    @property
-    def to_tag(self) -> str:
-        return tag_of(self.to_value)
 
     @property
     def branch(self) -> str:
@@ -122,8 +119,13 @@ class SipMessage:
 
 
 def _canonical(name: str) -> str:
-    low = name.strip().lower()
-    return COMPACT_FORMS.get(low, low)
+    found = _NAMES.get(name)
+    if found is None:
+        low = name.strip().lower()
+        found = COMPACT_FORMS.get(low, low)
+        if len(_NAMES) < 4096:
+            _NAMES[name] = found
+    return found
 
 
 def tag_of(value: str) -> str:
@@ -143,8 +145,11 @@ def user_of(value: str) -> str:
     return found.group(1) or found.group(2)
 
 
-def split_list(value: str) -> Iterator[str]:
+def split_list(value: str) -> list[str]:
     """The values of a comma-separated header, commas inside quotes or ``<…>`` left alone."""
+    if '"' not in value and "<" not in value:  # the common case (Via, Allow): every comma separates
+        return [part for part in (p.strip() for p in value.split(",")) if part]
+    parts: list[str] = []
     start, quoted, angle, escaped = 0, False, False, False
     for index, char in enumerate(value):
         if escaped:
@@ -156,13 +161,10 @@ def split_list(value: str) -> Iterator[str]:
         elif not quoted and char in "<>":
             angle = char == "<"
         elif char == "," and not quoted and not angle:
-            part = value[start:index].strip()
-            if part:
-                yield part
+            parts.append(value[start:index].strip())
             start = index + 1
-    part = value[start:].strip()
-    if part:
-        yield part
+    parts.append(value[start:].strip())
+    return [part for part in parts if part]
 
 
 def parse_reason(value: str) -> Reason:
@@ -181,50 +183,41 @@ def parse_reason(value: str) -> Reason:
 
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
-    head, separator, body = _split_head(data)
-    lines = _unfold(head.decode("utf-8", "replace").split("\r\n" if separator == b"\r\n\r\n" else "\n"))
-    if not lines or not lines[0].strip():
-        raise SipParseError("start line", "empty message")
-    method, uri, status, phrase = _start_line(lines[0].strip())
-    headers = _headers(lines[1:])
-    body = _body(headers, body, separator)
-    call_id = _required(headers, "call-id")
-    cseq_text = _required(headers, "cseq")
+    head, body = _split_head(data)
+    text = head.decode("utf-8", "replace")
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)  # RFC 3261 §7.3.1: a line starting with white space continues the one before
+    start, _, rest = text.partition("\n")
+    method, uri, status, phrase = _start_line(start.strip())
+    headers, first = _headers(rest)
+    body = _body(first, body)
+    call_id = _required(first, "call-id")
+    cseq_text = _required(first, "cseq")
     number, _, cseq_method = cseq_text.partition(" ")
-    if not number.isdigit() or len(number) > 10 or not cseq_method.strip():
+    cseq_method = cseq_method.strip().upper()
+    if not number.isdigit() or len(number) > 10 or not cseq_method:
         raise SipParseError("CSeq", f"expected a number and a method, got {cseq_text[:40]!r}")
-    if status == 0 and cseq_method.strip().upper() != method.upper():
-        raise SipParseError("CSeq", f"method {cseq_method.strip()!r} does not match the request's {method!r}")
+    if status == 0 and cseq_method != method:
+        raise SipParseError("CSeq", f"method {cseq_method!r} does not match the request's {method!r}")
+    from_value, to_value = _required(first, "from"), _required(first, "to")
     return SipMessage(
-        method=method if status == 0 else cseq_method.strip().upper(), uri=uri, status=status, phrase=phrase,
-        headers=headers, body=body, call_id=call_id, from_value=_required(headers, "from"),
-        to_value=_required(headers, "to"), cseq=int(number), cseq_method=cseq_method.strip().upper(),
-        vias=tuple(v for k, v in headers if k == "via"),
+        method=method if status == 0 else cseq_method, uri=uri, status=status, phrase=phrase, headers=headers,
+        body=body, call_id=call_id, from_value=from_value, to_value=to_value, cseq=int(number),
+        cseq_method=cseq_method, vias=tuple(v for k, v in headers if k == "via"), from_tag=tag_of(from_value),
+        to_tag=tag_of(to_value),
     )
 
 
-def _split_head(data: bytes) -> tuple[bytes, bytes, bytes]:
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
     start = len(data) - len(data.lstrip(b"\r\n"))  # RFC 3261 §7.5: empty lines before the start line are ignored
     for separator in (b"\r\n\r\n", b"\n\n"):
         index = data.find(separator, start)
         if index >= 0:
-            return data[start:index], separator, data[index + len(separator):]
+            return data[start:index], data[index + len(separator):]
     head = data[start:].rstrip(b"\r\n")
     if not head:
         raise SipParseError("start line", "empty message")
-    return head, b"", b""  # headers only, no blank line: allowed for datagrams without a body
-
-
-def _unfold(lines: list[str]) -> list[str]:
-    """Header lines with continuation lines (starting with space or tab) joined to the line before."""
-    out: list[str] = []
-    for line in lines:
-        line = line.rstrip("\r")
-        if line[:1] in (" ", "\t") and out:
-            out[-1] += " " + line.strip()
-        elif line:
-            out.append(line)
-    return out
+    return head, b""  # headers only, no blank line: allowed for datagrams without a body
 
 
 def _start_line(line: str) -> tuple[str, str, int, str]:
@@ -240,31 +233,43 @@ def _start_line(line: str) -> tuple[str, str, int, str]:
     raise SipParseError("start line", f"not a SIP request or status line: {line[:60]!r}")
 
 
-def _headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
+def _headers(text: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """Every (name, value) in order, list headers split; and the first value of each name."""
     headers: list[tuple[str, str]] = []
-    for line in lines:
+    first: dict[str, str] = {}
+    for line in text.split("\n"):
         name, colon, value = line.partition(":")
-        if not colon or not name.strip() or " " in name.strip():
-            raise SipParseError("header", f"not a 'Name: value' line: {line[:60]!r}")
-        key = _canonical(name)
-        if key in _SINGLE_VALUED:
-            headers.append((key, value.strip()))
+        if not colon:
+            if line.strip():
+                raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
+            continue
+        key = _NAMES.get(name) or _canonical(name)
+        if not key or " " in key or "\t" in key:
+            raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
+        if key in _LIST_VALUED:
+            values = split_list(value)
+            headers += [(key, part) for part in values]
+            if values and key not in first:
+                first[key] = values[0]
         else:
-            headers.extend((key, part) for part in split_list(value))
-        if len(headers) > MAX_HEADERS:
-            raise SipParseError("header", f"more than {MAX_HEADERS} header values")
-    return tuple(headers)
+            value = value.strip()
+            headers.append((key, value))
+            if key not in first:
+                first[key] = value
+    if len(headers) > MAX_HEADERS:
+        raise SipParseError("header", f"more than {MAX_HEADERS} header values")
+    return tuple(headers), first
 
 
-def _required(headers: tuple[tuple[str, str], ...], name: str) -> str:
-    value = next((v for k, v in headers if k == name), "")
+def _required(first: dict[str, str], name: str) -> str:
+    value = first.get(name, "")
     if not value:
         raise SipParseError({"call-id": "Call-ID", "cseq": "CSeq"}.get(name, name.title()), "missing")
     return value
 
 
-def _body(headers: tuple[tuple[str, str], ...], body: bytes, separator: bytes) -> bytes:
-    length_text = next((v for k, v in headers if k == "content-length"), None)
+def _body(first: dict[str, str], body: bytes) -> bytes:
+    length_text = first.get("content-length")
     if length_text is None:
         return body  # a datagram's body runs to its end (RFC 3261 §18.3)
     if not length_text.isdigit():
