@@ -134,7 +134,8 @@ def _reject(workdir: Path, spec: str) -> Path:
     return path
 
 
-def _call(run: Run, sipp: Sipp, case: Case, count: int = 1, prefix: str = "") -> tuple[int, int]:
+def _call(run: Run, sipp: Sipp, case: Case, count: int = 1) -> tuple[int, int]:
+    """``count`` calls of one case (Call-IDs ``<name>-<n>@e2e``); the exit codes of caller and callee."""
     callee_rc = 0
     callee = None
     if case.callee is not None:
@@ -142,10 +143,13 @@ def _call(run: Run, sipp: Sipp, case: Case, count: int = 1, prefix: str = "") ->
         args = case.callee_args or (("-d", "300") if case.callee.startswith("reject:") else ())
         callee = sipp.callee(scenario, (*args, "-m", str(count)))
     proxy = run.proxies[case.proxy]
-    caller_rc = sipp.caller(SCENARIOS / case.caller, "bob", f"{prefix or case.name}-%u@e2e",
-                            (*case.caller_args, "-m", str(count), "-r", "10"), f"{proxy.address[0]}:{proxy.address[1]}")
-    if callee is not None:
-        callee_rc = finish(callee)
+    try:
+        caller_rc = sipp.caller(SCENARIOS / case.caller, "bob", f"{case.name}-%u@e2e",
+                                (*case.caller_args, "-m", str(count), "-r", "10"),
+                                f"{proxy.address[0]}:{proxy.address[1]}")
+    finally:
+        if callee is not None:
+            callee_rc = finish(callee)
     return caller_rc, callee_rc
 
 
