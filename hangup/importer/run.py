@@ -37,6 +37,9 @@ from hangup.store.sql import Row
 #: ~35 s in batches of 100,000 against ~50 s in batches of 20,000 (docs/benchmarks.md, "Import").
 DEFAULT_BATCH = 100_000
 GUESS_BYTES = 8192
+#: Formats whose calls keep their signalling in ``raw`` (a few KiB each) commit in batches of at most this many,
+#: so a reading process holds tens of MB rather than hundreds (docs/benchmarks.md, "SIP").
+SMALL_BATCHES: dict[str, int] = {"pcap": 10_000}
 #: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
 #: process start (~0.3 s) would cost more than it saves.
 PARALLEL_BYTES = 8 * 1024 * 1024
@@ -168,7 +171,7 @@ class Importer:
             last = 0
             for item in READERS[chosen](text, self.received_at):
                 self._take(path, item)
-                if len(self._pending) >= self.batch_size:
+                if len(self._pending) >= self._batch_size(chosen):
                     self._flush()
                     position = _position(buffered)
                     self.progress(position - last)
@@ -196,7 +199,10 @@ class Importer:
             self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
             self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else None
-        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self.batch_size, folder))
+        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self._batch_size(fmt), folder))
+
+    def _batch_size(self, fmt: str) -> int:
+        return min(self.batch_size, SMALL_BATCHES.get(fmt, self.batch_size))
 
     def _store_batches(self, path: str, batches: Iterator[Batch]) -> None:
         last = 0

@@ -108,3 +108,18 @@ def test_a_message_the_engine_cannot_read_is_rejected_with_its_addresses(fresh_s
     assert (summary["imported"], summary["rejected"]) == (1, 1)
     assert "192.0.2.10:5060 > 192.0.2.20:5060" in str(rejects[0]["location"])
     assert str(rejects[0]["raw"]).startswith("INVITE sip:bob@example.com")
+
+
+def test_captures_commit_in_small_batches(fresh_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call from a capture carries its messages: batches are capped so a large import stays small in memory."""
+    from hangup.importer import run
+
+    monkeypatch.setitem(run.SMALL_BATCHES, "pcap", 2)
+    sizes: list[int] = []
+    add_many = fresh_store.add_many
+    monkeypatch.setattr(fresh_store, "add_many", lambda records: sizes.append(len(records)) or add_many(records))
+    frames = [f for n in range(5) for f in call_frames(f"call-{n}@x", n * 10.0)]
+    path = tmp_path / "five.pcap"
+    path.write_bytes(capture(frames))
+    summary = Importer(fresh_store, parallel=False).run([str(path)])
+    assert (summary.imported, sizes) == (5, [2, 2, 1])
