@@ -21,6 +21,8 @@ from hangup.sip.packet import Packet
 CHALLENGES = frozenset({401, 407})
 MAX_HOPS = 16
 MAX_BRANCH_CODES = 16
+#: One direction between two transport addresses (elements on one host differ by port).
+Hop = tuple[str, int, str, int]
 
 
 @dataclass(slots=True)
@@ -74,6 +76,8 @@ class Dialog:
     raw: list[str] = field(default_factory=list)
     raw_bytes: int = 0
     digests: set[int] = field(default_factory=set)
+    invite_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE there
+    response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
@@ -90,15 +94,36 @@ class Dialog:
         method = message.method
         if method == "INVITE" and from_caller and not message.to_tag:
             self._initial_invite(packet, message)
-        elif method == "CANCEL" and from_caller and self.cancel is None:
+        elif method == "CANCEL" and from_caller and self.cancel is None and self.sender(packet, message) == "caller":
             self.cancel = Ending("CANCEL", packet.time, "caller", 487, tuple(message.reasons()))
         elif method == "BYE" and self.ending is None:
-            self.ending = Ending("BYE", packet.time, "caller" if from_caller else "callee", 0,
-                                 tuple(message.reasons()))
-        # re-INVITE, UPDATE, ACK, PRACK, INFO, REFER, NOTIFY, OPTIONS: the call goes on
+            self.ending = Ending("BYE", packet.time, self.sender(packet, message), 0, tuple(message.reasons()))
+        # re-INVITE, UPDATE, ACK, PRACK, INFO, REFER, NOTIFY, OPTIONS; a proxy's CANCEL of its other branches:
+        # the call goes on
+
+    def sender(self, packet: Packet, message: SipMessage) -> str:
+        """Who sent an in-dialog request: the caller, the callee, or an element on the path ("platform").
+
+        A request from a party carries, on each hop, as many Via headers as that party's messages do there:
+        the caller's as many as its INVITE had on the same hop; the callee's as many as the INVITE's responses
+        had on the hop the other way round, counted from the callee's end. Fewer means a proxy made it (a
+        dialog torn down at a timeout, the CANCEL of a forking proxy's other branches).
+        """
+        hop, count = _hop(packet), len(message.vias)
+        by_tag = "caller" if message.from_tag == self.caller_tag else "callee"
+        if not packet.src:
+            return by_tag  # a trace without addresses: one hop, nothing to compare
+        if by_tag == "caller":
+            expected = self.invite_vias.get(hop, 0)
+            return "platform" if count < expected else "caller"
+        known = self.response_vias.get(hop)
+        if known is None:
+            return "callee"
+        return "platform" if count < max(self.response_vias.values()) - known + 1 else "callee"
 
     def _initial_invite(self, packet: Packet, message: SipMessage) -> None:
         self.min_vias = min(self.min_vias, len(message.vias))
+        self.invite_vias.setdefault(_hop(packet), len(message.vias))
         if len(message.vias) > len(self.vias):
             self.vias = message.vias
         if message.cseq in self.initial_cseqs:
@@ -110,6 +135,7 @@ class Dialog:
 
     def _invite_response(self, packet: Packet, message: SipMessage) -> None:
         status, tag = message.status, message.to_tag
+        self.response_vias.setdefault(_hop(packet), len(message.vias))
         if 101 <= status < 300 and tag:
             self.early_tags.add(tag)
         if status in (180, 183) and self.ringing is None:
@@ -187,6 +213,10 @@ class Dialog:
         if self.cancel is not None and now - self.cancel.time >= settle:
             return self.cancel
         return None
+
+
+def _hop(packet: Packet) -> Hop:
+    return packet.src, packet.sport, packet.dst, packet.dport
 
 
 def _host(address: str) -> str:

@@ -57,8 +57,9 @@ def response(status: int, phrase: str, cseq: str = "1 INVITE", to_tag: str = CAL
 def request(method: str, cseq: int, *, by_callee: bool = False, **kw: object) -> bytes:
     """An in-dialog request (ACK, BYE, re-INVITE, UPDATE) from the caller, or from the callee."""
     if by_callee:
+        branch = str(kw.pop("branch", "z9hG4bKcallee"))
         return sip(f"{method} sip:alice@10.0.0.1 SIP/2.0", f"{cseq} {method}", from_tag=CALLEE_TAG,
-                   to_tag=CALLER_TAG, branch="z9hG4bKcallee", **kw)  # type: ignore[arg-type]
+                   to_tag=CALLER_TAG, branch=branch, **kw)  # type: ignore[arg-type]
     to_tag = kw.pop("to_tag", CALLEE_TAG)
     return sip(f"{method} sip:bob@10.0.0.3 SIP/2.0", f"{cseq} {method}", to_tag=str(to_tag),
                **kw)  # type: ignore[arg-type]

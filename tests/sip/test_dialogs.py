@@ -60,7 +60,7 @@ FORKED = flow(
     (1.5, response(180, "Ringing", to_tag="b2", vias=2), (("10.0.0.4", 5060), PROXY)),
     (1.51, response(180, "Ringing", to_tag="b2"), DOWN),
     (5.0, response(200, "OK", to_tag="b2", vias=2), (("10.0.0.4", 5060), PROXY)),
-    (5.01, response(200, "OK", to_tag="b2"), DOWN), (5.02, cancel(vias=2), OUT),
+    (5.01, response(200, "OK", to_tag="b2"), DOWN), (5.02, cancel(branch="z9hG4bKproxyf9"), OUT),
     (5.1, response(487, "Request Terminated", to_tag="b1", vias=2), BACK),
     (5.2, request("ACK", 1, to_tag="b2"), UP), (25.0, request("BYE", 2, to_tag="b2"), UP),
 )
@@ -98,6 +98,19 @@ BYE_BY_CALLEE = flow(
                                                                      to_tag=CALLER_TAG), UP),
 )
 
+
+def torn_down_by_the_proxy(caller_side_first: bool) -> list[Packet]:
+    """The proxy ends an answered call itself (a dialog timeout): a BYE of its own to each party."""
+    to_callee = (40.0 if caller_side_first else 40.1, request("BYE", 99, branch="z9hG4bKdlgto1"), OUT)
+    to_caller = (40.1 if caller_side_first else 40.0,
+                 request("BYE", 98, by_callee=True, branch="z9hG4bKdlgto2"), DOWN)
+    return flow(
+        (0.0, invite(), UP), (0.01, invite(vias=2), OUT), (2.0, response(200, "OK", vias=2), BACK),
+        (2.01, response(200, "OK"), DOWN), (2.1, request("ACK", 1), UP), (2.11, request("ACK", 1, vias=2), OUT),
+        *sorted([to_callee, to_caller], key=lambda step: step[0]),
+    )
+
+
 #: (scenario, packets, expected record fields, expected extra values)
 SCENARIOS: list[tuple[str, list[Packet], dict[str, Any], dict[str, str]]] = [
     ("caller BYE", answered_call(request("BYE", 2)),
@@ -131,6 +144,18 @@ SCENARIOS: list[tuple[str, list[Packet], dict[str, Any], dict[str, str]]] = [
     ("BYE seen before the 200 of the INVITE", BYE_BEFORE_ANSWER,
      {"outcome": "completed", "answered": True, "start_time": 29, "end_time": 30, "flags": ()}, {}),
     ("retransmissions", RETRANSMITTED, {"outcome": "busy", "setup_time": 0}, {"pdd": "2.000"}),
+    ("the proxy tears the dialog down (caller side first)", torn_down_by_the_proxy(True),
+     {"outcome": "completed", "ended_by": "platform", "duration": 38}, {}),
+    ("the proxy tears the dialog down (callee side first)", torn_down_by_the_proxy(False),
+     {"outcome": "completed", "ended_by": "platform", "duration": 38}, {}),
+    ("a caller BYE relayed by the proxy", flow(
+        (0.0, invite(), UP), (0.01, invite(vias=2), OUT), (2.0, response(200, "OK", vias=2), BACK),
+        (2.01, response(200, "OK"), DOWN), (9.0, request("BYE", 2), UP), (9.01, request("BYE", 2, vias=2), OUT)),
+     {"ended_by": "caller", "duration": 7}, {}),
+    ("a callee BYE relayed by the proxy", flow(
+        (0.0, invite(), UP), (0.01, invite(vias=2), OUT), (2.0, response(200, "OK", vias=2), BACK),
+        (2.01, response(200, "OK"), DOWN), (9.0, request("BYE", 1, by_callee=True), BACK)),
+     {"ended_by": "callee", "duration": 7}, {}),
 ]
 
 
