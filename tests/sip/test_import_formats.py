@@ -138,3 +138,25 @@ def test_an_answered_acc_call_without_its_bye_is_orphaned_at_the_end(store: Stor
 
 def test_tags_in_the_trace_helpers_differ() -> None:
     assert CALLER_TAG != CALLEE_TAG
+
+
+#: call → (outcome, ended_by, cause) of the calls in kamailio-sipp-calls.txt (what each sipp scenario did).
+RECORDED = {
+    "caller_bye-1@e2e": ("completed", "caller", "q850:16"),
+    "callee_bye-1@e2e": ("completed", "callee", "q850:16"),
+    "busy_486-1@e2e": ("busy", "callee", "sip:486"),
+    "caller_cancel-1@e2e": ("canceled", "caller", "sip:487"),
+    "unavailable_503-1@e2e": ("failed", "carrier", "sip:500"),  # Kamailio relays the callee's 503 as a 500
+    "bye_reason_q850-1@e2e": ("busy", "caller", "q850:17"),  # the BYE says Q.850 cause 17
+    "challenge_407-1@e2e": ("completed", "caller", "q850:16"),  # 407, INVITE with credentials, answered
+    "reinvite-1@e2e": ("completed", "caller", "q850:16"),
+    "proxy_dialog_timeout-1@e2e": ("completed", "platform", "q850:16"),  # Kamailio's BYEs at its dialog timeout
+}
+
+
+def test_a_recorded_trace_of_real_calls(store: Store, tmp_path: Path) -> None:
+    summary, calls = _imported(store, tmp_path, "calls.txt", (DATA / "kamailio-sipp-calls.txt").read_text())
+    assert (summary["imported"], summary["rejected"]) == (len(RECORDED), 0)
+    assert {k: (c["outcome"], c["ended_by"], c["cause"]) for k, c in calls.items()} == RECORDED
+    assert calls["challenge_407-1@e2e"]["extra"]["challenges"] == "1"
+    assert all(c["flags"] in ([], ["answered_but_busy"]) for c in calls.values())
