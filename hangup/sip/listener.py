@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from hangup.errors import ConfigError, PayloadError
 from hangup.records import CallRecord
 from hangup.settings import Settings
+from hangup.sip import metrics
 from hangup.sip.dialogs import DialogEngine
 from hangup.sip.hep import SIP, HepError, decode, frame_length
 from hangup.sip.message import SipParseError
@@ -93,29 +94,36 @@ class HepListener:
             self.reject(data, source, transport, "not HEP", exc)
             return
         if self.password and not compare_digest(hep.password.encode(), self.password.encode()):
-            self.stats.counts["unauthorized"] += 1
+            self._count("unauthorized")
             return
         if hep.protocol_type != SIP:
-            self.stats.counts["not_sip"] += 1
+            self._count("not_sip")
             return
         try:
             records = self.engine.feed(hep.packet)
         except SipParseError as exc:
             self.reject(data, source, transport, "not a SIP message", exc)
             return
+        metrics.PACKETS.labels("sip").inc()
         self._store(records)
+
+    def _count(self, result: str) -> None:
+        self.stats.counts[result] += 1
+        metrics.PACKETS.labels(result).inc()
 
     def expire(self, now: float) -> None:
         self._store(self.engine.expire(now))
+        metrics.OPEN_DIALOGS.set(self.engine.open_dialogs)
 
     def _store(self, records: list[CallRecord]) -> None:
         for record in records:
             self.stats.counts["calls"] += 1
+            metrics.CALLS.inc()
             self._queue.put_nowait(record)
 
     def reject(self, data: bytes, source: str, transport: str, what: str, exc: ValueError) -> None:
         """Count a bad packet and keep it in the quarantine (within the per-minute bound)."""
-        self.stats.counts["malformed"] += 1
+        self._count("malformed")
         minute = int(time.time() // 60)
         if minute != self._minute:
             self._minute, self._quarantined = minute, 0

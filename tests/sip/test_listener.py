@@ -91,8 +91,15 @@ def test_udp_and_tcp_calls_are_stored(tmp_path: Path) -> None:
     store.close()
 
 
+def _sample(name: str, **labels: str) -> float:
+    from hangup.sip.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_bad_input_is_quarantined_and_the_listener_goes_on(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "calls.db"))
+    before = (_sample("hangup_hep_packets_total", result="malformed"), _sample("hangup_sip_calls_total"))
 
     async def main() -> None:
         async with serve_hep(store, "127.0.0.1:0", state_path="") as listener:
@@ -105,6 +112,8 @@ def test_bad_input_is_quarantined_and_the_listener_goes_on(tmp_path: Path) -> No
             assert listener.stats["malformed"] == 3
 
     asyncio.run(main())
+    after = (_sample("hangup_hep_packets_total", result="malformed"), _sample("hangup_sip_calls_total"))
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 1)  # the /metrics counters (docs/dashboard.md)
     entries = {e.error["error"].split(":")[0]: e for e in store.quarantined()}
     assert set(entries) == {"not HEP", "not a SIP message", "not a HEP3 stream"}
     assert entries["not HEP"].body == b"garbage" and entries["not HEP"].client.startswith("127.0.0.1:")
