@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, cast
 
 from hangup.errors import PayloadError
 from hangup.importer.formats import Item
@@ -30,11 +30,10 @@ FORMAT = "pcap"
 EXPIRE_EVERY = 1.0  # seconds of capture time
 
 
-def read_capture(stream: IO[str], received_at: float) -> Iterator[Item]:
-    """The importer's reader: calls (and rejected regions) of a capture file opened as text."""
-    binary = stream.buffer if isinstance(stream, io.TextIOWrapper) else stream
+def read_capture(stream: IO[str] | IO[bytes], received_at: float) -> Iterator[Item]:
+    """The importer's reader: calls (and rejected regions) of a capture, opened as text by the importer."""
     engine, expired = DialogEngine(), 0.0
-    for found in packets(binary):  # type: ignore[arg-type]  # a text stream without a buffer fails here
+    for found in packets(_bytes_of(stream)):
         if isinstance(found, Malformed):
             yield rejected(found)
             continue
@@ -48,6 +47,13 @@ def read_capture(stream: IO[str], received_at: float) -> Iterator[Item]:
             expired = found.time
         yield from _items(records)
     yield from _items(engine.flush())
+
+
+def _bytes_of(stream: IO[str] | IO[bytes]) -> IO[bytes]:
+    """The byte stream under the text stream every importer reader is given (a capture is binary)."""
+    if isinstance(stream, io.TextIOWrapper):
+        return cast(IO[bytes], stream.buffer)
+    return cast(IO[bytes], stream)
 
 
 def rejected(region: Malformed) -> Item:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hangup.importer import Importer
+from hangup.records import CallRecord
 from hangup.sip.capture import Malformed, packets
 from hangup.sip.capture.files import Frame, frames
 from hangup.sip.dialogs import calls_from
@@ -108,14 +109,15 @@ def test_calls_from_the_capture_equal_the_calls_fed_directly(capture: tuple[str,
     with path.open("rb") as stream:
         direct = list(calls_from(p for p in packets(stream) if isinstance(p, Packet)))
     with path.open("rb") as stream:
-        imported = [item.record for item in read_capture(stream, 0.0)]  # type: ignore[arg-type]
+        imported = [item.record for item in read_capture(stream, 0.0)]
     assert len(direct) == CALLS
     assert all(r is not None and r.answered for r in imported)
     assert [comparable(r) for r in imported] == [comparable(r) for r in direct]
 
 
-def comparable(record: object) -> dict[str, object]:
-    fields = dict(record.to_json())  # type: ignore[attr-defined]
+def comparable(record: CallRecord | None) -> dict[str, object]:
+    assert record is not None
+    fields = dict(record.to_json())
     fields.pop("received_at")
     return fields
 
