@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -83,13 +84,15 @@ class HepListener:
         self.stats = HepStats()
         self._queue: asyncio.Queue[CallRecord | QuarantineEntry | None] = asyncio.Queue()
         self._minute, self._quarantined = 0, 0
+        self.skew = 0.0  # capture agent's clock minus ours, from the latest packet (see ``expire``)
 
     # -- input ------------------------------------------------------------------------------
     def datagram(self, data: bytes, source: str, transport: str = "udp") -> None:
         """One HEP packet from ``source`` ("ip:port"); never raises."""
         self.stats.counts["packets"] += 1
+        received = time.time()
         try:
-            hep = decode(data, time.time())
+            hep = decode(data, received)
         except HepError as exc:
             self.reject(data, source, transport, "not HEP", exc)
             return
@@ -99,8 +102,12 @@ class HepListener:
         if hep.protocol_type != SIP:
             self._count("not_sip")
             return
+        packet = hep.packet
+        if packet.time <= 0:  # an agent that sends no time chunks: the time of receipt
+            packet = dataclasses.replace(packet, time=received)
+        self.skew = packet.time - received
         try:
-            records = self.engine.feed(hep.packet)
+            records = self.engine.feed(packet)
         except SipParseError as exc:
             self.reject(data, source, transport, "not a SIP message", exc)
             return
@@ -112,7 +119,12 @@ class HepListener:
         metrics.PACKETS.labels(result).inc()
 
     def expire(self, now: float) -> None:
-        self._store(self.engine.expire(now))
+        """Close what is due at ``now`` (our clock), read on the agents' clock: the engine's times are theirs.
+
+        Without this an agent whose clock runs minutes behind ours would have every ringing call closed as
+        orphaned at the next tick. With several agents the latest packet's skew is used.
+        """
+        self._store(self.engine.expire(now + self.skew))
         metrics.OPEN_DIALOGS.set(self.engine.open_dialogs)
 
     def _store(self, records: list[CallRecord]) -> None:

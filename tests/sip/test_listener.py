@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sip_helpers import invite, request, response
 
+from hangup.records import CallRecord
 from hangup.sip.dialogs import DialogEngine
 from hangup.sip.hep import encode_v2, encode_v3
 from hangup.sip.listener import HepListener, serve_hep
@@ -218,4 +219,30 @@ def test_the_server_lifespan_runs_the_listener_when_configured(tmp_path: Path) -
 
     asyncio.run(main())
     assert state_file.exists()  # the listener ran and saved its (empty) dialogs on the way out
+    store.close()
+
+
+@pytest.mark.parametrize("skew", [-1000.0, 0.0, 1000.0])
+def test_waits_run_on_the_agents_clock(tmp_path: Path, skew: float) -> None:
+    store = open_store(str(tmp_path / "calls.db"))
+    listener = HepListener(store, address="127.0.0.1:0")
+    listener.datagram(hep(time.time() + skew, invite(), call=8), "127.0.0.1:1")
+    listener.expire(time.time() + 1)
+    assert listener.engine.open_dialogs == 1  # a ringing call, whatever the agent's clock says
+    listener.expire(time.time() + 301)
+    assert listener.engine.open_dialogs == 0  # its early timeout, counted on the agent's clock
+    store.close()
+
+
+def test_a_packet_without_a_time_is_timed_by_its_receipt(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "calls.db"))
+    listener = HepListener(store, address="127.0.0.1:0")
+    before = time.time()
+    v1_invite = invite().replace(b"3848276298220188511@10.0.0.1", b"call-0@10.0.0.1")
+    listener.datagram(encode_v2(Packet(0.0, "10.0.0.1", 5060, "10.0.0.2", 5060, "udp", v1_invite), version=1),
+                      "127.0.0.1:1")
+    listener.datagram(hep(0.0, response(486, "Busy Here"), toward_callee=False), "127.0.0.1:1")
+    assert listener.stats["calls"] == 1 and listener.engine.open_dialogs == 0
+    record = listener._queue.get_nowait()
+    assert isinstance(record, CallRecord) and record.setup_time >= int(before)
     store.close()
