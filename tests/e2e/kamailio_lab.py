@@ -2,8 +2,8 @@
 
 Every process binds 127.0.0.1 only, runs under a time limit, and is stopped by the PID this module got
 when it started it (Kamailio and sipp in a process group of their own, so their forked children go too).
-Debian's ``kamailio``, ``sipp`` (package ``sip-tester``) or ``tcpdump`` missing means a loud skip, or a
-failure when ``CI`` is set (CI installs them through ``scripts/ensure-test-tools``).
+Debian's ``kamailio``, ``sipp`` (package ``sip-tester``) or ``tcpdump`` missing, or no root for tcpdump,
+means a loud skip, or a failure when ``CI`` is set (CI installs them through ``scripts/ensure-test-tools``).
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ def tool(name: str) -> str | None:
 
 def tools_or_skip() -> None:
     missing = [name for name in ("kamailio", "sipp", "tcpdump") if tool(name) is None]
+    if tool("tcpdump") and os.geteuid() != 0:
+        missing.append("root (tcpdump captures loopback)")
     if not missing:
         return
-    reason = (f"KAMAILIO E2E TESTS NOT RUN: {' and '.join(missing)} not installed "
+    reason = (f"KAMAILIO E2E TESTS NOT RUN: {' and '.join(missing)} not available "
               "(Debian packages kamailio*, sip-tester, tcpdump; run scripts/ensure-test-tools)")
     if os.environ.get("CI"):
         pytest.fail(reason)
