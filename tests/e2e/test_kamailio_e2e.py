@@ -47,7 +47,7 @@ class Case:
     """One call: the callee's and the caller's scenario, and the verdict hangup must give."""
 
     name: str
-    callee: str | None  # scenario file, "reject:CODE:PHRASE[:REASON]", or None (nothing listens)
+    callee: str | None  # scenario file, "reject:CODE:PHRASE[:REASON|REASON…]", or None (nothing listens)
     caller: str
     expect: dict[str, Any]
     callee_args: tuple[str, ...] = ()
@@ -79,6 +79,11 @@ CASES = [
          _verdict("no_answer", "callee", "q850:19", 480, 19)),
     Case("caller_cancel", "uas_noanswer.xml", "uac_cancel.xml", _verdict("canceled", "caller", "sip:487", 487),
          caller_args=TALK),
+    Case("cancel_elsewhere", "uas_noanswer.xml", "uac_cancel_reason.xml",
+         _verdict("canceled", "caller", "sip:487", 487, causes=["sip:487", "sip:200"]), caller_args=TALK),
+    # two Reason headers on one reply: both reach the verdict, the Q.850 one first
+    Case("busy_two_reasons", 'reject:486:Busy Here:Q.850;cause=17;text="User busy"|SIP;cause=486', "uac_fail.xml",
+         _verdict("busy", "callee", "q850:17", 486, 17, causes=["q850:17", "sip:486"])),
     Case("decline_603", "reject:603:Decline", "uac_fail.xml", _verdict("rejected", "callee", "sip:603", 603)),
     Case("not_found_404", "reject:404:Not Found", "uac_fail.xml", _verdict("unreachable", "carrier", "sip:404", 404)),
     Case("unavailable_503", "reject:503:Service Unavailable", "uac_fail.xml",
@@ -128,7 +133,7 @@ def _reject(workdir: Path, spec: str) -> Path:
     """A callee scenario answering ``CODE PHRASE`` (and a ``Reason`` header when the spec has one)."""
     _, code, phrase, *reason = spec.split(":", 3)
     path = workdir / f"uas_{code}_{len(reason)}.xml"
-    reason_line = f"\n      Reason: {reason[0]}" if reason else ""
+    reason_line = "".join(f"\n      Reason: {value}" for value in reason[0].split("|")) if reason else ""
     path.write_text((SCENARIOS / "uas_reject.xml.in").read_text().replace("{code}", code)
                     .replace("{phrase}", phrase).replace("{reason}", reason_line))
     return path
