@@ -8,7 +8,7 @@ module          concept
 ``dialog``      the state of one INVITE dialog and what each message does to it
 ``dialogs``     ``DialogEngine``: matching messages to dialogs, waits, orphans, memory bounds
 ``verdict``     a finished dialog as a ``CallRecord``: the cause chain and its precedence
-``hep``         HEP v1/v2/v3 decoding (and encoding, as capture agents send it)
+``hep``         HEP v1/v2/v3 decoding (and encoding, as capturing SIP elements send it)
 ``listener``    the HEP listener of ``hangup serve --hep`` (UDP and TCP), its quarantine and saved state
 ``trace``       ``hangup import`` of plain-text traces (sngrep, ngrep)
 ``acc``         ``hangup import`` of Kamailio/OpenSIPS ``acc`` syslog lines and table exports

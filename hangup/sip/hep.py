@@ -15,7 +15,7 @@ type value     meaning
 9    uint32    timestamp, seconds since the epoch
 10   uint32    timestamp, microseconds
 11   uint8     protocol type: 1 = SIP (others — RTCP, logs, QoS — are not calls)
-12   uint32    capture agent id (16-bit in some agents)
+12   uint32    capture id: the sending node's number (16-bit from some)
 14   string    authentication key (the capture password)
 15   bytes     the captured payload
 16   bytes     the payload, zlib-compressed
@@ -59,7 +59,7 @@ class HepError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class HepPacket:
-    """One decoded HEP packet: the captured message and what the agent said about it."""
+    """One decoded HEP packet: the captured message and what its sender said about it."""
 
     version: int
     packet: Packet
@@ -171,7 +171,7 @@ def _decode_v12(data: bytes, received_at: float) -> HepPacket:
     return HepPacket(version, packet, SIP, capture)
 
 
-# -- encoding: what capture agents send (tests and benchmarks speak HEP through these) ----------
+# -- encoding: what capturing SIP elements send (tests and benchmarks speak HEP through these) ----------
 def encode_v3(packet: Packet, *, capture_id: int = 0, password: str = "", correlation_id: str = "",
               protocol_type: int = SIP, compress: bool = False) -> bytes:
     """A HEP3 packet of ``packet``, chunk by chunk as heplify and Kamailio ``siptrace`` lay them out."""

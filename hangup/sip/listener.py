@@ -84,7 +84,7 @@ class HepListener:
         self.stats = HepStats()
         self._queue: asyncio.Queue[CallRecord | QuarantineEntry | None] = asyncio.Queue()
         self._minute, self._quarantined = 0, 0
-        self.skew = 0.0  # capture agent's clock minus ours, from the latest packet (see ``expire``)
+        self.skew = 0.0  # the sender's clock minus ours, from the latest packet (see ``expire``)
 
     # -- input ------------------------------------------------------------------------------
     def datagram(self, data: bytes, source: str, transport: str = "udp") -> None:
@@ -103,7 +103,7 @@ class HepListener:
             self._count("not_sip")
             return
         packet = hep.packet
-        if packet.time <= 0:  # an agent that sends no time chunks: the time of receipt
+        if packet.time <= 0:  # a sender that puts in no time chunks: the time of receipt
             packet = dataclasses.replace(packet, time=received)
         self.skew = packet.time - received
         try:
@@ -119,10 +119,10 @@ class HepListener:
         metrics.PACKETS.labels(result).inc()
 
     def expire(self, now: float) -> None:
-        """Close what is due at ``now`` (our clock), read on the agents' clock: the engine's times are theirs.
+        """Close what is due at ``now`` (our clock), read on the senders' clock: the engine's times are theirs.
 
-        Without this an agent whose clock runs minutes behind ours would have every ringing call closed as
-        orphaned at the next tick. With several agents the latest packet's skew is used.
+        Without this a sender whose clock runs minutes behind ours would have every ringing call closed as
+        orphaned at the next tick. With several senders the latest packet's skew is used.
         """
         self._store(self.engine.expire(now + self.skew))
         metrics.OPEN_DIALOGS.set(self.engine.open_dialogs)

@@ -5,7 +5,7 @@ The chain (best first) handed to hangup's classifier:
 1. the ``Reason: Q.850;cause=N`` values carried by the message that ended the call (the BYE, the
    CANCEL, or the final response): a gateway or a switch saying precisely why (``q850:17`` user busy,
    ``q850:34`` no circuit) is more specific than any SIP code;
-2. for a BYE, its ``Reason: SIP;cause=N`` values (``SIP;cause=408`` after a session timer or media
+2. for a BYE, its ``Reason: SIP;cause=N`` values (``SIP;cause=408`` after an RFC 4028 refresh timeout or a media
    timeout), then ``q850:16`` (normal clearing: a BYE without a reason is an ordinary hang-up);
 3. for a CANCEL or a final response, the INVITE's final status (``sip:487``, ``sip:486``), then the
    ``SIP;cause=N`` values (on a CANCEL, ``SIP;cause=200`` says the call was answered elsewhere);

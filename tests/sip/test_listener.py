@@ -228,9 +228,9 @@ def test_waits_run_on_the_agents_clock(tmp_path: Path, skew: float) -> None:
     listener = HepListener(store, address="127.0.0.1:0")
     listener.datagram(hep(time.time() + skew, invite(), call=8), "127.0.0.1:1")
     listener.expire(time.time() + 1)
-    assert listener.engine.open_dialogs == 1  # a ringing call, whatever the agent's clock says
+    assert listener.engine.open_dialogs == 1  # a ringing call, whatever the sender's clock says
     listener.expire(time.time() + 301)
-    assert listener.engine.open_dialogs == 0  # its early timeout, counted on the agent's clock
+    assert listener.engine.open_dialogs == 0  # its early timeout, counted on the sender's clock
     store.close()
 
 
