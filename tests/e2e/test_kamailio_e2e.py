@@ -185,6 +185,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             result.exit_codes[case.name] = _call(result, sipp, case)
         for case in CASES:
             wait_until(lambda c=case: result.record(c.call_id) is not None, 15, f"the event of {case.name}")
+            wait_until(lambda c=case: result.record(c.call_id, "sip") is not None, 15, f"{case.name} through HEP")
         capture.stop()
         result.capture = capture.path
         _receiver_down(result, sipp)
