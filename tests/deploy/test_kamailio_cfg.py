@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from hangup.providers import kamailio
+
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
 DOCS = ROOT / "docs" / "kamailio.md"
@@ -33,10 +35,11 @@ def test_every_define_is_documented() -> None:
     assert defines() <= documented()
 
 
-def test_every_event_key_the_file_sends_is_documented() -> None:
+def test_every_event_key_the_file_sends_is_documented_and_read() -> None:
     sent = set(re.findall(r'jansson_set\("\w+", "(\w+)"', CONFIG.read_text()))
     assert {"call_id", "event", "final_code", "reasons"} <= sent
     assert sent <= documented()
+    assert sent <= {kamailio.VERSION, kamailio.CALL_ID, *kamailio.KEPT}
 
 
 @pytest.mark.parametrize("extra", [(), OPTIONAL], ids=["defaults", "optional defines"])
