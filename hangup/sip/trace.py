@@ -4,12 +4,11 @@ A message starts at a SIP start line (``INVITE sip:… SIP/2.0``, ``SIP/2.0 180 
 the file or after a blank line, and runs to the next one. An optional line before it says when and
 between which addresses it was seen, in the forms these tools write:
 
-==================================================== ==============================================
-``2016/10/21 12:34:56.123456 10.0.0.1:5060 -> 10.0.0.2:5060``  sngrep "Save as .txt" (``save_msg_txt``)
-``U 2016/10/21 12:34:56.123456 10.0.0.1:5060 -> 10.0.0.2:5060``  ngrep ``-t`` (``U``/``T`` for UDP/TCP)
-``U 10.0.0.1:5060 -> 10.0.0.2:5060``                    ngrep without timestamps
-``2024-01-02T03:04:05.678Z [2001:db8::1]:5060 > 10.0.0.2:5060``  ISO 8601 time, IPv6 in brackets
-==================================================== ==============================================
+* ``2016/10/21 12:34:56.123456 10.0.0.1:5060 -> 10.0.0.2:5060``: sngrep "Save as .txt" (``save_msg_txt``);
+* ``U 2016/10/21 12:34:56.123456 10.0.0.1:5060 -> 10.0.0.2:5060``: ngrep ``-t`` (``U``/``T`` for UDP/TCP), or
+  ``U 10.0.0.1:5060 -> 10.0.0.2:5060`` without ``-t``; with ``-W byline`` ngrep shows each CR as a "." that
+  ends the line, which is dropped;
+* ``2024-01-02T03:04:05.678Z [2001:db8::1]:5060 > 10.0.0.2:5060``: an ISO 8601 time, IPv6 in brackets.
 
 Times without a zone are UTC. Without a header line a message has time 0 and no addresses, and the
 verdict is still made (durations and delays are then unknown). Lines are joined with CRLF again, so a
@@ -52,6 +51,7 @@ class Seen:
     dst: str = ""
     dport: int = 0
     transport: str = "udp"
+    dotted: bool = False  # ngrep: every CR shown as "." (each line ends with one; the blank line is ".")
 
 
 def header_of(line: str) -> Seen | None:
@@ -63,6 +63,7 @@ def header_of(line: str) -> Seen | None:
     return Seen(
         _epoch(text) if text else 0.0, found.group(3).strip("[]"), int(found.group(4)),
         found.group(5).strip("[]"), int(found.group(6)), _TRANSPORTS.get(found.group("proto") or "U", "udp"),
+        found.group("proto") is not None,
     )
 
 
@@ -81,17 +82,19 @@ def messages(lines: Iterable[str]) -> Iterator[tuple[int, Seen, bytes]]:
         header = header_of(line) if not line[:1].isspace() else None
         if header is not None or (blank and _START.match(line)) or len(body) >= MAX_MESSAGE_LINES:
             if body:
-                yield start, seen, _payload(body)
+                yield start, seen, _payload(body, seen.dotted)
             seen = header if header is not None else (seen if not body else Seen())
             body, start = ([] if header is not None else [line]), number
         elif body or line.strip():
             body.append(line)
         blank = not line.strip()
     if body:
-        yield start, seen, _payload(body)
+        yield start, seen, _payload(body, seen.dotted)
 
 
-def _payload(lines: list[str]) -> bytes:
+def _payload(lines: list[str], dotted: bool = False) -> bytes:
+    if dotted:
+        lines = [line[:-1] if line.endswith(".") else line for line in lines]
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     if "" in lines:  # a body follows the blank line: it ended with CRLF on the wire

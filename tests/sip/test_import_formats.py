@@ -43,8 +43,8 @@ TRACE = sngrep(
     ("2024/05/06 10:00:01.250000 10.0.0.2:5060 -> 10.0.0.1:5060", Seen(1714989601.25, "10.0.0.2", 5060, "10.0.0.1",
                                                                         5060)),
     ("U 2024/05/06 10:00:01.250000 10.0.0.2:5060 -> 10.0.0.1:5080", Seen(1714989601.25, "10.0.0.2", 5060, "10.0.0.1",
-                                                                          5080)),
-    ("T 10.0.0.2:5061 -> 10.0.0.1:5060 [AP]", Seen(0.0, "10.0.0.2", 5061, "10.0.0.1", 5060, "tcp")),
+                                                                          5080, dotted=True)),
+    ("T 10.0.0.2:5061 -> 10.0.0.1:5060 [AP]", Seen(0.0, "10.0.0.2", 5061, "10.0.0.1", 5060, "tcp", dotted=True)),
     ("2024-05-06T10:00:01.250+02:00 [2001:db8::1]:5060 > 10.0.0.1:5060",
      Seen(1714982401.25, "2001:db8::1", 5060, "10.0.0.1", 5060)),
     ("INVITE sip:bob@biloxi.example.com SIP/2.0", None),
@@ -160,3 +160,20 @@ def test_a_recorded_trace_of_real_calls(store: Store, tmp_path: Path) -> None:
     assert {k: (c["outcome"], c["ended_by"], c["cause"]) for k, c in calls.items()} == RECORDED
     assert calls["challenge_407-1@e2e"]["extra"]["challenges"] == "1"
     assert all(c["flags"] in ([], ["answered_but_busy"]) for c in calls.values())
+
+
+def test_an_ngrep_byline_trace(store: Store, tmp_path: Path) -> None:
+    """``ngrep -t -W byline``: a ``U`` header per packet, each CR shown as a "." ending the line, "#" between."""
+    def packet_text(when: str, src: str, dst: str, text: bytes) -> str:
+        lines = text.decode().split("\r\n")[:-1]  # the message's lines, its blank line last
+        return f"#\nU 2024/05/06 {when} {src} -> {dst}\n" + "".join(f"{line}.\n" for line in lines) + "\n"
+
+    trace = "interface: any\nfilter: ( port 5060 )\n" + "".join((
+        packet_text("10:00:00.000000", "10.0.0.1:5060", "10.0.0.2:5060", invite()),
+        packet_text("10:00:02.000000", "10.0.0.2:5060", "10.0.0.1:5060", response(180, "Ringing")),
+        packet_text("10:00:09.000000", "10.0.0.2:5060", "10.0.0.1:5060", response(486, "Busy Here")),
+    ))
+    summary, calls = _imported(store, tmp_path, "ngrep.txt", trace)
+    assert summary["imported"] == 1 and summary["formats"] == {str(tmp_path / "ngrep.txt"): "sip-trace"}
+    call = calls["3848276298220188511@10.0.0.1"]
+    assert (call["outcome"], call["extra"]["pdd"], call["end_time"] - call["setup_time"]) == ("busy", "2.000", 9)
