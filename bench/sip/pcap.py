@@ -98,8 +98,8 @@ def write_capture(path: Path, calls: int, concurrent: int, max_bytes: int | None
             written += 16 + len(data)
             messages += 1
             stamp += 0.0005
-            if max_bytes is not None and written >= max_bytes and messages % 7 == 0:
-                break
+            if max_bytes is not None and written >= max_bytes and messages % (7 * concurrent) == 0:
+                break  # only between waves: every call in the file is whole
     return messages // 7, messages
 
 
