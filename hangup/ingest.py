@@ -18,6 +18,7 @@ from hangup.errors import HTTPError
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
+from hangup.sip import verdict as sip_verdict
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
 MAX_QUARANTINE_BODY = 256 * 1024
@@ -74,11 +75,19 @@ def request_of(entry: QuarantineEntry, public_url: str = "") -> WebhookRequest:
 
 
 # -- classification after the fact ---------------------------------------------------------
+#: How calls of sources that are not webhook adapters are classified again: SIP signalling (HEP, captures,
+#: traces, acc records) keeps who ended the call in the record, not in a platform's body.
+WITHOUT_ADAPTER: Mapping[str, Callable[[CallRecord], CallRecord | None]] = {
+    sip_verdict.PROVIDER: sip_verdict.reclassify,
+}
+
+
 def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], catalog: CauseCatalog) -> CallRecord:
     """The record classified again: its adapter reads its ``raw`` again when it can (so what the adapter knew,
     such as who hung up, is kept); else its stored cause references go through the classifier."""
     adapter = providers.get(record.provider)
     reread: Callable[[CallRecord], CallRecord | None] | None = getattr(adapter, "reclassify", None)
+    reread = reread or WITHOUT_ADAPTER.get(record.provider)
     if reread is not None:
         fresh = reread(record)
         # a raw that no longer reads as this call end keeps the stored classification

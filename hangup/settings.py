@@ -78,6 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo", "false", "Feed simulated demo traffic (stid `demo`) into this server (`hangup serve --demo`).",
             "bool"),
     Setting("demo_rate", "2", "Demo calls per second.", "float"),
+    Setting("hep_listen", "",
+            "`HOST:PORT` of the HEP (v1/v2/v3) listener, UDP and TCP (`hangup serve --hep`); empty = off."),
+    Setting("hep_password", "", "Capture password (HEP3 chunk 14) every HEP packet must carry; empty = any.", "secret"),
+    Setting("hep_state", "./hangup-hep.state",
+            "File the HEP listener keeps open SIP dialogs in across restarts; empty = lost at a restart."),
 )
 
 #: Settings that must be greater than zero.
@@ -156,6 +161,9 @@ class Settings:
     emit_timeout: float
     demo: bool
     demo_rate: float
+    hep_listen: str
+    hep_password: str
+    hep_state: str
     #: Values of the registered adapters' own rows (their credentials), by setting name.
     adapters: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -212,11 +220,19 @@ def _check(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{setting.env}={value!r} is not valid: a path starts with '/'")
     if setting.name == "callback_secret" and "/" in value:
         raise ConfigError(f"{setting.env} is not valid: a path segment cannot contain '/'")
+    if setting.name == "hep_listen" and value:
+        _hep_address(setting, value)
     if setting.name in ("port",) and not 0 <= value <= 65535:
         raise ConfigError(f"{setting.env}={value!r} is not valid: a TCP port is 0-65535")
     if setting.name in _POSITIVE and value <= 0:
         raise ConfigError(f"{setting.env}={value!r} is not valid: must be positive")
     return value
+
+
+def _hep_address(setting: Setting, value: str) -> None:
+    from hangup.sip.listener import listen_address  # imported here: the listener builds on these settings
+
+    listen_address(value)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

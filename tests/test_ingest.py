@@ -63,9 +63,15 @@ IMPORT_FILES = {
     "asterisk/import/Master.csv": "asterisk-csv",
     "asterisk/import/with_header.csv": "asterisk-csv",
     "callcenter/import/records.csv": "callcenter",
+    "sip/kamailio-sipp-calls.txt": "sip-trace",
+    "sip/kamailio-acc.log": "sip-acc-log",
+    "sip/openser-acc.log": "sip-acc-log",
+    "sip/acc-table.csv": "sip-acc-csv",
 }
+#: Folders of recorded data that are not one platform's webhook bodies.
+NOT_WEBHOOKS = {"seeds", "sip"}
 WEBHOOK_PAYLOADS = [
-    (folder.name, path) for folder in sorted(DATA.iterdir()) if folder.name != "seeds"
+    (folder.name, path) for folder in sorted(DATA.iterdir()) if folder.name not in NOT_WEBHOOKS
     for path in cases(folder.name) if path.relative_to(DATA).as_posix() not in IMPORT_FILES
 ]
 
@@ -102,7 +108,8 @@ def test_every_stored_call_reads_again_as_itself(fresh_store: Store, tmp_path: P
     _store_every_recorded_call(fresh_store, parallel=False, rejects=tmp_path / "rejects.jsonl")
     adapters = providers()
     for record in fresh_store.iter_calls(CallQuery()):
-        fresh = adapters[record.provider].reclassify(record)  # type: ignore[attr-defined]
+        reread = getattr(adapters.get(record.provider), "reclassify", None) or ingest.WITHOUT_ADAPTER[record.provider]
+        fresh = reread(record)
         assert fresh is not None and fresh.id == record.id, record.raw[:80]
         assert not ingest.changed(record, fresh), record.id
 

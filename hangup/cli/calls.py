@@ -36,6 +36,7 @@ FILTER_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--releaser", "releaser", "Planet releaser: initiator, responder or a server hostname."),
     ("--normal", "normal", "true: only normal endings; false: only abnormal ones."),
     ("--provider", "provider", "Adapter name, e.g. planet, plivo."),
+    ("--provider-call-id", "provider_call_id", "The platform's own call id, e.g. a SIP Call-ID or a Twilio CallSid."),
 )
 _LIST_COLUMNS = ("id", "end_time", "from_user_id", "to_user_id", "type", "outcome", "ended_by", "duration", "flags")
 

@@ -42,21 +42,37 @@ def _option(name: str, value: str | None) -> Any:
 
 
 def resolve_settings(host: str | None, port: str | None, db: str | None, workers: str | None,
-                     insecure: bool) -> Settings:
+                     insecure: bool, hep: str | None = None) -> Settings:
     """Environment first, then the command line; refuse an unprotected public listener."""
     try:
         settings = load_settings().with_overrides(
             host=host, port=_option("port", port), db=db, workers=_option("workers", workers),
-            insecure=True if insecure else None,
+            insecure=True if insecure else None, hep_listen=_option("hep_listen", hep),
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    _check_hep(settings)
     if not is_loopback(settings.host) and not settings.api_token and not settings.insecure:
         raise click.ClickException(
             f"refusing to listen on {settings.host} without an API token: set HANGUP_API_TOKEN "
             "(or pass --insecure to publish the call log without one)"
         )
     return settings
+
+
+def _check_hep(settings: Settings) -> None:
+    """The HEP listener needs one process (one dialog engine) and, off loopback, a capture password."""
+    if not settings.hep_listen:
+        return
+    from hangup.sip.listener import listen_address
+
+    if settings.workers > 1:
+        raise click.ClickException("the HEP listener needs --workers 1: every message of a dialog must reach "
+                                   "the same process")
+    host, _ = listen_address(settings.hep_listen)
+    if not is_loopback(host) and not settings.hep_password and not settings.insecure:
+        raise click.ClickException(f"refusing to take HEP on {host} without a capture password: set "
+                                   "HANGUP_HEP_PASSWORD (or pass --insecure)")
 
 
 @click.command()
@@ -66,12 +82,14 @@ def resolve_settings(host: str | None, port: str | None, db: str | None, workers
 @click.option("--workers", default=None, help="Worker processes (HANGUP_WORKERS, default 1).")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback host without HANGUP_API_TOKEN.")
 @click.option("--demo", is_flag=True, help="Feed simulated demo traffic into this server.")
+@click.option("--hep", default=None, metavar="HOST:PORT",
+              help="Take mirrored SIP as HEP on this address, UDP and TCP (HANGUP_HEP_LISTEN; docs/sip.md).")
 def serve(host: str | None, port: str | None, db: str | None, workers: str | None, insecure: bool,
-          demo: bool) -> None:
+          demo: bool, hep: str | None) -> None:
     """Receive call-end callbacks and serve the call-log API."""
     import uvicorn
 
-    settings = resolve_settings(host, port, db, workers, insecure)
+    settings = resolve_settings(host, port, db, workers, insecure, hep)
     if demo:
         settings = settings.with_overrides(demo=True)  # worker processes get it through as_env() below
     click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "

@@ -16,8 +16,14 @@ vonage         Vonage event webhooks: JSON Lines or one JSON array
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
 asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR variable names
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
+kamailio-log   Kamailio's log (stderr or syslog): the ``HANGUP_CALL_END {json}`` line of every call end
+               that ``deploy/kamailio/kamailio.cfg`` writes; other lines are skipped
 jsonl          hangup's own export (``hangup export --format jsonl``)
 csv            hangup's own export (``hangup export --format csv``)
+pcap           a libpcap or pcapng capture of SIP signalling (``hangup.sip.pcap``), told by its magic number
+sip-trace      plain-text SIP messages one after another, as sngrep and ngrep write them (``hangup.sip.trace``)
+sip-acc-log    Kamailio/OpenSIPS/OpenSER ``acc`` syslog lines (``ACC: transaction answered: …``, ``hangup.sip.acc``)
+sip-acc-csv    an export of the ``acc`` or ``missed_calls`` table, CSV with its header (``hangup.sip.acc``)
 ============== ==============================================================================
 """
 
@@ -42,6 +48,7 @@ from hangup.providers.reading import (
 )
 from hangup.providers.registry import import_formats
 from hangup.records import CallRecord
+from hangup.sip.formats import SIGNALLING_FORMATS
 
 
 def read_jsonl(stream: IO[str], received_at: float) -> Iterator[Item]:
@@ -70,7 +77,8 @@ OWN_FORMATS: Mapping[str, ImportFormat] = {
     "jsonl": ImportFormat(read_jsonl, markers=((JSON_FILES, '"provider_call_id"'),)),
     "csv": ImportFormat(read_csv, markers=(((".csv",), "provider_call_id"),)),
 }
-FORMATS: Mapping[str, ImportFormat] = {**OWN_FORMATS, **import_formats()}
+#: SIP signalling (captures, traces, acc records) comes last: a call-log export may quote SIP messages.
+FORMATS: Mapping[str, ImportFormat] = {**OWN_FORMATS, **import_formats(), **SIGNALLING_FORMATS}
 READERS: Mapping[str, ImportReader] = {name: f.read for name, f in FORMATS.items()}
 
 __all__ = ["FORMATS", "READERS", "Item", "RowText", "attempt", "guarded", "read_asterisk_csv"]

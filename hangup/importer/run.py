@@ -28,6 +28,7 @@ from hangup.errors import HTTPError
 from hangup.importer.formats import FORMATS, READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
+from hangup.sip.capture.files import is_capture
 from hangup.store.base import AddResult, StagedResult, StagingStore, Store
 from hangup.store.sql import Row
 
@@ -36,6 +37,9 @@ from hangup.store.sql import Row
 #: ~35 s in batches of 100,000 against ~50 s in batches of 20,000 (docs/benchmarks.md, "Import").
 DEFAULT_BATCH = 100_000
 GUESS_BYTES = 8192
+#: Formats whose calls keep their signalling in ``raw`` (a few KiB each) commit in batches of at most this many,
+#: so a reading process holds tens of MB rather than hundreds (docs/benchmarks.md, "SIP").
+SMALL_BATCHES: dict[str, int] = {"pcap": 10_000}
 #: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
 #: process start (~0.3 s) would cost more than it saves.
 PARALLEL_BYTES = 8 * 1024 * 1024
@@ -123,7 +127,8 @@ class Importer:
     def import_file(self, path: str, fmt: str | None = None) -> None:
         buffered = _stdin() if path == "-" else open(path, "rb")
         try:
-            chosen = fmt or guess_format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES].decode("utf-8", "replace"))
+            head = buffered.peek(GUESS_BYTES)[:GUESS_BYTES]
+            chosen = fmt or ("pcap" if is_capture(head) else guess_format(path, head.decode("utf-8", "replace")))
             if chosen is None:
                 raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
             self.summary.files.append(path)
@@ -136,7 +141,7 @@ class Importer:
             last = 0
             for item in READERS[chosen](text, self.received_at):
                 self._take(path, item)
-                if len(self._pending) >= self.batch_size:
+                if len(self._pending) >= self._batch_size(chosen):
                     self._flush()
                     position = _position(buffered)
                     self.progress(position - last)
@@ -164,7 +169,10 @@ class Importer:
             self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
             self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else None
-        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self.batch_size, folder))
+        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self._batch_size(fmt), folder))
+
+    def _batch_size(self, fmt: str) -> int:
+        return min(self.batch_size, SMALL_BATCHES.get(fmt, self.batch_size))
 
     def _store_batches(self, path: str, batches: Iterator[Batch]) -> None:
         last = 0

@@ -128,20 +128,7 @@ class GenericProvider:
     methods = ("POST",)
 
     def verify(self, request: WebhookRequest, secrets: Mapping[str, str]) -> None:
-        secret = credential(secrets, SECRET, NAME)
-        if secret is None:
-            return
-        given = header(request.headers, HEADER_SIGNATURE, NAME).removeprefix("sha256=")
-        stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
-        if not stamp.isdigit():
-            raise Unauthorized("generic: malformed timestamp",
-                               details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
-        if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
-            raise Forbidden("generic: timestamp outside the tolerance (replayed or delayed request)",
-                            details=[{"field": HEADER_TIMESTAMP, "error": f"more than {TOLERANCE} s away"}])
-        if not any_equal([given.lower()], sign(secret, stamp, request.body)):
-            raise Forbidden("generic: signature does not match",
-                            details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}])
+        verify_signature(request, secrets, NAME, SECRET)
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         data = json_object(request.body, NAME)
@@ -150,6 +137,24 @@ class GenericProvider:
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw`` (the JSON body)."""
         return self.parse(stored_json_or_text(record))
+
+
+def verify_signature(request: WebhookRequest, secrets: Mapping[str, str], name: str, secret_key: str) -> None:
+    """hangup's own signature scheme (module docstring), for every adapter whose sender signs with it."""
+    secret = credential(secrets, secret_key, name)
+    if secret is None:
+        return
+    given = header(request.headers, HEADER_SIGNATURE, name).removeprefix("sha256=")
+    stamp = header(request.headers, HEADER_TIMESTAMP, name)
+    if not stamp.isdigit():
+        raise Unauthorized(f"{name}: malformed timestamp",
+                           details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
+    if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
+        raise Forbidden(f"{name}: timestamp outside the tolerance (replayed or delayed request)",
+                        details=[{"field": HEADER_TIMESTAMP, "error": f"more than {TOLERANCE} s away"}])
+    if not any_equal([given.lower()], sign(secret, stamp, request.body)):
+        raise Forbidden(f"{name}: signature does not match",
+                        details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}])
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

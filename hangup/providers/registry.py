@@ -39,6 +39,7 @@ DEFAULT_PROVIDERS: tuple[str, ...] = (
     "hangup.providers.asterisk:PROVIDER",
     "hangup.providers.callcenter:PROVIDER",
     "hangup.providers.generic:PROVIDER",
+    "hangup.providers.kamailio:PROVIDER",
 )
 
 #: Request headers worth keeping with any quarantined request (an adapter adds its signature headers).

@@ -110,6 +110,7 @@ class CallQuery:
     releaser: str | None = None
     normal: bool | None = None
     provider: str | None = None
+    provider_call_id: str | None = None  # the platform's own call id (a SIP Call-ID, a Twilio CallSid …)
     flagged: bool | None = None  # True: only calls with at least one flag
     limit: int = 100  # 1..MAX_LIMIT
     cursor: str | None = None  # opaque keyset cursor from a previous page

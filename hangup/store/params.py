@@ -92,6 +92,7 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "releaser": ("releaser", _text),
     "normal": ("normal", _boolean),
     "provider": ("provider", _text),
+    "provider_call_id": ("provider_call_id", _text),
     "flagged": ("flagged", _boolean),
     "limit": ("limit", _limit),
     "cursor": ("cursor", _text),

@@ -231,6 +231,12 @@ def where(query: CallQuery, ph: str, *, with_cursor: bool = True) -> Where:
         if value is not None:
             clauses.append(f"{column} = {ph}")
             params.append(value)
+    if query.provider_call_id is not None:
+        # Spelled so SQLite can use its partial index on provider_call_id (rows whose id differs) and the
+        # primary key for the rest (Planet calls, whose platform id is hangup's id).
+        clauses.append(f"((provider_call_id = {ph} AND provider_call_id <> id)"
+                       f" OR (id = {ph} AND provider_call_id = id))")
+        params.extend((query.provider_call_id, query.provider_call_id))
     if query.normal is not None:
         clauses.append(f"normal = {ph}")
         params.append(int(query.normal))

@@ -58,6 +58,7 @@ LIFESPAN_HOOKS: list[str] = [
     "hangup.emit.web:emitter_lifespan",
     "hangup.emit.web:demo_lifespan",
     "hangup.web.jobs:lifespan",
+    "hangup.sip.listener:hep_lifespan",
 ]
 
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]

@@ -28,6 +28,7 @@ from hangup.causes import default_catalog
 from hangup.emit import metrics as emit_metrics
 from hangup.errors import CatalogError
 from hangup.records import CallRecord
+from hangup.sip import metrics as sip_metrics
 from hangup.stats.buckets import DAY
 from hangup.stats.rollups import TABLE
 from hangup.stats.totals import FAULT_DOMAINS as _FAULTS
@@ -52,7 +53,7 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
     f"{ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
     f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, WRITER_QUEUE, f"{WRITER_BATCHES}_total",
-    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH, *emit_metrics.METRIC_NAMES,
+    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH, *emit_metrics.METRIC_NAMES, *sip_metrics.METRIC_NAMES,
 )
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _ATTR = "_hangup_metrics"
@@ -147,7 +148,8 @@ def _known(ref: str) -> bool:
 
 
 class RegistryCollector(Collector):
-    """Another registry's metrics, collected as part of this one (the emitter's, whose objects are module-level)."""
+    """Another registry's metrics, collected as part of this one (the emitter's and the HEP listener's, whose
+    objects are module-level)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -157,12 +159,13 @@ class RegistryCollector(Collector):
 
 
 class Metrics:
-    """The app's registry: the store collector, the ingest latency histogram and the emitter's metrics."""
+    """The app's registry: the store collector, the ingest latency histogram, the emitter's and the HEP listener's."""
 
     def __init__(self, state: AppState) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(state))
         self.registry.register(RegistryCollector(emit_metrics.REGISTRY))
+        self.registry.register(RegistryCollector(sip_metrics.REGISTRY))
         self.latency = Histogram(
             INGEST_LATENCY, "Seconds from receiving a call-end event to its insert transaction (this worker).",
             buckets=LATENCY_BUCKETS, registry=self.registry,

@@ -54,7 +54,8 @@ _CALL_FILTERS: list[dict[str, Any]] = [
     {"name": "until", "in": "query", "description": "ended_at < until (Unix seconds or ISO 8601)",
      "schema": _TIME},
     *({"name": n, "in": "query", "schema": _TEXT} for n in (
-        "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider")),
+        "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
+        "provider_call_id")),
     {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
         "completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable", "failed",

@@ -12,10 +12,12 @@ from hangup.errors import Forbidden, HTTPError, Unauthorized
 from hangup.providers.base import WebhookRequest
 from hangup.providers.registry import get_provider
 
-PLATFORMS = ["plivo", "twilio", "telnyx", "vonage", "freeswitch", "asterisk", "callcenter", "generic"]
+PLATFORMS = ["plivo", "twilio", "telnyx", "vonage", "freeswitch", "asterisk", "callcenter", "generic", "kamailio"]
 KEYS = ["CallUUID", "CallSid", "CallStatus", "HangupCauseCode", "Duration", "StartTime", "uuid", "status", "detail",
         "duration", "start_time", "call_id", "cause", "causes", "data", "payload", "event_type", "hangup_cause",
-        "variables", "disposition", "billsec", "Call Status", "Bye Reason", "answered", "direction", "extra"]
+        "variables", "disposition", "billsec", "Call Status", "Bye Reason", "answered", "direction", "extra",
+        "v", "event", "setup_time", "end_time", "answer_time", "final_code", "final_reply_by", "bye_by", "reasons",
+        "canceled", "timeout"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True),
                     st.text(max_size=30), st.sampled_from(["2026-06-08T10:00:00Z", "9999999999999999999", "-1",
                                                            "completed", "call.hangup", "NORMAL_CLEARING", "q850:16"]))

@@ -40,6 +40,7 @@ ENV = {
     "HANGUP_ASTERISK_BASIC_AUTH": "cdr:s3cret",
     "HANGUP_CALLCENTER_BASIC_AUTH": "cdr:s3cret",
     "HANGUP_GENERIC_SECRET": "generic-secret",
+    "HANGUP_KAMAILIO_SECRET": "kamailio-secret",
 }
 
 
@@ -93,6 +94,13 @@ def generic(body: bytes, good: bool, stamp: float) -> Signed:
                          "x-hangup-signature": f"sha256={signature}"})
 
 
+def kamailio(body: bytes, good: bool, stamp: float) -> Signed:
+    """hangup's own scheme with the Kamailio secret, as ``deploy/kamailio/kamailio.cfg`` signs."""
+    signature = sign("kamailio-secret" if good else "other-secret", str(int(stamp)), body)
+    return Signed(body, {"content-type": "application/json", "x-hangup-timestamp": str(int(stamp)),
+                         "x-hangup-signature": f"sha256={signature}"})
+
+
 Signer = Callable[[bytes, bool, float], Signed]
 PLATFORMS: dict[str, tuple[str, Signer, bytes, bytes]] = {
     # platform: (payload, signer, text to tamper, replacement)
@@ -104,9 +112,10 @@ PLATFORMS: dict[str, tuple[str, Signer, bytes, bytes]] = {
     "asterisk": ("asterisk/ami_no_answer.json", basic, b'"HangupCause":"19"', b'"HangupCause":"17"'),
     "callcenter": ("callcenter/call_ended_dropped.json", basic, b'"503"', b'"486"'),
     "generic": ("generic/busy.json", generic, b'"q850:17"', b'"q850:16"'),
+    "kamailio": ("kamailio/busy_486_reason.json", kamailio, b'"final_code":486', b'"final_code":603'),
 }
 #: Platforms whose scheme carries a time, so a replay outside the tolerance is refused.
-TIMED = ("telnyx", "vonage", "generic")
+TIMED = ("telnyx", "vonage", "generic", "kamailio")
 #: Platforms sending HTTP Basic credentials, which do not cover the body: no "tampered" case for them.
 BASIC = ("freeswitch", "asterisk", "callcenter")
 

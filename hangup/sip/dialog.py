@@ -1,0 +1,223 @@
+"""The state of one INVITE dialog while it is open, and what each message does to it.
+
+A dialog here is everything one caller's INVITE started: every early dialog of a forked INVITE, every
+INVITE re-sent with credentials after a 401/407 or to a new target after a 3xx, and every copy of a
+message captured on another hop of a proxy. It is keyed by Call-ID and the caller's From tag, which
+stateful proxies pass unchanged (RFC 3261 §16.6); a B2BUA makes a new Call-ID, so each of its legs is
+its own call.
+
+Every update is idempotent, so a retransmission or a second capture of the same message changes
+nothing. The rules, in the order ``take`` applies them, are in ``docs/sip.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hangup.sip.message import Reason, SipMessage
+from hangup.sip.packet import Packet
+
+#: Final responses after which the caller's UA sends the INVITE again (RFC 3261 §22.2, §8.1.3.4): not an end yet.
+CHALLENGES = frozenset({401, 407})
+MAX_HOPS = 16
+MAX_BRANCH_CODES = 16
+#: One direction between two transport addresses (elements on one host differ by port).
+Hop = tuple[str, int, str, int]
+
+
+@dataclass(slots=True)
+class Ending:
+    """How the call ended, or is about to: the message that ended it, when, by whom, with which Reasons."""
+
+    how: str  # "BYE", "CANCEL", "response", "orphaned"
+    time: float
+    by: str | None = None  # "caller" / "callee" for BYE and CANCEL; None: the catalog decides from the code
+    code: int = 0  # the final response code of the INVITE (0 when none was seen)
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A 401/407 or 3xx to the caller's INVITE: the end, unless the caller sends a new INVITE."""
+
+    code: int
+    time: float
+    cseq: int  # of the INVITE it answered
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(slots=True)
+class Dialog:
+    """One call being followed; see the module docstring for what it spans."""
+
+    call_id: str
+    caller_tag: str  # the From tag of the caller's INVITE
+    from_value: str  # From and To of the first INVITE
+    to_value: str
+    setup: float  # first INVITE seen
+    min_vias: int  # fewest Via headers on an INVITE: the hop nearest the caller that was captured
+    last_seen: float
+    initial_cseqs: set[int] = field(default_factory=set)  # CSeq numbers of the caller's out-of-dialog INVITEs
+    invites: int = 0  # distinct initial INVITE transactions (1 + challenges and redirects followed)
+    ringing: float | None = None  # first 180/183 to the INVITE
+    answered: float | None = None  # first 2xx to the INVITE
+    answer_tag: str = ""  # To tag of the answering early dialog
+    early_tags: set[str] = field(default_factory=set)  # To tags of every early dialog (forks)
+    pending: Pending | None = None  # a 401/407/3xx waiting for the caller's new INVITE
+    challenges: int = 0
+    redirects: list[int] = field(default_factory=list)
+    branch_codes: list[int] = field(default_factory=list)  # final failures on hops further from the caller
+    cancel: Ending | None = None
+    ending: Ending | None = None  # set once the call has ended (BYE, final failure)
+    reasons: list[str] = field(default_factory=list)  # every Reason value seen, in order, once each
+    hops: list[str] = field(default_factory=list)  # "src:port>dst:port" of each address pair seen, in order
+    vias: tuple[str, ...] = ()  # the Via headers of the INVITE with the most of them (the whole path)
+    transport: str = ""
+    raw: list[str] = field(default_factory=list)
+    raw_bytes: int = 0
+    digests: set[int] = field(default_factory=set)
+    invite_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE there
+    response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
+
+    # -- what a message does ------------------------------------------------------------------
+    def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
+        """Apply one message of this dialog (from either party, on any hop)."""
+        self.last_seen = max(self.last_seen, packet.time)
+        self._note(packet, message, raw_limit)
+        from_caller = message.from_tag == self.caller_tag
+        if message.is_request:
+            self._request(packet, message, from_caller)
+        elif from_caller and message.cseq_method == "INVITE" and message.cseq in self.initial_cseqs:
+            self._invite_response(packet, message)
+
+    def _request(self, packet: Packet, message: SipMessage, from_caller: bool) -> None:
+        method = message.method
+        if method == "INVITE" and from_caller and not message.to_tag:
+            self._initial_invite(packet, message)
+        elif method == "CANCEL" and from_caller and self.cancel is None and self.sender(packet, message) == "caller":
+            self.cancel = Ending("CANCEL", packet.time, "caller", 487, tuple(message.reasons()))
+        elif method == "BYE" and self.ending is None:
+            self.ending = Ending("BYE", packet.time, self.sender(packet, message), 0, tuple(message.reasons()))
+        # re-INVITE, UPDATE, ACK, PRACK, INFO, REFER, NOTIFY, OPTIONS; a proxy's CANCEL of its other branches:
+        # the call goes on
+
+    def sender(self, packet: Packet, message: SipMessage) -> str:
+        """Who sent an in-dialog request: the caller, the callee, or an element on the path ("platform").
+
+        A request from a party carries, on each hop, as many Via headers as that party's messages do there:
+        the caller's as many as its INVITE had on the same hop; the callee's as many as the INVITE's responses
+        had on the hop the other way round, counted from the callee's end. Fewer means a proxy made it (a
+        dialog torn down at a timeout, the CANCEL of a forking proxy's other branches).
+        """
+        hop, count = _hop(packet), len(message.vias)
+        by_tag = "caller" if message.from_tag == self.caller_tag else "callee"
+        if not packet.src:
+            return by_tag  # a trace without addresses: one hop, nothing to compare
+        if by_tag == "caller":
+            expected = self.invite_vias.get(hop, 0)
+            return "platform" if count < expected else "caller"
+        known = self.response_vias.get(hop)
+        if known is None:
+            return "callee"
+        return "platform" if count < max(self.response_vias.values()) - known + 1 else "callee"
+
+    def _initial_invite(self, packet: Packet, message: SipMessage) -> None:
+        self.min_vias = min(self.min_vias, len(message.vias))
+        self.invite_vias.setdefault(_hop(packet), len(message.vias))
+        if len(message.vias) > len(self.vias):
+            self.vias = message.vias
+        if message.cseq in self.initial_cseqs:
+            return  # a retransmission, or the same INVITE on another hop
+        self.initial_cseqs.add(message.cseq)
+        self.invites += 1
+        if self.pending is not None and message.cseq > self.pending.cseq:
+            self.pending = None  # the caller followed the challenge or the redirect
+
+    def _invite_response(self, packet: Packet, message: SipMessage) -> None:
+        status, tag = message.status, message.to_tag
+        self.response_vias.setdefault(_hop(packet), len(message.vias))
+        if 101 <= status < 300 and tag:
+            self.early_tags.add(tag)
+        if status in (180, 183) and self.ringing is None:
+            self.ringing = packet.time
+        if 200 <= status < 300:
+            if self.answered is None or packet.time < self.answered:
+                self.answered, self.answer_tag = packet.time, tag
+            self.pending = None
+        elif status >= 300:
+            self._final_failure(packet, message)
+
+    def _final_failure(self, packet: Packet, message: SipMessage) -> None:
+        status = message.status
+        if len(message.vias) > self.min_vias:
+            # A proxy's branch failed; the proxy may still try another target (serial forking, failover).
+            if status not in self.branch_codes and len(self.branch_codes) < MAX_BRANCH_CODES:
+                self.branch_codes.append(status)
+            return
+        if self.answered is not None or self.ending is not None:
+            return  # another fork's failure after the answer, or a late retransmission
+        if message.cseq != max(self.initial_cseqs):
+            return  # the answer to an INVITE the caller already re-sent
+        reasons = tuple(message.reasons())
+        if status in CHALLENGES or 300 <= status < 400:
+            if self.pending is None or self.pending.cseq != message.cseq:
+                self.pending = Pending(status, packet.time, message.cseq, reasons)
+                if status in CHALLENGES:
+                    self.challenges += 1
+                else:
+                    self.redirects.append(status)
+            return
+        if self.cancel is not None and status == 487:
+            self.ending = Ending("response", packet.time, "caller", status, self.cancel.reasons + reasons)
+        else:
+            self.ending = Ending("response", packet.time, None, status, reasons)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _note(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
+        hop = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
+        if hop not in self.hops and len(self.hops) < MAX_HOPS:
+            self.hops.append(hop)
+        self.transport = self.transport or packet.transport
+        for reason in message.values("reason"):
+            if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
+                self.reasons.append(reason)
+        digest = hash(packet.payload)  # per process; after a restart a repeated message may be kept twice
+        most, most_bytes = raw_limit
+        if digest in self.digests or len(self.raw) >= most or self.raw_bytes + len(packet.payload) > most_bytes:
+            return
+        self.digests.add(digest)
+        text = packet.payload.decode("utf-8", "replace")
+        self.raw.append(f"{packet.time:.6f} {hop} {packet.transport}\n{text}")
+        self.raw_bytes += len(packet.payload)
+
+    # -- questions the engine asks ------------------------------------------------------------
+    def finished(self) -> bool:
+        """Ended for good: a BYE of an answered call, or the caller-side final failure of the INVITE."""
+        if self.ending is None:
+            return False
+        return self.ending.how == "response" or self.answered is not None
+
+    def settled_ending(self, now: float, settle: float) -> Ending | None:
+        """The ending due at ``now`` for a dialog waiting on a message that may still come, else ``None``.
+
+        A BYE seen before the 200 of the INVITE (captures reorder), a CANCEL not yet answered by a 487,
+        a 401/407/3xx not yet followed by a new INVITE: each is given ``settle`` seconds (RFC 3261 Timer
+        B, 64·T1) for the missing message before it is taken as the end.
+        """
+        if self.ending is not None and self.ending.how == "BYE" and now - self.ending.time >= settle:
+            return self.ending
+        if self.answered is not None or self.ending is not None:
+            return None
+        if self.pending is not None and now - self.pending.time >= settle:
+            return Ending("response", self.pending.time, None, self.pending.code, self.pending.reasons)
+        if self.cancel is not None and now - self.cancel.time >= settle:
+            return self.cancel
+        return None
+
+
+def _hop(packet: Packet) -> Hop:
+    return packet.src, packet.sport, packet.dst, packet.dport
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -1,0 +1,208 @@
+"""HEP (Homer Encapsulation Protocol) v1, v2 and v3: a mirrored SIP message with its addresses and time.
+
+HEP v3 (sipcapture/HEP, "HEP3 Network Protocol Specification"): ``HEP3``, a 16-bit total length, then
+chunks of (vendor id, type id, length including the 6-byte chunk header, value), all big-endian. The
+generic chunks (vendor 0) read here:
+
+==== ========= =====================================================
+type value     meaning
+==== ========= =====================================================
+1    uint8     IP family (2 = IPv4, 10 = IPv6)
+2    uint8     IP protocol (6 TCP, 17 UDP, 132 SCTP)
+3/4  4 bytes   IPv4 source / destination address
+5/6  16 bytes  IPv6 source / destination address
+7/8  uint16    source / destination port
+9    uint32    timestamp, seconds since the epoch
+10   uint32    timestamp, microseconds
+11   uint8     protocol type: 1 = SIP (others — RTCP, logs, QoS — are not calls)
+12   uint32    capture id: the sending node's number (16-bit from some)
+14   string    authentication key (the capture password)
+15   bytes     the captured payload
+16   bytes     the payload, zlib-compressed
+17   string    internal correlation id
+==== ========= =====================================================
+
+Other chunks and other vendors are skipped. HEP v1 and v2 (Kamailio ``siptrace`` ``hep_version``,
+``hep.h``): version, header length (16 for IPv4, 40 for IPv6), family, protocol, source and destination
+ports (network order) and addresses, then for v2 a ``hep_timehdr`` of seconds, microseconds (both
+little-endian, as ``siptrace`` writes them) and a 16-bit capture id, padded to 12 bytes; the payload
+follows. v1 has no time: the time of receipt is used.
+
+Bytes that are not HEP raise ``HepError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import zlib
+from dataclasses import dataclass
+
+from hangup.sip.packet import Packet
+
+SIP = 1
+_CHUNK = struct.Struct("!HHH")  # vendor id, type id, length
+_TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
+_PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
+MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
+
+
+class HepError(ValueError):
+    """The bytes are not a readable HEP packet; ``what`` names the part at fault."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class HepPacket:
+    """One decoded HEP packet: the captured message and what its sender said about it."""
+
+    version: int
+    packet: Packet
+    protocol_type: int  # 1 = SIP
+    capture_id: int | None = None
+    password: str = ""
+    correlation_id: str = ""
+
+
+def decode(data: bytes, received_at: float) -> HepPacket:
+    """Decode one HEP v1/v2/v3 packet; ``received_at`` times the packets that carry no time (v1)."""
+    if data[:4] == b"HEP3":
+        return _decode_v3(data)
+    if data[:1] in (b"\x01", b"\x02"):
+        return _decode_v12(data, received_at)
+    raise HepError("header", f"not HEP: starts with {data[:4]!r}")
+
+
+def frame_length(header: bytes) -> int:
+    """The total length of a HEP3 packet from its first 6 bytes (TCP streams frames back to back)."""
+    if len(header) < 6 or header[:4] != b"HEP3":
+        raise HepError("header", f"not a HEP3 frame: starts with {header[:4]!r}")
+    length: int = struct.unpack("!H", header[4:6])[0]
+    if length < 6:
+        raise HepError("length", f"{length} is shorter than the header")
+    return length
+
+
+def _decode_v3(data: bytes) -> HepPacket:
+    length = frame_length(data[:6])
+    if length != len(data):
+        raise HepError("length", f"says {length} bytes, the packet has {len(data)}")
+    chunks: dict[int, bytes] = {}
+    offset, unpack = 6, _CHUNK.unpack_from
+    while offset < length:
+        if length - offset < 6:
+            raise HepError("chunk", f"{length - offset} stray bytes at offset {offset}")
+        vendor, kind, size = unpack(data, offset)
+        if size < 6 or offset + size > length:
+            raise HepError("chunk", f"type {kind} at offset {offset} has length {size}")
+        if vendor == 0:
+            chunks[kind] = data[offset + 6:offset + size]
+        offset += size
+    return _from_chunks(chunks)
+
+
+def _from_chunks(chunks: dict[int, bytes]) -> HepPacket:
+    src, dst = _address(chunks, 3, 5, "source"), _address(chunks, 4, 6, "destination")
+    payload = chunks.get(15)
+    if payload is None and 16 in chunks:
+        payload = _inflate(chunks[16])
+    if payload is None:
+        raise HepError("payload", "no payload chunk (15 or 16)")
+    seconds, micros, sport, dport, protocol, kind, capture = (
+        _uint(chunks, 9, 0), _uint(chunks, 10, 0), _uint(chunks, 7, 0), _uint(chunks, 8, 0), _uint(chunks, 2, 17),
+        _uint(chunks, 11, SIP), _uint(chunks, 12, -1))
+    packet = Packet(seconds + micros / 1e6, src, sport, dst, dport, _TRANSPORTS.get(protocol, "udp"), payload)
+    password, correlation = chunks.get(14), chunks.get(17)
+    return HepPacket(3, packet, kind, None if capture < 0 else capture,
+                     password.decode("utf-8", "replace") if password else "",
+                     correlation.decode("utf-8", "replace") if correlation else "")
+
+
+def _address(chunks: dict[int, bytes], v4: int, v6: int, name: str) -> str:
+    raw = chunks.get(v4) if v4 in chunks else chunks.get(v6)
+    if raw is None or len(raw) not in (4, 16):
+        raise HepError(f"{name} address", "missing or not 4 or 16 bytes")
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def _uint(chunks: dict[int, bytes], kind: int, default: int) -> int:
+    raw = chunks.get(kind)
+    if raw is None:
+        return default
+    if len(raw) not in (1, 2, 4, 8):
+        raise HepError(f"chunk {kind}", f"an integer of {len(raw)} bytes")
+    return int.from_bytes(raw, "big")
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_PAYLOAD + 1)
+    except zlib.error as exc:
+        raise HepError("payload", f"compressed payload does not inflate: {exc}") from None
+    if len(out) > MAX_PAYLOAD:
+        raise HepError("payload", f"inflates to more than {MAX_PAYLOAD} bytes")
+    return out
+
+
+def _decode_v12(data: bytes, received_at: float) -> HepPacket:
+    if len(data) < 16:
+        raise HepError("header", f"{len(data)} bytes is too short for HEP v1/v2")
+    version, header, _family, protocol, sport, dport = struct.unpack("!BBBBHH", data[:8])
+    if header not in (16, 40):
+        raise HepError("header", f"header length {header} is neither 16 (IPv4) nor 40 (IPv6)")
+    size = 4 if header == 16 else 16
+    if len(data) < header:
+        raise HepError("header", "shorter than its header")
+    src = str(ipaddress.ip_address(data[8:8 + size]))
+    dst = str(ipaddress.ip_address(data[8 + size:8 + 2 * size]))
+    when, capture, offset = received_at, None, header
+    if version == 2:
+        if len(data) < header + 12:
+            raise HepError("time header", "missing")
+        seconds, micros, capture = struct.unpack("<IIH", data[header:header + 10])
+        when, offset = seconds + micros / 1e6, header + 12
+    packet = Packet(when, src, sport, dst, dport, _TRANSPORTS.get(protocol, "udp"), data[offset:])
+    return HepPacket(version, packet, SIP, capture)
+
+
+# -- encoding: what capturing SIP elements send (tests and benchmarks speak HEP through these) ----------
+def encode_v3(packet: Packet, *, capture_id: int = 0, password: str = "", correlation_id: str = "",
+              protocol_type: int = SIP, compress: bool = False) -> bytes:
+    """A HEP3 packet of ``packet``, chunk by chunk as heplify and Kamailio ``siptrace`` lay them out."""
+    src, dst = ipaddress.ip_address(packet.src), ipaddress.ip_address(packet.dst)
+    v6 = src.version == 6
+    seconds = int(packet.time)
+    body = b"".join((
+        _chunk(1, struct.pack("!B", 10 if v6 else 2)),
+        _chunk(2, struct.pack("!B", _PROTOCOLS.get(packet.transport, 17))),
+        _chunk(5 if v6 else 3, src.packed), _chunk(6 if v6 else 4, dst.packed),
+        _chunk(7, struct.pack("!H", packet.sport)), _chunk(8, struct.pack("!H", packet.dport)),
+        _chunk(9, struct.pack("!I", seconds)),
+        _chunk(10, struct.pack("!I", round((packet.time - seconds) * 1e6) % 1_000_000)),
+        _chunk(11, struct.pack("!B", protocol_type)), _chunk(12, struct.pack("!I", capture_id)),
+        _chunk(14, password.encode()) if password else b"",
+        _chunk(16, zlib.compress(packet.payload)) if compress else _chunk(15, packet.payload),
+        _chunk(17, correlation_id.encode()) if correlation_id else b"",
+    ))
+    return b"HEP3" + struct.pack("!H", 6 + len(body)) + body
+
+
+def encode_v2(packet: Packet, *, capture_id: int = 0, version: int = 2) -> bytes:
+    """A HEP v2 (or v1) packet of ``packet``, as Kamailio ``siptrace`` packs it."""
+    src, dst = ipaddress.ip_address(packet.src), ipaddress.ip_address(packet.dst)
+    header = 16 if src.version == 4 else 40
+    head = struct.pack("!BBBBHH", version, header, 2 if header == 16 else 10,
+                       _PROTOCOLS.get(packet.transport, 17), packet.sport, packet.dport)
+    seconds = int(packet.time)
+    timing = struct.pack("<IIHxx", seconds, round((packet.time - seconds) * 1e6) % 1_000_000, capture_id)
+    return head + src.packed + dst.packed + (timing if version == 2 else b"") + packet.payload
+
+
+def _chunk(kind: int, value: bytes) -> bytes:
+    return struct.pack("!HHH", 0, kind, 6 + len(value)) + value

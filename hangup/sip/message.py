@@ -1,0 +1,280 @@
+"""One SIP message read from its bytes: start line, headers, body and the values a dialog needs.
+
+The grammar is RFC 3261 §7 and §25: a request line (``INVITE sip:bob@example.com SIP/2.0``) or a status
+line (``SIP/2.0 180 Ringing``), header lines up to an empty line, a body of ``Content-Length`` bytes.
+Header names are case-insensitive and have compact forms (§7.3.3, IANA "Header Fields" registry);
+headers whose grammar is a comma-separated list (Via, Reason, Contact …) may be repeated or joined
+with commas, and commas inside quoted strings or ``<…>`` do not separate values. ``Reason`` is
+RFC 3326: ``Q.850;cause=17;text="User busy"`` or ``SIP;cause=487``.
+
+Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: Compact header forms → full names, lower case (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 3841, RFC 4028, RFC 4474).
+COMPACT_FORMS: dict[str, str] = {
+    "a": "accept-contact", "b": "referred-by", "c": "content-type", "d": "request-disposition",
+    "e": "content-encoding", "f": "from", "i": "call-id", "j": "reject-contact", "k": "supported",
+    "l": "content-length", "m": "contact", "n": "identity-info", "o": "event", "r": "refer-to", "s": "subject",
+    "t": "to", "u": "allow-events", "v": "via", "x": "session-expires", "y": "identity",
+}
+#: Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1, §20): split into one value each. Every
+#: other header is kept whole, since commas inside it (a display name, Digest parameters) separate nothing.
+_LIST_VALUED = frozenset({"via", "reason", "contact", "route", "record-route", "path", "service-route", "allow",
+                          "supported", "require", "proxy-require", "unsupported", "allow-events", "accept",
+                          "history-info", "p-asserted-identity"})
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_NAMES: dict[str, str] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
+_REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
+_STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
+_TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
+_PARAM = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
+_URI = re.compile(r"<([^>]*)>")
+_USER = re.compile(r"^(?:sips?|tel):(?:([^@;?]*)@)?([^;?>]*)", re.IGNORECASE)
+MAX_HEADERS = 256
+
+
+class SipParseError(ValueError):
+    """The bytes are not one well-formed SIP message; ``what`` names the part at fault."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One RFC 3326 ``Reason`` value: protocol (``Q.850``, ``SIP``), its cause and text."""
+
+    protocol: str  # as written, e.g. "Q.850", "SIP", "X.int"
+    cause: int | None  # the cause parameter; None when absent or not a number
+    text: str  # the text parameter, unquoted; "" when absent
+
+    @property
+    def ref(self) -> str | None:
+        """The catalog reference of this reason (``q850:17``, ``sip:487``), when it has one."""
+        if self.cause is None:
+            return None
+        scheme = {"Q.850": "q850", "SIP": "sip"}.get(self.protocol.upper())
+        return f"{scheme}:{self.cause}" if scheme else None
+
+    def __str__(self) -> str:
+        text = f';text="{self.text}"' if self.text else ""
+        return f"{self.protocol};cause={self.cause if self.cause is not None else ''}{text}"
+
+
+@dataclass(frozen=True, slots=True)
+class SipMessage:
+    """A parsed SIP request or response; header names are kept lower case, compact forms expanded."""
+
+    method: str  # request method, or the CSeq method of a response
+    uri: str  # request URI; "" for a response
+    status: int  # response status code; 0 for a request
+    phrase: str  # response reason phrase
+    headers: tuple[tuple[str, str], ...]  # (lower-case full name, value) in order, comma lists split
+    body: bytes
+    call_id: str
+    from_value: str
+    to_value: str
+    cseq: int
+    cseq_method: str
+    vias: tuple[str, ...] = field(default=())
+    from_tag: str = ""  # tag_of(from_value), read once
+    to_tag: str = ""  # tag_of(to_value)
+
+    @property
+    def is_request(self) -> bool:
+        return self.status == 0
+
+    @property
+    def branch(self) -> str:
+        """The top Via's branch parameter ("" when absent)."""
+        if not self.vias:
+            return ""
+        found = _BRANCH.search(self.vias[0])
+        return found.group(1) if found else ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (any case, compact form accepted)."""
+        key = _canonical(name)
+        return next((v for k, v in self.headers if k == key), None)
+
+    def values(self, name: str) -> list[str]:
+        key = _canonical(name)
+        return [v for k, v in self.headers if k == key]
+
+    def reasons(self) -> list[Reason]:
+        """Every ``Reason`` value, in order (RFC 3326 allows several, repeated or comma-joined)."""
+        return [parse_reason(v) for v in self.values("reason")]
+
+    @property
+    def start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.phrase}" if self.status else f"{self.method} {self.uri} SIP/2.0"
+
+
+def _canonical(name: str) -> str:
+    found = _NAMES.get(name)
+    if found is None:
+        low = name.strip().lower()
+        found = COMPACT_FORMS.get(low, low)
+        if len(_NAMES) < 4096:
+            _NAMES[name] = found
+    return found
+
+
+def tag_of(value: str) -> str:
+    """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
+    end = value.rfind(">")
+    found = _TAG.search(value[end + 1:] if end >= 0 else value)
+    return found.group(1) if found else ""
+
+
+def user_of(value: str) -> str:
+    """The user part of a From/To value's URI (``alice`` of ``"A" <sip:alice@x>;tag=1``), else its host."""
+    bracket = _URI.search(value)
+    uri = bracket.group(1) if bracket else value.split(";", 1)[0].strip()
+    found = _USER.match(uri.strip())
+    if not found:
+        return uri.strip()
+    return found.group(1) or found.group(2)
+
+
+def split_list(value: str) -> list[str]:
+    """The values of a comma-separated header, commas inside quotes or ``<…>`` left alone."""
+    if '"' not in value and "<" not in value:  # the common case (Via, Allow): every comma separates
+        return [part for part in (p.strip() for p in value.split(",")) if part]
+    parts: list[str] = []
+    start, quoted, angle, escaped = 0, False, False, False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "<>":
+            angle = char == "<"
+        elif char == "," and not quoted and not angle:
+            parts.append(value[start:index].strip())
+            start = index + 1
+    parts.append(value[start:].strip())
+    return [part for part in parts if part]
+
+
+def parse_reason(value: str) -> Reason:
+    """One ``Reason`` value (``Q.850;cause=16;text="Normal call clearing"``); a bad cause becomes ``None``."""
+    protocol, _, rest = value.partition(";")
+    cause: int | None = None
+    text = ""
+    for match in _PARAM.finditer(";" + rest):
+        name, raw = match.group(1).lower(), (match.group(2) or "").strip()
+        if name == "cause" and raw.isdigit() and len(raw) <= 4:
+            cause = int(raw)
+        elif name == "text":
+            text = raw[1:-1].replace('\\"', '"') if raw.startswith('"') and raw.endswith('"') else raw
+    return Reason(protocol.strip(), cause, text)
+
+
+def parse(data: bytes) -> SipMessage:
+    """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
+    head, body = _split_head(data)
+    text = head.decode("utf-8", "replace")
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)  # RFC 3261 §7.3.1: a line starting with white space continues the one before
+    start, _, rest = text.partition("\n")
+    method, uri, status, phrase = _start_line(start.strip())
+    headers, first = _headers(rest)
+    body = _body(first, body)
+    call_id = _required(first, "call-id")
+    cseq_text = _required(first, "cseq")
+    number, _, cseq_method = cseq_text.partition(" ")
+    cseq_method = cseq_method.strip().upper()
+    if not number.isdigit() or len(number) > 10 or not cseq_method:
+        raise SipParseError("CSeq", f"expected a number and a method, got {cseq_text[:40]!r}")
+    if status == 0 and cseq_method != method:
+        raise SipParseError("CSeq", f"method {cseq_method!r} does not match the request's {method!r}")
+    from_value, to_value = _required(first, "from"), _required(first, "to")
+    return SipMessage(
+        method=method if status == 0 else cseq_method, uri=uri, status=status, phrase=phrase, headers=headers,
+        body=body, call_id=call_id, from_value=from_value, to_value=to_value, cseq=int(number),
+        cseq_method=cseq_method, vias=tuple(v for k, v in headers if k == "via"), from_tag=tag_of(from_value),
+        to_tag=tag_of(to_value),
+    )
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    start = len(data) - len(data.lstrip(b"\r\n"))  # RFC 3261 §7.5: empty lines before the start line are ignored
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        index = data.find(separator, start)
+        if index >= 0:
+            return data[start:index], data[index + len(separator):]
+    head = data[start:].rstrip(b"\r\n")
+    if not head:
+        raise SipParseError("start line", "empty message")
+    return head, b""  # headers only, no blank line: allowed for datagrams without a body
+
+
+def _start_line(line: str) -> tuple[str, str, int, str]:
+    status = _STATUS_LINE.match(line)
+    if status:
+        code = int(status.group(2))
+        if not 100 <= code <= 699:
+            raise SipParseError("status line", f"status code {code} is outside 100-699")
+        return "", "", code, (status.group(3) or "").strip()
+    request = _REQUEST_LINE.match(line)
+    if request:
+        return request.group(1).upper(), request.group(2), 0, ""
+    raise SipParseError("start line", f"not a SIP request or status line: {line[:60]!r}")
+
+
+def _headers(text: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """Every (name, value) in order, list headers split; and the first value of each name."""
+    headers: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
+    for line in text.split("\n"):
+        name, colon, value = line.partition(":")
+        if not colon:
+            if line.strip():
+                raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
+            continue
+        key = _NAMES.get(name) or _canonical(name)
+        if not key or " " in key or "\t" in key:
+            raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
+        if key in _LIST_VALUED:
+            values = split_list(value)
+            headers += [(key, part) for part in values]
+            if values and key not in first:
+                first[key] = values[0]
+        else:
+            value = value.strip()
+            headers.append((key, value))
+            if key not in first:
+                first[key] = value
+    if len(headers) > MAX_HEADERS:
+        raise SipParseError("header", f"more than {MAX_HEADERS} header values")
+    return tuple(headers), first
+
+
+def _required(first: dict[str, str], name: str) -> str:
+    value = first.get(name, "")
+    if not value:
+        raise SipParseError({"call-id": "Call-ID", "cseq": "CSeq"}.get(name, name.title()), "missing")
+    return value
+
+
+def _body(first: dict[str, str], body: bytes) -> bytes:
+    length_text = first.get("content-length")
+    if length_text is None:
+        return body  # a datagram's body runs to its end (RFC 3261 §18.3)
+    if not length_text.isdigit():
+        raise SipParseError("Content-Length", f"not a number: {length_text[:20]!r}")
+    length = int(length_text)
+    if length > len(body):
+        raise SipParseError("Content-Length", f"says {length} bytes, the message has {len(body)} after the headers")
+    return body[:length]

@@ -1,0 +1,142 @@
+"""A finished dialog as a classified ``CallRecord``: the cause chain and its precedence, in one place.
+
+The chain (best first) handed to hangup's classifier:
+
+1. the ``Reason: Q.850;cause=N`` values carried by the message that ended the call (the BYE, the
+   CANCEL, or the final response): a gateway or a switch saying precisely why (``q850:17`` user busy,
+   ``q850:34`` no circuit) is more specific than any SIP code;
+2. for a BYE, its ``Reason: SIP;cause=N`` values (``SIP;cause=408`` after an RFC 4028 refresh timeout or a media
+   timeout), then ``q850:16`` (normal clearing: a BYE without a reason is an ordinary hang-up);
+3. for a CANCEL or a final response, the INVITE's final status (``sip:487``, ``sip:486``), then the
+   ``SIP;cause=N`` values (on a CANCEL, ``SIP;cause=200`` says the call was answered elsewhere);
+4. for a dialog closed without an end (orphaned), ``sip:408`` when it was never answered (what the
+   caller's Timer C would have made of it), nothing when it was answered (the cause is unknown).
+
+Who ended the call: the sender of the BYE (its From tag against the INVITE's From tag), the caller
+for a CANCEL; for a final response and an orphan the catalog's entry for the code decides.
+
+What the signalling said beyond the chain (who ended the call, a reported Q.850 cause) is kept in the
+record's ``extra``, so ``reclassify`` gives a stored call the same verdict again without its messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hangup.causes.classify import FLAGS as CLASSIFIER_FLAGS
+from hangup.providers._common import RecordDraft
+from hangup.records import CallRecord
+from hangup.sip.dialog import Dialog, Ending
+from hangup.sip.message import user_of
+
+PROVIDER = "sip"
+#: Flag of a dialog closed by timeout (the name the emitter uses for calls started and never ended).
+ORPHANED = "orphaned"
+#: Flag of a call whose BYE was seen but never the 2xx that answered it.
+ANSWER_NOT_SEEN = "answer_not_seen"
+#: ``extra`` keys of what the signalling said that the classifier is told besides the chain.
+ENDED_BY, REPORTED_Q850, REPORTED_SIP = "ended_by", "reported_q850", "reported_sip"
+
+
+def chain_of(ending: Ending, answered: bool) -> list[str]:
+    """The cause fallback chain of an ending (module docstring), best first."""
+    q850 = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("q850:")]
+    sip = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("sip:")]
+    if ending.how == "BYE":
+        return _refs(*q850, *sip, "q850:16")
+    if ending.how == "orphaned":
+        return _refs(*q850, *sip) if answered else _refs(*q850, "sip:408", *sip)
+    return _refs(*q850, f"sip:{ending.code}" if ending.code else None, *sip)
+
+
+def _refs(*refs: str | None) -> list[str]:
+    return list(dict.fromkeys(r for r in refs if r))
+
+
+def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = ()) -> CallRecord:
+    """The classified record of a finished (or force-closed) dialog."""
+    answered = dialog.answered is not None or ending.how == "BYE"
+    draft = RecordDraft(PROVIDER, provider_call_id=dialog.call_id, from_user_id=user_of(dialog.from_value),
+                        to_user_id=user_of(dialog.to_value), received_at=received_at)
+    draft.setup_time = int(dialog.setup)
+    draft.end_time = int(max(ending.time, dialog.setup))
+    if dialog.answered is not None:
+        draft.start_time = int(dialog.answered)
+        draft.duration = max(0, round(ending.time - dialog.answered))
+    draft.answered = answered
+    draft.chain = chain_of(ending, answered)
+    draft.ended_by = ending.by
+    draft.sip = _final_code(dialog, ending)
+    draft.q850 = next((r.cause for r in ending.reasons if r.protocol.upper() == "Q.850"), None)
+    draft.flags = list(flags)
+    if answered and dialog.answered is None:
+        draft.flags.append(ANSWER_NOT_SEEN)
+    draft.extra = _extra(dialog, ending)
+    keep_evidence(draft)
+    draft.raw = "\n\n".join(dialog.raw)
+    return draft.finish()
+
+
+def keep_evidence(draft: RecordDraft) -> None:
+    """Write into ``extra`` what the classifier is told besides the chain, so ``reclassify`` can tell it again."""
+    for key, value in ((ENDED_BY, draft.ended_by), (REPORTED_Q850, draft.q850), (REPORTED_SIP, draft.sip)):
+        if value is not None and value != "":
+            draft.extra[key] = str(value)
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def reclassify(record: CallRecord) -> CallRecord:
+    """A stored SIP call classified again from what its signalling said (``hangup reclassify``).
+
+    The draft is rebuilt from the record and its ``extra`` exactly as ``record_of`` filled it, so an
+    unchanged catalog gives the same verdict and a changed one is applied.
+    """
+    extra = dict(record.extra)
+    draft = RecordDraft(record.provider, provider_call_id=record.provider_call_id,
+                        from_user_id=record.from_user_id, to_user_id=record.to_user_id,
+                        setup_time=record.setup_time, start_time=record.start_time, end_time=record.end_time,
+                        duration=record.duration, answered=record.answered, chain=list(record.causes),
+                        ended_by=extra.get(ENDED_BY) or None,
+                        q850=_number(extra.get(REPORTED_Q850)), sip=_number(extra.get(REPORTED_SIP)),
+                        flags=[f for f in record.flags if f not in CLASSIFIER_FLAGS], extra=extra,
+                        raw=record.raw, received_at=record.received_at)
+    fresh = draft.finish()
+    return replace(record, **{name: getattr(fresh, name) for name in (
+        "cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags")})
+
+
+def _final_code(dialog: Dialog, ending: Ending) -> int | None:
+    if dialog.answered is not None or ending.how == "BYE":
+        return 200
+    return ending.code or None
+
+
+def _extra(dialog: Dialog, ending: Ending) -> dict[str, str]:
+    """The dialog's facts that have no ``CallRecord`` field; times are seconds with millisecond precision."""
+    extra = {
+        "ended_with": ending.how,
+        "from": dialog.from_value,
+        "to": dialog.to_value,
+        "from_tag": dialog.caller_tag,
+        "hops": " ".join(dialog.hops),
+        "transport": dialog.transport,
+    }
+    optional = {
+        "pdd": f"{dialog.ringing - dialog.setup:.3f}" if dialog.ringing is not None else "",
+        "answer_delay": f"{dialog.answered - dialog.setup:.3f}" if dialog.answered is not None else "",
+        "final_code": str(ending.code) if ending.code else "",
+        "to_tag": dialog.answer_tag,
+        "early_dialogs": str(len(dialog.early_tags)) if len(dialog.early_tags) > 1 else "",
+        "challenges": str(dialog.challenges) if dialog.challenges else "",
+        "redirects": " ".join(map(str, dialog.redirects)),
+        "branch_codes": " ".join(map(str, dialog.branch_codes)),
+        "reasons": " | ".join(dialog.reasons),
+        "ending_reasons": " | ".join(map(str, ending.reasons)),
+        "via": " | ".join(dialog.vias),
+    }
+    extra.update({k: v for k, v in optional.items() if v})
+    return extra
+

@@ -1,0 +1,134 @@
+"""SIP message parsing: RFC 3261 example messages, compact forms, comma lists, Reason, malformed input."""
+
+from __future__ import annotations
+
+import pytest
+
+from hangup.sip.message import Reason, SipParseError, parse, parse_reason, split_list, tag_of, user_of
+
+# RFC 3261 §24.2, F1 (Alice's INVITE to the atlanta.com proxy) and F9 (the 200 OK as it reaches Alice).
+RFC3261_F1 = (
+    b"INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8\r\n"
+    b"Max-Forwards: 70\r\n"
+    b"To: Bob <sip:bob@biloxi.com>\r\n"
+    b"From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+    b"Call-ID: a84b4c76e66710\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:alice@pc33.atlanta.com>\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 4\r\n"
+    b"\r\n"
+    b"v=0\r\n"
+)
+RFC3261_F9 = (
+    b"SIP/2.0 200 OK\r\n"
+    b"Via: SIP/2.0/UDP server10.biloxi.com\r\n"
+    b"   ;branch=z9hG4bKnashds8;received=192.0.2.3\r\n"
+    b"Via: SIP/2.0/UDP bigbox3.site3.atlanta.com\r\n"
+    b"   ;branch=z9hG4bK77ef4c2312983.1;received=192.0.2.2\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.com\r\n"
+    b"   ;branch=z9hG4bK776asdhds ;received=192.0.2.1\r\n"
+    b"To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"
+    b"From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:bob@192.0.2.4>\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+# RFC 3261 §7.3.3: the same request with compact header names, comma-joined Vias and LF line ends.
+COMPACT = (
+    b"BYE sip:alice@pc33.atlanta.com SIP/2.0\n"
+    b"v: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKnashds10, SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKfirst\n"
+    b'f: "Bob, the builder" <sip:bob@biloxi.com>;tag=a6c85cf\n'
+    b"t: Alice <sip:alice@atlanta.com;tag=uri-param>;tag=1928301774\n"
+    b"i: a84b4c76e66710\n"
+    b"CSeq: 231 BYE\n"
+    b'Reason: Q.850;cause=16;text="Normal call clearing, by user", SIP;cause=200;text="Call completed elsewhere"\n'
+    b"Reason: X.int ;cause=0x0A\n"
+    b"l: 0\n\n"
+)
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (RFC3261_F1, {"method": "INVITE", "uri": "sip:bob@biloxi.com", "status": 0, "call_id": "a84b4c76e66710",
+                  "from_tag": "1928301774", "to_tag": "", "cseq": 314159, "cseq_method": "INVITE",
+                  "branch": "z9hG4bKnashds8", "body": b"v=0\r", "is_request": True}),
+    (RFC3261_F9, {"method": "INVITE", "status": 200, "phrase": "OK", "to_tag": "a6c85cf", "branch": "z9hG4bKnashds8",
+                  "call_id": "a84b4c76e66710@pc33.atlanta.com", "body": b"", "is_request": False}),
+    (COMPACT, {"method": "BYE", "from_tag": "a6c85cf", "to_tag": "1928301774", "cseq": 231,
+               "branch": "z9hG4bKnashds10", "call_id": "a84b4c76e66710"}),
+])
+def test_parse_reads_the_values_a_dialog_needs(data: bytes, expected: dict[str, object]) -> None:
+    message = parse(data)
+    assert {k: getattr(message, k) for k in expected} == expected
+
+
+def test_folded_and_comma_joined_vias_are_each_one_value() -> None:
+    assert len(parse(RFC3261_F9).vias) == 3
+    assert parse(COMPACT).vias == ("SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKnashds10",
+                                   "SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKfirst")
+
+
+def test_reasons_repeated_and_comma_joined_with_quoted_commas() -> None:
+    assert parse(COMPACT).reasons() == [
+        Reason("Q.850", 16, "Normal call clearing, by user"),
+        Reason("SIP", 200, "Call completed elsewhere"),
+        Reason("X.int", None, ""),
+    ]
+
+
+@pytest.mark.parametrize(("value", "reason", "ref"), [
+    ('Q.850;cause=17;text="User busy"', Reason("Q.850", 17, "User busy"), "q850:17"),
+    ("SIP;cause=487", Reason("SIP", 487, ""), "sip:487"),
+    ("SIP ; cause = 600 ; text=Busy", Reason("SIP", 600, "Busy"), "sip:600"),
+    ('q.850;text="a \\"quoted\\" word";cause=34', Reason("q.850", 34, 'a "quoted" word'), "q850:34"),
+    ("Q.850;cause=abc", Reason("Q.850", None, ""), None),
+    ("preemption;cause=1", Reason("preemption", 1, ""), None),
+])
+def test_parse_reason(value: str, reason: Reason, ref: str | None) -> None:
+    assert parse_reason(value) == reason and parse_reason(value).ref == ref
+
+
+@pytest.mark.parametrize(("value", "parts"), [
+    ('a, "b, c" <sip:x>, <sip:y;p=1,2>', ['a', '"b, c" <sip:x>', '<sip:y;p=1,2>']),
+    ("one", ["one"]),
+    (" , ,", []),
+])
+def test_split_list(value: str, parts: list[str]) -> None:
+    assert list(split_list(value)) == parts
+
+
+@pytest.mark.parametrize(("value", "tag", "user"), [
+    ('"Alice" <sip:alice@atlanta.com>;tag=88sja8x', "88sja8x", "alice"),
+    ("<sip:+15551234567@gw.example.com;user=phone;tag=not-this>", "", "+15551234567"),
+    ("sip:bob@biloxi.com;tag=x1", "x1", "bob"),
+    ("<tel:+15551234567>;TAG=T9", "T9", "+15551234567"),
+    ("<sip:pbx.example.com>", "", "pbx.example.com"),
+])
+def test_tag_and_user(value: str, tag: str, user: str) -> None:
+    assert tag_of(value) == tag and user_of(value) == user
+
+
+@pytest.mark.parametrize(("data", "what"), [
+    (b"", "start line"),
+    (b"\r\n\r\n", "start line"),
+    (b"HTTP/1.1 200 OK\r\n\r\n", "start line"),
+    (b"SIP/2.0 700 Odd\r\nCall-ID: x\r\n\r\n", "status line"),
+    (RFC3261_F1.replace(b"Call-ID: a84b4c76e66710\r\n", b""), "Call-ID"),
+    (RFC3261_F1.replace(b"CSeq: 314159 INVITE", b"CSeq: many INVITE"), "CSeq"),
+    (RFC3261_F1.replace(b"CSeq: 314159 INVITE", b"CSeq: 314159 BYE"), "CSeq"),
+    (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: 400"), "Content-Length"),
+    (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: four"), "Content-Length"),
+    (RFC3261_F1.replace(b"Max-Forwards: 70", b"this line has no colon"), "header"),
+    (RFC3261_F1.replace(b"From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n", b""), "From"),
+])
+def test_malformed_messages_name_what_is_wrong(data: bytes, what: str) -> None:
+    with pytest.raises(SipParseError) as raised:
+        parse(data)
+    assert raised.value.what == what
+
+
+def test_a_datagram_without_content_length_has_the_rest_as_body() -> None:
+    data = RFC3261_F1.replace(b"Content-Length: 4\r\n", b"")
+    assert parse(data).body == b"v=0\r\n"
