@@ -5,8 +5,11 @@ captured callbacks. Where each canonical value comes from:
 
 * id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``.
 * times: ``StartTime`` (set-up), ``AnswerTime`` (answer, empty when unanswered), ``EndTime``;
-  Plivo writes them as ``YYYY-MM-DD HH:MM:SS``, read as UTC unless an offset is given
-  (**the time zone is not stated in Plivo's docs; not confirmed**).
+  Plivo writes them as ``YYYY-MM-DD HH:MM:SS`` in the account's time zone (an Indian account's
+  callback: ``StartTime=2024-09-26 14:05:08`` with ``SessionStart=2024-09-26 08:35:10.910772``, UTC;
+  Plivo's REST call records say ``+05:30`` outright). ``SessionStart`` gives the offset
+  (``account_offset``), which is taken off all three; without it they are read as UTC unless they
+  carry an offset.
 * duration: ``Duration`` (``BillDuration`` is the billed, rounded value and stays in ``extra``).
 * cause chain: ``plivo:<HangupCauseCode>`` (else ``plivo:<HangupCauseName>``) → ``freeswitch:<HangupCause>``
   (Plivo's ``HangupCause`` is the FreeSWITCH/Q.850 cause name); who hung up: ``plivo-source:<HangupSource>``.
@@ -27,7 +30,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
-from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, ref
+from hangup.providers._common import RecordDraft, any_equal, body_text, credential, header, parse_time, ref
 from hangup.providers.base import WebhookRequest
 from hangup.records import CallRecord, Direction
 
@@ -49,6 +52,11 @@ BILL_DURATION = "BillDuration"
 START_TIME = "StartTime"
 ANSWER_TIME = "AnswerTime"
 END_TIME = "EndTime"
+SESSION_START = "SessionStart"
+
+#: Time zones are whole quarter hours; the largest offsets are ±14 h (Kiribati, UTC+14).
+ZONE_STEP = 15 * 60
+MAX_OFFSET = 14 * 3600
 
 HEADER_V3 = "x-plivo-signature-v3"
 HEADER_MA_V3 = "x-plivo-signature-ma-v3"
@@ -74,6 +82,10 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))
+    offset = account_offset(draft.setup_time, parse_time(params.get(SESSION_START, "").strip()))
+    if offset:
+        draft.setup_time, draft.start_time, draft.end_time = (
+            t - offset if t else 0 for t in (draft.setup_time, draft.start_time, draft.end_time))
     draft.duration = draft.integer(DURATION, params.get(DURATION))
     draft.integer(BILL_DURATION, params.get(BILL_DURATION))
     if params.get(CALL_STATUS, "").lower() == "completed":
@@ -91,6 +103,20 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
         draft.sources.append(source)
     draft.extra = dict(params)
     return draft.finish()
+
+
+def account_offset(start: int, session_start: int | None) -> int:
+    """Seconds the account's local time is ahead of UTC, read from the callback itself.
+
+    ``StartTime``/``AnswerTime``/``EndTime`` are written in the account's time zone without an offset
+    (an Indian account sends ``StartTime=14:05:08`` with ``SessionStart=08:35:10.91``, UTC); both mark
+    the call's start, so their difference rounded to a quarter hour is the zone's offset. 0 when
+    ``SessionStart`` is absent or the difference is no time zone.
+    """
+    if not start or not session_start:
+        return 0
+    offset = round((start - session_start) / ZONE_STEP) * ZONE_STEP
+    return offset if abs(offset) <= MAX_OFFSET else 0
 
 
 #: ``Event`` values of the hangup URL; an absent ``Event`` is the classic hangup callback.

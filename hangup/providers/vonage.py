@@ -11,9 +11,10 @@ and vonage-python-sdk ``vonage_voice`` 1.4.0 (``CallState``). Where each value c
 * times: ``start_time`` (answer) and ``end_time`` on ``completed``, else ``timestamp`` as end;
   duration: ``duration`` (seconds).
 * cause chain: ``vonage-detail:<detail>`` (failed/rejected/unanswered refinements) →
-  ``vonage-status:<status>``. ``disconnected_by`` (``platform``/``user``) is **not confirmed** in
-  Vonage's reference; ``platform`` is read as ended by the platform, anything else is kept in
-  ``extra`` only.
+  ``sip:<sip_code>`` (error responses) → ``vonage-status:<status>``; ``sip_code`` (vonage-java-sdk
+  ``EventWebhook.getSipCode``) is the record's SIP status when it is one. ``disconnected_by``
+  (``platform``/``user``, vonage-java-sdk ``DisconnectedBy``) is not in Vonage's reference; ``platform``
+  is read as ended by the platform, ``user`` (which party is not said) is kept in ``extra`` only.
 
 Signature: signed webhooks carry ``Authorization: Bearer <JWT>`` signed HS256 with the account's
 signature secret (vonage-python-sdk ``vonage_jwt.verify_jwt.verify_signature``); hangup also checks
@@ -32,6 +33,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from hangup.errors import Forbidden, Unauthorized
+from hangup.providers._codes import sip_status
 from hangup.providers._common import (
     RecordDraft,
     any_equal,
@@ -63,6 +65,7 @@ END_TIME = "end_time"
 TIMESTAMP = "timestamp"
 DURATION = "duration"
 DISCONNECTED_BY = "disconnected_by"
+SIP_CODE = "sip_code"
 
 CLAIM_PAYLOAD_HASH = "payload_hash"
 CLAIM_IAT = "iat"
@@ -95,7 +98,11 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.duration = draft.integer(DURATION, event.get(DURATION))
     status = text(event.get(STATUS)).strip().lower()
     detail = text(event.get(DETAIL)).strip().lower() if status != "completed" else ""
-    draft.add_chain(ref("vonage-detail", detail), ref("vonage-status", status))
+    # The SIP response Vonage reports is the platform's own fact: kept as the record's SIP status, and
+    # tried before the broad status (a failed call's 404 says more than "failed").
+    draft.sip = sip_status(event.get(SIP_CODE))
+    sip_ref = ref("sip", draft.sip) if draft.sip and draft.sip >= 300 else None
+    draft.add_chain(ref("vonage-detail", detail), sip_ref, ref("vonage-status", status))
     if text(event.get(DISCONNECTED_BY)).lower() == "platform":
         draft.ended_by = "platform"
     flatten("", event, draft.extra)

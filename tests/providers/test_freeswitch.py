@@ -55,13 +55,17 @@ def test_uuid_from_the_query_when_variables_lack_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("direction", "disposition", "ended_by"),
-    [("inbound", "recv_bye", "caller"), ("inbound", "send_bye", "callee"), ("outbound", "recv_bye", "callee"),
-     ("outbound", "send_bye", "caller"), ("outbound", "recv_refuse", "callee"), ("inbound", "recv_cancel", "caller")],
+    ("direction", "disposition", "bridge_epoch", "ended_by"),
+    [("inbound", "recv_bye", "10", "caller"), ("inbound", "send_bye", "10", "callee"),
+     ("outbound", "recv_bye", "10", "callee"), ("outbound", "send_bye", "10", "caller"),
+     ("outbound", "recv_refuse", "0", "callee"), ("inbound", "recv_cancel", "0", "caller"),
+     # never bridged: FreeSWITCH itself hung up (IVR, failed bridge), nobody on the other side
+     ("inbound", "send_bye", "0", "platform"), ("outbound", "send_bye", "0", "platform")],
 )
-def test_disposition_read_with_direction(direction: str, disposition: str, ended_by: str) -> None:
+def test_disposition_read_with_direction(direction: str, disposition: str, bridge_epoch: str, ended_by: str) -> None:
     cdr = {"variables": {"uuid": "u1", "direction": direction, "hangup_cause": "NORMAL_CLEARING",
-                         "answer_epoch": "10", "billsec": "5", "sip_hangup_disposition": disposition}}
+                         "answer_epoch": "10", "bridge_epoch": bridge_epoch, "billsec": "5",
+                         "sip_hangup_disposition": disposition}}
     record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
     assert record is not None and record.ended_by == ended_by
 
