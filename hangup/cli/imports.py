@@ -68,6 +68,10 @@ def describe(summary: ImportSummary) -> str:
         f"ignored {summary.ignored}, rejected {summary.rejected} "
         f"({summary.read} events from {len(summary.files)} file(s) in {summary.seconds:.1f} s)"
     ]
+    if summary.conflict_talk_seconds:
+        lines.append(f"  conflicts hold {summary.conflict_talk_seconds} s of talk time the stored calls lack "
+                     f"(rows sharing a call id: legs, transfers); see hangup calls show "
+                     f"{', '.join(summary.conflict_calls)}")
     for reason, count in summary.reasons.most_common(10):
         lines.append(f"  rejected {count}: {reason}")
     if summary.rejects_path:

@@ -34,7 +34,8 @@ from urllib.parse import urlencode
 
 from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
-from hangup.providers import asterisk, callcenter, freeswitch
+from hangup.importer.jsondocs import is_complete, json_texts
+from hangup.providers import asterisk, callcenter, freeswitch, plivo, twilio
 from hangup.providers._common import json_object
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import get_provider
@@ -132,25 +133,31 @@ def _form_reader(name: str) -> Reader:
                 body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
                 yield attempt(f"row {number}", json.dumps(row), adapter.parse, _post(body, received_at))
             return
+        if first.startswith(("{", "[")):
+            for location, text in json_texts(first, lines):
+                yield attempt(location, text, _parse_form, adapter, text, received_at, name)
+            return
         for number, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
+            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at, name)
 
     return read
 
 
-def _parse_form(adapter: Provider, text: str, received_at: float) -> CallRecord | None:
-    return adapter.parse(_post(_form_body(text), received_at))
+def _parse_form(adapter: Provider, text: str, received_at: float, name: str = "") -> CallRecord | None:
+    return adapter.parse(_post(_form_body(text, REST_RECORDS.get(name)), received_at))
 
 
-def _form_body(text: str) -> bytes:
+def _form_body(text: str, from_rest: Callable[[Mapping[str, Any]], dict[str, str]] | None = None) -> bytes:
     if not text.startswith("{"):
         return text.encode()
     data = json.loads(text)
     if not isinstance(data, dict):
         raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
+    if from_rest is not None:
+        data = from_rest(data)
     return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
 
 
@@ -160,19 +167,9 @@ def _post(body: bytes, received_at: float, content_type: str = "application/x-ww
 
 
 def _json_objects(stream: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(location, JSON text) of each object: JSON Lines, or one array or object filling the file."""
+    """(location, JSON text) of each record: JSON Lines, or objects, arrays or list pages one after another."""
     first, lines = _peek(stream)
-    if first.startswith("["):
-        try:
-            values = json.loads("".join(lines))
-        except ValueError as exc:
-            raise PayloadError(f"not a JSON array: {exc}"[:200]) from None
-        for index, value in enumerate(values if isinstance(values, list) else [values], 1):
-            yield f"item {index}", json.dumps(value)
-        return
-    for number, line in enumerate(lines, 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield f"line {number}", line.strip()
+    return json_texts(first, lines)
 
 
 def _json_reader(name: str) -> Reader:
@@ -187,21 +184,13 @@ def _json_reader(name: str) -> Reader:
 
 def read_freeswitch(stream: IO[str], received_at: float) -> Iterator[Item]:
     first, lines = _peek(stream)
-    if first.startswith("{") and _is_complete_json(first):
+    if first.startswith("{") and is_complete(first):
         for number, line in enumerate(lines, 1):
             if line.strip():
                 yield attempt(f"line {number}", line.strip(), _freeswitch, line.strip(), received_at)
         return
     document = "".join(lines)
     yield attempt("document", document, _freeswitch, document, received_at)
-
-
-def _is_complete_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _freeswitch(text: str, received_at: float) -> CallRecord:
@@ -288,6 +277,12 @@ def _export_json(text: str) -> CallRecord:
 def _object(text: str) -> dict[str, Any]:
     return json_object(text.encode("utf-8", "replace"), "jsonl")
 
+
+#: Platforms whose REST call records use other keys than their callbacks: record → callback parameters.
+REST_RECORDS: Mapping[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
+    "twilio": twilio.from_rest,
+    "plivo": plivo.from_rest,
+}
 
 READERS: Mapping[str, Reader] = {
     "planet-urls": read_planet_urls,

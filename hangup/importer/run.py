@@ -39,6 +39,9 @@ GUESS_BYTES = 8192
 #: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
 #: process start (~0.3 s) would cost more than it saves.
 PARALLEL_BYTES = 8 * 1024 * 1024
+#: Conflicts read back for the summary (newest first), and call ids it names.
+CONFLICT_SCAN = 100_000
+CONFLICT_EXAMPLES = 5
 
 #: (extension, marker found in the file's first bytes) → format, tried in order.
 _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -95,6 +98,10 @@ class ImportSummary:
     reasons: Counter[str] = field(default_factory=Counter)
     rejects_path: str | None = None
     seconds: float = 0.0
+    # Talk time the conflicting versions hold beyond the stored ones: Master.csv writes one row per leg
+    # (a Local/ stub, then the conversation; each transfer) under one uniqueid, and only the first is stored.
+    conflict_talk_seconds: int = 0
+    conflict_calls: list[str] = field(default_factory=list)  # a few call ids whose versions hold that time
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +109,7 @@ class ImportSummary:
             "duplicates": self.duplicates, "conflicts": self.conflicts, "ignored": self.ignored,
             "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
             "rejects_path": self.rejects_path, "seconds": round(self.seconds, 3),
+            "conflict_talk_seconds": self.conflict_talk_seconds, "conflict_calls": self.conflict_calls,
         }
 
 
@@ -142,7 +150,22 @@ class Importer:
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
+        self._count_conflict_talk()
         return self.summary
+
+    def _count_conflict_talk(self) -> None:
+        """Add up the talk time of this import's conflicting versions that the stored calls lack."""
+        if not self.summary.conflicts:
+            return
+        for conflict in self.store.conflicts(limit=min(self.summary.conflicts, CONFLICT_SCAN)):
+            if conflict.received_at != self.received_at:
+                continue  # recorded by an earlier import or a webhook
+            stored, received = conflict.differences.get("duration", (0, 0))
+            more = int(received or 0) - int(stored or 0)
+            if more > 0:
+                self.summary.conflict_talk_seconds += more
+                if len(self.summary.conflict_calls) < CONFLICT_EXAMPLES:
+                    self.summary.conflict_calls.append(conflict.call_id)
 
     def import_file(self, path: str, fmt: str | None = None) -> None:
         buffered = _stdin() if path == "-" else open(path, "rb")

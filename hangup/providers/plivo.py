@@ -123,6 +123,23 @@ def account_offset(start: int, session_start: int | None) -> int:
 EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
 
 
+#: Call record keys of the REST API (``GET /v1/Account/{auth_id}/Call/``, plivo-python
+#: ``resources/calls.py``) → the hangup callback parameter carrying the same fact.
+REST_KEYS: Mapping[str, str] = {
+    "call_uuid": CALL_UUID, "from_number": FROM, "to_number": TO, "call_direction": DIRECTION,
+    "initiation_time": START_TIME, "answer_time": ANSWER_TIME, "end_time": END_TIME, "call_duration": DURATION,
+    "bill_duration": BILL_DURATION, "hangup_cause_code": HANGUP_CAUSE_CODE, "hangup_cause_name": HANGUP_CAUSE_NAME,
+    "hangup_source": HANGUP_SOURCE, "parent_call_uuid": "ParentCallUUID",
+}
+
+
+def from_rest(call: Mapping[str, object]) -> dict[str, str]:
+    """A call record of the REST call list as the hangup callback's parameters (a callback passes unchanged)."""
+    if CALL_UUID in call or "call_uuid" not in call:
+        return {k: "" if v is None else str(v) for k, v in call.items()}
+    return {REST_KEYS.get(k, k): "" if v is None else str(v) for k, v in call.items()}
+
+
 class PlivoProvider:
     """Plivo hangup callbacks (``/callbacks/plivo``)."""
 

@@ -129,6 +129,22 @@ class TwilioProvider:
         return draft.finish()
 
 
+#: Call resource keys of the REST API (``GET /2010-04-01/Accounts/{sid}/Calls.json``, twilio-python
+#: ``CallInstance``) → the status callback parameter carrying the same fact.
+REST_KEYS: Mapping[str, str] = {
+    "sid": CALL_SID, "status": CALL_STATUS, "from": FROM, "to": TO, "direction": DIRECTION,
+    "duration": CALL_DURATION, "end_time": TIMESTAMP, "account_sid": "AccountSid",
+    "parent_call_sid": "ParentCallSid", "answered_by": "AnsweredBy", "start_time": "StartTime",
+}
+
+
+def from_rest(call: Mapping[str, object]) -> dict[str, str]:
+    """A call record of the REST call list as the status callback's parameters (a callback passes unchanged)."""
+    if CALL_SID in call or "sid" not in call:
+        return {k: "" if v is None else str(v) for k, v in call.items()}
+    return {REST_KEYS.get(k, k): "" if v is None else str(v) for k, v in call.items() if not isinstance(v, dict)}
+
+
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:
     """Twilio's request signature of ``url`` and POST ``params``."""
     message = url + "".join(name + value for name in sorted(params) for value in sorted(set(params[name])))
