@@ -51,6 +51,8 @@ _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ((".jsonl", ".ndjson", ".json"), '"variables"', "freeswitch-json"),
     ((".jsonl", ".ndjson", ".json"), '"CallSid"', "twilio"),
     ((".jsonl", ".ndjson", ".json"), '"CallUUID"', "plivo"),
+    ((".jsonl", ".ndjson", ".json"), '"call_uuid"', "plivo"),  # REST call list (/v1/Account/{id}/Call/)
+    ((".jsonl", ".ndjson", ".json"), '"account_sid"', "twilio"),  # REST call list (Calls.json)
     ((".jsonl", ".ndjson", ".json", ".csv"), "ye Reason", "callcenter"),
     ((".jsonl", ".ndjson", ".json", ".csv"), "bye_reason", "callcenter"),
     ((".jsonl", ".ndjson", ".json", ".csv"), "all_status", "callcenter"),
