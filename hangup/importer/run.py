@@ -181,7 +181,7 @@ class Importer:
                 buffered.close()
                 self._import_read_elsewhere(path, chosen)
                 return
-            text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
             last = 0
             for item in READERS[chosen](text, self.received_at):
                 self._take(path, item)

@@ -23,7 +23,7 @@ from hangup.store.base import CallQuery, Store
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
 SIGNERS: dict[str, Signer] = {"plivo": plivo, "twilio": twilio, "telnyx": telnyx, "vonage": vonage}
-SUMMARY = ("imported", "duplicates", "conflicts", "rejected")
+SUMMARY = ("imported", "duplicates", "conflicts", "ignored", "rejected")
 
 
 def _records(kind: str) -> list[Path]:
