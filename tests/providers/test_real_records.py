@@ -1,10 +1,11 @@
 """Records written by the platforms themselves (``tests/data/real/``) read as a telephony engineer reads them.
 
-Each record sits beside ``<name>.expected.json``, the verdict: a webhook body (``<name>.json``) is posted,
-signed the way the platform signs it, to ``/callbacks/<platform>`` and the stored call must carry the
-listed fields (``null``: not a call end, acknowledged and not stored); a list export (``<name>.export.json``, the platform's REST call list or call) goes through
-``hangup import --format <platform>`` and the summary and each stored call must match. Where every record
-comes from, under which licence and what was changed is in ``tests/data/real/PROVENANCE.md``.
+Each record sits beside ``<name>.expected.json``, the verdict. A webhook body (``<name>.json``/``.form``)
+is posted, signed the way the platform signs it, to ``/callbacks/<platform>``, and the stored call must
+carry the listed fields (``null``: not a call end, acknowledged and not stored). A list export
+(``<name>.export.json``: the platform's REST call list, or one call) goes through ``hangup import
+--format <platform>``, and the summary and each stored call must match. Where every record comes from,
+under which licence and what was changed is in ``tests/data/real/PROVENANCE.md``.
 """
 
 from __future__ import annotations
