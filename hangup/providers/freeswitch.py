@@ -14,9 +14,10 @@ Where each canonical value comes from (all under ``variables``):
   disposition only one direction can have (``leg_direction``).
 * times: ``start_epoch``, ``answer_epoch``, ``end_epoch``; duration: ``billsec``.
 * cause chain: ``freeswitch:<hangup_cause>`` → ``q850:<hangup_cause_q850>`` →
-  ``sip:<sip_term_status>`` (final error statuses); who hung up: ``sip_hangup_disposition``
-  read with the leg's direction (``DISPOSITION_ENDED_BY``); a ``send_bye`` on a leg never bridged is the
-  platform's own hang-up. ``sip_term_status`` is kept only when it is a SIP status (100–699).
+  ``sip:<sip_term_status>``, else ``sip:<sip_invite_failure_status>`` (final error statuses); who hung
+  up: ``sip_hangup_disposition`` read with the leg's direction (``DISPOSITION_ENDED_BY``); a ``send_bye``
+  on a leg never bridged is the platform's own hang-up, a ``send_refuse`` passing on the failure response
+  its bridge got is the callee side's. A status is kept only when it is a SIP status (100–699).
 
 Credentials: mod_xml_cdr/mod_json_cdr sign nothing; they send HTTP Basic credentials (``cred``
 parameter) which hangup checks against ``freeswitch_basic_auth`` (``user:password``).
@@ -61,6 +62,9 @@ BILLSEC = "billsec"
 HANGUP_CAUSE = "hangup_cause"
 HANGUP_CAUSE_Q850 = "hangup_cause_q850"
 SIP_TERM_STATUS = "sip_term_status"
+#: The final response to the INVITE of the leg's bridge: an A-leg whose bridge failed carries the
+#: B side's status only here (``sip_term_status`` is the status of its own dialog, often absent).
+SIP_INVITE_FAILURE_STATUS = "sip_invite_failure_status"
 SIP_HANGUP_DISPOSITION = "sip_hangup_disposition"
 BRIDGE_EPOCH = "bridge_epoch"
 CHANNEL_DATA = "channel_data"
@@ -196,13 +200,14 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
     if q850 >= 0:
         draft.q850 = q850
     draft.integer(SIP_TERM_STATUS, variables.get(SIP_TERM_STATUS), default=0)
-    sip = sip_status(variables.get(SIP_TERM_STATUS))
+    refused_with = sip_status(variables.get(SIP_INVITE_FAILURE_STATUS))
+    sip = sip_status(variables.get(SIP_TERM_STATUS)) or refused_with
     draft.sip = sip
     draft.add_chain(ref("freeswitch", variables.get(HANGUP_CAUSE)), ref("q850", q850_cause(q850)),
                     ref("sip", sip if sip and sip >= 300 else None))
     if disposition:
         draft.sources.append(f"freeswitch-disposition:{disposition}")
-        draft.ended_by = _released_by(direction, disposition, _bridged(cdr, variables))
+        draft.ended_by = _released_by(direction, disposition, _bridged(cdr, variables), refused_with)
     flatten("", {k: v for k, v in cdr.items() if k != VARIABLES and k != "callflow" and k != "app_log"},
             draft.extra)
     draft.extra.update(variables)
@@ -243,12 +248,16 @@ def _bridged(cdr: Mapping[str, Any], variables: Mapping[str, str]) -> bool:
         or any(_profile_has(cdr, name) for name in LEG_REFERENCES)
 
 
-def _released_by(direction: str, disposition: str, bridged: bool) -> str | None:
+def _released_by(direction: str, disposition: str, bridged: bool, refused_with: int | None = None) -> str | None:
     """Who released the leg. FreeSWITCH sends BYE for another party only across a bridge; a leg it
     answered itself and then ended (an IVR, a failed bridge such as ``SUBSCRIBER_ABSENT``) was ended
-    by the platform, not by a callee who was never reached."""
+    by the platform, not by a callee who was never reached. An inbound leg refused after the callee
+    side answered its bridge's INVITE with a failure (``refused_with``, e.g. 403) passes that refusal
+    on: the callee side ended it, as the B-leg's own ``recv_refuse`` says."""
     if disposition == "send_bye" and not bridged:
         return "platform"
+    if disposition == "send_refuse" and refused_with is not None and refused_with >= 300:
+        return "callee"
     return DISPOSITION_ENDED_BY.get((direction, disposition))
 
 

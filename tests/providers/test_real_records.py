@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from payload_cases import compare
-from test_webhooks_e2e import ENV, Signer, plivo, telnyx, twilio, vonage
+from test_webhooks_e2e import ENV, Signer, basic, plivo, telnyx, twilio, vonage
 
 from hangup.importer.run import Importer
 from hangup.store.base import CallQuery, Store
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
-SIGNERS: dict[str, Signer] = {"plivo": plivo, "twilio": twilio, "telnyx": telnyx, "vonage": vonage}
+SIGNERS: dict[str, Signer] = {"plivo": plivo, "twilio": twilio, "telnyx": telnyx, "vonage": vonage, "freeswitch": basic}
 SUMMARY = ("imported", "duplicates", "conflicts", "ignored", "rejected")
 
 
