@@ -14,6 +14,7 @@ twilio         Twilio status callbacks: one form-encoded body per line, CSV, or 
 telnyx         Telnyx webhooks: JSON
 vonage         Vonage event webhooks: JSON; REST call lists
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
+freeswitch-csv mod_cdr_csv ``Master.csv`` (the ``example`` template), or a CSV with a header of variable names
 asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR variable names
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
 jsonl          hangup's own export (``hangup export --format jsonl``)
@@ -21,7 +22,8 @@ csv            hangup's own export (``hangup export --format csv``)
 ============== ==============================================================================
 
 "JSON" is any layout ``jsondocs.json_texts`` reads: JSON Lines, one object or array, or several
-written one after another, list pages opened.
+written one after another, list pages opened. CSV files with other columns are read through a column
+mapping (``hangup.importer.columns``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from hangup.errors import HTTPError, PayloadError
 from hangup.importer.canonical import record_from_export
 from hangup.importer.jsondocs import is_complete, json_texts
 from hangup.providers import asterisk, callcenter, freeswitch, plivo, twilio
-from hangup.providers._common import json_object
+from hangup.providers._common import json_object, parse_time
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import get_provider
 from hangup.records import CallRecord
@@ -201,6 +203,61 @@ def _freeswitch(text: str, received_at: float) -> CallRecord:
 
 
 # -- CSV-shaped formats ------------------------------------------------------------------------
+#: mod_cdr_csv's ``example`` template, the vanilla configuration's ``default-template``
+#: (``conf/vanilla/autoload_configs/cdr_csv.conf.xml``): the columns of its ``Master.csv`` lines, in order.
+CDR_CSV_EXAMPLE = ("caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
+                   "answer_stamp", "end_stamp", "duration", "billsec", "hangup_cause", "uuid", "bleg_uuid",
+                   "accountcode", "read_codec", "write_codec")
+
+
+def read_freeswitch_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """mod_cdr_csv lines of the ``example`` template, or rows under a header of channel variable names
+    (one naming ``uuid``), each read as the ``variables`` of a FreeSWITCH CDR."""
+    header: list[str] | None = None
+    row_text = RowText()
+    for number, fields in guarded(csv.reader(stream), 1):
+        if isinstance(fields, Item):
+            yield fields
+            continue
+        if not fields or not any(fields):
+            continue
+        if number == 1 and "uuid" in (f.strip() for f in fields):
+            header = [f.strip() for f in fields]
+            continue
+        raw = row_text(fields)
+        names = header or (CDR_CSV_EXAMPLE if len(fields) == len(CDR_CSV_EXAMPLE) else None)
+        if names is None:
+            yield Item(f"row {number}", None, PayloadError("not a mod_cdr_csv example-template row", details=[
+                {"field": "row", "error": f"{len(fields)} columns, need {len(CDR_CSV_EXAMPLE)} or a header"}]), raw)
+            continue
+        cdr = {freeswitch.VARIABLES: cdr_csv_variables(dict(zip(names, fields, strict=False)))}
+        yield attempt(f"row {number}", raw, freeswitch.record_from_cdr, cdr, raw, received_at)
+
+
+def cdr_csv_variables(row: Mapping[str, str]) -> dict[str, str]:
+    """The variables of a CSV row with the ``*_epoch`` times the adapter reads.
+
+    Templates write ``*_stamp`` (the switch's local time, read as UTC, as Asterisk's Master.csv times
+    are); exports that keep only the start and the durations give the rest: the end is ``duration``
+    after the start, the answer ``billsec`` before the end (billsec counts from the answer)."""
+    variables = {name: value.strip() for name, value in row.items() if name}
+    for moment in ("start", "answer", "end"):
+        seconds = parse_time(variables.get(f"{moment}_stamp", ""))
+        if not variables.get(f"{moment}_epoch") and seconds is not None:
+            variables[f"{moment}_epoch"] = str(seconds)
+    start, duration, billsec = (_count(variables.get(k)) for k in ("start_epoch", "duration", "billsec"))
+    if not variables.get("end_epoch") and start and duration is not None:
+        variables["end_epoch"] = str(start + duration)
+    end = _count(variables.get("end_epoch"))
+    if not variables.get("answer_epoch") and end and billsec:
+        variables["answer_epoch"] = str(end - billsec)
+    return variables
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
 def read_asterisk_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     header: list[str] | None = None
     row_text = RowText()
@@ -294,6 +351,7 @@ READERS: Mapping[str, Reader] = {
     "telnyx": _json_reader("telnyx"),
     "vonage": _json_reader("vonage"),
     "freeswitch-json": read_freeswitch,
+    "freeswitch-csv": read_freeswitch_csv,
     "asterisk-csv": read_asterisk_csv,
     "callcenter": read_callcenter,
     "jsonl": read_jsonl,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from hangup.errors import HTTPError
+from hangup.importer.columns import Columns, with_columns
 from hangup.importer.formats import READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
@@ -66,6 +67,8 @@ _CONTENT_MARKERS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ((".csv",), '"FAILED"', "asterisk-csv"),
     ((".csv",), "disposition", "asterisk-csv"),
     ((".xml",), "<cdr", "freeswitch-json"),
+    ((".csv",), "hangup_cause", "freeswitch-csv"),
+    ((".csv",), '"NORMAL_CLEARING"', "freeswitch-csv"),
     (("",), "CallSid=", "twilio"),
     (("",), "CallUUID=", "plivo"),
     (("",), "call_end_reason=", "planet-urls"),
@@ -120,8 +123,9 @@ class Importer:
 
     def __init__(self, store: Store, *, batch_size: int = DEFAULT_BATCH, rejects_path: str | None = None,
                  progress: Callable[[int], None] | None = None, received_at: float | None = None,
-                 parallel: bool | None = None) -> None:
+                 parallel: bool | None = None, columns: Columns | None = None) -> None:
         self.store = store
+        self.columns = columns  # the CSV files' column mapping (``--columns``), or None
         self.parallel = parallel  # read in a second process: None = files of PARALLEL_BYTES and more
         self.batch_size = max(1, batch_size)
         self.rejects_path = rejects_path
@@ -183,7 +187,8 @@ class Importer:
                 return
             text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
             last = 0
-            for item in READERS[chosen](text, self.received_at):
+            reader = READERS[chosen] if self.columns is None else with_columns(READERS[chosen], self.columns)
+            for item in reader(text, self.received_at):
                 self._take(path, item)
                 if len(self._pending) >= self.batch_size:
                     self._flush()
@@ -197,8 +202,8 @@ class Importer:
                 buffered.close()
 
     def _read_elsewhere(self, path: str) -> bool:
-        if path == "-" or self.parallel is False:
-            return False
+        if path == "-" or self.parallel is False or self.columns is not None:
+            return False  # the second process reads files with their own columns
         return self.parallel is True or os.path.getsize(path) >= PARALLEL_BYTES
 
     def _import_read_elsewhere(self, path: str, fmt: str) -> None:

@@ -3,8 +3,9 @@
 Each record sits beside ``<name>.expected.json``, the verdict. A webhook body (``<name>.json``/``.form``)
 is posted, signed the way the platform signs it, to ``/callbacks/<platform>``, and the stored call must
 carry the listed fields (``null``: not a call end, acknowledged and not stored). A list export
-(``<name>.export.json``: the platform's REST call list, or one call) goes through ``hangup import
---format <platform>``, and the summary and each stored call must match. Where every record comes from,
+(``<name>.export.*``: the platform's REST call list, one call, or a CDR file) goes through ``hangup
+import --format <format>`` (and ``--columns`` where the expected file names a column mapping), and the
+summary and each stored call must match. Where every record comes from,
 under which licence and what was changed is in ``tests/data/real/PROVENANCE.md``.
 """
 
@@ -19,6 +20,7 @@ import pytest
 from payload_cases import compare
 from test_webhooks_e2e import ENV, Signer, basic, plivo, telnyx, twilio, vonage
 
+from hangup.importer.columns import parse_columns
 from hangup.importer.run import Importer
 from hangup.store.base import CallQuery, Store
 
@@ -57,7 +59,9 @@ def test_webhook_record_reads_as_expected(make_client: Any, fresh_store: Store, 
 @pytest.mark.parametrize("record", _records("export"), ids=_case_id)
 def test_export_reads_as_expected(tmp_path: Path, fresh_store: Store, record: Path) -> None:
     want = _expected(record)
-    summary = Importer(fresh_store, rejects_path=str(tmp_path / "rejects.jsonl")).run([str(record)], want["format"])
+    columns = parse_columns(want["columns"]) if "columns" in want else None  # as ``--columns`` gives it
+    importer = Importer(fresh_store, rejects_path=str(tmp_path / "rejects.jsonl"), columns=columns)
+    summary = importer.run([str(record)], want["format"])
     assert {k: summary.to_json()[k] for k in SUMMARY} == want["summary"]
     stored = {call.provider_call_id: call for call in fresh_store.iter_calls(CallQuery())}
     assert sorted(stored) == sorted(want["records"])
