@@ -179,3 +179,24 @@ def test_sip_term_status_kept_only_when_it_is_a_sip_status(status: str, sip: int
     cdr = {"variables": {"uuid": "u1", "hangup_cause": "USER_BUSY", "sip_term_status": status}}
     record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
     assert record is not None and record.sip == (sip if sip is not None else 486)  # absent: the catalog's
+
+
+@pytest.mark.parametrize(
+    ("variables", "sip", "ended_by"),
+    [
+        # the A-leg of a bridge the far side refused (CommunityCellularManager's cdr-with-origination.xml)
+        ({"sip_invite_failure_status": "403", "sip_hangup_disposition": "send_refuse"}, 403, "callee"),
+        # the leg's own dialog status wins over its bridge's
+        ({"sip_term_status": "486", "sip_invite_failure_status": "403", "sip_hangup_disposition": "send_refuse"},
+         486, "callee"),
+        # refused by FreeSWITCH itself, no bridge attempted: the platform's refusal and the catalog's status
+        ({"sip_hangup_disposition": "send_refuse"}, 603, "platform"),
+        ({"sip_invite_failure_status": "0", "sip_hangup_disposition": "send_refuse"}, 603, "platform"),
+    ],
+)
+def test_a_refusal_passing_on_the_bridges_failure_is_the_callee_sides(variables: dict[str, str], sip: int,
+                                                                      ended_by: str) -> None:
+    cdr = {"variables": {"uuid": "u1", "direction": "inbound", "hangup_cause": "CALL_REJECTED",
+                         "hangup_cause_q850": "21", "answer_epoch": "0", **variables}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None and (record.sip, record.ended_by, record.outcome) == (sip, ended_by, "rejected")
