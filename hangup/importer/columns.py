@@ -26,6 +26,9 @@ from typing import IO, cast
 
 from hangup.importer.formats import Item, Reader, RowText
 
+#: The formats whose rows are CDR variables a mapping can name (webhook-shaped CSVs name their parameters).
+CDR_CSV_FORMATS = ("asterisk-csv", "freeswitch-csv")
+
 
 @dataclass(frozen=True, slots=True)
 class Columns:
@@ -92,4 +95,4 @@ class _LineStream:
         return next(self._lines)
 
 
-__all__ = ["Columns", "parse_columns", "with_columns"]
+__all__ = ["CDR_CSV_FORMATS", "Columns", "parse_columns", "with_columns"]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from hangup.errors import HTTPError
-from hangup.importer.columns import Columns, with_columns
+from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
@@ -179,6 +179,9 @@ class Importer:
             chosen = fmt or guess_format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES].decode("utf-8", "replace"))
             if chosen is None:
                 raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
+            if self.columns is not None and chosen not in CDR_CSV_FORMATS:
+                raise ValueError(f"{path}: --columns maps CDR CSV columns ({', '.join(CDR_CSV_FORMATS)}), "
+                                 f"not {chosen}")
             self.summary.files.append(path)
             self.summary.formats[path] = chosen
             if self._read_elsewhere(path):

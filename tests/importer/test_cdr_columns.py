@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from hangup.cli import _register, cli
-from hangup.importer import guess_format
+from hangup.importer import Importer, guess_format
 from hangup.importer.columns import Columns, parse_columns, with_columns
 from hangup.importer.formats import READERS, Item
+from hangup.store import open_store
 
 # Lines as mod_cdr_csv's vanilla ``example`` template writes them (cdr_csv.conf.xml): name, number,
 # destination, context, start, answer, end, duration, billsec, cause, uuid, bleg_uuid, account, codecs.
@@ -124,3 +125,14 @@ def test_import_with_columns_from_the_command_line(tmp_path: Path, runner: CliRu
     assert ok.output.startswith("imported 1,")
     bad = runner.invoke(cli, ["import", str(path), "--db", db, "--columns", "calldate=start,src"])
     assert bad.exit_code == 2 and "--columns" in bad.output
+
+
+def test_columns_are_refused_for_formats_without_cdr_columns(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text('{"uuid": "u1", "status": "completed"}\n')
+    store = open_store(str(tmp_path / "calls.db"))
+    try:
+        with pytest.raises(ValueError, match="--columns"):
+            Importer(store, columns=parse_columns("uuid=id")).run([str(path)], "vonage")
+    finally:
+        store.close()
