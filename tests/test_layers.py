@@ -21,9 +21,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hangup"
 
 #: Lowest first; a module belongs to the layer of the longest prefix of its name.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("hangup.errors", "hangup.types", "hangup.record_fields", "hangup.records", "hangup.settings"),
+    ("hangup.errors", "hangup.types", "hangup.record_fields", "hangup.records"),
     ("hangup.causes",),
-    ("hangup.providers", "hangup.store"),
+    ("hangup.providers", "hangup.store", "hangup.settings"),
     ("hangup.stats", "hangup.alerts", "hangup.emit", "hangup.importer"),
     ("hangup.ingest",),
     ("hangup.composition",),

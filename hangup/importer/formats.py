@@ -9,16 +9,21 @@ and builds the table from the registered adapters. The built-in formats:
 format         file
 ============== ==============================================================================
 planet-urls    recorded Planet callbacks, one URL or query string per line
-plivo          Plivo hangup callbacks: one form-encoded body or JSON object per line, or CSV
-twilio         Twilio status callbacks: one form-encoded body or JSON object per line, or CSV
-telnyx         Telnyx webhooks: JSON Lines or one JSON array
-vonage         Vonage event webhooks: JSON Lines or one JSON array
+plivo          Plivo hangup callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
+twilio         Twilio status callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
+telnyx         Telnyx webhooks: JSON
+vonage         Vonage event webhooks: JSON; REST call lists
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
+freeswitch-csv mod_cdr_csv ``Master.csv`` (the ``example`` template), or a CSV with a header of variable names
 asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR variable names
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
 jsonl          hangup's own export (``hangup export --format jsonl``)
 csv            hangup's own export (``hangup export --format csv``)
 ============== ==============================================================================
+
+"JSON" is any layout ``hangup.providers.jsondocs`` reads: JSON Lines, one object or array, or several
+written one after another, list pages opened. CDR CSV files with other columns are read through a
+column mapping (``hangup.importer.columns``).
 """
 
 from __future__ import annotations
