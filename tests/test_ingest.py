@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from providers.payload_cases import RECEIVED_AT, cases, request_for
+from providers.payload_cases import CONTENT_TYPES, RECEIVED_AT, cases, request_for
 from receiver_helpers import planet_query
 
 from hangup import ingest
 from hangup.causes import CauseCatalog, default_catalog
 from hangup.errors import PayloadError
 from hangup.importer import Importer
+from hangup.importer.columns import parse_columns
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
 from hangup.providers.registry import providers
@@ -68,17 +71,29 @@ IMPORT_FILES = {
     "sip/openser-acc.log": "sip-acc-log",
     "sip/acc-table.csv": "sip-acc-csv",
 }
-#: Folders of recorded data that are not one platform's webhook bodies.
-NOT_WEBHOOKS = {"seeds", "sip"}
+#: Folders that are not one platform's recorded webhook bodies: seed data, SIP signalling (imported below)
+#: and the corpus of real records.
+NOT_PAYLOADS = {"seeds", "sip", "real"}
 WEBHOOK_PAYLOADS = [
-    (folder.name, path) for folder in sorted(DATA.iterdir()) if folder.name not in NOT_WEBHOOKS
+    (folder.name, path) for folder in sorted(DATA.iterdir()) if folder.name not in NOT_PAYLOADS
     for path in cases(folder.name) if path.relative_to(DATA).as_posix() not in IMPORT_FILES
 ]
+#: The corpus of real records (tests/data/real, tests/providers/test_real_records.py): webhook bodies, posted to
+#: the folder's platform, and exports, imported as the format (and through the columns) their expected file names.
+REAL = DATA / "real"
+REAL_RECORDS = sorted(p for p in REAL.glob("*/*")
+                      if p.suffix in CONTENT_TYPES and not p.name.endswith(".expected.json"))
+REAL_PAYLOADS = [(p.parent.name, p) for p in REAL_RECORDS if ".export." not in p.name]
+REAL_EXPORTS = [p for p in REAL_RECORDS if ".export." in p.name]
+
+
+def _expected(path: Path) -> Any:
+    return json.loads(path.with_name(path.name.removesuffix(path.suffix) + ".expected.json").read_text())
 
 
 def _store_every_recorded_call(store: Store, parallel: bool, rejects: Path) -> None:
     adapters = providers()
-    for platform, path in WEBHOOK_PAYLOADS:
+    for platform, path in WEBHOOK_PAYLOADS + REAL_PAYLOADS:
         try:
             record = ingest.parse(adapters[platform], request_for(path, platform), {}, verify=False)
         except PayloadError:
@@ -88,6 +103,11 @@ def _store_every_recorded_call(store: Store, parallel: bool, rejects: Path) -> N
     for name, fmt in IMPORT_FILES.items():
         Importer(store, parallel=parallel, received_at=RECEIVED_AT, rejects_path=str(rejects)).run(
             [str(DATA / name)], fmt)
+    for path in REAL_EXPORTS:
+        want = _expected(path)
+        columns = parse_columns(want["columns"]) if "columns" in want else None
+        Importer(store, parallel=parallel, received_at=RECEIVED_AT, rejects_path=str(rejects),
+                 columns=columns).run([str(path)], want["format"])
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["adapter", "column-wise"])
@@ -96,8 +116,11 @@ def test_reclassifying_every_recorded_call_with_the_same_catalog_changes_nothing
                                                                                    tmp_path: Path) -> None:
     _store_every_recorded_call(fresh_store, parallel, tmp_path / "rejects.jsonl")
     before = {r.id: r for r in fresh_store.iter_calls(CallQuery())}
-    assert {r.provider for r in before.values()} == {f.name for f in DATA.iterdir()} - {"seeds"}
-    assert len(before) > len(WEBHOOK_PAYLOADS)
+    assert {r.provider for r in before.values()} == {f.name for f in DATA.iterdir()} - {"seeds", "real"}
+    assert len(before) > len(WEBHOOK_PAYLOADS) + len(REAL_PAYLOADS)
+    real_calls = [_expected(p)["provider_call_id"] for _, p in REAL_PAYLOADS if _expected(p) is not None]
+    real_calls += [call for p in REAL_EXPORTS for call in _expected(p)["records"]]
+    assert set(real_calls) <= {r.provider_call_id for r in before.values()}
 
     assert ingest.reclassify(fresh_store, providers()) == (len(before), 0)
     assert {r.id: r for r in fresh_store.iter_calls(CallQuery())} == before

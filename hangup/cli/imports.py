@@ -16,6 +16,7 @@ from hangup.cli.db import db_option
 from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
+from hangup.importer.columns import parse_columns
 from hangup.importer.parallel import ImportReaderError
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
@@ -39,11 +40,18 @@ def open_import_store(db: str, batch_size: int) -> Store:
               help="Records per transaction.")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None,
               help="Where rejected events are written (default FILE.rejects.jsonl).")
+@click.option("--columns", default=None, metavar="SPEC",
+              help="CDR CSV columns: 'file_column=variable,…' renames header columns, 'variable,…' names the "
+                   "columns of a file without a header; or a file holding either.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: int, rejects: str | None,
-                 quiet: bool, as_json: bool) -> None:
+                 columns: str | None, quiet: bool, as_json: bool) -> None:
     """Import call records from FILE... ('-' for standard input) into the store."""
+    try:
+        mapping = parse_columns(columns) if columns is not None else None
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--columns") from exc
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
     for name in files:
         if name != "-" and not os.path.exists(name):
@@ -52,7 +60,8 @@ def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: i
     try:
         with click.progressbar(length=total or 1, label="importing", hidden=quiet or not total,
                                file=sys.stderr) as bar:
-            importer = Importer(store, batch_size=batch_size, rejects_path=rejects, progress=bar.update)
+            importer = Importer(store, batch_size=batch_size, rejects_path=rejects, progress=bar.update,
+                                columns=mapping)
             try:
                 summary = importer.run(list(files), fmt)
             except (ValueError, ImportReaderError) as exc:
@@ -68,6 +77,10 @@ def describe(summary: ImportSummary) -> str:
         f"ignored {summary.ignored}, rejected {summary.rejected} "
         f"({summary.read} events from {len(summary.files)} file(s) in {summary.seconds:.1f} s)"
     ]
+    if summary.conflict_talk_seconds:
+        lines.append(f"  conflicts hold {summary.conflict_talk_seconds} s of talk time the stored calls lack "
+                     f"(rows sharing a call id: legs, transfers); see hangup calls show "
+                     f"{', '.join(summary.conflict_calls)}")
     for reason, count in summary.reasons.most_common(10):
         lines.append(f"  rejected {count}: {reason}")
     if summary.rejects_path:

@@ -9,11 +9,12 @@ and builds the table from the registered adapters. The built-in formats:
 format         file
 ============== ==============================================================================
 planet-urls    recorded Planet callbacks, one URL or query string per line
-plivo          Plivo hangup callbacks: one form-encoded body or JSON object per line, or CSV
-twilio         Twilio status callbacks: one form-encoded body or JSON object per line, or CSV
-telnyx         Telnyx webhooks: JSON Lines or one JSON array
-vonage         Vonage event webhooks: JSON Lines or one JSON array
+plivo          Plivo hangup callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
+twilio         Twilio status callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
+telnyx         Telnyx webhooks: JSON
+vonage         Vonage event webhooks: JSON; REST call lists
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
+freeswitch-csv mod_cdr_csv ``Master.csv`` (the ``example`` template), or a CSV with a header of variable names
 asterisk-csv   cdr_csv ``Master.csv`` (no header), or a CSV with a header of CDR variable names
 callcenter     contact-centre records: CSV with a header, JSON Lines or one JSON array
 kamailio-log   Kamailio's log (stderr or syslog): the ``HANGUP_CALL_END {json}`` line of every call end
@@ -25,6 +26,10 @@ sip-trace      plain-text SIP messages one after another, as sngrep and ngrep wr
 sip-acc-log    Kamailio/OpenSIPS/OpenSER ``acc`` syslog lines (``ACC: transaction answered: …``, ``hangup.sip.acc``)
 sip-acc-csv    an export of the ``acc`` or ``missed_calls`` table, CSV with its header (``hangup.sip.acc``)
 ============== ==============================================================================
+
+"JSON" is any layout ``hangup.providers.jsondocs`` reads: JSON Lines, one object or array, or several
+written one after another, list pages opened. CDR CSV files with other columns are read through a
+column mapping (``hangup.importer.columns``).
 """
 
 from __future__ import annotations

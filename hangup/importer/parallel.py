@@ -70,7 +70,7 @@ def reject_reason(error: HTTPError) -> str:
 def read_batches(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[Batch]:
     """Read ``path`` as ``fmt`` into batches of at most ``batch_size`` rows (runs in the reading process)."""
     with open(path, "rb") as buffered:
-        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+        text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
         batch = Batch()
         for item in READERS[fmt](text, received_at):
             batch.read += 1

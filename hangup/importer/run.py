@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from hangup.errors import HTTPError
+from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import FORMATS, READERS, Item
 from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
@@ -43,6 +44,10 @@ SMALL_BATCHES: dict[str, int] = {"pcap": 10_000}
 #: Files at least this large are read in a second process (``hangup.importer.parallel``); below it the
 #: process start (~0.3 s) would cost more than it saves.
 PARALLEL_BYTES = 8 * 1024 * 1024
+#: Conflicts read back for the summary (newest first), and call ids it names.
+CONFLICT_SCAN = 100_000
+CONFLICT_EXAMPLES = 5
+
 
 def guess_format(name: str, head: str) -> str | None:
     """The format of a file from its name and first bytes, or ``None`` when that is not clear.
@@ -75,6 +80,10 @@ class ImportSummary:
     reasons: Counter[str] = field(default_factory=Counter)
     rejects_path: str | None = None
     seconds: float = 0.0
+    # Talk time the conflicting versions hold beyond the stored ones: Master.csv writes one row per leg
+    # (a Local/ stub, then the conversation; each transfer) under one uniqueid, and only the first is stored.
+    conflict_talk_seconds: int = 0
+    conflict_calls: list[str] = field(default_factory=list)  # a few call ids whose versions hold that time
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +91,7 @@ class ImportSummary:
             "duplicates": self.duplicates, "conflicts": self.conflicts, "ignored": self.ignored,
             "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
             "rejects_path": self.rejects_path, "seconds": round(self.seconds, 3),
+            "conflict_talk_seconds": self.conflict_talk_seconds, "conflict_calls": self.conflict_calls,
         }
 
 
@@ -90,8 +100,9 @@ class Importer:
 
     def __init__(self, store: Store, *, batch_size: int = DEFAULT_BATCH, rejects_path: str | None = None,
                  progress: Callable[[int], None] | None = None, received_at: float | None = None,
-                 parallel: bool | None = None) -> None:
+                 parallel: bool | None = None, columns: Columns | None = None) -> None:
         self.store = store
+        self.columns = columns  # the CSV files' column mapping (``--columns``), or None
         self.parallel = parallel  # read in a second process: None = files of PARALLEL_BYTES and more
         self.batch_size = max(1, batch_size)
         self.rejects_path = rejects_path
@@ -122,7 +133,22 @@ class Importer:
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
+        self._count_conflict_talk()
         return self.summary
+
+    def _count_conflict_talk(self) -> None:
+        """Add up the talk time of this import's conflicting versions that the stored calls lack."""
+        if not self.summary.conflicts:
+            return
+        for conflict in self.store.conflicts(limit=min(self.summary.conflicts, CONFLICT_SCAN)):
+            if conflict.received_at != self.received_at:
+                continue  # recorded by an earlier import or a webhook
+            stored, received = conflict.differences.get("duration", (0, 0))
+            more = int(received or 0) - int(stored or 0)
+            if more > 0:
+                self.summary.conflict_talk_seconds += more
+                if len(self.summary.conflict_calls) < CONFLICT_EXAMPLES:
+                    self.summary.conflict_calls.append(conflict.call_id)
 
     def import_file(self, path: str, fmt: str | None = None) -> None:
         buffered = _stdin() if path == "-" else open(path, "rb")
@@ -131,15 +157,19 @@ class Importer:
             chosen = fmt or ("pcap" if is_capture(head) else guess_format(path, head.decode("utf-8", "replace")))
             if chosen is None:
                 raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
+            if self.columns is not None and chosen not in CDR_CSV_FORMATS:
+                raise ValueError(f"{path}: --columns maps CDR CSV columns ({', '.join(CDR_CSV_FORMATS)}), "
+                                 f"not {chosen}")
             self.summary.files.append(path)
             self.summary.formats[path] = chosen
             if self._read_elsewhere(path):
                 buffered.close()
                 self._import_read_elsewhere(path, chosen)
                 return
-            text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
             last = 0
-            for item in READERS[chosen](text, self.received_at):
+            reader = READERS[chosen] if self.columns is None else with_columns(READERS[chosen], self.columns)
+            for item in reader(text, self.received_at):
                 self._take(path, item)
                 if len(self._pending) >= self._batch_size(chosen):
                     self._flush()
@@ -153,8 +183,8 @@ class Importer:
                 buffered.close()
 
     def _read_elsewhere(self, path: str) -> bool:
-        if path == "-" or self.parallel is False:
-            return False
+        if path == "-" or self.parallel is False or self.columns is not None:
+            return False  # the second process reads files with their own columns
         return self.parallel is True or os.path.getsize(path) >= PARALLEL_BYTES
 
     def _import_read_elsewhere(self, path: str, fmt: str) -> None:

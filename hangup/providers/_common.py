@@ -12,7 +12,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -140,13 +140,16 @@ def body_text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
-def form_body(text: str) -> bytes:
-    """A form-encoded body, given as itself or as a JSON object of its parameters (one line of an import)."""
+def form_body(text: str, from_rest: Callable[[Mapping[str, Any]], dict[str, str]] | None = None) -> bytes:
+    """A form-encoded body, given as itself or as a JSON object of its parameters (one record of an import);
+    ``from_rest`` turns a platform's REST call record into its callback's parameters first."""
     if not text.startswith("{"):
         return text.encode()
     data = json.loads(text)
     if not isinstance(data, dict):
         raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
+    if from_rest is not None:
+        data = from_rest(data)
     return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
 
 

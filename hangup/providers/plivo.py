@@ -5,8 +5,11 @@ captured callbacks. Where each canonical value comes from:
 
 * id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``.
 * times: ``StartTime`` (set-up), ``AnswerTime`` (answer, empty when unanswered), ``EndTime``;
-  Plivo writes them as ``YYYY-MM-DD HH:MM:SS``, read as UTC unless an offset is given
-  (**the time zone is not stated in Plivo's docs; not confirmed**).
+  Plivo writes them as ``YYYY-MM-DD HH:MM:SS`` in the account's time zone (an Indian account's
+  callback: ``StartTime=2024-09-26 14:05:08`` with ``SessionStart=2024-09-26 08:35:10.910772``, UTC;
+  Plivo's REST call records say ``+05:30`` outright). ``SessionStart`` gives the offset
+  (``account_offset``), which is taken off all three; without it they are read as UTC unless they
+  carry an offset.
 * duration: ``Duration`` (``BillDuration`` is the billed, rounded value and stays in ``extra``).
 * cause chain: ``plivo:<HangupCauseCode>`` (else ``plivo:<HangupCauseName>``) → ``freeswitch:<HangupCause>``
   (Plivo's ``HangupCause`` is the FreeSWITCH/Q.850 cause name); who hung up: ``plivo-source:<HangupSource>``.
@@ -34,6 +37,7 @@ from hangup.providers._common import (
     credential,
     credential_settings,
     header,
+    parse_time,
     ref,
     stored_form,
 )
@@ -63,6 +67,11 @@ BILL_DURATION = "BillDuration"
 START_TIME = "StartTime"
 ANSWER_TIME = "AnswerTime"
 END_TIME = "EndTime"
+SESSION_START = "SessionStart"
+
+#: Time zones are whole quarter hours; the largest offsets are ±14 h (Kiribati, UTC+14).
+ZONE_STEP = 15 * 60
+MAX_OFFSET = 14 * 3600
 
 HEADER_V3 = "x-plivo-signature-v3"
 HEADER_MA_V3 = "x-plivo-signature-ma-v3"
@@ -88,6 +97,10 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))
+    offset = account_offset(draft.setup_time, parse_time(params.get(SESSION_START, "").strip()))
+    if offset:
+        draft.setup_time, draft.start_time, draft.end_time = (
+            t - offset if t else 0 for t in (draft.setup_time, draft.start_time, draft.end_time))
     draft.duration = draft.integer(DURATION, params.get(DURATION))
     draft.integer(BILL_DURATION, params.get(BILL_DURATION))
     if params.get(CALL_STATUS, "").lower() == "completed":
@@ -107,13 +120,45 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     return draft.finish()
 
 
+def account_offset(start: int, session_start: int | None) -> int:
+    """Seconds the account's local time is ahead of UTC, read from the callback itself.
+
+    ``StartTime``/``AnswerTime``/``EndTime`` are written in the account's time zone without an offset
+    (an Indian account sends ``StartTime=14:05:08`` with ``SessionStart=08:35:10.91``, UTC); both mark
+    the call's start, so their difference rounded to a quarter hour is the zone's offset. 0 when
+    ``SessionStart`` is absent or the difference is no time zone.
+    """
+    if not start or not session_start:
+        return 0
+    offset = round((start - session_start) / ZONE_STEP) * ZONE_STEP
+    return offset if abs(offset) <= MAX_OFFSET else 0
+
+
 #: ``Event`` values of the hangup URL; an absent ``Event`` is the classic hangup callback.
 EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
 
 
-#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
-IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
-    (JSON_FILES, '"CallUUID"'), ((".csv",), "CallUUID"), (("",), "CallUUID=")))}
+#: Call record keys of the REST API (``GET /v1/Account/{auth_id}/Call/``, plivo-python
+#: ``resources/calls.py``) → the hangup callback parameter carrying the same fact.
+REST_KEYS: Mapping[str, str] = {
+    "call_uuid": CALL_UUID, "from_number": FROM, "to_number": TO, "call_direction": DIRECTION,
+    "initiation_time": START_TIME, "answer_time": ANSWER_TIME, "end_time": END_TIME, "call_duration": DURATION,
+    "bill_duration": BILL_DURATION, "hangup_cause_code": HANGUP_CAUSE_CODE, "hangup_cause_name": HANGUP_CAUSE_NAME,
+    "hangup_source": HANGUP_SOURCE, "parent_call_uuid": "ParentCallUUID",
+}
+
+
+def from_rest(call: Mapping[str, object]) -> dict[str, str]:
+    """A call record of the REST call list as the hangup callback's parameters (a callback passes unchanged)."""
+    if CALL_UUID in call or "call_uuid" not in call:
+        return {k: "" if v is None else str(v) for k, v in call.items()}
+    return {REST_KEYS.get(k, k): "" if v is None else str(v) for k, v in call.items()}
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each. A REST call
+#: list is told by ``bill_duration``: its ``call_uuid`` is also a key of some Vonage events.
+IMPORTS = {NAME: ImportFormat(form_reader(NAME, from_rest), markers=(
+    (JSON_FILES, '"CallUUID"'), (JSON_FILES, '"bill_duration"'), ((".csv",), "CallUUID"), (("",), "CallUUID=")))}
 
 
 class PlivoProvider:

@@ -5,6 +5,10 @@ or the error that rejected it, or neither (an event that is not a call end, e.g.
 callback). Records come from the same adapters as the webhooks, so an imported call is classified
 exactly as a received one. An adapter's ``imports`` maps each format name to an ``ImportFormat``: its
 reader and how ``hangup import`` recognises such a file when ``--format`` is not given.
+
+JSON files are read in any layout ``hangup.providers.jsondocs`` knows (JSON Lines, one object or array,
+several written one after another, the platforms' REST list pages opened). A platform whose REST call
+records use other keys than its callbacks gives ``form_reader`` the translation (``RestRecord``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import IO, Any, TypeVar
@@ -21,6 +25,7 @@ from urllib.parse import urlencode
 from hangup.errors import HTTPError, PayloadError
 from hangup.providers._common import form_body
 from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.jsondocs import json_texts
 from hangup.providers.registry import get_provider
 from hangup.records import CallRecord
 
@@ -42,6 +47,8 @@ class Item:
 
 #: A reader: (text stream, the time to record as received) → an ``Item`` per call-end event.
 ImportReader = Callable[[IO[str], float], Iterator[Item]]
+#: A platform's REST call record (one item of its call list) → the parameters of its callback.
+RestRecord = Callable[[Mapping[str, Any]], dict[str, str]]
 T = TypeVar("T")
 
 
@@ -102,8 +109,9 @@ def guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
 
 
 # -- webhook-shaped formats ----------------------------------------------------------------
-def form_reader(name: str) -> ImportReader:
-    """Form-encoded callbacks (or JSON objects of their parameters) one per line, or a CSV with a header."""
+def form_reader(name: str, from_rest: RestRecord | None = None) -> ImportReader:
+    """Form-encoded callbacks one per line, a CSV with a header, or JSON (objects of their parameters, or the
+    platform's REST call records, read through ``from_rest``)."""
 
     def read(stream: IO[str], received_at: float) -> Iterator[Item]:
         adapter = get_provider(name)
@@ -116,17 +124,22 @@ def form_reader(name: str) -> ImportReader:
                 body = urlencode({k: v for k, v in row.items() if k is not None and v is not None}).encode()
                 yield attempt(f"row {number}", json.dumps(row), adapter.parse, post(body, received_at))
             return
+        if first.startswith(("{", "[")):
+            for location, text in json_texts(first, lines):
+                yield attempt(location, text, _parse_form, adapter, text, received_at, from_rest)
+            return
         for number, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at)
+            yield attempt(f"line {number}", text, _parse_form, adapter, text, received_at, from_rest)
 
     return read
 
 
-def _parse_form(adapter: Provider, text: str, received_at: float) -> CallRecord | None:
-    return adapter.parse(post(form_body(text), received_at))
+def _parse_form(adapter: Provider, text: str, received_at: float, from_rest: RestRecord | None = None
+                ) -> CallRecord | None:
+    return adapter.parse(post(form_body(text, from_rest), received_at))
 
 
 def post(body: bytes, received_at: float, content_type: str = "application/x-www-form-urlencoded"
@@ -136,23 +149,13 @@ def post(body: bytes, received_at: float, content_type: str = "application/x-www
 
 
 def json_objects(stream: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(location, JSON text) of each object: JSON Lines, or one array or object filling the file."""
+    """(location, JSON text) of each record: JSON Lines, or objects, arrays or list pages one after another."""
     first, lines = peek(stream)
-    if first.startswith("["):
-        try:
-            values = json.loads("".join(lines))
-        except ValueError as exc:
-            raise PayloadError(f"not a JSON array: {exc}"[:200]) from None
-        for index, value in enumerate(values if isinstance(values, list) else [values], 1):
-            yield f"item {index}", json.dumps(value)
-        return
-    for number, line in enumerate(lines, 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield f"line {number}", line.strip()
+    return json_texts(first, lines)
 
 
 def json_reader(name: str) -> ImportReader:
-    """JSON Lines of webhook bodies, or one JSON array of them."""
+    """Webhook bodies in any JSON layout (``json_objects``)."""
 
     def read(stream: IO[str], received_at: float) -> Iterator[Item]:
         adapter = get_provider(name)

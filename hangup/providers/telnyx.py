@@ -13,7 +13,8 @@ flat form (``event_type`` and ``payload`` at the top) is read too. Where each va
   ``payload.end_time``, else ``data.occurred_at`` → ``end_time``. ``call.hangup`` carries no answer
   time: for a completed call ``duration`` is end minus start, which includes ringing (flagged
   ``duration_includes_ringing``).
-* cause chain: ``telnyx-cause:<hangup_cause>`` → ``sip:<sip_hangup_cause>`` →
+* cause chain: ``telnyx-cause:<hangup_cause>`` → ``sip:<sip_hangup_cause>`` (only a SIP status,
+  100–699: some events put the Q.850 value there) →
   ``freeswitch:<HANGUP_CAUSE>`` (older payloads carry other lower-cased Q.850 names); who hung up:
   ``telnyx-source:<hangup_source>``.
 
@@ -34,6 +35,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from hangup.errors import Forbidden, Unauthorized
+from hangup.providers._codes import sip_status
 from hangup.providers._common import (
     RecordDraft,
     body_text,
@@ -102,13 +104,13 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     end = payload.get(END_TIME) or event.get(OCCURRED_AT)
     draft.end_time = draft.timestamp(f"{PAYLOAD}.{END_TIME}", end)
     cause = text(payload.get(HANGUP_CAUSE)).strip().lower()
-    sip = text(payload.get(SIP_HANGUP_CAUSE)).strip()
-    if sip.isdigit():
-        draft.sip = int(sip)
+    # Documented as a SIP response code, but some events carry the Q.850 value there ("16" with
+    # normal_clearing): only a real SIP status is kept; anything else stays in extra.
+    draft.sip = sip_status(payload.get(SIP_HANGUP_CAUSE))
     own = ref("telnyx-cause", cause)
     # Causes outside Telnyx's documented list are lower-cased FreeSWITCH/Q.850 names.
     legacy = ref("freeswitch", cause.upper()) if own and not resolve(own).known else None
-    draft.add_chain(own, ref("sip", sip if sip.isdigit() else None), legacy)
+    draft.add_chain(own, ref("sip", draft.sip), legacy)
     source = ref("telnyx-source", text(payload.get(HANGUP_SOURCE)).strip().lower())
     if source:
         draft.sources.append(source)

@@ -10,7 +10,8 @@ parse to ``None``. Where each canonical value comes from:
   minutes and stays in ``extra``); answer time: end time minus ``CallDuration`` (Twilio sends no
   answer time in the callback, so it is derived).
 * cause chain: ``twilio-status:<CallStatus>``, ``sip:<SipResponseCode>`` (final error statuses
-  only). ``failed`` is a catch-all, so for it the SIP response is tried first.
+  only). ``failed`` is a catch-all, so for it the SIP response is tried first. Who hung up:
+  ``twilio-source:<HangupSource>``, which Twilio-compatible APIs (Telnyx TeXML) send and Twilio does not.
 
 Signature: ``X-Twilio-Signature`` = base64 HMAC-SHA1 (HMAC-SHA256 when
 ``X-Twilio-Webhooks-Signature-Settings`` names it) with the auth token over the full URL followed
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from hangup.errors import Forbidden
+from hangup.providers._codes import sip_status
 from hangup.providers._common import (
     RecordDraft,
     any_equal,
@@ -58,6 +60,7 @@ FROM = "From"
 TO = "To"
 DIRECTION = "Direction"
 TIMESTAMP = "Timestamp"
+HANGUP_SOURCE = "HangupSource"  # sent by Twilio-compatible APIs (Telnyx TeXML), not by Twilio itself
 
 HEADER_SIGNATURE = "x-twilio-signature"
 HEADER_SETTINGS = "x-twilio-webhooks-signature-settings"
@@ -79,9 +82,26 @@ DIRECTIONS: Mapping[str, Direction] = {
 }
 
 
-#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
-IMPORTS = {NAME: ImportFormat(form_reader(NAME), markers=(
-    (JSON_FILES, '"CallSid"'), ((".csv",), "CallSid"), (("",), "CallSid=")))}
+#: Call resource keys of the REST API (``GET /2010-04-01/Accounts/{sid}/Calls.json``, twilio-python
+#: ``CallInstance``) → the status callback parameter carrying the same fact.
+REST_KEYS: Mapping[str, str] = {
+    "sid": CALL_SID, "status": CALL_STATUS, "from": FROM, "to": TO, "direction": DIRECTION,
+    "duration": CALL_DURATION, "end_time": TIMESTAMP, "account_sid": "AccountSid",
+    "parent_call_sid": "ParentCallSid", "answered_by": "AnsweredBy", "start_time": "StartTime",
+}
+
+
+def from_rest(call: Mapping[str, object]) -> dict[str, str]:
+    """A call record of the REST call list as the status callback's parameters (a callback passes unchanged)."""
+    if CALL_SID in call or "sid" not in call:
+        return {k: "" if v is None else str(v) for k, v in call.items()}
+    return {REST_KEYS.get(k, k): "" if v is None else str(v) for k, v in call.items() if not isinstance(v, dict)}
+
+
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each (a REST call
+#: list by its ``account_sid``).
+IMPORTS = {NAME: ImportFormat(form_reader(NAME, from_rest), markers=(
+    (JSON_FILES, '"CallSid"'), (JSON_FILES, '"account_sid"'), ((".csv",), "CallSid"), (("",), "CallSid=")))}
 
 
 class TwilioProvider:
@@ -135,12 +155,15 @@ class TwilioProvider:
         if draft.duration and draft.end_time:
             draft.start_time = draft.end_time - draft.duration
         draft.answered = status == "completed" or draft.duration > 0
-        sip = draft.integer(SIP_RESPONSE_CODE, params.get(SIP_RESPONSE_CODE), default=0)
-        if sip:
-            draft.sip = sip
-        sip_ref = ref("sip", sip) if sip >= 300 else None
+        draft.integer(SIP_RESPONSE_CODE, params.get(SIP_RESPONSE_CODE), default=0)
+        sip = sip_status(params.get(SIP_RESPONSE_CODE))
+        draft.sip = sip
+        sip_ref = ref("sip", sip) if sip and sip >= 300 else None
         status_ref = ref("twilio-status", status)
         draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
+        source = ref("twilio-source", params.get(HANGUP_SOURCE, "").strip().lower())
+        if source:
+            draft.sources.append(source)
         draft.extra = dict(params)
         return draft.finish()
 

@@ -5,15 +5,16 @@ are call ends, other statuses and events without a ``status`` (``input``, ``reco
 ``transfer`` …) parse to ``None``. Fields from developer.vonage.com "Voice API Webhook Reference"
 and vonage-python-sdk ``vonage_voice`` 1.4.0 (``CallState``). Where each value comes from:
 
-* id: ``uuid`` (the leg); ``conversation_uuid`` stays in ``extra``.
+* id: ``uuid`` (the leg), else ``call_uuid``; ``conversation_uuid`` stays in ``extra``.
 * parties: ``from`` / ``to`` (a string, or an object with ``number``/``uri``/``user``);
   direction: ``direction``.
 * times: ``start_time`` (answer) and ``end_time`` on ``completed``, else ``timestamp`` as end;
   duration: ``duration`` (seconds).
 * cause chain: ``vonage-detail:<detail>`` (failed/rejected/unanswered refinements) →
-  ``vonage-status:<status>``. ``disconnected_by`` (``platform``/``user``) is **not confirmed** in
-  Vonage's reference; ``platform`` is read as ended by the platform, anything else is kept in
-  ``extra`` only.
+  ``sip:<sip_code>`` (error responses) → ``vonage-status:<status>``; ``sip_code`` (vonage-java-sdk
+  ``EventWebhook.getSipCode``) is the record's SIP status when it is one. ``disconnected_by``
+  (``platform``/``user``, vonage-java-sdk ``DisconnectedBy``) is not in Vonage's reference; ``platform``
+  is read as ended by the platform, ``user`` (which party is not said) is kept in ``extra`` only.
 
 Signature: signed webhooks carry ``Authorization: Bearer <JWT>`` signed HS256 with the account's
 signature secret (vonage-python-sdk ``vonage_jwt.verify_jwt.verify_signature``); hangup also checks
@@ -32,6 +33,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from hangup.errors import Forbidden, Unauthorized
+from hangup.providers._codes import sip_status
 from hangup.providers._common import (
     RecordDraft,
     any_equal,
@@ -59,6 +61,7 @@ SETTINGS = credential_settings(
 MAX_AGE = 300  # seconds an iat may lag the receive time (Vonage retries once, quickly)
 
 UUID = "uuid"
+CALL_UUID = "call_uuid"  # the leg's id in human/machine events, and an alias of uuid (vonage-java-sdk EventWebhook)
 CONVERSATION_UUID = "conversation_uuid"
 STATUS = "status"
 DETAIL = "detail"
@@ -70,6 +73,7 @@ END_TIME = "end_time"
 TIMESTAMP = "timestamp"
 DURATION = "duration"
 DISCONNECTED_BY = "disconnected_by"
+SIP_CODE = "sip_code"
 
 CLAIM_PAYLOAD_HASH = "payload_hash"
 CLAIM_IAT = "iat"
@@ -91,9 +95,9 @@ def _party(value: object) -> str:
 def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     raw = request.query if request.method == "GET" else body_text(request.body)
     draft = RecordDraft(NAME, raw=raw, received_at=request.received_at)
-    draft.provider_call_id = text(event.get(UUID)).strip()
+    draft.provider_call_id = text(event.get(UUID) or event.get(CALL_UUID)).strip()
     if not draft.provider_call_id:
-        draft.error(UUID, "required")
+        draft.error(UUID, "required (or call_uuid)")
     draft.from_user_id = _party(event.get(FROM))
     draft.to_user_id = _party(event.get(TO))
     draft.direction = DIRECTIONS.get(text(event.get(DIRECTION)).lower(), "unknown")
@@ -101,8 +105,16 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.end_time = draft.timestamp(END_TIME, event.get(END_TIME) or event.get(TIMESTAMP))
     draft.duration = draft.integer(DURATION, event.get(DURATION))
     status = text(event.get(STATUS)).strip().lower()
-    detail = text(event.get(DETAIL)).strip().lower() if status != "completed" else ""
-    draft.add_chain(ref("vonage-detail", detail), ref("vonage-status", status))
+    # The SIP response Vonage reports is the platform's own fact, kept as the record's SIP status. On a
+    # call that did not complete it is tried after the detail and before the broad status (a failed
+    # call's 404 says more than "failed"); a completed call's detail and code do not make it a failure.
+    draft.sip = sip_status(event.get(SIP_CODE))
+    if status == "completed":
+        draft.add_chain(ref("vonage-status", status))
+    else:
+        sip_ref = ref("sip", draft.sip) if draft.sip and draft.sip >= 300 else None
+        draft.add_chain(ref("vonage-detail", text(event.get(DETAIL)).strip().lower()), sip_ref,
+                        ref("vonage-status", status))
     if text(event.get(DISCONNECTED_BY)).lower() == "platform":
         draft.ended_by = "platform"
     flatten("", event, draft.extra)

@@ -55,13 +55,17 @@ def test_uuid_from_the_query_when_variables_lack_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("direction", "disposition", "ended_by"),
-    [("inbound", "recv_bye", "caller"), ("inbound", "send_bye", "callee"), ("outbound", "recv_bye", "callee"),
-     ("outbound", "send_bye", "caller"), ("outbound", "recv_refuse", "callee"), ("inbound", "recv_cancel", "caller")],
+    ("direction", "disposition", "bridge_epoch", "ended_by"),
+    [("inbound", "recv_bye", "10", "caller"), ("inbound", "send_bye", "10", "callee"),
+     ("outbound", "recv_bye", "10", "callee"), ("outbound", "send_bye", "10", "caller"),
+     ("outbound", "recv_refuse", "0", "callee"), ("inbound", "recv_cancel", "0", "caller"),
+     # never bridged: FreeSWITCH itself hung up (IVR, failed bridge), nobody on the other side
+     ("inbound", "send_bye", "0", "platform"), ("outbound", "send_bye", "0", "platform")],
 )
-def test_disposition_read_with_direction(direction: str, disposition: str, ended_by: str) -> None:
+def test_disposition_read_with_direction(direction: str, disposition: str, bridge_epoch: str, ended_by: str) -> None:
     cdr = {"variables": {"uuid": "u1", "direction": direction, "hangup_cause": "NORMAL_CLEARING",
-                         "answer_epoch": "10", "billsec": "5", "sip_hangup_disposition": disposition}}
+                         "answer_epoch": "10", "bridge_epoch": bridge_epoch, "billsec": "5",
+                         "sip_hangup_disposition": disposition}}
     record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
     assert record is not None and record.ended_by == ended_by
 
@@ -111,3 +115,88 @@ def test_common_causes_classify(cause: str) -> None:
     cdr = {"variables": {"uuid": "u1", "hangup_cause": cause}}
     record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
     assert record is not None and record.outcome != "unknown" and "unknown_cause" not in record.flags
+
+
+def _xml_cdr(variables: dict[str, str], callflow: str = "", channel_direction: str = "") -> bytes:
+    """An XML CDR as mod_xml_cdr writes it: one element per channel variable, named after it."""
+    values = "".join(f"<{name}>{value}</{name}>" for name, value in variables.items())
+    channel = f"<channel_data><direction>{channel_direction}</direction></channel_data>" if channel_direction else ""
+    document = f'<cdr core-uuid="c1">{channel}<variables>{values}</variables>{callflow}</cdr>'
+    return f'<?xml version="1.0"?>\n{document}'.encode()
+
+
+def test_variables_exported_with_a_prefix_do_not_refuse_the_cdr() -> None:
+    # `export nolocal:req_uuid=${uuid}` in the dialplan makes FreeSWITCH write <nolocal:req_uuid>, a prefix
+    # no namespace declares; the CDR is a valid call and must be stored, the variable kept.
+    body = _xml_cdr({"direction": "inbound", "uuid": "8039fb4f", "nolocal:req_uuid": "8039fb4f",
+                     "hangup_cause": "NORMAL_CLEARING", "hangup_cause_q850": "16", "answer_epoch": "1609983741",
+                     "billsec": "263", "sip_hangup_disposition": "send_bye", "export_vars": "nolocal%3Areq_uuid"})
+    for encoded, content_type in ((body, "text/xml"), (b"cdr=" + quote(body.decode(), safe="").encode(),
+                                                      "application/x-www-form-urlencoded")):
+        record = PROVIDER.parse(_post(encoded, content_type))
+        assert record is not None and record.outcome == "completed" and record.duration == 263
+        assert record.extra["nolocal:req_uuid"] == "8039fb4f" and record.extra["export_vars"] == "nolocal:req_uuid"
+
+
+A_LEG_FLOW = "<callflow><caller_profile><originatee><originatee_caller_profile/></originatee></caller_profile>" \
+    "</callflow>"
+B_LEG_FLOW = "<callflow><caller_profile><originator><originator_caller_profile/></originator></caller_profile>" \
+    "</callflow>"
+
+
+@pytest.mark.parametrize(
+    ("variables", "callflow", "channel", "direction", "ended_by"),
+    [
+        ({"sip_hangup_disposition": "recv_bye", "bridge_epoch": "5"}, "", "inbound", "inbound", "caller"),
+        ({"sip_hangup_disposition": "recv_bye", "bleg_uuid": "b1"}, "", "", "inbound", "caller"),
+        ({"sip_hangup_disposition": "recv_bye"}, A_LEG_FLOW, "", "inbound", "caller"),
+        ({"sip_hangup_disposition": "recv_bye", "originating_leg_uuid": "a1"}, "", "", "outbound", "callee"),
+        ({"sip_hangup_disposition": "send_bye"}, B_LEG_FLOW, "", "outbound", "caller"),
+        ({"sip_hangup_disposition": "recv_cancel"}, "", "", "inbound", "caller"),
+        ({"sip_hangup_disposition": "recv_refuse"}, "", "", "outbound", "callee"),
+    ],
+)
+def test_leg_direction_without_a_direction_variable(variables: dict[str, str], callflow: str, channel: str,
+                                                    direction: str, ended_by: str) -> None:
+    body = _xml_cdr({"uuid": "u1", "hangup_cause": "NORMAL_CLEARING", **variables}, callflow, channel)
+    record = PROVIDER.parse(_post(body, "text/xml"))
+    assert record is not None and (record.direction, record.ended_by) == (direction, ended_by)
+
+
+def test_a_call_answered_by_freeswitch_that_failed_to_bridge_is_not_the_callees_hang_up() -> None:
+    # FreeSWITCH answered the caller (IVR, early answer), then the bridge to an unregistered user failed:
+    # FreeSWITCH sent the BYE; the callee was never reached, so the callee did not end it.
+    cdr = {"variables": {"uuid": "u1", "direction": "inbound", "hangup_cause": "SUBSCRIBER_ABSENT",
+                         "hangup_cause_q850": "20", "answer_epoch": "100", "bridge_epoch": "0", "billsec": "4",
+                         "sip_hangup_disposition": "send_bye", "originate_disposition": "SUBSCRIBER_ABSENT"}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None
+    assert (record.outcome, record.ended_by, record.q850) == ("unreachable", "platform", 20)
+
+
+@pytest.mark.parametrize(("status", "sip"), [("486", 486), ("200", 200), ("0", None), ("16", None), ("", None)])
+def test_sip_term_status_kept_only_when_it_is_a_sip_status(status: str, sip: int | None) -> None:
+    cdr = {"variables": {"uuid": "u1", "hangup_cause": "USER_BUSY", "sip_term_status": status}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None and record.sip == (sip if sip is not None else 486)  # absent: the catalog's
+
+
+@pytest.mark.parametrize(
+    ("variables", "sip", "ended_by"),
+    [
+        # the A-leg of a bridge the far side refused (CommunityCellularManager's cdr-with-origination.xml)
+        ({"sip_invite_failure_status": "403", "sip_hangup_disposition": "send_refuse"}, 403, "callee"),
+        # the leg's own dialog status wins over its bridge's
+        ({"sip_term_status": "486", "sip_invite_failure_status": "403", "sip_hangup_disposition": "send_refuse"},
+         486, "callee"),
+        # refused by FreeSWITCH itself, no bridge attempted: the platform's refusal and the catalog's status
+        ({"sip_hangup_disposition": "send_refuse"}, 603, "platform"),
+        ({"sip_invite_failure_status": "0", "sip_hangup_disposition": "send_refuse"}, 603, "platform"),
+    ],
+)
+def test_a_refusal_passing_on_the_bridges_failure_is_the_callee_sides(variables: dict[str, str], sip: int,
+                                                                      ended_by: str) -> None:
+    cdr = {"variables": {"uuid": "u1", "direction": "inbound", "hangup_cause": "CALL_REJECTED",
+                         "hangup_cause_q850": "21", "answer_epoch": "0", **variables}}
+    record = PROVIDER.parse(_post(json.dumps(cdr).encode(), "application/json"))
+    assert record is not None and (record.sip, record.ended_by, record.outcome) == (sip, ended_by, "rejected")

@@ -9,6 +9,7 @@ from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_
 
 from hangup.causes import default_catalog
 from hangup.errors import Forbidden, HTTPError, Unauthorized
+from hangup.providers._common import parse_time
 from hangup.providers.base import WebhookRequest
 from hangup.providers.plivo import PROVIDER
 
@@ -144,3 +145,25 @@ def test_callee_spellings_are_the_call_recipient_source(spelling: str) -> None:
     record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
     assert record is not None and record.ended_by == "callee"
     assert "plivo-source:Call recipient" in record.causes  # stored under the table's own name
+
+
+@pytest.mark.parametrize(
+    ("start", "session_start", "shift"),
+    [
+        # an Indian account (UTC+05:30): StartTime 14:05:08 local while SessionStart says 08:35:10.91 UTC
+        ("2024-09-26 14:05:08", "2024-09-26 08:35:10.910772", 19800),
+        ("2024-09-26 03:05:08", "2024-09-26 08:05:09.1", -18000),  # a US Eastern account (UTC-05:00)
+        ("2024-09-26 08:05:08", "2024-09-26 08:05:09.1", 0),  # a UTC account
+        ("2024-09-26 08:05:08", "", 0),  # no SessionStart: read as UTC
+    ],
+)
+def test_local_times_are_taken_back_to_utc_by_session_start(start: str, session_start: str, shift: int) -> None:
+    params = {"CallUUID": "64d3290a", "Event": "Hangup", "CallStatus": "completed", "Direction": "outbound",
+              "StartTime": start, "AnswerTime": start[:-2] + "18", "EndTime": start[:-5] + "06:23",
+              "Duration": "66", "HangupCauseCode": "4000", "HangupCauseName": "Normal Hangup",
+              "HangupSource": "Callee", "SessionStart": session_start}
+    record = PROVIDER.parse(WebhookRequest("POST", BASE_URL + "plivo", "", urlencode(params).encode()))
+    as_utc = {name: parse_time(params[key]) for name, key in
+              (("setup_time", "StartTime"), ("start_time", "AnswerTime"), ("end_time", "EndTime"))}
+    assert record is not None
+    assert {name: getattr(record, name) for name in as_utc} == {k: v - shift for k, v in as_utc.items() if v}

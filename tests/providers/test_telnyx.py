@@ -104,3 +104,16 @@ def test_malformed_bodies_name_the_field(body: bytes) -> None:
     with pytest.raises(PayloadError) as caught:
         PROVIDER.parse(_request(body, {}))
     assert caught.value.details and caught.value.details[0]["field"]
+
+
+@pytest.mark.parametrize(("sip_hangup_cause", "sip"), [("486", 486), ("200", 200), ("16", None), ("", None)])
+def test_sip_hangup_cause_is_kept_only_when_it_is_a_sip_status(sip_hangup_cause: str, sip: int | None) -> None:
+    # Telnyx's own example of a caller's hang-up carries "sip_hangup_cause": "16", the Q.850 value.
+    body = json.dumps({"data": {"event_type": "call.hangup", "payload": {
+        "call_leg_id": "l1", "hangup_cause": "normal_clearing", "hangup_source": "caller",
+        "sip_hangup_cause": sip_hangup_cause}}}).encode()
+    record = PROVIDER.parse(_request(body, {}))
+    assert record is not None and record.outcome == "completed"
+    assert record.sip == sip
+    assert (f"sip:{sip_hangup_cause}" in record.causes) == (sip is not None)
+    assert record.extra["sip_hangup_cause"] == sip_hangup_cause

@@ -114,3 +114,21 @@ def test_missing_status_is_named() -> None:
     with pytest.raises(HTTPError) as caught:
         PROVIDER.parse(WebhookRequest("POST", URL, "", b"CallSid=CA1&CallDuration=x"))
     assert {d["field"] for d in caught.value.details} == {"CallStatus", "CallDuration"}
+
+
+@pytest.mark.parametrize(("source", "ended_by"), [("callee", "callee"), ("caller", "caller"), ("", "unknown")])
+def test_hangup_source_of_twilio_compatible_callbacks_says_who_ended(source: str, ended_by: str) -> None:
+    # Telnyx TeXML's completed callback, as its documentation shows it ("HangupSource": "callee").
+    params = {"AccountSid": "cb6cfbbc-eb00-41af-a3f3-0d7b32009e4b", "CallDuration": "2",
+              "CallSid": "v2:7V3r4VFCGLTzKLOveE0", "CallStatus": "completed",
+              "CallbackSource": "call-progress-events", "From": "+18445550100", "HangupSource": source,
+              "SequenceNumber": "0", "Timestamp": "2021-04-28 21:51:18.731479Z", "To": "+13125550101"}
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(params).encode()))
+    assert record is not None and (record.outcome, record.ended_by, record.duration) == ("completed", ended_by, 2)
+
+
+@pytest.mark.parametrize(("code", "sip"), [("404", 404), ("0", None), ("16", None)])
+def test_sip_response_code_kept_only_when_it_is_a_sip_status(code: str, sip: int | None) -> None:
+    body = urlencode({"CallSid": "CA1", "CallStatus": "failed", "SipResponseCode": code}).encode()
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
+    assert record is not None and record.sip == sip

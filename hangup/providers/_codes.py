@@ -1,0 +1,32 @@
+"""Which numbers a platform reports are real protocol codes.
+
+Platforms fill code fields loosely: Telnyx's ``sip_hangup_cause`` sometimes holds a Q.850 cause
+("16"), a CDR may carry ``0`` for "no response". A reported code is kept only when it lies in its
+protocol's range — SIP final and provisional statuses 100–699 (RFC 3261 §7.2), Q.850 causes 1–127
+(ITU-T Q.850 §2.2.5) — so the record never states a SIP status that no SIP message carried.
+"""
+
+from __future__ import annotations
+
+SIP_RANGE = range(100, 700)
+Q850_RANGE = range(1, 128)
+
+
+def _number(value: object) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def sip_status(value: object) -> int | None:
+    """The SIP status in ``value``, or ``None`` when it is absent or not a SIP status."""
+    number = _number(value)
+    return number if number is not None and number in SIP_RANGE else None
+
+
+def q850_cause(value: object) -> int | None:
+    """The Q.850 cause value in ``value``, or ``None`` when it is absent or out of range."""
+    number = _number(value)
+    return number if number is not None and number in Q850_RANGE else None
+
+
+__all__ = ["q850_cause", "sip_status"]
