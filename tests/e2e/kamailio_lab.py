@@ -162,6 +162,7 @@ class Capture:
     def __init__(self, workdir: Path, ports: Sequence[int]) -> None:
         self.path = workdir / "calls.pcap"
         self.log = workdir / "tcpdump.log"
+        self.ports = tuple(ports)
         self.filter = " or ".join(f"port {port}" for port in ports)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -179,6 +180,17 @@ class Capture:
         if self.process.poll() is not None:
             raise AssertionError(f"tcpdump exited: {self.log.read_text(errors='replace')[-1000:]}")
         return False
+
+    def drain(self) -> None:
+        """Return once every packet sent so far is in the file, before ``stop`` drops what tcpdump has not read.
+
+        A loaded machine leaves tcpdump behind the traffic; a marker datagram sent now is written after
+        everything sent before it, so seeing it in the file means nothing before it is still unread.
+        """
+        marker = f"hangup-capture-drained-{time.time_ns()}".encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(marker, ("127.0.0.1", self.ports[0]))
+        wait_until(lambda: marker in self.path.read_bytes(), 20, "tcpdump to write what was sent")
 
     def stop(self) -> None:
         if self.process is not None:

@@ -186,6 +186,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         for case in CASES:
             wait_until(lambda c=case: result.record(c.call_id) is not None, 15, f"the event of {case.name}")
             wait_until(lambda c=case: result.record(c.call_id, "sip") is not None, 15, f"{case.name} through HEP")
+        capture.drain()
         capture.stop()
         result.capture = capture.path
         _receiver_down(result, sipp)
