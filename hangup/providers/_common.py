@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from hangup import bounds
 from hangup.causes import Cause, CauseCatalog, EndedBy, Outcome, default_catalog
 from hangup.errors import CatalogError, Forbidden, InvalidPayload, PayloadError, Unauthorized
 from hangup.providers.base import WebhookRequest
@@ -30,9 +31,12 @@ from hangup.records import CallRecord, Direction, call_id_for
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _DECIMAL = re.compile(r"\d+\.\d+")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
-#: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
-MAX_INTEGER = 2**53
-MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
+#: C0 controls (as ``importer.vectors.control_rows``): no platform puts them in an id; PostgreSQL cannot hold NUL.
+_CONTROL = re.compile(r"[\x00-\x1f]")
+#: Deepest JSON nesting read from a body: real payloads nest 3 or 4 levels; deeper is an attack on the parser.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 #: Outcomes that cannot happen on an answered call: a record claiming both is flagged, not rejected.
 _UNANSWERED_OUTCOMES = frozenset(
@@ -89,7 +93,8 @@ class RecordDraft:
     def error(self, name: str, message: str) -> None:
         self.errors.append({"field": name, "error": message})
 
-    def integer(self, name: str, value: object, default: int = 0) -> int:
+    def integer(self, name: str, value: object, default: int = 0, within: bounds.Bounds = bounds.INTEGER) -> int:
+        """A base-10 integer inside ``within`` (``hangup.bounds``); ``default`` when blank or invalid."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
         try:
@@ -97,16 +102,19 @@ class RecordDraft:
         except ValueError:
             self.error(name, f"expected an integer, got {str(value)[:40]!r}")
             return default
-        if number < 0:
-            self.error(name, "must not be negative")
-            return default
-        if number > MAX_INTEGER:
-            self.error(name, f"larger than {MAX_INTEGER}")
+        problem = within.error(number)
+        if problem:
+            self.error(name, problem)
             return default
         return number
 
+    def seconds(self, name: str, value: object) -> int:
+        """A duration in whole seconds, at most ``bounds.MAX_DURATION``."""
+        return self.integer(name, value, within=bounds.DURATION)
+
     def timestamp(self, name: str, value: object) -> int:
-        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822."""
+        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822;
+        within ``bounds.TIME`` (0 = not reported)."""
         if value is None:
             return 0
         text = str(value).strip()
@@ -114,9 +122,16 @@ class RecordDraft:
             return 0
         parsed = parse_time(text)
         if parsed is None:
-            self.error(name, f"expected a time, got {text[:40]!r}")
+            self.error(name, f"expected a time from 1970 to 2099, got {text[:40]!r}")
             return 0
         return parsed
+
+    def identifier(self, name: str, value: object) -> str:
+        """A platform's call id: stripped, without control characters (they break logs, links and PostgreSQL)."""
+        text = "" if value is None else str(value).strip()
+        if _CONTROL.search(text):
+            self.error(name, "contains a control character")  # finish() refuses the draft
+        return text
 
     def add_chain(self, *refs: str | None) -> None:
         self.chain.extend(r for r in refs if r)
@@ -224,7 +239,7 @@ def parse_time(text: str) -> int | None:
     if text.isdigit():
         value = int(text)
         value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
-        return value if value <= MAX_TIME else None
+        return value if value <= bounds.MAX_TIME else None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -235,7 +250,7 @@ def parse_time(text: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     seconds = int(moment.timestamp())
-    return seconds if 0 <= seconds <= MAX_TIME else None
+    return seconds if 0 <= seconds <= bounds.MAX_TIME else None
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -306,9 +321,12 @@ def now(received_at: float) -> float:
 # -- bodies ----------------------------------------------------------------------------------
 def json_object(body: bytes, provider: str) -> dict[str, Any]:
     """The JSON object of a body; ``PayloadError`` naming ``body`` when it is not one."""
+    if _too_deep(body):
+        raise PayloadError(f"{provider}: body nests deeper than {MAX_JSON_DEPTH} levels",
+                           details=[{"field": "body", "error": f"nested deeper than {MAX_JSON_DEPTH} levels"}])
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError(f"{provider}: body is not JSON", details=[{"field": "body", "error": str(exc)[:120]}]) \
             from None
     if not isinstance(value, dict):
@@ -320,6 +338,18 @@ def json_object(body: bytes, provider: str) -> dict[str, Any]:
             raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
                                details=[{"field": "body", "error": "invalid unicode escape"}]) from None
     return value
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether a JSON text opens more than ``MAX_JSON_DEPTH`` arrays or objects at once (strings skipped)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
 
 
 def text(value: object) -> str:
