@@ -15,11 +15,14 @@ import click
 
 from hangup.errors import ConfigError
 from hangup.settings import BY_NAME, Settings, cast, load_settings
+from hangup.web.deadline import DeadlineProtocol
 
 #: uvicorn's own limits, set so that its answers to oversized or malformed requests are 4xx, never 5xx.
+#: ``http`` is httptools with a per-request read deadline (``hangup.web.deadline``, HANGUP_REQUEST_READ_TIMEOUT):
+#: uvicorn itself never times out a request that is being sent.
 UVICORN_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
-    "http": "httptools",
+    "http": DeadlineProtocol,
     "access_log": False,
     "server_header": False,
     "proxy_headers": False,
@@ -76,12 +79,13 @@ def serve(host: str | None, port: str | None, db: str | None, workers: str | Non
         settings = settings.with_overrides(demo=True)  # worker processes get it through as_env() below
     click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "
                f"callbacks at {settings.planet_path} and /callbacks/{{provider}}", err=True)
+    # Worker processes build their app from the environment, and the read deadline is read from it in every one.
+    os.environ.update(settings.as_env())
+    options = {**UVICORN_OPTIONS, "limit_concurrency": settings.max_connections}
     if settings.workers > 1:
-        # Worker processes build their app from the environment, so hand every setting over through it.
-        os.environ.update(settings.as_env())
         uvicorn.run("hangup.web.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, **UVICORN_OPTIONS)
+                    workers=settings.workers, **options)
         return
     from hangup.web.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **options)

@@ -41,6 +41,14 @@ class MethodNotAllowed(HTTPError):
     error_id = "method_not_allowed"
 
 
+class ClientDisconnected(HTTPError):
+    """The client went away (or was cut off by the read deadline) before its body was complete: a truncated
+    body is neither parsed nor quarantined, and the answer reaches no one."""
+
+    status = 400
+    error_id = "client_disconnected"
+
+
 def callback_paths(settings: Settings, names: list[str]) -> dict[str, str]:
     """path -> provider name for every registered adapter, with the secret segment applied."""
     paths = {f"{CALLBACK_PREFIX}{name}": name for name in names if name != "planet"}
@@ -96,7 +104,7 @@ class CallbackReceiver:
             request = await self._request(provider, scope, receive)
             _check_request(request, self.state.settings.max_keys)
             record = _parse(provider, request, self.secrets)
-        except (PayloadTooLarge, URITooLong, MethodNotAllowed) as exc:
+        except (PayloadTooLarge, URITooLong, MethodNotAllowed, ClientDisconnected) as exc:
             return exc.status, _dumps(exc.to_json())
         except HTTPError as exc:
             await self._quarantine(name, path, scope, request, exc)
@@ -199,7 +207,8 @@ async def _read_body(receive: Receive, method: str, headers: Mapping[str, str], 
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientDisconnected("the client disconnected before the body was complete",
+                                     [{"field": "body", "error": f"{size} bytes received, then the connection closed"}])
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
