@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a client has to send a whole request (line, headers, body); then it is disconnected.", "float"),
     Setting("max_connections", "1000", "Most open connections `hangup serve` serves at once; above it → 503.",
             "int"),
+    Setting("allowed_hosts", "",
+            "Comma-separated `Host` names served besides loopback ones (DNS-rebinding guard when no API token).",
+            "str"),
     Setting("sqlite_synchronous", "FULL", "SQLite `synchronous` pragma: FULL (durable, default) or NORMAL."),
     Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),
     Setting("retention_months", "0",
@@ -168,6 +171,7 @@ class Settings:
     max_keys: int
     request_read_timeout: float
     max_connections: int
+    allowed_hosts: str
     sqlite_synchronous: str
     batch_size: int
     retention_months: int

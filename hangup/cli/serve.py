@@ -7,7 +7,6 @@ published by accident.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
 
@@ -15,6 +14,7 @@ import click
 
 from hangup.errors import ConfigError
 from hangup.settings import BY_NAME, Settings, cast, load_settings
+from hangup.web.auth import is_loopback
 from hangup.web.deadline import DeadlineProtocol
 
 #: uvicorn's own limits, set so that its answers to oversized or malformed requests are 4xx, never 5xx.
@@ -31,15 +31,6 @@ UVICORN_OPTIONS: dict[str, Any] = {
 }
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _option(name: str, value: str | None) -> Any:
     return None if value is None else cast(BY_NAME[name], value)
 
@@ -54,12 +45,17 @@ def resolve_settings(host: str | None, port: str | None, db: str | None, workers
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if not is_loopback(settings.host) and not settings.api_token and not settings.insecure:
+    refuse_unprotected(settings.host, settings)
+    return settings
+
+
+def refuse_unprotected(host: str, settings: Settings) -> None:
+    """A listener on a host other than loopback needs HANGUP_API_TOKEN, or an explicit HANGUP_INSECURE."""
+    if not is_loopback(host) and not settings.api_token and not settings.insecure:
         raise click.ClickException(
-            f"refusing to listen on {settings.host} without an API token: set HANGUP_API_TOKEN "
+            f"refusing to listen on {host} without an API token: set HANGUP_API_TOKEN "
             "(or pass --insecure to publish the call log without one)"
         )
-    return settings
 
 
 @click.command()
