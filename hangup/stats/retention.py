@@ -117,6 +117,10 @@ def _runner(store: Store) -> Iterator[Callable[[Task], int]]:
         raise StoreError(f"{type(store).__name__} has no writer to prune minute rollups through")
 
 
+#: ``run(task)`` of a store, for other maintenance deletions (the quarantine's size limit).
+writes = _runner
+
+
 @contextlib.contextmanager
 def _postgres_runner(url: str) -> Iterator[Callable[[Task], int]]:
     db = StatsDB(url)
