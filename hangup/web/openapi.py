@@ -10,7 +10,10 @@ from typing import Any
 
 from hangup import __version__, bounds
 from hangup.providers.planet import KEYS, NULLABLE
+from hangup.providers.registry import providers
 from hangup.settings import Settings
+from hangup.web.callbacks import callback_paths
+from hangup.web.openapi_more import more_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -202,6 +205,10 @@ def spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for an app built with ``settings`` (the Planet path is configurable)."""
     # Behind a secret path segment the callback is left out: the document must not reveal the secret.
     callbacks = {} if settings.callback_secret else {settings.planet_path: _planet_operations()}
+    adapters = providers()
+    others = {} if settings.callback_secret else {
+        path: (name, adapters[name].methods) for path, name in callback_paths(settings, list(adapters)).items()
+        if name != "planet"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hangup", "version": __version__,
@@ -213,5 +220,5 @@ def spec(settings: Settings) -> dict[str, Any]:
                                "details": {"type": "array", "items": {"type": "object"}}}}},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {**callbacks, **_STATIC_PATHS},
+        "paths": {**callbacks, **_STATIC_PATHS, **more_paths(others)},
     }
