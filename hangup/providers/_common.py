@@ -236,7 +236,7 @@ def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
     if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
         text = text.split(".")[0]
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit() alone takes "²", which int() refuses
         value = int(text)
         value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
         return value if value <= bounds.MAX_TIME else None

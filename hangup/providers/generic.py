@@ -116,7 +116,7 @@ class GenericProvider:
             return
         given = header(request.headers, HEADER_SIGNATURE, NAME).removeprefix("sha256=")
         stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
             raise Unauthorized("generic: malformed timestamp",
                                details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
         if abs(now(request.received_at) - int(stamp)) > TOLERANCE:

@@ -32,6 +32,7 @@ def _read(reader: str, value: object, **options: Any) -> tuple[object, list[dict
         ("timestamp", "4102444800", {}, 0, "expected a time from 1970 to 2099"),
         ("timestamp", "10000-01-01T00:00:00Z", {}, 0, "expected a time from 1970 to 2099"),
         ("timestamp", "9999-12-31T23:59:59Z", {}, 0, "expected a time from 1970 to 2099"),
+        ("timestamp", "\u00b2", {}, 0, "expected a time from 1970 to 2099"),  # a digit to isdigit(), not int()
         ("identifier", " CA123 ", {}, "CA123", None),
         ("identifier", "a\x00b", {}, "a\x00b", "contains a control character"),
         ("identifier", "a\nb", {}, "a\nb", "contains a control character"),

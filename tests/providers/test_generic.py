@@ -93,3 +93,9 @@ def test_values_outside_their_range_are_named(change: dict[str, object], field: 
     with pytest.raises(PayloadError) as caught:
         PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}))
     assert [d["field"] for d in caught.value.details] == [field]
+
+
+def test_a_timestamp_header_that_is_not_plain_digits_is_a_401() -> None:
+    headers = {"x-hangup-signature": "sha256=00", "x-hangup-timestamp": "\u00b2"}
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", b"{}", headers, RECEIVED_AT), SECRETS)
