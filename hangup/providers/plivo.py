@@ -79,7 +79,7 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
         return None
     draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
                         received_at=request.received_at)
-    draft.provider_call_id = params.get(CALL_UUID, "").strip()
+    draft.provider_call_id = draft.identifier(CALL_UUID, params.get(CALL_UUID))
     if not draft.provider_call_id:
         draft.error(CALL_UUID, "required")
     draft.from_user_id = params.get(FROM, "")
@@ -88,8 +88,8 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))
-    draft.duration = draft.integer(DURATION, params.get(DURATION))
-    draft.integer(BILL_DURATION, params.get(BILL_DURATION))
+    draft.duration = draft.seconds(DURATION, params.get(DURATION))
+    draft.seconds(BILL_DURATION, params.get(BILL_DURATION))
     if params.get(CALL_STATUS, "").lower() == "completed":
         draft.answered = True
     code = params.get(HANGUP_CAUSE_CODE, "").strip()

@@ -33,6 +33,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from hangup import bounds
 from hangup.errors import Forbidden, Unauthorized
 from hangup.providers._common import (
     RecordDraft,
@@ -92,7 +93,8 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     if not isinstance(payload, dict):
         draft.error(PAYLOAD, "required object")
         payload = {}
-    draft.provider_call_id = text(payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)).strip()
+    leg = payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)
+    draft.provider_call_id = draft.identifier(f"{PAYLOAD}.{CALL_LEG_ID}", text(leg))
     if not draft.provider_call_id:
         draft.error(f"{PAYLOAD}.{CALL_LEG_ID}", "required (or call_control_id)")
     draft.from_user_id = text(payload.get(FROM))
@@ -104,7 +106,7 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     cause = text(payload.get(HANGUP_CAUSE)).strip().lower()
     sip = text(payload.get(SIP_HANGUP_CAUSE)).strip()
     if sip.isdigit():
-        draft.sip = int(sip)
+        draft.sip = draft.integer(f"{PAYLOAD}.{SIP_HANGUP_CAUSE}", sip, within=bounds.SIP) or None
     own = ref("telnyx-cause", cause)
     # Causes outside Telnyx's documented list are lower-cased FreeSWITCH/Q.850 names.
     legacy = ref("freeswitch", cause.upper()) if own and not resolve(own).known else None
@@ -151,7 +153,7 @@ class TelnyxProvider:
             return
         signature_text = header(request.headers, HEADER_SIGNATURE, NAME)
         stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
             raise Unauthorized("telnyx: malformed timestamp",
                                details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
         if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
