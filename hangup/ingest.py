@@ -7,6 +7,7 @@ A request that breaks its platform's format is kept whole in the quarantine with
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from hangup.sip import verdict as sip_verdict
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
 MAX_QUARANTINE_BODY = 256 * 1024
+MAX_KEPT_HEADER = 1024
 
 
 def flag_meaning(flag: str) -> str:
@@ -54,14 +56,29 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
     return Received(record, await store.add(record))
 
 
-def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError) -> QuarantineEntry:
+def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError,
+                     max_bytes: int = MAX_QUARANTINE_BODY) -> QuarantineEntry:
+    """The entry kept of a rejected request: query and body together at most ``max_bytes`` (each kept
+    header at most ``MAX_KEPT_HEADER``). What is cut is described in the entry's ``error["received"]``: the
+    request's query and body lengths and the body's SHA-256, so the original can still be recognised."""
     kept = kept_headers()  # the common ones and every adapter's signature headers
-    headers = {k: v for k, v in request.headers.items() if k in kept}
+    headers = {k: v[:MAX_KEPT_HEADER] for k, v in request.headers.items() if k in kept}
+    query = request.query[:max_bytes]
+    body = request.body[: max_bytes - len(query)]
+    answered = error.to_json()
+    if len(query) < len(request.query) or len(body) < len(request.body):
+        answered["received"] = {"query_bytes": len(request.query), "body_bytes": len(request.body),
+                                "body_sha256": hashlib.sha256(request.body).hexdigest()}
     return QuarantineEntry(
         id=0, received_at=request.received_at or time.time(), provider=provider, method=request.method,
-        path=path, query=request.query, body=request.body[:MAX_QUARANTINE_BODY], headers=headers,
-        client=request.client, status=error.status, error=error.to_json(),
+        path=path, query=query, body=body, headers=headers, client=request.client, status=error.status,
+        error=answered,
     )
+
+
+def is_truncated(entry: QuarantineEntry) -> bool:
+    """Whether the entry keeps only part of its request (``quarantine_entry``): it cannot be replayed."""
+    return "received" in entry.error
 
 
 def request_of(entry: QuarantineEntry, public_url: str = "") -> WebhookRequest:

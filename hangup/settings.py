@@ -58,6 +58,19 @@ SETTINGS: tuple[Setting, ...] = (
     # 1 MiB: full mod_json_cdr / mod_xml_cdr posts (every channel variable, the call flow, url-encoded) exceed 64 KiB
     Setting("max_body_bytes", "1048576", "Largest accepted request body; larger → 413.", "int"),
     Setting("max_keys", "64", "Most keys accepted in one callback; more → 400.", "int"),
+    Setting("request_read_timeout", "10",
+            "Seconds a client has to send a whole request (line, headers, body); then it is disconnected.", "float"),
+    Setting("max_connections", "1000", "Most open connections `hangup serve` serves at once; above it → 503.",
+            "int"),
+    Setting("allowed_hosts", "",
+            "Comma-separated `Host` names served besides loopback ones (DNS-rebinding guard when no API token).",
+            "str"),
+    Setting("quarantine_entry_bytes", "16384",
+            "Largest quarantined body; longer bodies are cut, their length and SHA-256 kept.", "int"),
+    Setting("quarantine_max_bytes", "67108864",
+            "Total size of the quarantine; the oldest entries are deleted to stay under it.", "int"),
+    Setting("quarantine_per_minute", "60",
+            "Most rejected requests kept per source address and minute; more are answered, not kept.", "int"),
     Setting("sqlite_synchronous", "FULL", "SQLite `synchronous` pragma: FULL (durable, default) or NORMAL."),
     Setting("batch_size", "256", "Most events the store writer commits in one transaction (group commit).", "int"),
     Setting("retention_months", "0",
@@ -87,7 +100,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 #: Settings that must be greater than zero.
 _POSITIVE = frozenset({"workers", "batch_size", "max_keys", "emit_orphan_timeout", "emit_max_age",
-                       "emit_per_destination", "emit_timeout", "demo_rate"})
+                       "emit_per_destination", "emit_timeout", "demo_rate", "request_read_timeout",
+                       "max_connections", "quarantine_entry_bytes", "quarantine_max_bytes",
+                       "quarantine_per_minute"})
 
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -146,6 +161,12 @@ class Settings:
     max_query_bytes: int
     max_body_bytes: int
     max_keys: int
+    request_read_timeout: float
+    max_connections: int
+    allowed_hosts: str
+    quarantine_entry_bytes: int
+    quarantine_max_bytes: int
+    quarantine_per_minute: int
     sqlite_synchronous: str
     batch_size: int
     retention_months: int

@@ -41,7 +41,7 @@ class SyncClient:
         self.portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
         stack.enter_context(self.portal.wrap_async_context_manager(app.router.lifespan_context(app)))
         transport = httpx.ASGITransport(app=app, client=client)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
         stack.callback(self.portal.call, self.client.aclose)
         self.app = app
 

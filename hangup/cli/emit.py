@@ -10,11 +10,16 @@ from urllib.parse import urlsplit
 import click
 import uvicorn
 
+from hangup.cli.serve import refuse_unprotected
 from hangup.emit.api import create_emitter_app
 from hangup.emit.delivery import DeliveryConfig
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
-from hangup.errors import HangupError
+from hangup.errors import ConfigError, HangupError
+from hangup.settings import Settings, load_settings
+from hangup.types import ASGIApp
+from hangup.web.app import PROTECTED_PREFIXES
+from hangup.web.auth import BrowserGuard, TokenAuth, allowed_hosts
 
 
 def _listen_address(value: str) -> tuple[str, int]:
@@ -52,6 +57,12 @@ def emitter(
     if urlsplit(url).scheme not in ("http", "https"):
         raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     address = _listen_address(listen) if listen else None
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if address is not None:
+        refuse_unprotected(address[0], settings)
     config = DeliveryConfig(
         timeout=timeout, per_destination=per_destination, max_age=max_age, backoff_base=backoff,
         backoff_cap=backoff_cap, lease=lease, secret=secret,
@@ -61,12 +72,19 @@ def emitter(
     except (HangupError, sqlite3.Error) as exc:
         raise click.ClickException(f"cannot open the outbox at {db}: {exc}") from exc
     try:
-        asyncio.run(_run(Emitter(outbox, url, config, orphan_timeout=orphan_timeout), address))
+        asyncio.run(_run(Emitter(outbox, url, config, orphan_timeout=orphan_timeout), address, settings))
     finally:
         outbox.close()
 
 
-async def _run(emitter: Emitter, address: tuple[str, int] | None) -> None:
+def listener_app(emitter: Emitter, host: str, settings: Settings) -> ASGIApp:
+    """The ``--listen`` app behind the server's own guards: the API token when set, else the browser guard."""
+    inner = create_emitter_app(emitter)
+    app: ASGIApp = TokenAuth(inner, settings.api_token, PROTECTED_PREFIXES)
+    return BrowserGuard(app, settings.api_token, [host, *allowed_hosts(settings)], inner.routes)
+
+
+async def _run(emitter: Emitter, address: tuple[str, int] | None, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -76,7 +94,8 @@ async def _run(emitter: Emitter, address: tuple[str, int] | None) -> None:
         click.echo(f"hangup emitter: delivering to {emitter.destination}", err=True)
         await worker
         return
-    config = uvicorn.Config(create_emitter_app(emitter), host=address[0], port=address[1], log_level="warning")
+    config = uvicorn.Config(listener_app(emitter, address[0], settings), host=address[0], port=address[1],
+                            log_level="warning")
     server = uvicorn.Server(config)
     click.echo(f"hangup emitter: delivering to {emitter.destination}; events at http://{address[0]}:{address[1]}",
                err=True)  # fmt: skip

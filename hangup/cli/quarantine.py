@@ -64,7 +64,7 @@ def replay(ids: tuple[int, ...], db: str, no_verify: bool) -> None:
     try:
         for quarantine_id in ids:
             result = _replay_one(store, quarantine_id, not no_verify)
-            failed += result.startswith(("rejected", "unknown"))
+            failed += result.startswith(("rejected", "unknown", "not replayed"))
             click.echo(f"{quarantine_id}: {result}")
     finally:
         store.close()
@@ -79,6 +79,8 @@ def _replay_one(store: Store, quarantine_id: int, verify: bool) -> str:
     provider = providers().get(entry.provider)
     if provider is None:
         return f"unknown provider {entry.provider!r}"
+    if ingest.is_truncated(entry):
+        return "not replayed: only part of the request was kept (HANGUP_QUARANTINE_ENTRY_BYTES)"
     settings = load_settings()
     try:
         record = ingest.parse(provider, ingest.request_of(entry, settings.public_url), settings.secrets(),

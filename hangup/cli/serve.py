@@ -7,7 +7,6 @@ published by accident.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
 
@@ -15,26 +14,21 @@ import click
 
 from hangup.errors import ConfigError
 from hangup.settings import BY_NAME, Settings, cast, load_settings
+from hangup.web.auth import is_loopback
+from hangup.web.deadline import DeadlineProtocol
 
 #: uvicorn's own limits, set so that its answers to oversized or malformed requests are 4xx, never 5xx.
+#: ``http`` is httptools with a per-request read deadline (``hangup.web.deadline``, HANGUP_REQUEST_READ_TIMEOUT):
+#: uvicorn itself never times out a request that is being sent.
 UVICORN_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
-    "http": "httptools",
+    "http": DeadlineProtocol,
     "access_log": False,
     "server_header": False,
     "proxy_headers": False,
     "timeout_keep_alive": 30,
     "h11_max_incomplete_event_size": 64 * 1024,
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _option(name: str, value: str | None) -> Any:
@@ -52,12 +46,17 @@ def resolve_settings(host: str | None, port: str | None, db: str | None, workers
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     _check_hep(settings)
-    if not is_loopback(settings.host) and not settings.api_token and not settings.insecure:
+    refuse_unprotected(settings.host, settings)
+    return settings
+
+
+def refuse_unprotected(host: str, settings: Settings) -> None:
+    """A listener on a host other than loopback needs HANGUP_API_TOKEN, or an explicit HANGUP_INSECURE."""
+    if not is_loopback(host) and not settings.api_token and not settings.insecure:
         raise click.ClickException(
-            f"refusing to listen on {settings.host} without an API token: set HANGUP_API_TOKEN "
+            f"refusing to listen on {host} without an API token: set HANGUP_API_TOKEN "
             "(or pass --insecure to publish the call log without one)"
         )
-    return settings
 
 
 def _check_hep(settings: Settings) -> None:
@@ -94,12 +93,13 @@ def serve(host: str | None, port: str | None, db: str | None, workers: str | Non
         settings = settings.with_overrides(demo=True)  # worker processes get it through as_env() below
     click.echo(f"hangup: listening on http://{settings.host}:{settings.port}  store {settings.db}  "
                f"callbacks at {settings.planet_path} and /callbacks/{{provider}}", err=True)
+    # Worker processes build their app from the environment, and the read deadline is read from it in every one.
+    os.environ.update(settings.as_env())
+    options = {**UVICORN_OPTIONS, "limit_concurrency": settings.max_connections}
     if settings.workers > 1:
-        # Worker processes build their app from the environment, so hand every setting over through it.
-        os.environ.update(settings.as_env())
         uvicorn.run("hangup.web.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, **UVICORN_OPTIONS)
+                    workers=settings.workers, **options)
         return
     from hangup.web.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **options)

@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hangup.emit import metrics
-from hangup.emit.facts import decode_facts, msgspec_detail
+from hangup.emit.facts import decode_facts, decode_json
 from hangup.emit.service import Emitter, StartFacts
-from hangup.errors import HTTPError, NotFound, PayloadError, PayloadTooLarge
+from hangup.errors import HTTPError, NotFound, PayloadTooLarge
 
 MAX_BODY = 65_536
 EMITTER_STATE = "emitter"  # attribute of ``app.state`` holding the ``Emitter`` of a stand-alone emitter app
@@ -74,13 +74,7 @@ async def call_ended(request: Request) -> Response:
 async def call_started(request: Request) -> Response:
     try:
         emitter = _emitter(request)
-        raw = await _body(request)
-        try:
-            start = msgspec.json.decode(raw, type=StartFacts)
-        except msgspec.ValidationError as exc:
-            raise PayloadError(f"invalid call start: {exc}", [msgspec_detail(str(exc))]) from None
-        except msgspec.DecodeError as exc:
-            raise PayloadError(f"body is not JSON: {exc}", [{"field": "$", "error": str(exc)}]) from None
+        start = decode_json(await _body(request), StartFacts, "call start")
         created = await asyncio.to_thread(emitter.call_started, start)
     except HTTPError as exc:
         return _error(exc)

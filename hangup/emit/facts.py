@@ -10,11 +10,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from hangup import bounds
 from hangup.errors import PayloadError
+
+T = TypeVar("T")
 
 Party = Literal["caller", "callee"]
 Releaser = Literal["caller", "callee", "server"]
@@ -74,14 +77,21 @@ class CallFacts(msgspec.Struct, kw_only=True, frozen=True):
         return self.start_time > 0
 
 
-def decode_facts(body: bytes) -> CallFacts:
-    """Decode and check a JSON body; every problem is a ``PayloadError`` naming the field."""
+def decode_json(body: bytes, kind: type[T], what: str) -> T:
+    """A JSON body as ``kind``; every problem is a ``PayloadError`` naming the field."""
     try:
-        facts = msgspec.json.decode(body, type=CallFacts)
+        return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
-        raise PayloadError(f"invalid call facts: {exc}", [msgspec_detail(str(exc))]) from None
+        raise PayloadError(f"invalid {what}: {exc}", [msgspec_detail(str(exc))]) from None
     except msgspec.DecodeError as exc:
         raise PayloadError(f"body is not JSON: {exc}", [{"field": "$", "error": str(exc)}]) from None
+    except RecursionError:  # msgspec recurses per nesting level: 1,000 levels exhaust the stack
+        raise PayloadError("body is not JSON hangup reads", [{"field": "$", "error": "nested too deeply"}]) from None
+
+
+def decode_facts(body: bytes) -> CallFacts:
+    """Decode and check a JSON body; every problem is a ``PayloadError`` naming the field."""
+    facts = decode_json(body, CallFacts, "call facts")
     check_facts(facts)
     return facts
 
@@ -134,6 +144,12 @@ def check_facts(facts: CallFacts) -> None:
 
     for field, error in party_problems(facts):
         bad(field, error)
+    for name in ("setup_time", "start_time", "end_time"):  # the receiver refuses a callback with others
+        problem = bounds.TIME.error(getattr(facts, name))
+        if problem and getattr(facts, name) > 0:
+            bad(name, problem)
+    if facts.answered and facts.end_time - facts.start_time > bounds.MAX_DURATION:
+        bad("end_time", f"more than {bounds.MAX_DURATION} s (7 days) after start_time")
     if facts.setup_time <= 0:
         bad("setup_time", "must be a positive Unix time in seconds")
     if facts.start_time < 0:

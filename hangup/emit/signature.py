@@ -25,7 +25,7 @@ def verify(secret: str, query: str, header: str, now: int, tolerance: int = DEFA
     """True when ``header`` signs ``query`` with ``secret`` and its time is within ``tolerance`` of ``now``."""
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     timestamp = parts.get("t", "")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
         return False
     expected = sign(secret, query, int(timestamp)).split("v1=", 1)[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.importer import vectors
 from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
@@ -274,7 +275,7 @@ class _Reader:
         setup, setup_ok = vectors.times(fields["start"])
         answer, answer_ok = vectors.times(fields["answer"])
         end, end_ok = vectors.times(fields["end"])
-        duration, duration_ok = vectors.digits(fields["billsec"])
+        duration, duration_ok = vectors.digits(fields["billsec"], bounds.MAX_DURATION)
         call_id, call_id_ok = _provider_call_id(fields)
         blank = pc.equal(raw, vectors.scalar_text("," * (len(fields) - 1)))
         ok = vectors.all_of(pc.invert(blank), setup_ok, answer_ok, end_ok, duration_ok, call_id_ok,

@@ -2,7 +2,8 @@
 
 Each function computes, for a whole column at once, what the row path computes value by value
 (``hangup.providers._common.parse_time``, ``csv.writer``, ``hangup.store.sql._json_extra``), together with
-where it can: a row it cannot reproduce exactly is left to the row path by the caller.
+where it can: a row it cannot reproduce exactly, or whose value is outside ``hangup.bounds``, is left to the row
+path by the caller (which names the field).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hangup import bounds
+
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: The times read column-wise: that form, each field in its range (the day is checked against the month later).
 TIME_SHAPE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
@@ -22,6 +25,7 @@ EPOCH = pa.scalar("1970-01-01 00:00:00", pa.string())
 EMPTY = pa.scalar("", pa.string())
 ZERO = pa.scalar(0, pa.int64())
 FALSE = pa.scalar(False, pa.bool_())
+LAST_TIME = pa.scalar(bounds.MAX_TIME, pa.int64())
 
 
 def all_of(*masks: pa.Array) -> pa.Array:
@@ -55,14 +59,17 @@ def times(values: pa.Array) -> tuple[pa.Array, pa.Array]:
         stamps = pc.strptime(shaped, format=TIME_FORMAT, unit="s", error_is_null=True)
         shape = all_of(shape, pc.equal(pc.day(stamps), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())))
         seconds = pc.fill_null(pc.cast(pc.if_else(shape, stamps, pa.scalar(None, stamps.type)), pa.int64()), ZERO)
-    ok = pc.or_(pc.equal(values, EMPTY), all_of(shape, pc.greater_equal(seconds, ZERO)))
+    in_range = pc.and_(pc.greater_equal(seconds, ZERO), pc.less_equal(seconds, LAST_TIME))
+    ok = pc.or_(pc.equal(values, EMPTY), all_of(shape, in_range))
     return pc.max_element_wise(seconds, ZERO), ok
 
 
-def digits(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Plain digits as an integer (0 for empty); below ``MAX_INTEGER`` (2**53) by their length."""
+def digits(values: pa.Array, high: int) -> tuple[pa.Array, pa.Array]:
+    """Plain digits as an integer (0 for empty) and where the value is one of at most ``high`` (below 2**53 by
+    their length first, so the cast cannot overflow)."""
     plain = pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), pa.scalar(15, pa.int32())))
     number = pc.cast(pc.if_else(plain, values, scalar_text("0")), pa.int64())
+    plain = pc.and_(plain, pc.less_equal(number, pa.scalar(high, pa.int64())))
     return number, pc.or_(plain, pc.equal(values, EMPTY))
 
 

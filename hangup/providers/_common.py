@@ -24,6 +24,10 @@ from hangup.records import CallRecord
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+#: Deepest JSON nesting read from a body: real payloads nest 3 or 4 levels; deeper is an attack on the parser.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -100,9 +104,12 @@ def now(received_at: float) -> float:
 # -- bodies ----------------------------------------------------------------------------------
 def json_object(body: bytes, provider: str) -> dict[str, Any]:
     """The JSON object of a body; ``PayloadError`` naming ``body`` when it is not one."""
+    if _too_deep(body):
+        raise PayloadError(f"{provider}: body nests deeper than {MAX_JSON_DEPTH} levels",
+                           details=[{"field": "body", "error": f"nested deeper than {MAX_JSON_DEPTH} levels"}])
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError(f"{provider}: body is not JSON", details=[{"field": "body", "error": str(exc)[:120]}]) \
             from None
     if not isinstance(value, dict):
@@ -114,6 +121,18 @@ def json_object(body: bytes, provider: str) -> dict[str, Any]:
             raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
                                details=[{"field": "body", "error": "invalid unicode escape"}]) from None
     return value
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether a JSON text opens more than ``MAX_JSON_DEPTH`` arrays or objects at once (strings skipped)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
 
 
 def text(value: object) -> str:

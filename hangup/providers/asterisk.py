@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.providers._common import (
     BasicAuthVerifier,
@@ -117,7 +118,7 @@ def userfield_values(userfield: str) -> dict[str, str]:
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one CDR (CDR variable names as keys)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
-    draft.provider_call_id = (row.get(UNIQUEID) or row.get(LINKEDID) or "").strip()
+    draft.provider_call_id = draft.identifier(UNIQUEID, row.get(UNIQUEID) or row.get(LINKEDID))
     if not draft.provider_call_id and row.get(CHANNEL) and row.get(START):
         draft.provider_call_id = f"{row[CHANNEL]}|{row[START]}"
     if not draft.provider_call_id:
@@ -127,13 +128,13 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     draft.setup_time = draft.timestamp(START, row.get(START))
     draft.start_time = draft.timestamp(ANSWER, row.get(ANSWER))
     draft.end_time = draft.timestamp(END, row.get(END))
-    draft.duration = draft.integer(BILLSEC, row.get(BILLSEC))
+    draft.duration = draft.seconds(BILLSEC, row.get(BILLSEC))
     disposition = row.get(DISPOSITION, "").strip().upper()
     if not disposition:
         draft.error(DISPOSITION, "required")
     recorded = userfield_values(row.get(USERFIELD, ""))
     cause_text = (row.get(HANGUPCAUSE) or recorded.get(HANGUPCAUSE, "")).strip()
-    cause = draft.integer(HANGUPCAUSE, cause_text, default=0)
+    cause = draft.integer(HANGUPCAUSE, cause_text, within=bounds.Q850)
     if cause:
         draft.q850 = cause
     dial = (row.get(DIALSTATUS) or recorded.get(DIALSTATUS, "")).strip().upper()

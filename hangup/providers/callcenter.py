@@ -79,7 +79,7 @@ def _first(row: Mapping[str, str], keys: tuple[str, ...]) -> str:
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one contact-centre row (keys already normalised)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
-    draft.provider_call_id = _first(row, CALL_ID)
+    draft.provider_call_id = draft.identifier(CALL_ID[0], _first(row, CALL_ID))
     if not draft.provider_call_id:
         draft.error(CALL_ID[0], "required")
     draft.from_user_id = _first(row, FROM)
@@ -88,7 +88,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     draft.setup_time = draft.timestamp(START_TIME, row.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, row.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, row.get(END_TIME))
-    draft.duration = draft.integer(DURATION, row.get(DURATION))
+    draft.duration = draft.seconds(DURATION, row.get(DURATION))
     status = row.get(CALL_STATUS, "")
     code_text = row.get(LAST_RESPONSE_CODE, "")
     code = draft.integer(LAST_RESPONSE_CODE, "" if code_text.lower() in NOT_APPLICABLE else code_text)

@@ -1,8 +1,9 @@
 """``RecordDraft``: the mutable builder an adapter fills from one event, then ``finish()``-es into a record.
 
 An adapter reads its platform's fields into a draft, collecting every bad field (``error``,
-``integer``, ``timestamp``) instead of stopping at the first, and says why the call ended as
-explicit classifier input: ``chain`` (its cause fallback chain, best first), ``sources`` (references
+``integer``, ``seconds``, ``timestamp``, ``identifier``; each value inside its range of
+``hangup.bounds``) instead of stopping at the first, and says why the call ended as explicit
+classifier input: ``chain`` (its cause fallback chain, best first), ``sources`` (references
 that only say who hung up), ``ended_by`` (its own answer when it knows better than the catalog),
 ``q850``/``sip`` (codes the platform reported). ``finish()`` raises ``InvalidPayload`` naming every
 bad field, or classifies through ``hangup.causes.classify`` and returns the frozen ``CallRecord``.
@@ -16,15 +17,18 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from hangup import bounds
 from hangup.causes import CauseCatalog
 from hangup.causes.classify import Evidence, classify
 from hangup.errors import InvalidPayload
 from hangup.records import CallRecord, Direction, call_id_for
 
 _DECIMAL = re.compile(r"\d+\.\d+")
-#: Bounds that keep every number storable (SQLite and PostgreSQL integers are 64-bit).
-MAX_INTEGER = 2**53
-MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
+#: C0 controls (as ``importer.vectors.control_rows``): no platform puts them in an id; PostgreSQL cannot hold NUL.
+_CONTROL = re.compile(r"[\x00-\x1f]")
+#: The largest integer and time a reader accepts (``hangup.bounds``).
+MAX_INTEGER = bounds.INTEGER.high
+MAX_TIME = bounds.MAX_TIME
 
 
 def ref(scheme: str, value: str | int | None) -> str | None:
@@ -72,8 +76,9 @@ class RecordDraft:
         """Record a bad field; ``finish()`` then raises naming every one."""
         self.errors.append({"field": name, "error": message})
 
-    def integer(self, name: str, value: object, default: int = 0) -> int:
-        """A non-negative integer (decimals truncated); ``default`` when absent, and an error when not one."""
+    def integer(self, name: str, value: object, default: int = 0, within: bounds.Bounds = bounds.INTEGER) -> int:
+        """A base-10 integer (decimals truncated) inside ``within`` (``hangup.bounds``); ``default`` when
+        absent, and an error when not one or out of range."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
         try:
@@ -81,16 +86,19 @@ class RecordDraft:
         except ValueError:
             self.error(name, f"expected an integer, got {str(value)[:40]!r}")
             return default
-        if number < 0:
-            self.error(name, "must not be negative")
-            return default
-        if number > MAX_INTEGER:
-            self.error(name, f"larger than {MAX_INTEGER}")
+        problem = within.error(number)
+        if problem:
+            self.error(name, problem)
             return default
         return number
 
+    def seconds(self, name: str, value: object) -> int:
+        """A duration in whole seconds, at most ``bounds.MAX_DURATION``."""
+        return self.integer(name, value, within=bounds.DURATION)
+
     def timestamp(self, name: str, value: object) -> int:
-        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822."""
+        """Unix seconds from epoch seconds, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` (UTC if no offset) or RFC 2822;
+        within ``bounds.TIME`` (0 = not reported)."""
         if value is None:
             return 0
         text = str(value).strip()
@@ -98,9 +106,16 @@ class RecordDraft:
             return 0
         parsed = parse_time(text)
         if parsed is None:
-            self.error(name, f"expected a time, got {text[:40]!r}")
+            self.error(name, f"expected a time from 1970 to 2099, got {text[:40]!r}")
             return 0
         return parsed
+
+    def identifier(self, name: str, value: object) -> str:
+        """A platform's call id: stripped, without control characters (they break logs, links and PostgreSQL)."""
+        text = "" if value is None else str(value).strip()
+        if _CONTROL.search(text):
+            self.error(name, "contains a control character")  # finish() refuses the draft
+        return text
 
     def add_chain(self, *refs: str | None) -> None:
         """Append the given references to the cause chain, best first; absent ones (``None``) are skipped."""
@@ -161,7 +176,7 @@ def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
     if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
         text = text.split(".")[0]
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit() alone takes "²", which int() refuses
         value = int(text)
         value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
         return value if value <= MAX_TIME else None
@@ -176,7 +191,6 @@ def parse_time(text: str) -> int | None:
         moment = moment.replace(tzinfo=UTC)
     seconds = int(moment.timestamp())
     return seconds if 0 <= seconds <= MAX_TIME else None
-
 
 
 __all__ = ["MAX_INTEGER", "MAX_TIME", "RecordDraft", "parse_time", "ref"]

@@ -37,6 +37,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, unquote
 from xml.parsers import expat
 
+from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.providers._codes import q850_cause, sip_status
 from hangup.providers._common import (
@@ -197,7 +198,7 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
         draft.error(VARIABLES, "required object")
         found = {}
     variables = {str(k): _decoded(v) for k, v in found.items()}
-    draft.provider_call_id = variables.get(UUID, "").strip() or fallback_id
+    draft.provider_call_id = draft.identifier(f"{VARIABLES}.{UUID}", variables.get(UUID) or fallback_id)
     if not draft.provider_call_id:
         draft.error(f"{VARIABLES}.{UUID}", "required")
     draft.from_user_id = next((variables[k] for k in CALLER if variables.get(k)), "")
@@ -205,11 +206,11 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
     disposition = variables.get(SIP_HANGUP_DISPOSITION, "").strip().lower()
     direction = leg_direction(cdr, variables, disposition)
     draft.direction = DIRECTIONS.get(direction, "unknown")
-    draft.setup_time = draft.integer(START_EPOCH, variables.get(START_EPOCH))
-    draft.start_time = draft.integer(ANSWER_EPOCH, variables.get(ANSWER_EPOCH))
-    draft.end_time = draft.integer(END_EPOCH, variables.get(END_EPOCH))
-    draft.duration = draft.integer(BILLSEC, variables.get(BILLSEC))
-    q850 = draft.integer(HANGUP_CAUSE_Q850, variables.get(HANGUP_CAUSE_Q850), default=-1)
+    draft.setup_time = draft.timestamp(START_EPOCH, variables.get(START_EPOCH))
+    draft.start_time = draft.timestamp(ANSWER_EPOCH, variables.get(ANSWER_EPOCH))
+    draft.end_time = draft.timestamp(END_EPOCH, variables.get(END_EPOCH))
+    draft.duration = draft.seconds(BILLSEC, variables.get(BILLSEC))
+    q850 = draft.integer(HANGUP_CAUSE_Q850, variables.get(HANGUP_CAUSE_Q850), default=-1, within=bounds.Q850)
     if q850 >= 0:
         draft.q850 = q850
     draft.integer(SIP_TERM_STATUS, variables.get(SIP_TERM_STATUS), default=0)

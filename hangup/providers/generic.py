@@ -73,7 +73,7 @@ def _first(data: Mapping[str, Any], keys: tuple[str, ...]) -> str:
 def record_from_json(data: Mapping[str, Any], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one generic call-end object."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
-    draft.provider_call_id = _first(data, CALL_ID)
+    draft.provider_call_id = draft.identifier(CALL_ID[0], _first(data, CALL_ID))
     if not draft.provider_call_id:
         draft.error(CALL_ID[0], "required")
     draft.from_user_id = _first(data, FROM)
@@ -87,7 +87,7 @@ def record_from_json(data: Mapping[str, Any], raw: str = "", received_at: float 
     draft.setup_time = draft.timestamp(SETUP_TIME, data.get(SETUP_TIME))
     draft.start_time = draft.timestamp(START_TIME, data.get(START_TIME))
     draft.end_time = draft.timestamp(END_TIME, data.get(END_TIME))
-    draft.duration = draft.integer(DURATION, data.get(DURATION))
+    draft.duration = draft.seconds(DURATION, data.get(DURATION))
     answered = data.get(ANSWERED)
     if answered is not None and not isinstance(answered, bool):
         draft.error(ANSWERED, "expected true or false")
@@ -146,7 +146,7 @@ def verify_signature(request: WebhookRequest, secrets: Mapping[str, str], name: 
         return
     given = header(request.headers, HEADER_SIGNATURE, name).removeprefix("sha256=")
     stamp = header(request.headers, HEADER_TIMESTAMP, name)
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
         raise Unauthorized(f"{name}: malformed timestamp",
                            details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
     if abs(now(request.received_at) - int(stamp)) > TOLERANCE:

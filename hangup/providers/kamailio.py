@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
+from hangup import bounds
 from hangup.providers._common import (
     MAX_TIME,
     RecordDraft,
@@ -109,7 +110,7 @@ class Facts:
         except ValueError:
             seconds = -1.0
         if not 0 < seconds <= MAX_TIME:
-            self.draft.error(name, f"expected Unix seconds, got {text(value)[:40]!r}")
+            self.draft.error(name, f"expected Unix seconds from 1970 to 2099, got {text(value)[:40]!r}")
             return None
         return seconds
 
@@ -155,7 +156,12 @@ def _answered(facts: Facts, end: float) -> Ending | None:
     bye_by = facts.choice(BYE_BY, BYE_SENDERS, required=True)
     if answer is not None:
         draft.start_time = int(answer)
-        draft.duration = max(0, round(end - answer))
+        duration = max(0, round(end - answer))
+        problem = bounds.DURATION.error(duration)
+        if problem:
+            draft.error(END_TIME, f"{problem} after {ANSWER_TIME}")
+        else:
+            draft.duration = duration
     draft.answered = True
     draft.sip = 200
     if bye_by == "proxy":
@@ -197,7 +203,7 @@ def record_from_event(data: Mapping[str, Any], raw: str = "", received_at: float
     version = data.get(VERSION, SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         draft.error(VERSION, f"unsupported schema version {text(version)[:10]!r} (this hangup reads {SCHEMA_VERSION})")
-    draft.provider_call_id = text(data.get(CALL_ID)).strip()
+    draft.provider_call_id = draft.identifier(CALL_ID, text(data.get(CALL_ID)))
     if not draft.provider_call_id:
         draft.error(CALL_ID, "required")
     draft.from_user_id = user_of(text(data.get(FROM_URI)))
@@ -219,6 +225,9 @@ def record_from_event(data: Mapping[str, Any], raw: str = "", received_at: float
     draft.add_chain(*_lifetime_or_chain(ending, draft.answered is True))
     draft.ended_by = draft.ended_by or ending.by
     draft.q850 = next((r.cause for r in ending.reasons if r.protocol.upper() == "Q.850"), None)
+    problem = bounds.Q850.error(draft.q850) if draft.q850 is not None else None
+    if problem:
+        draft.error(REASONS, problem)  # a Q.850 cause is 7 bits (ITU-T Q.850 §2.2.5)
     draft.extra = {key: text(data[key]) for key in KEPT if data.get(key) not in (None, "")}
     if ring is not None and setup is not None:
         draft.extra["pdd"] = f"{max(0.0, ring - setup):.3f}"

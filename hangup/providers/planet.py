@@ -5,7 +5,8 @@ and nullability) and "Server release reason" (``terminate`` and ``call_end_reaso
 HTTP GET; hangup also accepts the same keys form-encoded in a POST body.
 
 Rejected (``PayloadError``, every bad field named): a missing or blank non-nullable key, a repeated key,
-a Long/Integer that is not a plain base-10 integer within int64, a negative time or duration, ``type``
+a Long/Integer that is not a plain base-10 integer within int64, a time, duration, ``call_end_reason`` or
+``terminate`` outside its range in ``hangup.bounds`` (times 1970–2099 or 0, durations up to 7 days), ``type``
 other than ``A``/``V``, a ``sid`` that is not 36 printable ASCII characters, an ``srcip``/``dstip`` that is
 not an IPv4 or IPv6 address, text that is not UTF-8 or holds NUL.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import unquote_plus
 
+from hangup import bounds
 from hangup.causes import Cause, CauseCatalog, EndedBy, default_catalog
 from hangup.causes.classify import Evidence, Verdict, resolve
 from hangup.causes.classify import classify as classify_evidence
@@ -115,6 +117,22 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
+def _bounded(read: Callable[[str], int], limits: bounds.Bounds) -> Callable[[str], int]:
+    """``read``, then refused outside ``limits``: values later arithmetic and date formatting can hold."""
+
+    def check(value: str) -> int:
+        number = read(value)
+        problem = limits.error(number)
+        if problem:
+            raise FieldError(problem)
+        return number
+
+    return check
+
+
+_time = _bounded(_seconds, bounds.TIME)
+
+
 def _sid(value: str) -> str:
     if not _SID_RE.fullmatch(value):
         raise FieldError(f"expected 36 printable ASCII characters, got {len(value)} characters")
@@ -146,8 +164,9 @@ def _optional(value: str) -> str | None:
 
 _CHECKS: Mapping[str, Callable[[str], Any]] = {
     SID: _sid, FROM_SERVICE_ID: _text, FROM_USER_ID: _text, TO_SERVICE_ID: _text, TO_USER_ID: _text,
-    TYPE: _call_type, STID: _optional, SETUP_TIME: _seconds, START_TIME: _seconds, END_TIME: _seconds,
-    DURATION: _seconds, SRCIP: _ip, DSTIP: _ip, CALL_END_REASON: _integer, TERMINATE: _integer,
+    TYPE: _call_type, STID: _optional, SETUP_TIME: _time, START_TIME: _time, END_TIME: _time,
+    DURATION: _bounded(_seconds, bounds.DURATION), SRCIP: _ip, DSTIP: _ip,
+    CALL_END_REASON: _bounded(_integer, bounds.CALL_END_REASON), TERMINATE: _bounded(_integer, bounds.TERMINATE),
     RELEASER: _text, REL_CODE: _integer, REL_CODE_STR: _text, USER_REL_CODE: _optional,
 }
 

@@ -88,7 +88,7 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
         return None
     draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
                         received_at=request.received_at)
-    draft.provider_call_id = params.get(CALL_UUID, "").strip()
+    draft.provider_call_id = draft.identifier(CALL_UUID, params.get(CALL_UUID))
     if not draft.provider_call_id:
         draft.error(CALL_UUID, "required")
     draft.from_user_id = params.get(FROM, "")
@@ -101,8 +101,8 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     if offset:
         draft.setup_time, draft.start_time, draft.end_time = (
             t - offset if t else 0 for t in (draft.setup_time, draft.start_time, draft.end_time))
-    draft.duration = draft.integer(DURATION, params.get(DURATION))
-    draft.integer(BILL_DURATION, params.get(BILL_DURATION))
+    draft.duration = draft.seconds(DURATION, params.get(DURATION))
+    draft.seconds(BILL_DURATION, params.get(BILL_DURATION))
     if params.get(CALL_STATUS, "").lower() == "completed":
         draft.answered = True
     code = params.get(HANGUP_CAUSE_CODE, "").strip()

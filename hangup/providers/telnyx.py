@@ -34,6 +34,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from hangup import bounds
 from hangup.errors import Forbidden, Unauthorized
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (
@@ -94,7 +95,8 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     if not isinstance(payload, dict):
         draft.error(PAYLOAD, "required object")
         payload = {}
-    draft.provider_call_id = text(payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)).strip()
+    leg = payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)
+    draft.provider_call_id = draft.identifier(f"{PAYLOAD}.{CALL_LEG_ID}", text(leg))
     if not draft.provider_call_id:
         draft.error(f"{PAYLOAD}.{CALL_LEG_ID}", "required (or call_control_id)")
     draft.from_user_id = text(payload.get(FROM))
@@ -153,7 +155,7 @@ class TelnyxProvider:
             return
         signature_text = header(request.headers, HEADER_SIGNATURE, NAME)
         stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
             raise Unauthorized("telnyx: malformed timestamp",
                                details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
         if abs(now(request.received_at) - int(stamp)) > TOLERANCE:

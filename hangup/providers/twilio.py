@@ -29,6 +29,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from hangup import bounds
 from hangup.errors import Forbidden
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (
@@ -144,14 +145,14 @@ class TwilioProvider:
                             received_at=request.received_at)
         if not status:
             draft.error(CALL_STATUS, "required")
-        draft.provider_call_id = params.get(CALL_SID, "").strip()
+        draft.provider_call_id = draft.identifier(CALL_SID, params.get(CALL_SID))
         if not draft.provider_call_id:
             draft.error(CALL_SID, "required")
         draft.from_user_id = params.get(FROM, "")
         draft.to_user_id = params.get(TO, "")
         draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
         draft.end_time = draft.timestamp(TIMESTAMP, params.get(TIMESTAMP))
-        draft.duration = draft.integer(CALL_DURATION, params.get(CALL_DURATION))
+        draft.duration = draft.seconds(CALL_DURATION, params.get(CALL_DURATION))
         if draft.duration and draft.end_time:
             draft.start_time = draft.end_time - draft.duration
         draft.answered = status == "completed" or draft.duration > 0

@@ -95,7 +95,7 @@ def _party(value: object) -> str:
 def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     raw = request.query if request.method == "GET" else body_text(request.body)
     draft = RecordDraft(NAME, raw=raw, received_at=request.received_at)
-    draft.provider_call_id = text(event.get(UUID) or event.get(CALL_UUID)).strip()
+    draft.provider_call_id = draft.identifier(UUID, text(event.get(UUID) or event.get(CALL_UUID)))
     if not draft.provider_call_id:
         draft.error(UUID, "required (or call_uuid)")
     draft.from_user_id = _party(event.get(FROM))
@@ -103,7 +103,7 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.direction = DIRECTIONS.get(text(event.get(DIRECTION)).lower(), "unknown")
     draft.start_time = draft.timestamp(START_TIME, event.get(START_TIME))
     draft.end_time = draft.timestamp(END_TIME, event.get(END_TIME) or event.get(TIMESTAMP))
-    draft.duration = draft.integer(DURATION, event.get(DURATION))
+    draft.duration = draft.seconds(DURATION, event.get(DURATION))
     status = text(event.get(STATUS)).strip().lower()
     # The SIP response Vonage reports is the platform's own fact, kept as the record's SIP status. On a
     # call that did not complete it is tried after the detail and before the broad status (a failed
@@ -145,7 +145,9 @@ class VonageProvider:
             with warnings.catch_warnings():
                 # The secret's length is Vonage's choice (dashboard), not something a receiver can fix.
                 warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-                claims = jwt.decode(token.strip(), secret, algorithms=["HS256"], options={"verify_aud": False})
+                # Without iat a captured token would verify forever: MAX_AGE could not be checked.
+                claims = jwt.decode(token.strip(), secret, algorithms=["HS256"],
+                                    options={"verify_aud": False, "require": [CLAIM_IAT]})
         except jwt.InvalidTokenError as exc:
             raise Forbidden("vonage: JWT signature does not verify",
                             details=[{"field": "authorization", "error": type(exc).__name__}]) from None
@@ -157,7 +159,8 @@ class VonageProvider:
             raise Forbidden("vonage: body does not match payload_hash",
                             details=[{"field": CLAIM_PAYLOAD_HASH, "error": "mismatch"}])
         issued = claims.get(CLAIM_IAT)
-        if isinstance(issued, int | float) and now(request.received_at) - issued > MAX_AGE:
+        if not isinstance(issued, int | float) or isinstance(issued, bool) or \
+                now(request.received_at) - issued > MAX_AGE:
             raise Forbidden("vonage: JWT is too old (replayed or delayed request)",
                             details=[{"field": CLAIM_IAT, "error": f"older than {MAX_AGE} s"}])
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
+from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.providers._common import RecordDraft, parse_time
 from hangup.providers.reading import Item, guarded
@@ -86,14 +87,30 @@ def event_of(row: Mapping[str, str], raw: str) -> AccEvent:
     if missing:
         raise PayloadError("not an acc record", details=[{"field": k, "error": "required"} for k in missing])
     code, when = values["code"], parse_time(values.get("timestamp", ""))
-    if not code.isdigit() or not 100 <= int(code) <= 699:
+    if not (code.isascii() and code.isdigit()) or not 100 <= int(code) <= 699:
         raise PayloadError("not an acc record", details=[{"field": "code", "error": f"not a SIP code: {code!r}"}])
     if when is None:
-        raise PayloadError("not an acc record", details=[{"field": "timestamp", "error": "not a time"}])
+        raise PayloadError("not an acc record",
+                           details=[{"field": "timestamp", "error": "not a time from 1970 to 2099"}])
+    problems = [p for p in (_seconds_error(values, "duration"), _seconds_error(values, "setuptime")) if p]
+    if problems:
+        raise PayloadError("not an acc record", details=problems)
     from_tag = values.get("from_tag") or tag_of(values.get("from", ""))
     to_tag = values.get("to_tag") or tag_of(values.get("to", ""))
     return AccEvent(values["method"].upper(), values["call_id"], from_tag, to_tag, int(code), float(when),
                     values, raw)
+
+
+def _seconds_error(values: Mapping[str, str], key: str) -> dict[str, str] | None:
+    """The field error of an OpenSIPS ``duration``/``setuptime`` that is not whole seconds within
+    ``bounds.DURATION``; ``None`` when it is absent or valid."""
+    text = values.get(key, "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        return {"field": key, "error": f"expected whole seconds, got {text[:20]!r}"}
+    problem = bounds.DURATION.error(int(text))
+    return {"field": key, "error": problem} if problem else None
 
 
 def _syslog_time(prefix: str, reference: float) -> int:

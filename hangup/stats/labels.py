@@ -78,4 +78,7 @@ def utc_time(value: float | None) -> str:
     """``2026-11-23 04:30:00`` (UTC), or a dash when the time is unknown (0)."""
     if not value:
         return "—"
-    return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # stored before hangup.bounds refused such times
+        return f"{value} (not a calendar time)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangup.bounds import MAX_DURATION
 from hangup.stats.dimensions import ALL
 from hangup.stats.totals import FAULT_DOMAINS, NER_DELIVERED_FAULTS, Totals
 from hangup.stats.windows import Window
@@ -18,6 +19,12 @@ from hangup.store.sql import where
 
 def _in(values: frozenset[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+def _at_most(seconds: str) -> str:
+    """``totals.counted_duration``'s bound in SQL both back ends accept (no LEAST in SQLite, no MIN(a, b) in
+    PostgreSQL)."""
+    return f"CASE WHEN {seconds} > {MAX_DURATION} THEN {MAX_DURATION} ELSE {seconds} END"
 
 
 _TTA_KNOWN = "answered = 1 AND setup_time > 0 AND start_time >= setup_time"
@@ -29,8 +36,8 @@ COUNTER_SQL: tuple[str, ...] = (
     "SUM(normal)",
     f"SUM(CASE WHEN answered = 1 OR fault IN {_in(NER_DELIVERED_FAULTS)} THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END)",
-    "SUM(CASE WHEN answered = 1 THEN duration ELSE 0 END)",
-    f"SUM(CASE WHEN {_TTA_KNOWN} THEN start_time - setup_time ELSE 0 END)",
+    f"SUM(CASE WHEN answered = 1 THEN {_at_most('duration')} ELSE 0 END)",
+    f"SUM(CASE WHEN {_TTA_KNOWN} THEN {_at_most('start_time - setup_time')} ELSE 0 END)",
     f"SUM(CASE WHEN {_TTA_KNOWN} THEN 1 ELSE 0 END)",
     "SUM(1 - normal)",
     *(f"SUM(CASE WHEN normal = 0 AND fault = '{d}' THEN 1 ELSE 0 END)" for d in FAULT_DOMAINS),

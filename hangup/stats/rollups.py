@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from hangup.bounds import MAX_DURATION
 from hangup.records import CallRecord
 from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
-from hangup.stats.totals import COUNTERS, Totals, call_time, counters, time_to_answer
+from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
 from hangup.store.database import to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
@@ -116,9 +117,9 @@ def aggregate_rows(rows: Iterable[Row]) -> dict[Key, list[int]]:
         answered = bool(row[_ANSWERED])
         setup, start = row[_SETUP], row[_START]
         has_tta = answered and setup > 0 and start >= setup  # totals.time_to_answer, on the row
-        tta = start - setup if has_tta else 0
+        tta = min(start - setup, MAX_DURATION) if has_tta else 0
         fields = _ROW_GROUP_FIELDS(row)
-        duration = row[_DURATION_COLUMN] if answered else 0
+        duration = min(row[_DURATION_COLUMN], MAX_DURATION) if answered else 0  # totals.counted_duration
         _count(by_minute, (t - t % MINUTE, fields, has_tta), row, duration, tta)
         if not row[_NORMAL]:
             _count(by_day, (t - t % DAY, fields, has_tta, _ROW_TOP_FIELDS(row)), row, duration, tta)
@@ -164,7 +165,7 @@ def _group(records: Iterable[CallRecord]) -> tuple[_Groups, _Groups]:
         t = call_time(record)
         tta = time_to_answer(record)
         fields = _GROUP_FIELDS(record)
-        duration = record.duration if record.answered else 0
+        duration = counted_duration(record)
         _count(by_minute, (t - t % MINUTE, fields, tta is not None), record, duration, tta or 0)
         if not record.normal:
             _count(by_day, (t - t % DAY, fields, tta is not None, _TOP_FIELDS(record)), record, duration, tta or 0)

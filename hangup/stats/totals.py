@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
+from hangup.bounds import MAX_DURATION
 from hangup.records import CallRecord
 from hangup.store.sql import ended_at
 
@@ -92,8 +93,14 @@ def call_time(record: CallRecord) -> int:
 def time_to_answer(record: CallRecord) -> int | None:
     """Seconds from setup to answer, when the call was answered and both times are known."""
     if record.answered and record.setup_time > 0 and record.start_time >= record.setup_time:
-        return record.start_time - record.setup_time
+        return min(record.start_time - record.setup_time, MAX_DURATION)
     return None
+
+
+def counted_duration(record: CallRecord) -> int:
+    """Seconds the call adds to ``duration_sum``: a value stored before ``hangup.bounds`` refused longer ones
+    counts as ``MAX_DURATION``, so no sum of a day can overflow a 64-bit column."""
+    return min(record.duration, MAX_DURATION) if record.answered else 0
 
 
 def counters(record: CallRecord) -> tuple[int, ...]:
@@ -106,7 +113,7 @@ def counters(record: CallRecord) -> tuple[int, ...]:
         int(record.normal),
         int(record.answered or record.fault in NER_DELIVERED_FAULTS),
         int(record.outcome == "abandoned"),
-        record.duration if record.answered else 0,
+        counted_duration(record),
         tta or 0,
         int(tta is not None),
         int(failed),

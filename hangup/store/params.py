@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hangup.bounds import MAX_TIME
 from hangup.causes.model import EndedBy, Outcome
 from hangup.errors import PayloadError
 from hangup.store.base import MAX_LIMIT, CallQuery
+from hangup.store.sql import decode_cursor
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")
@@ -22,9 +24,15 @@ _FALSE = frozenset({"0", "false", "no"})
 
 
 def parse_time(text: str) -> int:
-    """Unix seconds from an integer or an ISO 8601 date/time (UTC when no offset is given)."""
-    if _INT_RE.fullmatch(text):
-        return _integer(text)
+    """Unix seconds from an integer or an ISO 8601 date/time (UTC when no offset is given), within
+    ``hangup.bounds.TIME`` (1970 to 2099)."""
+    seconds = _integer(text) if _INT_RE.fullmatch(text) else _iso_seconds(text)
+    if not 0 <= seconds <= MAX_TIME:
+        raise ValueError("out of range: expected a time from 1970-01-01 to 2099-12-31")
+    return seconds
+
+
+def _iso_seconds(text: str) -> int:
     iso = text.upper()
     iso = iso[:-1] + "+00:00" if iso.endswith("Z") else iso
     iso = _LEAP_SECOND.sub(r"\g<1>59", iso)  # RFC 3339 allows :60; Python does not
@@ -34,7 +42,10 @@ def parse_time(text: str) -> int:
         raise ValueError("expected Unix seconds or an ISO 8601 time, e.g. 2024-06-01T12:00:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    try:
+        return int(moment.timestamp())
+    except (OverflowError, OSError, ValueError):  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError("out of range: expected a time from 1970-01-01 to 2099-12-31") from None
 
 
 def _integer(text: str) -> int:
@@ -70,6 +81,17 @@ def _limit(text: str) -> int:
     return value
 
 
+def _cursor(text: str) -> str:
+    """A keyset cursor as this API returns them: decoded now, so a forged one is a 400 before any query."""
+    try:
+        when, call_id = decode_cursor(text)
+    except PayloadError:
+        when, call_id = 2**63, ""
+    if not -(2**63) <= when < 2**63 or "\x00" in call_id:
+        raise ValueError("not a cursor returned by this API")
+    return text
+
+
 def _text(text: str) -> str:
     if "\x00" in text:
         raise ValueError("contains a NUL character")
@@ -95,7 +117,7 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "provider_call_id": ("provider_call_id", _text),
     "flagged": ("flagged", _boolean),
     "limit": ("limit", _limit),
-    "cursor": ("cursor", _text),
+    "cursor": ("cursor", _cursor),
 }
 
 

@@ -100,7 +100,8 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     if not values:
         return default
     text = values[0]
-    if len(values) > 1 or not text.isdigit() or not low <= int(text) <= high:
+    # isascii() first: str.isdigit() alone takes superscripts ("²") that int() refuses, and other scripts' digits
+    if len(values) > 1 or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise PayloadError(f"bad {name}", [{"field": name, "error": f"expected an integer from {low} to {high}"}])
     return int(text)
 

@@ -11,8 +11,8 @@ Extension points (append a line; keep the lists ordered by concern):
     after the store is open (register a store write hook, start a background task …) and exited before it
     closes, in reverse order.
 
-Request path: ``CallbackReceiver`` (callbacks, the hot path, before any middleware) → ``TokenAuth`` →
-Starlette routes.
+Request path: ``CallbackReceiver`` (callbacks, the hot path, before any middleware) → ``PageHeaders`` →
+``BrowserGuard`` → ``TokenAuth`` → Starlette routes.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from hangup.composition import attach_standard_hooks, open_configured_store
 from hangup.settings import Settings, load_settings
 from hangup.store.base import Store
 from hangup.types import Receive, Scope, Send
-from hangup.web.auth import TokenAuth
+from hangup.web.auth import BrowserGuard, TokenAuth, allowed_hosts
 from hangup.web.callbacks import CallbackReceiver
+from hangup.web.headers import PageHeaders
 from hangup.web.responses import EXCEPTION_HANDLERS
 from hangup.web.state import AppState
 
@@ -118,9 +119,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 state.store.close()
                 state.store = None
 
-    middleware = [Middleware(TokenAuth, token=settings.api_token, prefixes=PROTECTED_PREFIXES)]
+    served = routes()
+    middleware = [
+        Middleware(PageHeaders),
+        Middleware(BrowserGuard, token=settings.api_token, hosts=[settings.host, *allowed_hosts(settings)],
+                   routes=served),
+        Middleware(TokenAuth, token=settings.api_token, prefixes=PROTECTED_PREFIXES),
+    ]
     handlers: Any = EXCEPTION_HANDLERS
-    app = HangupApp(routes=routes(), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app = HangupApp(routes=served, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.receiver = CallbackReceiver(state)
     app.state.hangup = state
     return app

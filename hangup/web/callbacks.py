@@ -5,9 +5,10 @@ This is the hot path, so it is answered in raw ASGI before Starlette's middlewar
 enforces the protections and limits, runs the adapter and answers 200 only after the store has
 committed the call. Every other path goes to Starlette unchanged.
 
-Order of checks: path (secret segment) → method (405) → source network (403) → query size (414) →
+Order of checks: path (secret segment) → method (405) → query size (414) → source network (403) →
 body size (413) → key count (400) → adapter ``verify`` (401/403) → adapter ``parse`` (400) → store.
-Rejections from the source-network check on are kept in the quarantine, except size-limit ones.
+Rejections from the source-network check on are kept in the quarantine, except size-limit ones, within
+the quarantine's own limits (``hangup.web.quarantine``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hangup.providers.registry import providers
 from hangup.records import CallRecord
 from hangup.settings import Settings
 from hangup.types import Receive, Scope, Send
+from hangup.web.quarantine import keeper
 from hangup.web.state import AppState
 
 log = logging.getLogger("hangup.web.callbacks")
@@ -39,6 +41,14 @@ _NOT_STORED = json.dumps(error_body(503, "the store is not available; retry late
 class MethodNotAllowed(HTTPError):
     status = 405
     error_id = "method_not_allowed"
+
+
+class ClientDisconnected(HTTPError):
+    """The client went away (or was cut off by the read deadline) before its body was complete: a truncated
+    body is neither parsed nor quarantined, and the answer reaches no one."""
+
+    status = 400
+    error_id = "client_disconnected"
 
 
 def callback_paths(settings: Settings, names: list[str]) -> dict[str, str]:
@@ -96,7 +106,7 @@ class CallbackReceiver:
             request = await self._request(provider, scope, receive)
             _check_request(request, self.state.settings.max_keys)
             record = _parse(provider, request, self.secrets)
-        except (PayloadTooLarge, URITooLong, MethodNotAllowed) as exc:
+        except (PayloadTooLarge, URITooLong, MethodNotAllowed, ClientDisconnected) as exc:
             return exc.status, _dumps(exc.to_json())
         except HTTPError as exc:
             await self._quarantine(name, path, scope, request, exc)
@@ -111,15 +121,15 @@ class CallbackReceiver:
         method: str = scope["method"]
         if method not in provider.methods:
             raise MethodNotAllowed(f"{provider.name} callbacks use {', '.join(provider.methods)}")
+        raw_query: bytes = scope.get("query_string", b"")
+        if len(raw_query) > settings.max_query_bytes:  # first: nothing of an oversized request is kept
+            raise URITooLong("the query string is too long",
+                             [{"field": "query", "error": f"longer than {settings.max_query_bytes} bytes"}])
         headers = _headers(scope)
         client = _client(scope, headers, settings.trust_forwarded)
         if settings.callback_allow and not _allowed(client, settings):
             raise Forbidden("the source address is not allowed to send callbacks",
                             [{"field": "client", "error": f"{client or 'unknown'} is not in HANGUP_CALLBACK_ALLOW"}])
-        raw_query: bytes = scope.get("query_string", b"")
-        if len(raw_query) > settings.max_query_bytes:
-            raise URITooLong("the query string is too long",
-                             [{"field": "query", "error": f"longer than {settings.max_query_bytes} bytes"}])
         body = await _read_body(receive, method, headers, settings.max_body_bytes)
         request = WebhookRequest(
             method=method, url=_url(scope, headers, settings.public_url), query=raw_query.decode("latin-1"),
@@ -133,9 +143,10 @@ class CallbackReceiver:
             headers = _headers(scope)
             request = WebhookRequest(
                 method=scope["method"], url=path, query=scope.get("query_string", b"").decode("latin-1"),
-                headers=headers, received_at=time.time(), client=_client(scope, headers, False),
+                headers=headers, received_at=time.time(),
+                client=_client(scope, headers, self.state.settings.trust_forwarded),
             )
-        await self.state.store.aquarantine(ingest.quarantine_entry(name, request, path, exc))
+        await keeper(self.state).keep(self.state.store, name, request, path, exc)
 
 
 def _parse(provider: Provider, request: WebhookRequest, secrets: Mapping[str, str]) -> CallRecord | None:
@@ -199,7 +210,8 @@ async def _read_body(receive: Receive, method: str, headers: Mapping[str, str], 
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientDisconnected("the client disconnected before the body was complete",
+                                     [{"field": "body", "error": f"{size} bytes received, then the connection closed"}])
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:

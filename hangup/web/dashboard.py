@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -126,6 +127,12 @@ overview_html, overview_json = page("overview.html", overview_data)
 breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
 codes_html, codes_json = page("codes.html", codes_data)
 
+
+async def login_page(request: Request) -> Response:
+    """The form (GET) and the sign-in (POST) on one route, so that a 405 there lists both in ``Allow``."""
+    return await (login(request) if request.method == "POST" else login_form(request))
+
+
 routes: list[BaseRoute] = [
     Route("/", overview_html, methods=["GET"]),
     Route("/overview.json", overview_json, methods=["GET"]),
@@ -134,7 +141,6 @@ routes: list[BaseRoute] = [
     Route("/codes", codes_html, methods=["GET"]),
     Route("/codes.json", codes_json, methods=["GET"]),
     *call_routes,
-    Route("/login", login_form, methods=["GET"]),
-    Route("/login", login, methods=["POST"]),
+    Route("/login", login_page, methods=["GET", "POST"]),
     Mount("/static", app=StaticFiles(packages=[("hangup.web", "static")]), name="static"),
 ]

@@ -11,7 +11,7 @@ import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.requests import Request
@@ -53,7 +53,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(time=utc_time, pct=_pct, num=_num, seconds=_seconds)
+    # segment: a value as one URL path segment (call ids are the platforms' and may hold / ? # or %)
+    env.filters.update(time=utc_time, pct=_pct, num=_num, seconds=_seconds, segment=functools.partial(quote, safe=""))
     env.globals.update(query=_query, version=__version__)
     return env
 

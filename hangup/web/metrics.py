@@ -33,6 +33,7 @@ from hangup.stats.buckets import DAY
 from hangup.stats.rollups import TABLE
 from hangup.stats.totals import FAULT_DOMAINS as _FAULTS
 from hangup.web.dashboard_api import stats_service
+from hangup.web.quarantine import QuarantineKeeper, keeper
 from hangup.web.state import AppState
 
 CALLS = "hangup_calls"  # counter: calls stored, by outcome
@@ -43,6 +44,9 @@ ANSWERED = "hangup_answered_calls"  # counter
 CONVERSATION = "hangup_conversation_seconds"  # counter: seconds of conversation of answered calls
 INGEST_LATENCY = "hangup_ingest_latency_seconds"  # histogram: receipt -> insert transaction
 QUARANTINED = "hangup_quarantined_requests"  # gauge: requests kept in the quarantine
+#: counter, by what became of a rejected request: kept, kept_truncated, not_kept_rate (its source was over
+#: HANGUP_QUARANTINE_PER_MINUTE), evicted (deleted to stay under HANGUP_QUARANTINE_MAX_BYTES); this worker's
+QUARANTINE_EVENTS = "hangup_quarantine_events"
 WRITER_QUEUE = "hangup_writer_queue_depth"  # gauge: events waiting for the store writer
 WRITER_BATCHES = "hangup_writer_batches"  # counter: transactions committed by this worker's writer
 WRITER_EVENTS = "hangup_writer_events"  # counter: events committed by this worker's writer
@@ -52,8 +56,9 @@ WRITER_LAST_BATCH = "hangup_writer_last_batch_size"  # gauge
 METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
     f"{ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
-    f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, WRITER_QUEUE, f"{WRITER_BATCHES}_total",
-    f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH, *emit_metrics.METRIC_NAMES, *sip_metrics.METRIC_NAMES,
+    f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, f"{QUARANTINE_EVENTS}_total",
+    WRITER_QUEUE, f"{WRITER_BATCHES}_total", f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH,
+    *emit_metrics.METRIC_NAMES, *sip_metrics.METRIC_NAMES,
 )
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _ATTR = "_hangup_metrics"
@@ -73,6 +78,7 @@ class StoreCollector(Collector):
         quarantined = GaugeMetricFamily(QUARANTINED, "Rejected requests kept in the quarantine.")
         quarantined.add_metric([], store.quarantine_count())
         yield quarantined
+        yield _quarantine_events(keeper(self.state))
         writer = store.writer_stats()
         queue = GaugeMetricFamily(WRITER_QUEUE, "Events waiting for the store writer (this worker).")
         queue.add_metric([], writer.queue_depth)
@@ -86,6 +92,15 @@ class StoreCollector(Collector):
         last = GaugeMetricFamily(WRITER_LAST_BATCH, "Size of the writer's last batch (this worker).")
         last.add_metric([], writer.last_batch_size)
         yield last
+
+
+def _quarantine_events(kept: QuarantineKeeper) -> CounterMetricFamily:
+    events = CounterMetricFamily(QUARANTINE_EVENTS, "Rejected requests by what the quarantine did with them "
+                                 "(this worker).", labels=["event"])
+    for event, count in (("kept", kept.kept), ("kept_truncated", kept.truncated), ("not_kept_rate", kept.dropped),
+                         ("evicted", kept.evicted)):
+        events.add_metric([event], count)
+    return events
 
 
 def _rollup_totals(state: AppState) -> dict[str, list[tuple[str, int, int, int, list[int]]]]:

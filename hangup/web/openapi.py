@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hangup import __version__
+from hangup import __version__, bounds
 from hangup.providers.planet import KEYS, NULLABLE
+from hangup.providers.registry import providers
 from hangup.record_fields import RecordField
 from hangup.records import FIELDS, JSON_KEYS
 from hangup.settings import Settings
+from hangup.web.callbacks import callback_paths
+from hangup.web.openapi_more import more_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -28,8 +31,10 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 _STRING = {"type": "string"}
 _TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}  # any text without NUL
 _INT = {"type": "integer"}
-_TIME = {"anyOf": [{"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
-                   {"type": "string", "format": "date-time"}]}
+# hangup.bounds: times from 1970 to 2099 (the ISO form's years kept clear of either edge and its offsets)
+_TIME = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": bounds.MAX_TIME},
+                   {"type": "string", "format": "date-time", "pattern": "^(19[89][0-9]|20[0-8][0-9])-"}]}
+_PLANET_TIME = {"type": "integer", "minimum": 0, "maximum": bounds.MAX_TIME}
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _NULL_STRING = {"type": ["string", "null"]}
 
@@ -37,12 +42,14 @@ _PLANET_TYPES: dict[str, dict[str, Any]] = {
     "sid": {"type": "string", "minLength": 36, "maxLength": 36, "pattern": "^[!-~]{36}$",
             "example": "6364e8b3-bdac-436e-9631-0bce2498ce0c"},
     "type": {"type": "string", "enum": ["A", "V"]},
-    "setup_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-    "start_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-    "end_time": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-    "duration": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-    "call_end_reason": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1, "example": 1004},
-    "terminate": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1, "example": 16},
+    "setup_time": _PLANET_TIME,
+    "start_time": _PLANET_TIME,
+    "end_time": _PLANET_TIME,
+    "duration": {"type": "integer", "minimum": 0, "maximum": bounds.MAX_DURATION},
+    "call_end_reason": {"type": "integer", "minimum": bounds.CALL_END_REASON.low,
+                        "maximum": bounds.CALL_END_REASON.high, "example": 1004},
+    "terminate": {"type": "integer", "minimum": bounds.TERMINATE.low, "maximum": bounds.TERMINATE.high,
+                  "example": 16},
     "rel_code": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
     "srcip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "example": "1.2.3.4"},
     "dstip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "example": "1.2.3.5"},
@@ -205,6 +212,10 @@ def spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for an app built with ``settings`` (the Planet path is configurable)."""
     # Behind a secret path segment the callback is left out: the document must not reveal the secret.
     callbacks = {} if settings.callback_secret else {settings.planet_path: _planet_operations()}
+    adapters = providers()
+    others = {} if settings.callback_secret else {
+        path: (name, adapters[name].methods) for path, name in callback_paths(settings, list(adapters)).items()
+        if name != "planet"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hangup", "version": __version__,
@@ -216,5 +227,5 @@ def spec(settings: Settings) -> dict[str, Any]:
                                "details": {"type": "array", "items": {"type": "object"}}}}},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {**callbacks, **_STATIC_PATHS},
+        "paths": {**callbacks, **_STATIC_PATHS, **more_paths(others)},
     }

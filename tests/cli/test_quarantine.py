@@ -28,3 +28,16 @@ def test_replay_after_the_source_network_is_allowed(make_client: ClientFactory, 
     assert fresh_store.count() == 1
     entries = {e.id: e for e in fresh_store.quarantined()}
     assert entries[first].replay_result.startswith("inserted") and entries[second].replayed_at is not None
+
+
+def test_a_truncated_entry_is_not_replayed(make_client: ClientFactory, fresh_store: Store) -> None:
+    """Its first bytes could form a valid call on their own: replaying them would store a call never sent."""
+    client = make_client(client=("192.0.2.7", 1), HANGUP_CALLBACK_ALLOW="10.0.0.0/8",
+                         HANGUP_QUARANTINE_ENTRY_BYTES="64")
+    assert client.get("/callbacks/planet?" + planet_query()).status_code == 403
+    _register()
+    [entry] = fresh_store.quarantined()
+    replay = CliRunner().invoke(cli, ["quarantine", "replay", str(entry.id), "--db",
+                                      f"sqlite:///{fresh_store.path}"])  # type: ignore[attr-defined]
+    assert replay.exit_code == 1 and "not replayed" in replay.output
+    assert fresh_store.count() == 0

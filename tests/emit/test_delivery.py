@@ -115,7 +115,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, 0.0), ("30", 30.0), ("soon", 0.0), ("Tue, 14 Nov 2023 22:16:00 GMT", 100.0)],
+    [(None, 0.0), ("30", 30.0), ("soon", 0.0), ("Tue, 14 Nov 2023 22:16:00 GMT", 100.0), ("\u00b2", 0.0)],
 )
 def test_retry_after_forms(header: str | None, expected: float) -> None:
     assert retry_after(header, now=1_700_000_060.0) == pytest.approx(expected)
@@ -162,3 +162,7 @@ def test_concurrency_is_limited_per_destination(outbox: SQLiteOutbox, clock: Clo
     asyncio.run(go())
     assert peak == {"receiver.test": 3, "other.test": 3}
     assert outbox.counts()[State.DELIVERED] == 24
+
+
+def test_a_signature_time_that_is_not_plain_digits_does_not_verify() -> None:
+    assert not verify("s3cret", "a=1", "t=\u00b2,v1=00", now=1_700_000_000)

@@ -74,6 +74,8 @@ def test_a_repeated_event_is_not_queued_twice(client: AsgiClient, outbox: SQLite
         ({**ENDED, "sid": "6364e8b3 bdac-436e-9631-0bce2498ce0c"}, "sid"),
         ({**ENDED, "from_user_id": "ali\u0000ce"}, "from_user_id"),
         ({**ENDED, "user_rel_code": "x\ny"}, "user_rel_code"),
+        ({**ENDED, "end_time": 4_102_444_800}, "end_time"),  # 2100: the receiver would refuse the callback
+        ({**ENDED, "end_time": ENDED["start_time"] + 604_801}, "end_time"),  # over 7 days of conversation
     ],
 )
 def test_bad_events_get_4xx_naming_the_field(client: AsgiClient, body: object, field: str) -> None:
@@ -84,7 +86,8 @@ def test_bad_events_get_4xx_naming_the_field(client: AsgiClient, body: object, f
     assert field in [d["field"] for d in error["details"]]
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"null", b"x" * 70_000])
+@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"null", b"x" * 70_000,
+                                 b'{"x":' * 1000 + b"1" + b"}" * 1000, b'{"x":' + b"[" * 5000 + b"]" * 5000 + b"}"])
 def test_garbage_bodies_are_4xx(client: AsgiClient, raw: bytes) -> None:
     for path in ("/api/events/call-ended", "/api/events/call-started"):
         response = client.post(path, content=raw)

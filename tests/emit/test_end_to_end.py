@@ -111,7 +111,8 @@ def test_every_event_is_stored_exactly_once_after_the_receiver_recovers(
         with httpx.Client(base_url=f"http://127.0.0.1:{emitter_port}", trust_env=False) as client:
             for i in range(EVENTS):
                 _, facts = simulator.facts(int(time.time()) - i)
-                response = client.post("/api/events/call-ended", content=msgspec.json.encode(facts))
+                response = client.post("/api/events/call-ended", content=msgspec.json.encode(facts),
+                                       headers={"content-type": "application/json"})
                 assert response.status_code == 202, response.text
                 sids.add(facts.sid)
         wait_until(lambda: len({p for p in Failing.seen}) >= EVENTS, 20, "every callback to be tried once")

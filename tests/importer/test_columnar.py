@@ -205,8 +205,8 @@ def test_plain_rows_are_read_column_wise(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("case", "left"), [
-    ("times", 3 * 21),  # of 24 times each, 2024-02-29, 1970-01-01 00:00:00 and 9999-12-31 23:59:59 are exact
-    ("billsecs", 11),  # "", "0", "0007" and fifteen nines are plain
+    ("times", 3 * 22),  # of 24 times each, 2024-02-29 and 1970-01-01 00:00:00 are exact (9999 is out of range)
+    ("billsecs", 12),  # "", "0" and "0007" are plain and in range (fifteen nines are over 7 days)
     ("ids", 5),  # no channel, no start, blanks at an end, only blanks, non-ASCII
     ("control characters", 3),  # tab, NUL, U+001F; DEL is no control character to JSON
     ("invalid UTF-8", 2),

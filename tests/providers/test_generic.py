@@ -73,9 +73,29 @@ def test_time_forms(value: object, seconds: int) -> None:
     assert record is not None and record.end_time == seconds
 
 
-@pytest.mark.parametrize("value", ["yesterday", "99999999999999", "0001-01-01T00:00:00Z", "-5"])
+@pytest.mark.parametrize("value", ["yesterday", "99999999999999", "0001-01-01T00:00:00Z", "-5", "4102444800",
+                                   "2100-01-01T00:00:00Z"])
 def test_times_out_of_range_are_named(value: str) -> None:
     body = json.dumps({"call_id": "t1", "end_time": value}).encode()
     with pytest.raises(PayloadError) as caught:
         PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}))
-    assert caught.value.details == [{"field": "end_time", "error": f"expected a time, got {value!r}"}]
+    assert caught.value.details == [{"field": "end_time", "error": f"expected a time from 1970 to 2099, got {value!r}"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"duration": 2**63 - 1}, "duration"), ({"duration": 604801}, "duration"), ({"call_id": "a\x00b"}, "call_id"),
+     ({"call_id": "a\rb"}, "call_id"), ({"setup_time": "10000-01-01T00:00:00Z"}, "setup_time")],
+    ids=str,
+)
+def test_values_outside_their_range_are_named(change: dict[str, object], field: str) -> None:
+    body = json.dumps({"call_id": "t1", "end_time": 1780912800, **change}).encode()
+    with pytest.raises(PayloadError) as caught:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}))
+    assert [d["field"] for d in caught.value.details] == [field]
+
+
+def test_a_timestamp_header_that_is_not_plain_digits_is_a_401() -> None:
+    headers = {"x-hangup-signature": "sha256=00", "x-hangup-timestamp": "\u00b2"}
+    with pytest.raises(Unauthorized):
+        PROVIDER.verify(WebhookRequest("POST", URL, "", b"{}", headers, RECEIVED_AT), SECRETS)

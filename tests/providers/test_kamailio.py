@@ -128,3 +128,19 @@ def test_the_raw_facts_are_kept(case: str, extra: dict[str, str]) -> None:
     assert record is not None
     assert {key: record.extra.get(key) for key in extra} == extra
     assert "pdd" in record.extra or "ring_time" not in record.raw
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"end_time": "4102444800.000000"}, "end_time"),  # 2100-01-01: past hangup.bounds' times
+        ({"end_time": f"{1780912803.1 + 8 * 86400:.6f}"}, "end_time"),  # 8 days of conversation
+        ({"reasons": "Q.850;cause=999"}, "reasons"),  # a Q.850 cause is 1..127
+        ({"call_id": "1-100@127.0.0.1\x00"}, "call_id"),  # a control character in the id
+    ],
+)
+def test_values_outside_their_bounds_are_refused_naming_the_field(change: dict[str, str], field: str) -> None:
+    body = json.dumps({**json.loads(EVENT), **change}).encode()
+    with pytest.raises(PayloadError) as raised:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", body, {}, RECEIVED_AT))
+    assert field in {d["field"] for d in raised.value.details}

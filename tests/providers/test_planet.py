@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from receiver_helpers import DATA, PLANET_EVENT, SPEC_EXAMPLE, planet_query
 
+from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import FLAGS, KEYS, PROVIDER, split_pairs
@@ -157,7 +158,7 @@ CLASSIFIED = [
     ({"call_end_reason": "1010", "terminate": "16"}, "planet:1010", "failed", "platform"),
     ({"call_end_reason": "4242", "terminate": "17", "start_time": "0", "end_time": "1700000010", "duration": "0",
       "releaser": "responder"}, "planet-terminate:17", "busy", "callee"),
-    ({"call_end_reason": "4242", "terminate": "4343"}, "planet:4242", "unknown", "caller"),
+    ({"call_end_reason": "4242", "terminate": "99"}, "planet:4242", "unknown", "caller"),
 ]
 
 
@@ -187,12 +188,12 @@ def test_any_query_is_either_a_record_or_a_payload_error(values: dict[str, str])
 
 @settings(max_examples=150, deadline=None)
 @given(st.fixed_dictionaries({
-    "setup_time": st.integers(0, 2**63 - 1), "start_time": st.integers(0, 2**63 - 1),
-    "end_time": st.integers(0, 2**63 - 1), "duration": st.integers(0, 2**63 - 1),
-    "call_end_reason": st.integers(-(2**63), 2**63 - 1), "terminate": st.integers(-(2**63), 2**63 - 1),
+    "setup_time": st.integers(0, bounds.MAX_TIME), "start_time": st.integers(0, bounds.MAX_TIME),
+    "end_time": st.integers(0, bounds.MAX_TIME), "duration": st.integers(0, bounds.MAX_DURATION),
+    "call_end_reason": st.integers(0, 9999), "terminate": st.integers(1, 127),
     "rel_code": st.integers(-(2**63), 2**63 - 1),
 }))
-def test_every_int64_is_accepted_and_kept_exactly(numbers: dict[str, int]) -> None:
+def test_every_value_in_range_is_accepted_and_kept_exactly(numbers: dict[str, int]) -> None:
     record = parse(planet_query(**{k: str(v) for k, v in numbers.items()}))
     assert {k: getattr(record, k) for k in numbers} == numbers
 
@@ -206,3 +207,27 @@ def test_split_pairs_round_trips_percent_encoding(value: str) -> None:
         assert errors and not pairs
     else:
         assert pairs == [("k", value)] and not errors
+
+
+OUT_OF_RANGE = [
+    ({"duration": str(2**63 - 1)}, "duration"),
+    ({"duration": "604801"}, "duration"),
+    ({"end_time": "253402300800"}, "end_time"),  # year 10000
+    ({"end_time": "4102444800"}, "end_time"),  # 2100-01-01
+    ({"setup_time": str(2**62)}, "setup_time"),
+    ({"call_end_reason": "10000"}, "call_end_reason"),
+    ({"call_end_reason": "-1"}, "call_end_reason"),
+    ({"terminate": "0"}, "terminate"),
+    ({"terminate": "128"}, "terminate"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), OUT_OF_RANGE, ids=lambda v: str(v)[:40])
+def test_values_outside_their_range_are_named(change: dict[str, str], field: str) -> None:
+    assert bad_fields(planet_query(**change))[field].startswith("out of range")
+
+
+@pytest.mark.parametrize("change", [{"duration": "604800"}, {"end_time": "4102444799"}, {"terminate": "127"},
+                                    {"call_end_reason": "9999"}, {"setup_time": "0"}], ids=str)
+def test_values_at_the_edge_of_their_range_are_accepted(change: dict[str, str]) -> None:
+    assert parse(planet_query(**change)).id == PLANET_EVENT["sid"]

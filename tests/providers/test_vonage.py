@@ -56,6 +56,8 @@ def test_signed_event_is_accepted() -> None:
         ("no_payload_hash", Forbidden),
         ("stale", Forbidden),
         ("expired", Forbidden),
+        ("no_iat", Forbidden),
+        ("iat_not_a_number", Forbidden),
         ("not_bearer", Unauthorized),
         ("missing", Unauthorized),
         ("garbage", Forbidden),
@@ -69,6 +71,10 @@ def test_bad_tokens_are_rejected(change: str, error: type[HTTPError]) -> None:
         claims["iat"] = int(RECEIVED_AT) - MAX_AGE - 10
     if change == "expired":
         claims["exp"] = 1_000_000
+    if change == "no_iat":
+        claims["iat"] = None
+    if change == "iat_not_a_number":
+        claims["iat"] = "soon"
     token = _token(BODY, "another-secret-of-thirty-two-bytes!" if change == "wrong_secret" else SECRET, **claims)
     body = BODY.replace(b'"duration":"8"', b'"duration":"80"') if change == "tampered" else BODY
     authorization = {"not_bearer": "Basic " + token, "missing": None, "garbage": "Bearer abc.def.ghi"}.get(

@@ -130,6 +130,23 @@ def test_acc_table_export(store: Store, tmp_path: Path) -> None:
     assert calls["cdr-noanswer@198.51.100.7"]["outcome"] == "no_answer"
 
 
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [
+        ("95,5", None),
+        (f"{8 * 86400},5", "duration"),  # more than 7 days (hangup.bounds)
+        ("95,\u00b2", "setuptime"),  # a superscript digit is not a number of seconds
+    ],
+)
+def test_acc_cdr_seconds_are_bounded(store: Store, tmp_path: Path, cells: str, field: str | None) -> None:
+    table = ("method,from_tag,to_tag,callid,sip_code,sip_reason,time,duration,setuptime\n"
+             f"INVITE,a,b,cdr-bounds@198.51.100.7,200,OK,1709287200,{cells}\n")
+    summary, calls = _imported(store, tmp_path, "acc.csv", table)
+    assert (summary["imported"], summary["rejected"]) == ((1, 0) if field is None else (0, 1))
+    if field is not None:
+        assert not calls
+
+
 def test_an_answered_acc_call_without_its_bye_is_orphaned_at_the_end(store: Store, tmp_path: Path) -> None:
     first_line = (DATA / "openser-acc.log").read_text().splitlines()[0]
     _, calls = _imported(store, tmp_path, "one.log", first_line + "\n")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import dataclasses
 import io
 import json
 
 import pytest
 from receiver_helpers import SPEC_EXAMPLE, ClientFactory, SyncClient, planet_query
+
+from hangup.providers.base import WebhookRequest
+from hangup.providers.planet import PlanetProvider
+from hangup.store.base import Store
 
 
 def sid(n: int) -> str:
@@ -132,3 +138,65 @@ def test_csv_export_is_safe_against_formula_injection(make_client: ClientFactory
     row = next(csv.DictReader(io.StringIO(client.get("/api/calls.csv").text)))
     assert row["from_user_id"] == "'" + payload
     assert row["duration"] == "30"
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+BAD_CURSORS = ["%%%", "not-base64!", _cursor([2**70, "x"]), _cursor([-(2**64), "x"]), _cursor([1, "a\u0000"]),
+               _cursor(["1", "x"]), _cursor({"a": 1}), _cursor([1])]
+
+
+@pytest.mark.parametrize("path", ["/api/calls", "/api/calls.csv", "/api/calls.jsonl", "/api/calls?format=csv",
+                                  "/calls.json", "/calls"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+def test_a_forged_or_garbled_cursor_is_a_400(client: SyncClient, path: str, cursor: str) -> None:
+    response = client.get(path, params={"cursor": cursor})
+    assert response.status_code == 400
+    if "json" in response.headers["content-type"]:
+        assert response.json()["details"] == [{"field": "cursor", "error": "not a cursor returned by this API"}]
+
+
+@pytest.mark.parametrize("path", ["/api/calls", "/api/calls.csv", "/calls", "/calls.json", "/", "/overview.json",
+                                  "/breakdowns", "/api/stats/summary"])
+@pytest.mark.parametrize(("name", "value"), [("since", "99999999999999"), ("until", str(2**63 - 1)),
+                                             ("since", str(-(2**63))), ("until", "10000-01-01T00:00:00Z"),
+                                             ("since", "0001-01-01T00:00:00+14:00")])
+def test_extreme_times_are_a_400_naming_the_parameter(client: SyncClient, path: str, name: str, value: str) -> None:
+    response = client.get(path, params={name: value})
+    assert response.status_code == 400
+    if "json" in response.headers["content-type"]:
+        # statistics read since/until as their from/to
+        assert [d["field"] for d in response.json()["details"]] in ([name], [{"since": "from", "until": "to"}[name]])
+
+
+def test_a_call_stored_with_an_extreme_time_still_shows(make_client: ClientFactory, fresh_store: Store) -> None:
+    """Calls stored before times were bounded (year 10000, the int64 limit) must not break the call log."""
+    client = make_client()
+    base = PlanetProvider().parse(WebhookRequest("GET", "", planet_query(), received_at=1.0))
+    for n, end in enumerate((253402300800, 2**63 - 1)):
+        call_id = f"{n:036d}"
+        fresh_store.add_many([dataclasses.replace(base, id=call_id, provider_call_id=call_id, end_time=end)])
+        for path in ("/calls", "/calls.json", f"/calls/{call_id}", f"/calls/{call_id}.json", f"/api/calls/{call_id}",
+                     "/api/calls", "/api/calls.csv", "/api/calls.jsonl"):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.text[:200])
+        assert call_id in client.get("/api/calls.csv").text
+
+
+@pytest.mark.parametrize("call_id", ["a\u0000b", "a\rb", "\u001b[31m"])
+def test_a_control_character_in_a_call_id_is_a_400_and_quarantined(make_client: ClientFactory, call_id: str) -> None:
+    client = make_client(HANGUP_GENERIC_ACCEPT_UNSIGNED="1")
+    body = json.dumps({"call_id": call_id, "end_time": 1780912800, "cause": "q850:16"})
+    response = client.post("/callbacks/generic", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["details"] == [{"field": "call_id", "error": "contains a control character"}]
+    assert len(client.get("/api/quarantine").json()["quarantine"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/quarantine", "/api/conflicts"])
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", "-1", "99999999999999999999999"])
+def test_a_limit_that_is_not_plain_digits_is_a_400(make_client: ClientFactory, path: str, value: str) -> None:
+    response = make_client().get(path, params={"limit": value})
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "limit"

@@ -168,3 +168,31 @@ def test_a_failing_write_hook_answers_503_so_the_platform_retries(make_client: C
     response = client.get("/callbacks/planet?" + planet_query())
     assert response.status_code == 503 and response.json()["error_id"] == "store_unavailable"
     assert fresh_store.count() == 0
+
+
+def test_a_body_cut_off_midway_is_neither_stored_nor_quarantined(make_client: ClientFactory,
+                                                                 fresh_store: Store) -> None:
+    """A client that disconnects (or is cut off by the read deadline) mid-body: its first bytes may form a valid
+    callback on their own (here every key but the nullable last one), and must still not be stored."""
+    client = make_client()
+    body = planet_query().encode()
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[: body.index(b"&user_rel_code")], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/callbacks/planet", "raw_path": b"/callbacks/planet",
+             "query_string": b"", "client": ("127.0.0.1", 50000), "scheme": "http", "http_version": "1.1",
+             "server": ("127.0.0.1", 8080), "headers": [(b"content-type", b"application/x-www-form-urlencoded"),
+                                                        (b"content-length", str(len(body)).encode())]}
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def deliver() -> None:
+        await client.app(scope, receive, send)
+
+    client.portal.call(deliver)
+    assert fresh_store.count() == 0 and fresh_store.quarantined() == []
