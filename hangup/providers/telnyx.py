@@ -34,7 +34,6 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from hangup import bounds
 from hangup.errors import Forbidden, Unauthorized
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (

@@ -29,7 +29,6 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from hangup import bounds
 from hangup.errors import Forbidden
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (

@@ -47,8 +47,14 @@ def tools_or_skip() -> None:
     pytest.skip(reason)
 
 
+#: Ports ``free_port`` has handed out: the probe's socket is closed before the port is used, so the kernel
+#: may offer the same number again (the web server's TCP port came back as a sipp UDP port, and the
+#: capture filter, which names ports, then recorded HTTP).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (Kamailio may listen on both)."""
+    """A port free for both UDP and TCP on 127.0.0.1 (Kamailio may listen on both), never the same twice."""
     while True:
         with socket.socket(socket.AF_INET, kind) as first:
             first.bind(("127.0.0.1", 0))
@@ -59,7 +65,9 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
                     second.bind(("127.0.0.1", port))
                 except OSError:
                     continue
-        return port
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until(check: Callable[[], bool], limit: float, what: str) -> None:
