@@ -311,3 +311,28 @@ def test_an_unreadable_hep_packet_is_a_malformed_region() -> None:
     found = read(capture([(1.0, eth(udp_ip(b"HEP3\x00\x40" + b"\x00" * 10, ("198.51.100.1", 1), CALLEE)))]))
     assert [(m.location, m.reason.split(":")[0]) for m in found if isinstance(m, Malformed)] == [
         ("hep", "unreadable HEP packet")]
+
+
+@pytest.mark.parametrize("linktype", [113, 276], ids=["sll", "sll2"])
+def test_a_loopback_packet_recorded_twice_on_any_counts_once(linktype: int) -> None:
+    def cooked(raw: bytes, direction: int) -> bytes:
+        if linktype == 113:
+            return struct.pack(">HHH", direction, 772, 0) + b"\x00" * 8 + b"\x08\x00" + raw
+        return b"\x08\x00\x00\x00" + struct.pack(">iHBB", 1, 772, direction, 0) + b"\x00" * 8 + raw
+
+    frames = [(stamp, cooked(raw, direction)) for stamp, raw in udp_frames(lambda raw, p: raw)
+              for direction in (4, 0)]  # sent by this host, then received by it
+    assert sip_of(read(capture(frames, linktype))) == expected()
+
+
+def test_a_message_both_on_the_wire_and_mirrored_as_hep_counts_once() -> None:
+    """A capture on a proxy that mirrors to a collector: wire copy, HEP copy, then a real retransmission."""
+    from hangup.sip import hep
+
+    (forward, invite) = MESSAGES[0]
+    src, dst = addresses(False, forward)
+    on_wire = eth(udp_ip(invite, src, dst))
+    as_hep = eth(udp_ip(hep.encode_v3(Packet(1.0, src[0], src[1], dst[0], dst[1], "udp", invite)),
+                        ("198.51.100.1", 40000), ("198.51.100.2", 9060)))
+    found = read(capture([(1.0, as_hep), (1.0001, on_wire), (1.5, on_wire), (1.5001, as_hep)]))
+    assert [(round(p.time, 4), p.payload) for p in found if isinstance(p, Packet)] == [(1.0, invite), (1.5, invite)]

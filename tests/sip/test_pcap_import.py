@@ -10,7 +10,9 @@ from capture_helpers import CALLEE, CALLER, call_messages, capture, eth, udp_ip
 from dpkt import tcp
 
 from hangup.importer import Importer, guess_format
+from hangup.sip.capture import packets
 from hangup.sip.capture.files import is_capture
+from hangup.sip.packet import Packet
 from hangup.store.base import CallQuery, Store
 
 
@@ -123,3 +125,15 @@ def test_captures_commit_in_small_batches(fresh_store: Store, tmp_path: Path, mo
     path.write_bytes(capture(frames))
     summary = Importer(fresh_store, parallel=False).run([str(path)])
     assert (summary.imported, sizes) == (5, [2, 2, 1])
+
+
+def test_a_capture_written_by_dumpcap(fresh_store: Store) -> None:
+    """A real pcapng writer's file: section and interface options, an interface statistics block."""
+    path = Path(__file__).resolve().parent.parent / "data" / "sip" / "capture" / "dumpcap-sipp-tcp.pcapng"
+    with path.open("rb") as stream:
+        assert sum(1 for found in packets(stream) if isinstance(found, Packet)) == 12  # as tshark -Y sip counts
+    summary = Importer(fresh_store, parallel=False).run([str(path)])
+    assert (summary.formats[str(path)], summary.imported, summary.rejected) == ("pcap", 2, 0)
+    calls = fresh_store.query(CallQuery()).calls
+    assert sorted((c.provider_call_id, c.outcome, c.ended_by, c.answered) for c in calls) == [
+        ("1-8247@127.0.0.1", "completed", "caller", True), ("2-8247@127.0.0.1", "completed", "caller", True)]

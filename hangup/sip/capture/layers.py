@@ -7,7 +7,8 @@ Ethernet bridging by itself); what it leaves as bytes is handled here:
 what                 how
 ==================== ============================================================================
 link types           Ethernet (1), Linux cooked SLL (113) and SLL2 (276), BSD loopback NULL (0)
-                     and LOOP (108), raw IP (101, 12, 14) and IPv4/IPv6 (228/229)
+                     and LOOP (108), raw IP (101, 12, 14) and IPv4/IPv6 (228/229); on ``any``
+                     Linux records a loopback packet twice, the sent copy is dropped
 ERSPAN               GRE protocol 0x88BE: type I (no GRE sequence number, no ERSPAN header) or
                      type II (8-byte header); 0x22EB: type III (12 bytes, 8 more when its O bit
                      is set). Linux ``include/net/erspan.h``, draft-foschiano-erspan
@@ -37,6 +38,8 @@ ERSPAN_III = 0x22EB
 VXLAN_PORT = 4789
 #: Tunnels inside tunnels end here: a loop of encapsulations is a crafted or corrupt frame.
 MAX_DEPTH = 8
+ARPHRD_LOOPBACK = 772  # Linux if_arp.h: the device type of lo in a cooked header
+PACKET_OUTGOING = 4  # Linux if_packet.h: the cooked header's "sent by this host"
 MAX_SCTP_MESSAGES = 1024  # split SCTP user messages assembled at once
 MAX_SCTP_BYTES = 64 * 1024
 SCTP_DATA_FLAGS_WHOLE = 0x03  # B and E bits: the chunk holds a whole user message
@@ -92,7 +95,9 @@ class Decoder:
             yield Malformed(f"frame {frame.number}", f"link type {frame.linktype} is not read", frame.data[:256])
             return
         try:
-            yield from self._walk(frame, layer(frame.data), 0)
+            decoded = layer(frame.data)
+            if not _second_copy(decoded):
+                yield from self._walk(frame, decoded, 0)
         except (UnpackError, struct.error, IndexError, ValueError) as exc:
             yield Malformed(f"frame {frame.number}", f"undecodable frame: {exc}"[:200], frame.data)
 
@@ -187,6 +192,12 @@ def _erspan(packet: gre.GRE) -> Any:
         platform_specific = 8 if data[11] & 0x01 else 0  # the O bit
         return ethernet.Ethernet(data[12 + platform_specific:])
     return data
+
+
+def _second_copy(layer: Any) -> bool:
+    """A loopback packet captured on Linux's ``any`` is seen twice, sent then received: keep the received one."""
+    return (isinstance(layer, sll.SLL | sll2.SLL2) and layer.hrd == ARPHRD_LOOPBACK
+            and layer.type == PACKET_OUTGOING)
 
 
 def _carries_ip(layer: Any) -> bool:
