@@ -99,7 +99,7 @@ CASES = [
          _verdict("no_answer", "platform", "q850:19", 408, 19)),
     Case("proxy_nothing_listening", None, "uac_fail.xml", _verdict("unreachable", "platform", "sip:408", 408)),
     Case("proxy_tcp_refused", None, "uac_fail.xml", _verdict("failed", "platform", "sip:503", 503), proxy="tcp"),
-    Case("proxy_dialog_timeout", "uas_answer.xml", "uac_callee_bye.xml",
+    Case("proxy_dialog_timeout", "uas_answer.xml", "uac_proxy_bye.xml",
          _verdict("failed", "platform", "q850:102", 200)),
 ]
 #: Calls made while hangup is stopped.
