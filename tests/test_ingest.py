@@ -67,6 +67,7 @@ IMPORT_FILES = {
     "asterisk/import/with_header.csv": "asterisk-csv",
     "callcenter/import/records.csv": "callcenter",
     "sip/kamailio-sipp-calls.txt": "sip-trace",
+    "sip/kamailio-proxy-endings.pcap": "pcap",  # the proxy's own endings, inferred from its two sides
     "sip/kamailio-acc.log": "sip-acc-log",
     "sip/openser-acc.log": "sip-acc-log",
     "sip/acc-table.csv": "sip-acc-csv",

@@ -47,6 +47,15 @@ class Pending:
 
 
 @dataclass(slots=True)
+class Branch:
+    """One INVITE as sent on a hop (its top Via's branch): the best status that came back on it."""
+
+    vias: int  # Via headers of the INVITE: the caller's count, one more for a proxy's branch
+    cseq: int
+    status: int = 0  # 0: no response yet; 1xx; then the first final response, kept
+
+
+@dataclass(slots=True)
 class Dialog:
     """One call being followed; see the module docstring for what it spans."""
 
@@ -78,6 +87,8 @@ class Dialog:
     digests: set[int] = field(default_factory=set)
     invite_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE there
     response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
+    branches: dict[str, Branch] = field(default_factory=dict)  # top Via branch of each INVITE sent → its replies
+    entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
@@ -124,6 +135,10 @@ class Dialog:
     def _initial_invite(self, packet: Packet, message: SipMessage) -> None:
         self.min_vias = min(self.min_vias, len(message.vias))
         self.invite_vias.setdefault(_hop(packet), len(message.vias))
+        if len(message.vias) == self.min_vias and packet.src:
+            self.entry = (packet.dst, packet.dport)
+        if message.branch not in self.branches and len(self.branches) < MAX_BRANCH_CODES:
+            self.branches[message.branch] = Branch(len(message.vias), message.cseq)
         if len(message.vias) > len(self.vias):
             self.vias = message.vias
         if message.cseq in self.initial_cseqs:
@@ -136,6 +151,9 @@ class Dialog:
     def _invite_response(self, packet: Packet, message: SipMessage) -> None:
         status, tag = message.status, message.to_tag
         self.response_vias.setdefault(_hop(packet), len(message.vias))
+        branch = self.branches.get(message.branch)
+        if branch is not None and branch.vias == len(message.vias) and branch.status < min(status, 200):
+            branch.status = status
         if 101 <= status < 300 and tag:
             self.early_tags.add(tag)
         if status in (180, 183) and self.ringing is None:
@@ -191,6 +209,12 @@ class Dialog:
         self.raw_bytes += len(packet.payload)
 
     # -- questions the engine asks ------------------------------------------------------------
+    def forwarder(self) -> tuple[str, int] | None:
+        """The address of the element nearest the caller once it was seen sending the INVITE on."""
+        if self.entry is None or not any(b.vias > self.min_vias for b in self.branches.values()):
+            return None
+        return self.entry
+
     def finished(self) -> bool:
         """Ended for good: a BYE of an answered call, or the caller-side final failure of the INVITE."""
         if self.ending is None:

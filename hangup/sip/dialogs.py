@@ -6,7 +6,9 @@ everything at the end of a file. Each source (HEP listener, capture or trace imp
 
 Memory is bounded (``Limits``): at most ``max_open`` open dialogs (beyond it the least recently active
 one is closed as orphaned and flagged ``evicted``), ``max_stash`` messages waiting for their INVITE,
-``max_finished`` remembered ends, and ``raw_messages``/``raw_bytes`` of raw text per call. Each open
+``max_finished`` remembered ends, ``max_forwarders`` proxy addresses seen forwarding INVITEs (what tells a
+proxy's own reply from a relayed one, ``hangup.sip.proxy``), and ``raw_messages``/``raw_bytes`` of raw text
+per call. Each open
 dialog costs about 2-4 KB plus its raw text, so the defaults stay under about 1 GB in the worst case
 and a few hundred MB for typical traffic.
 """
@@ -23,6 +25,7 @@ from hangup.records import CallRecord
 from hangup.sip.dialog import Dialog, Ending
 from hangup.sip.message import SipMessage, SipParseError, parse
 from hangup.sip.packet import Packet
+from hangup.sip.proxy import proxy_ending
 from hangup.sip.verdict import ORPHANED, record_of
 
 #: Flag of an open dialog closed early because the engine was at ``Limits.max_open``.
@@ -39,6 +42,7 @@ class Limits:
     settle: float = 32.0  # wait for a reordered or follow-up message (RFC 3261 Timer B = 64·T1)
     max_stash: int = 10_000  # messages seen before their INVITE, kept ``settle`` seconds
     max_finished: int = 200_000  # ends remembered so late copies of a finished dialog start nothing
+    max_forwarders: int = 4096  # addresses seen receiving a caller's INVITE and sending it on
     raw_messages: int = 64  # messages kept as a call's raw text
     raw_bytes: int = 64 * 1024
 
@@ -67,6 +71,7 @@ class DialogEngine:
         self._stash: OrderedDict[str, list[tuple[Packet, SipMessage]]] = OrderedDict()
         self._stashed = 0
         self._finished: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._forwarders: OrderedDict[tuple[str, int], None] = OrderedDict()  # least recently seen first
 
     @property
     def open_dialogs(self) -> int:
@@ -96,6 +101,8 @@ class DialogEngine:
         else:
             dialog.take(packet, message, limit)
             self._open.move_to_end((dialog.call_id, dialog.caller_tag))
+        if message.is_request and message.method == "INVITE":
+            self._seen_forwarding(dialog)
         if dialog.finished() and dialog.ending is not None:
             finished.append(self._close(dialog, dialog.ending))
         return finished
@@ -127,16 +134,27 @@ class DialogEngine:
         self._finished.clear()
         return closed
 
+    def _seen_forwarding(self, dialog: Dialog) -> None:
+        forwarder = dialog.forwarder()
+        if forwarder is None:
+            return
+        self._forwarders[forwarder] = None
+        self._forwarders.move_to_end(forwarder)
+        if len(self._forwarders) > self.limits.max_forwarders:
+            self._forwarders.popitem(last=False)
+
     # -- state across restarts (``hangup.sip.listener`` saves and restores it) -------------------
     def snapshot(self) -> dict[str, Any]:
         """The open dialogs and remembered ends: what a restarted engine needs to go on."""
-        return {"open": list(self._open.values()), "finished": list(self._finished.items())}
+        return {"open": list(self._open.values()), "finished": list(self._finished.items()),
+                "forwarders": list(self._forwarders)}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         for dialog in snapshot["open"]:
             if isinstance(dialog, Dialog):
                 self._open[(dialog.call_id, dialog.caller_tag)] = dialog
         self._finished.update((tuple(key), float(when)) for key, when in snapshot["finished"])
+        self._forwarders.update((tuple(address), None) for address in snapshot.get("forwarders", ()))
 
     # -- matching ---------------------------------------------------------------------------
     def _match(self, message: SipMessage) -> Dialog | None:
@@ -203,7 +221,8 @@ class DialogEngine:
         if len(self._finished) > self.limits.max_finished:
             self._finished.popitem(last=False)
         self.counters.calls += 1
-        return record_of(dialog, ending, self._received_at(), flags)
+        generated = proxy_ending(dialog, ending, self._forwarders) if not flags else None
+        return record_of(dialog, ending, self._received_at(), flags, generated)
 
 
 def calls_from(packets: Iterable[Packet], on_error: Callable[[Packet, SipParseError], None] | None = None,

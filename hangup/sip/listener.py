@@ -49,7 +49,7 @@ QUARANTINE_PER_MINUTE = 100
 SNAPSHOT_EVERY = 30.0
 EXPIRE_EVERY = 1.0
 MAX_BODY = 64 * 1024
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: a dialog keeps its proxy's branches (hangup.sip.proxy); a version-1 file is ignored
 
 
 def listen_address(text: str) -> tuple[str, int]:

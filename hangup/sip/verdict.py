@@ -6,14 +6,17 @@ The chain (best first) handed to hangup's classifier:
    CANCEL, or the final response): a gateway or a switch saying precisely why (``q850:17`` user busy,
    ``q850:34`` no circuit) is more specific than any SIP code;
 2. for a BYE, its ``Reason: SIP;cause=N`` values (``SIP;cause=408`` after an RFC 4028 refresh timeout or a media
-   timeout), then ``q850:16`` (normal clearing: a BYE without a reason is an ordinary hang-up);
-3. for a CANCEL or a final response, the INVITE's final status (``sip:487``, ``sip:486``), then the
+   timeout), then ``q850:16`` (normal clearing: a BYE without a reason is an ordinary hang-up), or, for BYEs
+   a proxy sent itself on an answered call (its dialog lifetime limit), ``q850:102`` (recovery on timer expiry);
+3. for a CANCEL or a final response, ``q850:19`` (no answer) when it is a proxy's own reply after its
+   no-answer timer (``hangup.sip.proxy``), the INVITE's final status (``sip:487``, ``sip:486``), then the
    ``SIP;cause=N`` values (on a CANCEL, ``SIP;cause=200`` says the call was answered elsewhere);
 4. for a dialog closed without an end (orphaned), ``sip:408`` when it was never answered (what the
    caller's Timer C would have made of it), nothing when it was answered (the cause is unknown).
 
-Who ended the call: the sender of the BYE (its From tag against the INVITE's From tag), the caller
-for a CANCEL; for a final response and an orphan the catalog's entry for the code decides.
+Who ended the call: the sender of the BYE (its From tag against the INVITE's From tag; ``platform`` for
+a proxy's own), the caller for a CANCEL, ``platform`` for a final response a proxy made itself; for any
+other final response and an orphan the catalog's entry for the code decides.
 
 What the signalling said beyond the chain (who ended the call, a reported Q.850 cause) is kept in the
 record's ``extra``, so ``reclassify`` gives a stored call the same verdict again without its messages.
@@ -28,6 +31,7 @@ from hangup.providers._common import RecordDraft
 from hangup.records import CallRecord
 from hangup.sip.dialog import Dialog, Ending
 from hangup.sip.message import user_of
+from hangup.sip.proxy import GENERATED_BY, LIFETIME, NO_ANSWER, PROXY_ENDING
 
 PROVIDER = "sip"
 #: Flag of a dialog closed by timeout (the name the emitter uses for calls started and never ended).
@@ -38,23 +42,26 @@ ANSWER_NOT_SEEN = "answer_not_seen"
 ENDED_BY, REPORTED_Q850, REPORTED_SIP = "ended_by", "reported_q850", "reported_sip"
 
 
-def chain_of(ending: Ending, answered: bool) -> list[str]:
-    """The cause fallback chain of an ending (module docstring), best first."""
+def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> list[str]:
+    """The cause fallback chain of an ending (module docstring), best first; ``generated`` is the kind of
+    ending a proxy made itself (``hangup.sip.proxy``), if any."""
     q850 = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("q850:")]
     sip = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("sip:")]
     if ending.how == "BYE":
-        return _refs(*q850, *sip, "q850:16")
+        return _refs(*q850, *sip, "q850:102" if generated == LIFETIME else "q850:16")
     if ending.how == "orphaned":
         return _refs(*q850, *sip) if answered else _refs(*q850, "sip:408", *sip)
-    return _refs(*q850, f"sip:{ending.code}" if ending.code else None, *sip)
+    no_answer = "q850:19" if generated == NO_ANSWER else None
+    return _refs(*q850, no_answer, f"sip:{ending.code}" if ending.code else None, *sip)
 
 
 def _refs(*refs: str | None) -> list[str]:
     return list(dict.fromkeys(r for r in refs if r))
 
 
-def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = ()) -> CallRecord:
-    """The classified record of a finished (or force-closed) dialog."""
+def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = (),
+              generated: str | None = None) -> CallRecord:
+    """The classified record of a finished (or force-closed) dialog; ``generated`` as for ``chain_of``."""
     answered = dialog.answered is not None or ending.how == "BYE"
     draft = RecordDraft(PROVIDER, provider_call_id=dialog.call_id, from_user_id=user_of(dialog.from_value),
                         to_user_id=user_of(dialog.to_value), received_at=received_at)
@@ -64,14 +71,16 @@ def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[s
         draft.start_time = int(dialog.answered)
         draft.duration = max(0, round(ending.time - dialog.answered))
     draft.answered = answered
-    draft.chain = chain_of(ending, answered)
-    draft.ended_by = ending.by
+    draft.chain = chain_of(ending, answered, generated)
+    draft.ended_by = "platform" if generated else ending.by
     draft.sip = _final_code(dialog, ending)
     draft.q850 = next((r.cause for r in ending.reasons if r.protocol.upper() == "Q.850"), None)
     draft.flags = list(flags)
     if answered and dialog.answered is None:
         draft.flags.append(ANSWER_NOT_SEEN)
     draft.extra = _extra(dialog, ending)
+    if generated:
+        draft.extra.update({GENERATED_BY: "proxy", PROXY_ENDING: generated})
     keep_evidence(draft)
     draft.raw = "\n\n".join(dialog.raw)
     return draft.finish()

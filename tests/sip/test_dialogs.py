@@ -145,9 +145,11 @@ SCENARIOS: list[tuple[str, list[Packet], dict[str, Any], dict[str, str]]] = [
      {"outcome": "completed", "answered": True, "start_time": 29, "end_time": 30, "flags": ()}, {}),
     ("retransmissions", RETRANSMITTED, {"outcome": "busy", "setup_time": 0}, {"pdd": "2.000"}),
     ("the proxy tears the dialog down (caller side first)", torn_down_by_the_proxy(True),
-     {"outcome": "completed", "ended_by": "platform", "duration": 38}, {}),
+     {"outcome": "failed", "ended_by": "platform", "duration": 38, "cause": "q850:102", "q850": 102, "sip": 200},
+     {"generated_by": "proxy", "proxy_ending": "lifetime"}),
     ("the proxy tears the dialog down (callee side first)", torn_down_by_the_proxy(False),
-     {"outcome": "completed", "ended_by": "platform", "duration": 38}, {}),
+     {"outcome": "failed", "ended_by": "platform", "duration": 38, "cause": "q850:102", "q850": 102, "sip": 200},
+     {"generated_by": "proxy", "proxy_ending": "lifetime"}),
     ("a caller BYE relayed by the proxy", flow(
         (0.0, invite(), UP), (0.01, invite(vias=2), OUT), (2.0, response(200, "OK", vias=2), BACK),
         (2.01, response(200, "OK"), DOWN), (9.0, request("BYE", 2), UP), (9.01, request("BYE", 2, vias=2), OUT)),
