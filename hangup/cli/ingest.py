@@ -17,6 +17,7 @@ import click
 from hangup import ingest as pipeline
 from hangup.cli.db import db_option, open_cli_store
 from hangup.errors import HTTPError
+from hangup.providers import planet
 from hangup.providers.base import WebhookRequest
 from hangup.providers.registry import providers
 from hangup.records import CallRecord
@@ -27,14 +28,8 @@ BATCH = 256
 
 
 def query_of(line: str) -> tuple[str, str]:
-    """(path, query string) of one recorded callback line."""
-    text = line.strip()
-    method, _, rest = text.partition(" ")
-    if method.upper() in ("GET", "POST") and rest:
-        text = rest.strip()
-    target, sep, query = text.partition("?")
-    if not sep:
-        return "", text
+    """(path, query string) of one recorded callback line: the Planet reader's split, the URL cut to its path."""
+    target, query = planet.query_of(line)
     if "://" in target:
         target = "/" + target.split("://", 1)[1].partition("/")[2]
     return target, query

@@ -41,7 +41,7 @@ from hangup.providers._common import (
     text,
 )
 from hangup.providers.base import WebhookRequest
-from hangup.providers.reading import ImportFormat, Item, RowText, attempt, guarded
+from hangup.providers.reading import ImportFormat, Item, RowText, attempt, cdr_rows
 from hangup.records import CallRecord
 
 NAME = "asterisk"
@@ -149,16 +149,10 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
 # -- import: CDR files ---------------------------------------------------------------------------
 def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     """``asterisk-csv``: ``Master.csv`` (no header), or a CSV with CDR variable names as its header."""
-    header: list[str] | None = None
     row_text = RowText()
-    for number, fields in guarded(csv.reader(stream), 1):
+    for number, fields, header in cdr_rows(stream, lambda first: "disposition" in (f.strip().lower() for f in first)):
         if isinstance(fields, Item):
             yield fields
-            continue
-        if not fields or not any(fields):
-            continue
-        if number == 1 and "disposition" in (f.strip().lower() for f in fields):
-            header = fields
             continue
         if header is not None:
             named = dict(zip(header, fields, strict=False))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import json
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
@@ -53,7 +52,7 @@ from hangup.providers._common import (
 )
 from hangup.providers.base import WebhookRequest
 from hangup.providers.jsondocs import is_complete
-from hangup.providers.reading import JSON_FILES, ImportFormat, Item, RowText, attempt, guarded, peek
+from hangup.providers.reading import JSON_FILES, ImportFormat, Item, RowText, attempt, cdr_rows, peek
 from hangup.records import CallRecord, Direction
 
 NAME = "freeswitch"
@@ -311,16 +310,10 @@ def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     The record's ``raw`` is that CDR as a JSON document (``{"variables": {…}}``, the shape mod_json_cdr
     posts): a row under a header (or read through ``--columns``) does not say what it holds without it,
     and the document reads again as the same call (``reclassify``). A rejected row is shown as its line."""
-    header: list[str] | None = None
     row_text = RowText()
-    for number, fields in guarded(csv.reader(stream), 1):
+    for number, fields, header in cdr_rows(stream, lambda first: UUID in (f.strip() for f in first)):
         if isinstance(fields, Item):
             yield fields
-            continue
-        if not fields or not any(fields):
-            continue
-        if number == 1 and UUID in (f.strip() for f in fields):
-            header = [f.strip() for f in fields]
             continue
         names = header or (CDR_CSV_EXAMPLE if len(fields) == len(CDR_CSV_EXAMPLE) else None)
         if names is None:

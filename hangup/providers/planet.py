@@ -383,7 +383,8 @@ def raw_of(request: WebhookRequest) -> str:
 
 
 # -- import: recorded callbacks ----------------------------------------------------------------
-def _query_of(line: str) -> tuple[str, str]:
+def query_of(line: str) -> tuple[str, str]:
+    """(target, query string) of one recorded callback: a URL, a path with a query, ``GET …``, or a bare query."""
     text = line.strip()
     method, _, rest = text.partition(" ")
     if method.upper() in ("GET", "POST") and rest:
@@ -395,7 +396,7 @@ def _query_of(line: str) -> tuple[str, str]:
 def read_urls(stream: IO[str], received_at: float) -> Iterator[Item]:
     """``planet-urls``: recorded callbacks, one URL or query string per line."""
     for number, line in numbered_lines(stream):
-        url, query = _query_of(line)
+        url, query = query_of(line)
         request = WebhookRequest("GET", url, query, received_at=received_at, client="hangup import")
         yield attempt(f"line {number}", line, PROVIDER.parse, request)
 

@@ -108,6 +108,23 @@ def guarded(rows: Iterator[T], first: int) -> Iterator[tuple[int, T | Item]]:
         yield number, row
 
 
+def cdr_rows(stream: IO[str], is_header: Callable[[list[str]], bool]
+             ) -> Iterator[tuple[int, list[str] | Item, list[str] | None]]:
+    """(number, fields or a rejected ``Item``, the header or ``None``) of each non-blank row of a CDR CSV
+    whose first row is a header when ``is_header`` says so (Master.csv has none; exports often do)."""
+    header: list[str] | None = None
+    for number, fields in guarded(csv.reader(stream), 1):
+        if isinstance(fields, Item):
+            yield number, fields, header
+            continue
+        if not fields or not any(fields):
+            continue
+        if number == 1 and is_header(fields):
+            header = [f.strip() for f in fields]
+            continue
+        yield number, fields, header
+
+
 # -- webhook-shaped formats ----------------------------------------------------------------
 def form_reader(name: str, from_rest: RestRecord | None = None) -> ImportReader:
     """Form-encoded callbacks one per line, a CSV with a header, or JSON (objects of their parameters, or the
