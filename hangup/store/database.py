@@ -8,7 +8,9 @@ counted by reference and closed with the last handle:
   every write of the file, whoever asks: calls and quarantine from the store, outbox rows, alert state,
   rollup maintenance, migrations. A write is an operation ``(part, payload)``; the writer runs a batch of
   them in one ``BEGIN IMMEDIATE`` … ``COMMIT``, each ``WritePart`` once with all its payloads, so the
-  calls of a batch still go in with one statement. Reads use one connection per thread (WAL readers never
+  calls of a batch still go in with one statement. Before each batch it checks, with one ``stat``, that
+  the path still names the file it opened (device and inode): a deleted or replaced file fails the batch
+  instead of taking writes nobody will read. Reads use one connection per thread (WAL readers never
   wait for the writer). Every connection is opened by ``connect`` with the same pragmas.
 * **PostgreSQL**: reads and ``write`` tasks take a connection from a ``psycopg_pool`` pool that checks
   each connection before handing it out, so a connection the server dropped is replaced, not reused.
@@ -86,6 +88,7 @@ class SQLiteEngine:
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.wconn = self.connect()
+        self._identity = file_identity(self.path)
         self._applied_synchronous = synchronous
         # The writer walks random-key B-trees (call ids are UUIDs): keep their pages in memory, not the OS cache.
         self.wconn.execute("PRAGMA cache_size=-65536")
@@ -117,6 +120,7 @@ class SQLiteEngine:
 
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
         """One transaction for the batch: each part once, with its payloads in order."""
+        self.check_file()
         first = ops[0][0]
         if all(part is first for part, _ in ops):  # the usual batch: one part (calls only)
             groups: dict[WritePart, list[int]] = {first: list(range(len(ops)))}
@@ -130,6 +134,19 @@ class SQLiteEngine:
             return self._transaction(groups, payloads, len(ops))
         except sqlite3.Error as exc:
             raise StoreError(f"the store could not commit: {exc}") from exc
+
+    def check_file(self) -> None:
+        """``StoreError`` unless the path still names the file the writer opened (one ``stat`` per batch).
+
+        A file deleted or replaced under a running server would take commits nobody will ever read: the
+        writer's connection keeps writing into the unlinked inode, so every acknowledged call would be lost.
+        """
+        found = file_identity(self.path)
+        if found == self._identity:
+            return
+        if found is None:
+            raise StoreError(f"the database file {self.path} was deleted while open")
+        raise StoreError(f"the database file {self.path} was replaced by another file while open")
 
     def _transaction(self, groups: dict[WritePart, list[int]], payloads: dict[WritePart, list[Any]],
                      size: int) -> list[Any]:
@@ -165,6 +182,15 @@ class SQLiteEngine:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; ``None`` when there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 class PostgresEngine:

@@ -18,7 +18,7 @@ from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddResult, AddStatus, QuarantineEntry
 from hangup.store.database import to_paramstyle
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
 
 #: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
@@ -153,8 +153,7 @@ def reclassify(cur: Any, records: list[CallRecord]) -> int:
 
 
 def ping(cur: Any, payload: None) -> None:
-    cur.execute("SELECT 1")
-    cur.fetchone()
+    cur.execute(to_paramstyle(HEARTBEAT_UPSERT, "format"), (time.time(),))
 
 
 def run_task(cur: Any, task: Any) -> Any:

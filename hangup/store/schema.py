@@ -139,8 +139,15 @@ CREATE TABLE quarantine (
 )
 """
 
+# One row, rewritten by every readiness check (``/readyz``): proof that a write commits, not only a read.
+_HEARTBEAT = "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, beat_at {real} NOT NULL)"
+HEARTBEAT_UPSERT = (
+    "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
+    Migration("0004_heartbeat", (_HEARTBEAT,)),
 )

@@ -44,6 +44,7 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
+        self._failing = ""  # the error of the last failed operation, until a batch commits again
         self.stats = WriterStats()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -122,9 +123,18 @@ class GroupCommitWriter:
                 for item in batch:
                     self._commit([item])
                 return
-            log.exception("store write failed")
+            # A store that cannot write (full disk, deleted file) fails every operation the same way: the
+            # traceback once, then a line per operation, so the log does not grow by a traceback per call.
+            if str(exc) != self._failing:
+                self._failing = str(exc)
+                log.exception("store write failed")
+            else:
+                log.error("store write failed: %s", exc)
             _settle(batch, None, exc)
             return
+        if self._failing:
+            log.warning("the store commits again")
+            self._failing = ""
         self.stats.batches += 1
         self.stats.events += len(batch)
         self.stats.last_batch_size = len(batch)

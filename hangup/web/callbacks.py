@@ -81,8 +81,8 @@ class CallbackReceiver:
     async def respond(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             status, body = await self._handle(name, scope["path"], scope, receive)
-        except StoreError:
-            log.exception("callback not stored")
+        except StoreError as exc:  # the writer logged the failure's traceback
+            log.warning("callback not stored: %s", exc)
             status, body = 503, _NOT_STORED
         except Exception:  # e.g. a write hook failing: the call is not stored, so the platform should retry
             log.exception("callback not stored")

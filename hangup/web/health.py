@@ -1,6 +1,15 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the store can commit a write)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the store can commit a write).
+
+``/readyz`` is a real write: it rewrites the one row of the ``heartbeat`` table through the store's writer
+(on SQLite the file's one writer thread, which first checks that the path still names the file it opened;
+on PostgreSQL a short transaction of the call store's writer connection). So a deleted or replaced file, a
+full disk, a read-only file, a missing schema or a lost PostgreSQL connection make it 503, naming why —
+the same failures that make a callback 503 instead of acknowledging a call that was not stored.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,6 +19,8 @@ from hangup import __version__
 from hangup.errors import StoreError
 from hangup.web.responses import JSONBody, error_response
 from hangup.web.state import AppState
+
+log = logging.getLogger("hangup.web.health")
 
 
 async def healthz(request: Request) -> Response:
@@ -22,6 +33,9 @@ async def readyz(request: Request) -> Response:
         await state.store.aping()
     except StoreError as exc:
         return error_response(503, f"the store is not writable: {exc}", error_id="not_ready")
+    except Exception as exc:  # anything else a write can raise (a write hook, the driver): not ready either
+        log.exception("readiness write failed")
+        return error_response(503, f"the store is not writable: {type(exc).__name__}: {exc}", error_id="not_ready")
     stats = state.store.writer_stats()
     return JSONBody({"ok": True, "store": state.store.url.split("?", 1)[0].split("@")[-1],
                      "writer_queue": stats.queue_depth, "writer_batches": stats.batches,
