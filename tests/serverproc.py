@@ -22,11 +22,14 @@ def free_port() -> int:
 class Server:
     """One ``hangup serve`` child process; ``stop()`` or ``kill()`` it, by its own pid only."""
 
-    def __init__(self, db: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, db: Path | str, *extra: str, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> None:
+        """``db`` is a SQLite file (the log goes beside it) or a store URL (then ``log`` names the log file)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db = f"sqlite:///{db}"
-        self.log = db.with_suffix(".log").open("ab")
+        self.db = f"sqlite:///{db}" if isinstance(db, Path) else db
+        log_path = log if log is not None else Path(db).with_suffix(".log")
+        self.log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hangup", "serve", "--port", str(self.port), "--db", self.db, *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
