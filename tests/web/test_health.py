@@ -10,6 +10,7 @@ import pytest
 from receiver_helpers import ClientFactory, SyncClient, planet_query
 
 from hangup.composition import open_store
+from hangup.errors import StoreError
 from hangup.settings import load_settings
 from hangup.store.base import Store
 from hangup.web.app import create_app
@@ -54,5 +55,34 @@ def test_readiness_on_postgresql_is_a_committed_write(postgres_url: str) -> None
             store.run_in_writer(lambda conn: conn.execute("DROP TABLE heartbeat"))
             answer = client.get("/readyz")
             assert answer.status_code == 503 and "heartbeat" in answer.json()["error"]
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_lost_postgresql_connection_is_not_ready_until_it_can_be_opened_again(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    store: Any = open_store(postgres_url)
+    try:
+        with ExitStack() as stack:
+            client = SyncClient(create_app(load_settings({}), store=store), stack)
+            assert client.get("/readyz").status_code == 200
+
+            def refused() -> None:
+                raise StoreError("cannot connect to PostgreSQL: connection refused")
+
+            monkeypatch.setattr(store, "_connect", refused)
+            pid = store._wconn.info.backend_pid
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                # Wait for the backend to have gone: pg_terminate_backend only signals it.
+                conn.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+                assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() == (0,)
+            answer = client.get("/readyz")
+            assert answer.status_code == 503 and "cannot connect to PostgreSQL" in answer.json()["error"]
+            monkeypatch.undo()
+            assert client.get("/readyz").status_code == 200
     finally:
         store.close()
