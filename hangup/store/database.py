@@ -133,7 +133,7 @@ class SQLiteEngine:
         try:
             return self._transaction(groups, payloads, len(ops))
         except sqlite3.Error as exc:
-            raise StoreError(f"the store could not commit: {exc}") from exc
+            raise StoreError(f"the store could not commit: {exc}{self._read_only_hint()}") from exc
 
     def check_file(self) -> None:
         """``StoreError`` unless the path still names the file the writer opened (one ``stat`` per batch).
@@ -147,6 +147,16 @@ class SQLiteEngine:
         if found is None:
             raise StoreError(f"the database file {self.path} was deleted while open")
         raise StoreError(f"the database file {self.path} was replaced by another file while open")
+
+    def _read_only_hint(self) -> str:
+        """`` (… is read-only)`` when the file or its WAL cannot be written (SQLite says only "disk I/O error").
+
+        ``access`` answers for root too: an immutable file (``chattr +i``) or a read-only mount is refused.
+        """
+        for name in (self.path, f"{self.path}-wal"):
+            if os.path.exists(name) and not os.access(name, os.W_OK):
+                return f" ({name} is read-only)"
+        return ""
 
     def _transaction(self, groups: dict[WritePart, list[int]], payloads: dict[WritePart, list[Any]],
                      size: int) -> list[Any]:

@@ -119,7 +119,7 @@ def test_a_read_only_file_answers_503_and_the_server_recovers_when_it_is_writabl
             if done.returncode != 0:
                 skip_unless_ci(f"chattr +i failed ({done.stderr.strip()}); the read-only test needs root and ext4")
             try:
-                _refused_then_recovered(server, load, "I/O error", lambda: _run("chattr", "-i", *files))
+                _refused_then_recovered(server, load, "is read-only", lambda: _run("chattr", "-i", *files))
             finally:
                 _run("chattr", "-i", *files)
     finally:
