@@ -242,7 +242,7 @@ def _check(setting: Setting, value: Any) -> Any:
     if setting.name == "callback_secret" and "/" in value:
         raise ConfigError(f"{setting.env} is not valid: a path segment cannot contain '/'")
     if setting.name == "hep_listen" and value:
-        _hep_address(setting, value)
+        listen_address(value, setting.env)
     if setting.name in ("port",) and not 0 <= value <= 65535:
         raise ConfigError(f"{setting.env}={value!r} is not valid: a TCP port is 0-65535")
     if setting.name in _POSITIVE and value <= 0:
@@ -250,10 +250,14 @@ def _check(setting: Setting, value: Any) -> Any:
     return value
 
 
-def _hep_address(setting: Setting, value: str) -> None:
-    from hangup.sip.listener import listen_address  # imported here: the listener builds on these settings
-
-    listen_address(value)
+def listen_address(text: str, name: str = "HANGUP_HEP_LISTEN") -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as a (host, port) pair; ``ConfigError`` naming ``name`` when it
+    is not one. Every listening address hangup takes (the HEP listener, the emitter's) is read here."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name}={text!r} is not valid: expected HOST:PORT, e.g. 127.0.0.1:9060")
+    return host, int(port)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,17 +16,17 @@ from hangup.emit.delivery import DeliveryConfig
 from hangup.emit.outbox import open_outbox
 from hangup.emit.service import Emitter
 from hangup.errors import ConfigError, HangupError
-from hangup.settings import Settings, load_settings
+from hangup.settings import Settings, listen_address, load_settings
 from hangup.types import ASGIApp
 from hangup.web.app import PROTECTED_PREFIXES
 from hangup.web.auth import BrowserGuard, TokenAuth, allowed_hosts
 
 
 def _listen_address(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--listen")
-    return host, int(port)
+    try:
+        return listen_address(value, "--listen")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
 
 
 @click.command("emitter")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from hangup.errors import ConfigError
-from hangup.settings import BY_NAME, Settings, cast, load_settings
+from hangup.settings import BY_NAME, Settings, cast, listen_address, load_settings
 from hangup.web.auth import is_loopback
 from hangup.web.deadline import DeadlineProtocol
 
@@ -63,8 +63,6 @@ def _check_hep(settings: Settings) -> None:
     """The HEP listener needs one process (one dialog engine) and, off loopback, a capture password."""
     if not settings.hep_listen:
         return
-    from hangup.sip.listener import listen_address
-
     if settings.workers > 1:
         raise click.ClickException("the HEP listener needs --workers 1: every message of a dialog must reach "
                                    "the same process")

@@ -41,12 +41,13 @@ through the ``hangup.providers`` entry-point group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import IO, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
+from hangup.errors import HTTPError
 from hangup.records import CallRecord
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
@@ -70,6 +71,32 @@ class WebhookRequest:
         if self.body and "json" not in self.headers.get("content-type", ""):
             params.update(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
         return params
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One event of an imported file: a record, a rejection, or neither (not a call end)."""
+
+    location: str  # "line 12", "row 7", "document"
+    record: CallRecord | None = None
+    error: HTTPError | None = None
+    raw: str = ""
+
+
+#: A reader: (text stream, the time to record as received) → an ``Item`` per call-end event.
+ImportReader = Callable[[IO[str], float], Iterator[Item]]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFormat:
+    """A file format an adapter reads for ``hangup import --format NAME`` (``hangup.providers.reading``
+    holds the building blocks of readers)."""
+
+    read: ImportReader
+    #: File name endings that name the format outright (``.cdr.json``).
+    endings: tuple[str, ...] = ()
+    #: (extensions, text found in the file's first bytes) that tell the format; ``""`` is any extension.
+    markers: tuple[tuple[tuple[str, ...], str], ...] = ()
 
 
 class SettingRow(NamedTuple):

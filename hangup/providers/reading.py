@@ -17,13 +17,15 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from itertools import chain
 from typing import IO, Any, TypeVar
 from urllib.parse import urlencode
 
 from hangup.errors import HTTPError, PayloadError
 from hangup.providers._common import form_body
+from hangup.providers.base import ImportFormat as ImportFormat
+from hangup.providers.base import ImportReader as ImportReader
+from hangup.providers.base import Item as Item
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.jsondocs import json_texts
 from hangup.providers.registry import get_provider
@@ -35,18 +37,6 @@ csv.field_size_limit(16 * 1024 * 1024)  # FreeSWITCH/Asterisk fields can be long
 JSON_FILES = (".jsonl", ".ndjson", ".json")
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One event of an imported file: a record, a rejection, or neither (not a call end)."""
-
-    location: str  # "line 12", "row 7", "document"
-    record: CallRecord | None = None
-    error: HTTPError | None = None
-    raw: str = ""
-
-
-#: A reader: (text stream, the time to record as received) → an ``Item`` per call-end event.
-ImportReader = Callable[[IO[str], float], Iterator[Item]]
 #: A platform's REST call record (one item of its call list) → the parameters of its callback.
 RestRecord = Callable[[Mapping[str, Any]], dict[str, str]]
 T = TypeVar("T")
@@ -62,17 +52,6 @@ def attempt(location: str, raw: str, build: Callable[..., CallRecord | None], *a
         return Item(location, None, PayloadError(f"unreadable: {exc}"[:200]), raw)
 
 
-
-
-@dataclass(frozen=True, slots=True)
-class ImportFormat:
-    """A file format an adapter reads for ``hangup import --format NAME``."""
-
-    read: ImportReader
-    #: File name endings that name the format outright (``.cdr.json``).
-    endings: tuple[str, ...] = ()
-    #: (extensions, text found in the file's first bytes) that tell the format; ``""`` is any extension.
-    markers: tuple[tuple[tuple[str, ...], str], ...] = ()
 
 
 def numbered_lines(stream: IO[str]) -> Iterator[tuple[int, str]]:

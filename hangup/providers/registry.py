@@ -19,13 +19,10 @@ import logging
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hangup.errors import NotFound
-from hangup.providers.base import Provider, SettingRow
-
-if TYPE_CHECKING:  # hangup.providers.reading looks adapters up here
-    from hangup.providers.reading import ImportFormat
+from hangup.providers.base import ImportFormat, Provider, SettingRow
 
 ENTRY_POINT_GROUP = "hangup.providers"
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from hmac import compare_digest
 from typing import Any, Protocol
 
-from hangup.errors import ConfigError, PayloadError
+from hangup.errors import PayloadError
 from hangup.records import CallRecord
-from hangup.settings import Settings
+from hangup.settings import Settings, listen_address
 from hangup.sip import metrics
 from hangup.sip.dialogs import DialogEngine
 from hangup.sip.hep import SIP, HepError, decode, frame_length
@@ -50,15 +50,6 @@ SNAPSHOT_EVERY = 30.0
 EXPIRE_EVERY = 1.0
 MAX_BODY = 64 * 1024
 _STATE_VERSION = 2  # 2: a dialog keeps its proxy's branches (hangup.sip.proxy); a version-1 file is ignored
-
-
-def listen_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as a (host, port) pair; ``ConfigError`` when it is not one."""
-    host, sep, port = text.strip().rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"HANGUP_HEP_LISTEN={text!r} is not valid: expected HOST:PORT, e.g. 127.0.0.1:9060")
-    return host, int(port)
 
 
 @dataclass(slots=True)

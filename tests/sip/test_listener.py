@@ -169,7 +169,7 @@ def test_without_a_state_file_a_restart_loses_the_open_dialog(tmp_path: Path) ->
 @pytest.mark.parametrize("address", ["9060", "127.0.0.1", "127.0.0.1:port", ":9060", "127.0.0.1:70000"])
 def test_a_bad_listen_address_is_refused(address: str) -> None:
     from hangup.errors import ConfigError
-    from hangup.sip.listener import listen_address
+    from hangup.settings import listen_address
 
     with pytest.raises(ConfigError, match="HANGUP_HEP_LISTEN"):
         listen_address(address)
