@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import click
 import uvicorn
 
+from hangup.cli.db import db_option
 from hangup.cli.serve import refuse_unprotected
 from hangup.emit.api import create_emitter_app
 from hangup.emit.delivery import DeliveryConfig
@@ -32,7 +33,7 @@ def _listen_address(value: str) -> tuple[str, int]:
 @click.command("emitter")
 @click.option("--url", envvar="HANGUP_EMIT_URL", required=True, help="Receiver URL of the call-event callback "
               "(HANGUP_EMIT_URL), e.g. http://app.example:20200/call_event.")  # fmt: skip
-@click.option("--db", envvar="HANGUP_DB", default="sqlite:///./hangup.db", show_default=True, help="Store URL.")
+@db_option
 @click.option("--secret", envvar="HANGUP_EMIT_SECRET", default="", help="HMAC-SHA256 signing secret.")
 @click.option("--listen", metavar="HOST:PORT", help="Also take POST /api/events/call-ended|call-started here.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,

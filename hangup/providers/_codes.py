@@ -2,14 +2,17 @@
 
 Platforms fill code fields loosely: Telnyx's ``sip_hangup_cause`` sometimes holds a Q.850 cause
 ("16"), a CDR may carry ``0`` for "no response". A reported code is kept only when it lies in its
-protocol's range — SIP final and provisional statuses 100–699 (RFC 3261 §7.2), Q.850 causes 1–127
-(ITU-T Q.850 §2.2.5) — so the record never states a SIP status that no SIP message carried.
+protocol's range (``hangup.bounds``: SIP statuses 100–699, RFC 3261 §7.2; Q.850 causes 1–127, ITU-T
+Q.850 §2.2.5) — so the record never states a SIP status that no SIP message carried. Unlike a field a
+payload must get right, an out-of-range code here is not refused: it stays in ``extra`` as sent.
 """
 
 from __future__ import annotations
 
-SIP_RANGE = range(100, 700)
-Q850_RANGE = range(1, 128)
+from hangup import bounds
+
+SIP_RANGE = range(bounds.SIP.low, bounds.SIP.high + 1)
+Q850_RANGE = range(bounds.Q850.low, bounds.Q850.high + 1)
 
 
 def _number(value: object) -> int | None:

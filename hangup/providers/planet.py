@@ -120,12 +120,13 @@ def _seconds(value: str) -> int:
 def _bounded(read: Callable[[str], int], limits: bounds.Bounds) -> Callable[[str], int]:
     """``read``, then refused outside ``limits``: values later arithmetic and date formatting can hold."""
 
+    low, high, absent = limits.low, limits.high, limits.absent
+
     def check(value: str) -> int:
         number = read(value)
-        problem = limits.error(number)
-        if problem:
-            raise FieldError(problem)
-        return number
+        if low <= number <= high or number == absent:  # the hot path: no method call when in range
+            return number
+        raise FieldError(str(limits.error(number)))
 
     return check
 

@@ -14,6 +14,7 @@ from hangup.bounds import MAX_DURATION
 from hangup.stats.dimensions import ALL
 from hangup.stats.totals import FAULT_DOMAINS, NER_DELIVERED_FAULTS, Totals
 from hangup.stats.windows import Window
+from hangup.store.database import to_paramstyle
 from hangup.store.sql import where
 
 
@@ -63,47 +64,43 @@ DIMENSION_SQL: dict[str, str] = {
 }
 
 
-def placeholder(paramstyle: str) -> str:
-    return "?" if paramstyle == "qmark" else "%s"
-
-
-def _where(window: Window, paramstyle: str) -> tuple[str, list[Any]]:
-    """WHERE clause of a window: the call log's own filter SQL plus the statistics-only dimensions."""
-    ph = placeholder(paramstyle)
-    w = where(window.call_query(), ph, with_cursor=False)
+def _where(window: Window) -> tuple[str, list[Any]]:
+    """WHERE clause of a window (``?`` placeholders): the call log's own filter SQL plus the statistics-only
+    dimensions."""
+    w = where(window.call_query(), "?", with_cursor=False)
     clauses, params = ([w.sql[len(" WHERE ") :]] if w.sql else []), list(w.params)
     for name, value in sorted(window.extra_filters().items()):
-        clauses.append(f"{DIMENSION_SQL[name]} = {ph}")
+        clauses.append(f"{DIMENSION_SQL[name]} = ?")
         params.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _run(conn: Any, query: str, params: list[Any]) -> list[Any]:
+def _run(conn: Any, query: str, params: list[Any], paramstyle: str) -> list[Any]:
+    """Run ``query``, written with ``?`` placeholders, in the driver's ``paramstyle``."""
     cur = conn.cursor()
-    cur.execute(query, params)
+    cur.execute(to_paramstyle(query, paramstyle), params)
     return list(cur.fetchall())
 
 
 def totals(conn: Any, window: Window, paramstyle: str) -> Totals:
     """Totals of the calls in ``window``, counted from raw rows."""
-    clause, params = _where(window, paramstyle)
-    return Totals.from_row(_run(conn, f"SELECT {SUMS} FROM calls{clause}", params)[0])
+    clause, params = _where(window)
+    return Totals.from_row(_run(conn, f"SELECT {SUMS} FROM calls{clause}", params, paramstyle)[0])
 
 
 def breakdown(conn: Any, window: Window, dim: str, paramstyle: str, failed_only: bool = False) -> dict[str, Totals]:
     """Totals per value of ``dim`` (``failed_only``: only calls that did not end normally, as top lists keep)."""
     expr = DIMENSION_SQL[dim]
-    clause, params = _where(window, paramstyle)
+    clause, params = _where(window)
     if failed_only:
         clause = f"{clause} AND normal = 0" if clause else " WHERE normal = 0"
-    rows = _run(conn, f"SELECT {expr}, {SUMS} FROM calls{clause} GROUP BY {expr}", params)
+    rows = _run(conn, f"SELECT {expr}, {SUMS} FROM calls{clause} GROUP BY {expr}", params, paramstyle)
     return {str(row[0]): Totals.from_row(row[1:]) for row in rows}
 
 
 def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, Totals]:
     """Totals per bucket of ``size`` seconds."""
-    mod = "%" if paramstyle == "qmark" else "%%"  # psycopg reads a lone % as a placeholder
-    bucket = f"ended_at - (ended_at {mod} {int(size)})"
-    clause, params = _where(window, paramstyle)
-    rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params)
+    bucket = f"ended_at - (ended_at % {int(size)})"
+    clause, params = _where(window)
+    rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params, paramstyle)
     return {int(row[0]): Totals.from_row(row[1:]) for row in rows}

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hangup.errors import PayloadError
-from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
@@ -38,8 +38,8 @@ OWN_PARAMS = ("metric", "bucket", "by")
 
 @contextlib.asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
-    """Keep rollups current for every call the app stores; open the statistics' read connections."""
-    attach_rollups(state.store, state.settings)
+    """Open the statistics' read connections (the app's store already keeps rollups current: its standard
+    write hooks, ``hangup.composition``)."""
     service = stats_service(state)
     try:
         yield

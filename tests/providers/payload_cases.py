@@ -12,7 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hangup.providers.base import WebhookRequest
+import pytest
+
+from hangup.errors import HTTPError, PayloadError
+from hangup.providers.base import Provider, WebhookRequest
+from hangup.records import CallRecord
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CONTENT_TYPES = {
@@ -52,3 +56,23 @@ def compare(record: Any, want: Any) -> None:
     got = record.to_json()
     mismatched = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
     assert not mismatched, f"field: (got, expected) {mismatched}"
+
+
+def parsed_as_expected(provider: Provider, payload: Path, platform: str,
+                       rejected_with: type[HTTPError] = PayloadError) -> CallRecord | None:
+    """Parse a recorded case and check it against its expected file: rejected naming exactly the expected
+    fields, no record, or a record with the expected values. Returns the record, when one is expected."""
+    want = expected(payload)
+    request = request_for(payload, platform)
+    if want is not None and "error" in want:
+        with pytest.raises(rejected_with) as caught:
+            provider.parse(request)
+        assert [d["field"] for d in caught.value.details] == want["error"]
+        return None
+    record = provider.parse(request)
+    if want is None:
+        assert record is None
+        return None
+    assert record is not None
+    compare(record, want)
+    return record

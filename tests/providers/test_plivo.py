@@ -4,7 +4,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from payload_cases import BASE_URL, cases, compare, expected, request_for
+from payload_cases import BASE_URL, cases, parsed_as_expected
 from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_signature_v3, validate_v3_signature
 
 from hangup.causes import default_catalog
@@ -22,19 +22,8 @@ SECRETS = {"plivo_auth_token": TOKEN}
 
 @pytest.mark.parametrize("payload", cases("plivo"), ids=lambda p: p.name)
 def test_recorded_callbacks(payload: Path) -> None:
-    want = expected(payload)
-    request = request_for(payload, "plivo")
-    if want is not None and "error" in want:
-        with pytest.raises(HTTPError) as caught:
-            PROVIDER.parse(request)
-        assert [d["field"] for d in caught.value.details] == want["error"]
-        return
-    record = PROVIDER.parse(request)
-    if want is None:
-        assert record is None
-    else:
-        assert record is not None
-        compare(record, want)
+    record = parsed_as_expected(PROVIDER, payload, "plivo", rejected_with=HTTPError)
+    if record is not None:
         assert record.extra["CallUUID"] == record.provider_call_id
         assert record.raw
 
