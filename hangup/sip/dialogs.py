@@ -65,6 +65,7 @@ class DialogEngine:
 
     def __init__(self, limits: Limits | None = None, received_at: Callable[[], float] = time.time) -> None:
         self.limits = limits or Limits()
+        self._raw_limit = (self.limits.raw_messages, self.limits.raw_bytes)
         self.counters = Counters()
         self._received_at = received_at
         self._open: OrderedDict[tuple[str, str], Dialog] = OrderedDict()  # least recently active first
@@ -86,7 +87,7 @@ class DialogEngine:
         self.counters.messages += 1
         dialog = self._match(message)
         finished: list[CallRecord] = []
-        limit = (self.limits.raw_messages, self.limits.raw_bytes)
+        limit = self._raw_limit
         if dialog is None:
             if not (message.is_request and message.method == "INVITE" and not message.to_tag):
                 self._stray(packet, message)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import pickle
@@ -95,7 +94,7 @@ class HepListener:
             return
         packet = hep.packet
         if packet.time <= 0:  # a sender that puts in no time chunks: the time of receipt
-            packet = dataclasses.replace(packet, time=received)
+            packet = packet._replace(time=received)
         self.skew = packet.time - received
         try:
             records = self.engine.feed(packet)
