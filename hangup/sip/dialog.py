@@ -93,7 +93,8 @@ class Dialog:
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
         """Apply one message of this dialog (from either party, on any hop)."""
-        self.last_seen = max(self.last_seen, packet.time)
+        if packet.time > self.last_seen:
+            self.last_seen = packet.time
         self._note(packet, message, raw_limit)
         from_caller = message.from_tag == self.caller_tag
         if message.is_request:
@@ -192,7 +193,7 @@ class Dialog:
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _note(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
-        hop = _hop_text(packet)
+        hop = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet)
         if hop not in self.hops and len(self.hops) < MAX_HOPS:
             self.hops.append(hop)
         self.transport = self.transport or packet.transport
@@ -244,13 +245,10 @@ def _hop(packet: Packet) -> Hop:
 
 
 def _hop_text(packet: Packet) -> str:
-    """``src:port>dst:port``, remembered: a capture sees the same few address pairs over and over."""
-    hop = _hop(packet)
-    text = _HOP_TEXT.get(hop)
-    if text is None:
-        if len(_HOP_TEXT) >= 4096:
-            _HOP_TEXT.clear()
-        text = _HOP_TEXT[hop] = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
+    """``src:port>dst:port``, remembered in ``_HOP_TEXT``: a capture sees the same few address pairs over and over."""
+    if len(_HOP_TEXT) >= 4096:
+        _HOP_TEXT.clear()
+    text = _HOP_TEXT[_hop(packet)] = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
     return text
 
 

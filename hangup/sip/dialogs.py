@@ -104,7 +104,7 @@ class DialogEngine:
             self._open.move_to_end((dialog.call_id, dialog.caller_tag))
         if message.is_request and message.method == "INVITE":
             self._seen_forwarding(dialog)
-        if dialog.finished() and dialog.ending is not None:
+        if dialog.ending is not None and dialog.finished():
             finished.append(self._close(dialog, dialog.ending))
         return finished
 

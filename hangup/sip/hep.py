@@ -45,6 +45,7 @@ from hangup.sip.packet import Packet
 
 SIP = 1
 _CHUNK = struct.Struct("!HHH")  # vendor id, type id, length
+_LENGTH = struct.Struct("!H")
 _TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
 _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
@@ -90,9 +91,10 @@ def frame_length(header: bytes) -> int:
 
 
 def _decode_v3(data: bytes) -> HepPacket:
-    length = frame_length(data)
-    if length != len(data):
-        raise HepError("length", f"says {length} bytes, the packet has {len(data)}")
+    length = len(data)
+    if length < 6 or _LENGTH.unpack_from(data, 4)[0] != length:
+        said = frame_length(data)  # names what is wrong with the header, if anything
+        raise HepError("length", f"says {said} bytes, the packet has {length}")
     layout = _LAYOUTS.get(data[12]) if length > 12 else None
     if layout is not None and length >= layout.end + 6 and layout.heads.unpack_from(data, 6) == layout.expected:
         decoded = _decode_laid_out(data, layout)
@@ -105,7 +107,8 @@ def _decode_laid_out(data: bytes, layout: _Layout) -> HepPacket | None:
     """A packet that starts with ``layout``'s chunks; ``None`` when one of them is sent again later."""
     end = layout.end
     _, protocol, src, dst, sport, dport, seconds, micros, kind, capture = layout.values.unpack_from(data, 6)
-    source, destination = _text_address(layout.family, src), _text_address(layout.family, dst)
+    source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
+    destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
     if _CHUNK.unpack_from(data, end) == (0, 15, len(data) - end):  # the payload, last: the usual packet
         packet = Packet(seconds + micros / 1e6, source, sport, destination, dport,
                         _TRANSPORTS.get(protocol, "udp"), data[end + 6:])
@@ -117,12 +120,10 @@ def _decode_laid_out(data: bytes, layout: _Layout) -> HepPacket | None:
 
 
 def _text_address(family: int, raw: bytes) -> str:
-    """``inet_ntop`` remembered: a capture node sends the same few addresses over and over."""
-    text = _ADDRESS_TEXT.get(raw)
-    if text is None:
-        if len(_ADDRESS_TEXT) >= 4096:
-            _ADDRESS_TEXT.clear()
-        text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw)
+    """``inet_ntop``, remembered in ``_ADDRESS_TEXT``: a capture node sends the same few addresses over and over."""
+    if len(_ADDRESS_TEXT) >= 4096:
+        _ADDRESS_TEXT.clear()
+    text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw)
     return text
 
 

@@ -8,6 +8,11 @@ with commas, and commas inside quoted strings or ``<…>`` do not separate value
 RFC 3326: ``Q.850;cause=17;text="User busy"`` or ``SIP;cause=487``.
 
 Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
+
+``parse`` runs for every message a listener receives, so it reads only what the dialog engine needs:
+the header block is decoded once, two regular-expression scans check that every line is ``Name: value``
+(and join folded lines only when there are any) and pick out Call-ID, CSeq, From, To, Via, Reason and
+Content-Length; the other headers are split from the kept text when first asked for.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ _IRREGULAR = re.compile(r"\n(?![^\s:]+[ \t]*:)")
 #: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon).
 _BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*\S")
 MAX_HEADERS = 256
+_CR_LF = (13, 10)
 
 
 class SipParseError(ValueError):
@@ -104,8 +110,10 @@ class SipMessage:
         self.cseq_method = cseq_method
         self.vias = vias  # every Via value, top first, comma lists split
         self.reason_values = reason_values  # every Reason value as written, comma lists split
-        self.from_tag = tag_of(from_value)
-        self.to_tag = tag_of(to_value)
+        found = _TAG.search(from_value, from_value.rfind(">") + 1)  # tag_of, inline: once per message
+        self.from_tag = found.group(1) if found else ""
+        found = _TAG.search(to_value, to_value.rfind(">") + 1)
+        self.to_tag = found.group(1) if found else ""
         self.is_request = status == 0
         self._text = text  # the header lines (folds joined), split by ``headers`` on demand
         self._headers: tuple[tuple[str, str], ...] | None = None
@@ -211,7 +219,11 @@ def parse_reason(value: str) -> Reason:
 
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
-    head, body = _split_head(data)
+    index = data.find(b"\r\n\r\n")
+    if index > 0 and data[0] not in _CR_LF:  # the usual message: CRLF lines, a blank line, then the body
+        head, body = data[:index], data[index + 4:]
+    else:
+        head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
         text = _regular(text)
@@ -258,7 +270,7 @@ def _wanted(rest: str) -> tuple[dict[str, str], list[str], list[str]]:
     for name, value in _WANTED.findall(rest):
         key = _WANTED_NAMES.get(name) or _canonical(name)
         if key == "via":
-            vias += split_list(value)
+            vias += split_list(value) if "," in value or not value else [value.rstrip()]
         elif key == "reason":
             reasons += split_list(value)
         elif key not in first:
