@@ -97,26 +97,18 @@ def _decode_v3(data: bytes) -> HepPacket:
         raise HepError("length", f"says {said} bytes, the packet has {length}")
     layout = _LAYOUTS.get(data[12]) if length > 12 else None
     if layout is not None and length >= layout.end + 6 and layout.heads.unpack_from(data, 6) == layout.expected:
-        decoded = _decode_laid_out(data, layout)
-        if decoded is not None:
-            return decoded
+        _, protocol, src, dst, sport, dport, seconds, micros, kind, capture = layout.values.unpack_from(data, 6)
+        source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
+        destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
+        end = layout.end
+        if _CHUNK.unpack_from(data, end) == (0, 15, length - end):  # the payload, last: the usual packet
+            packet = Packet(seconds + micros / 1e6, source, sport, destination, dport,
+                            _TRANSPORTS.get(protocol, "udp"), data[end + 6:])
+            return HepPacket(3, packet, kind, capture)
+        chunks = _chunks(data, end)
+        if not chunks.keys() & layout.kinds:  # else a repeated chunk wins, as in the chunk-by-chunk read
+            return _packet(chunks, source, destination, sport, dport, seconds, micros, protocol, kind, capture)
     return _from_chunks(_chunks(data, 6))
-
-
-def _decode_laid_out(data: bytes, layout: _Layout) -> HepPacket | None:
-    """A packet that starts with ``layout``'s chunks; ``None`` when one of them is sent again later."""
-    end = layout.end
-    _, protocol, src, dst, sport, dport, seconds, micros, kind, capture = layout.values.unpack_from(data, 6)
-    source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
-    destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
-    if _CHUNK.unpack_from(data, end) == (0, 15, len(data) - end):  # the payload, last: the usual packet
-        packet = Packet(seconds + micros / 1e6, source, sport, destination, dport,
-                        _TRANSPORTS.get(protocol, "udp"), data[end + 6:])
-        return HepPacket(3, packet, kind, capture)
-    chunks = _chunks(data, end)
-    if chunks.keys() & layout.kinds:  # a repeated chunk wins, as in the chunk-by-chunk read
-        return None
-    return _packet(chunks, source, destination, sport, dport, seconds, micros, protocol, kind, capture)
 
 
 def _text_address(family: int, raw: bytes) -> str:

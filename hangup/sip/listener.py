@@ -101,7 +101,7 @@ class HepListener:
         except SipParseError as exc:
             self.reject(data, source, transport, "not a SIP message", exc)
             return
-        metrics.PACKETS.labels("sip").inc()
+        metrics.SIP_PACKETS.inc()
         self._store(records)
 
     def _count(self, result: str) -> None:
