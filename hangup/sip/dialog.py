@@ -93,7 +93,8 @@ class Dialog:
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
         """Apply one message of this dialog (from either party, on any hop)."""
-        self.last_seen = max(self.last_seen, packet.time)
+        if packet.time > self.last_seen:
+            self.last_seen = packet.time
         self._note(packet, message, raw_limit)
         from_caller = message.from_tag == self.caller_tag
         if message.is_request:
@@ -192,11 +193,11 @@ class Dialog:
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _note(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
-        hop = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
+        hop = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet)
         if hop not in self.hops and len(self.hops) < MAX_HOPS:
             self.hops.append(hop)
         self.transport = self.transport or packet.transport
-        for reason in message.values("reason"):
+        for reason in message.reason_values:
             if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
                 self.reasons.append(reason)
         digest = hash(packet.payload)  # per process; after a restart a repeated message may be kept twice
@@ -241,6 +242,17 @@ class Dialog:
 
 def _hop(packet: Packet) -> Hop:
     return packet.src, packet.sport, packet.dst, packet.dport
+
+
+def _hop_text(packet: Packet) -> str:
+    """``src:port>dst:port``, remembered in ``_HOP_TEXT``: a capture sees the same few address pairs over and over."""
+    if len(_HOP_TEXT) >= 4096:
+        _HOP_TEXT.clear()
+    text = _HOP_TEXT[_hop(packet)] = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
+    return text
+
+
+_HOP_TEXT: dict[Hop, str] = {}
 
 
 def _host(address: str) -> str:

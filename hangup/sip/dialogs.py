@@ -65,6 +65,7 @@ class DialogEngine:
 
     def __init__(self, limits: Limits | None = None, received_at: Callable[[], float] = time.time) -> None:
         self.limits = limits or Limits()
+        self._raw_limit = (self.limits.raw_messages, self.limits.raw_bytes)
         self.counters = Counters()
         self._received_at = received_at
         self._open: OrderedDict[tuple[str, str], Dialog] = OrderedDict()  # least recently active first
@@ -86,7 +87,7 @@ class DialogEngine:
         self.counters.messages += 1
         dialog = self._match(message)
         finished: list[CallRecord] = []
-        limit = (self.limits.raw_messages, self.limits.raw_bytes)
+        limit = self._raw_limit
         if dialog is None:
             if not (message.is_request and message.method == "INVITE" and not message.to_tag):
                 self._stray(packet, message)
@@ -103,7 +104,7 @@ class DialogEngine:
             self._open.move_to_end((dialog.call_id, dialog.caller_tag))
         if message.is_request and message.method == "INVITE":
             self._seen_forwarding(dialog)
-        if dialog.finished() and dialog.ending is not None:
+        if dialog.ending is not None and dialog.finished():
             finished.append(self._close(dialog, dialog.ending))
         return finished
 

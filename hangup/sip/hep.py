@@ -38,11 +38,14 @@ import socket
 import struct
 import zlib
 from dataclasses import dataclass
+from socket import inet_ntop
+from typing import NamedTuple
 
 from hangup.sip.packet import Packet
 
 SIP = 1
 _CHUNK = struct.Struct("!HHH")  # vendor id, type id, length
+_LENGTH = struct.Struct("!H")
 _TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
 _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
@@ -57,9 +60,8 @@ class HepError(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class HepPacket:
-    """One decoded HEP packet: the captured message and what its sender said about it."""
+class HepPacket(NamedTuple):
+    """One decoded HEP packet: the captured message and what its sender said about it (a tuple, as ``Packet``)."""
 
     version: int
     packet: Packet
@@ -89,11 +91,38 @@ def frame_length(header: bytes) -> int:
 
 
 def _decode_v3(data: bytes) -> HepPacket:
-    length = frame_length(data[:6])
-    if length != len(data):
-        raise HepError("length", f"says {length} bytes, the packet has {len(data)}")
+    length = len(data)
+    if length < 6 or _LENGTH.unpack_from(data, 4)[0] != length:
+        said = frame_length(data)  # names what is wrong with the header, if anything
+        raise HepError("length", f"says {said} bytes, the packet has {length}")
+    layout = _LAYOUTS.get(data[12]) if length > 12 else None
+    if layout is not None and length >= layout.end + 6 and layout.heads.unpack_from(data, 6) == layout.expected:
+        _, protocol, src, dst, sport, dport, seconds, micros, kind, capture = layout.values.unpack_from(data, 6)
+        source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
+        destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
+        end = layout.end
+        if _CHUNK.unpack_from(data, end) == (0, 15, length - end):  # the payload, last: the usual packet
+            packet = Packet(seconds + micros / 1e6, source, sport, destination, dport,
+                            _TRANSPORTS.get(protocol, "udp"), data[end + 6:])
+            return HepPacket(3, packet, kind, capture)
+        chunks = _chunks(data, end)
+        if not chunks.keys() & layout.kinds:  # else a repeated chunk wins, as in the chunk-by-chunk read
+            return _packet(chunks, source, destination, sport, dport, seconds, micros, protocol, kind, capture)
+    return _from_chunks(_chunks(data, 6))
+
+
+def _text_address(family: int, raw: bytes) -> str:
+    """``inet_ntop``, remembered in ``_ADDRESS_TEXT``: a capture node sends the same few addresses over and over."""
+    if len(_ADDRESS_TEXT) >= 4096:
+        _ADDRESS_TEXT.clear()
+    text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw)
+    return text
+
+
+def _chunks(data: bytes, offset: int) -> dict[int, bytes]:
+    """The vendor-0 chunks from ``offset`` to the end, by type (a repeated type: the last one)."""
     chunks: dict[int, bytes] = {}
-    offset, unpack = 6, _CHUNK.unpack_from
+    length, unpack = len(data), _CHUNK.unpack_from
     while offset < length:
         if length - offset < 6:
             raise HepError("chunk", f"{length - offset} stray bytes at offset {offset}")
@@ -103,24 +132,59 @@ def _decode_v3(data: bytes) -> HepPacket:
         if vendor == 0:
             chunks[kind] = data[offset + 6:offset + size]
         offset += size
-    return _from_chunks(chunks)
+    return chunks
 
 
 def _from_chunks(chunks: dict[int, bytes]) -> HepPacket:
     src, dst = _address(chunks, 3, 5, "source"), _address(chunks, 4, 6, "destination")
+    return _packet(chunks, src, dst, _uint(chunks, 7, 0), _uint(chunks, 8, 0), _uint(chunks, 9, 0),
+                   _uint(chunks, 10, 0), _uint(chunks, 2, 17), _uint(chunks, 11, SIP), _uint(chunks, 12, -1))
+
+
+def _packet(chunks: dict[int, bytes], src: str, dst: str, sport: int, dport: int, seconds: int, micros: int,
+            protocol: int, kind: int, capture: int) -> HepPacket:
     payload = chunks.get(15)
     if payload is None and 16 in chunks:
         payload = _inflate(chunks[16])
     if payload is None:
         raise HepError("payload", "no payload chunk (15 or 16)")
-    seconds, micros, sport, dport, protocol, kind, capture = (
-        _uint(chunks, 9, 0), _uint(chunks, 10, 0), _uint(chunks, 7, 0), _uint(chunks, 8, 0), _uint(chunks, 2, 17),
-        _uint(chunks, 11, SIP), _uint(chunks, 12, -1))
     packet = Packet(seconds + micros / 1e6, src, sport, dst, dport, _TRANSPORTS.get(protocol, "udp"), payload)
     password, correlation = chunks.get(14), chunks.get(17)
     return HepPacket(3, packet, kind, None if capture < 0 else capture,
                      password.decode("utf-8", "replace") if password else "",
                      correlation.decode("utf-8", "replace") if correlation else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The fixed-size chunks that heplify, Kamailio ``siptrace`` and ``encode_v3`` send first, in order.
+
+    A packet that starts with exactly these chunk headers has all their values read by one unpack,
+    instead of chunk by chunk; any other packet is read chunk by chunk, with the same result.
+    """
+
+    family: int
+    heads: struct.Struct  # the chunk headers, values skipped
+    expected: tuple[int, ...]  # (vendor 0, type, length) of each
+    values: struct.Struct  # the values, chunk headers skipped
+    kinds: frozenset[int]
+    end: int  # where the chunk after them starts
+
+
+def _layout(family: int, address: str) -> _Layout:
+    v6 = address == "16s"
+    chunks = ((1, "B"), (2, "B"), (5 if v6 else 3, address), (6 if v6 else 4, address), (7, "H"), (8, "H"),
+              (9, "I"), (10, "I"), (11, "B"), (12, "I"))
+    sizes = [struct.calcsize("!" + value) for _, value in chunks]
+    return _Layout(family, struct.Struct("!" + "".join(f"HHH{size}x" for size in sizes)),
+                   tuple(n for (kind, _), size in zip(chunks, sizes, strict=True) for n in (0, kind, 6 + size)),
+                   struct.Struct("!" + "".join(f"6x{value}" for _, value in chunks)),
+                   frozenset(kind for kind, _ in chunks), 6 + sum(6 + size for size in sizes))
+
+
+#: By the value of the first chunk (IP family: 2 IPv4, 10 IPv6), at byte 12.
+_ADDRESS_TEXT: dict[bytes, str] = {}
+_LAYOUTS = {2: _layout(socket.AF_INET, "4s"), 10: _layout(socket.AF_INET6, "16s")}
 
 
 def _address(chunks: dict[int, bytes], v4: int, v6: int, name: str) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import pickle
@@ -95,14 +94,14 @@ class HepListener:
             return
         packet = hep.packet
         if packet.time <= 0:  # a sender that puts in no time chunks: the time of receipt
-            packet = dataclasses.replace(packet, time=received)
+            packet = packet._replace(time=received)
         self.skew = packet.time - received
         try:
             records = self.engine.feed(packet)
         except SipParseError as exc:
             self.reject(data, source, transport, "not a SIP message", exc)
             return
-        metrics.PACKETS.labels("sip").inc()
+        metrics.SIP_PACKETS.inc()
         self._store(records)
 
     def _count(self, result: str) -> None:

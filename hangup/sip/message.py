@@ -8,12 +8,17 @@ with commas, and commas inside quoted strings or ``<…>`` do not separate value
 RFC 3326: ``Q.850;cause=17;text="User busy"`` or ``SIP;cause=487``.
 
 Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
+
+``parse`` runs for every message a listener receives, so it reads only what the dialog engine needs:
+the header block is decoded once, two regular-expression scans check that every line is ``Name: value``
+(and join folded lines only when there are any) and pick out Call-ID, CSeq, From, To, Via, Reason and
+Content-Length; the other headers are split from the kept text when first asked for.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Compact header forms → full names, lower case (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 3841, RFC 4028, RFC 4474).
 COMPACT_FORMS: dict[str, str] = {
@@ -36,7 +41,16 @@ _BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
 _PARAM = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
 _URI = re.compile(r"<([^>]*)>")
 _USER = re.compile(r"^(?:sips?|tel):(?:([^@;?]*)@)?([^;?>]*)", re.IGNORECASE)
+#: The lines of the headers a dialog reads, each after its line feed: one scan instead of splitting every line.
+_WANTED = re.compile(r"\n((?i:call-id|cseq|from|to|via|reason|content-length|[iftvl]))[ \t]*:[ \t]*([^\r\n]*)")
+_WANTED_NAMES = {"Call-ID": "call-id", "CSeq": "cseq", "From": "from", "To": "to", "Via": "via",
+                 "Reason": "reason", "Content-Length": "content-length"}  # the usual spellings, before _canonical
+#: A line feed not followed by ``Name:``: a folded, blank or bad line comes next.
+_IRREGULAR = re.compile(r"\n(?![^\s:]+[ \t]*:)")
+#: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon).
+_BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*\S")
 MAX_HEADERS = 256
+_CR_LF = (13, 10)
 
 
 class SipParseError(ValueError):
@@ -69,36 +83,56 @@ class Reason:
         return f"{self.protocol};cause={self.cause if self.cause is not None else ''}{text}"
 
 
-@dataclass(frozen=True, slots=True)
 class SipMessage:
-    """A parsed SIP request or response; header names are kept lower case, compact forms expanded."""
+    """A parsed SIP request or response; header names are kept lower case, compact forms expanded.
 
-    method: str  # request method, or the CSeq method of a response
-    uri: str  # request URI; "" for a response
-    status: int  # response status code; 0 for a request
-    phrase: str  # response reason phrase
-    headers: tuple[tuple[str, str], ...]  # (lower-case full name, value) in order, comma lists split
-    body: bytes
-    call_id: str
-    from_value: str
-    to_value: str
-    cseq: int
-    cseq_method: str
-    vias: tuple[str, ...] = field(default=())
-    from_tag: str = ""  # tag_of(from_value), read once
-    to_tag: str = ""  # tag_of(to_value)
+    What a dialog reads (start line, Call-ID, CSeq, From, To, Via, Reason) is read when the message is
+    parsed; every other header is split out of the kept header text only when asked for (``headers``,
+    ``header``, ``values``), since most messages are never asked.
+    """
 
-    @property
-    def is_request(self) -> bool:
-        return self.status == 0
+    __slots__ = ("method", "uri", "status", "phrase", "body", "call_id", "from_value", "to_value", "cseq",
+                 "cseq_method", "vias", "reason_values", "from_tag", "to_tag", "is_request", "_text", "_headers",
+                 "_branch")
+
+    def __init__(self, method: str, uri: str, status: int, phrase: str, body: bytes, call_id: str,
+                 from_value: str, to_value: str, cseq: int, cseq_method: str, vias: tuple[str, ...],
+                 reason_values: tuple[str, ...], text: str) -> None:
+        self.method = method  # request method, or the CSeq method of a response
+        self.uri = uri  # request URI; "" for a response
+        self.status = status  # response status code; 0 for a request
+        self.phrase = phrase  # response reason phrase
+        self.body = body
+        self.call_id = call_id
+        self.from_value = from_value
+        self.to_value = to_value
+        self.cseq = cseq
+        self.cseq_method = cseq_method
+        self.vias = vias  # every Via value, top first, comma lists split
+        self.reason_values = reason_values  # every Reason value as written, comma lists split
+        found = _TAG.search(from_value, from_value.rfind(">") + 1)  # tag_of, inline: once per message
+        self.from_tag = found.group(1) if found else ""
+        found = _TAG.search(to_value, to_value.rfind(">") + 1)
+        self.to_tag = found.group(1) if found else ""
+        self.is_request = status == 0
+        self._text = text  # the header lines (folds joined), split by ``headers`` on demand
+        self._headers: tuple[tuple[str, str], ...] | None = None
+        self._branch: str | None = None
 
     @property
     def branch(self) -> str:
         """The top Via's branch parameter ("" when absent)."""
-        if not self.vias:
-            return ""
-        found = _BRANCH.search(self.vias[0])
-        return found.group(1) if found else ""
+        if self._branch is None:
+            found = _BRANCH.search(self.vias[0]) if self.vias else None
+            self._branch = found.group(1) if found else ""
+        return self._branch
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """(lower-case full name, value) of every header in order, comma lists split."""
+        if self._headers is None:
+            self._headers = _headers(self._text)
+        return self._headers
 
     def header(self, name: str) -> str | None:
         """The first value of a header (any case, compact form accepted)."""
@@ -111,7 +145,7 @@ class SipMessage:
 
     def reasons(self) -> list[Reason]:
         """Every ``Reason`` value, in order (RFC 3326 allows several, repeated or comma-joined)."""
-        return [parse_reason(v) for v in self.values("reason")]
+        return [parse_reason(v) for v in self.reason_values]
 
     @property
     def start_line(self) -> str:
@@ -130,8 +164,7 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
-    end = value.rfind(">")
-    found = _TAG.search(value[end + 1:] if end >= 0 else value)
+    found = _TAG.search(value, value.rfind(">") + 1)
     return found.group(1) if found else ""
 
 
@@ -147,6 +180,9 @@ def user_of(value: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """The values of a comma-separated header, commas inside quotes or ``<…>`` left alone."""
+    if "," not in value:  # the commonest case: one value
+        value = value.strip()
+        return [value] if value else []
     if '"' not in value and "<" not in value:  # the common case (Via, Allow): every comma separates
         return [part for part in (p.strip() for p in value.split(",")) if part]
     parts: list[str] = []
@@ -183,33 +219,69 @@ def parse_reason(value: str) -> Reason:
 
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
-    head, body = _split_head(data)
+    index = data.find(b"\r\n\r\n")
+    if index > 0 and data[0] not in _CR_LF:  # the usual message: CRLF lines, a blank line, then the body
+        head, body = data[:index], data[index + 4:]
+    else:
+        head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
-    if "\n " in text or "\n\t" in text:
-        text = _FOLD.sub(" ", text)  # RFC 3261 §7.3.1: a line starting with white space continues the one before
-    start, _, rest = text.partition("\n")
+    if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
+        text = _regular(text)
+    start, newline, rest = text.partition("\n")
     method, uri, status, phrase = _start_line(start.strip())
-    headers, first = _headers(rest)
+    rest = newline + rest  # every header line starts after a line feed, which the scans below anchor on
+    if len(rest) // 4 + rest.count(",") >= MAX_HEADERS:  # only then can there be more values (4: "\nX:y")
+        _headers(rest)
+    first, vias, reasons = _wanted(rest)
     body = _body(first, body)
-    call_id = _required(first, "call-id")
-    cseq_text = _required(first, "cseq")
+    get = first.get
+    call_id, cseq_text = get("call-id", "").strip(), get("cseq", "").strip()
+    from_value, to_value = get("from", "").strip(), get("to", "").strip()
+    if not (call_id and cseq_text and from_value and to_value):
+        _missing(call_id, cseq_text)
     number, _, cseq_method = cseq_text.partition(" ")
     cseq_method = cseq_method.strip().upper()
     if not number.isdigit() or len(number) > 10 or not cseq_method:
         raise SipParseError("CSeq", f"expected a number and a method, got {cseq_text[:40]!r}")
     if status == 0 and cseq_method != method:
         raise SipParseError("CSeq", f"method {cseq_method!r} does not match the request's {method!r}")
-    from_value, to_value = _required(first, "from"), _required(first, "to")
-    return SipMessage(
-        method=method if status == 0 else cseq_method, uri=uri, status=status, phrase=phrase, headers=headers,
-        body=body, call_id=call_id, from_value=from_value, to_value=to_value, cseq=int(number),
-        cseq_method=cseq_method, vias=tuple(v for k, v in headers if k == "via"), from_tag=tag_of(from_value),
-        to_tag=tag_of(to_value),
-    )
+    if not (from_value and to_value):
+        raise SipParseError("From" if not from_value else "To", "missing")
+    return SipMessage(method if status == 0 else cseq_method, uri, status, phrase, body, call_id,
+                      from_value, to_value, int(number), cseq_method, tuple(vias), tuple(reasons), rest)
+
+
+def _regular(text: str) -> str:
+    """The head with folded lines joined; ``SipParseError`` for a header line that is not ``Name: value``."""
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)  # RFC 3261 §7.3.1: a line starting with white space continues the one before
+    bad = _BAD_LINE.search(text, text.find("\n"))
+    if bad is not None:
+        line = text[bad.start() + 1:].partition("\n")[0]
+        raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
+    return text
+
+
+def _wanted(rest: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """The first value of each header a dialog needs, and every Via and Reason value."""
+    first: dict[str, str] = {}
+    vias: list[str] = []
+    reasons: list[str] = []
+    for name, value in _WANTED.findall(rest):
+        key = _WANTED_NAMES.get(name) or _canonical(name)
+        if key == "via":
+            vias += split_list(value) if "," in value or not value else [value.rstrip()]
+        elif key == "reason":
+            reasons += split_list(value)
+        elif key not in first:
+            first[key] = value  # stripped by _required and _body, which read it
+    return first, vias, reasons
 
 
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    start = len(data) - len(data.lstrip(b"\r\n"))  # RFC 3261 §7.5: empty lines before the start line are ignored
+    start = 0
+    if data[:1] in (b"\r", b"\n"):  # RFC 3261 §7.5: empty lines before the start line are ignored
+        start = len(data) - len(data.lstrip(b"\r\n"))
     for separator in (b"\r\n\r\n", b"\n\n"):
         index = data.find(separator, start)
         if index >= 0:
@@ -233,10 +305,9 @@ def _start_line(line: str) -> tuple[str, str, int, str]:
     raise SipParseError("start line", f"not a SIP request or status line: {line[:60]!r}")
 
 
-def _headers(text: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
-    """Every (name, value) in order, list headers split; and the first value of each name."""
+def _headers(text: str) -> tuple[tuple[str, str], ...]:
+    """Every (name, value) in order, list headers split."""
     headers: list[tuple[str, str]] = []
-    first: dict[str, str] = {}
     for line in text.split("\n"):
         name, colon, value = line.partition(":")
         if not colon:
@@ -247,31 +318,27 @@ def _headers(text: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
         if not key or " " in key or "\t" in key:
             raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
         if key in _LIST_VALUED:
-            values = split_list(value)
-            headers += [(key, part) for part in values]
-            if values and key not in first:
-                first[key] = values[0]
+            headers += [(key, part) for part in split_list(value)]
         else:
-            value = value.strip()
-            headers.append((key, value))
-            if key not in first:
-                first[key] = value
+            headers.append((key, value.strip()))
     if len(headers) > MAX_HEADERS:
         raise SipParseError("header", f"more than {MAX_HEADERS} header values")
-    return tuple(headers), first
+    return tuple(headers)
 
 
-def _required(first: dict[str, str], name: str) -> str:
-    value = first.get(name, "")
-    if not value:
-        raise SipParseError({"call-id": "Call-ID", "cseq": "CSeq"}.get(name, name.title()), "missing")
-    return value
+def _missing(call_id: str, cseq: str) -> None:
+    """Name a missing Call-ID or CSeq (a missing From or To is named after the CSeq is checked)."""
+    if not call_id:
+        raise SipParseError("Call-ID", "missing")
+    if not cseq:
+        raise SipParseError("CSeq", "missing")
 
 
 def _body(first: dict[str, str], body: bytes) -> bytes:
     length_text = first.get("content-length")
     if length_text is None:
         return body  # a datagram's body runs to its end (RFC 3261 §18.3)
+    length_text = length_text.strip()
     if not length_text.isdigit():
         raise SipParseError("Content-Length", f"not a number: {length_text[:20]!r}")
     length = int(length_text)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Packet:
-    """One SIP message as captured: when, between which addresses, over which transport, its bytes."""
+class Packet(NamedTuple):
+    """One SIP message as captured: when, between which addresses, over which transport, its bytes.
+
+    A named tuple rather than a frozen dataclass: one is built for every message received, and a tuple
+    is built several times faster.
+    """
 
     time: float  # Unix seconds (fractional) when it was seen
     src: str  # source IP address text

@@ -110,6 +110,7 @@ class SQLiteEngine:
         return conn
 
     def reader(self) -> sqlite3.Connection:
+        self.check_index()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.connect()
@@ -121,6 +122,7 @@ class SQLiteEngine:
     def _run_batch(self, ops: Sequence[Op]) -> list[Any]:
         """One transaction for the batch: each part once, with its payloads in order."""
         self.check_file()
+        self.check_index()
         first = ops[0][0]
         if all(part is first for part, _ in ops):  # the usual batch: one part (calls only)
             groups: dict[WritePart, list[int]] = {first: list(range(len(ops)))}
@@ -147,6 +149,19 @@ class SQLiteEngine:
         if found is None:
             raise StoreError(f"the database file {self.path} was deleted while open")
         raise StoreError(f"the database file {self.path} was replaced by another file while open")
+
+    def check_index(self) -> None:
+        """``StoreError`` when the WAL index (the ``-shm`` file) exists and cannot be written.
+
+        SQLite maps the WAL index into memory and every transaction, a read's too, may store into it. Once
+        the file cannot be written (``chattr +i``, a read-only remount), the kernel answers such a store
+        with SIGBUS, which no Python code can catch: the process ends, with the calls in flight. So every
+        write batch and every read asks first (one ``access`` call) and fails as a read-only file does.
+        """
+        shm = f"{self.path}-shm"
+        if not os.access(shm, os.W_OK) and os.path.exists(shm):
+            raise StoreError(f"the WAL index {shm} is read-only: SQLite cannot use the database until it "
+                             "is writable again")
 
     def _read_only_hint(self) -> str:
         """`` (… is read-only)`` when the file or its WAL cannot be written (SQLite says only "disk I/O error").

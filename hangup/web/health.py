@@ -3,8 +3,9 @@
 ``/readyz`` is a real write: it rewrites the one row of the ``heartbeat`` table through the store's writer
 (on SQLite the file's one writer thread, which first checks that the path still names the file it opened;
 on PostgreSQL a short transaction of the call store's writer connection). So a deleted or replaced file, a
-full disk, a read-only file, a missing schema or a lost PostgreSQL connection make it 503, naming why —
-the same failures that make a callback 503 instead of acknowledging a call that was not stored.
+full disk, a read-only file or WAL index (``-shm``), a missing schema or a lost PostgreSQL connection make
+it 503, naming why — the same failures that make a callback 503 instead of acknowledging a call that was not
+stored.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_a_read_only_file_answers_503_and_the_server_recovers_when_it_is_writabl
     if shutil.which("chattr") is None:
         skip_unless_ci("chattr is not installed (e2fsprogs); the read-only test needs it")
     db = tmp_path / "calls.db"
-    # Not the -shm file: SQLite maps it into memory, and a store to an immutable mapping is SIGBUS.
+    # The -shm file has its own test (test_sqlite_shm_fault.py): it is mapped into memory, not written to.
     files = [str(db), f"{db}-wal"]
     server = Server(db)
     try:

@@ -89,6 +89,23 @@ def _v3(*chunks: tuple[int, bytes]) -> bytes:
 
 
 ADDRESSES = ((3, bytes([10, 0, 0, 1])), (4, bytes([10, 0, 0, 2])))
+# The chunks encode_v3 writes for PACKET, in its order: the layout read in one unpack.
+LAID_OUT = ((1, b"\x02"), (2, b"\x11"), *ADDRESSES, (7, struct.pack("!H", 5060)), (8, struct.pack("!H", 5080)),
+            (9, struct.pack("!I", 1_700_000_000)), (10, struct.pack("!I", 250_000)), (11, b"\x01"),
+            (12, struct.pack("!I", 0)))
+
+
+@pytest.mark.parametrize(("chunks", "changed"), [
+    ((*LAID_OUT, (15, PACKET.payload)), {}),
+    ((*reversed(LAID_OUT), (15, PACKET.payload)), {}),
+    ((*LAID_OUT[:4], (7, struct.pack("!I", 5060)), *LAID_OUT[5:], (15, PACKET.payload)), {}),  # a 4-byte port
+    ((*LAID_OUT, (15, PACKET.payload), (8, struct.pack("!H", 5090))), {"dport": 5090}),  # sent again: the last
+    ((*LAID_OUT, (15, PACKET.payload), (3, bytes([10, 0, 0, 9]))), {"src": "10.0.0.9"}),
+    ((*LAID_OUT, (14, b"pw"), (15, PACKET.payload)), {}),
+])
+def test_chunks_in_any_order_and_repeated_read_alike(chunks: tuple[tuple[int, bytes], ...],
+                                                     changed: dict[str, object]) -> None:
+    assert decode(_v3(*chunks), 0.0).packet == PACKET._replace(**changed)
 
 
 @pytest.mark.parametrize(("data", "what"), [

@@ -132,3 +132,29 @@ def test_malformed_messages_name_what_is_wrong(data: bytes, what: str) -> None:
 def test_a_datagram_without_content_length_has_the_rest_as_body() -> None:
     data = RFC3261_F1.replace(b"Content-Length: 4\r\n", b"")
     assert parse(data).body == b"v=0\r\n"
+
+
+@pytest.mark.parametrize(("data", "name", "values"), [
+    (RFC3261_F1, "Max-Forwards", ["70"]),
+    (RFC3261_F1, "l", ["4"]),
+    (RFC3261_F1, "contact", ["<sip:alice@pc33.atlanta.com>"]),
+    (RFC3261_F9, "v", ["SIP/2.0/UDP server10.biloxi.com ;branch=z9hG4bKnashds8;received=192.0.2.3",
+                       "SIP/2.0/UDP bigbox3.site3.atlanta.com ;branch=z9hG4bK77ef4c2312983.1;received=192.0.2.2",
+                       "SIP/2.0/UDP pc33.atlanta.com ;branch=z9hG4bK776asdhds ;received=192.0.2.1"]),
+    (COMPACT, "reason", ['Q.850;cause=16;text="Normal call clearing, by user"',
+                         'SIP;cause=200;text="Call completed elsewhere"', "X.int ;cause=0x0A"]),
+    (COMPACT, "User-Agent", []),
+])
+def test_headers_not_read_at_parse_time_are_read_when_asked(data: bytes, name: str, values: list[str]) -> None:
+    message = parse(data)
+    assert message.values(name) == values
+    assert message.header(name) == (values[0] if values else None)
+    assert [name for name, _ in parse(RFC3261_F1).headers] == [
+        "via", "max-forwards", "to", "from", "call-id", "cseq", "contact", "content-type", "content-length"]
+
+
+def test_more_header_values_than_the_limit_is_malformed() -> None:
+    data = RFC3261_F1.replace(b"Max-Forwards: 70", b"Allow: " + b",".join([b"INFO"] * 300))
+    with pytest.raises(SipParseError) as raised:
+        parse(data)
+    assert raised.value.what == "header"
