@@ -44,6 +44,9 @@ from hangup.store import staging
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sql import CLASSIFICATION_COLUMNS, record_row
 
+#: The import format; a row read column-wise stores it in place of ``extra``, which the adapter rebuilds from the
+#: row's line (``asterisk.extra_of_line``): the same values are stored once, not as the line and again as JSON.
+FORMAT = "asterisk-csv"
 #: Column counts read column-wise: without uniqueid/userfield, with both, with the ``newcdrcolumns`` too.
 COLUMN_COUNTS = (16, 18, 21)
 #: Columns of a ``calls`` row that follow from the classification of its combination.
@@ -51,7 +54,7 @@ _CLASSIFIED = ("answered", *CLASSIFICATION_COLUMNS)
 #: Values of the columns a Master.csv row does not fill, the same on every row: the adapter's constants, and
 #: the record's defaults (``_rows`` sets them where it computed nothing else).
 _CONSTANT = {**{f.name: f.default for f in FIELDS if not f.required}, "provider": asterisk.NAME,
-             "from_service_id": "", "to_service_id": "", "call_type": "A", "digest": ""}
+             "from_service_id": "", "to_service_id": "", "call_type": "A", "digest": "", "extra": FORMAT}
 _HEAD = 1 << 16  # bytes read to tell whether a file is supported
 _MAX_BLOCK = 1 << 28  # bytes parsed at once at most (memory; pyarrow's block size is a 32-bit integer)
 _LEAF_LINES = 64  # a failing block this short is read by the csv module instead of split further
@@ -287,7 +290,7 @@ class _Reader:
         columns: dict[str, pa.Array] = {
             "provider_call_id": call_id, "from_user_id": fields["src"], "to_user_id": fields["dst"],
             "setup_time": setup, "start_time": answer, "end_time": end, "duration": duration,
-            "extra": vectors.json_objects(fields), "raw": raw,
+            "raw": raw,
         }
         if not pc.all(ok).as_py():
             columns = {name: pc.filter(values, ok) for name, values in columns.items()}

@@ -1,7 +1,7 @@
-"""Column-wise building blocks of bulk imports (pyarrow): exact times, plain integers, CSV lines and JSON objects.
+"""Column-wise building blocks of bulk imports (pyarrow): exact times, plain integers, and CSV lines.
 
 Each function computes, for a whole column at once, what the row path computes value by value
-(``hangup.providers._common.parse_time``, ``csv.writer``, ``hangup.store.sql._json_extra``), together with
+(``hangup.providers._common.parse_time``, ``csv.writer``), together with
 where it can: a row it cannot reproduce exactly, or whose value is outside ``hangup.bounds``, is left to the row
 path by the caller (which names the field).
 """
@@ -89,35 +89,6 @@ def csv_lines(fields: list[pa.Array]) -> pa.Array:
         mark: Any = '"' if pc.all(needed).as_py() else pc.if_else(needed, scalar_text('"'), EMPTY)
         pieces += [mark, pc.replace_substring(values, '"', '""') if quote else values, mark]
     return joined(pieces)
-
-
-def json_objects(fields: dict[str, pa.Array]) -> pa.Array:
-    """``{name: value}`` of the non-empty fields in column order, as JSON like ``sql._json_extra`` writes it:
-    one join over every piece, a field's ``"name":"`` and closing quote there only where it is not empty, the
-    comma before it only where an earlier field was not empty either."""
-    pieces: list[Any] = ["{"]
-    earlier: Any = False  # whether an earlier field was not empty: False, True, or per row
-    for name, values in fields.items():
-        filled = pc.not_equal(values, EMPTY)
-        if not pc.any(filled).as_py():
-            continue
-        if holds(values, b"\\"):
-            values = pc.replace_substring(values, "\\", "\\\\")
-        if holds(values, b'"'):
-            values = pc.replace_substring(values, '"', '\\"')
-        opening: Any = f',"{name}":"' if earlier is True else f'"{name}":"'
-        if earlier is not True and earlier is not False:
-            opening = pc.if_else(earlier, scalar_text(f',"{name}":"'), scalar_text(f'"{name}":"'))
-        if pc.all(filled).as_py():
-            pieces += [opening, values, '"']
-            earlier = True
-            continue
-        pieces += [pc.if_else(filled, scalar_text(opening) if isinstance(opening, str) else opening, EMPTY), values,
-                   pc.if_else(filled, scalar_text('"'), EMPTY)]
-        earlier = filled if earlier is False else earlier if earlier is True else pc.or_(earlier, filled)
-    if len(pieces) == 1:  # every field empty in every row
-        return pa.repeat(scalar_text("{}"), len(next(iter(fields.values()))))
-    return joined([*pieces, "}"])
 
 
 def joined(pieces: list[Any]) -> pa.Array:

@@ -172,9 +172,15 @@ def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
 
 
 
+def extra_of_line(raw: str) -> dict[str, str]:
+    """The ``extra`` of a header-less ``Master.csv`` row from its line (``raw``), as ``record_from_row`` keeps it."""
+    return {k: v for k, v in row_from_csv(next(csv.reader([raw]), [])).items() if v}
+
+
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
 IMPORTS = {"asterisk-csv": ImportFormat(read_csv, markers=tuple(
-    ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")))}
+    ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")),
+    extra_from_raw=extra_of_line)}
 
 
 class AsteriskProvider(BasicAuthVerifier):

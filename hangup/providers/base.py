@@ -97,6 +97,9 @@ class ImportFormat:
     endings: tuple[str, ...] = ()
     #: (extensions, text found in the file's first bytes) that tell the format; ``""`` is any extension.
     markers: tuple[tuple[tuple[str, ...], str], ...] = ()
+    #: A record's ``extra`` rebuilt from its ``raw`` row, where the format's rows hold the same values twice:
+    #: a bulk import then stores the row once (``extra`` naming the format; ``hangup.store.sql.row_record``).
+    extra_from_raw: Callable[[str], Mapping[str, str]] | None = None
 
 
 class SettingRow(NamedTuple):

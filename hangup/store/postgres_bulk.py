@@ -59,7 +59,7 @@ _CLAIM = (
 _INSERT_ALL = f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}"
 _ONLY_NEW = f"seq IN (SELECT seq FROM {NEW})"
 _INSERT_NEW = f"{_INSERT_ALL} WHERE {_ONLY_NEW}"
-_SAME_FACTS = " AND ".join(f"b.{name} IS NOT DISTINCT FROM c.{name}" for name in sql.FACT_FIELDS)
+_SAME_FACTS = " AND ".join(f"b.{name} IS NOT DISTINCT FROM c.{name}" for name in sql.SAME_ROW_COLUMNS)
 #: Positions of repeats of stored calls whose facts equal the stored ones and which were stored without a
 #: digest: the digest ``add_many`` would compute from the stored row is then the repeat's own.
 _SAME_AS_STORED = (

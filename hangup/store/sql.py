@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import operator
@@ -22,6 +23,7 @@ from typing import Any, cast
 import msgspec
 
 from hangup.errors import PayloadError
+from hangup.providers import registry
 from hangup.record_fields import RecordField, Role, build_function
 from hangup.records import FIELDS, CallRecord
 from hangup.store.base import MAX_LIMIT, CallQuery, Page, QuarantineEntry
@@ -37,6 +39,9 @@ _FACTS = tuple(f for f in FIELDS if f.role is Role.FACT)
 _VERDICT = tuple(f for f in FIELDS if f.role is Role.VERDICT)
 #: Record fields the platform supplies: two deliveries of one call conflict when one of these differs.
 FACT_FIELDS: tuple[str, ...] = tuple(f.name for f in _FACTS)
+#: Columns two stored rows of one call are compared by, value for value, to call them the same without
+#: hashing: the facts, and ``raw``, from which a bulk import's rows rebuild ``extra`` (``read_map``).
+SAME_ROW_COLUMNS: tuple[str, ...] = (*FACT_FIELDS, "raw")
 
 #: Derived fields ``hangup reclassify`` rewrites (``flagged`` follows ``flags``).
 CLASSIFICATION_COLUMNS: tuple[str, ...] = (*(f.name for f in _VERDICT), "flagged")
@@ -154,6 +159,23 @@ def _text_list(text: str) -> tuple[str, ...]:
     return found
 
 
+def read_map(cell: str, raw: str) -> Mapping[str, str]:
+    """A map column's value: its JSON object, or, where a bulk import stored the row once (the cell names
+    the import format instead of an object), the map the format rebuilds from the row's ``raw``."""
+    if cell.startswith("{"):
+        found: Mapping[str, str] = json.loads(cell)
+        return found
+    return _rebuilt_map(cell)(raw)
+
+
+@functools.cache
+def _rebuilt_map(fmt: str) -> Callable[[str], Mapping[str, str]]:
+    rebuild = registry.import_formats()[fmt].extra_from_raw
+    if rebuild is None:
+        raise ValueError(f"import format {fmt} does not rebuild extra from raw")
+    return rebuild
+
+
 def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]]:
     old, new = facts(stored), facts(received)
     return {name: [old[name], new[name]] for name in FACT_FIELDS if old[name] != new[name]}
@@ -163,11 +185,12 @@ def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]
 #: How a field of each kind is written to its column, where the value is not stored as it is.
 _ENCODE = {"boolean": "int({})", "list": "_json_list({})", "map": "_json_extra({})"}
 #: How it is read back.
-_DECODE = {"boolean": "bool({})", "list": "_text_list({})", "map": "json.loads({})", "real": "float({})"}
+_DECODE = {"boolean": "bool({})", "list": "_text_list({})", "map": "read_map({}, row[_RAW])", "real": "float({})"}
 #: The values of the columns that are not fields (``hangup.store.schema.DERIVED_COLUMNS``).
 _DERIVED = {"flagged": "int(bool(r.flags))", "ended_at": "ended_at(r)", "digest": "digest(r)"}
 _CODEC_NAMES = {"_json_list": _json_list, "_json_extra": _json_extra, "_text_list": _text_list, "json": json,
-                "ended_at": ended_at, "digest": digest, "CallRecord": CallRecord}
+                "ended_at": ended_at, "digest": digest, "CallRecord": CallRecord, "read_map": read_map,
+                "_RAW": CALL_COLUMNS.index("raw")}
 
 
 def _encoded(f: RecordField) -> str:

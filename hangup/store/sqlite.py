@@ -44,10 +44,16 @@ _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = ?' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = ?"
 )
 # A bulk import's transactions (``add_staged``, ~100,000 calls each) dirty most leaf pages of the id and
-# user indexes. A 512 MiB page cache keeps them between batches, and checkpointing every ~400 MB of WAL
-# instead of ~12 MB copies a page every batch rewrites back once per checkpoint, not once per batch
-# (a million-call import: 62 s → 35 s; docs/benchmarks.md, "Import"). No request waits on these commits.
-_IMPORT_CACHE_KIB = 524288
+# user indexes. A page cache the size of the indexes keeps them between batches, and checkpointing every
+# ~400 MB of WAL instead of ~12 MB copies a page every batch rewrites back once per checkpoint, not once per
+# batch (a million-call import: 62 s → 35 s; docs/benchmarks.md, "Import"). No request waits on these
+# commits. The cache is no larger than what a batch can dirty: the indexes (~150 bytes per call stored; the
+# table's own pages are written once), or a page per staged call in each random-key index, whichever is
+# less, so a capture's batches of a few thousand large calls keep the import's memory small
+# (docs/benchmarks.md, "SIP").
+_IMPORT_CACHE_KIB = (16384, 524288)  # least, most
+_IMPORT_CACHE_BYTES_PER_CALL = 256
+_IMPORT_CACHE_KIB_PER_STAGED = 12  # three random-key indexes, a 4 KiB page each
 _IMPORT_CHECKPOINT_PAGES = 100_000
 
 
@@ -115,14 +121,20 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
     def _attach_stages(self, conn: sqlite3.Connection, paths: list[str]) -> None:
         if self._bulk:
             conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
         conn.execute(f"PRAGMA wal_autocheckpoint={_IMPORT_CHECKPOINT_PAGES}")
+        staged = 0
         for path in paths:
             if path not in self._stages:
                 self._attached += 1
                 alias = f"stage{self._attached}"
                 conn.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
                 self._stages[path] = alias
+            staged += int(conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {self._stages[path]}.{staging.TABLE}"
+                                       ).fetchone()[0])
+        calls = staged + int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM calls").fetchone()[0])
+        least, most = _IMPORT_CACHE_KIB
+        wanted = min(calls * _IMPORT_CACHE_BYTES_PER_CALL // 1024, staged * _IMPORT_CACHE_KIB_PER_STAGED)
+        conn.execute(f"PRAGMA cache_size=-{min(max(wanted, least), most)}")
 
     def _detach_stages(self, conn: sqlite3.Connection, paths: list[str]) -> None:
         for path in paths:

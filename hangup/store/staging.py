@@ -26,7 +26,7 @@ from hangup.store.base import SourceWriteHook, StagedResult, WriteHook
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES, call_column_types
 
 TABLE = "staged_calls"
-_SAME_FACTS = " AND ".join(f"c.{name} IS s.{name}" for name in sql.FACT_FIELDS)
+_SAME_FACTS = " AND ".join(f"c.{name} IS s.{name}" for name in sql.SAME_ROW_COLUMNS)
 SUMS = "staged_rollups"
 _COLUMNS = ", ".join(CALL_COLUMNS)
 _ARROW_TYPES = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string()}

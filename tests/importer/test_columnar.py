@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from hangup.importer.columnar import _LEAF_LINES, read_asterisk_batches, supports
+from hangup.importer.columnar import _LEAF_LINES, FORMAT, read_asterisk_batches, supports
 from hangup.importer.formats import Item, read_asterisk_csv
 from hangup.providers.asterisk import MASTER_CSV_COLUMNS
 from hangup.records import CALL_ID_NAMESPACE, call_id_for, call_ids
 from hangup.store import staging
 from hangup.store.schema import CALL_COLUMNS
-from hangup.store.sql import record_row
+from hangup.store.sql import record_row, row_record
 
 RECEIVED_AT = 1_780_000_123.75
 BATCH_SIZES = (50_000, 7, 1)
@@ -57,9 +57,11 @@ def _check(path: Path, batch_rows: int = 50_000) -> tuple[int, int]:
         assert want.record is not None, f"{want.location}: the row path rejects a row read column-wise"
         row = next(accepted)
         assert row["digest"] == ""
-        wanted = dict(zip(CALL_COLUMNS, record_row(want.record), strict=True)) | {"digest": ""}
+        # ``extra`` is stored once, as the line (``raw``): the row names the format that rebuilds it
+        wanted = dict(zip(CALL_COLUMNS, record_row(want.record), strict=True)) | {"digest": "", "extra": FORMAT}
         for name in CALL_COLUMNS:
             assert (row[name], type(row[name])) == (wanted[name], type(wanted[name])), (want.location, name)
+        assert row_record(tuple(row.values())) == want.record, want.location
     assert next(accepted, None) is None and not left
     return len(rows), len(items)
 

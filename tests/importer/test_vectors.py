@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pyarrow as pa
 import pytest
@@ -51,18 +50,6 @@ def test_csv_lines_are_what_csv_writer_writes() -> None:
         csv.writer(out, lineterminator="").writerow(row)
         expected.append(out.getvalue())
     assert vectors.csv_lines(fields).to_pylist() == expected
-
-
-JSON_ROWS = [["a", "b,c", 'say "hi"', ""], ["", "", "back\\slash", "é"], ["1", "2", "3", "4"]]
-
-
-def test_json_objects_hold_the_non_empty_fields_in_order() -> None:
-    """Control characters excepted: the caller leaves rows holding them to the row path (``control_rows``)."""
-    names = ["src", "clid", "dst", "note"]
-    fields = {name: pa.array([row[i] for row in JSON_ROWS], pa.string()) for i, name in enumerate(names)}
-    got = [json.loads(text) for text in vectors.json_objects(fields).to_pylist()]
-    assert got == [{k: v for k, v in zip(names, row, strict=True) if v} for row in JSON_ROWS]
-    assert list(got[1]) == ["dst", "note"]
 
 
 def test_control_rows_are_found_only_when_present() -> None:

@@ -20,6 +20,7 @@ from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
 from hangup.store import sql, staging
+from hangup.store import sqlite as sqlite_store
 from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES
 from hangup.store.sqlite import SQLiteStore
@@ -139,6 +140,20 @@ def test_a_missing_staging_file_fails_without_storing(store: SQLiteStore, tmp_pa
     assert store.add_many([call(1)])[0].status == AddStatus.INSERTED
 
 
+@pytest.mark.parametrize(("stored", "staged", "cache_kib"), [
+    (0, 4, 1),  # the indexes of 4 calls: 1 KiB
+    (40, 4, 11),  # of 44 calls: 11 KiB, less than a page per staged call in three indexes (48)
+    (400, 2, 24),  # a page per staged call in three indexes: 24 KiB, less than the indexes (100)
+], ids=["indexes-of-few", "indexes", "pages-a-batch-dirties"])
+def test_the_import_page_cache_holds_what_a_batch_can_dirty(
+        store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: int, staged: int,
+        cache_kib: int) -> None:
+    monkeypatch.setattr(sqlite_store, "_IMPORT_CACHE_KIB", (1, 1 << 20))
+    store.add_many([call(n) for n in range(stored)])
+    store.add_staged(_stage(tmp_path, "a.stage", [call(n) for n in range(stored, stored + staged)]))
+    assert store.run_in_writer(lambda conn: conn.execute("PRAGMA cache_size").fetchone()[0]) == -cache_kib
+
+
 def _table(store: SQLiteStore, query: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(store.path)
     try:
@@ -197,6 +212,7 @@ def test_a_bulk_load_builds_the_user_indexes_at_the_end_only_into_an_empty_store
 
 _KILLED_IN_A_BULK_LOAD = """
 import os, sys
+from hangup.store import sqlite as sqlite_store
 from hangup.store.sqlite import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 bulk = store.bulk_load()
