@@ -8,7 +8,9 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 ``uniqueid`` and ``userfield`` only with ``loguniqueid``/``loguserfield`` (cdr.conf ``[csv]``),
 ``peeraccount``/``linkedid``/``sequence`` only with ``newcdrcolumns``. Where each value comes from:
 
-* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``.
+* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``. Asterisk writes one row per leg of a
+  call under one ``uniqueid`` (a ``Local/…`` stub billed 0 s, then the conversation; a row per transfer):
+  each row is a leg (``hangup.legs``) whose ``leg_id`` is ``channel|dstchannel|start`` (``leg_id_of``).
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
 * times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
   ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
@@ -66,6 +68,8 @@ DISPOSITION = "disposition"
 UNIQUEID = "uniqueid"
 LINKEDID = "linkedid"
 CHANNEL = "channel"
+#: The columns naming a leg of a call (``leg_id_of``).
+LEG_COLUMNS = (CHANNEL, "dstchannel", "start")
 USERFIELD = "userfield"
 HANGUPCAUSE = "hangupcause"
 DIALSTATUS = "dialstatus"
@@ -115,6 +119,11 @@ def userfield_values(userfield: str) -> dict[str, str]:
     return values
 
 
+def leg_id_of(row: Mapping[str, str]) -> str:
+    """The leg a row records: its channel pair and start (``hangup.importer.columnar`` joins the same columns)."""
+    return "|".join(row.get(name, "") for name in LEG_COLUMNS)
+
+
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one CDR (CDR variable names as keys)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
@@ -123,6 +132,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
         draft.provider_call_id = f"{row[CHANNEL]}|{row[START]}"
     if not draft.provider_call_id:
         draft.error(UNIQUEID, "required (or linkedid, or channel and start)")
+    draft.leg_id = leg_id_of(row)
     draft.from_user_id = row.get(SRC, "")
     draft.to_user_id = row.get(DST, "")
     draft.setup_time = draft.timestamp(START, row.get(START))

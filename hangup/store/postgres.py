@@ -258,7 +258,8 @@ class PostgresStore(SharedReads, WriterBackedStore):
         with conn.transaction(), conn.cursor() as cur:
             records = _records(ops)
             statuses: list[Any] = [None] * len(records)
-            inserted = writes.insert_calls(cur, list(enumerate(records)), statuses) if records else []
+            inserted = (writes.insert_calls(cur, list(enumerate(records)), statuses, self._hooks)
+                        if records else [])
             start = 0
             for i, (kind, payload) in enumerate(ops):  # "call" gets one status, "calls" a list of them
                 if kind in _CALL_OPS:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from hangup.records import CallRecord
-from hangup.store import sql
-from hangup.store.base import AddResult, AddStatus, QuarantineEntry
+from hangup.store import legs, sql
+from hangup.store.base import AddResult, AddStatus, QuarantineEntry, WriteHook
 from hangup.store.database import to_paramstyle
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
+from hangup.store.sql import text_safe
 
 #: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
 KEYS_PER_STATEMENT = 1000
@@ -28,11 +30,6 @@ _INSERT_QUARANTINE = to_paramstyle(INSERT_QUARANTINE, "format") + " RETURNING id
 _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = %s' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = %s"
 )
-
-
-def text_safe(value: Any) -> Any:
-    """PostgreSQL text cannot hold NUL; it is stored as U+FFFD (the digest is computed before, from the record)."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
 
 
 def pg_row(record: CallRecord) -> tuple[Any, ...]:
@@ -53,8 +50,11 @@ def claim_ids(cur: Any, keys: list[tuple[str, int, str]]) -> set[str]:
     return claimed
 
 
-def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any]) -> list[CallRecord]:
-    """Store the calls of a batch; fill ``results`` at each call's index; return the calls inserted now."""
+def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any],
+                 hooks: Sequence[WriteHook] = ()) -> list[CallRecord]:
+    """Store the calls of a batch; fill ``results`` at each call's index; return the calls inserted now.
+
+    A further leg of a stored call (``hangup.store.legs``) is stored with it, ``hooks`` told of the change."""
     first: dict[str, tuple[CallRecord, tuple[Any, ...]]] = {}
     for _, record in sorted(calls, key=lambda item: item[1].id):
         if record.id not in first:
@@ -85,9 +85,21 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
         if same:
             results[index] = AddResult(record.id, AddStatus.DUPLICATE)
             continue
-        record_conflict(cur, kept, record)
-        results[index] = AddResult(record.id, AddStatus.CONFLICT)
+        results[index] = not_repeated(cur, kept, record, hooks)
     return inserted
+
+
+def not_repeated(cur: Any, kept: CallRecord | None, second: CallRecord, hooks: Sequence[WriteHook]) -> AddResult:
+    """A second record of a stored call with other facts: a further leg (``hangup.store.legs``; against the
+    call's row as it is now, which an earlier leg of the batch may have changed), else a recorded conflict."""
+    status = AddStatus.CONFLICT
+    if kept is not None and legs.are_legs(kept, second):
+        kept = get_call(cur, second.id)
+        if kept is not None:
+            status, kept = legs.add_leg(cur.connection, kept, second, hooks)
+    if status is AddStatus.CONFLICT:
+        record_conflict(cur, kept, second)
+    return AddResult(second.id, status)
 
 
 def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:

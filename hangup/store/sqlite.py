@@ -18,8 +18,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from hangup.errors import StoreError
 from hangup.records import CallRecord
-from hangup.store import sql, staging
+from hangup.store import legs, sql, staging
 from hangup.store.base import (
     AddResult,
     AddStatus,
@@ -141,6 +142,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         first_in_batch: dict[str, int] = {}
         inserted: list[int] = []
         statuses: list[AddResult] = []
+        later_legs: list[int] = []  # rows that are further legs of a call: stored once the calls are in
         for index, row in enumerate(rows):
             call_id = row[0]
             stored_digest = known.get(call_id)
@@ -158,10 +160,27 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
                 first_index = first_in_batch.get(call_id)
                 first = (self._get_with(conn, call_id) if first_index is None
                          else _record_at(rows, records, first_index))
-                staging.record_conflict(conn, first, _record_at(rows, records, index))
+                second = _record_at(rows, records, index)
+                if legs.are_legs(first, second):
+                    later_legs.append(index)
+                    statuses.append(AddResult(call_id, AddStatus.LEG))
+                    continue
+                staging.record_conflict(conn, first, second)
                 statuses.append(AddResult(call_id, AddStatus.CONFLICT))
         conn.executemany(_INSERT_CALL, [rows[index] for index in inserted])
+        for index in later_legs:
+            statuses[index] = self._add_leg(conn, _record_at(rows, records, index))
         return statuses, inserted
+
+    def _add_leg(self, conn: sqlite3.Connection, leg: CallRecord) -> AddResult:
+        """Store a further leg of a stored call (``hangup.store.legs``), against the call's row as it is now."""
+        kept = self._get_with(conn, leg.id)
+        if kept is None:  # cannot happen: the call was stored before or earlier in this transaction
+            raise StoreError(f"call {leg.id} vanished while storing its leg {leg.leg_id}")
+        status, against = legs.add_leg(conn, kept, leg, self._hooks)
+        if status is AddStatus.CONFLICT:
+            staging.record_conflict(conn, against, leg)
+        return AddResult(leg.id, status)
 
     @staticmethod
     def _get_with(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:

@@ -21,8 +21,8 @@ import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
 
 from hangup.records import CallRecord
-from hangup.store import sql
-from hangup.store.base import SourceWriteHook, StagedResult, WriteHook
+from hangup.store import legs, sql
+from hangup.store.base import AddStatus, SourceWriteHook, StagedResult, WriteHook
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES, call_column_types
 
 TABLE = "staged_calls"
@@ -108,15 +108,15 @@ def move(conn: sqlite3.Connection, alias: str, hooks: Sequence[WriteHook]) -> St
                  "ON CONFLICT DO NOTHING")
     inserted = conn.total_changes - changes
     staged = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-    duplicates = conflicts = 0
+    duplicates = conflicts = legs = 0
     if inserted < staged:
-        duplicates, conflicts = _repeats(conn, table, stored_before)
+        duplicates, conflicts, legs = _repeats(conn, table, stored_before, hooks)
         where = "rowid NOT IN (SELECT rowid FROM temp.staged_repeats)"
     # The reading process's rollup sums count every staged row: right only when every one was new.
     sums = f"{alias}.{SUMS}" if inserted == staged and _has_table(conn, alias, SUMS) else None
     if inserted:
         _run_hooks(conn, hooks, table, where, sums)
-    return StagedResult(inserted, duplicates, conflicts)
+    return StagedResult(inserted, duplicates, conflicts, legs)
 
 
 def _has_table(conn: sqlite3.Connection, alias: str, name: str) -> bool:
@@ -124,9 +124,10 @@ def _has_table(conn: sqlite3.Connection, alias: str, name: str) -> bool:
                         (name,)).fetchone() is not None
 
 
-def _repeats(conn: sqlite3.Connection, table: str, stored_before: int) -> tuple[int, int]:
+def _repeats(conn: sqlite3.Connection, table: str, stored_before: int, hooks: Sequence[WriteHook]
+             ) -> tuple[int, int, int]:
     """Find the staged rows that were not inserted (their call was stored before, or staged earlier in the
-    batch), list them in ``temp.staged_repeats`` and count them as duplicates and conflicts."""
+    batch), list them in ``temp.staged_repeats`` and count them as duplicates, conflicts and further legs."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS staged_repeats (rowid INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM temp.staged_repeats")
     staged = conn.execute(f"SELECT rowid, id FROM {table} ORDER BY rowid").fetchall()
@@ -145,16 +146,21 @@ def _repeats(conn: sqlite3.Connection, table: str, stored_before: int) -> tuple[
     differing = conn.execute(
         f"SELECT s.rowid FROM {table} s JOIN temp.staged_repeats r ON r.rowid = s.rowid "
         f"LEFT JOIN calls c ON c.id = s.id WHERE c.id IS NULL OR NOT ({_SAME_FACTS})").fetchall()
-    duplicates, conflicts = len(repeats) - len(differing), 0
+    counts = {AddStatus.DUPLICATE: len(repeats) - len(differing), AddStatus.CONFLICT: 0, AddStatus.LEG: 0}
     for (rowid,) in differing:
         row = conn.execute(f"SELECT {_COLUMNS} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
         kept = conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (row[0],)).fetchone()
         if kept is not None and sql.row_digest(kept) == sql.row_digest(row):
-            duplicates += 1
+            counts[AddStatus.DUPLICATE] += 1
             continue
-        conflicts += 1
-        record_conflict(conn, sql.row_record(kept) if kept is not None else None, sql.row_record(row))
-    return duplicates, conflicts
+        first, second = (sql.row_record(kept) if kept is not None else None), sql.row_record(row)
+        status = AddStatus.CONFLICT
+        if first is not None and legs.are_legs(first, second):
+            status, first = legs.add_leg(conn, first, second, hooks)
+        counts[status] += 1
+        if status is AddStatus.CONFLICT:
+            record_conflict(conn, first, second)
+    return counts[AddStatus.DUPLICATE], counts[AddStatus.CONFLICT], counts[AddStatus.LEG]
 
 
 def record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:
