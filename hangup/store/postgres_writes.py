@@ -93,10 +93,9 @@ def not_repeated(cur: Any, kept: CallRecord | None, second: CallRecord, hooks: S
     """A second record of a stored call with other facts: a further leg (``hangup.store.legs``; against the
     call's row as it is now, which an earlier leg of the batch may have changed), else a recorded conflict."""
     status = AddStatus.CONFLICT
-    if kept is not None and legs.are_legs(kept, second):
-        kept = get_call(cur, second.id)
-        if kept is not None:
-            status, kept = legs.add_leg(cur.connection, kept, second, hooks)
+    current = get_call(cur, second.id) if second.leg_id else None  # its month too may have changed
+    if current is not None and legs.are_legs(current, second):
+        status, kept = legs.add_leg(cur.connection, current, second, hooks)
     if status is AddStatus.CONFLICT:
         record_conflict(cur, kept, second)
     return AddResult(second.id, status)
