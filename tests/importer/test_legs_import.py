@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from legs_data import EXPECTED, orders
 
+from hangup.cli import _register, cli
 from hangup.composition import attach_standard_hooks, open_store
 from hangup.importer.run import Importer
 from hangup.records import call_id_for
@@ -51,3 +53,14 @@ def test_legs_import_as_calls(store: Store, tmp_path: Path, parallel: bool) -> N
     assert (total.attempts, total.duration_sum) == (len(expected), sum(talk for _, talk in expected.values()))
     again = Importer(store, parallel=parallel).run([str(path)], "asterisk-csv")
     assert (again.imported, again.duplicates, again.legs, again.conflicts) == (0, legs, 0, 0)
+
+
+def test_calls_show_lists_the_legs(tmp_path: Path) -> None:
+    _register()
+    path, expected = _file(tmp_path)
+    db = f"sqlite:///{tmp_path}/cli.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(path), "--db", db, "--quiet"]).exit_code == 0
+    call_id = call_id_for("asterisk", orders("1772449200.20")[0][0][16])
+    shown = runner.invoke(cli, ["calls", "show", call_id, "--db", db]).output
+    assert shown.count("  leg       ") == 2 and shown.count("(deciding)") == 1 and "50 s" in shown

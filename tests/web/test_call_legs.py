@@ -57,6 +57,7 @@ def test_legs_posted_in_any_order_make_one_call(client: SyncClient, store: Store
 
 def test_a_call_of_one_record_has_no_legs(client: SyncClient) -> None:
     (first, _) = orders("1772445600.10")[0]
-    call_id = client.post("/callbacks/asterisk", content=_line(first), headers={"content-type": "text/csv"}).json()["id"]
+    response = client.post("/callbacks/asterisk", content=_line(first), headers={"content-type": "text/csv"})
+    call_id = response.json()["id"]
     body = client.get(f"/api/calls/{call_id}").json()
     assert body["legs"] == [] and 'id="legs"' not in client.get(f"/calls/{call_id}").text
