@@ -9,8 +9,9 @@ decides it, whatever order the legs arrive in.
 
 The rule (``deciding`` and ``merge``), a function of the set of legs only:
 
-* the deciding leg is the answered leg with the longest talk time; with no answered leg, the leg that
-  ended last (its failure is the one the caller saw). Ties go to the later end, then the greater ``leg_id``;
+* the deciding leg is the answered leg with the longest talk time (ties: the later end); with no answered
+  leg, the leg that ended last (ties: the one that started first, the caller's own channel rather than the
+  phones it rang), whose failure is the one the caller saw. Then the greater ``leg_id``;
 * the call takes the deciding leg's verdict, parties, cause, codes, ``extra`` and ``raw``;
 * its ``setup_time`` is the earliest of the legs', its ``start_time`` the earliest answer, its
   ``end_time`` the latest end, and it is answered when any leg was;
@@ -43,7 +44,7 @@ LEG_EXTRA: tuple[str, ...] = (
 def _rank(leg: CallRecord) -> tuple[Any, ...]:
     if leg.answered:
         return (1, leg.duration, leg.end_time, leg.leg_id)
-    return (0, leg.end_time, leg.setup_time, leg.leg_id)
+    return (0, leg.end_time, -leg.setup_time, leg.leg_id)
 
 
 def deciding(legs: Sequence[CallRecord]) -> CallRecord:

@@ -1,6 +1,7 @@
 """Asterisk CDRs: ``cdr_csv`` ``Master.csv`` rows (by ``hangup import``) and CDRs posted as JSON.
 
-Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, or as a JSON
+Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, CEL files
+(``asterisk-cel``, ``hangup.providers.asterisk_cel``: one record per channel), or as a JSON
 object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event keys such as
 ``Source``/``Disposition``) or a single CSV line POSTed by a dialplan ``CURL()`` or an AMI bridge.
 ``Master.csv`` has no header; its columns (``MASTER_CSV_COLUMNS``) follow ``cdr_csv.c`` ``build_csv_record``
@@ -31,7 +32,8 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from hangup import bounds
-from hangup.errors import PayloadError
+from hangup.errors import HTTPError, PayloadError
+from hangup.providers import asterisk_cel
 from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
@@ -67,6 +69,7 @@ BILLSEC = "billsec"
 DISPOSITION = "disposition"
 UNIQUEID = "uniqueid"
 LINKEDID = "linkedid"
+HANGUPSOURCE = "hangupsource"  # CEL only (``asterisk_cel``): the channel that hung up
 CHANNEL = "channel"
 #: The columns naming a leg of a call (``leg_id_of``).
 LEG_COLUMNS = (CHANNEL, "dstchannel", "start")
@@ -119,6 +122,17 @@ def userfield_values(userfield: str) -> dict[str, str]:
     return values
 
 
+def hangup_source_party(row: Mapping[str, str]) -> str:
+    """Who hung up, from a CEL ``HANGUP``'s ``hangupsource`` (``hangup.providers.asterisk_cel``): the dialplan
+    itself (``dialplan/builtin``) is the platform; otherwise the channel that hung up is this leg's party or
+    the other one, and the channel whose ``uniqueid`` is the call's ``linkedid`` is the caller's."""
+    source = row[HANGUPSOURCE]
+    if source.startswith("dialplan/"):
+        return "platform"
+    callers_channel = row.get(asterisk_cel.CHANNEL_UNIQUEID) == row.get(LINKEDID)
+    return "caller" if (source == row.get(CHANNEL)) == callers_channel else "callee"
+
+
 def leg_id_of(row: Mapping[str, str]) -> str:
     """The leg a row records: its channel pair and start (``hangup.importer.columnar`` joins the same columns)."""
     return "|".join(row.get(name, "") for name in LEG_COLUMNS)
@@ -152,6 +166,8 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     general = [ref("asterisk-disposition", disposition)]
     draft.add_chain(*(specific + general if disposition in GENERIC else general + specific))
     draft.answered = disposition == "ANSWERED" or draft.start_time > 0 or draft.duration > 0
+    if row.get(HANGUPSOURCE):
+        draft.ended_by = hangup_source_party(row)
     draft.extra = {k: v for k, v in row.items() if v}
     return draft.finish()
 
@@ -182,9 +198,23 @@ def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
 
 
 
+def read_cel(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``asterisk-cel``: CEL events (``hangup.providers.asterisk_cel``), one record per channel: a leg of the
+    call its ``linkedid`` names."""
+    for location, row, raw in asterisk_cel.legs(stream):
+        if isinstance(row, HTTPError):
+            yield Item(location, None, row, raw)
+        else:
+            yield attempt(location, raw, record_from_row, row, raw, received_at)
+
+
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
-IMPORTS = {"asterisk-csv": ImportFormat(read_csv, markers=tuple(
-    ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")))}
+IMPORTS = {
+    "asterisk-csv": ImportFormat(read_csv, markers=tuple(
+        ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition"))),
+    "asterisk-cel": ImportFormat(read_cel, markers=tuple(
+        ((".csv",), marker) for marker in ("eventtype", "EventType", "EVENTTYPE", '"CHAN_START"', "CHAN_START,"))),
+}
 
 
 class AsteriskProvider(BasicAuthVerifier):
@@ -199,7 +229,10 @@ class AsteriskProvider(BasicAuthVerifier):
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         body = body_text(request.body).strip()
         if body.startswith("{"):
-            row = normalize_keys(json_object(request.body, NAME))
+            document = json_object(request.body, NAME)
+            events = document.get(asterisk_cel.EVENTS)
+            # a channel's CEL events, as ``asterisk-cel`` keeps them, or one CDR
+            row = asterisk_cel.leg_row(events) if isinstance(events, list) else normalize_keys(document)
         else:
             try:
                 lines = list(csv.reader(body.splitlines()))
