@@ -2,10 +2,10 @@
 
 Some platforms write one record per leg of a call, not one per call: Asterisk ``Master.csv`` writes a row per
 channel pair under one ``uniqueid`` (a ``Local/…`` stub billed 0 s, then the conversation; a row per
-transfer), FreeSWITCH writes an A-leg and a B-leg CDR. An adapter that knows it reads legs sets
-``CallRecord.leg_id``; every leg of a call has the call's ``id`` and its own ``leg_id``. The store keeps every
-leg (``call_legs``) and the call's row is ``merge`` of them, so the call is counted once, by the leg that
-decides it, whatever order the legs arrive in.
+transfer) and CEL the events of each channel of a ``linkedid``; FreeSWITCH writes an A-leg and a B-leg CDR.
+An adapter that knows it reads legs sets ``CallRecord.leg_id``; every leg of a call has the call's ``id`` and
+its own ``leg_id``. The store keeps every leg (``call_legs``) and the call's row is ``merge`` of them, so the
+call is counted once, by the leg that decides it, whatever order the legs arrive in.
 
 The rule (``deciding`` and ``merge``), a function of the set of legs only:
 

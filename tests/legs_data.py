@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from itertools import permutations
 from pathlib import Path
 
+import pytest
+
+from hangup.composition import attach_standard_hooks, open_store
 from hangup.providers import asterisk
 from hangup.records import CallRecord
+from hangup.store.base import Store
 
 MASTER_CSV = Path(__file__).parent / "data" / "asterisk-legs" / "Master.csv"
 #: uniqueid -> (legs, answered, talk seconds, dstchannel of the deciding leg)
@@ -36,3 +41,12 @@ def orders(uniqueid: str) -> list[list[list[str]]]:
 
 def record(fields: list[str]) -> CallRecord:
     return asterisk.record_from_row(asterisk.row_from_csv(fields), ",".join(fields), 1.0)
+
+
+@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def hooked_store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store with every table and the rollup hook, on each back end (import it to use it)."""
+    url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = attach_standard_hooks(open_store(url))
+    yield store
+    store.close()

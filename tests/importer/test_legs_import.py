@@ -4,27 +4,17 @@ row order, read here or in a second process (staged on SQLite, ``add_rows`` on P
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from legs_data import EXPECTED, orders
+from legs_data import EXPECTED, hooked_store_fixture, orders  # noqa: F401
 
 from hangup.cli import _register, cli
-from hangup.composition import attach_standard_hooks, open_store
 from hangup.importer.run import Importer
 from hangup.records import call_id_for
 from hangup.stats import rollups
 from hangup.store.base import Store
-
-
-@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    store = attach_standard_hooks(open_store(url))
-    yield store
-    store.close()
 
 
 def _file(folder: Path) -> tuple[Path, dict[str, tuple[int, int]]]:

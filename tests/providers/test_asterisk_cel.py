@@ -14,7 +14,8 @@ from hangup.providers import asterisk, asterisk_cel
 from hangup.providers.asterisk import PROVIDER, read_cel
 from hangup.providers.base import Item
 
-ANSWERED = Path(__file__).resolve().parent.parent / "data" / "real" / "asterisk-cel" / "wazo-incoming-answered.export.csv"
+REAL_CEL = Path(__file__).resolve().parent.parent / "data" / "real" / "asterisk-cel"
+ANSWERED = REAL_CEL / "wazo-incoming-answered.export.csv"
 
 
 def _events() -> list[dict[str, str]]:

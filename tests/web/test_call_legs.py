@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
-from legs_data import EXPECTED, orders
+from legs_data import EXPECTED, hooked_store_fixture, orders  # noqa: F401
 from receiver_helpers import SyncClient
 
-from hangup.composition import attach_standard_hooks, open_store
 from hangup.settings import load_settings
 from hangup.stats import rollups
 from hangup.store.base import Store
 from hangup.web.app import create_app
-
-
-@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    store = attach_standard_hooks(open_store(url))
-    yield store
-    store.close()
 
 
 @pytest.fixture(name="client")
