@@ -93,7 +93,9 @@ def not_repeated(cur: Any, kept: CallRecord | None, second: CallRecord, hooks: S
     """A second record of a stored call with other facts: a further leg (``hangup.store.legs``; against the
     call's row as it is now, which an earlier leg of the batch may have changed), else a recorded conflict."""
     status = AddStatus.CONFLICT
-    current = get_call(cur, second.id) if second.leg_id else None  # its month too may have changed
+    # Read as it is now (an earlier leg of the batch may have changed it, its month too), and locked: legs of
+    # one call stored by two nodes at once are merged one after the other, each seeing the other's.
+    current = get_call(cur, second.id, lock=True) if second.leg_id else None
     if current is not None and legs.are_legs(current, second):
         status, kept = legs.add_leg(cur.connection, current, second, hooks)
     if status is AddStatus.CONFLICT:
@@ -123,10 +125,12 @@ def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def get_call(cur: Any, call_id: str, ended: int | None = None) -> CallRecord | None:
-    """A stored call by id; with its ``ended_at`` the lookup touches one partition only."""
+def get_call(cur: Any, call_id: str, ended: int | None = None, *, lock: bool = False) -> CallRecord | None:
+    """A stored call by id; with its ``ended_at`` the lookup touches one partition only. ``lock`` holds the row
+    until the transaction ends (a leg changing it: another node storing another leg of the call waits)."""
     if ended is None:
-        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s", (call_id,))
+        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s{' FOR UPDATE' if lock else ''}",
+                    (call_id,))
     else:
         cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s AND ended_at = %s", (call_id, ended))
     row = cur.fetchone()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,33 @@ def test_records_without_legs_still_conflict(store: Store, tmp_path: Path) -> No
     other = dataclasses.replace(plain, duration=1)
     assert [r.status for r in store.add_many([plain, other])] == [AddStatus.INSERTED, AddStatus.CONFLICT]
     assert store.legs(plain.id) == []
+
+
+@pytest.mark.postgres
+def test_legs_stored_by_two_nodes_at_once_make_one_call(postgres_url: str) -> None:
+    """Two nodes store the second and third legs of each call at the same moment: each merges after the
+    other's commit (the call's row is locked), so every leg counts and the call is counted once."""
+    uniqueid = "1772452800.30"
+    _, answered, talk, _ = EXPECTED[uniqueid]
+    nodes = [attach_standard_hooks(open_store(postgres_url)) for _ in range(2)]
+    try:
+        calls = orders(uniqueid)
+        for order in calls:
+            first, *others = (record(fields) for fields in order)
+            nodes[0].add_many([first])
+            barrier = threading.Barrier(2)
+
+            def store(node: Store, leg: CallRecord, barrier: threading.Barrier = barrier) -> str:
+                barrier.wait()
+                return str(node.add_many([leg])[0].status)
+
+            with ThreadPoolExecutor(2) as pool:
+                statuses = list(pool.map(store, nodes, others))
+            assert statuses == ["leg", "leg"]
+            call = nodes[1].get(first.id)
+            assert call is not None and (call.answered, call.duration) == (answered, talk)
+            assert len(nodes[1].legs(first.id)) == 3
+        assert _totals(nodes[0], call) == (len(calls), len(calls), len(calls) * talk)
+    finally:
+        for node in nodes:
+            node.close()
