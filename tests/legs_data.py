@@ -1,4 +1,4 @@
-"""The calls made of legs of ``tests/data/asterisk-legs/Master.csv`` and what each must read as (its README)."""
+"""The calls made of legs of ``tests/data/asterisk/legs/Master.csv`` and what each must read as (its README)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hangup.providers import asterisk
 from hangup.records import CallRecord
 from hangup.store.base import Store
 
-MASTER_CSV = Path(__file__).parent / "data" / "asterisk-legs" / "Master.csv"
+MASTER_CSV = Path(__file__).parent / "data" / "asterisk" / "legs" / "Master.csv"
 #: uniqueid -> (legs, answered, talk seconds, dstchannel of the deciding leg)
 EXPECTED: dict[str, tuple[int, bool, int, str]] = {
     "1772445600.10": (2, True, 183, "SIP/trunk-00000002"),

@@ -1,6 +1,6 @@
 """Calls made of legs in the store (``hangup.store.legs``): every leg kept, the call their merge, counted once.
 
-Each arrival order of each call of ``tests/data/asterisk-legs`` goes through every write path of both back ends:
+Each arrival order of each call of ``tests/data/asterisk/legs`` goes through every write path of both back ends:
 the call reads as its README says, its legs are all kept, and the rollups hold one call with its talk time.
 """
 
