@@ -22,7 +22,7 @@ from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
-from hangup.store.database import to_paramstyle
+from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
@@ -62,11 +62,6 @@ Key = tuple[int, str, int, str]
 
 #: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
 sql = to_paramstyle
-
-
-def paramstyle_of(conn: Any) -> str:
-    module = type(conn).__module__
-    return "qmark" if module.startswith("sqlite3") else "format"
 
 
 #: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).

@@ -24,7 +24,7 @@ from hangup.legs import merge
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddStatus, RetractingWriteHook, WriteHook
-from hangup.store.database import to_paramstyle
+from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.sql import text_safe
 
@@ -44,15 +44,11 @@ def are_legs(kept: CallRecord | None, second: CallRecord) -> bool:
     return kept is not None and bool(kept.leg_id) and bool(second.leg_id)
 
 
-def paramstyle(conn: Any) -> str:
-    return "qmark" if type(conn).__module__.startswith("sqlite3") else "format"
-
-
 def add_leg(conn: Any, kept: CallRecord, leg: CallRecord, hooks: Sequence[WriteHook]
             ) -> tuple[AddStatus, CallRecord]:
     """Store ``leg`` of the call stored as ``kept`` (its row as it is now); the status, and the record a
     conflict is recorded against (the stored version of the same leg)."""
-    style = paramstyle(conn)
+    style = paramstyle_of(conn)
     stored = legs_of(conn, kept.id)
     if not stored:
         stored = [kept]
@@ -76,7 +72,7 @@ def add_leg(conn: Any, kept: CallRecord, leg: CallRecord, hooks: Sequence[WriteH
 
 def legs_of(conn: Any, call_id: str) -> list[CallRecord]:
     """The legs stored for a call, earliest first; empty for a call of one leg (its row is its leg)."""
-    return records_of(conn.execute(to_paramstyle(SELECT_LEGS, paramstyle(conn)), (call_id,)).fetchall())
+    return records_of(conn.execute(to_paramstyle(SELECT_LEGS, paramstyle_of(conn)), (call_id,)).fetchall())
 
 
 def records_of(rows: Sequence[Sequence[Any]]) -> list[CallRecord]:
