@@ -94,10 +94,9 @@ def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> l
     new = [int(r[0]) for r in cur.fetchall()]
     if new:
         cur.execute(_INSERT_NEW)
-    results = _repeats(cur, rows, new, dirty, hooks)
-    if new:
+    if new:  # before the repeats: a further leg takes back what the hooks counted for its call's row
         _run_hooks(cur.connection, hooks, [rows[i] for i in new], _ONLY_NEW)
-    return results
+    return _repeats(cur, rows, new, dirty, hooks)
 
 
 def _copy(cur: Any, rows: Sequence[sql.Row]) -> set[int]:

@@ -52,9 +52,12 @@ def claim_ids(cur: Any, keys: list[tuple[str, int, str]]) -> set[str]:
 
 def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any],
                  hooks: Sequence[WriteHook] = ()) -> list[CallRecord]:
-    """Store the calls of a batch; fill ``results`` at each call's index; return the calls inserted now.
+    """Store the calls of a batch, run ``hooks`` on those inserted now, and fill ``results`` at each call's
+    index; return the calls inserted now.
 
-    A further leg of a stored call (``hangup.store.legs``) is stored with it, ``hooks`` told of the change."""
+    The repeats are looked at after the hooks: a further leg of a stored call (``hangup.store.legs``) takes
+    back what the hooks counted for the call's row, so the row must have been counted first (else a rollup
+    key would be taken below zero and keep an empty row when the row is added after)."""
     first: dict[str, tuple[CallRecord, tuple[Any, ...]]] = {}
     for _, record in sorted(calls, key=lambda item: item[1].id):
         if record.id not in first:
@@ -67,13 +70,18 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
                 copy.write_row(first[cid][1])
     known = stored_digests(cur, [cid for cid in first if cid not in claimed])
     inserted: list[CallRecord] = []
+    repeats: list[tuple[int, CallRecord]] = []
     reported: set[str] = set()
     for index, record in calls:
         if record.id in claimed and record.id not in reported:
             reported.add(record.id)
             inserted.append(record)
             results[index] = AddResult(record.id, AddStatus.INSERTED)
-            continue
+        else:
+            repeats.append((index, record))
+    for hook in hooks:
+        hook(cur.connection, inserted)
+    for index, record in repeats:
         kept: CallRecord | None
         digest = sql.digest(record)
         if record.id in claimed:  # a repeat, inside this batch, of a call the batch inserts

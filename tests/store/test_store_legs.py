@@ -19,7 +19,8 @@ from store_fixtures import backend_fixture, store_url_fixture  # noqa: F401
 
 from hangup.composition import attach_standard_hooks, open_store
 from hangup.records import CallRecord
-from hangup.stats import rollups
+from hangup.stats import rebuild, rollups
+from hangup.stats.db import StatsDB
 from hangup.store import sql, staging
 from hangup.store.base import AddStatus, Store
 from hangup.store.sqlite import SQLiteStore
@@ -140,3 +141,22 @@ def test_legs_stored_by_two_nodes_at_once_make_one_call(postgres_url: str) -> No
     finally:
         for node in nodes:
             node.close()
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_the_corrected_rollups_equal_a_rebuild_from_the_calls(store: Store, store_url: str, tmp_path: Path,
+                                                              write: str) -> None:
+    """Taking a call's old row back and adding its new one leaves exactly the rollups of the stored calls."""
+    for uniqueid in sorted(EXPECTED):
+        for order in orders(uniqueid):
+            WRITES[write](store, [record(fields) for fields in order], tmp_path)
+    query = f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value"
+    with store.database.reading() as conn:  # type: ignore[attr-defined]
+        incremental = conn.execute(query).fetchall()
+    db = StatsDB(store_url)
+    try:
+        rebuild.rebuild(db)
+    finally:
+        db.close()
+    with store.database.reading() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(query).fetchall() == incremental != []
