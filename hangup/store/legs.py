@@ -11,7 +11,9 @@ transaction, ``add_leg``
    each hook that can (``RetractingWriteHook``, the rollups) takes the old row's contribution back and adds
    the new one's, so the call is counted once, by its deciding leg, in the same transaction.
 
-The merge depends on the set of legs only, so legs arriving in any order leave the same call.
+The merge depends on the set of legs only, so legs arriving in any order leave the same call. Every write
+path runs the hooks on a batch's new calls before it stores the batch's further legs, so what a leg takes
+back was counted first and no rollup key is left counting nothing.
 """
 
 from __future__ import annotations
