@@ -96,6 +96,9 @@ class CallRecord:
     sip: Verdict[int | None] = None  # SIP final response equivalent (or the reported SIP status)
     flags: Verdict[tuple[str, ...]] = ()  # contradictions and oddities found at ingest (see docs)
     extra: Fact[Mapping[str, str]] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
+    # the platform's id of this leg, for platforms that write one record per leg of a call (hangup/legs.py);
+    # "" when a record is the whole call. Not a Fact: two legs of one call differ in it by definition.
+    leg_id: str = ""
     # the request exactly as received (query string or body); left out of to_json, whose readers get it apart
     raw: Annotated[str, JsonKey(None)] = ""
     received_at: float = 0.0  # Unix s (fractional) when hangup received the event

@@ -65,6 +65,7 @@ IMPORT_FILES = {
     "planet/spec-example.txt": "planet-urls",
     "asterisk/import/Master.csv": "asterisk-csv",
     "asterisk/import/with_header.csv": "asterisk-csv",
+    "asterisk/legs/Master.csv": "asterisk-csv",  # calls made of legs: each stored call is their merge
     "callcenter/import/records.csv": "callcenter",
     "sip/kamailio-sipp-calls.txt": "sip-trace",
     "sip/kamailio-proxy-endings.pcap": "pcap",  # the proxy's own endings, inferred from its two sides

@@ -13,6 +13,7 @@ from hangup import ingest
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import PayloadError
+from hangup.legs import leg_json
 from hangup.records import CallRecord
 from hangup.store.base import CallQuery, Store
 from hangup.store.export import csv_lines, jsonl_lines
@@ -106,13 +107,14 @@ def _get(store: Store, call_id: str) -> CallRecord:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 def show(call_id: str, db: str, as_json: bool) -> None:
-    """One call explained: classification, flags, every code, raw request, conflicts."""
+    """One call explained: classification, flags, every code, raw request, conflicts, legs."""
     store = open_cli_store(db)
     try:
         record = _get(store, call_id)
         detail = ingest.explain(record)
         detail["conflicts"] = [{"received_at": c.received_at, "raw": c.raw, "differences": c.differences}
                                for c in store.conflicts(record.id)]
+        detail["legs"] = [leg_json(leg) for leg in store.legs(record.id)]
     finally:
         store.close()
     if as_json:
@@ -129,6 +131,9 @@ def show(call_id: str, db: str, as_json: bool) -> None:
         click.echo(f"  flag      {flag['flag']}: {flag['meaning']}")
     for conflict in detail["conflicts"]:
         click.echo(f"  conflict  {json.dumps(conflict['differences'], ensure_ascii=False)}")
+    for leg in detail["legs"]:
+        deciding = " (deciding)" if leg["leg_id"] == record.leg_id else ""
+        click.echo(f"  leg       {leg['leg_id']}  {leg['outcome']}  {leg['duration']} s  {leg['cause']}{deciding}")
     click.echo(f"  raw       {record.raw}")
 
 

@@ -74,6 +74,7 @@ def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: i
 def describe(summary: ImportSummary) -> str:
     lines = [
         f"imported {summary.imported}, duplicates {summary.duplicates}, conflicts {summary.conflicts}, "
+        f"legs {summary.legs}, "
         f"ignored {summary.ignored}, rejected {summary.rejected} "
         f"({summary.read} events from {len(summary.files)} file(s) in {summary.seconds:.1f} s)"
     ]

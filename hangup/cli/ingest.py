@@ -66,7 +66,8 @@ def ingest_file(file: IO[str], db: str, provider: str, quiet: bool) -> None:
         _flush(store, pending, counts)
     finally:
         store.close()
-    click.echo(", ".join(f"{counts[k]} {k}" for k in ("inserted", "duplicate", "conflict", "ignored", "rejected")))
+    kinds = ("inserted", "duplicate", "conflict", "leg", "ignored", "rejected")
+    click.echo(", ".join(f"{counts[k]} {k}" for k in kinds))
 
 
 def _parse_line(store: Store, name: str, line: str, secrets: dict[str, str], counts: Counter[str]

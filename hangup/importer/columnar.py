@@ -291,6 +291,8 @@ class _Reader:
             "provider_call_id": call_id, "from_user_id": fields["src"], "to_user_id": fields["dst"],
             "setup_time": setup, "start_time": answer, "end_time": end, "duration": duration,
             "raw": raw,
+            "leg_id": pc.binary_join_element_wise(*(fields[name] for name in asterisk.LEG_COLUMNS),
+                                                  vectors.scalar_text("|")),
         }
         if not pc.all(ok).as_py():
             columns = {name: pc.filter(values, ok) for name, values in columns.items()}

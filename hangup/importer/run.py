@@ -76,6 +76,7 @@ class ImportSummary:
     imported: int = 0  # new calls stored
     duplicates: int = 0  # calls the store already held with the same facts
     conflicts: int = 0  # calls the store already held with different facts (first kept)
+    legs: int = 0  # further legs of calls the store held (``hangup.legs``): each call merges its legs
     ignored: int = 0  # events that are not call ends (ringing, answered …)
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
@@ -89,7 +90,7 @@ class ImportSummary:
     def to_json(self) -> dict[str, Any]:
         return {
             "files": self.files, "formats": self.formats, "read": self.read, "imported": self.imported,
-            "duplicates": self.duplicates, "conflicts": self.conflicts, "ignored": self.ignored,
+            "duplicates": self.duplicates, "conflicts": self.conflicts, "legs": self.legs, "ignored": self.ignored,
             "rejected": self.rejected, "reasons": dict(self.reasons.most_common()),
             "rejects_path": self.rejects_path, "seconds": round(self.seconds, 3),
             "conflict_talk_seconds": self.conflict_talk_seconds, "conflict_calls": self.conflict_calls,
@@ -269,6 +270,7 @@ class Importer:
             self.summary.imported += results.inserted
             self.summary.duplicates += results.duplicates
             self.summary.conflicts += results.conflicts
+            self.summary.legs += results.legs
             return
         for result in results:
             status = str(result.status)
@@ -276,6 +278,8 @@ class Importer:
                 self.summary.imported += 1
             elif status == "duplicate":
                 self.summary.duplicates += 1
+            elif status == "leg":
+                self.summary.legs += 1
             else:
                 self.summary.conflicts += 1
 

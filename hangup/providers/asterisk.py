@@ -1,6 +1,7 @@
 """Asterisk CDRs: ``cdr_csv`` ``Master.csv`` rows (by ``hangup import``) and CDRs posted as JSON.
 
-Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, or as a JSON
+Asterisk has no CDR webhook of its own; CDRs reach hangup as ``Master.csv`` files, CEL files
+(``asterisk-cel``, ``hangup.providers.asterisk_cel``: one record per channel), or as a JSON
 object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event keys such as
 ``Source``/``Disposition``) or a single CSV line POSTed by a dialplan ``CURL()`` or an AMI bridge.
 ``Master.csv`` has no header; its columns (``MASTER_CSV_COLUMNS``) follow ``cdr_csv.c`` ``build_csv_record``
@@ -8,7 +9,9 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 ``uniqueid`` and ``userfield`` only with ``loguniqueid``/``loguserfield`` (cdr.conf ``[csv]``),
 ``peeraccount``/``linkedid``/``sequence`` only with ``newcdrcolumns``. Where each value comes from:
 
-* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``.
+* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``. Asterisk writes one row per leg of a
+  call under one ``uniqueid`` (a ``Local/…`` stub billed 0 s, then the conversation; a row per transfer):
+  each row is a leg (``hangup.legs``) whose ``leg_id`` is ``channel|dstchannel|start`` (``leg_id_of``).
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
 * times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
   ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
@@ -29,7 +32,8 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from hangup import bounds
-from hangup.errors import PayloadError
+from hangup.errors import HTTPError, PayloadError
+from hangup.providers import asterisk_cel
 from hangup.providers._common import (
     BasicAuthVerifier,
     RecordDraft,
@@ -65,7 +69,10 @@ BILLSEC = "billsec"
 DISPOSITION = "disposition"
 UNIQUEID = "uniqueid"
 LINKEDID = "linkedid"
+HANGUPSOURCE = "hangupsource"  # CEL only (``asterisk_cel``): the channel that hung up
 CHANNEL = "channel"
+#: The columns naming a leg of a call (``leg_id_of``).
+LEG_COLUMNS = (CHANNEL, "dstchannel", "start")
 USERFIELD = "userfield"
 HANGUPCAUSE = "hangupcause"
 DIALSTATUS = "dialstatus"
@@ -115,6 +122,22 @@ def userfield_values(userfield: str) -> dict[str, str]:
     return values
 
 
+def hangup_source_party(row: Mapping[str, str]) -> str:
+    """Who hung up, from a CEL ``HANGUP``'s ``hangupsource`` (``hangup.providers.asterisk_cel``): the dialplan
+    itself (``dialplan/builtin``) is the platform; otherwise the channel that hung up is this leg's party or
+    the other one, and the channel whose ``uniqueid`` is the call's ``linkedid`` is the caller's."""
+    source = row[HANGUPSOURCE]
+    if source.startswith("dialplan/"):
+        return "platform"
+    callers_channel = row.get(asterisk_cel.CHANNEL_UNIQUEID) == row.get(LINKEDID)
+    return "caller" if (source == row.get(CHANNEL)) == callers_channel else "callee"
+
+
+def leg_id_of(row: Mapping[str, str]) -> str:
+    """The leg a row records: its channel pair and start (``hangup.importer.columnar`` joins the same columns)."""
+    return "|".join(row.get(name, "") for name in LEG_COLUMNS)
+
+
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one CDR (CDR variable names as keys)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
@@ -123,6 +146,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
         draft.provider_call_id = f"{row[CHANNEL]}|{row[START]}"
     if not draft.provider_call_id:
         draft.error(UNIQUEID, "required (or linkedid, or channel and start)")
+    draft.leg_id = leg_id_of(row)
     draft.from_user_id = row.get(SRC, "")
     draft.to_user_id = row.get(DST, "")
     draft.setup_time = draft.timestamp(START, row.get(START))
@@ -142,6 +166,8 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     general = [ref("asterisk-disposition", disposition)]
     draft.add_chain(*(specific + general if disposition in GENERIC else general + specific))
     draft.answered = disposition == "ANSWERED" or draft.start_time > 0 or draft.duration > 0
+    if row.get(HANGUPSOURCE):
+        draft.ended_by = hangup_source_party(row)
     draft.extra = {k: v for k, v in row.items() if v}
     return draft.finish()
 
@@ -177,10 +203,24 @@ def extra_of_line(raw: str) -> dict[str, str]:
     return {k: v for k, v in row_from_csv(next(csv.reader([raw]), [])).items() if v}
 
 
+def read_cel(stream: IO[str], received_at: float) -> Iterator[Item]:
+    """``asterisk-cel``: CEL events (``hangup.providers.asterisk_cel``), one record per channel: a leg of the
+    call its ``linkedid`` names."""
+    for location, row, raw in asterisk_cel.legs(stream):
+        if isinstance(row, HTTPError):
+            yield Item(location, None, row, raw)
+        else:
+            yield attempt(location, raw, record_from_row, row, raw, received_at)
+
+
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
-IMPORTS = {"asterisk-csv": ImportFormat(read_csv, markers=tuple(
-    ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")),
-    extra_from_raw=extra_of_line)}
+IMPORTS = {
+    "asterisk-csv": ImportFormat(read_csv, markers=tuple(
+        ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")),
+        extra_from_raw=extra_of_line),
+    "asterisk-cel": ImportFormat(read_cel, markers=tuple(
+        ((".csv",), marker) for marker in ("eventtype", "EventType", "EVENTTYPE", '"CHAN_START"', "CHAN_START,"))),
+}
 
 
 class AsteriskProvider(BasicAuthVerifier):
@@ -195,7 +235,10 @@ class AsteriskProvider(BasicAuthVerifier):
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         body = body_text(request.body).strip()
         if body.startswith("{"):
-            row = normalize_keys(json_object(request.body, NAME))
+            document = json_object(request.body, NAME)
+            events = document.get(asterisk_cel.EVENTS)
+            # a channel's CEL events, as ``asterisk-cel`` keeps them, or one CDR
+            row = asterisk_cel.leg_row(events) if isinstance(events, list) else normalize_keys(document)
         else:
             try:
                 lines = list(csv.reader(body.splitlines()))

@@ -68,6 +68,7 @@ class RecordDraft:
     extra: dict[str, str] = field(default_factory=dict)  # native fields without a canonical place
     flags: list[str] = field(default_factory=list)  # the adapter's own flags (meanings in its ``flags``)
     raw: str = ""  # the event exactly as received: what ``reclassify`` reads again
+    leg_id: str = ""  # this record's leg, when the platform writes one record per leg (``hangup.legs``)
     received_at: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)  # every bad field, for ``InvalidPayload``
 
@@ -166,6 +167,7 @@ class RecordDraft:
             sip=verdict.sip,
             flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
             extra=self.extra,
+            leg_id=self.leg_id,
             raw=self.raw,
             received_at=self.received_at,
         )

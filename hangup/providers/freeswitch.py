@@ -6,7 +6,10 @@ mod_xml_cdr.c): ``cdr=<url-encoded JSON or XML>`` (form), ``cdr=<base64>``
 ``variables`` are URL-encoded when ``encode-values`` is on (the default) and are decoded here.
 Where each canonical value comes from (all under ``variables``):
 
-* id: ``uuid`` (else the ``uuid`` query parameter mod_xml_cdr appends, without its ``a_`` prefix).
+* id: ``uuid`` (else the ``uuid`` query parameter mod_xml_cdr appends, without its ``a_`` prefix). A CDR is
+  one leg (``hangup.legs``; ``leg_id``: its ``uuid``): a B-leg's call is its A-leg's, named by the B-leg's
+  ``originating_leg_uuid`` (else ``originator``), so the A-leg (whose ``bleg_uuid`` names the B-leg) and
+  the B-leg CDRs are one call, whichever is posted first.
 * parties: ``caller_id_number`` (else ``sip_from_user``), ``destination_number`` (else
   ``sip_req_user``, ``sip_to_user``); direction: ``direction`` (FreeSWITCH's view of the leg), else
   ``channel_data.direction``, else the other-leg references (``originating_leg_uuid`` or a call-flow
@@ -88,6 +91,8 @@ LEG_REFERENCES = ("originator", "originatee")
 #: Variables only a B-leg carries (it was originated by another leg) and only a bridged A-leg carries.
 B_LEG_VARIABLES = ("originating_leg_uuid",)
 A_LEG_VARIABLES = ("bleg_uuid",)
+#: Variables of a B-leg naming its A-leg, whose call it belongs to, best first.
+A_LEG_NAMES = ("originating_leg_uuid", "originator")
 
 BASE64_CONTENT_TYPE = "application/x-www-form-base64-encoded"
 
@@ -197,7 +202,9 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
         draft.error(VARIABLES, "required object")
         found = {}
     variables = {str(k): _decoded(v) for k, v in found.items()}
-    draft.provider_call_id = draft.identifier(f"{VARIABLES}.{UUID}", variables.get(UUID) or fallback_id)
+    draft.leg_id = draft.identifier(f"{VARIABLES}.{UUID}", variables.get(UUID) or fallback_id)
+    a_leg = next((name for name in A_LEG_NAMES if variables.get(name, "").strip()), None)
+    draft.provider_call_id = draft.identifier(f"{VARIABLES}.{a_leg}", variables[a_leg]) if a_leg else draft.leg_id
     if not draft.provider_call_id:
         draft.error(f"{VARIABLES}.{UUID}", "required")
     draft.from_user_id = next((variables[k] for k in CALLER if variables.get(k)), "")
@@ -382,7 +389,7 @@ class FreeswitchProvider(BasicAuthVerifier):
             if not record.raw.startswith(f"{FORM_FIELD}="):
                 raise
             cdr = parse_cdr(record.raw.encode(), BASE64_CONTENT_TYPE)
-        return record_from_cdr(cdr, record.raw, record.received_at, record.provider_call_id)
+        return record_from_cdr(cdr, record.raw, record.received_at, record.leg_id or record.provider_call_id)
 
 
 PROVIDER = FreeswitchProvider()

@@ -22,7 +22,7 @@ from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
-from hangup.store.database import to_paramstyle
+from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
@@ -62,11 +62,6 @@ Key = tuple[int, str, int, str]
 
 #: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
 sql = to_paramstyle
-
-
-def paramstyle_of(conn: Any) -> str:
-    module = type(conn).__module__
-    return "qmark" if module.startswith("sqlite3") else "format"
 
 
 #: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).
@@ -212,6 +207,21 @@ def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = Non
     return len(params)
 
 
+_EMPTY_KEY = (f"DELETE FROM {TABLE} WHERE {' AND '.join(c + ' = ?' for c in KEY)} AND "
+              + " AND ".join(f"{c} = 0" for c in COUNTERS))
+
+
+def retract(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = None) -> int:
+    """Take back what ``apply`` added for ``records`` (calls a later leg changed, ``hangup.store.legs``),
+    inside the caller's transaction; keys left counting nothing are removed. Return the rows touched."""
+    if not records:
+        return 0
+    acc = {key: [-value for value in sums] for key, sums in aggregate(records).items()}
+    touched = _upsert(conn, acc, minute_floor)
+    conn.cursor().executemany(sql(_EMPTY_KEY, paramstyle_of(conn)), sorted(acc))
+    return touched
+
+
 def apply_rows(conn: Any, rows: Sequence[Row], minute_floor: int | None = None) -> int:
     """``apply`` of newly stored calls given as ``calls`` rows (``hangup.store.base.RowsWriteHook``)."""
     return _upsert(conn, aggregate_rows(rows), minute_floor) if rows else 0
@@ -238,6 +248,9 @@ class RollupHook:
 
     def from_rows(self, conn: Any, rows: Sequence[Row]) -> None:
         apply_rows(conn, rows, self.minute_floor())
+
+    def retract(self, conn: Any, records: Sequence[CallRecord]) -> None:
+        retract(conn, records, self.minute_floor())
 
     def from_source(self, conn: Any, table: str, where: str, params: Sequence[Any], sums: str | None) -> None:
         if sums is None:

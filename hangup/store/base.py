@@ -49,6 +49,20 @@ class SourceWriteHook(Protocol):
     def from_source(self, conn: Any, table: str, where: str, params: Sequence[Any], sums: str | None) -> None: ...
 
 
+@runtime_checkable
+class RetractingWriteHook(Protocol):
+    """A write hook that can take back what it added for calls (the rollups).
+
+    When a later leg changes a stored call (``hangup.store.legs``), the store calls ``retract`` with the call
+    as it was and the hook with the call as it is now, in the same transaction; a hook without ``retract``
+    counted the call once when it was first stored and is not told again.
+    """
+
+    def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
+
+    def retract(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StagedResult:
     """What storing one staged batch did (``SQLiteStore.add_staged``): counts, not one result per call."""
@@ -56,6 +70,7 @@ class StagedResult:
     inserted: int
     duplicates: int
     conflicts: int
+    legs: int = 0  # further legs of calls the store holds (``hangup.store.legs``)
 
 
 @runtime_checkable
@@ -82,6 +97,7 @@ class AddStatus(StrEnum):
     INSERTED = "inserted"  # a new call
     DUPLICATE = "duplicate"  # the same call with the same content was already stored
     CONFLICT = "conflict"  # the same call id with different content: the first is kept, the conflict recorded
+    LEG = "leg"  # another leg of a stored call (``hangup.legs``): kept, and the call now merges its legs
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +255,11 @@ class Store(Protocol):
     def count(self, query: CallQuery | None = None) -> int: ...
 
     def conflicts(self, call_id: str | None = None, limit: int = 100) -> list[Conflict]: ...
+
+    def legs(self, call_id: str) -> list[CallRecord]:
+        """The legs of a call made of several (``hangup.legs``), earliest first; empty when its record is the
+        whole call (one leg, or a platform that reports calls, not legs)."""
+        ...
 
     def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]: ...
 

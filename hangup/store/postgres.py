@@ -258,7 +258,8 @@ class PostgresStore(SharedReads, WriterBackedStore):
         with conn.transaction(), conn.cursor() as cur:
             records = _records(ops)
             statuses: list[Any] = [None] * len(records)
-            inserted = writes.insert_calls(cur, list(enumerate(records)), statuses) if records else []
+            if records:  # stores them and runs the write hooks on those inserted now
+                writes.insert_calls(cur, list(enumerate(records)), statuses, self._hooks)
             start = 0
             for i, (kind, payload) in enumerate(ops):  # "call" gets one status, "calls" a list of them
                 if kind in _CALL_OPS:
@@ -270,8 +271,6 @@ class PostgresStore(SharedReads, WriterBackedStore):
                     results[i] = bulk.add_rows(cur, payload, self._hooks)
                 elif kind not in _CALL_OPS:
                     results[i] = writes.OTHER_OPS[kind](cur, payload)
-            for hook in self._hooks:
-                hook(conn, inserted)
         return results
 
     # -- writes --------------------------------------------------------------------------

@@ -35,8 +35,9 @@ import psycopg
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, WriteHook
-from hangup.store.postgres_writes import get_call, record_conflict, stored_digests, text_safe
+from hangup.store.postgres_writes import get_call, not_repeated, stored_digests
 from hangup.store.schema import CALL_COLUMNS, call_column_types
+from hangup.store.sql import text_safe
 
 TABLE = "pg_temp.bulk_calls"
 #: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).
@@ -93,10 +94,9 @@ def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> l
     new = [int(r[0]) for r in cur.fetchall()]
     if new:
         cur.execute(_INSERT_NEW)
-    results = _repeats(cur, rows, new, dirty)
-    if new:
+    if new:  # before the repeats: a further leg takes back what the hooks counted for its call's row
         _run_hooks(cur.connection, hooks, [rows[i] for i in new], _ONLY_NEW)
-    return results
+    return _repeats(cur, rows, new, dirty, hooks)
 
 
 def _copy(cur: Any, rows: Sequence[sql.Row]) -> set[int]:
@@ -145,7 +145,8 @@ def _safe(row: sql.Row) -> sql.Row:
     return (*(text_safe(value) for value in row[:_DIGEST]), digest)
 
 
-def _repeats(cur: Any, rows: Sequence[sql.Row], new: list[int], dirty: set[int]) -> list[AddResult]:
+def _repeats(cur: Any, rows: Sequence[sql.Row], new: list[int], dirty: set[int], hooks: Sequence[WriteHook]
+             ) -> list[AddResult]:
     """Results of a batch some rows of which were not claimed: duplicates and (recorded) conflicts."""
     first = {rows[i][0]: i for i in new}
     is_new = set(new)
@@ -169,8 +170,7 @@ def _repeats(cur: Any, rows: Sequence[sql.Row], new: list[int], dirty: set[int])
         if equal:
             results[i] = AddResult(call_id, AddStatus.DUPLICATE)
         else:
-            record_conflict(cur, kept, sql.row_record(rows[i]))
-            results[i] = AddResult(call_id, AddStatus.CONFLICT)
+            results[i] = not_repeated(cur, kept, sql.row_record(rows[i]), hooks)
     return results
 
 

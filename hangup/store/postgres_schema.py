@@ -150,7 +150,7 @@ def months_present(cur: Any) -> list[Month]:
 def drop_months_before(cur: Any, cutoff: Month, schema: str) -> list[str]:
     """Drop every month partition older than ``cutoff`` and forget what they held; run inside a transaction.
 
-    Also removes the matching ``call_keys`` rows, default-partition rows and rollup buckets, so
+    Also removes the matching ``call_keys`` rows, legs, default-partition rows and rollup buckets, so
     statistics keep equalling the stored calls and a late repeat of a dropped call is stored again
     (and dropped again by the next run).
     """
@@ -165,6 +165,9 @@ def drop_months_before(cur: Any, cutoff: Month, schema: str) -> list[str]:
             dropped.append(name)
     cur.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ended_at < %s", (limit,))
     cur.execute("DELETE FROM call_keys WHERE ended_at < %s", (limit,))
+    # the legs of the dropped calls (every leg of a call ended no later than the call: ``hangup.legs``)
+    cur.execute("DELETE FROM call_legs l WHERE l.end_time < %s AND NOT EXISTS "
+                "(SELECT 1 FROM call_keys k WHERE k.id = l.call_id)", (limit,))
     cur.execute("SELECT to_regclass('stats_rollups')")
     if cur.fetchone()[0] is not None:
         cur.execute("DELETE FROM stats_rollups WHERE bucket < %s", (limit,))

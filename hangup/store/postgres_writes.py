@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from hangup.records import CallRecord
-from hangup.store import sql
-from hangup.store.base import AddResult, AddStatus, QuarantineEntry
+from hangup.store import legs, sql
+from hangup.store.base import AddResult, AddStatus, QuarantineEntry, WriteHook
 from hangup.store.database import to_paramstyle
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
+from hangup.store.sql import text_safe
 
 #: Rows per multi-row INSERT (3 parameters each, far below PostgreSQL's 65,535-parameter limit).
 KEYS_PER_STATEMENT = 1000
@@ -28,11 +30,6 @@ _INSERT_QUARANTINE = to_paramstyle(INSERT_QUARANTINE, "format") + " RETURNING id
 _UPDATE_CLASSIFICATION = (
     f"UPDATE calls SET {', '.join(c + ' = %s' for c in sql.CLASSIFICATION_COLUMNS)} WHERE id = %s"
 )
-
-
-def text_safe(value: Any) -> Any:
-    """PostgreSQL text cannot hold NUL; it is stored as U+FFFD (the digest is computed before, from the record)."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
 
 
 def pg_row(record: CallRecord) -> tuple[Any, ...]:
@@ -53,8 +50,14 @@ def claim_ids(cur: Any, keys: list[tuple[str, int, str]]) -> set[str]:
     return claimed
 
 
-def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any]) -> list[CallRecord]:
-    """Store the calls of a batch; fill ``results`` at each call's index; return the calls inserted now."""
+def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[Any],
+                 hooks: Sequence[WriteHook] = ()) -> list[CallRecord]:
+    """Store the calls of a batch, run ``hooks`` on those inserted now, and fill ``results`` at each call's
+    index; return the calls inserted now.
+
+    The repeats are looked at after the hooks: a further leg of a stored call (``hangup.store.legs``) takes
+    back what the hooks counted for the call's row, so the row must have been counted first (else a rollup
+    key would be taken below zero and keep an empty row when the row is added after)."""
     first: dict[str, tuple[CallRecord, tuple[Any, ...]]] = {}
     for _, record in sorted(calls, key=lambda item: item[1].id):
         if record.id not in first:
@@ -67,13 +70,18 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
                 copy.write_row(first[cid][1])
     known = stored_digests(cur, [cid for cid in first if cid not in claimed])
     inserted: list[CallRecord] = []
+    repeats: list[tuple[int, CallRecord]] = []
     reported: set[str] = set()
     for index, record in calls:
         if record.id in claimed and record.id not in reported:
             reported.add(record.id)
             inserted.append(record)
             results[index] = AddResult(record.id, AddStatus.INSERTED)
-            continue
+        else:
+            repeats.append((index, record))
+    for hook in hooks:
+        hook(cur.connection, inserted)
+    for index, record in repeats:
         kept: CallRecord | None
         digest = sql.digest(record)
         if record.id in claimed:  # a repeat, inside this batch, of a call the batch inserts
@@ -85,9 +93,22 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
         if same:
             results[index] = AddResult(record.id, AddStatus.DUPLICATE)
             continue
-        record_conflict(cur, kept, record)
-        results[index] = AddResult(record.id, AddStatus.CONFLICT)
+        results[index] = not_repeated(cur, kept, record, hooks)
     return inserted
+
+
+def not_repeated(cur: Any, kept: CallRecord | None, second: CallRecord, hooks: Sequence[WriteHook]) -> AddResult:
+    """A second record of a stored call with other facts: a further leg (``hangup.store.legs``; against the
+    call's row as it is now, which an earlier leg of the batch may have changed), else a recorded conflict."""
+    status = AddStatus.CONFLICT
+    # Read as it is now (an earlier leg of the batch may have changed it, its month too), and locked: legs of
+    # one call stored by two nodes at once are merged one after the other, each seeing the other's.
+    current = get_call(cur, second.id, lock=True) if second.leg_id else None
+    if current is not None and legs.are_legs(current, second):
+        status, kept = legs.add_leg(cur.connection, current, second, hooks)
+    if status is AddStatus.CONFLICT:
+        record_conflict(cur, kept, second)
+    return AddResult(second.id, status)
 
 
 def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
@@ -112,10 +133,12 @@ def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def get_call(cur: Any, call_id: str, ended: int | None = None) -> CallRecord | None:
-    """A stored call by id; with its ``ended_at`` the lookup touches one partition only."""
+def get_call(cur: Any, call_id: str, ended: int | None = None, *, lock: bool = False) -> CallRecord | None:
+    """A stored call by id; with its ``ended_at`` the lookup touches one partition only. ``lock`` holds the row
+    until the transaction ends (a leg changing it: another node storing another leg of the call waits)."""
     if ended is None:
-        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s", (call_id,))
+        cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s{' FOR UPDATE' if lock else ''}",
+                    (call_id,))
     else:
         cur.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = %s AND ended_at = %s", (call_id, ended))
     row = cur.fetchone()

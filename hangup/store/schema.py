@@ -145,9 +145,29 @@ HEARTBEAT_UPSERT = (
     "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
+# The legs of calls made of several (``hangup.legs``): each leg's own record, as a ``calls`` row in JSON
+# (``record``), beside the facts a listing orders and reads them by. A call of one leg has no rows here: its
+# ``calls`` row is its leg, copied here when a second leg arrives.
+_CALL_LEGS = """
+CREATE TABLE call_legs (
+    call_id TEXT NOT NULL,
+    leg_id TEXT NOT NULL,
+    setup_time BIGINT NOT NULL,
+    end_time BIGINT NOT NULL,
+    answered SMALLINT NOT NULL,
+    duration BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    received_at {real} NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (call_id, leg_id)
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
+    Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
 )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hangup.records import CallRecord
-from hangup.store import sql
+from hangup.store import legs, sql
 from hangup.store.base import CallQuery, Conflict, Page, QuarantineEntry
 from hangup.store.database import Database
 from hangup.store.schema import QUARANTINE_COLUMNS
@@ -51,6 +51,9 @@ class SharedReads:
         else:
             rows = self.database.read(f"{_CONFLICTS} WHERE call_id = ? ORDER BY id LIMIT ?", (call_id, limit))
         return [Conflict(int(r[0]), r[1], float(r[2]), r[3], _differences(r[4])) for r in rows]
+
+    def legs(self, call_id: str) -> list[CallRecord]:
+        return legs.records_of(self.database.read(legs.SELECT_LEGS, (call_id,)))
 
     def quarantined(self, limit: int = 100, offset_id: int | None = None) -> list[QuarantineEntry]:
         if offset_id is None:

@@ -134,6 +134,11 @@ def quarantine_entry(row: Sequence[Any]) -> QuarantineEntry:
     )
 
 
+def text_safe(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL; it is stored as U+FFFD (the digest is computed before, from the record)."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
 def row_digest(row: Sequence[Any]) -> str:
     """The digest of a ``calls`` row: the stored one, or computed from the row when it was stored without.
 

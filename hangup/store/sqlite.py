@@ -18,8 +18,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from hangup.errors import StoreError
 from hangup.records import CallRecord
-from hangup.store import sql, staging
+from hangup.store import legs, sql, staging
 from hangup.store.base import (
     AddResult,
     AddStatus,
@@ -108,14 +109,17 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
                 spans.append((i, len(rows), len(batch_rows)))
                 rows.extend(batch_rows)
                 records.extend(batch_records)
-        statuses, inserted = self._insert_rows(conn, rows, records) if rows else ([], [])
+        statuses, inserted, later_legs = self._insert_rows(conn, rows, records) if rows else ([], [], [])
+        if inserted:
+            _run_hooks(self._hooks, conn, rows, records, inserted)
+        # after the hooks: a further leg takes back what they counted for its call's row (``hangup.store.legs``)
+        for index in later_legs:
+            statuses[index] = self._add_leg(conn, _record_at(rows, records, index))
         for i, start, count in spans:
             results[i] = statuses[start] if ops[i][0] == "call" else statuses[start:start + count]
         for i, (kind, payload) in enumerate(ops):
             if kind not in _CALL_OPS:
                 results[i] = _OTHER_OPS[kind](conn, payload)
-        if inserted:
-            _run_hooks(self._hooks, conn, rows, records, inserted)
         return results
 
     def _attach_stages(self, conn: sqlite3.Connection, paths: list[str]) -> None:
@@ -144,15 +148,17 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def _insert_rows(self, conn: sqlite3.Connection, rows: list[sql.Row], records: list[CallRecord | None]
-                     ) -> tuple[list[AddResult], list[int]]:
+                     ) -> tuple[list[AddResult], list[int], list[int]]:
         """Insert the new calls; tell repeats (same digest) from conflicts (recorded); keep the first.
 
-        Returns each row's result and the indexes of the rows inserted now.
+        Returns each row's result, the indexes of the rows inserted now, and those of the rows that may be
+        further legs of a stored call (``_add_leg``, once the write hooks have counted the inserted calls).
         """
         known = _stored_digests(conn, list({row[0] for row in rows}))
         first_in_batch: dict[str, int] = {}
         inserted: list[int] = []
         statuses: list[AddResult] = []
+        later_legs: list[int] = []  # rows that are further legs of a call: stored once the calls are in
         for index, row in enumerate(rows):
             call_id = row[0]
             stored_digest = known.get(call_id)
@@ -170,10 +176,25 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
                 first_index = first_in_batch.get(call_id)
                 first = (self._get_with(conn, call_id) if first_index is None
                          else _record_at(rows, records, first_index))
-                staging.record_conflict(conn, first, _record_at(rows, records, index))
+                second = _record_at(rows, records, index)
+                if legs.are_legs(first, second):
+                    later_legs.append(index)
+                    statuses.append(AddResult(call_id, AddStatus.LEG))
+                    continue
+                staging.record_conflict(conn, first, second)
                 statuses.append(AddResult(call_id, AddStatus.CONFLICT))
         conn.executemany(_INSERT_CALL, [rows[index] for index in inserted])
-        return statuses, inserted
+        return statuses, inserted, later_legs
+
+    def _add_leg(self, conn: sqlite3.Connection, leg: CallRecord) -> AddResult:
+        """Store a further leg of a stored call (``hangup.store.legs``), against the call's row as it is now."""
+        kept = self._get_with(conn, leg.id)
+        if kept is None:  # cannot happen: the call was stored before or earlier in this transaction
+            raise StoreError(f"call {leg.id} vanished while storing its leg {leg.leg_id}")
+        status, against = legs.add_leg(conn, kept, leg, self._hooks)
+        if status is AddStatus.CONFLICT:
+            staging.record_conflict(conn, against, leg)
+        return AddResult(leg.id, status)
 
     @staticmethod
     def _get_with(conn: sqlite3.Connection, call_id: str) -> CallRecord | None:

@@ -21,8 +21,8 @@ import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
 
 from hangup.records import CallRecord
-from hangup.store import sql
-from hangup.store.base import SourceWriteHook, StagedResult, WriteHook
+from hangup.store import legs, sql
+from hangup.store.base import AddStatus, SourceWriteHook, StagedResult, WriteHook
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES, call_column_types
 
 TABLE = "staged_calls"
@@ -108,15 +108,23 @@ def move(conn: sqlite3.Connection, alias: str, hooks: Sequence[WriteHook]) -> St
                  "ON CONFLICT DO NOTHING")
     inserted = conn.total_changes - changes
     staged = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-    duplicates = conflicts = 0
+    counts = {AddStatus.DUPLICATE: 0, AddStatus.CONFLICT: 0, AddStatus.LEG: 0}
+    later_legs: list[int] = []
     if inserted < staged:
-        duplicates, conflicts = _repeats(conn, table, stored_before)
+        later_legs = _repeats(conn, table, stored_before, counts)
         where = "rowid NOT IN (SELECT rowid FROM temp.staged_repeats)"
     # The reading process's rollup sums count every staged row: right only when every one was new.
     sums = f"{alias}.{SUMS}" if inserted == staged and _has_table(conn, alias, SUMS) else None
     if inserted:
         _run_hooks(conn, hooks, table, where, sums)
-    return StagedResult(inserted, duplicates, conflicts)
+    # after the hooks: a further leg takes back what they counted for its call's row (``hangup.store.legs``)
+    for rowid in later_legs:
+        second = sql.row_record(conn.execute(f"SELECT {_COLUMNS} FROM {table} WHERE rowid = ?", (rowid,)).fetchone())
+        status, first = legs.add_leg(conn, _stored(conn, second.id), second, hooks)
+        counts[status] += 1
+        if status is AddStatus.CONFLICT:
+            record_conflict(conn, first, second)
+    return StagedResult(inserted, counts[AddStatus.DUPLICATE], counts[AddStatus.CONFLICT], counts[AddStatus.LEG])
 
 
 def _has_table(conn: sqlite3.Connection, alias: str, name: str) -> bool:
@@ -124,9 +132,10 @@ def _has_table(conn: sqlite3.Connection, alias: str, name: str) -> bool:
                         (name,)).fetchone() is not None
 
 
-def _repeats(conn: sqlite3.Connection, table: str, stored_before: int) -> tuple[int, int]:
+def _repeats(conn: sqlite3.Connection, table: str, stored_before: int, counts: dict[AddStatus, int]) -> list[int]:
     """Find the staged rows that were not inserted (their call was stored before, or staged earlier in the
-    batch), list them in ``temp.staged_repeats`` and count them as duplicates and conflicts."""
+    batch), list them in ``temp.staged_repeats``, count the duplicates and conflicts among them and return
+    the rows that may be further legs of their call (``hangup.store.legs``), to be stored after the hooks."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS staged_repeats (rowid INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM temp.staged_repeats")
     staged = conn.execute(f"SELECT rowid, id FROM {table} ORDER BY rowid").fetchall()
@@ -145,16 +154,26 @@ def _repeats(conn: sqlite3.Connection, table: str, stored_before: int) -> tuple[
     differing = conn.execute(
         f"SELECT s.rowid FROM {table} s JOIN temp.staged_repeats r ON r.rowid = s.rowid "
         f"LEFT JOIN calls c ON c.id = s.id WHERE c.id IS NULL OR NOT ({_SAME_FACTS})").fetchall()
-    duplicates, conflicts = len(repeats) - len(differing), 0
+    counts[AddStatus.DUPLICATE] += len(repeats) - len(differing)
+    later_legs: list[int] = []
     for (rowid,) in differing:
         row = conn.execute(f"SELECT {_COLUMNS} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
         kept = conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (row[0],)).fetchone()
         if kept is not None and sql.row_digest(kept) == sql.row_digest(row):
-            duplicates += 1
+            counts[AddStatus.DUPLICATE] += 1
             continue
-        conflicts += 1
-        record_conflict(conn, sql.row_record(kept) if kept is not None else None, sql.row_record(row))
-    return duplicates, conflicts
+        first, second = (sql.row_record(kept) if kept is not None else None), sql.row_record(row)
+        if legs.are_legs(first, second):
+            later_legs.append(rowid)
+            continue
+        counts[AddStatus.CONFLICT] += 1
+        record_conflict(conn, first, second)
+    return later_legs
+
+
+def _stored(conn: sqlite3.Connection, call_id: str) -> CallRecord:
+    """A call's row as it is now (an earlier leg of the batch may have changed it)."""
+    return sql.row_record(conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (call_id,)).fetchone())
 
 
 def record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:

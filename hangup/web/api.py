@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
 from hangup.errors import NotFound, PayloadError
+from hangup.legs import leg_json
 from hangup.records import CallRecord
 from hangup.store.base import CallQuery, Store
 from hangup.store.export import csv_lines, jsonl_lines
@@ -85,8 +86,10 @@ async def call_detail(request: Request) -> Response:
         return JSONBody({"ok": True, **ingest.status(record)})
     record = await _found(store, call_id)
     conflicts = await run_in_threadpool(store.conflicts, record.id)
+    legs = await run_in_threadpool(store.legs, record.id)
     body: dict[str, Any] = {"ok": True, **ingest.explain(record)}
     body["conflicts"] = [_conflict_json(c) for c in conflicts]
+    body["legs"] = [leg_json(leg) for leg in legs]
     return JSONBody(body)
 
 

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from hangup import ingest
 from hangup.causes import default_catalog
 from hangup.errors import NotFound
+from hangup.legs import leg_json
 from hangup.records import CallRecord
 from hangup.stats.labels import duration, value_label
 from hangup.store.base import Store
@@ -119,7 +120,8 @@ async def call_data(request: Request) -> dict[str, Any]:
     explained = ingest.explain(record)
     codes = explained["codes"]
     codes.extend(_extra_codes(record, {c["ref"] for c in codes}))
-    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record)}
+    legs = [leg_json(leg) for leg in await run_in_threadpool(store.legs, record.id)]
+    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record), "legs": legs}
 
 
 calls_html, calls_json = page("calls.html", calls_data)

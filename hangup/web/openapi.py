@@ -118,7 +118,7 @@ _STATUS_SCHEMA: dict[str, Any] = {
 _ACCEPTED = _json("Stored durably (or a repeat of a stored call)", {
     "type": "object", "required": ["ok"],
     "properties": {"ok": {"const": True}, "stored": {"type": "boolean"}, "id": _STRING,
-                   "status": {"enum": ["inserted", "duplicate", "conflict"]},
+                   "status": {"enum": ["inserted", "duplicate", "conflict", "leg"]},
                    "flags": {"type": "array", "items": _STRING}},
 })
 _CALLBACK_ERRORS = {
@@ -177,12 +177,12 @@ _STATIC_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "JSON Lines", "content": {
             "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
     "/api/calls/{id}": {"get": {
-        "summary": "One call: classification, flags, every code explained, raw request, conflicts",
+        "summary": "One call: classification, flags, every code explained, raw request, conflicts, legs",
         "operationId": "getCall", "tags": ["calls"], "security": [{"bearer": []}, {}],
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING,
                         "description": "hangup id or the platform's call id"}],
         "responses": {"200": _json("The call explained", {"type": "object", "required": [
-            "ok", "call", "status", "flags", "codes", "raw", "conflicts"]}),
+            "ok", "call", "status", "flags", "codes", "raw", "conflicts", "legs"]}),
             "404": _error("No such call"), **_API_ERRORS}}},
     "/api/calls/{id}/status": {"get": {
         "summary": "Did the call end normally, and why did it end?", "operationId": "getCallStatus",

@@ -91,7 +91,7 @@ def test_ingest_reads_recorded_urls_and_quarantines_bad_lines(tmp_path: Path) ->
     source.write_text(example + "\n# a comment\n\nsid=broken\n" + example)
     url = f"sqlite:///{tmp_path}/c.db"
     code, out = run("ingest", str(source), "--db", url, "--quiet")
-    assert code == 0 and "1 inserted, 1 duplicate, 0 conflict, 0 ignored, 1 rejected" in out
+    assert code == 0 and "1 inserted, 1 duplicate, 0 conflict, 0 leg, 0 ignored, 1 rejected" in out
     code, out = run("quarantine", "list", "--db", url, "--json")
     (entry,) = [json.loads(line) for line in out.splitlines()]
     assert entry["query"] == "sid=broken" and entry["status"] == 400

@@ -72,18 +72,15 @@ LEGS = [
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_talk_time_of_rows_sharing_a_uniqueid_is_reported(tmp_path: Path, store: Store, parallel: bool) -> None:
+def test_rows_sharing_a_uniqueid_are_legs_of_one_call(tmp_path: Path, store: Store, parallel: bool) -> None:
     path = tmp_path / "Master.csv"
     path.write_text("\n".join(LEGS) + "\n")
     summary = Importer(store, parallel=parallel).run([str(path)], "asterisk-csv")
-    assert (summary.imported, summary.conflicts) == (1, 1)
-    assert summary.conflict_talk_seconds == 183
+    assert (summary.imported, summary.legs, summary.conflicts, summary.conflict_talk_seconds) == (1, 1, 0, 0)
     (stored,) = store.iter_calls(CallQuery())
-    assert summary.conflict_calls == [stored.id]
-    (conflict,) = store.conflicts(stored.id)
-    assert conflict.differences["duration"] == [0, 183]  # kept, and named by the summary
-    assert f"183 s of talk time the stored calls lack (rows sharing a call id: legs, transfers); see hangup " \
-           f"calls show {stored.id}" in describe(summary)
+    assert stored.duration == 183 and store.conflicts(stored.id) == []
+    assert [leg.duration for leg in store.legs(stored.id)] == [0, 183]
+    assert "legs 1" in describe(summary)
 
 
 @pytest.mark.parametrize(("record", "fmt"), [("twilio/python-sdk-call-pages.export.json", "twilio"),

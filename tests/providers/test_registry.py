@@ -104,5 +104,6 @@ def test_central_tables_are_built_from_the_adapters() -> None:
     rows = {row.name: row for row in registry.setting_rows()}
     assert rows["plivo_auth_token"].kind == "secret" and rows["plivo_accept_unsigned"].kind == "bool"
     assert set(registry.import_formats()) == {"planet-urls", "plivo", "twilio", "telnyx", "vonage", "freeswitch-json",
-                                              "freeswitch-csv", "asterisk-csv", "callcenter", "kamailio-log"}
+                                              "freeswitch-csv", "asterisk-csv", "asterisk-cel", "callcenter",
+                                              "kamailio-log"}
     assert list(FORMATS)[:2] == ["jsonl", "csv"] and set(registry.import_formats()) <= set(FORMATS)

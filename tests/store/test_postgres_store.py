@@ -155,12 +155,17 @@ def test_a_conflicting_delivery_on_another_node_is_recorded_there(postgres_url: 
 def test_retention_drops_whole_months_and_what_they_held(postgres_url: str) -> None:
     store = PostgresStore(postgres_url, retention_months=2, migrations=MIGRATIONS)
     now = at(2026, 6, 10)
-    old, kept = ended(1, at(2026, 1)), ended(2, at(2026, 5))
+    # each call made of two legs (``hangup.legs``): the dropped call's legs go with it
+    old, kept = (dataclasses.replace(ended(n, at(2026, month)), leg_id="a") for n, month in ((1, 1), (2, 5)))
     store.retention_months = 0  # store both before retention applies, as if configured later
     attach_rollups(store)
     store.add_many([old, kept])
+    store.add_many([dataclasses.replace(c, leg_id="b", duration=c.duration + 1) for c in (old, kept)])
+    assert scalar(postgres_url, "SELECT COUNT(*) FROM call_legs") == 4
     store.retention_months = 2
     assert store.maintain(now) == ["calls_p202601"]
+    assert scalar(postgres_url, "SELECT COUNT(*) FROM call_legs WHERE call_id = %s", (kept.id,)) == 2
+    assert scalar(postgres_url, "SELECT COUNT(*) FROM call_legs") == 2
     assert "calls_p202605" in store.partitions() and "calls_p202601" not in store.partitions()
     assert [c.id for c in store.iter_calls(CallQuery())] == [kept.id]
     assert scalar(postgres_url, "SELECT COUNT(*) FROM call_keys") == 1
