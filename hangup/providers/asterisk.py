@@ -10,6 +10,8 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 
 * id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``.
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
+* route: the peer (endpoint or trunk) of ``dstchannel``: ``PJSIP/carrier-0000002a`` → ``carrier``
+  (channel names are ``TECH/resource-sequence``, ``ast_channel_alloc`` in ``main/channel.c``).
 * times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
   ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
 * cause chain: ``q850:<hangupcause>`` and ``asterisk-dialstatus:<dialstatus>`` when the dialplan
@@ -66,6 +68,7 @@ DISPOSITION = "disposition"
 UNIQUEID = "uniqueid"
 LINKEDID = "linkedid"
 CHANNEL = "channel"
+DSTCHANNEL = "dstchannel"
 USERFIELD = "userfield"
 HANGUPCAUSE = "hangupcause"
 DIALSTATUS = "dialstatus"
@@ -115,6 +118,15 @@ def userfield_values(userfield: str) -> dict[str, str]:
     return values
 
 
+_CHANNEL_PEER = re.compile(r"^[^/]+/(.+?)(?:-[0-9a-fA-F]{6,})?(?:;[0-9]+)?$")
+
+
+def channel_peer(channel: str) -> str:
+    """The peer of a channel name (``SIP/trunk-00000012`` → ``trunk``); the name itself when it has no peer."""
+    match = _CHANNEL_PEER.match(channel.strip())
+    return match.group(1) if match else channel.strip()
+
+
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one CDR (CDR variable names as keys)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
@@ -125,6 +137,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
         draft.error(UNIQUEID, "required (or linkedid, or channel and start)")
     draft.from_user_id = row.get(SRC, "")
     draft.to_user_id = row.get(DST, "")
+    draft.route = channel_peer(row.get(DSTCHANNEL, ""))
     draft.setup_time = draft.timestamp(START, row.get(START))
     draft.start_time = draft.timestamp(ANSWER, row.get(ANSWER))
     draft.end_time = draft.timestamp(END, row.get(END))

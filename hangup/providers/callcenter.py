@@ -51,6 +51,7 @@ CALL_ID = ("call_id", "id", "uuid", "callid")
 FROM = ("from", "caller", "from_number", "caller_number")
 TO = ("to", "callee", "to_number", "destination")
 DIRECTION = "direction"
+ROUTE = ("route", "trunk", "gateway", "carrier")  # the carrier, trunk or next hop the call went through
 CALL_STATUS = "call_status"
 LAST_RESPONSE_CODE = "last_response_code"
 BYE_REASON = "bye_reason"
@@ -84,6 +85,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
         draft.error(CALL_ID[0], "required")
     draft.from_user_id = _first(row, FROM)
     draft.to_user_id = _first(row, TO)
+    draft.route = _first(row, ROUTE)
     draft.direction = DIRECTIONS.get(row.get(DIRECTION, "").lower(), "unknown")
     draft.setup_time = draft.timestamp(START_TIME, row.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, row.get(ANSWER_TIME))

@@ -68,6 +68,9 @@ UUID = "uuid"
 DIRECTION = "direction"
 CALLER = ("caller_id_number", "sip_from_user")
 CALLEE = ("destination_number", "sip_req_user", "sip_to_user")
+#: The route, best first: the gateway a bridge went out through (mod_sofia ``sip_gateway_name``), else the host
+#: of the Request-URI the leg was sent to (``sip_req_host``).
+ROUTE = ("sip_gateway_name", "sip_req_host")
 START_EPOCH = "start_epoch"
 ANSWER_EPOCH = "answer_epoch"
 END_EPOCH = "end_epoch"
@@ -202,6 +205,7 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
         draft.error(f"{VARIABLES}.{UUID}", "required")
     draft.from_user_id = next((variables[k] for k in CALLER if variables.get(k)), "")
     draft.to_user_id = next((variables[k] for k in CALLEE if variables.get(k)), "")
+    draft.route = next((variables[k] for k in ROUTE if variables.get(k)), "")
     disposition = variables.get(SIP_HANGUP_DISPOSITION, "").strip().lower()
     direction = leg_direction(cdr, variables, disposition)
     draft.direction = DIRECTIONS.get(direction, "unknown")

@@ -37,6 +37,7 @@ from hangup.providers._common import (
     credential,
     credential_settings,
     header,
+    own_number,
     parse_time,
     ref,
     stored_form,
@@ -94,6 +95,8 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     draft.from_user_id = params.get(FROM, "")
     draft.to_user_id = params.get(TO, "")
     draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
+    # Plivo reports no trunk or application on a call: its route is the account's own number on it.
+    draft.route = own_number(draft.direction, draft.from_user_id, draft.to_user_id)
     draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))

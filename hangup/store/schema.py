@@ -145,9 +145,14 @@ HEARTBEAT_UPSERT = (
     "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
+#: Columns of the route and the normalised numbers (``hangup.routes``, ``hangup.numbers``), added by ``0010``.
+ROUTE_COLUMNS = ("route", "from_e164", "from_country", "to_e164", "to_country", "to_number_type", "to_prefix")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
+    Migration("0010_call_routes", tuple(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''"
+                                        for name in ROUTE_COLUMNS)),
 )
