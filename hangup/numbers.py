@@ -151,13 +151,23 @@ class Parties(NamedTuple):
 NO_PARTIES = Parties("", "", "", "", "", "")
 
 
+def caller_fields(provider: str, caller: str) -> tuple[str, str]:
+    """``(from_e164, from_country)`` of a raw caller of ``provider``."""
+    a = normalise(caller, _plan.region(provider)) if caller else NOT_A_NUMBER
+    return a.e164, a.country
+
+
+def callee_fields(provider: str, callee: str) -> tuple[str, str, str, str]:
+    """``(to_e164, to_country, to_number_type, to_prefix)`` of a raw callee of ``provider``."""
+    b = normalise(callee, _plan.region(provider)) if callee else NOT_A_NUMBER
+    return b.e164, b.country, b.type, b.e164[1:1 + _plan.prefix_depth]
+
+
 def parties(provider: str, caller: str, callee: str) -> Parties:
     """The record's number fields of a call of ``provider`` from ``caller`` to ``callee`` (raw values)."""
-    region = _plan.region(provider)
-    a = normalise(caller, region) if caller else NOT_A_NUMBER
-    b = normalise(callee, region) if callee else NOT_A_NUMBER
-    return Parties(a.e164, a.country, b.e164, b.country, b.type, b.e164[1:1 + _plan.prefix_depth])
+    return Parties(*caller_fields(provider, caller), *callee_fields(provider, callee))
 
 
-__all__ = ["CACHE_SIZE", "NOT_A_NUMBER", "NO_PARTIES", "Number", "NumberPlan", "Parties", "configure",
+__all__ = ["CACHE_SIZE", "NOT_A_NUMBER", "NO_PARTIES", "Number", "NumberPlan", "Parties", "callee_fields",
+           "caller_fields", "configure",
            "normalise", "parse_regions", "parties", "plan", "telephone_part"]

@@ -169,7 +169,7 @@ class RecordDraft:
             q850=verdict.q850,
             sip=verdict.sip,
             flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
-            route=route_of(self.route) if self.route else "",
+            route=route_of(self.route),
             from_e164=numbers.from_e164,
             from_country=numbers.from_country,
             to_e164=numbers.to_e164,
