@@ -27,8 +27,9 @@ from typing import Any
 from hangup.errors import StoreError
 from hangup.stats.buckets import MINUTE, prune_before
 from hangup.stats.db import StatsDB
-from hangup.stats.rollups import TABLE, paramstyle_of, sql
+from hangup.stats.rollups import TABLE, sql
 from hangup.store import Store
+from hangup.store.database import paramstyle_of
 from hangup.store.postgres_schema import lock_key
 from hangup.store.url import parse_url
 from hangup.store.writer import WriterBackedStore

@@ -21,8 +21,9 @@ from hangup.records import CallRecord
 from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
+from hangup.stats.fold import fold, fold_table
 from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
-from hangup.store.database import to_paramstyle
+from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
@@ -64,14 +65,9 @@ Key = tuple[int, str, int, str]
 sql = to_paramstyle
 
 
-def paramstyle_of(conn: Any) -> str:
-    module = type(conn).__module__
-    return "qmark" if module.startswith("sqlite3") else "format"
-
-
 #: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).
 GROUP_COLUMNS = ("outcome", "call_end_reason", "terminate", "cause", "ended_by", "fault", "call_type", "direction",
-                 "from_service_id", "to_service_id", "provider")
+                 "from_service_id", "to_service_id", "provider", "route", "to_country", "to_prefix", "from_country")
 #: Every record field a dimension key or a counter other than the sums depends on: calls equal on these
 #: (and in the same minute, with the same top-dimension values) add the same rollup keys and the same 0/1
 #: counters, so a batch is grouped on them first and each group expanded once. A dimension reading another
@@ -204,6 +200,7 @@ def apply(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = N
 
 
 def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = None) -> int:
+    acc = fold(conn, acc)  # capped dimensions: values beyond their day's cap count under OTHER
     # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
     params = [(*key, *sums) for key, sums in sorted(acc.items())
               if minute_floor is None or key[0] != MINUTE or key[2] >= minute_floor]
@@ -243,6 +240,7 @@ class RollupHook:
         if sums is None:
             apply_source(conn, table, where, params, self.minute_floor())
         else:
+            fold_table(conn, sums)
             conn.execute(_upsert_from(sums, self.minute_floor()))
 
 
@@ -272,9 +270,10 @@ def _upsert_from(table: str, minute_floor: int | None = None) -> str:
     """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, but for minute
     keys before ``minute_floor``."""
     kept = "true" if minute_floor is None else f"(level <> {MINUTE} OR bucket >= {int(minute_floor)})"
+    # Summed per key: ``fold_table`` may have folded several values of a key's day into OTHER.
     return (
-        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {table} WHERE {kept} "
-        f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {', '.join(KEY)}, {_SUM_COUNTERS} FROM {table} WHERE {kept} "
+        f"GROUP BY {', '.join(KEY)} ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
         + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
     )
 
@@ -317,6 +316,7 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
     for statement in statements(table, where):
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
+    fold_table(conn, _BATCH_KEYS)
     conn.execute(_upsert_from(_BATCH_KEYS, minute_floor))
     return touched
 
@@ -349,6 +349,7 @@ def _apply_source_postgres(conn: Any, table: str, where: str, params: Sequence[A
             cur.execute(text)
     cur.execute(f"SELECT COUNT(*) FROM pg_{_BATCH_KEYS}")
     touched = int(cur.fetchone()[0])
+    fold_table(conn, f"pg_{_BATCH_KEYS}")
     cur.execute(_upsert_from(f"pg_{_BATCH_KEYS}", minute_floor))
     return touched
 

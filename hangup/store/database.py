@@ -41,6 +41,11 @@ CHECKPOINT_PAGES = 3000
 _DEFAULT_BATCH = 256
 
 
+def paramstyle_of(conn: Any) -> str:
+    """The placeholder style of a DB-API connection: ``qmark`` for sqlite3, ``format`` for psycopg."""
+    return "qmark" if type(conn).__module__.startswith("sqlite3") else "format"
+
+
 def to_paramstyle(statement: str, paramstyle: str) -> str:
     """``statement`` written with ``?`` placeholders, in a driver's style (``qmark`` or ``format``)."""
     if paramstyle == "qmark":
