@@ -8,6 +8,7 @@ equal. Every expression mirrors ``hangup.stats.totals.counters`` and the dimensi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hangup.bounds import MAX_DURATION
@@ -108,3 +109,15 @@ def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, T
     clause, params = _where(window)
     rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params, paramstyle)
     return {int(row[0]): Totals.from_row(row[1:]) for row in rows}
+
+
+def series_by_value(conn: Any, window: Window, size: int, dim: str, values: Sequence[str], paramstyle: str
+                    ) -> dict[tuple[str, int], Totals]:
+    """Totals per (value of ``dim``, bucket of ``size`` seconds), for the given values only."""
+    bucket, expr = f"ended_at - (ended_at % {int(size)})", DIMENSION_SQL[dim]
+    clause, params = _where(window)
+    marks = ", ".join("?" * len(values))
+    clause = f"{clause} AND {expr} IN ({marks})" if clause else f" WHERE {expr} IN ({marks})"
+    rows = _run(conn, f"SELECT {expr}, {bucket}, {SUMS} FROM calls{clause} GROUP BY {expr}, {bucket}",
+                [*params, *values], paramstyle)
+    return {(str(row[0]), int(row[1])): Totals.from_row(row[2:]) for row in rows}

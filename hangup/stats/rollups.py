@@ -421,3 +421,14 @@ def series(conn: Any, start: int, end: int, size: int, dim: str = ALL, value: st
     cur = conn.cursor()
     cur.execute(sql(query, paramstyle_of(conn)), [size, dim, value, floor(start, size), end])
     return {int(row[0]): Totals.from_row(row[1:]) for row in cur.fetchall()}
+
+
+def series_by_value(conn: Any, start: int, end: int, size: int, dim: str, values: Sequence[str]
+                    ) -> dict[tuple[str, int], Totals]:
+    """Totals per (value, bucket of ``size`` seconds) of the given values of ``dim``, in one query."""
+    marks = ", ".join("?" * len(values))
+    query = (f"SELECT value, bucket, {_SUMS} FROM {TABLE} WHERE level = ? AND dim = ? AND bucket >= ? AND bucket < ? "
+             f"AND value IN ({marks}) GROUP BY value, bucket")
+    cur = conn.cursor()
+    cur.execute(sql(query, paramstyle_of(conn)), [size, dim, floor(start, size), end, *values])
+    return {(row[0], int(row[1])): Totals.from_row(row[2:]) for row in cur.fetchall()}

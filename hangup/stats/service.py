@@ -66,6 +66,10 @@ class StatsService:
                 return rollups.totals(conn, window.start, window.end, *key), "rollups"
             return raw.totals(conn, window, self.db.paramstyle), "raw"
 
+    def totals_by(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
+        """Totals per value of the ordinary dimension ``by`` over ``window`` (aligned), and their source."""
+        return self._breakdown(self.aligned(window), by)
+
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:
             if not window.filters:
