@@ -183,7 +183,8 @@ each = "route"
 @pytest.fixture
 def one_route_dropping(tmp_path: Path) -> Iterator[StatsService]:
     steady = list(traffic.generate(3600, T0, T0 + 180 * MINUTE, seed=9))
-    routed = [dataclasses.replace(c, route=("carrier-a", "carrier-b", "carrier-c")[i % 3]) for i, c in enumerate(steady)]
+    routes = ("carrier-a", "carrier-b", "carrier-c")
+    routed = [dataclasses.replace(c, route=routes[i % 3]) for i, c in enumerate(steady)]
     failing = traffic.generate(1200, T0, T0 + 180 * MINUTE, seed=10, shift=_drops((60, 90)))
     yield from _service(tmp_path, routed + [dataclasses.replace(c, route="carrier-bad") for c in failing])
 
