@@ -112,12 +112,12 @@ def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, T
 
 
 def series_by_value(conn: Any, window: Window, size: int, dim: str, values: Sequence[str], paramstyle: str
-                    ) -> dict[tuple[str, int], Totals]:
-    """Totals per (value of ``dim``, bucket of ``size`` seconds), for the given values only."""
+                    ) -> dict[tuple[str, int], tuple[int, int]]:
+    """(attempts, answered) per (value of ``dim``, bucket of ``size`` seconds), for the given values only."""
     bucket, expr = f"ended_at - (ended_at % {int(size)})", DIMENSION_SQL[dim]
     clause, params = _where(window)
     marks = ", ".join("?" * len(values))
     clause = f"{clause} AND {expr} IN ({marks})" if clause else f" WHERE {expr} IN ({marks})"
-    rows = _run(conn, f"SELECT {expr}, {bucket}, {SUMS} FROM calls{clause} GROUP BY {expr}, {bucket}",
+    rows = _run(conn, f"SELECT {expr}, {bucket}, COUNT(*), SUM(answered) FROM calls{clause} GROUP BY {expr}, {bucket}",
                 [*params, *values], paramstyle)
-    return {(str(row[0]), int(row[1])): Totals.from_row(row[2:]) for row in rows}
+    return {(str(row[0]), int(row[1])): (int(row[2]), int(row[3] or 0)) for row in rows}

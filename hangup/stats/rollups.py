@@ -423,12 +423,27 @@ def series(conn: Any, start: int, end: int, size: int, dim: str = ALL, value: st
     return {int(row[0]): Totals.from_row(row[1:]) for row in cur.fetchall()}
 
 
+def summed_breakdown(conn: Any, start: int, end: int, dim: str) -> dict[str, Totals]:
+    """``breakdown`` of an ordinary dimension summed in SQL: one statement whose ``UNION ALL`` branches are the
+    pieces' range scans, grouped once, so a dimension with hundreds of values returns one row per value
+    instead of one per value and piece (the routes page over 30 days: 500 rows, not 2,000)."""
+    pieces = decompose(start, end)
+    if not pieces:
+        return {}
+    columns = ", ".join(COUNTERS)
+    union = " UNION ALL ".join(f"SELECT value, {columns} FROM {TABLE} WHERE {_PIECE}" for _ in pieces)
+    query = sql(f"SELECT value, {_SUMS} FROM ({union}) AS pieces GROUP BY value", paramstyle_of(conn))
+    cur = conn.cursor()
+    cur.execute(query, [x for size, lo, hi in pieces for x in (size, dim, lo, hi)])
+    return {row[0]: Totals.from_row(row[1:]) for row in cur.fetchall()}
+
+
 def series_by_value(conn: Any, start: int, end: int, size: int, dim: str, values: Sequence[str]
-                    ) -> dict[tuple[str, int], Totals]:
-    """Totals per (value, bucket of ``size`` seconds) of the given values of ``dim``, in one query."""
+                    ) -> dict[tuple[str, int], tuple[int, int]]:
+    """(attempts, answered) per (value, bucket of ``size`` seconds) of the given values of ``dim``, in one query."""
     marks = ", ".join("?" * len(values))
-    query = (f"SELECT value, bucket, {_SUMS} FROM {TABLE} WHERE level = ? AND dim = ? AND bucket >= ? AND bucket < ? "
-             f"AND value IN ({marks}) GROUP BY value, bucket")
+    query = (f"SELECT value, bucket, SUM(attempts), SUM(answered) FROM {TABLE} WHERE level = ? AND dim = ? "
+             f"AND bucket >= ? AND bucket < ? AND value IN ({marks}) GROUP BY value, bucket")
     cur = conn.cursor()
     cur.execute(sql(query, paramstyle_of(conn)), [size, dim, floor(start, size), end, *values])
-    return {(row[0], int(row[1])): Totals.from_row(row[2:]) for row in cur.fetchall()}
+    return {(row[0], int(row[1])): (int(row[2]), int(row[3])) for row in cur.fetchall()}

@@ -113,12 +113,12 @@ def _sparks(service: StatsService, window: Window, size: int, dim: str, values: 
             found = series_by_value(conn, start, window.end, size, dim, values)
         else:
             found = raw.series_by_value(conn, replace(window, start=start), size, dim, values, service.db.paramstyle)
-    asr = METRICS["asr"]
-    empty = Totals()
-    return {value: [{"t": t, "attempts": (found.get((value, t)) or empty).attempts,
-                     "asr": asr(found.get((value, t)) or empty, 1)}
-                    for t in range(start, window.end, size)]
+    return {value: [_point(t, *found.get((value, t), (0, 0))) for t in range(start, window.end, size)]
             for value in values}
+
+
+def _point(t: int, attempts: int, answered: int) -> dict[str, Any]:
+    return {"t": t, "attempts": attempts, "asr": answered / attempts if attempts else None}
 
 
 __all__ = ["KPIS", "SORTS", "descending", "route_table", "spark_size"]

@@ -68,7 +68,11 @@ class StatsService:
 
     def totals_by(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         """Totals per value of the ordinary dimension ``by`` over ``window`` (aligned), and their source."""
-        return self._breakdown(self.aligned(window), by)
+        window = self.aligned(window)
+        if window.filters:
+            return self._breakdown(window, by)
+        with self.db.reading() as conn:
+            return rollups.summed_breakdown(conn, window.start, window.end, by), "rollups"
 
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:
