@@ -29,6 +29,8 @@ WEEK = 7 * DAY
 #: KPI columns of a row (``pdd`` is the ``tta`` metric), and the orders a table can be sorted by.
 KPIS: Mapping[str, str] = {"asr": "asr", "ner": "ner", "acd": "acd", "pdd": "tta"}
 SORTS = ("attempts", *KPIS, "value", "failed")
+#: The counters the KPIs read: all last week's figures need.
+KPI_COUNTERS = ("attempts", "answered", "ner_ok", "duration_sum", "tta_sum", "tta_count")
 #: Most sparkline points: a window's buckets are hours up to this many, else days.
 SPARK_POINTS = 48
 
@@ -60,7 +62,7 @@ def route_table(service: StatsService, window: Window, by: str = "route", *, sor
     window = service.aligned(window)
     found, source = service.totals_by(window, dim.id)
     earlier = replace(window, start=window.start - WEEK, end=window.end - WEEK)
-    before, _ = service.totals_by(earlier, dim.id)
+    before, _ = service.totals_by(earlier, dim.id, KPI_COUNTERS)
     total = sum(t.attempts for t in found.values())
     rows = [_row(dim.id, value, t, before.get(value, Totals()), total, m) for value, t in found.items()]
     rows = _sorted(rows, sort, descending)
