@@ -92,7 +92,7 @@ TIMEOUTS = frozenset({"no_answer", "no_response", "lifetime"})
 RETRIED = frozenset({401, 407}) | frozenset(range(300, 400))
 #: The facts kept in ``extra`` as sent.
 KEPT = (EVENT, FROM_URI, TO_URI, SETUP_TIME, RING_TIME, ANSWER_TIME, END_TIME, FINAL_CODE, FINAL_REASON,
-        FINAL_REPLY_BY, BYE_BY, CANCELED, REASONS, CANCEL_REASONS, TIMEOUT, RELAY_ERROR)
+        FINAL_REPLY_BY, BYE_BY, CANCELED, REASONS, CANCEL_REASONS, TIMEOUT, RELAY_ERROR, NEXT_HOP)
 
 
 class Facts:
