@@ -224,14 +224,17 @@ def numbers_cost(n: int = 20_000, distinct: int = 2_000) -> None:
     numbers.configure(NumberPlan("US", {"asterisk": "DE"}))
     numbers.normalise.cache_clear()
     cold = finish_all()
-    warm = statistics.median(finish_all() for _ in range(3))
-    real = numbers.parties
-    numbers_module: Any = __import__("hangup.providers.draft", fromlist=["parties"])
-    numbers_module.parties = lambda *args: numbers.NO_PARTIES
-    try:
-        bare = statistics.median(finish_all() for _ in range(3))
-    finally:
-        numbers_module.parties = real
+    draft_module: Any = __import__("hangup.providers.draft", fromlist=["parties"])
+    real = draft_module.parties
+    runs: dict[str, list[float]] = {"bare": [], "warm": []}
+    for _ in range(5):  # alternated, best of 5 each: the shared machine's load changes by the second
+        draft_module.parties = lambda *args: numbers.NO_PARTIES
+        try:
+            runs["bare"].append(finish_all())
+        finally:
+            draft_module.parties = real
+        runs["warm"].append(finish_all())
+    bare, warm = min(runs["bare"]), min(runs["warm"])
     print(f"\nRecordDraft.finish(), {n:,} calls over {distinct:,} distinct numbers:")
     print(f"  without numbers {bare:.1f} µs, with numbers warm {warm:.1f} µs (+{warm - bare:.1f}), "
           f"cold cache {cold:.1f} µs (+{cold - bare:.1f})")

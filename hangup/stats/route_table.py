@@ -5,7 +5,10 @@ for each value of a route dimension (``ROUTE_DIMENSIONS``) over the window, its 
 PDD (hangup's ``pdd`` is the ``tta`` metric: set-up to answer), the failed calls per fault domain, a sparkline
 of attempts and ASR per bucket, and the same KPIs over the same window a week earlier with their change.
 Rows come from the rollups (a window with one rollup filter, or none) or from raw calls, with the
-same definitions; the sparkline reads one rollup level for the rows shown, in one query.
+same definitions; the sparkline reads one rollup level for the rows shown, in one query. A window longer
+than ``WHOLE_DAYS_AFTER`` is widened to whole UTC days, as top lists are (the answer carries the range used):
+a 30-day report then reads one day row per value and day instead of day, hour and minute pieces, a third of
+the rows (``docs/benchmarks.md``, "Routes").
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from hangup.errors import PayloadError
 from hangup.stats import raw
-from hangup.stats.buckets import DAY, HOUR, floor
+from hangup.stats.buckets import DAY, HOUR, MINUTE, floor
 from hangup.stats.dimensions import ROUTE_DIMENSIONS, get_dimension
 from hangup.stats.labels import value_label
 from hangup.stats.metrics import METRICS
@@ -31,6 +34,8 @@ KPIS: Mapping[str, str] = {"asr": "asr", "ner": "ner", "acd": "acd", "pdd": "tta
 SORTS = ("attempts", *KPIS, "value", "failed")
 #: The counters the KPIs read: all last week's figures need.
 KPI_COUNTERS = ("attempts", "answered", "ner_ok", "duration_sum", "tta_sum", "tta_count")
+#: Windows longer than this are read to whole UTC days.
+WHOLE_DAYS_AFTER = 7 * DAY
 #: Most sparkline points: a window's buckets are hours up to this many, else days.
 SPARK_POINTS = 48
 
@@ -59,7 +64,7 @@ def route_table(service: StatsService, window: Window, by: str = "route", *, sor
         raise PayloadError(f"unknown sort {sort!r}",
                            [{"field": "sort", "error": f"must be one of: {', '.join(SORTS)}"}])
     m = service.min_samples if min_samples is None else min_samples
-    window = service.aligned(window)
+    window = service.aligned(window, DAY if window.end - window.start > WHOLE_DAYS_AFTER else MINUTE)
     found, source = service.totals_by(window, dim.id)
     earlier = replace(window, start=window.start - WEEK, end=window.end - WEEK)
     before, _ = service.totals_by(earlier, dim.id, KPI_COUNTERS)

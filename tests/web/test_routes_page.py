@@ -142,3 +142,10 @@ def test_next_steps_show_backticks_as_code_spans(client: SyncClient) -> None:
 ])
 def test_code_spans_escape_everything_else(text: str, html: str) -> None:
     assert str(code_spans(text)) == html
+
+
+def test_a_window_longer_than_a_week_is_read_to_whole_days(client: SyncClient, fresh_store: Store) -> None:
+    since, until = START - 20 * 86400 + 777, END - 1234
+    answer = client.get(f"/api/stats/routes?since={since}&until={until}&min_samples=0").json()
+    assert (answer["from"], answer["to"]) == (since - since % 86400, until - until % 86400 + 86400)
+    assert answer["attempts"] == fresh_store.count() and answer["spark_bucket"] == 86400  # this week's and last
