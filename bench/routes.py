@@ -11,7 +11,9 @@
    prunes them after ``HANGUP_MINUTE_ROLLUP_DAYS`` and a 30-day question never reads them. Building 10 million
    ``CallRecord``s would take longer than the run and is not what is measured. Then ``route_table`` (the
    answer ``/routes``, ``/routes.json``, ``/api/stats/routes`` and ``hangup stats routes`` share) and the HTML
-   page through the app are timed over 30 days ending at an unaligned minute, best of 5 per dimension.
+   page through the app are timed over 30 days ending at an unaligned minute, best of 9 per dimension, against
+   the same dimension's ``/breakdowns`` answer (``StatsService.breakdown``: no last week, no sparklines, minute
+   edges) in the same run.
 2. **Rollup upkeep per call.** 20,000 generated calls with routes and numbers are summed and upserted
    (``rollups.apply``, the write hook's work, in batches of 500 on a SQLite store) with the route
    dimensions against without them (today's dimensions), alternated batch by batch in one run.
@@ -136,7 +138,7 @@ def load(path: Path, calls: int) -> int:
     return rows
 
 
-def best(fn: Callable[[], Any], runs: int = 5) -> float:
+def best(fn: Callable[[], Any], runs: int = 9) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -149,18 +151,21 @@ def page_times(path: Path) -> None:
     db = StatsDB(f"sqlite:///{path}")
     service = StatsService(db, minute_days=0, clock=lambda: END)
     window = Window(START, END)
-    print("| dimension | values | route_table ms | /routes page ms |")
-    print("|---|---:|---:|---:|")
+    print("| dimension | values | /breakdowns answer ms (baseline) | route_table ms | /routes page ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
     settings = load_settings({"HANGUP_DB": f"sqlite:///{path}"})
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         for dim in ROUTE_DIMENSIONS:
             answer = route_table(service, window, dim)
+            # the same dimension's breakdown as /breakdowns reads it (no last week, no sparklines), same run
+            base_ms = best(lambda dim=dim: service.breakdown(window, dim, limit=50))  # type: ignore[misc]
             table_ms = best(lambda dim=dim: route_table(service, window, dim))  # type: ignore[misc]
             url = f"/routes?since={START}&until={END}&by={dim}"
             response = client.get(url)
             assert response.status_code == 200, response.text[:500]
             page_ms = best(lambda url=url: client.get(url))  # type: ignore[misc]
-            print(f"| {dim} | {len(answer['rows']) + answer['more']} | {table_ms:.1f} | {page_ms:.1f} |")
+            print(f"| {dim} | {len(answer['rows']) + answer['more']} | {base_ms:.1f} | {table_ms:.1f} | {page_ms:.1f} "
+                  f"| {table_ms / base_ms:.2f} |")
     db.close()
 
 
