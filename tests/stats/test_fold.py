@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from hangup.composition import open_store
 from hangup.records import CallRecord
 from hangup.stats import rollups
 from hangup.stats.buckets import DAY, HOUR, MINUTE
+from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import CAPS, OTHER
 from hangup.stats.fold import fold, fold_table
 
@@ -20,7 +23,8 @@ BASE = CallRecord(id="x", provider="generic", provider_call_id="x", from_service
 
 
 def _calls(routes: list[str], at: int = DAY_START + 600) -> list[CallRecord]:
-    return [replace(BASE, id=f"{route}-{i}-{at}", route=route, end_time=at + i) for i, route in enumerate(routes)]
+    return [replace(BASE, id=f"{route}-{i}-{at}", provider_call_id=f"{route}-{i}-{at}", route=route, end_time=at + i)
+            for i, route in enumerate(routes)]
 
 
 @pytest.fixture(name="conn")
@@ -68,3 +72,32 @@ def test_a_staged_batch_folds_in_place(conn: sqlite3.Connection) -> None:
     conn.execute(rollups._upsert_from("staged"))
     day = _stored(conn, DAY)
     assert len(day) == cap + 1 and day[OTHER] == 5 and sum(day.values()) == len(routes)
+
+
+def _rebuilt_route_days(url: str) -> dict[str, int]:
+    """A day with more routes than the cap, stored without the write hook, then summed by ``apply_source`` (the
+    SQL path of bulk imports): the day keeps ``cap`` routes and OTHER, and every call."""
+    store = open_store(url)
+    cap = CAPS["route"]
+    store.add_many(_calls([f"r{i:05d}" for i in range(cap + 3)]))
+    db = StatsDB(url)
+    try:
+        db.write(lambda conn: rollups.apply_source(conn, "calls"))
+        rows = db.read(f"SELECT value, attempts FROM {rollups.TABLE} WHERE level = ? AND dim = 'route'", [DAY])
+        return {row[0]: int(row[1]) for row in rows}
+    finally:
+        db.close()
+        store.close()
+
+
+def _check_rebuilt(days: dict[str, int]) -> None:
+    assert len(days) == CAPS["route"] + 1 and days[OTHER] == 3 and sum(days.values()) == CAPS["route"] + 3
+
+
+def test_bulk_sums_fold_on_sqlite(tmp_path: Path) -> None:
+    _check_rebuilt(_rebuilt_route_days(f"sqlite:///{tmp_path}/calls.db"))
+
+
+@pytest.mark.postgres
+def test_bulk_sums_fold_on_postgres(postgres_url: str) -> None:
+    _check_rebuilt(_rebuilt_route_days(postgres_url))
