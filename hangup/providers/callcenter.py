@@ -5,7 +5,8 @@ The vocabulary is the FreeSWITCH-based contact centre's "Call Status and Bye Rea
 so the record layout is hangup's own (docs/providers.md): keys are matched case-insensitively with
 spaces, hyphens and underscores alike, so both ``Call Status`` and ``call_status`` work.
 
-* id: ``call_id`` (aliases ``id``, ``uuid``); parties: ``from``/``caller``, ``to``/``callee``.
+* id: ``call_id`` (aliases ``id``, ``uuid``); parties: ``from``/``caller``, ``to``/``callee``; route: ``route``
+  (aliases ``trunk``, ``gateway``, ``carrier``).
 * times: ``start_time`` (set-up), ``answer_time``, ``end_time`` (epoch seconds or ISO 8601);
   duration: ``duration`` (seconds of conversation).
 * cause chain: ``callcenter-status:<Call Status>`` first, because the status is the centre's own

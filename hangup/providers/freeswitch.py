@@ -7,6 +7,7 @@ mod_xml_cdr.c): ``cdr=<url-encoded JSON or XML>`` (form), ``cdr=<base64>``
 Where each canonical value comes from (all under ``variables``):
 
 * id: ``uuid`` (else the ``uuid`` query parameter mod_xml_cdr appends, without its ``a_`` prefix).
+* route: ``sip_gateway_name``, else ``sip_req_host`` (``ROUTE``).
 * parties: ``caller_id_number`` (else ``sip_from_user``), ``destination_number`` (else
   ``sip_req_user``, ``sip_to_user``); direction: ``direction`` (FreeSWITCH's view of the leg), else
   ``channel_data.direction``, else the other-leg references (``originating_leg_uuid`` or a call-flow

@@ -3,7 +3,8 @@
 Fields as documented by Plivo ("Hangup Causes", "Make a Call", "Request parameters") and seen in
 captured callbacks. Where each canonical value comes from:
 
-* id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``.
+* id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``; route: the account's own number
+  (``To`` inbound, ``From`` outbound; Plivo reports no trunk or application on a call).
 * times: ``StartTime`` (set-up), ``AnswerTime`` (answer, empty when unanswered), ``EndTime``;
   Plivo writes them as ``YYYY-MM-DD HH:MM:SS`` in the account's time zone (an Indian account's
   callback: ``StartTime=2024-09-26 14:05:08`` with ``SessionStart=2024-09-26 08:35:10.910772``, UTC;

@@ -8,7 +8,7 @@ flat form (``event_type`` and ``payload`` at the top) is read too. Where each va
 * id: ``payload.call_leg_id`` (unique per leg), else ``call_control_id``; ``call_session_id``
   (all legs of one call) stays in ``extra``.
 * parties: ``payload.from`` / ``payload.to``; direction: ``payload.direction`` when present
-  (``incoming``/``outgoing``; the hangup event usually has none).
+  (``incoming``/``outgoing``; the hangup event usually has none); route: ``payload.connection_id``.
 * times: ``payload.start_time`` (call start, before answer) → ``setup_time``;
   ``payload.end_time``, else ``data.occurred_at`` → ``end_time``. ``call.hangup`` carries no answer
   time: for a completed call ``duration`` is end minus start, which includes ringing (flagged

@@ -5,7 +5,8 @@ Twilio sends one callback per subscribed event (``initiated``, ``ringing``, ``an
 parse to ``None``. Where each canonical value comes from:
 
 * id: ``CallSid``; parties: ``From`` / ``To``; direction: ``Direction`` (``inbound``,
-  ``outbound-api``, ``outbound-dial``, ``trunking-*``).
+  ``outbound-api``, ``outbound-dial``, ``trunking-*``); route: ``TrunkSid`` (REST ``trunk_sid``), else the
+  account's own number (``To`` inbound, ``From`` outbound).
 * end time: ``Timestamp`` (RFC 2822); duration: ``CallDuration`` (seconds; ``Duration`` is
   minutes and stays in ``extra``); answer time: end time minus ``CallDuration`` (Twilio sends no
   answer time in the callback, so it is derived).

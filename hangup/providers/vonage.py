@@ -7,7 +7,7 @@ and vonage-python-sdk ``vonage_voice`` 1.4.0 (``CallState``). Where each value c
 
 * id: ``uuid`` (the leg), else ``call_uuid``; ``conversation_uuid`` stays in ``extra``.
 * parties: ``from`` / ``to`` (a string, or an object with ``number``/``uri``/``user``);
-  direction: ``direction``.
+  direction: ``direction``; route: ``network`` (MCC-MNC or a label), else the account's own number.
 * times: ``start_time`` (answer) and ``end_time`` on ``completed``, else ``timestamp`` as end;
   duration: ``duration`` (seconds).
 * cause chain: ``vonage-detail:<detail>`` (failed/rejected/unanswered refinements) →
