@@ -149,3 +149,10 @@ def test_a_window_longer_than_a_week_is_read_to_whole_days(client: SyncClient, f
     answer = client.get(f"/api/stats/routes?since={since}&until={until}&min_samples=0").json()
     assert (answer["from"], answer["to"]) == (since - since % 86400, until - until % 86400 + 86400)
     assert answer["attempts"] == fresh_store.count() and answer["spark_bucket"] == 86400  # this week's and last
+
+
+def test_a_calls_page_shows_its_route_and_numbers(client: SyncClient, calls: list[CallRecord]) -> None:
+    call = calls[5]
+    html = client.get(f"/calls/{call.id}").text
+    assert f'id="route"><a href="/calls?route={call.route}">{call.route}</a>' in html
+    assert call.to_e164 in html and call.to_country in html
