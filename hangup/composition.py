@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hangup import numbers, routes
 from hangup.alerts import engine as alert_engine
 from hangup.alerts.notify import WebhookNotifier
 from hangup.alerts.rules import load_rules
 from hangup.emit import schema as emit_schema
+from hangup.numbers import parse_regions
 from hangup.settings import Settings
 from hangup.stats import retention, rollups
 from hangup.stats.db import attach_rollups
@@ -48,8 +50,18 @@ def open_store(url: str, **options: Any) -> Store:
     return open_bare_store(url, **options)
 
 
+def configure_ingest(settings: Settings) -> None:
+    """Apply the settings every adapter reads through its ``RecordDraft``: the numbering plan
+    (``hangup.numbers``) and the route map (``hangup.routes``)."""
+    numbers.configure(numbers.NumberPlan(settings.default_region.upper(), parse_regions(settings.provider_regions),
+                                         settings.prefix_depth))
+    routes.configure(routes.load_route_map(settings.route_map) if settings.route_map else routes.RouteMap())
+
+
 def attach_standard_hooks(store: Store, settings: Settings | None = None) -> Store:
-    """Register ``WRITE_HOOKS`` on ``store``; return it."""
+    """Register ``WRITE_HOOKS`` on ``store`` (and, given the settings, ``configure_ingest``); return it."""
+    if settings is not None:
+        configure_ingest(settings)
     for hook in WRITE_HOOKS:
         hook(store, settings)
     return store

@@ -95,6 +95,15 @@ class CallRecord:
     q850: Verdict[int | None] = None  # Q.850 equivalent of the primary cause
     sip: Verdict[int | None] = None  # SIP final response equivalent (or the reported SIP status)
     flags: Verdict[tuple[str, ...]] = ()  # contradictions and oddities found at ingest (see docs)
+    # Where the call went and between which numbers (hangup.routes, hangup.numbers): derived from the facts
+    # at ingest with the route map and numbering regions of the time, so Verdicts, rewritten on reclassify.
+    route: Verdict[str] = ""  # carrier, trunk or next hop the platform reports (docs/providers.md, "Routes")
+    from_e164: Verdict[str] = ""  # caller as E.164 ("+4930…"); "" when from_user_id is not a valid number
+    from_country: Verdict[str] = ""  # caller's ISO 3166-1 region ("DE"); "" when not a number
+    to_e164: Verdict[str] = ""  # callee as E.164; "" when to_user_id is not a valid number
+    to_country: Verdict[str] = ""  # callee's ISO 3166-1 region
+    to_number_type: Verdict[str] = ""  # callee's number type: mobile, fixed_line, toll_free … (libphonenumber)
+    to_prefix: Verdict[str] = ""  # first HANGUP_PREFIX_DEPTH digits of to_e164, country code included
     extra: Fact[Mapping[str, str]] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
     # the platform's id of this leg, for platforms that write one record per leg of a call (hangup/legs.py);
     # "" when a record is the whole call. Not a Fact: two legs of one call differ in it by definition.

@@ -17,7 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import phonenumbers
+
 from hangup.errors import ConfigError
+from hangup.numbers import parse_regions
 
 ENV_PREFIX = "HANGUP_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -96,6 +99,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hep_password", "", "Capture password (HEP3 chunk 14) every HEP packet must carry; empty = any.", "secret"),
     Setting("hep_state", "./hangup-hep.state",
             "File the HEP listener keeps open SIP dialogs in across restarts; empty = lost at a restart."),
+    Setting("default_region", "",
+            "ISO 3166 region national numbers are read in (e.g. `US`); empty = only international forms normalise."),
+    Setting("provider_regions", "",
+            "Per-platform regions for national numbers, `PROVIDER=REGION` comma-separated (e.g. `asterisk=DE`)."),
+    Setting("prefix_depth", "4", "Digits of a callee's E.164 number (country code included) kept as its prefix.",
+            "int"),
+    Setting("route_map", "", "Route map (TOML): IP networks and host patterns → carrier names; empty = none."),
 )
 
 #: Settings that must be greater than zero.
@@ -185,6 +195,10 @@ class Settings:
     hep_listen: str
     hep_password: str
     hep_state: str
+    default_region: str
+    provider_regions: str
+    prefix_depth: int
+    route_map: str
     #: Values of the registered adapters' own rows (their credentials), by setting name.
     adapters: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -243,6 +257,15 @@ def _check(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{setting.env} is not valid: a path segment cannot contain '/'")
     if setting.name == "hep_listen" and value:
         listen_address(value, setting.env)
+    if setting.name == "default_region" and value and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{setting.env}={value!r} is not valid: expected an ISO 3166 region such as US")
+    if setting.name == "provider_regions":
+        try:
+            parse_regions(value)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env} is not valid: {exc}") from None
+    if setting.name == "prefix_depth" and not 1 <= value <= 15:
+        raise ConfigError(f"{setting.env}={value!r} is not valid: an E.164 number has 1-15 digits")
     if setting.name in ("port",) and not 0 <= value <= 65535:
         raise ConfigError(f"{setting.env}={value!r} is not valid: a TCP port is 0-65535")
     if setting.name in _POSITIVE and value <= 0:

@@ -45,6 +45,8 @@ def test_defaults() -> None:
     ({"HANGUP_INSECURE": "yes"}, ("insecure", True)),
     ({"HANGUP_CALLBACK_ALLOW": "10.0.0.0/8, ::1"}, ("callback_allow", 2)),
     ({"HANGUP_PLANET_PATH": "/call_event"}, ("planet_path", "/call_event")),
+    ({"HANGUP_PROVIDER_REGIONS": "asterisk=de, vonage=GB"}, ("provider_regions", "asterisk=de, vonage=GB")),
+    ({"HANGUP_PREFIX_DEPTH": "6"}, ("prefix_depth", 6)),
 ])
 def test_values_are_cast(env: dict[str, str], value: tuple[str, object]) -> None:
     got = getattr(load_settings(env), value[0])
@@ -60,6 +62,10 @@ def test_values_are_cast(env: dict[str, str], value: tuple[str, object]) -> None
     ({"HANGUP_SQLITE_SYNCHRONOUS": "OFF"}, "HANGUP_SQLITE_SYNCHRONOUS"),
     ({"HANGUP_PLANET_PATH": "callbacks"}, "HANGUP_PLANET_PATH"),
     ({"HANGUP_CALLBACK_SECRET": "a/b"}, "HANGUP_CALLBACK_SECRET"),
+    ({"HANGUP_DEFAULT_REGION": "XX"}, "HANGUP_DEFAULT_REGION"),
+    ({"HANGUP_PROVIDER_REGIONS": "asterisk"}, "HANGUP_PROVIDER_REGIONS"),
+    ({"HANGUP_PROVIDER_REGIONS": "asterisk=Germany"}, "HANGUP_PROVIDER_REGIONS"),
+    ({"HANGUP_PREFIX_DEPTH": "0"}, "HANGUP_PREFIX_DEPTH"),
 ])
 def test_a_bad_value_fails_fast_naming_the_key(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=key):

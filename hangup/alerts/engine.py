@@ -3,8 +3,11 @@
 A rule *fires* when its metric over the last ``window`` breaks the condition and the rule is not
 already firing and did not fire within ``cooldown``; it *resolves* when the metric is back within the
 condition. While a rule fires nothing more is sent, so an ASR drop is reported once, not every
-minute. A metric that is N/A (fewer than ``min_samples`` calls) changes nothing. The state of each
-rule is kept in the ``alert_state`` table, so ``hangup alerts check`` run from cron behaves the same
+minute. A metric that is N/A (fewer than ``min_samples`` calls) changes nothing. A rule with ``each``
+(a dimension, e.g. ``route``) is all of that for every value of the dimension that has calls in the window:
+one route fires and recovers while the others stay quiet, each value with its own cooldown and state
+(kept under ``state_key``). The state of each rule is kept in the ``alert_state`` table, so
+``hangup alerts check`` run from cron behaves the same
 as the evaluation loop of ``hangup serve``; it is written through the database's ``write`` (on SQLite
 an operation of the one writer, in line with the calls).
 """
@@ -21,6 +24,7 @@ from hangup.alerts.rules import Rule
 from hangup.stats.labels import display
 from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
+from hangup.stats.totals import Totals
 from hangup.stats.windows import Window
 from hangup.store.migrations import Migration
 
@@ -56,11 +60,13 @@ class AlertEvent:
     samples: int
     at: int
     window: Window
+    of: str = ""  # the value of the rule's ``each`` dimension ("" for a rule over every call)
 
     def to_json(self) -> dict[str, Any]:
         metric = METRICS[self.rule.metric]
         return {
             "rule": self.rule.name,
+            **({"each": self.rule.each, "of": self.of} if self.rule.each else {}),
             "status": self.status,
             "metric": metric.id,
             "label": metric.label,
@@ -101,28 +107,36 @@ class AlertEngine:
         at = int(time.time() if now is None else now)
         events: list[AlertEvent] = []
         for rule in self.rules:
-            event = self._check_rule(rule, at)
-            if event is not None:
+            for event in self._check_rule(rule, at):
                 events.append(event)
-                log.warning("alert %s %s: %s = %s (%s)", rule.name, event.status, rule.metric,
-                            event.to_json()["display"], rule.condition)
+                log.warning("alert %s%s %s: %s = %s (%s)", rule.name, f" {rule.each}={event.of}" if rule.each else "",
+                            event.status, rule.metric, event.to_json()["display"], rule.condition)
                 self.notify(event)
         return events
 
-    def _check_rule(self, rule: Rule, at: int) -> AlertEvent | None:
+    def _check_rule(self, rule: Rule, at: int) -> list[AlertEvent]:
         window = Window(at - rule.window, at, dict(rule.filters))
-        totals, _ = self.service.totals(window)
+        if not rule.each:
+            totals, _ = self.service.totals(window)
+            event = self._check_value(rule, "", totals, at, window)
+            return [event] if event is not None else []
+        found, _ = self.service.totals_by(window, rule.each)
+        events = (self._check_value(rule, of, totals, at, window) for of, totals in sorted(found.items()))
+        return [event for event in events if event is not None]
+
+    def _check_value(self, rule: Rule, of: str, totals: Totals, at: int, window: Window) -> AlertEvent | None:
         value = METRICS[rule.metric](totals, rule.min_samples)
         if value is None:
             return None
-        state = self._load(rule.name)
+        key = state_key(rule, of)
+        state = self._load(key)
         breached = rule.breached(value)
         if breached and not state.firing and (not state.fired_at or at - state.fired_at >= rule.cooldown):
-            if self._move(rule.name, state, RuleState(True, at, at), value):
-                return AlertEvent(rule, "firing", value, totals.attempts, at, window)
+            if self._move(key, state, RuleState(True, at, at), value):
+                return AlertEvent(rule, "firing", value, totals.attempts, at, window, of)
         elif not breached and state.firing:
-            if self._move(rule.name, state, RuleState(False, at, state.fired_at), value):
-                return AlertEvent(rule, "resolved", value, totals.attempts, at, window)
+            if self._move(key, state, RuleState(False, at, state.fired_at), value):
+                return AlertEvent(rule, "resolved", value, totals.attempts, at, window, of)
         return None
 
     def _load(self, name: str) -> RuleState:
@@ -148,4 +162,30 @@ class AlertEngine:
         return db.write(compare_and_set)
 
     def states(self) -> dict[str, RuleState]:
-        return {rule.name: self._load(rule.name) for rule in self.rules}
+        """Each rule's state; a rule with ``each`` is firing while any of its values is."""
+        return {rule.name: self._state_of(rule) for rule in self.rules}
+
+    def _state_of(self, rule: Rule) -> RuleState:
+        if not rule.each:
+            return self._load(rule.name)
+        prefix = state_key(rule, "")
+        rows = self.service.db.read(f"SELECT rule, firing, changed_at, fired_at FROM {STATE_TABLE} WHERE rule >= ? "
+                                    "AND rule < ?", [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)])
+        found = {row[0]: RuleState(bool(row[1]), int(row[2]), int(row[3])) for row in rows}
+        found.update((key, state) for key, state in self._memory.items() if key.startswith(prefix))
+        firing = [s for s in found.values() if s.firing]
+        return max(firing, key=lambda s: s.changed_at) if firing else RuleState()
+
+    def firing_values(self, rule: Rule) -> list[str]:
+        """The values of a rule with ``each`` that are firing now."""
+        prefix = state_key(rule, "")
+        rows = self.service.db.read(f"SELECT rule FROM {STATE_TABLE} WHERE firing = 1 AND rule >= ? AND rule < ?",
+                                    [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)])
+        keys = {row[0] for row in rows} | {k for k, s in self._memory.items() if s.firing and k.startswith(prefix)}
+        return sorted(key[len(prefix):] for key in keys)
+
+
+def state_key(rule: Rule, of: str) -> str:
+    """The ``alert_state`` row of a rule, or of one value of a rule with ``each``: the rule's name, a unit
+    separator (U+001F, which no name holds), then ``each=value``."""
+    return f"{rule.name}\x1f{rule.each}={of}" if rule.each else rule.name

@@ -13,6 +13,8 @@
     min_samples = 50                       # fewer calls: N/A, never fires
     cooldown = "30m"                       # at least this long between two firings of the rule
     filter = { provider = "planet" }       # the call log's filters, as in /api/stats/*
+    each = "route"                         # optional: the rule is evaluated for every value of this dimension,
+                                           # each with its own min_samples, cooldown and state
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hangup.errors import ConfigError
+from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import get_metric
 from hangup.stats.windows import DIMENSION_FILTERS, QUERY_FILTERS, parse_span
 
@@ -51,6 +54,7 @@ class Rule:
     cooldown: int  # seconds
     filters: dict[str, str] = field(default_factory=dict)
     webhook: str = ""
+    each: str = ""  # a dimension id: evaluated per value of it ("" = once, over every call)
 
     @property
     def condition(self) -> str:
@@ -89,6 +93,10 @@ def _rule(raw: Mapping[str, Any], webhook: str) -> Rule:
         if key not in _FILTER_NAMES:
             raise ConfigError(f"rule {name!r}: unknown filter {key!r}; known: {', '.join(sorted(_FILTER_NAMES))}")
         filters[_FILTER_NAMES[key]] = str(value).lower() if isinstance(value, bool) else str(value)
+    each = str(raw.get("each") or "")
+    if each and (each not in DIMENSIONS or DIMENSIONS[each].top):
+        valid = ", ".join(d.id for d in DIMENSIONS.values() if not d.top)
+        raise ConfigError(f"rule {name!r}: each must be one of: {valid}")
     min_samples = raw.get("min_samples", 20)
     if not isinstance(min_samples, int) or min_samples < 1:
         raise ConfigError(f"rule {name!r}: min_samples must be a positive integer")
@@ -96,7 +104,7 @@ def _rule(raw: Mapping[str, Any], webhook: str) -> Rule:
         name=name, metric=metric, op=match.group(1), threshold=float(match.group(2)),
         window=_span(name, "window", raw.get("window"), "15m"), min_samples=min_samples,
         cooldown=_span(name, "cooldown", raw.get("cooldown"), "30m"), filters=filters,
-        webhook=str(raw.get("webhook", webhook)),
+        webhook=str(raw.get("webhook", webhook)), each=each,
     )
 
 

@@ -71,11 +71,16 @@ def show(db: str, rules_path: str, fmt: Format) -> None:
     open_cli_store(db).close()
     stats_db = StatsDB(db)
     try:
-        states = AlertEngine(service_for(stats_db), ruleset.rules, lambda e: None).states()
+        engine = AlertEngine(service_for(stats_db), ruleset.rules, lambda e: None)
+        states = engine.states()
+        firing = {r.name: engine.firing_values(r) for r in ruleset.rules if r.each}
     finally:
         stats_db.close()
-    rows = [{"rule": r.name, "condition": f"{r.metric} {r.condition}", "window": f"{r.window // 60} min",
-             "state": "FIRING" if states[r.name].firing else "ok", "since": utc_time(states[r.name].changed_at)}
+    rows = [{"rule": r.name, "condition": f"{r.metric} {r.condition}" + (f" for each {r.each}" if r.each else ""),
+             "window": f"{r.window // 60} min",
+             "state": ("FIRING" if states[r.name].firing else "ok")
+             + (f" ({', '.join(firing[r.name])})" if firing.get(r.name) else ""),
+             "since": utc_time(states[r.name].changed_at)}
             for r in ruleset.rules]
     write_items(fmt, rows, ("rule", "condition", "window", "state", "since"))
     if fmt == "table" and not load_settings().alerts_file:

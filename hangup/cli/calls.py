@@ -38,6 +38,10 @@ FILTER_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--normal", "normal", "true: only normal endings; false: only abnormal ones."),
     ("--provider", "provider", "Adapter name, e.g. planet, plivo."),
     ("--provider-call-id", "provider_call_id", "The platform's own call id, e.g. a SIP Call-ID or a Twilio CallSid."),
+    ("--route", "route", "The call's route: carrier, trunk or next hop (docs/routes.md)."),
+    ("--destination-country", "destination_country", "The callee's ISO 3166 region, e.g. DE."),
+    ("--destination-prefix", "destination_prefix", "The callee's E.164 prefix, e.g. 4930."),
+    ("--origin-country", "origin_country", "The caller's ISO 3166 region."),
 )
 _LIST_COLUMNS = ("id", "end_time", "from_user_id", "to_user_id", "type", "outcome", "ended_by", "duration", "flags")
 

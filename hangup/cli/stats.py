@@ -1,4 +1,4 @@
-"""``hangup stats summary|timeseries|breakdown|top``: the dashboard's figures as a table or JSON.
+"""``hangup stats summary|timeseries|breakdown|top|routes``: the dashboard's figures as a table or JSON.
 
 Every command takes the call log's filters (``--outcome``, ``--provider`` …), a range (``--since``/
 ``--until`` or ``--range 24h``) and prints the same answer ``/api/stats/*`` gives (``--json``).
@@ -17,8 +17,10 @@ from hangup.cli.output import Format, output_options, write_document
 from hangup.errors import ConfigError, HangupError, PayloadError
 from hangup.settings import load_settings
 from hangup.stats.db import StatsDB
+from hangup.stats.dimensions import ROUTE_DIMENSIONS
 from hangup.stats.labels import display, utc_time
 from hangup.stats.metrics import METRICS
+from hangup.stats.route_table import SORTS, route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
 
@@ -151,6 +153,37 @@ def top(db: str, fmt: Format, min_samples: int | None, by: str, limit: int, **op
     """Callers, callees or IP pairs with the most failed calls (per whole UTC day)."""
     window = _window(options)
     _emit(fmt, _ask(db, lambda s: s.top(window, by, limit)), _show_top)
+
+
+@stats.command("routes")
+@stats_options
+@click.option("--by", default="route", show_default=True, type=click.Choice(ROUTE_DIMENSIONS))
+@click.option("--sort", default="attempts", show_default=True, type=click.Choice(SORTS))
+@click.option("--order", default="desc", show_default=True, type=click.Choice(["desc", "asc"]))
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def routes_command(db: str, fmt: Format, min_samples: int | None, by: str, sort: str, order: str, limit: int,
+                   **options: Any) -> None:
+    """Routes and destinations: calls, ASR, NER, ACD, PDD, failures and the change from a week earlier."""
+    window = _window(options)
+    answer = _ask(db, lambda s: route_table(s, window, by, sort=sort, descending=order == "desc", limit=limit,
+                                            min_samples=min_samples))
+
+    def show(a: dict[str, Any]) -> Rows:
+        seconds = METRICS["acd"]
+        rows = [
+            [r["label"], f"{r['attempts']:,}", _pct(r["asr"]), _pct(r["ner"]), display(seconds, r["acd"]),
+             display(seconds, r["pdd"]), f"{r['failed']:,}", _points(r["change"]["asr"]),
+             ", ".join(f"{k} {v}" for k, v in r["failure_mix"].items())]
+            for r in a["rows"]
+        ]
+        return ([a["label"], "calls", "ASR", "NER", "ACD", "PDD", "failed", "ASR vs last week", "failure mix"], rows,
+                (1, 2, 3, 4, 5, 6, 7))
+
+    _emit(fmt, answer, show)
+
+
+def _points(change: float | None) -> str:
+    return "N/A" if change is None else f"{change * 100:+.1f} pts"
 
 
 def _show_top(a: dict[str, Any]) -> Rows:

@@ -28,6 +28,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 
 import pyarrow as pa
@@ -38,10 +39,12 @@ from hangup import bounds
 from hangup.errors import PayloadError
 from hangup.importer import vectors
 from hangup.importer.formats import Item, RowText, attempt, guarded, read_asterisk_csv
+from hangup.numbers import callee_fields, caller_fields
 from hangup.providers import asterisk
 from hangup.records import FIELDS, call_ids
+from hangup.routes import route_of
 from hangup.store import staging
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.schema import CALL_COLUMNS, ROUTE_COLUMNS
 from hangup.store.sql import CLASSIFICATION_COLUMNS, record_row
 
 #: The import format; a row read column-wise stores it in place of ``extra``, which the adapter rebuilds from the
@@ -50,7 +53,8 @@ FORMAT = "asterisk-csv"
 #: Column counts read column-wise: without uniqueid/userfield, with both, with the ``newcdrcolumns`` too.
 COLUMN_COUNTS = (16, 18, 21)
 #: Columns of a ``calls`` row that follow from the classification of its combination.
-_CLASSIFIED = ("answered", *CLASSIFICATION_COLUMNS)
+#: The route and number columns are read per row (``_route_columns``), not per classified combination.
+_CLASSIFIED = ("answered", *(name for name in CLASSIFICATION_COLUMNS if name not in ROUTE_COLUMNS))
 #: Values of the columns a Master.csv row does not fill, the same on every row: the adapter's constants, and
 #: the record's defaults (``_rows`` sets them where it computed nothing else).
 _CONSTANT = {**{f.name: f.default for f in FIELDS if not f.required}, "provider": asterisk.NAME,
@@ -293,6 +297,7 @@ class _Reader:
             "raw": raw,
             "leg_id": pc.binary_join_element_wise(*(fields[name] for name in asterisk.LEG_COLUMNS),
                                                   vectors.scalar_text("|")),
+            **_route_columns(fields),
         }
         if not pc.all(ok).as_py():
             columns = {name: pc.filter(values, ok) for name, values in columns.items()}
@@ -414,3 +419,22 @@ def _provider_call_id(fields: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
     call_id = pc.if_else(present, first, pc.binary_join_element_wise(channel, start, vectors.scalar_text("|")))
     named = pc.and_(pc.not_equal(channel, vectors.EMPTY), pc.not_equal(start, vectors.EMPTY))
     return call_id, pc.if_else(present, plain, named)
+
+
+def _per_value(values: pa.Array, read: Callable[[str], tuple[str, ...]], names: tuple[str, ...]
+               ) -> dict[str, pa.Array]:
+    """``read`` of each distinct value of ``values`` (once each), spread over the rows as one column per name."""
+    encoded = pc.dictionary_encode(values)
+    answers = [read(value or "") for value in encoded.dictionary.to_pylist()]
+    return {name: pc.take(pa.array([a[i] for a in answers], pa.string()), encoded.indices)
+            for i, name in enumerate(names)}
+
+
+def _route_columns(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """The route and number columns, as ``asterisk.record_from_row`` and ``RecordDraft.finish`` give them."""
+    return {
+        **_per_value(fields["dstchannel"], lambda v: (route_of(asterisk.channel_peer(v)),), ("route",)),
+        **_per_value(fields["src"], partial(caller_fields, asterisk.NAME), ("from_e164", "from_country")),
+        **_per_value(fields["dst"], partial(callee_fields, asterisk.NAME),
+                     ("to_e164", "to_country", "to_number_type", "to_prefix")),
+    }

@@ -97,6 +97,12 @@ class BasicAuthVerifier:
             check_basic_auth(request.headers, expected, self.name, self.secret_key)
 
 
+def own_number(direction: str, caller: str, callee: str) -> str:
+    """The platform account's own number on a call: the callee of an inbound call, the caller (caller id)
+    of an outbound one, ``""`` when the direction is unknown. The route of platforms that report no trunk."""
+    return callee if direction == "inbound" else caller if direction == "outbound" else ""
+
+
 def now(received_at: float) -> float:
     return received_at or time.time()
 

@@ -13,6 +13,8 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
   call under one ``uniqueid`` (a ``Local/…`` stub billed 0 s, then the conversation; a row per transfer):
   each row is a leg (``hangup.legs``) whose ``leg_id`` is ``channel|dstchannel|start`` (``leg_id_of``).
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
+* route: the peer (endpoint or trunk) of ``dstchannel``: ``PJSIP/carrier-0000002a`` → ``carrier``
+  (channel names are ``TECH/resource-sequence``, ``ast_channel_alloc`` in ``main/channel.c``).
 * times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
   ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
 * cause chain: ``q850:<hangupcause>`` and ``asterisk-dialstatus:<dialstatus>`` when the dialplan
@@ -71,8 +73,9 @@ UNIQUEID = "uniqueid"
 LINKEDID = "linkedid"
 HANGUPSOURCE = "hangupsource"  # CEL only (``asterisk_cel``): the channel that hung up
 CHANNEL = "channel"
+DSTCHANNEL = "dstchannel"
 #: The columns naming a leg of a call (``leg_id_of``).
-LEG_COLUMNS = (CHANNEL, "dstchannel", "start")
+LEG_COLUMNS = (CHANNEL, DSTCHANNEL, "start")
 USERFIELD = "userfield"
 HANGUPCAUSE = "hangupcause"
 DIALSTATUS = "dialstatus"
@@ -136,6 +139,13 @@ def hangup_source_party(row: Mapping[str, str]) -> str:
 def leg_id_of(row: Mapping[str, str]) -> str:
     """The leg a row records: its channel pair and start (``hangup.importer.columnar`` joins the same columns)."""
     return "|".join(row.get(name, "") for name in LEG_COLUMNS)
+_CHANNEL_PEER = re.compile(r"^[^/]+/(.+?)(?:-[0-9a-fA-F]{6,})?(?:;[0-9]+)?$")
+
+
+def channel_peer(channel: str) -> str:
+    """The peer of a channel name (``SIP/trunk-00000012`` → ``trunk``); the name itself when it has no peer."""
+    match = _CHANNEL_PEER.match(channel.strip())
+    return match.group(1) if match else channel.strip()
 
 
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
@@ -149,6 +159,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     draft.leg_id = leg_id_of(row)
     draft.from_user_id = row.get(SRC, "")
     draft.to_user_id = row.get(DST, "")
+    draft.route = channel_peer(row.get(DSTCHANNEL, ""))
     draft.setup_time = draft.timestamp(START, row.get(START))
     draft.start_time = draft.timestamp(ANSWER, row.get(ANSWER))
     draft.end_time = draft.timestamp(END, row.get(END))

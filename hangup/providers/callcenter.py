@@ -5,7 +5,8 @@ The vocabulary is the FreeSWITCH-based contact centre's "Call Status and Bye Rea
 so the record layout is hangup's own (docs/providers.md): keys are matched case-insensitively with
 spaces, hyphens and underscores alike, so both ``Call Status`` and ``call_status`` work.
 
-* id: ``call_id`` (aliases ``id``, ``uuid``); parties: ``from``/``caller``, ``to``/``callee``.
+* id: ``call_id`` (aliases ``id``, ``uuid``); parties: ``from``/``caller``, ``to``/``callee``; route: ``route``
+  (aliases ``trunk``, ``gateway``, ``carrier``).
 * times: ``start_time`` (set-up), ``answer_time``, ``end_time`` (epoch seconds or ISO 8601);
   duration: ``duration`` (seconds of conversation).
 * cause chain: ``callcenter-status:<Call Status>`` first, because the status is the centre's own
@@ -51,6 +52,7 @@ CALL_ID = ("call_id", "id", "uuid", "callid")
 FROM = ("from", "caller", "from_number", "caller_number")
 TO = ("to", "callee", "to_number", "destination")
 DIRECTION = "direction"
+ROUTE = ("route", "trunk", "gateway", "carrier")  # the carrier, trunk or next hop the call went through
 CALL_STATUS = "call_status"
 LAST_RESPONSE_CODE = "last_response_code"
 BYE_REASON = "bye_reason"
@@ -84,6 +86,7 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
         draft.error(CALL_ID[0], "required")
     draft.from_user_id = _first(row, FROM)
     draft.to_user_id = _first(row, TO)
+    draft.route = _first(row, ROUTE)
     draft.direction = DIRECTIONS.get(row.get(DIRECTION, "").lower(), "unknown")
     draft.setup_time = draft.timestamp(START_TIME, row.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, row.get(ANSWER_TIME))

@@ -21,7 +21,9 @@ from hangup import bounds
 from hangup.causes import CauseCatalog
 from hangup.causes.classify import Evidence, classify
 from hangup.errors import InvalidPayload
+from hangup.numbers import parties
 from hangup.records import CallRecord, Direction, call_id_for
+from hangup.routes import route_of
 
 _DECIMAL = re.compile(r"\d+\.\d+")
 #: C0 controls (as ``importer.vectors.control_rows``): no platform puts them in an id; PostgreSQL cannot hold NUL.
@@ -60,6 +62,7 @@ class RecordDraft:
     duration: int = 0
     answered: bool | None = None  # None: derived from start_time/duration
     direction: Direction = "unknown"
+    route: str = ""  # what the platform reports of the route (a gateway, trunk or hop); ``hangup.routes``
     chain: list[str] = field(default_factory=list)  # cause fallback chain, best first
     sources: list[str] = field(default_factory=list)  # refs saying who hung up
     ended_by: str | None = None  # set when the adapter knows better than the catalog (direction-aware)
@@ -141,6 +144,7 @@ class RecordDraft:
         answered = self.is_answered()
         verdict = classify(Evidence(tuple(self.chain), tuple(self.sources), answered, self.ended_by, None,
                                     self.q850, self.sip), catalog)
+        numbers = parties(self.provider, self.from_user_id, self.to_user_id)
         return CallRecord(
             id=call_id_for(self.provider, self.provider_call_id),
             provider=self.provider,
@@ -166,6 +170,13 @@ class RecordDraft:
             q850=verdict.q850,
             sip=verdict.sip,
             flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
+            route=route_of(self.route),
+            from_e164=numbers.from_e164,
+            from_country=numbers.from_country,
+            to_e164=numbers.to_e164,
+            to_country=numbers.to_country,
+            to_number_type=numbers.to_number_type,
+            to_prefix=numbers.to_prefix,
             extra=self.extra,
             leg_id=self.leg_id,
             raw=self.raw,

@@ -10,6 +10,7 @@ Where each canonical value comes from (all under ``variables``):
   one leg (``hangup.legs``; ``leg_id``: its ``uuid``): a B-leg's call is its A-leg's, named by the B-leg's
   ``originating_leg_uuid`` (else ``originator``), so the A-leg (whose ``bleg_uuid`` names the B-leg) and
   the B-leg CDRs are one call, whichever is posted first.
+* route: ``sip_gateway_name``, else ``sip_req_host`` (``ROUTE``).
 * parties: ``caller_id_number`` (else ``sip_from_user``), ``destination_number`` (else
   ``sip_req_user``, ``sip_to_user``); direction: ``direction`` (FreeSWITCH's view of the leg), else
   ``channel_data.direction``, else the other-leg references (``originating_leg_uuid`` or a call-flow
@@ -71,6 +72,9 @@ UUID = "uuid"
 DIRECTION = "direction"
 CALLER = ("caller_id_number", "sip_from_user")
 CALLEE = ("destination_number", "sip_req_user", "sip_to_user")
+#: The route, best first: the gateway a bridge went out through (mod_sofia ``sip_gateway_name``), else the host
+#: of the Request-URI the leg was sent to (``sip_req_host``).
+ROUTE = ("sip_gateway_name", "sip_req_host")
 START_EPOCH = "start_epoch"
 ANSWER_EPOCH = "answer_epoch"
 END_EPOCH = "end_epoch"
@@ -209,6 +213,7 @@ def record_from_cdr(cdr: Mapping[str, Any], raw: str, received_at: float = 0.0,
         draft.error(f"{VARIABLES}.{UUID}", "required")
     draft.from_user_id = next((variables[k] for k in CALLER if variables.get(k)), "")
     draft.to_user_id = next((variables[k] for k in CALLEE if variables.get(k)), "")
+    draft.route = next((variables[k] for k in ROUTE if variables.get(k)), "")
     disposition = variables.get(SIP_HANGUP_DISPOSITION, "").strip().lower()
     direction = leg_direction(cdr, variables, disposition)
     draft.direction = DIRECTIONS.get(direction, "unknown")

@@ -48,6 +48,7 @@ TO = ("to", "to_user_id")
 FROM_SERVICE = "from_service_id"
 TO_SERVICE = "to_service_id"
 DIRECTION = "direction"
+ROUTE = ("route", "trunk", "gateway", "carrier")  # the carrier, trunk or next hop the call went through
 SETUP_TIME = "setup_time"
 START_TIME = "start_time"
 END_TIME = "end_time"
@@ -78,6 +79,7 @@ def record_from_json(data: Mapping[str, Any], raw: str = "", received_at: float 
         draft.error(CALL_ID[0], "required")
     draft.from_user_id = _first(data, FROM)
     draft.to_user_id = _first(data, TO)
+    draft.route = _first(data, ROUTE)
     draft.from_service_id = text(data.get(FROM_SERVICE))
     draft.to_service_id = text(data.get(TO_SERVICE))
     direction = text(data.get(DIRECTION) or "unknown").lower()

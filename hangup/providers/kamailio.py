@@ -19,6 +19,8 @@ seen both ways gets the same answer. Schema (docs/kamailio.md), one JSON object 
 * ``timeout``: ``no_answer`` (the no-answer timer ran out after a provisional), ``no_response`` (the
   next hop never replied) or ``lifetime`` (the dialog outlived ``DIALOG_TIMEOUT``).
 * ``relay_error``: why the proxy could not send the INVITE on (the call then ends with its own 503).
+* ``next_hop``: where the proxy sent the INVITE (``$du``, the dispatcher or LCR destination, else the
+  request URI ``$ru``) → ``route``, its host (``hangup.routes``).
 
 What the proxy alone knows refines the dialog rules: its no-answer timer puts ``q850:19`` (no answer)
 before its 408, a dialog it timed out is ``q850:102`` (recovery on timer expiry), and every ending the
@@ -66,6 +68,7 @@ EVENT = "event"
 CALL_ID = "call_id"
 FROM_URI = "from_uri"
 TO_URI = "to_uri"
+NEXT_HOP = "next_hop"
 SETUP_TIME = "setup_time"
 RING_TIME = "ring_time"
 ANSWER_TIME = "answer_time"
@@ -89,7 +92,7 @@ TIMEOUTS = frozenset({"no_answer", "no_response", "lifetime"})
 RETRIED = frozenset({401, 407}) | frozenset(range(300, 400))
 #: The facts kept in ``extra`` as sent.
 KEPT = (EVENT, FROM_URI, TO_URI, SETUP_TIME, RING_TIME, ANSWER_TIME, END_TIME, FINAL_CODE, FINAL_REASON,
-        FINAL_REPLY_BY, BYE_BY, CANCELED, REASONS, CANCEL_REASONS, TIMEOUT, RELAY_ERROR)
+        FINAL_REPLY_BY, BYE_BY, CANCELED, REASONS, CANCEL_REASONS, TIMEOUT, RELAY_ERROR, NEXT_HOP)
 
 
 class Facts:
@@ -208,6 +211,7 @@ def record_from_event(data: Mapping[str, Any], raw: str = "", received_at: float
         draft.error(CALL_ID, "required")
     draft.from_user_id = user_of(text(data.get(FROM_URI)))
     draft.to_user_id = user_of(text(data.get(TO_URI)))
+    draft.route = text(data.get(NEXT_HOP))
     setup = facts.time(SETUP_TIME, required=True)
     end = facts.time(END_TIME, required=True)
     ring = facts.time(RING_TIME, required=False)

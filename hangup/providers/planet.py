@@ -32,6 +32,7 @@ from hangup.errors import CatalogError, PayloadError
 from hangup.providers.base import WebhookRequest
 from hangup.providers.reading import ImportFormat, Item, attempt, numbered_lines
 from hangup.records import CallRecord, CallType
+from hangup.routes import route_of
 
 NAME = "planet"
 CER_SCHEME = "planet"  # catalog scheme of call_end_reason
@@ -369,6 +370,9 @@ def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classifica
         # FLAGS name the answer/cause contradictions in the specification's own terms (terminate vs duration,
         # mid-call reasons, unknown codes), so Planet records carry those instead of the classifier's.
         flags=tuple(flags_for(v, c, bool(event.unknown))),
+        # Planet's route is the service the call was placed into (the callee's, else the caller's). Its user
+        # ids are application ids, not telephone numbers: no normalised numbers (hangup.numbers).
+        route=route_of(v[TO_SERVICE_ID] or v[FROM_SERVICE_ID]),
         extra=dict(event.unknown) if event.unknown else {}, raw=raw, received_at=received_at,
     )
 

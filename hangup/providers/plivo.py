@@ -3,7 +3,8 @@
 Fields as documented by Plivo ("Hangup Causes", "Make a Call", "Request parameters") and seen in
 captured callbacks. Where each canonical value comes from:
 
-* id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``.
+* id: ``CallUUID``; parties: ``From`` / ``To``; direction: ``Direction``; route: the account's own number
+  (``To`` inbound, ``From`` outbound; Plivo reports no trunk or application on a call).
 * times: ``StartTime`` (set-up), ``AnswerTime`` (answer, empty when unanswered), ``EndTime``;
   Plivo writes them as ``YYYY-MM-DD HH:MM:SS`` in the account's time zone (an Indian account's
   callback: ``StartTime=2024-09-26 14:05:08`` with ``SessionStart=2024-09-26 08:35:10.910772``, UTC;
@@ -37,6 +38,7 @@ from hangup.providers._common import (
     credential,
     credential_settings,
     header,
+    own_number,
     parse_time,
     ref,
     stored_form,
@@ -94,6 +96,8 @@ def _hangup(params: Mapping[str, str], request: WebhookRequest) -> CallRecord | 
     draft.from_user_id = params.get(FROM, "")
     draft.to_user_id = params.get(TO, "")
     draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
+    # Plivo reports no trunk or application on a call: its route is the account's own number on it.
+    draft.route = own_number(draft.direction, draft.from_user_id, draft.to_user_id)
     draft.setup_time = draft.timestamp(START_TIME, params.get(START_TIME))
     draft.start_time = draft.timestamp(ANSWER_TIME, params.get(ANSWER_TIME))
     draft.end_time = draft.timestamp(END_TIME, params.get(END_TIME))

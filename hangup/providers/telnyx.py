@@ -8,7 +8,7 @@ flat form (``event_type`` and ``payload`` at the top) is read too. Where each va
 * id: ``payload.call_leg_id`` (unique per leg), else ``call_control_id``; ``call_session_id``
   (all legs of one call) stays in ``extra``.
 * parties: ``payload.from`` / ``payload.to``; direction: ``payload.direction`` when present
-  (``incoming``/``outgoing``; the hangup event usually has none).
+  (``incoming``/``outgoing``; the hangup event usually has none); route: ``payload.connection_id``.
 * times: ``payload.start_time`` (call start, before answer) → ``setup_time``;
   ``payload.end_time``, else ``data.occurred_at`` → ``end_time``. ``call.hangup`` carries no answer
   time: for a completed call ``duration`` is end minus start, which includes ringing (flagged
@@ -75,6 +75,7 @@ CALL_SESSION_ID = "call_session_id"
 FROM = "from"
 TO = "to"
 DIRECTION = "direction"
+CONNECTION_ID = "connection_id"  # the Call Control application / SIP connection the call used: the route
 START_TIME = "start_time"
 END_TIME = "end_time"
 HANGUP_CAUSE = "hangup_cause"
@@ -101,6 +102,7 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.from_user_id = text(payload.get(FROM))
     draft.to_user_id = text(payload.get(TO))
     draft.direction = DIRECTIONS.get(text(payload.get(DIRECTION)).lower(), "unknown")
+    draft.route = text(payload.get(CONNECTION_ID))
     draft.setup_time = draft.timestamp(f"{PAYLOAD}.{START_TIME}", payload.get(START_TIME))
     end = payload.get(END_TIME) or event.get(OCCURRED_AT)
     draft.end_time = draft.timestamp(f"{PAYLOAD}.{END_TIME}", end)

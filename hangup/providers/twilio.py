@@ -5,7 +5,8 @@ Twilio sends one callback per subscribed event (``initiated``, ``ringing``, ``an
 parse to ``None``. Where each canonical value comes from:
 
 * id: ``CallSid``; parties: ``From`` / ``To``; direction: ``Direction`` (``inbound``,
-  ``outbound-api``, ``outbound-dial``, ``trunking-*``).
+  ``outbound-api``, ``outbound-dial``, ``trunking-*``); route: ``TrunkSid`` (REST ``trunk_sid``), else the
+  account's own number (``To`` inbound, ``From`` outbound).
 * end time: ``Timestamp`` (RFC 2822); duration: ``CallDuration`` (seconds; ``Duration`` is
   minutes and stays in ``extra``); answer time: end time minus ``CallDuration`` (Twilio sends no
   answer time in the callback, so it is derived).
@@ -38,6 +39,7 @@ from hangup.providers._common import (
     credential,
     credential_settings,
     header,
+    own_number,
     ref,
     stored_form,
 )
@@ -60,6 +62,7 @@ FROM = "From"
 TO = "To"
 DIRECTION = "Direction"
 TIMESTAMP = "Timestamp"
+TRUNK_SID = "TrunkSid"  # the SIP trunk of an Elastic SIP Trunking call (Call resource ``trunk_sid``): the route
 HANGUP_SOURCE = "HangupSource"  # sent by Twilio-compatible APIs (Telnyx TeXML), not by Twilio itself
 
 HEADER_SIGNATURE = "x-twilio-signature"
@@ -89,6 +92,7 @@ REST_KEYS: Mapping[str, str] = {
     "duration": CALL_DURATION, "end_time": TIMESTAMP, "account_sid": "AccountSid",
     "parent_call_sid": "ParentCallSid", "answered_by": "AnsweredBy", "start_time": "StartTime",
 }
+REST_KEYS = {**REST_KEYS, "trunk_sid": "TrunkSid"}  # an Elastic SIP Trunking call's trunk (the route)
 
 
 def from_rest(call: Mapping[str, object]) -> dict[str, str]:
@@ -150,6 +154,7 @@ class TwilioProvider:
         draft.from_user_id = params.get(FROM, "")
         draft.to_user_id = params.get(TO, "")
         draft.direction = DIRECTIONS.get(params.get(DIRECTION, "").lower(), "unknown")
+        draft.route = params.get(TRUNK_SID) or own_number(draft.direction, draft.from_user_id, draft.to_user_id)
         draft.end_time = draft.timestamp(TIMESTAMP, params.get(TIMESTAMP))
         draft.duration = draft.seconds(CALL_DURATION, params.get(CALL_DURATION))
         if draft.duration and draft.end_time:

@@ -7,7 +7,7 @@ and vonage-python-sdk ``vonage_voice`` 1.4.0 (``CallState``). Where each value c
 
 * id: ``uuid`` (the leg), else ``call_uuid``; ``conversation_uuid`` stays in ``extra``.
 * parties: ``from`` / ``to`` (a string, or an object with ``number``/``uri``/``user``);
-  direction: ``direction``.
+  direction: ``direction``; route: ``network`` (MCC-MNC or a label), else the account's own number.
 * times: ``start_time`` (answer) and ``end_time`` on ``completed``, else ``timestamp`` as end;
   duration: ``duration`` (seconds).
 * cause chain: ``vonage-detail:<detail>`` (failed/rejected/unanswered refinements) →
@@ -44,6 +44,7 @@ from hangup.providers._common import (
     header,
     json_object,
     now,
+    own_number,
     ref,
     stored_request,
     text,
@@ -72,6 +73,7 @@ START_TIME = "start_time"
 END_TIME = "end_time"
 TIMESTAMP = "timestamp"
 DURATION = "duration"
+NETWORK = "network"  # the network the call was connected to (MCC-MNC such as 23410, or a label): the route
 DISCONNECTED_BY = "disconnected_by"
 SIP_CODE = "sip_code"
 
@@ -101,6 +103,7 @@ def _ended(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.from_user_id = _party(event.get(FROM))
     draft.to_user_id = _party(event.get(TO))
     draft.direction = DIRECTIONS.get(text(event.get(DIRECTION)).lower(), "unknown")
+    draft.route = text(event.get(NETWORK)) or own_number(draft.direction, draft.from_user_id, draft.to_user_id)
     draft.start_time = draft.timestamp(START_TIME, event.get(START_TIME))
     draft.end_time = draft.timestamp(END_TIME, event.get(END_TIME) or event.get(TIMESTAMP))
     draft.duration = draft.seconds(DURATION, event.get(DURATION))

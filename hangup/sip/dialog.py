@@ -89,6 +89,9 @@ class Dialog:
     response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
     branches: dict[str, Branch] = field(default_factory=dict)  # top Via branch of each INVITE sent → its replies
     entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
+    # the route: where the INVITE furthest from the caller (most Vias) was sent, its destination address when
+    # captured with addresses, else its Request-URI (the next hop a proxy chose, RFC 3261 §16.6)
+    route: str = ""
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
@@ -140,6 +143,8 @@ class Dialog:
             self.entry = (packet.dst, packet.dport)
         if message.branch not in self.branches and len(self.branches) < MAX_BRANCH_CODES:
             self.branches[message.branch] = Branch(len(message.vias), message.cseq)
+        if len(message.vias) >= len(self.vias):
+            self.route = packet.dst or message.uri
         if len(message.vias) > len(self.vias):
             self.vias = message.vias
         if message.cseq in self.initial_cseqs:

@@ -65,6 +65,7 @@ def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[s
     answered = dialog.answered is not None or ending.how == "BYE"
     draft = RecordDraft(PROVIDER, provider_call_id=dialog.call_id, from_user_id=user_of(dialog.from_value),
                         to_user_id=user_of(dialog.to_value), received_at=received_at)
+    draft.route = dialog.route
     draft.setup_time = int(dialog.setup)
     draft.end_time = int(max(ending.time, dialog.setup))
     if dialog.answered is not None:
@@ -110,7 +111,7 @@ def reclassify(record: CallRecord) -> CallRecord:
                         duration=record.duration, answered=record.answered, chain=list(record.causes),
                         ended_by=extra.get(ENDED_BY) or None,
                         q850=_number(extra.get(REPORTED_Q850)), sip=_number(extra.get(REPORTED_SIP)),
-                        flags=[f for f in record.flags if f not in CLASSIFIER_FLAGS], extra=extra,
+                        flags=[f for f in record.flags if f not in CLASSIFIER_FLAGS], extra=extra, route=record.route,
                         raw=record.raw, received_at=record.received_at)
     fresh = draft.finish()
     return replace(record, **{name: getattr(fresh, name) for name in (

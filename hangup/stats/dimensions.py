@@ -1,6 +1,9 @@
 """What statistics can be broken down and filtered by.
 
-Ordinary dimensions have a few dozen values and are kept at every bucket level. "Top" dimensions
+Ordinary dimensions have a few dozen values and are kept at every bucket level. Route dimensions (the
+route, destination and origin country, destination prefix) can have thousands: they are kept at every
+level too, but with at most ``cap`` values per UTC day each; later new values of that day are counted
+under ``OTHER`` (``hangup.stats.fold``). "Top" dimensions
 (users, destinations, IP pairs) can have millions of values, so they are kept per UTC day and only
 for failed calls: they answer "who fails most", not "who calls most".
 """
@@ -34,6 +37,7 @@ class Dimension:
     label: str
     key: Callable[[CallRecord], str]
     top: bool = False  # high cardinality: per day, failed calls only
+    cap: int = 0  # most distinct values kept per UTC day (more fold into OTHER); 0 = no limit
 
 
 _DIMENSIONS: tuple[Dimension, ...] = (
@@ -47,10 +51,19 @@ _DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("direction", "Direction", lambda r: r.direction),
     Dimension("service", "Service", service_of),
     Dimension("provider", "Provider", lambda r: r.provider),
+    Dimension("route", "Route", lambda r: r.route, cap=2000),
+    Dimension("destination_country", "Destination country", lambda r: r.to_country, cap=300),
+    Dimension("destination_prefix", "Destination prefix", lambda r: r.to_prefix, cap=2000),
+    Dimension("origin_country", "Origin country", lambda r: r.from_country, cap=300),
     Dimension("user", "Caller", lambda r: r.from_user_id, top=True),
     Dimension("destination", "Callee", lambda r: r.to_user_id, top=True),
     Dimension("ip_pair", "IP pair", lambda r: f"{r.srcip}>{r.dstip}", top=True),
 )
+
+#: The value rare values of a capped dimension are counted under, once its day holds ``cap`` values.
+OTHER = "(other)"
+#: Route and destination dimensions: what ``/routes`` and ``hangup stats routes`` show.
+ROUTE_DIMENSIONS: tuple[str, ...] = ("route", "destination_country", "destination_prefix", "origin_country")
 
 #: Every dimension by id, in display order.
 DIMENSIONS: dict[str, Dimension] = {d.id: d for d in _DIMENSIONS}
@@ -58,6 +71,8 @@ DIMENSIONS: dict[str, Dimension] = {d.id: d for d in _DIMENSIONS}
 BREAKDOWNS: tuple[str, ...] = tuple(d.id for d in _DIMENSIONS if not d.top)
 #: Dimensions kept per day for failed calls.
 TOPS: tuple[str, ...] = tuple(d.id for d in _DIMENSIONS if d.top)
+#: Dimensions with a per-day cap on their values, and the cap.
+CAPS: dict[str, int] = {d.id: d.cap for d in _DIMENSIONS if d.cap}
 
 
 class UnknownDimension(PayloadError):

@@ -8,6 +8,7 @@ equal. Every expression mirrors ``hangup.stats.totals.counters`` and the dimensi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hangup.bounds import MAX_DURATION
@@ -58,6 +59,10 @@ DIMENSION_SQL: dict[str, str] = {
     "direction": "direction",
     "service": "CASE WHEN from_service_id <> '' THEN from_service_id ELSE to_service_id END",
     "provider": "provider",
+    "route": "route",
+    "destination_country": "to_country",
+    "destination_prefix": "to_prefix",
+    "origin_country": "from_country",
     "user": "from_user_id",
     "destination": "to_user_id",
     "ip_pair": "srcip || '>' || dstip",
@@ -104,3 +109,15 @@ def series(conn: Any, window: Window, size: int, paramstyle: str) -> dict[int, T
     clause, params = _where(window)
     rows = _run(conn, f"SELECT {bucket}, {SUMS} FROM calls{clause} GROUP BY {bucket}", params, paramstyle)
     return {int(row[0]): Totals.from_row(row[1:]) for row in rows}
+
+
+def series_by_value(conn: Any, window: Window, size: int, dim: str, values: Sequence[str], paramstyle: str
+                    ) -> dict[tuple[str, int], tuple[int, int]]:
+    """(attempts, answered) per (value of ``dim``, bucket of ``size`` seconds), for the given values only."""
+    bucket, expr = f"ended_at - (ended_at % {int(size)})", DIMENSION_SQL[dim]
+    clause, params = _where(window)
+    marks = ", ".join("?" * len(values))
+    clause = f"{clause} AND {expr} IN ({marks})" if clause else f" WHERE {expr} IN ({marks})"
+    rows = _run(conn, f"SELECT {expr}, {bucket}, COUNT(*), SUM(answered) FROM calls{clause} GROUP BY {expr}, {bucket}",
+                [*params, *values], paramstyle)
+    return {(str(row[0]), int(row[1])): (int(row[2]), int(row[3] or 0)) for row in rows}

@@ -10,7 +10,7 @@ and the answer carries the range actually used.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS, TOPS, get_dimension
 from hangup.stats.labels import display, utc_time, value_label
 from hangup.stats.metrics import DEFAULT_MIN_SAMPLES, METRICS, SUMMARY_METRICS, get_metric
-from hangup.stats.totals import FAULT_DOMAINS, Totals
+from hangup.stats.totals import COUNTERS, FAULT_DOMAINS, Totals
 from hangup.stats.windows import Window
 
 MAX_POINTS = 2000
@@ -65,6 +65,16 @@ class StatsService:
             if key is not None:
                 return rollups.totals(conn, window.start, window.end, *key), "rollups"
             return raw.totals(conn, window, self.db.paramstyle), "raw"
+
+    def totals_by(self, window: Window, by: str, counters: Sequence[str] = COUNTERS
+                  ) -> tuple[dict[str, Totals], str]:
+        """Totals per value of the ordinary dimension ``by`` over ``window`` (aligned), and their source; from
+        rollups only ``counters`` are summed (the others read 0)."""
+        window = self.aligned(window)
+        if window.filters:
+            return self._breakdown(window, by)
+        with self.db.reading() as conn:
+            return rollups.summed_breakdown(conn, window.start, window.end, by, counters), "rollups"
 
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:

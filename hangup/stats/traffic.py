@@ -57,13 +57,15 @@ def _planet(i: int, seed: int, t_end: int, reason: int, rng: random.Random, user
     ring = rng.randint(2, 25)
     setup = t_end - duration - ring
     caller, callee = rng.randrange(users), rng.randrange(users)
+    from_service, to_service = rng.choice(SERVICES), rng.choice(SERVICES)
     return CallRecord(
         id=f"gen-{seed}-{i}",
         provider="planet",
         provider_call_id=f"gen-{seed}-{i}",
-        from_service_id=rng.choice(SERVICES),
+        from_service_id=from_service,
         from_user_id=f"user{caller:04d}",
-        to_service_id=rng.choice(SERVICES),
+        to_service_id=to_service,
+        route=to_service,  # as the Planet adapter reads it
         to_user_id=f"user{callee:04d}",
         call_type="V" if rng.random() < 0.2 else "A",
         setup_time=setup,

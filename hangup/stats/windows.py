@@ -37,6 +37,10 @@ QUERY_FILTERS: dict[str, str] = {
     "releaser": "str",
     "normal": "bool",
     "flagged": "bool",
+    "route": "str",
+    "destination_country": "str",
+    "destination_prefix": "str",
+    "origin_country": "str",
 }
 #: Parameters every statistics question may carry besides the range and filters.
 COMMON_PARAMS = ("min_samples", "limit", "format")
@@ -46,7 +50,8 @@ _PARAM_OF = {"call_type": "type"}
 DIMENSION_FILTERS = ("service", "cause", "fault", "direction")
 #: Filters the rollups keep: a question with at most one of these is answered from rollups.
 ROLLUP_FILTERS = frozenset(
-    ("provider", "outcome", "ended_by", "call_type", "call_end_reason", "terminate", *DIMENSION_FILTERS)
+    ("provider", "outcome", "ended_by", "call_type", "call_end_reason", "terminate", *DIMENSION_FILTERS,
+     "route", "destination_country", "destination_prefix", "origin_country")
 )
 
 

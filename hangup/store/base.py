@@ -128,6 +128,10 @@ class CallQuery:
     provider: str | None = None
     provider_call_id: str | None = None  # the platform's own call id (a SIP Call-ID, a Twilio CallSid …)
     flagged: bool | None = None  # True: only calls with at least one flag
+    route: str | None = None  # the call's route (carrier, trunk or next hop)
+    destination_country: str | None = None  # to_country: the callee's ISO 3166 region
+    destination_prefix: str | None = None  # to_prefix: the callee's E.164 prefix
+    origin_country: str | None = None  # from_country: the caller's ISO 3166 region
     limit: int = 100  # 1..MAX_LIMIT
     cursor: str | None = None  # opaque keyset cursor from a previous page
 

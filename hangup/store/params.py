@@ -116,6 +116,10 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "provider": ("provider", _text),
     "provider_call_id": ("provider_call_id", _text),
     "flagged": ("flagged", _boolean),
+    "route": ("route", _text),
+    "destination_country": ("destination_country", _text),
+    "destination_prefix": ("destination_prefix", _text),
+    "origin_country": ("origin_country", _text),
     "limit": ("limit", _limit),
     "cursor": ("cursor", _cursor),
 }

@@ -163,6 +163,8 @@ CREATE TABLE call_legs (
     PRIMARY KEY (call_id, leg_id)
 )
 """
+#: Columns of the route and the normalised numbers (``hangup.routes``, ``hangup.numbers``), added by ``0010``.
+ROUTE_COLUMNS = ("route", "from_e164", "from_country", "to_e164", "to_country", "to_number_type", "to_prefix")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
@@ -170,4 +172,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
+    Migration("0010_call_routes", tuple(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''"
+                                        for name in ROUTE_COLUMNS)),
 )

@@ -59,6 +59,10 @@ _EQUALITY_FILTERS: dict[str, str] = {
     "terminate": "terminate",
     "releaser": "releaser",
     "provider": "provider",
+    "route": "route",
+    "destination_country": "to_country",
+    "destination_prefix": "to_prefix",
+    "origin_country": "from_country",
 }
 
 

@@ -18,7 +18,8 @@ from starlette.staticfiles import StaticFiles
 
 from hangup.causes import default_catalog
 from hangup.stats.buckets import DAY, HOUR
-from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, TOPS, get_dimension
+from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, ROUTE_DIMENSIONS, TOPS, get_dimension
+from hangup.stats.route_table import descending, route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import QUERY_FILTERS, Window, call_log_params, parse_window
 from hangup.web.dashboard_api import int_param, service_of
@@ -27,7 +28,7 @@ from hangup.web.dashboard_render import login, login_form, page
 
 #: Range shortcuts offered on every statistics page.
 RANGES = (("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
-_PAGE_PARAMS = ("metric", "bucket", "by", "q", "scheme", "min_samples", "limit")
+_PAGE_PARAMS = ("metric", "bucket", "by", "q", "scheme", "min_samples", "limit", "sort", "order")
 
 
 def auto_bucket(window: Window, minute_horizon: int | None = None) -> str:
@@ -102,6 +103,23 @@ async def breakdowns_data(request: Request) -> dict[str, Any]:
             "table": table}
 
 
+async def routes_data(request: Request) -> dict[str, Any]:
+    """Routes and destinations (``hangup.stats.route_table``), sortable, each row leading to its calls."""
+    window = _window(request)
+    by = request.query_params.get("by") or "route"
+    sort = request.query_params.get("sort") or "attempts"
+    down = descending(request.query_params.get("order"))
+    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
+    limit = int_param(request, "limit", 50, 1, 500) or 50
+    table = await run_in_threadpool(route_table, service_of(request), window, by, sort=sort, descending=down,
+                                    limit=limit, min_samples=min_samples)
+    for row in table["rows"]:
+        row["link"] = drill_link(window, by, row["value"])
+    tabs = [{"id": d, "label": DIMENSIONS[d].label} for d in ROUTE_DIMENSIONS]
+    return {**_common(request, window, f"Routes by {DIMENSIONS[by].label.lower()}"), "by": by, "tabs": tabs,
+            "table": table, "sort": sort, "order": "desc" if down else "asc"}
+
+
 async def codes_data(request: Request) -> dict[str, Any]:
     """Every release code hangup knows, optionally narrowed by a search text and a scheme."""
     q = (request.query_params.get("q") or "").strip().casefold()[:100]
@@ -126,6 +144,7 @@ async def codes_data(request: Request) -> dict[str, Any]:
 overview_html, overview_json = page("overview.html", overview_data)
 breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
 codes_html, codes_json = page("codes.html", codes_data)
+routes_html, routes_json = page("routes.html", routes_data)
 
 
 async def login_page(request: Request) -> Response:
@@ -138,6 +157,8 @@ routes: list[BaseRoute] = [
     Route("/overview.json", overview_json, methods=["GET"]),
     Route("/breakdowns", breakdowns_html, methods=["GET"]),
     Route("/breakdowns.json", breakdowns_json, methods=["GET"]),
+    Route("/routes", routes_html, methods=["GET"]),
+    Route("/routes.json", routes_json, methods=["GET"]),
     Route("/codes", codes_html, methods=["GET"]),
     Route("/codes.json", codes_json, methods=["GET"]),
     *call_routes,

@@ -23,6 +23,7 @@ from hangup.errors import PayloadError
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
+from hangup.stats.route_table import descending, route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window, parse_window
 from hangup.web.responses import JSONBody
@@ -33,7 +34,7 @@ _ATTR = "_hangup_stats"
 ALERTS_ENV = "HANGUP_ALERTS_FILE"
 _DIGITS = re.compile(r"[0-9]{1,9}")
 #: Parameters of the statistics endpoints besides the range and the call-log filters.
-OWN_PARAMS = ("metric", "bucket", "by")
+OWN_PARAMS = ("metric", "bucket", "by", "sort", "order")
 
 
 @contextlib.asynccontextmanager
@@ -106,6 +107,17 @@ async def top(request: Request) -> Response:
     return await _answer(request, lambda s, w: s.top(w, by, limit))
 
 
+async def routes_report(request: Request) -> Response:
+    """``hangup.stats.route_table``: ``by`` a route dimension, ``sort`` a column, ``order`` asc or desc."""
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    limit = int_param(request, "limit", 50, 1, 500) or 50
+    by = request.query_params.get("by") or "route"
+    sort = request.query_params.get("sort") or "attempts"
+    down = descending(request.query_params.get("order"))
+    return await _answer(request, lambda s, w: route_table(s, w, by, sort=sort, descending=down, limit=limit,
+                                                           min_samples=m))
+
+
 async def definitions(request: Request) -> Response:
     """Every metric and dimension id, so clients can discover what to ask for."""
     return JSONBody(
@@ -123,5 +135,6 @@ routes: list[BaseRoute] = [
     Route("/api/stats/timeseries", timeseries, methods=["GET"]),
     Route("/api/stats/breakdown", breakdown, methods=["GET"]),
     Route("/api/stats/top", top, methods=["GET"]),
+    Route("/api/stats/routes", routes_report, methods=["GET"]),
     Route("/api/stats/definitions", definitions, methods=["GET"]),
 ]

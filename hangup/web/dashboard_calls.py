@@ -51,6 +51,8 @@ def _row(record: CallRecord) -> dict[str, Any]:
         "from": record.from_user_id,
         "to": record.to_user_id,
         "provider": record.provider,
+        "route": record.route,
+        "to_country": record.to_country,
         "type": record.call_type,
         "duration": record.duration,
         "outcome": record.outcome,

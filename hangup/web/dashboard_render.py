@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -44,6 +46,26 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode(merged)
 
 
+_BACKTICKS = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """Catalog text with its backticked words as ``<code>`` spans; everything else escaped, never Markdown."""
+    return Markup(_BACKTICKS.sub(r"<code>\1</code>", str(escape(text))))
+
+
+def sparkline(points: list[dict[str, Any]], width: int = 120, height: int = 24) -> Markup:
+    """An inline SVG of attempts per bucket (``route_table`` rows' ``spark``), drawn without script."""
+    if not points:
+        return Markup("")
+    top = max(p["attempts"] for p in points) or 1
+    step = width / max(1, len(points) - 1)
+    coords = " ".join(f"{i * step:.1f},{height - p['attempts'] * (height - 2) / top - 1:.1f}"
+                      for i, p in enumerate(points))
+    return Markup(f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+                  f'role="img" aria-label="calls per bucket"><polyline points="{coords}"/></svg>')
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -54,7 +76,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     # segment: a value as one URL path segment (call ids are the platforms' and may hold / ? # or %)
-    env.filters.update(time=utc_time, pct=_pct, num=_num, seconds=_seconds, segment=functools.partial(quote, safe=""))
+    env.filters.update(time=utc_time, pct=_pct, num=_num, seconds=_seconds, segment=functools.partial(quote, safe=""),
+                       code_spans=code_spans, sparkline=sparkline)
     env.globals.update(query=_query, version=__version__)
     return env
 

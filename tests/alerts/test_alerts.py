@@ -166,3 +166,48 @@ def test_two_evaluators_notify_each_transition_once(dropping: StatsService) -> N
     stale = AlertEngine(dropping, rules, events.append)
     firing_state = stale._load("asr-drop")
     assert not stale._move("asr-drop", dataclasses.replace(firing_state, changed_at=1), firing_state, 0.1)
+
+
+PER_ROUTE = """
+[[rule]]
+name = "route-asr"
+metric = "asr"
+condition = "< 0.35"
+window = "10m"
+min_samples = 30
+cooldown = "60m"
+each = "route"
+"""
+
+
+@pytest.fixture
+def one_route_dropping(tmp_path: Path) -> Iterator[StatsService]:
+    steady = list(traffic.generate(3600, T0, T0 + 180 * MINUTE, seed=9))
+    routes = ("carrier-a", "carrier-b", "carrier-c")
+    routed = [dataclasses.replace(c, route=routes[i % 3]) for i, c in enumerate(steady)]
+    failing = traffic.generate(1200, T0, T0 + 180 * MINUTE, seed=10, shift=_drops((60, 90)))
+    yield from _service(tmp_path, routed + [dataclasses.replace(c, route="carrier-bad") for c in failing])
+
+
+def test_one_route_fires_and_recovers_while_the_others_stay_quiet(one_route_dropping: StatsService) -> None:
+    events = _run(one_route_dropping, PER_ROUTE, range(15, 181))
+    assert [(e.of, e.status) for e in events] == [("carrier-bad", "firing"), ("carrier-bad", "resolved")]
+    fired, resolved = events
+    assert T0 + 60 * MINUTE < fired.at <= T0 + 75 * MINUTE < T0 + 90 * MINUTE < resolved.at <= T0 + 105 * MINUTE
+    assert fired.to_json()["each"] == "route" and fired.to_json()["of"] == "carrier-bad"
+    assert fired.samples >= 30
+
+
+def test_each_value_has_its_own_state(one_route_dropping: StatsService) -> None:
+    rules = parse_rules(PER_ROUTE).rules
+    engine = AlertEngine(one_route_dropping, rules, lambda e: None)
+    engine.check(T0 + 75 * MINUTE)
+    assert engine.firing_values(rules[0]) == ["carrier-bad"] and engine.states()["route-asr"].firing
+    engine.check(T0 + 120 * MINUTE)
+    assert engine.firing_values(rules[0]) == [] and not engine.states()["route-asr"].firing
+
+
+@pytest.mark.parametrize("each", ["user", "colour"])
+def test_each_must_be_an_ordinary_dimension(each: str) -> None:
+    with pytest.raises(ConfigError, match="each must be one of"):
+        parse_rules(PER_ROUTE.replace('each = "route"', f'each = "{each}"'))

@@ -81,3 +81,21 @@ def test_every_page_has_its_json_twin(served: Served, page: Any) -> None:
     twin = _api(served, href)
     assert twin["table"]["by"] == "provider"
     assert twin["table"]["attempts"] == 3000
+
+
+def test_routes_page_matches_the_api_sorts_and_leads_to_the_calls(served: Served, page: Any) -> None:
+    report = _api(served, f"/api/stats/routes?{WINDOW}")
+    page.goto(f"{served.url}/routes?{WINDOW}")
+    shown = {row.get_attribute("data-value"): row.locator(".calls").inner_text()
+             for row in page.locator("#routes tbody tr").all()}
+    assert shown == {r["value"]: f"{r['attempts']:,}" for r in report["rows"]} and len(shown) > 1
+    assert page.locator("#routes tbody tr svg.spark").count() == len(report["rows"])
+    page.locator('#routes th a[data-sort="asr"]').click()
+    page.wait_for_url("**sort=asr**")
+    by_asr = _api(served, f"/api/stats/routes?{WINDOW}&sort=asr&order=desc")
+    assert [r.get_attribute("data-value") for r in page.locator("#routes tbody tr").all()] == [
+        r["value"] for r in by_asr["rows"]]
+    first = by_asr["rows"][0]
+    page.locator("#routes tbody tr a").first.click()
+    page.wait_for_url("**/calls?**")
+    assert page.locator("#call-count [data-count]").get_attribute("data-count") == str(first["attempts"])

@@ -270,3 +270,21 @@ def test_a_payload_that_is_not_sip_is_reported_and_reading_goes_on() -> None:
     packets = [packet(0.0, b"\x16\x03\x01 not sip"), *failed(486, "Busy Here")]
     records = list(calls_from(packets, on_error=lambda p, e: errors.append(e.what)))
     assert errors == ["start line"] and [r.outcome for r in records] == ["busy"]
+
+
+@pytest.mark.parametrize(("addresses", "route"), [
+    (True, CALLEE[0]),  # captured on the proxy: where its INVITE (two Vias) went
+    (False, "biloxi.example.com"),  # a trace without addresses: the Request-URI's host
+])
+def test_the_route_is_where_the_furthest_invite_went(addresses: bool, route: str) -> None:
+    def on_wire(time: float, text: bytes, src: tuple[str, int], dst: tuple[str, int]) -> Packet:
+        return packet(time, text, src, dst) if addresses else packet(time, text, ("", 0), ("", 0))
+
+    packets = [
+        on_wire(0.0, invite(), CALLER, PROXY),
+        on_wire(0.01, invite(vias=2), PROXY, CALLEE),
+        on_wire(1.0, response(486, "Busy Here", vias=2), CALLEE, PROXY),
+        on_wire(1.01, response(486, "Busy Here"), PROXY, CALLER),
+    ]
+    (record,) = calls_from(packets)
+    assert record.route == route

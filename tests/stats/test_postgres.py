@@ -9,6 +9,7 @@ import pytest
 from hangup.composition import open_store
 from hangup.stats import rebuild, traffic
 from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.route_table import route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
 
@@ -34,9 +35,13 @@ def _answers(url: str) -> dict[str, object]:
             "reasons": service.breakdown(window, "call_end_reason"),
             "filtered": service.breakdown(Window(window.start, window.end, {"from_user_id": "user0003"}), "outcome"),
             "top": service.top(window, "ip_pair", 5),
+            "routes": route_table(service, window, "route", min_samples=0),
+            "routes_by_days": route_table(service, Window(END - 10 * 86400, END), "route", sort="asr"),
+            "routes_filtered": route_table(service, Window(window.start, window.end, {"outcome": "busy"}), "route"),
         }
         rebuild.rebuild(db)
         answers["after_rebuild"] = service.summary(window)
+        answers["routes_after_rebuild"] = route_table(service, window, "route", min_samples=0)
         return answers
     finally:
         db.close()
@@ -48,3 +53,4 @@ def test_postgres_answers_equal_sqlite_answers(postgres_url: str, tmp_path: Path
     on_sqlite = _answers(f"sqlite:///{tmp_path}/calls.db")
     assert on_postgres == on_sqlite
     assert on_postgres["after_rebuild"] == on_postgres["summary"]
+    assert on_postgres["routes_after_rebuild"] == on_postgres["routes"]

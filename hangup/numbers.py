@@ -1,0 +1,173 @@
+"""Caller and callee numbers normalised to E.164, with their country, number type and a prefix.
+
+The numbering plans are Google's libphonenumber metadata, through its Python port ``phonenumbers``
+(https://github.com/daviddrysdale/python-phonenumbers). A number is normalised when it is a *valid*
+number of some country; anything else (a SIP user name, a Twilio ``client:`` identity, a Planet user id,
+a short code, a truncated number) gets no normalised form and its raw value stays the only one, as it
+always does: the record keeps ``from_user_id``/``to_user_id`` exactly as received.
+
+How a raw value is read, in order:
+
+* a ``sip:``/``sips:``/``tel:`` URI gives its user part, but only when that part is written as a
+  telephone number (digits, an optional leading ``+`` and the visual separators ``-.() ``), as
+  RFC 3966 and the ``user=phone`` convention of RFC 3261 §19.1.6 write it; ``sip:alice@host`` stays a name;
+* an international form (``+49 30 …``, or ``00`` then the country code) is read as such;
+* a national form (``030 …``, ``(415) 555-…``) is read in the region of the platform
+  (``HANGUP_PROVIDER_REGIONS``, else ``HANGUP_DEFAULT_REGION``; none: national forms stay raw);
+* digits alone that are not a valid national number are tried as an international number without its
+  ``+`` (Vonage, Telnyx and many CDRs write ``14155550100``).
+
+Parsing costs tens of microseconds, and a platform's numbers repeat (the same trunks, agents and
+destinations), so results are cached per (raw value, region) in a bounded LRU (``CACHE_SIZE``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+#: Distinct (raw value, region) pairs whose answer is kept.
+CACHE_SIZE = 65536
+#: Digits of the E.164 number (country code included, ``+`` left out) kept as its prefix by default.
+DEFAULT_PREFIX_DEPTH = 4
+
+_URI = re.compile(r"^(?:sips?|tel):([^@;?]*)", re.IGNORECASE)
+_TELEPHONE = re.compile(r"^\+?[0-9(][0-9\-.() ]*$")
+_TYPES: Mapping[int, str] = {
+    value: name.lower() for name, value in vars(PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+
+
+class Number(NamedTuple):
+    """A normalised number; every field is ``""`` when the raw value is not a valid number."""
+
+    e164: str  # "+493012345678"
+    country: str  # ISO 3166-1 alpha-2 region of the number, "DE"; "001" for non-geographic numbers
+    type: str  # libphonenumber's type, lower case: mobile, fixed_line, toll_free, voip …
+
+
+NOT_A_NUMBER = Number("", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class NumberPlan:
+    """Where national numbers are read: a default region and per-platform ones, and the prefix depth."""
+
+    default_region: str = ""  # ISO 3166-1 alpha-2, e.g. "US"; "" = national forms are not read
+    provider_regions: Mapping[str, str] = field(default_factory=dict)  # e.g. {"planet": "JP"}
+    prefix_depth: int = DEFAULT_PREFIX_DEPTH
+
+    def region(self, provider: str) -> str:
+        return self.provider_regions.get(provider, self.default_region)
+
+
+_plan = NumberPlan()
+
+
+def configure(plan: NumberPlan) -> None:
+    """Set the plan every later normalisation uses (the composition root does, from the settings)."""
+    global _plan
+    _plan = plan
+
+
+def plan() -> NumberPlan:
+    return _plan
+
+
+def parse_regions(text: str) -> dict[str, str]:
+    """``"vonage=GB, planet=JP"`` → ``{"vonage": "GB", "planet": "JP"}``; a bad item raises ``ValueError``."""
+    regions: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        provider, _, region = item.partition("=")
+        region = region.strip().upper()
+        if not provider.strip() or region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{item!r} is not PROVIDER=REGION with a known ISO 3166 region")
+        regions[provider.strip()] = region
+    return regions
+
+
+def telephone_part(raw: str) -> str | None:
+    """The part of ``raw`` that may be a telephone number, or ``None`` when it is a name."""
+    text = raw.strip()
+    match = _URI.match(text)
+    if match:
+        text = match.group(1)
+    return text if _TELEPHONE.match(text) else None
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def normalise(raw: str, region: str = "") -> Number:
+    """``raw`` as an E.164 number with its country and type, or ``NOT_A_NUMBER``."""
+    text = telephone_part(raw)
+    if text is None:
+        return NOT_A_NUMBER
+    digits = re.sub(r"[^0-9]", "", text)
+    candidates = [text]
+    if not text.startswith("+"):
+        if digits.startswith("00"):
+            candidates.append("+" + digits[2:])
+        candidates.append("+" + digits)
+    for candidate in candidates:
+        found = _valid(candidate, region)
+        if found is not None:
+            return found
+    return NOT_A_NUMBER
+
+
+def _valid(text: str, region: str) -> Number | None:
+    if not text.startswith("+") and not region:
+        return None
+    try:
+        number = phonenumbers.parse(text, region or None)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return Number(
+        phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(number) or "",
+        _TYPES.get(phonenumbers.number_type(number), "unknown"),
+    )
+
+
+class Parties(NamedTuple):
+    """The normalised caller and callee of a call, as the record keeps them."""
+
+    from_e164: str
+    from_country: str
+    to_e164: str
+    to_country: str
+    to_number_type: str
+    to_prefix: str
+
+
+NO_PARTIES = Parties("", "", "", "", "", "")
+
+
+def caller_fields(provider: str, caller: str) -> tuple[str, str]:
+    """``(from_e164, from_country)`` of a raw caller of ``provider``."""
+    a = normalise(caller, _plan.region(provider)) if caller else NOT_A_NUMBER
+    return a.e164, a.country
+
+
+def callee_fields(provider: str, callee: str) -> tuple[str, str, str, str]:
+    """``(to_e164, to_country, to_number_type, to_prefix)`` of a raw callee of ``provider``."""
+    b = normalise(callee, _plan.region(provider)) if callee else NOT_A_NUMBER
+    return b.e164, b.country, b.type, b.e164[1:1 + _plan.prefix_depth]
+
+
+def parties(provider: str, caller: str, callee: str) -> Parties:
+    """The record's number fields of a call of ``provider`` from ``caller`` to ``callee`` (raw values)."""
+    return Parties(*caller_fields(provider, caller), *callee_fields(provider, callee))
+
+
+__all__ = ["CACHE_SIZE", "NOT_A_NUMBER", "NO_PARTIES", "Number", "NumberPlan", "Parties", "callee_fields",
+           "caller_fields", "configure",
+           "normalise", "parse_regions", "parties", "plan", "telephone_part"]
