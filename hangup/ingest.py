@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.causes import CauseCatalog, default_catalog
+from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
 from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
 from hangup.errors import HTTPError
 from hangup.providers.base import Provider, WebhookRequest
@@ -149,8 +150,12 @@ def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCa
 
 
 # -- what the API and CLI show ----------------------------------------------------------------
-def status(record: CallRecord) -> dict[str, Any]:
-    """The short answer to "did this call end normally, and why did it end?"."""
+def status(record: CallRecord, overrides: ActionOverrides = NO_OVERRIDES) -> dict[str, Any]:
+    """The short answer to "did this call end normally, why did it end, and what now?".
+
+    ``action`` is worked out now from the stored causes and ``overrides`` (``hangup.causes.actions``).
+    """
+    action = call_action(record, overrides)
     return {
         "sid": record.id,
         "provider": record.provider,
@@ -164,15 +169,20 @@ def status(record: CallRecord) -> dict[str, Any]:
         "answered": record.answered,
         "duration": record.duration,
         "flags": list(record.flags),
+        "action": action["action"],
+        "action_from": action["from"],
     }
 
 
-def explain(record: CallRecord, catalog: CauseCatalog | None = None) -> dict[str, Any]:
-    """The call, its classification, its flags and every code it carried, explained by the catalog."""
+def explain(record: CallRecord, catalog: CauseCatalog | None = None,
+            overrides: ActionOverrides = NO_OVERRIDES) -> dict[str, Any]:
+    """The call, its classification, what to do next, its flags and every code it carried, explained."""
     catalog = catalog or default_catalog()
+    action = call_action(record, overrides, catalog)
     return {
-        "call": record.to_json(),
-        "status": status(record),
+        "call": {**record.to_json(), "action": action["action"]},
+        "status": status(record, overrides),
+        "action": action,
         "flags": [{"flag": f, "meaning": flag_meaning(f)} for f in record.flags],
         "codes": [resolve(ref, catalog).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
         "raw": record.raw,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from hangup import ingest
+from hangup.cli.causes import configured_actions
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import PayloadError
@@ -110,7 +111,7 @@ def show(call_id: str, db: str, as_json: bool) -> None:
     store = open_cli_store(db)
     try:
         record = _get(store, call_id)
-        detail = ingest.explain(record)
+        detail = ingest.explain(record, overrides=configured_actions())
         detail["conflicts"] = [{"received_at": c.received_at, "raw": c.raw, "differences": c.differences}
                                for c in store.conflicts(record.id)]
     finally:
@@ -123,6 +124,10 @@ def show(call_id: str, db: str, as_json: bool) -> None:
     click.echo(f"  outcome   {status['outcome']}  ended by {status['ended_by']}  fault {status['fault']}  "
                f"normal {status['ended_normally']}")
     click.echo(f"  reason    {status['reason']}")
+    action = detail["action"]
+    origin = f"override {action['override']['rule']}: {action['override']['reason']}" if action["override"] else \
+        f"catalog {action['cause']}"
+    click.echo(f"  action    {action['action']}  ({origin})")
     for code in detail["codes"]:
         click.echo(f"  code      {code['ref']} {code['name']}: {code['description']}")
     for flag in detail["flags"]:
@@ -142,4 +147,4 @@ def status(call_id: str, db: str) -> None:
         record = _get(store, call_id)
     finally:
         store.close()
-    click.echo(json.dumps(ingest.status(record), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(ingest.status(record, configured_actions()), ensure_ascii=False, indent=2))

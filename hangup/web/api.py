@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
+from hangup.causes.actions import ActionOverrides, call_action
 from hangup.errors import NotFound, PayloadError
 from hangup.records import CallRecord
 from hangup.store.base import CallQuery, Store
@@ -47,7 +48,9 @@ async def list_calls(request: Request) -> Response:
         return _export(_store(request), query, fmt)
     store = _store(request)
     page = await run_in_threadpool(store.query, query)
-    return JSONBody({"ok": True, "calls": [c.to_json() for c in page.calls], "next_cursor": page.next_cursor})
+    actions: ActionOverrides = request.app.state.hangup.actions
+    calls = [{**c.to_json(), "action": call_action(c, actions)["action"]} for c in page.calls]
+    return JSONBody({"ok": True, "calls": calls, "next_cursor": page.next_cursor})
 
 
 async def export_csv(request: Request) -> Response:
@@ -82,10 +85,10 @@ async def call_detail(request: Request) -> Response:
     store = _store(request)
     if call_id.endswith("/status"):
         record = await _found(store, call_id[: -len("/status")])
-        return JSONBody({"ok": True, **ingest.status(record)})
+        return JSONBody({"ok": True, **ingest.status(record, request.app.state.hangup.actions)})
     record = await _found(store, call_id)
     conflicts = await run_in_threadpool(store.conflicts, record.id)
-    body: dict[str, Any] = {"ok": True, **ingest.explain(record)}
+    body: dict[str, Any] = {"ok": True, **ingest.explain(record, overrides=request.app.state.hangup.actions)}
     body["conflicts"] = [_conflict_json(c) for c in conflicts]
     return JSONBody(body)
 

@@ -116,7 +116,7 @@ async def call_data(request: Request) -> dict[str, Any]:
     record = await run_in_threadpool(store.get, call_id)
     if record is None:
         raise NotFound(f"no call {call_id[:80]!r}", [{"field": "id", "error": "no call with this id"}])
-    explained = ingest.explain(record)
+    explained = ingest.explain(record, overrides=request.app.state.hangup.actions)
     codes = explained["codes"]
     codes.extend(_extra_codes(record, {c["ref"] for c in codes}))
     return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record)}
