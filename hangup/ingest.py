@@ -120,7 +120,8 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
-    return any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
+    """Whether reclassifying changed the verdict, or who answered (read again from the stored native fields)."""
+    return old.answered_by != new.answered_by or any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
 
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,

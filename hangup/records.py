@@ -18,6 +18,8 @@ from hangup.record_fields import Fact, JsonKey, RecordField, Verdict, build_func
 
 Direction = Literal["inbound", "outbound", "unknown"]
 CallType = Literal["A", "V"]
+#: Who or what answered (the platform's answering-machine detection, ``hangup.providers.answered``).
+AnsweredBy = Literal["human", "machine", "fax", "unknown"]
 
 #: Namespace of the deterministic ids hangup gives calls of platforms whose own ids are not UUIDs.
 CALL_ID_NAMESPACE = uuid.UUID("6f1c3b1e-2f55-4c1e-9d0a-1f6a2e7c8b40")
@@ -95,6 +97,10 @@ class CallRecord:
     q850: Verdict[int | None] = None  # Q.850 equivalent of the primary cause
     sip: Verdict[int | None] = None  # SIP final response equivalent (or the reported SIP status)
     flags: Verdict[tuple[str, ...]] = ()  # contradictions and oddities found at ingest (see docs)
+    # human, machine (voicemail), fax or unknown: hangup's reading of the platform's answering-machine detection,
+    # whose raw value stays in extra (AnsweredBy, amd_result …); a verdict, so reclassify fills it for stored calls
+    # and the digest of the facts (extra included) is unchanged by it; unknown when not answered or not detected
+    answered_by: Verdict[AnsweredBy] = "unknown"
     extra: Fact[Mapping[str, str]] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
     # the request exactly as received (query string or body); left out of to_json, whose readers get it apart
     raw: Annotated[str, JsonKey(None)] = ""

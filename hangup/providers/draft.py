@@ -21,6 +21,7 @@ from hangup import bounds
 from hangup.causes import CauseCatalog
 from hangup.causes.classify import Evidence, classify
 from hangup.errors import InvalidPayload
+from hangup.providers.answered import answered_by
 from hangup.records import CallRecord, Direction, call_id_for
 
 _DECIMAL = re.compile(r"\d+\.\d+")
@@ -165,6 +166,7 @@ class RecordDraft:
             q850=verdict.q850,
             sip=verdict.sip,
             flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
+            answered_by=answered_by(self.provider, self.extra, answered),
             extra=self.extra,
             raw=self.raw,
             received_at=self.received_at,

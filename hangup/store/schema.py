@@ -150,4 +150,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
+    # stored calls read as "unknown" until ``hangup reclassify`` reads their native fields again
+    Migration("0020_calls_answered_by", ("ALTER TABLE calls ADD COLUMN answered_by TEXT NOT NULL DEFAULT 'unknown'",)),
 )
