@@ -58,7 +58,8 @@ WRITER_LAST_BATCH = "hangup_writer_last_batch_size"  # gauge
 #: Every metric name (as exposed: counters gain ``_total``, histograms ``_bucket``/``_sum``/``_count``).
 METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
-    f"{ANSWERED}_total", f"{HUMAN_ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
+    f"{ANSWERED}_total", f"{HUMAN_ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket",
+    f"{INGEST_LATENCY}_sum",
     f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, f"{QUARANTINE_EVENTS}_total",
     WRITER_QUEUE, f"{WRITER_BATCHES}_total", f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH,
     *emit_metrics.METRIC_NAMES, *sip_metrics.METRIC_NAMES,
