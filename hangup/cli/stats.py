@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from hangup.cli.calls import filter_options
+from hangup.cli.calls import FILTER_OPTIONS, filter_options
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_document
 from hangup.errors import ConfigError, HangupError, PayloadError
@@ -22,6 +22,8 @@ from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
 from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
 
+#: The call log's filter options, which the statistics commands take as they are.
+CALL_FILTER_NAMES = frozenset(name for _, name, _ in FILTER_OPTIONS)
 #: What a command shows of its answer as a table or CSV: headers, rows, the columns aligned right.
 Rows = tuple[Sequence[str], Sequence[Sequence[str]], Sequence[int]]
 
@@ -31,7 +33,7 @@ def stats_options(function: Callable[..., Any]) -> Callable[..., Any]:
     function = output_options(function)
     function = click.option("--min-samples", type=click.IntRange(0, 1_000_000), default=None,
                             help="Calls a rate needs (default 10); fewer reads N/A.")(function)
-    for name in reversed(DIMENSION_FILTERS):
+    for name in reversed([n for n in DIMENSION_FILTERS if n not in CALL_FILTER_NAMES]):
         function = click.option(f"--{name}", name, default=None, help=f"Only calls of this {name}.")(function)
     function = click.option("--range", "span", default=None, help="Span ending at --until (or now): 15m, 24h, 7d.")(
         function

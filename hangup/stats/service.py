@@ -66,6 +66,10 @@ class StatsService:
                 return rollups.totals(conn, window.start, window.end, *key), "rollups"
             return raw.totals(conn, window, self.db.paramstyle), "raw"
 
+    def by_value(self, window: Window, by: str) -> dict[str, Totals]:
+        """The totals of each value of an ordinary dimension over ``window`` (already aligned)."""
+        return self._breakdown(window, by)[0]
+
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:
             if not window.filters:

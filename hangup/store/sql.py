@@ -54,6 +54,8 @@ _EQUALITY_FILTERS: dict[str, str] = {
     "terminate": "terminate",
     "releaser": "releaser",
     "provider": "provider",
+    "cause": "cause",
+    "fault": "fault",
 }
 
 

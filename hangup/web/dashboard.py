@@ -20,7 +20,7 @@ from hangup.causes import default_catalog
 from hangup.stats.buckets import DAY, HOUR
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, TOPS, get_dimension
 from hangup.stats.service import StatsService
-from hangup.stats.windows import QUERY_FILTERS, Window, call_log_params, parse_window
+from hangup.stats.windows import Window, call_log_params, calls_link, parse_window
 from hangup.web.dashboard_api import int_param, service_of
 from hangup.web.dashboard_calls import routes as call_routes
 from hangup.web.dashboard_render import login, login_form, page
@@ -52,12 +52,10 @@ def _window(request: Request) -> Window:
 
 def drill_link(window: Window, dim: str, value: str) -> str:
     """Where a breakdown row leads: the calls it counts when the call log can filter on it, else a drill-down."""
-    if value == "" and dim in ("call_end_reason", "terminate"):
-        return ""  # "(none)": the call log has no filter for a missing code
-    if dim in QUERY_FILTERS or dim in ("user", "destination"):
-        field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
-        target = Window(window.start, window.end, {**window.filters, field: value})
-        return "/calls?" + urlencode(call_log_params(target))
+    field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
+    link = calls_link(window, field, value)
+    if link or (value == "" and dim in ("call_end_reason", "terminate")):
+        return link
     if dim in TOPS:
         return ""
     return "/breakdowns?" + urlencode({"since": window.start, "until": window.end, **window.filters, dim: value})
