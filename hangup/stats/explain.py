@@ -35,7 +35,7 @@ from hangup.stats.labels import display, value_label
 from hangup.stats.metrics import METRICS, get_metric
 from hangup.stats.service import StatsService
 from hangup.stats.totals import FAULT_DOMAINS, Totals
-from hangup.stats.windows import Window, calls_link
+from hangup.stats.windows import Window, calls_link, parse_span, parse_time
 
 #: Default baseline: the same window one week earlier.
 WEEK = 7 * 86400
@@ -118,6 +118,37 @@ def question(metric: str, window: Window, baseline: Window | None = None, dimens
     return Question(spec.id, window, replace(base, filters=dict(window.filters)), dims, limit)
 
 
+#: Parameters of an explanation besides the window's range and filters (API, dashboard, CLI).
+PARAMS = ("metric", "by", "shift", "baseline_from", "baseline_to")
+
+
+def question_from(given: Mapping[str, str], window: Window) -> Question:
+    """A question from request parameters: ``metric`` (default asr), ``by`` (comma-separated dimensions),
+    ``limit``, and the baseline as ``baseline_from``/``baseline_to`` or ``shift`` (a span back, default 7d)."""
+    baseline = None
+    if given.get("baseline_from") or given.get("baseline_to"):
+        if not (given.get("baseline_from") and given.get("baseline_to")):
+            raise PayloadError("give both baseline_from and baseline_to",
+                               [{"field": "baseline_to" if given.get("baseline_from") else "baseline_from",
+                                 "error": "required with the other baseline bound"}])
+        start = parse_time("baseline_from", given["baseline_from"])
+        end = parse_time("baseline_to", given["baseline_to"])
+        if start >= end:
+            raise PayloadError("bad baseline", [{"field": "baseline_from", "error": "must be before baseline_to"}])
+        baseline = replace(window, start=start, end=end)
+    elif given.get("shift"):
+        try:
+            back = parse_span(given["shift"])
+        except PayloadError:
+            raise PayloadError("bad shift", [{"field": "shift", "error": "must look like 1d, 7d or 4w"}]) from None
+        baseline = replace(window, start=window.start - back, end=window.end - back)
+    dims = [d.strip() for d in (given.get("by") or "").split(",") if d.strip()]
+    limit_text = given.get("limit") or str(DEFAULT_LIMIT)
+    if not limit_text.isdigit():
+        raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
+    return question(given.get("metric") or "asr", window, baseline, dims, int(limit_text))
+
+
 def explain(service: StatsService, q: Question, min_samples: int | None = None) -> dict[str, Any]:
     """The KPI now and in the baseline, and the dimension values that moved it, largest contribution first."""
     spec, parts = METRICS[q.metric], PARTS[q.metric]
@@ -163,7 +194,7 @@ def _row(dim: str, key: str, part: float, change: float | None, now: Totals, the
 
 def _specificity(row: Mapping[str, Any], totals: Mapping[str, int]) -> float:
     """1 - the value's larger share of calls in the two windows (see the module docstring)."""
-    return 1.0 - max(row[side]["attempts"] / totals[side] for side in ("now", "baseline"))
+    return 1.0 - max(float(row[side]["attempts"]) / totals[side] for side in ("now", "baseline"))
 
 
 def headline(answer: Mapping[str, Any], top: int = 3) -> list[str]:

@@ -176,7 +176,7 @@ def calls_link(window: Window, dim: str, value: str) -> str:
     """The call-log URL of the calls of ``window`` whose ``dim`` is ``value``; "" where the log cannot filter."""
     if dim not in QUERY_FILTERS and dim not in CALL_LOG_DIMENSIONS:
         return ""
-    if value == "" and QUERY_FILTERS.get(dim) == "int":
-        return ""  # "(none)": the call log has no filter for a missing code
+    if value == "":
+        return ""  # "(none)": the call log reads an empty filter as no filter
     target = Window(window.start, window.end, {**window.filters, dim: value})
     return "/calls?" + urlencode(call_log_params(target))

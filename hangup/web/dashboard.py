@@ -17,11 +17,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hangup.causes import default_catalog
+from hangup.stats import explain as changes
 from hangup.stats.buckets import DAY, HOUR
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, TOPS, get_dimension
+from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window, call_log_params, calls_link, parse_window
-from hangup.web.dashboard_api import int_param, service_of
+from hangup.web.dashboard_api import explain_answer, int_param, service_of
 from hangup.web.dashboard_calls import routes as call_routes
 from hangup.web.dashboard_render import login, login_form, page
 
@@ -100,6 +102,15 @@ async def breakdowns_data(request: Request) -> dict[str, Any]:
             "table": table}
 
 
+async def changes_data(request: Request) -> dict[str, Any]:
+    """What moved a KPI in the range against a baseline (a week earlier unless asked otherwise)."""
+    window = parse_window(request.query_params.multi_items(), allowed=changes.PARAMS)
+    answer = await run_in_threadpool(explain_answer(request), service_of(request), window)
+    metrics = [{"id": m, "label": METRICS[m].label} for m in changes.PARTS]
+    return {**_common(request, window, f"What changed: {answer['label']}"), "answer": answer, "metrics": metrics,
+            "headline": changes.headline(answer)}
+
+
 async def codes_data(request: Request) -> dict[str, Any]:
     """Every release code hangup knows, optionally narrowed by a search text and a scheme."""
     q = (request.query_params.get("q") or "").strip().casefold()[:100]
@@ -124,6 +135,7 @@ async def codes_data(request: Request) -> dict[str, Any]:
 overview_html, overview_json = page("overview.html", overview_data)
 breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
 codes_html, codes_json = page("codes.html", codes_data)
+changes_html, changes_json = page("changes.html", changes_data)
 
 
 async def login_page(request: Request) -> Response:
@@ -136,6 +148,8 @@ routes: list[BaseRoute] = [
     Route("/overview.json", overview_json, methods=["GET"]),
     Route("/breakdowns", breakdowns_html, methods=["GET"]),
     Route("/breakdowns.json", breakdowns_json, methods=["GET"]),
+    Route("/changes", changes_html, methods=["GET"]),
+    Route("/changes.json", changes_json, methods=["GET"]),
     Route("/codes", codes_html, methods=["GET"]),
     Route("/codes.json", codes_json, methods=["GET"]),
     *call_routes,

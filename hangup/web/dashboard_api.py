@@ -1,6 +1,7 @@
 """The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, read connections).
 
-Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
+Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/explain`` (what changed
+against a baseline, ``hangup.stats.explain``), ``/definitions``.
 
 Every endpoint takes a time range (``since``/``until`` or ``from``/``to`` or ``range=24h``) and the
 call log's filters, and answers with the same dicts the dashboard and ``hangup stats`` show
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hangup.errors import PayloadError
+from hangup.stats import explain as changes
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
@@ -106,6 +108,21 @@ async def top(request: Request) -> Response:
     return await _answer(request, lambda s, w: s.top(w, by, limit))
 
 
+def explain_answer(request: Request) -> Callable[[StatsService, Window], dict[str, Any]]:
+    """How ``/api/stats/explain`` and the dashboard's panel ask: the question read from the request."""
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    given = dict(request.query_params.items())
+    return lambda s, w: changes.explain(s, changes.question_from(given, w), m)
+
+
+async def explain(request: Request) -> Response:
+    """What moved a KPI: its change against a baseline window, split over dimension values."""
+    ask = explain_answer(request)
+    window = window_of(request, changes.PARAMS)
+    body = await run_in_threadpool(ask, service_of(request), window)
+    return JSONBody({"ok": True, **body})
+
+
 async def definitions(request: Request) -> Response:
     """Every metric and dimension id, so clients can discover what to ask for."""
     return JSONBody(
@@ -123,5 +140,6 @@ routes: list[BaseRoute] = [
     Route("/api/stats/timeseries", timeseries, methods=["GET"]),
     Route("/api/stats/breakdown", breakdown, methods=["GET"]),
     Route("/api/stats/top", top, methods=["GET"]),
+    Route("/api/stats/explain", explain, methods=["GET"]),
     Route("/api/stats/definitions", definitions, methods=["GET"]),
 ]

@@ -62,7 +62,10 @@ _CALL_FILTERS: list[dict[str, Any]] = [
      "schema": _TIME},
     *({"name": n, "in": "query", "schema": _TEXT} for n in (
         "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
-        "provider_call_id")),
+        "provider_call_id", "cause")),
+    {"name": "fault", "in": "query", "schema": {"type": "string", "enum": [
+        "none", "caller_side", "callee_side", "network", "platform", "application", "configuration", "account",
+        "unknown"]}},
     {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
         "completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable", "failed",

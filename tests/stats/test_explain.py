@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from planted import FAILURE, NOW_END, NOW_START, planted
+from planted_traffic import FAILURE, NOW_END, NOW_START, planted
 
 from hangup.errors import PayloadError
 from hangup.stats.dimensions import DIMENSIONS
