@@ -39,6 +39,8 @@ FILTER_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--provider", "provider", "Adapter name, e.g. planet, plivo."),
     ("--provider-call-id", "provider_call_id", "The platform's own call id, e.g. a SIP Call-ID or a Twilio CallSid."),
     ("--cause", "cause", "Primary cause reference, e.g. sip:503 or planet:1011."),
+    ("--min-duration", "min_duration", "Calls that lasted at least this many seconds."),
+    ("--max-duration", "max_duration", "Calls that lasted at most this many seconds."),
     ("--fault", "fault", "caller_side, callee_side, network, platform, application, configuration, account, none."),
 )
 _LIST_COLUMNS = ("id", "end_time", "from_user_id", "to_user_id", "type", "outcome", "ended_by", "duration", "flags")

@@ -113,6 +113,8 @@ class CallQuery:
     provider_call_id: str | None = None  # the platform's own call id (a SIP Call-ID, a Twilio CallSid …)
     cause: str | None = None  # the primary cause reference, e.g. "sip:503" (a statistics explanation's link)
     fault: str | None = None  # hangup.causes.Fault value
+    min_duration: int | None = None  # duration >= min_duration (seconds; a timer cluster's link)
+    max_duration: int | None = None  # duration <= max_duration
     flagged: bool | None = None  # True: only calls with at least one flag
     limit: int = 100  # 1..MAX_LIMIT
     cursor: str | None = None  # opaque keyset cursor from a previous page

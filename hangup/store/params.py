@@ -117,6 +117,8 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "provider_call_id": ("provider_call_id", _text),
     "cause": ("cause", _text),
     "fault": ("fault", _choice(f.value for f in Fault)),
+    "min_duration": ("min_duration", _integer),
+    "max_duration": ("max_duration", _integer),
     "flagged": ("flagged", _boolean),
     "limit": ("limit", _limit),
     "cursor": ("cursor", _cursor),

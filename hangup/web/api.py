@@ -18,10 +18,12 @@ from hangup import ingest
 from hangup.causes.actions import ActionOverrides, call_action
 from hangup.errors import NotFound, PayloadError
 from hangup.records import CallRecord
+from hangup.stats import timers
 from hangup.store.base import CallQuery, Store
 from hangup.store.export import csv_lines, jsonl_lines
 from hangup.store.params import call_query
 from hangup.store.sql import decode_cursor
+from hangup.web.dashboard_api import service_of
 from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
@@ -89,6 +91,7 @@ async def call_detail(request: Request) -> Response:
     record = await _found(store, call_id)
     conflicts = await run_in_threadpool(store.conflicts, record.id)
     body: dict[str, Any] = {"ok": True, **ingest.explain(record, overrides=request.app.state.hangup.actions)}
+    body["timer"] = await run_in_threadpool(timers.call_annotation, service_of(request).db, record)
     body["conflicts"] = [_conflict_json(c) for c in conflicts]
     return JSONBody(body)
 

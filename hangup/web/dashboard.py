@@ -23,7 +23,7 @@ from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, TOPS, get_dimension
 from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window, call_log_params, calls_link, parse_window
-from hangup.web.dashboard_api import explain_answer, int_param, service_of
+from hangup.web.dashboard_api import explain_answer, int_param, service_of, timer_insights
 from hangup.web.dashboard_calls import routes as call_routes
 from hangup.web.dashboard_render import login, login_form, page
 
@@ -111,6 +111,13 @@ async def changes_data(request: Request) -> dict[str, Any]:
             "headline": changes.headline(answer)}
 
 
+async def timers_data(request: Request) -> dict[str, Any]:
+    """Answered calls whose durations pile up on one value: the timer suspected and the calls behind it."""
+    window = parse_window(request.query_params.multi_items())
+    answer = await run_in_threadpool(timer_insights(request), service_of(request), window)
+    return {**_common(request, window, "Timer signatures"), "insights": answer}
+
+
 async def codes_data(request: Request) -> dict[str, Any]:
     """Every release code hangup knows, optionally narrowed by a search text and a scheme."""
     q = (request.query_params.get("q") or "").strip().casefold()[:100]
@@ -136,6 +143,7 @@ overview_html, overview_json = page("overview.html", overview_data)
 breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
 codes_html, codes_json = page("codes.html", codes_data)
 changes_html, changes_json = page("changes.html", changes_data)
+timers_html, timers_json = page("timers.html", timers_data)
 
 
 async def login_page(request: Request) -> Response:
@@ -150,6 +158,8 @@ routes: list[BaseRoute] = [
     Route("/breakdowns.json", breakdowns_json, methods=["GET"]),
     Route("/changes", changes_html, methods=["GET"]),
     Route("/changes.json", changes_json, methods=["GET"]),
+    Route("/timers", timers_html, methods=["GET"]),
+    Route("/timers.json", timers_json, methods=["GET"]),
     Route("/codes", codes_html, methods=["GET"]),
     Route("/codes.json", codes_json, methods=["GET"]),
     *call_routes,

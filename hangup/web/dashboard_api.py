@@ -1,7 +1,8 @@
 """The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, read connections).
 
 Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/explain`` (what changed
-against a baseline, ``hangup.stats.explain``), ``/definitions``.
+against a baseline, ``hangup.stats.explain``), ``/definitions``, and ``/api/insights/timers`` (durations
+clustering at a timer's value, ``hangup.stats.timers``).
 
 Every endpoint takes a time range (``since``/``until`` or ``from``/``to`` or ``range=24h``) and the
 call log's filters, and answers with the same dicts the dashboard and ``hangup stats`` show
@@ -22,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from hangup.errors import PayloadError
 from hangup.stats import explain as changes
+from hangup.stats import timers
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
@@ -123,6 +125,18 @@ async def explain(request: Request) -> Response:
     return JSONBody({"ok": True, **body})
 
 
+def timer_insights(request: Request) -> Callable[[StatsService, Window], dict[str, Any]]:
+    """How ``/api/insights/timers`` and the dashboard's timers page ask."""
+    return lambda s, w: timers.insights(s.db, w.start, w.end, w.filters)
+
+
+async def timer_clusters(request: Request) -> Response:
+    """Answered calls whose durations cluster at a fixed value, and the timer suspected (``hangup.stats.timers``)."""
+    window = window_of(request, ())
+    body = await run_in_threadpool(timer_insights(request), service_of(request), window)
+    return JSONBody({"ok": True, **body})
+
+
 async def definitions(request: Request) -> Response:
     """Every metric and dimension id, so clients can discover what to ask for."""
     return JSONBody(
@@ -141,5 +155,6 @@ routes: list[BaseRoute] = [
     Route("/api/stats/breakdown", breakdown, methods=["GET"]),
     Route("/api/stats/top", top, methods=["GET"]),
     Route("/api/stats/explain", explain, methods=["GET"]),
+    Route("/api/insights/timers", timer_clusters, methods=["GET"]),
     Route("/api/stats/definitions", definitions, methods=["GET"]),
 ]

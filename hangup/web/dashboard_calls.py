@@ -17,9 +17,11 @@ from hangup import ingest
 from hangup.causes import default_catalog
 from hangup.errors import NotFound
 from hangup.records import CallRecord
+from hangup.stats import timers
 from hangup.stats.labels import duration, value_label
 from hangup.store.base import Store
 from hangup.store.params import FILTERS, call_query
+from hangup.web.dashboard_api import service_of
 from hangup.web.dashboard_render import page
 from hangup.web.state import AppState
 
@@ -119,7 +121,8 @@ async def call_data(request: Request) -> dict[str, Any]:
     explained = ingest.explain(record, overrides=request.app.state.hangup.actions)
     codes = explained["codes"]
     codes.extend(_extra_codes(record, {c["ref"] for c in codes}))
-    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record)}
+    timer = await run_in_threadpool(timers.call_annotation, service_of(request).db, record)
+    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record), "timer": timer}
 
 
 calls_html, calls_json = page("calls.html", calls_data)

@@ -73,6 +73,8 @@ _CALL_FILTERS: list[dict[str, Any]] = [
     {"name": "ended_by", "in": "query", "schema": {"type": "string", "enum": [
         "caller", "callee", "platform", "carrier", "api", "application", "unknown"]}},
     {"name": "call_end_reason", "in": "query", "schema": _INT64},
+    {"name": "min_duration", "in": "query", "schema": _INT64},
+    {"name": "max_duration", "in": "query", "schema": _INT64},
     {"name": "terminate", "in": "query", "schema": _INT64},
     {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
     {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},

@@ -101,6 +101,9 @@ def more_paths(callback_paths: dict[str, tuple[str, tuple[str, ...]]]) -> dict[s
     paths.update(_page("/", "Overview", "overview", "metric", "bucket"))
     paths.update(_page("/breakdowns", "Breakdowns", "breakdowns", "by"))
     paths.update(_page("/changes", "What changed", "changes", *_CHANGES))
+    paths.update(_page("/timers", "Timer signatures", "timers"))
+    paths["/api/insights/timers"] = _get("Durations clustering at a timer's value", "timerInsights", "statistics",
+                                         _WINDOW, {"200": _ok("Clusters"), **_BAD})
     paths.update(_page("/calls", "The call log", "calls", "from_user_id", "to_user_id", "releaser", "normal",
                        "flagged", "cursor"))
     codes = _query("q", "scheme")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def test_filters_and_min_samples(client: SyncClient) -> None:
         ("/api/stats/explain?baseline_from=1000", "baseline_to"),
         ("/api/stats/explain?baseline_from=2000&baseline_to=1000", "baseline_from"),
         ("/api/stats/explain?limit=0", "limit"),
+        ("/api/insights/timers?range=7x", "range"),
     ],
 )
 def test_bad_requests_get_4xx_naming_the_field(client: SyncClient, path: str, field: str) -> None:
@@ -144,7 +146,7 @@ PARAMS = st.lists(st.tuples(PARAM_NAMES, st.text(max_size=30)), max_size=5)
 PATHS = st.sampled_from(
     ["/api/stats/summary", "/api/stats/timeseries", "/api/stats/breakdown", "/api/stats/top", "/", "/overview.json",
      "/breakdowns", "/breakdowns.json", "/calls", "/calls.json", "/codes.json", "/api/stats/explain", "/changes",
-     "/changes.json"]
+     "/changes.json", "/api/insights/timers", "/timers", "/timers.json"]
 )
 
 
@@ -212,3 +214,24 @@ def test_a_planted_asr_drop_is_explained_in_the_api_and_on_the_dashboard(
         if row["calls"]:
             listed = client.get("/calls.json?" + row["calls"].partition("?")[2]).json()
             assert listed["count"] == row["now"]["attempts"], row
+
+
+def test_calls_cut_at_32_s_show_as_a_timer_insight_and_on_each_call(
+        make_client: ClientFactory, fresh_store: Store) -> None:
+    client = make_client()
+    end = 1_700_006_400
+    calls = [c for c in traffic.generate(12_000, end - 7 * 86400, end, seed=6) if c.answered]
+    cut = calls[-400::2][:200]  # the last calls of the week: each has the week of calls before it
+    cut_ids = {c.id for c in cut}
+    fresh_store.add_many([dataclasses.replace(c, duration=32, start_time=c.end_time - 32) if c.id in cut_ids else c
+                          for c in calls])
+    window = f"since={end - 7 * 86400}&until={end}"
+    api = client.get(f"/api/insights/timers?{window}").json()
+    assert [(c["provider"], c["seconds"]) for c in api["clusters"]] == [("planet", 32)]
+    assert client.get(f"/timers.json?{window}").json()["insights"] == {k: v for k, v in api.items() if k != "ok"}
+    assert 'data-seconds="32"' in client.get(f"/timers?{window}").text
+    flagged = client.get(f"/api/calls/{cut[-1].id}").json()["timer"]
+    assert flagged["seconds"] == 32 and "Timer B/F" in flagged["timer"]
+    ordinary = next(c for c in reversed(calls) if c.id not in cut_ids and c.duration > 100)
+    assert client.get(f"/api/calls/{ordinary.id}").json()["timer"] is None
+    assert 'id="timer"' in client.get(f"/calls/{cut[-1].id}").text
