@@ -23,9 +23,11 @@ import argparse
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from stats import best_of  # the statistics benchmark's timing (this script's folder is on sys.path)
 
 from hangup.composition import open_store
 from hangup.stats import explain as changes
@@ -109,15 +111,6 @@ def build(path: Path, calls: int, provider_values: int) -> tuple[float, int]:
     count = int(conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
     conn.close()
     return time.perf_counter() - started, count
-
-
-def best_of(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def main() -> None:
