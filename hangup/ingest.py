@@ -7,6 +7,7 @@ A request that breaks its platform's format is kept whole in the quarantine with
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,10 +18,12 @@ from hangup.causes import CauseCatalog, default_catalog
 from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
 from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
 from hangup.errors import HTTPError
+from hangup.providers.answered import DETECTION_PREFIX, answered_by
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
 from hangup.sip import verdict as sip_verdict
+from hangup.store import detections
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
 MAX_QUARANTINE_BODY = 256 * 1024
@@ -53,8 +56,39 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
     """The receiver's path: parse, then store durably (returns after COMMIT)."""
     record = parse(provider, request, secrets)
     if record is None:
+        await keep_detection(provider, request, store)
         return Received(None, None)
+    record = await joined(provider, record, store)
     return Received(record, await store.add(record))
+
+
+async def keep_detection(provider: Provider, request: WebhookRequest, store: Store) -> bool:
+    """Keep an answering-machine detection reported in a request of its own (the adapter's optional
+    ``detection``: the call id and its native fields) until the call's end arrives; True when it was one."""
+    read = getattr(provider, "detection", None)
+    url = getattr(store, "url", "")
+    found = read(request) if read is not None and url else None
+    if found is None:
+        return False
+    await asyncio.to_thread(detections.save, url, provider.name, found[0], found[1], request.received_at)
+    return True
+
+
+async def joined(provider: Provider, record: CallRecord, store: Store) -> CallRecord:
+    """The call's end with the detection kept for it, if its platform reports detections on their own."""
+    url = getattr(store, "url", "")
+    if getattr(provider, "detection", None) is None or not url:
+        return record
+    return with_detection(record, await asyncio.to_thread(detections.find, url, provider.name,
+                                                          record.provider_call_id))
+
+
+def with_detection(record: CallRecord, fields: Mapping[str, str]) -> CallRecord:
+    """The record with a separately reported detection's fields in ``extra`` and ``answered_by`` read again."""
+    if not fields:
+        return record
+    extra = {**record.extra, **fields}
+    return replace(record, extra=extra, answered_by=answered_by(record.provider, extra, record.answered))
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError,
@@ -109,7 +143,9 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
     if reread is not None:
         fresh = reread(record)
         # a raw that no longer reads as this call end keeps the stored classification
-        return fresh if fresh is not None and fresh.id == record.id else record
+        if fresh is None or fresh.id != record.id:
+            return record
+        return with_detection(fresh, {k: v for k, v in record.extra.items() if k.startswith(DETECTION_PREFIX)})
     verdict = classify(Evidence(chain=tuple(dict.fromkeys(r for r in (record.cause, *record.causes) if r)),
                                 answered=record.answered), catalog)
     if not resolve(verdict.cause, catalog).known:

@@ -16,6 +16,9 @@ from typing import cast, get_args
 
 from hangup.records import AnsweredBy
 
+#: The prefix of the fields of a detection that arrived in an event of its own (``hangup.store.detections``).
+DETECTION_PREFIX = "detection."
+
 VALUES: tuple[str, ...] = get_args(AnsweredBy)
 
 
@@ -39,7 +42,7 @@ def answered_by(platform: str, native: Mapping[str, str], answered: bool) -> Ans
     if not answered:
         return "unknown"
     for key, values in table().get(platform, ()):
-        raw = native.get(key)
+        raw = native.get(DETECTION_PREFIX + key) or native.get(key)
         if raw:
             found = values.get(raw.strip().casefold())
             if found is not None:

@@ -145,6 +145,11 @@ HEARTBEAT_UPSERT = (
     "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
+#: Answering-machine detection results kept until their call's end arrives (``hangup.store.detections``).
+DETECTIONS_TABLE = "call_detections"
+_DETECTIONS = (f"CREATE TABLE {DETECTIONS_TABLE} (provider TEXT NOT NULL, provider_call_id TEXT NOT NULL, "
+               "fields TEXT NOT NULL, received_at {real} NOT NULL, PRIMARY KEY (provider, provider_call_id))")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
@@ -152,4 +157,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_heartbeat", (_HEARTBEAT,)),
     # stored calls read as "unknown" until ``hangup reclassify`` reads their native fields again
     Migration("0020_calls_answered_by", ("ALTER TABLE calls ADD COLUMN answered_by TEXT NOT NULL DEFAULT 'unknown'",)),
+    Migration("0021_call_detections", (_DETECTIONS,)),
 )
