@@ -204,6 +204,7 @@ def status(record: CallRecord, overrides: ActionOverrides = NO_OVERRIDES) -> dic
         "reason": record.reason,
         "cause": record.cause,
         "answered": record.answered,
+        "answered_by": record.answered_by,
         "duration": record.duration,
         "flags": list(record.flags),
         "action": action["action"],

@@ -132,6 +132,8 @@ def show(call_id: str, db: str, as_json: bool) -> None:
     origin = f"override {action['override']['rule']}: {action['override']['reason']}" if action["override"] else \
         f"catalog {action['cause']}"
     click.echo(f"  action    {action['action']}  ({origin})")
+    click.echo(f"  answered  {'yes' if status['answered'] else 'no'}, by {status['answered_by']}  "
+               f"duration {status['duration']} s")
     for code in detail["codes"]:
         click.echo(f"  code      {code['ref']} {code['name']}: {code['description']}")
     for flag in detail["flags"]:
