@@ -7,6 +7,7 @@ A request that breaks its platform's format is kept whole in the quarantine with
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -14,12 +15,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.causes import CauseCatalog, default_catalog
+from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
 from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
 from hangup.errors import HTTPError
+from hangup.providers.answered import DETECTION_PREFIX, answered_by
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
 from hangup.sip import verdict as sip_verdict
+from hangup.store import detections
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
 
 MAX_QUARANTINE_BODY = 256 * 1024
@@ -52,8 +56,39 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
     """The receiver's path: parse, then store durably (returns after COMMIT)."""
     record = parse(provider, request, secrets)
     if record is None:
+        await keep_detection(provider, request, store)
         return Received(None, None)
+    record = await joined(provider, record, store)
     return Received(record, await store.add(record))
+
+
+async def keep_detection(provider: Provider, request: WebhookRequest, store: Store) -> bool:
+    """Keep an answering-machine detection reported in a request of its own (the adapter's optional
+    ``detection``: the call id and its native fields) until the call's end arrives; True when it was one."""
+    read = getattr(provider, "detection", None)
+    url = getattr(store, "url", "")
+    found = read(request) if read is not None and url else None
+    if found is None:
+        return False
+    await asyncio.to_thread(detections.save, url, provider.name, found[0], found[1], request.received_at)
+    return True
+
+
+async def joined(provider: Provider, record: CallRecord, store: Store) -> CallRecord:
+    """The call's end with the detection kept for it, if its platform reports detections on their own."""
+    url = getattr(store, "url", "")
+    if getattr(provider, "detection", None) is None or not url:
+        return record
+    return with_detection(record, await asyncio.to_thread(detections.find, url, provider.name,
+                                                          record.provider_call_id))
+
+
+def with_detection(record: CallRecord, fields: Mapping[str, str]) -> CallRecord:
+    """The record with a separately reported detection's fields in ``extra`` and ``answered_by`` read again."""
+    if not fields:
+        return record
+    extra = {**record.extra, **fields}
+    return replace(record, extra=extra, answered_by=answered_by(record.provider, extra, record.answered))
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError,
@@ -108,7 +143,9 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
     if reread is not None:
         fresh = reread(record)
         # a raw that no longer reads as this call end keeps the stored classification
-        return fresh if fresh is not None and fresh.id == record.id else record
+        if fresh is None or fresh.id != record.id:
+            return record
+        return with_detection(fresh, {k: v for k, v in record.extra.items() if k.startswith(DETECTION_PREFIX)})
     verdict = classify(Evidence(chain=tuple(dict.fromkeys(r for r in (record.cause, *record.causes) if r)),
                                 answered=record.answered), catalog)
     if not resolve(verdict.cause, catalog).known:
@@ -119,7 +156,8 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
-    return any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
+    """Whether reclassifying changed the verdict, or who answered (read again from the stored native fields)."""
+    return old.answered_by != new.answered_by or any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
 
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,
@@ -149,8 +187,12 @@ def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCa
 
 
 # -- what the API and CLI show ----------------------------------------------------------------
-def status(record: CallRecord) -> dict[str, Any]:
-    """The short answer to "did this call end normally, and why did it end?"."""
+def status(record: CallRecord, overrides: ActionOverrides = NO_OVERRIDES) -> dict[str, Any]:
+    """The short answer to "did this call end normally, why did it end, and what now?".
+
+    ``action`` is worked out now from the stored causes and ``overrides`` (``hangup.causes.actions``).
+    """
+    action = call_action(record, overrides)
     return {
         "sid": record.id,
         "provider": record.provider,
@@ -162,17 +204,23 @@ def status(record: CallRecord) -> dict[str, Any]:
         "reason": record.reason,
         "cause": record.cause,
         "answered": record.answered,
+        "answered_by": record.answered_by,
         "duration": record.duration,
         "flags": list(record.flags),
+        "action": action["action"],
+        "action_from": action["from"],
     }
 
 
-def explain(record: CallRecord, catalog: CauseCatalog | None = None) -> dict[str, Any]:
-    """The call, its classification, its flags and every code it carried, explained by the catalog."""
+def explain(record: CallRecord, catalog: CauseCatalog | None = None,
+            overrides: ActionOverrides = NO_OVERRIDES) -> dict[str, Any]:
+    """The call, its classification, what to do next, its flags and every code it carried, explained."""
     catalog = catalog or default_catalog()
+    action = call_action(record, overrides, catalog)
     return {
-        "call": record.to_json(),
-        "status": status(record),
+        "call": {**record.to_json(), "action": action["action"]},
+        "status": status(record, overrides),
+        "action": action,
         "flags": [{"flag": f, "meaning": flag_meaning(f)} for f in record.flags],
         "codes": [resolve(ref, catalog).to_json() for ref in dict.fromkeys((record.cause, *record.causes)) if ref],
         "raw": record.raw,

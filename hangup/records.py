@@ -18,6 +18,8 @@ from hangup.record_fields import Fact, JsonKey, RecordField, Verdict, build_func
 
 Direction = Literal["inbound", "outbound", "unknown"]
 CallType = Literal["A", "V"]
+#: Who or what answered (the platform's answering-machine detection, ``hangup.providers.answered``).
+AnsweredBy = Literal["human", "machine", "fax", "unknown"]
 
 #: Namespace of the deterministic ids hangup gives calls of platforms whose own ids are not UUIDs.
 CALL_ID_NAMESPACE = uuid.UUID("6f1c3b1e-2f55-4c1e-9d0a-1f6a2e7c8b40")
@@ -104,6 +106,10 @@ class CallRecord:
     to_country: Verdict[str] = ""  # callee's ISO 3166-1 region
     to_number_type: Verdict[str] = ""  # callee's number type: mobile, fixed_line, toll_free … (libphonenumber)
     to_prefix: Verdict[str] = ""  # first HANGUP_PREFIX_DEPTH digits of to_e164, country code included
+    # human, machine (voicemail), fax or unknown: hangup's reading of the platform's answering-machine detection,
+    # whose raw value stays in extra (AnsweredBy, amd_result …); a verdict, so reclassify fills it for stored calls
+    # and the digest of the facts (extra included) is unchanged by it; unknown when not answered or not detected
+    answered_by: Verdict[AnsweredBy] = "unknown"
     extra: Fact[Mapping[str, str]] = field(default_factory=lambda: _EMPTY)  # native fields without a canonical place
     # the platform's id of this leg, for platforms that write one record per leg of a call (hangup/legs.py);
     # "" when a record is the whole call. Not a Fact: two legs of one call differ in it by definition.

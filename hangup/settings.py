@@ -82,6 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Days minute rollup rows are kept (older range edges are read to whole hours); 0 = keep.", "int"),
     Setting("public_url", "", "Public base URL platforms call (for signature schemes that sign the URL)."),
     Setting("alerts_file", "", "Alert rules (TOML) `hangup serve` evaluates; empty = no alerting."),
+    Setting("actions_file", "",
+            "Overrides (TOML) of the catalog's next action per cause, platform or route; read again when it changes."),
     Setting("emit_url", "", "Receiver URL of the emitted call-event callback; empty = emitter off."),
     Setting("emit_secret", "", "HMAC-SHA256 secret signing emitted callbacks (`X-Hangup-Signature`).", "secret"),
     Setting("emit_deliver", "true", "Deliver emitted callbacks from inside `hangup serve` (false: `hangup emitter`).",
@@ -183,6 +185,7 @@ class Settings:
     minute_rollup_days: int
     public_url: str
     alerts_file: str
+    actions_file: str
     emit_url: str
     emit_secret: str
     emit_deliver: bool

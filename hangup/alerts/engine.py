@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hangup.alerts.rules import Rule
+from hangup.stats import explain as changes
 from hangup.stats.labels import display
 from hangup.stats.metrics import METRICS
 from hangup.stats.service import StatsService
@@ -31,6 +32,8 @@ from hangup.store.migrations import Migration
 log = logging.getLogger("hangup.alerts")
 
 STATE_TABLE = "alert_state"
+#: Contributions a firing alert's payload lists (largest first).
+EXPLAINED_ROWS = 10
 MIGRATIONS = (
     Migration(
         "0210_alert_state",
@@ -61,9 +64,14 @@ class AlertEvent:
     at: int
     window: Window
     of: str = ""  # the value of the rule's ``each`` dimension ("" for a rule over every call)
+    #: what moved the metric against the same window a week earlier (``hangup.stats.explain``); firing only
+    explanation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         metric = METRICS[self.rule.metric]
+        extra: dict[str, Any] = {}
+        if self.explanation is not None:
+            extra = {"why": changes.headline(self.explanation), "explanation": self.explanation}
         return {
             "rule": self.rule.name,
             **({"each": self.rule.each, "of": self.of} if self.rule.each else {}),
@@ -79,6 +87,7 @@ class AlertEvent:
             "from": self.window.start,
             "to": self.window.end,
             "at": self.at,
+            **extra,
         }
 
 
@@ -133,11 +142,16 @@ class AlertEngine:
         breached = rule.breached(value)
         if breached and not state.firing and (not state.fired_at or at - state.fired_at >= rule.cooldown):
             if self._move(key, state, RuleState(True, at, at), value):
-                return AlertEvent(rule, "firing", value, totals.attempts, at, window, of)
+                return AlertEvent(rule, "firing", value, totals.attempts, at, window, of, self._explain(rule, window))
         elif not breached and state.firing:
             if self._move(key, state, RuleState(False, at, state.fired_at), value):
                 return AlertEvent(rule, "resolved", value, totals.attempts, at, window, of)
         return None
+
+    def _explain(self, rule: Rule, window: Window) -> dict[str, Any]:
+        """The leading contributions to the metric's change since the same window a week earlier."""
+        question = changes.question(rule.metric, window, limit=EXPLAINED_ROWS)
+        return changes.explain(self.service, question, rule.min_samples)
 
     def _load(self, name: str) -> RuleState:
         if name in self._memory:

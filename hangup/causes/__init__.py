@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hangup.causes.catalog import CauseCatalog, Translation, default_catalog, load_catalog, parse_ref
-from hangup.causes.model import Cause, EndedBy, Fault, Outcome
+from hangup.causes.model import Action, Cause, EndedBy, Fault, Outcome
 
 __all__ = [
+    "Action",
     "Cause",
     "CauseCatalog",
     "EndedBy",

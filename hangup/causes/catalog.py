@@ -2,11 +2,14 @@
 
 One CSV file per vocabulary (the file stem is the scheme name). Lines starting with ``#`` are
 comments naming the source; the first other line is the header. Required columns:
-``code,name,description,outcome,ended_by,fault,normal``; optional: ``q850,sip,next_steps,group,
-aliases`` (``|``-separated), any other column is kept in ``Cause.extra``.
+``code,name,description,outcome,ended_by,fault,normal``; optional: ``q850,sip,next_steps,action,group,
+aliases`` (``|``-separated; every shipped file has ``action``, a file without it answers ``none``); any
+other column is kept in ``Cause.extra``.
 
 ``mappings.csv`` holds directed translations between schemes (RFC 3398, FreeSWITCH, Asterisk),
-best first within one source key. The catalog is built once, lazily, by ``default_catalog()``.
+best first within one source key. The comment lines from one starting ``action:`` to the header say
+where the file's ``action`` column comes from (``Cause.action_source``). The catalog is built once,
+lazily, by ``default_catalog()``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 
-from hangup.causes.model import Cause, EndedBy, Fault, Outcome
+from hangup.causes.model import Action, Cause, EndedBy, Fault, Outcome
 from hangup.errors import CatalogError
 
 MAPPINGS_FILE = "mappings.csv"
 REQUIRED_COLUMNS = ("code", "name", "description", "outcome", "ended_by", "fault", "normal")
-_KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + ("q850", "sip", "next_steps", "group", "aliases"))
+_KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + ("q850", "sip", "next_steps", "action", "group", "aliases"))
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9\-]*$")
 
@@ -224,12 +227,16 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 
 # -- loading -----------------------------------------------------------------------------
-def _read_csv(text: str) -> tuple[str, list[dict[str, str]]]:
+def _read_csv(text: str) -> tuple[str, str, list[dict[str, str]]]:
+    """The file's source comment, its action-source comment (from the line starting ``action:``) and rows."""
     lines = text.splitlines()
     comments = [ln[1:].strip() for ln in lines if ln.startswith("#")]
+    starts = [i for i, c in enumerate(comments) if c.startswith("action:")]
+    cut = starts[0] if starts else len(comments)
+    action_source = " ".join(comments[cut:])[len("action:"):].strip()
     body = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
     rows = list(csv.DictReader(body))
-    return " ".join(comments), rows
+    return " ".join(comments[:cut]), action_source, rows
 
 
 def _opt_int(value: str | None) -> int | None:
@@ -237,7 +244,7 @@ def _opt_int(value: str | None) -> int | None:
     return int(value) if value else None
 
 
-def _cause_from_row(scheme: str, source: str, row: dict[str, str]) -> Cause:
+def _cause_from_row(scheme: str, source: str, action_source: str, row: dict[str, str]) -> Cause:
     missing = [c for c in REQUIRED_COLUMNS if c not in row]
     if missing:
         raise CatalogError(f"{scheme}.csv lacks columns {missing}")
@@ -254,6 +261,8 @@ def _cause_from_row(scheme: str, source: str, row: dict[str, str]) -> Cause:
             q850=_opt_int(row.get("q850")),
             sip=_opt_int(row.get("sip")),
             next_steps=(row.get("next_steps") or "").strip(),
+            action=Action((row.get("action") or "none").strip()),
+            action_source=action_source,
             group=(row.get("group") or "").strip(),
             aliases=tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()),
             source=source,
@@ -271,7 +280,7 @@ def load_catalog(package: str = "hangup.causes.data") -> CauseCatalog:
     for item in sorted(root.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".csv"):
             continue
-        source, rows = _read_csv(item.read_text(encoding="utf-8"))
+        source, action_source, rows = _read_csv(item.read_text(encoding="utf-8"))
         if item.name == MAPPINGS_FILE:
             mappings.extend(
                 CodeMapping(
@@ -282,7 +291,7 @@ def load_catalog(package: str = "hangup.causes.data") -> CauseCatalog:
             )
             continue
         scheme = item.name[: -len(".csv")]
-        tables.append(SchemeTable(scheme, source, (_cause_from_row(scheme, source, r) for r in rows)))
+        tables.append(SchemeTable(scheme, source, (_cause_from_row(scheme, source, action_source, r) for r in rows)))
     return CauseCatalog(tables, mappings)
 
 

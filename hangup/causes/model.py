@@ -59,6 +59,21 @@ class Fault(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Action(StrEnum):
+    """What the caller's system should do next with a call that ended this way (docs/taxonomy.md, "action").
+
+    The values are the decisions a dialler or a routing engine takes; each scheme's rule and its source
+    (RFC 3261 section 21 for SIP, RFC 3398 for Q.850, the platform's own documentation) are in the header
+    of its CSV file.
+    """
+
+    RETRY_LATER = "retry_later"  # the same destination may succeed later (busy, no answer, temporarily absent)
+    FAIL_OVER = "fail_over"  # try another route, gateway or carrier now (congestion, 503, network failure)
+    FINAL = "final"  # do not dial again (declined, unassigned number, 6xx)
+    FIX_CONFIGURATION = "fix_configuration"  # change something on the caller's side first (credentials, codecs …)
+    NONE = "none"  # nothing to do (an ordinary ending), or the code says too little to recommend anything
+
+
 @dataclass(frozen=True, slots=True)
 class Cause:
     """One code of one vocabulary with its place in the taxonomy.
@@ -79,6 +94,8 @@ class Cause:
     q850: int | None = None  # nearest ITU-T Q.850 cause value
     sip: int | None = None  # nearest SIP final response status
     next_steps: str = ""  # what to check or do; empty only for normal endings
+    action: Action = Action.NONE  # what to do next, machine-readable (the CSV's `action` column)
+    action_source: str = ""  # where the scheme's action rule comes from (its CSV's "# action:" comment)
     group: str = ""  # the source's own grouping (Q.850 class, Plivo accordion, SIP class …)
     aliases: tuple[str, ...] = ()  # other spellings found in the sources
     source: str = ""  # the document the row comes from
@@ -151,6 +168,8 @@ class Cause:
             "q850": self.q850,
             "sip": self.sip,
             "next_steps": self.next_steps,
+            "action": str(self.action),
+            "action_source": self.action_source,
             "group": self.group,
             "aliases": list(self.aliases),
             "source": self.source,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from hangup import ingest
+from hangup.cli.causes import configured_actions
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import PayloadError
@@ -42,6 +43,10 @@ FILTER_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--destination-country", "destination_country", "The callee's ISO 3166 region, e.g. DE."),
     ("--destination-prefix", "destination_prefix", "The callee's E.164 prefix, e.g. 4930."),
     ("--origin-country", "origin_country", "The caller's ISO 3166 region."),
+    ("--cause", "cause", "Primary cause reference, e.g. sip:503 or planet:1011."),
+    ("--min-duration", "min_duration", "Calls that lasted at least this many seconds."),
+    ("--max-duration", "max_duration", "Calls that lasted at most this many seconds."),
+    ("--fault", "fault", "caller_side, callee_side, network, platform, application, configuration, account, none."),
 )
 _LIST_COLUMNS = ("id", "end_time", "from_user_id", "to_user_id", "type", "outcome", "ended_by", "duration", "flags")
 
@@ -115,7 +120,7 @@ def show(call_id: str, db: str, as_json: bool) -> None:
     store = open_cli_store(db)
     try:
         record = _get(store, call_id)
-        detail = ingest.explain(record)
+        detail = ingest.explain(record, overrides=configured_actions())
         detail["conflicts"] = [{"received_at": c.received_at, "raw": c.raw, "differences": c.differences}
                                for c in store.conflicts(record.id)]
         detail["legs"] = [leg_json(leg) for leg in store.legs(record.id)]
@@ -129,6 +134,12 @@ def show(call_id: str, db: str, as_json: bool) -> None:
     click.echo(f"  outcome   {status['outcome']}  ended by {status['ended_by']}  fault {status['fault']}  "
                f"normal {status['ended_normally']}")
     click.echo(f"  reason    {status['reason']}")
+    action = detail["action"]
+    origin = f"override {action['override']['rule']}: {action['override']['reason']}" if action["override"] else \
+        f"catalog {action['cause']}"
+    click.echo(f"  action    {action['action']}  ({origin})")
+    click.echo(f"  answered  {'yes' if status['answered'] else 'no'}, by {status['answered_by']}  "
+               f"duration {status['duration']} s")
     for code in detail["codes"]:
         click.echo(f"  code      {code['ref']} {code['name']}: {code['description']}")
     for flag in detail["flags"]:
@@ -151,4 +162,4 @@ def status(call_id: str, db: str) -> None:
         record = _get(store, call_id)
     finally:
         store.close()
-    click.echo(json.dumps(ingest.status(record), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(ingest.status(record, configured_actions()), ensure_ascii=False, indent=2))

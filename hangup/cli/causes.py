@@ -9,13 +9,15 @@ from typing import Any
 import click
 
 from hangup.causes import Cause, CauseCatalog, Outcome, Translation, default_catalog
+from hangup.causes.actions import ActionOverrides, Override, actions_by_cause, overrides_from_file
 from hangup.cli.output import Format, output_options, write_items
-from hangup.errors import CatalogError
+from hangup.errors import CatalogError, ConfigError
+from hangup.settings import load_settings
 
 # Columns of `hangup codes`: the table's, then the CSV's (every field of an entry).
-CODE_COLUMNS = ("ref", "name", "outcome", "ended_by", "fault", "normal", "q850", "sip", "group")
+CODE_COLUMNS = ("ref", "name", "outcome", "ended_by", "fault", "normal", "action", "q850", "sip", "group")
 CSV_COLUMNS = ("scheme", "code", "name", "description", "outcome", "ended_by", "fault", "normal", "q850", "sip",
-               "next_steps", "group", "aliases", "known")
+               "next_steps", "action", "action_source", "group", "aliases", "known")
 
 
 class CatalogUsageError(click.ClickException):
@@ -29,6 +31,14 @@ def _catalog() -> CauseCatalog:
         return default_catalog()
     except CatalogError as exc:  # a broken data file is reported, not dumped as a traceback
         raise CatalogUsageError(f"the cause catalog could not be loaded: {exc}") from exc
+
+
+def configured_actions() -> ActionOverrides:
+    """The overrides file ``HANGUP_ACTIONS_FILE`` names (none when unset); a bad file is a usage error."""
+    try:
+        return overrides_from_file(load_settings().actions_file)
+    except ConfigError as exc:
+        raise CatalogUsageError(str(exc)) from exc
 
 
 def _resolve(catalog: CauseCatalog, ref: str) -> Cause:
@@ -49,10 +59,12 @@ def explain(refs: tuple[str, ...], as_json: bool) -> None:
     """Explain release codes given as SCHEME:KEY, e.g. q850:17 sip:486 planet:1003."""
     catalog = _catalog()
     causes = [_resolve(catalog, ref) for ref in refs]
+    overrides = actions_by_cause(configured_actions())
     if as_json:
-        _dump(causes[0].to_json() if len(causes) == 1 else [c.to_json() for c in causes])
+        found = [dict(c.to_json(), overrides=[o.to_json() for o in overrides.get(c.ref, ())]) for c in causes]
+        _dump(found[0] if len(found) == 1 else found)
         return
-    click.echo("\n\n".join("\n".join(_explain_lines(catalog, c)) for c in causes))
+    click.echo("\n\n".join("\n".join(_explain_lines(catalog, c, overrides.get(c.ref, ()))) for c in causes))
 
 
 def _equivalent(catalog: CauseCatalog, scheme: str, code: int | None) -> str:
@@ -62,7 +74,7 @@ def _equivalent(catalog: CauseCatalog, scheme: str, code: int | None) -> str:
     return f"{code} {entry.name}" if entry.known else str(code)
 
 
-def _explain_lines(catalog: CauseCatalog, cause: Cause) -> Iterator[str]:
+def _explain_lines(catalog: CauseCatalog, cause: Cause, overrides: tuple[Override, ...] = ()) -> Iterator[str]:
     yield f"{cause.ref}  {cause.name}" + ("" if cause.known else "  (not in the catalog)")
     yield f"  {cause.description}"
     yield (f"  outcome: {cause.outcome}   ended by: {cause.ended_by}   fault: {cause.fault}   "
@@ -74,6 +86,10 @@ def _explain_lines(catalog: CauseCatalog, cause: Cause) -> Iterator[str]:
         yield f"  also spelled: {', '.join(cause.aliases)}"
     if cause.next_steps:
         yield f"  next steps: {cause.next_steps}"
+    yield f"  action: {cause.action}" + (f"   (source: {cause.action_source})" if cause.action_source else "")
+    for rule in overrides:
+        where = ", ".join(f"{k}={v}" for k, v in rule.where) or "every call"
+        yield f"  overridden: {rule.action} for {where} (actions file, override {rule.line}) {rule.reason}".rstrip()
 
 
 @click.command()

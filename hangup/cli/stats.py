@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
-from hangup.cli.calls import filter_options
+from hangup.cli.calls import FILTER_OPTIONS, filter_options
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_document
 from hangup.errors import ConfigError, HangupError, PayloadError
 from hangup.settings import load_settings
+from hangup.stats import explain as changes
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ROUTE_DIMENSIONS
 from hangup.stats.labels import display, utc_time
@@ -24,6 +25,8 @@ from hangup.stats.route_table import SORTS, route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
 
+#: The call log's filter options, which the statistics commands take as they are.
+CALL_FILTER_NAMES = frozenset(name for _, name, _ in FILTER_OPTIONS)
 #: What a command shows of its answer as a table or CSV: headers, rows, the columns aligned right.
 Rows = tuple[Sequence[str], Sequence[Sequence[str]], Sequence[int]]
 
@@ -33,7 +36,7 @@ def stats_options(function: Callable[..., Any]) -> Callable[..., Any]:
     function = output_options(function)
     function = click.option("--min-samples", type=click.IntRange(0, 1_000_000), default=None,
                             help="Calls a rate needs (default 10); fewer reads N/A.")(function)
-    for name in reversed(DIMENSION_FILTERS):
+    for name in reversed([n for n in DIMENSION_FILTERS if n not in CALL_FILTER_NAMES]):
         function = click.option(f"--{name}", name, default=None, help=f"Only calls of this {name}.")(function)
     function = click.option("--range", "span", default=None, help="Span ending at --until (or now): 15m, 24h, 7d.")(
         function
@@ -190,6 +193,35 @@ def _show_top(a: dict[str, Any]) -> Rows:
     rows = [[r["label"], f"{r['failures']:,}", ", ".join(f"{k} {v}" for k, v in r["by_fault"].items())]
             for r in a["rows"]]
     return [a["label"], "failed", "by fault"], rows, (1,)
+
+
+@stats.command("explain")
+@stats_options
+@click.option("--metric", default="asr", show_default=True, help="Metric id (hangup stats metrics).")
+@click.option("--by", default=None, help="Comma-separated dimensions (default: every breakdown dimension).")
+@click.option("--shift", default=None, help="Baseline: the same range this far back (default 7d).")
+@click.option("--baseline-from", default=None, help="Baseline start (with --baseline-to), instead of --shift.")
+@click.option("--baseline-to", default=None, help="Baseline end.")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+def explain_change(db: str, fmt: Format, min_samples: int | None, metric: str, by: str | None, shift: str | None,
+                   baseline_from: str | None, baseline_to: str | None, limit: int, **options: Any) -> None:
+    """What moved a KPI: its change against a baseline range, split over the values of each dimension."""
+    window = _window(options)
+    given = {"metric": metric, "by": by or "", "shift": shift or "", "baseline_from": baseline_from or "",
+             "baseline_to": baseline_to or "", "limit": str(limit)}
+    answer = _ask(db, lambda s: changes.explain(s, changes.question_from(given, window), min_samples))
+
+    def show(a: dict[str, Any]) -> Rows:
+        spec = METRICS[a["metric"]]
+        rows = [[r["dimension_label"], r["label"], f"{r['contribution']:+.4g}", _pct(r["share"]),
+                 display(spec, r["baseline"]["value"]), display(spec, r["now"]["value"]),
+                 f"{r['baseline']['attempts']:,} → {r['now']['attempts']:,}"] for r in a["contributions"]]
+        rows.insert(0, ["(total)", f"{a['baseline_display']} → {a['display']}",
+                        "N/A" if a["change"] is None else f"{a['change']:+.4g}", "100.0 %", a["baseline_display"],
+                        a["display"], f"{a['baseline_attempts']:,} → {a['attempts']:,}"])
+        return ["dimension", "value", "contribution", "share of change", "baseline", "now", "calls"], rows, (2, 3, 4, 5)
+
+    _emit(fmt, answer, show)
 
 
 @stats.command("metrics")

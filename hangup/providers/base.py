@@ -34,6 +34,10 @@ and, optionally, describes itself (each has an empty default):
     does not read as that call any more; ``hangup reclassify`` keeps what the adapter knew (who hung
     up, reported codes) only through this. Without it, the stored cause references are classified
     again on their own.
+``detection(request)``
+    for a request that reports only who answered a call (an answering-machine detection result sent
+    while the call goes on, which ``parse`` answers ``None``): ``(the platform's call id, {native key:
+    value})``, else ``None``. The receiver keeps it and adds it to the call's end (``hangup.ingest``).
 
 Built-in adapters are listed in ``hangup.providers.registry``; other packages register theirs
 through the ``hangup.providers`` entry-point group.

@@ -22,6 +22,7 @@ from hangup.causes import CauseCatalog
 from hangup.causes.classify import Evidence, classify
 from hangup.errors import InvalidPayload
 from hangup.numbers import parties
+from hangup.providers.answered import answered_by
 from hangup.records import CallRecord, Direction, call_id_for
 from hangup.routes import route_of
 
@@ -177,6 +178,7 @@ class RecordDraft:
             to_country=numbers.to_country,
             to_number_type=numbers.to_number_type,
             to_prefix=numbers.to_prefix,
+            answered_by=answered_by(self.provider, self.extra, answered),
             extra=self.extra,
             leg_id=self.leg_id,
             raw=self.raw,

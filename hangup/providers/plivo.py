@@ -60,6 +60,7 @@ TO = "To"
 DIRECTION = "Direction"
 CALL_STATUS = "CallStatus"
 EVENT = "Event"
+MACHINE = "Machine"  # true when a machine answered (Event=MachineDetection)
 HANGUP_CAUSE = "HangupCause"
 HANGUP_CAUSE_CODE = "HangupCauseCode"
 HANGUP_CAUSE_NAME = "HangupCauseName"
@@ -190,6 +191,13 @@ class PlivoProvider:
         params = request.form()
         handler = EVENT_HANDLERS.get(params.get(EVENT, "").strip().lower())
         return handler(params, request) if handler else None
+
+    def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
+        """The ``MachineDetection`` request (plivo.com "Asynchronous machine detection"): CallUUID and Machine."""
+        params = request.form()
+        if params.get(EVENT, "").strip().lower() != "machinedetection" or not params.get(CALL_UUID):
+            return None
+        return params[CALL_UUID], {MACHINE: params.get(MACHINE, "")}
 
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""

@@ -72,6 +72,9 @@ PAYLOAD = "payload"
 CALL_LEG_ID = "call_leg_id"
 CALL_CONTROL_ID = "call_control_id"
 CALL_SESSION_ID = "call_session_id"
+RESULT = "result"  # payload.result of the machine detection events
+#: Events carrying an answering-machine detection result (developers.telnyx.com "Answering Machine Detection").
+DETECTION_EVENTS = frozenset({"call.machine.detection.ended", "call.machine.premium.detection.ended"})
 FROM = "from"
 TO = "to"
 DIRECTION = "direction"
@@ -178,15 +181,29 @@ class TelnyxProvider:
                             details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}]) from None
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
-        body = json_object(request.body, NAME)
-        data = body.get(DATA)
-        event: Mapping[str, Any] = data if isinstance(data, dict) else body
+        event = _event(request)
         handler = EVENT_HANDLERS.get(text(event.get(EVENT_TYPE)))
         return handler(event, request) if handler else None
+
+    def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
+        """A machine detection event: the call leg's id and ``payload.result``."""
+        event = _event(request)
+        payload = event.get(PAYLOAD)
+        if text(event.get(EVENT_TYPE)) not in DETECTION_EVENTS or not isinstance(payload, dict):
+            return None
+        leg = text(payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID))
+        return (leg, {RESULT: text(payload.get(RESULT))}) if leg else None
 
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw`` (the JSON body)."""
         return self.parse(stored_request(record, "application/json"))
+
+
+def _event(request: WebhookRequest) -> Mapping[str, Any]:
+    """The event object: the body's ``data`` (the v2 envelope), else the body itself."""
+    body = json_object(request.body, NAME)
+    data = body.get(DATA)
+    return data if isinstance(data, dict) else body
 
 
 PROVIDER = TelnyxProvider()

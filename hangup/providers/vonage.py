@@ -81,6 +81,8 @@ CLAIM_PAYLOAD_HASH = "payload_hash"
 CLAIM_IAT = "iat"
 
 #: Statuses of a call that is still going on.
+#: ``status`` values of advanced machine detection (developer.vonage.com "Voice API Webhook Reference").
+DETECTED = frozenset({"human", "machine"})
 NOT_ENDED = frozenset({"started", "ringing", "answered", "machine", "human", "disconnected"})
 #: Endpoint objects name the party by one of these keys.
 ENDPOINT_KEYS = ("number", "uri", "user", "id")
@@ -167,11 +169,15 @@ class VonageProvider:
             raise Forbidden("vonage: JWT is too old (replayed or delayed request)",
                             details=[{"field": CLAIM_IAT, "error": f"older than {MAX_AGE} s"}])
 
+    def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
+        """An advanced machine detection event: ``status`` ``human`` or ``machine`` of the call's ``uuid``."""
+        event = _event(request)
+        status = text(event.get(STATUS)).strip().lower()
+        call_id = text(event.get(UUID) or event.get(CALL_UUID))
+        return (call_id, {STATUS: status}) if status in DETECTED and call_id else None
+
     def parse(self, request: WebhookRequest) -> CallRecord | None:
-        if request.method.upper() == "GET" or not request.body:
-            event: Mapping[str, Any] = request.form()
-        else:
-            event = json_object(request.body, NAME)
+        event = _event(request)
         status = text(event.get(STATUS)).strip().lower()
         if not status or status in NOT_ENDED:
             return None
@@ -182,6 +188,13 @@ class VonageProvider:
         if record.raw.startswith("{"):
             return self.parse(stored_request(record, "application/json"))
         return self.parse(WebhookRequest("GET", "", record.raw, received_at=record.received_at))
+
+
+def _event(request: WebhookRequest) -> Mapping[str, Any]:
+    """The event: the query of a GET, else the JSON body."""
+    if request.method.upper() == "GET" or not request.body:
+        return request.form()
+    return json_object(request.body, NAME)
 
 
 PROVIDER = VonageProvider()

@@ -78,6 +78,7 @@ def counters(table: pa.Table) -> dict[str, pa.ChunkedArray]:
         "tta_count": _flag(tta_known),
         "failed": _flag(failed),
         **{f"failed_{domain}": _flag(pc.and_(failed, pc.equal(fault, domain))) for domain in FAULT_DOMAINS},
+        "answered_human": _flag(pc.and_(is_answered, pc.equal(table["answered_by"], "human"))),
     }
     return {name: columns[name] for name in COUNTERS}
 

@@ -83,6 +83,7 @@ _METRICS: tuple[Metric, ...] = (
     Metric("minutes", "Total minutes", "minutes", _minutes),
     Metric("tta", "Time to answer", "seconds", _tta, False),
     Metric("abandonment", "Abandonment rate", "ratio", _share("abandoned"), False),
+    Metric("human_reach", "Human-reach rate", "ratio", _share("answered_human"), True),
     Metric("normal_ratio", "Normal-end ratio", "ratio", _share("normal"), True),
     Metric("failure_rate", "Failure rate", "ratio", _share("failed"), False),
     *(
@@ -97,7 +98,8 @@ METRICS: dict[str, Metric] = {m.id: m for m in _METRICS}
 ALIASES = {"pdd": "tta", "calls": "attempts", "abandoned_rate": "abandonment"}
 
 #: The KPI tiles of the overview, in order.
-SUMMARY_METRICS = ("attempts", "answered", "asr", "ner", "acd", "minutes", "tta", "abandonment", "normal_ratio")
+SUMMARY_METRICS = ("attempts", "answered", "asr", "human_reach", "ner", "acd", "minutes", "tta", "abandonment",
+                   "normal_ratio")
 
 
 def get_metric(metric_id: str) -> Metric:

@@ -43,6 +43,7 @@ COUNTER_SQL: tuple[str, ...] = (
     f"SUM(CASE WHEN {_TTA_KNOWN} THEN 1 ELSE 0 END)",
     "SUM(1 - normal)",
     *(f"SUM(CASE WHEN normal = 0 AND fault = '{d}' THEN 1 ELSE 0 END)" for d in FAULT_DOMAINS),
+    "SUM(CASE WHEN answered = 1 AND answered_by = 'human' THEN 1 ELSE 0 END)",
 )
 SUMS = ", ".join(COUNTER_SQL)
 

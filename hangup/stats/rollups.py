@@ -31,24 +31,34 @@ from hangup.store.sql import Row, row_record
 TABLE = "stats_rollups"
 KEY = ("level", "dim", "bucket", "value")
 
-_COUNTER_COLUMNS = ",\n    ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in COUNTERS)
+#: Counters added after the table was created, each by the migration named here (migration 0200 keeps the
+#: columns it always created, so a new database runs every migration the same way an old one did).
+ADDED_COUNTERS = {"answered_human": "0230_stats_rollups_answered_human"}
 
-#: DDL of the rollup table; portable between SQLite and PostgreSQL.
-SCHEMA = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+
+def _ddl(counters: Sequence[str]) -> str:
+    columns = ",\n    ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in counters)
+    return f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     level INTEGER NOT NULL,
     dim TEXT NOT NULL,
     bucket BIGINT NOT NULL,
     value TEXT NOT NULL,
-    {_COUNTER_COLUMNS},
+    {columns},
     PRIMARY KEY (level, dim, bucket, value)
-)""",
-)
+)"""
+
+
+#: DDL of the rollup table as the migrations leave it; portable between SQLite and PostgreSQL.
+SCHEMA = (_ddl(COUNTERS),)
+_FIRST_SCHEMA = (_ddl([c for c in COUNTERS if c not in ADDED_COUNTERS]),)
 
 #: Contributed to the store's named migrations (gathered by ``hangup.composition.MIGRATIONS``). On SQLite
 #: the table is clustered on its key (WITHOUT ROWID), so a range of buckets is one contiguous read.
 MIGRATIONS = (
-    Migration("0200_stats_rollups", SCHEMA, dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in SCHEMA)}),
+    Migration("0200_stats_rollups", _FIRST_SCHEMA,
+              dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in _FIRST_SCHEMA)}),
+    *(Migration(name, (f"ALTER TABLE {TABLE} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0",))
+      for column, name in ADDED_COUNTERS.items()),
 )
 
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
@@ -72,7 +82,7 @@ GROUP_COLUMNS = ("outcome", "call_end_reason", "terminate", "cause", "ended_by",
 #: (and in the same minute, with the same top-dimension values) add the same rollup keys and the same 0/1
 #: counters, so a batch is grouped on them first and each group expanded once. A dimension reading another
 #: field must add it here (``tests/stats/test_rollup_groups.py`` compares with per-call sums).
-_GROUP_FIELD_NAMES = (*GROUP_COLUMNS, "answered", "normal")
+_GROUP_FIELD_NAMES = (*GROUP_COLUMNS, "answered", "normal", "answered_by")
 _TOP_FIELD_NAMES = ("from_user_id", "to_user_id", "srcip", "dstip")
 _GROUP_FIELDS = attrgetter(*_GROUP_FIELD_NAMES)
 _TOP_FIELDS = attrgetter(*_TOP_FIELD_NAMES)

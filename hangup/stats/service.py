@@ -75,6 +75,9 @@ class StatsService:
             return self._breakdown(window, by)
         with self.db.reading() as conn:
             return rollups.summed_breakdown(conn, window.start, window.end, by, counters), "rollups"
+    def by_value(self, window: Window, by: str) -> dict[str, Totals]:
+        """The totals of each value of an ordinary dimension over ``window`` (already aligned)."""
+        return self._breakdown(window, by)[0]
 
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:

@@ -54,6 +54,7 @@ class Totals:
     failed_configuration: int = 0
     failed_account: int = 0
     failed_unknown: int = 0
+    answered_human: int = 0  # answered calls the platform's answering-machine detection said a person took
 
     @classmethod
     def from_row(cls, row: Sequence[int | None]) -> Totals:
@@ -122,4 +123,5 @@ def counters(record: CallRecord) -> tuple[int, ...]:
         index = _FAULT_INDEX.get(record.fault)
         if index is not None:
             row[index] = 1
+    row.append(int(record.answered and record.answered_by == "human"))
     return tuple(row)

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 
 from hangup.errors import PayloadError
 from hangup.store import params
@@ -163,10 +164,24 @@ def parse_window(
     return Window(start, end, filters)
 
 
+#: Statistics-only filters the call log also takes (``CallQuery.cause``, ``CallQuery.fault``).
+CALL_LOG_DIMENSIONS = frozenset({"cause", "fault"})
+
+
 def call_log_params(window: Window) -> dict[str, str]:
     """The call log's query parameters selecting the calls of ``window`` (for links to them)."""
     out = {"since": str(window.start), "until": str(window.end)}
     for name, value in window.filters.items():
-        if name in QUERY_FILTERS:
+        if name in QUERY_FILTERS or name in CALL_LOG_DIMENSIONS:
             out[_PARAM_OF.get(name, name)] = value
     return out
+
+
+def calls_link(window: Window, dim: str, value: str) -> str:
+    """The call-log URL of the calls of ``window`` whose ``dim`` is ``value``; "" where the log cannot filter."""
+    if dim not in QUERY_FILTERS and dim not in CALL_LOG_DIMENSIONS:
+        return ""
+    if value == "":
+        return ""  # "(none)": the call log reads an empty filter as no filter
+    target = Window(window.start, window.end, {**window.filters, dim: value})
+    return "/calls?" + urlencode(call_log_params(target))

@@ -127,6 +127,10 @@ class CallQuery:
     normal: bool | None = None
     provider: str | None = None
     provider_call_id: str | None = None  # the platform's own call id (a SIP Call-ID, a Twilio CallSid …)
+    cause: str | None = None  # the primary cause reference, e.g. "sip:503" (a statistics explanation's link)
+    fault: str | None = None  # hangup.causes.Fault value
+    min_duration: int | None = None  # duration >= min_duration (seconds; a timer cluster's link)
+    max_duration: int | None = None  # duration <= max_duration
     flagged: bool | None = None  # True: only calls with at least one flag
     route: str | None = None  # the call's route (carrier, trunk or next hop)
     destination_country: str | None = None  # to_country: the callee's ISO 3166 region

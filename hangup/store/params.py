@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hangup.bounds import MAX_TIME
-from hangup.causes.model import EndedBy, Outcome
+from hangup.causes.model import EndedBy, Fault, Outcome
 from hangup.errors import PayloadError
 from hangup.store.base import MAX_LIMIT, CallQuery
 from hangup.store.sql import decode_cursor
@@ -115,6 +115,10 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "normal": ("normal", _boolean),
     "provider": ("provider", _text),
     "provider_call_id": ("provider_call_id", _text),
+    "cause": ("cause", _text),
+    "fault": ("fault", _choice(f.value for f in Fault)),
+    "min_duration": ("min_duration", _integer),
+    "max_duration": ("max_duration", _integer),
     "flagged": ("flagged", _boolean),
     "route": ("route", _text),
     "destination_country": ("destination_country", _text),

@@ -165,6 +165,10 @@ CREATE TABLE call_legs (
 """
 #: Columns of the route and the normalised numbers (``hangup.routes``, ``hangup.numbers``), added by ``0010``.
 ROUTE_COLUMNS = ("route", "from_e164", "from_country", "to_e164", "to_country", "to_number_type", "to_prefix")
+#: Answering-machine detection results kept until their call's end arrives (``hangup.store.detections``).
+DETECTIONS_TABLE = "call_detections"
+_DETECTIONS = (f"CREATE TABLE {DETECTIONS_TABLE} (provider TEXT NOT NULL, provider_call_id TEXT NOT NULL, "
+               "fields TEXT NOT NULL, received_at {real} NOT NULL, PRIMARY KEY (provider, provider_call_id))")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
@@ -174,4 +178,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
     Migration("0010_call_routes", tuple(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''"
                                         for name in ROUTE_COLUMNS)),
+    # stored calls read as "unknown" until ``hangup reclassify`` reads their native fields again
+    Migration("0020_calls_answered_by", ("ALTER TABLE calls ADD COLUMN answered_by TEXT NOT NULL DEFAULT 'unknown'",)),
+    Migration("0021_call_detections", (_DETECTIONS,)),
 )

@@ -63,6 +63,8 @@ _EQUALITY_FILTERS: dict[str, str] = {
     "destination_country": "to_country",
     "destination_prefix": "to_prefix",
     "origin_country": "from_country",
+    "cause": "cause",
+    "fault": "fault",
 }
 
 
@@ -269,6 +271,10 @@ def where(query: CallQuery, ph: str, *, with_cursor: bool = True) -> Where:
         clauses.append(f"((provider_call_id = {ph} AND provider_call_id <> id)"
                        f" OR (id = {ph} AND provider_call_id = id))")
         params.extend((query.provider_call_id, query.provider_call_id))
+    for attr, op in (("min_duration", ">="), ("max_duration", "<=")):
+        if getattr(query, attr) is not None:
+            clauses.append(f"duration {op} {ph}")
+            params.append(getattr(query, attr))
     if query.normal is not None:
         clauses.append(f"normal = {ph}")
         params.append(int(query.normal))

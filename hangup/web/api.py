@@ -15,13 +15,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
+from hangup.causes.actions import ActionOverrides, call_action
 from hangup.errors import NotFound, PayloadError
 from hangup.legs import leg_json
 from hangup.records import CallRecord
+from hangup.stats import timers
 from hangup.store.base import CallQuery, Store
 from hangup.store.export import csv_lines, jsonl_lines
 from hangup.store.params import call_query
 from hangup.store.sql import decode_cursor
+from hangup.web.dashboard_api import service_of
 from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
 
@@ -48,7 +51,9 @@ async def list_calls(request: Request) -> Response:
         return _export(_store(request), query, fmt)
     store = _store(request)
     page = await run_in_threadpool(store.query, query)
-    return JSONBody({"ok": True, "calls": [c.to_json() for c in page.calls], "next_cursor": page.next_cursor})
+    actions: ActionOverrides = request.app.state.hangup.actions
+    calls = [{**c.to_json(), "action": call_action(c, actions)["action"]} for c in page.calls]
+    return JSONBody({"ok": True, "calls": calls, "next_cursor": page.next_cursor})
 
 
 async def export_csv(request: Request) -> Response:
@@ -83,11 +88,12 @@ async def call_detail(request: Request) -> Response:
     store = _store(request)
     if call_id.endswith("/status"):
         record = await _found(store, call_id[: -len("/status")])
-        return JSONBody({"ok": True, **ingest.status(record)})
+        return JSONBody({"ok": True, **ingest.status(record, request.app.state.hangup.actions)})
     record = await _found(store, call_id)
     conflicts = await run_in_threadpool(store.conflicts, record.id)
     legs = await run_in_threadpool(store.legs, record.id)
-    body: dict[str, Any] = {"ok": True, **ingest.explain(record)}
+    body: dict[str, Any] = {"ok": True, **ingest.explain(record, overrides=request.app.state.hangup.actions)}
+    body["timer"] = await run_in_threadpool(timers.call_annotation, service_of(request).db, record)
     body["conflicts"] = [_conflict_json(c) for c in conflicts]
     body["legs"] = [leg_json(leg) for leg in legs]
     return JSONBody(body)

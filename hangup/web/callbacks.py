@@ -112,7 +112,9 @@ class CallbackReceiver:
             await self._quarantine(name, path, scope, request, exc)
             return exc.status, _dumps(exc.to_json())
         if record is None:
+            await ingest.keep_detection(provider, request, self.state.store)
             return 200, b'{"ok":true,"stored":false}'
+        record = await ingest.joined(provider, record, self.state.store)
         result = await self.state.store.add(record)
         return 200, _stored_body(record.id, result.status, record.flags)
 

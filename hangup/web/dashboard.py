@@ -17,12 +17,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hangup.causes import default_catalog
+from hangup.stats import explain as changes
 from hangup.stats.buckets import DAY, HOUR
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, ROUTE_DIMENSIONS, TOPS, get_dimension
+from hangup.stats.metrics import METRICS
 from hangup.stats.route_table import descending, route_table
 from hangup.stats.service import StatsService
-from hangup.stats.windows import QUERY_FILTERS, Window, call_log_params, parse_window
-from hangup.web.dashboard_api import int_param, service_of
+from hangup.stats.windows import Window, call_log_params, calls_link, parse_window
+from hangup.web.dashboard_api import explain_answer, int_param, service_of, timer_insights
 from hangup.web.dashboard_calls import routes as call_routes
 from hangup.web.dashboard_render import login, login_form, page
 
@@ -53,12 +55,10 @@ def _window(request: Request) -> Window:
 
 def drill_link(window: Window, dim: str, value: str) -> str:
     """Where a breakdown row leads: the calls it counts when the call log can filter on it, else a drill-down."""
-    if value == "" and dim in ("call_end_reason", "terminate"):
-        return ""  # "(none)": the call log has no filter for a missing code
-    if dim in QUERY_FILTERS or dim in ("user", "destination"):
-        field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
-        target = Window(window.start, window.end, {**window.filters, field: value})
-        return "/calls?" + urlencode(call_log_params(target))
+    field = {"user": "from_user_id", "destination": "to_user_id"}.get(dim, dim)
+    link = calls_link(window, field, value)
+    if link or (value == "" and dim in ("call_end_reason", "terminate")):
+        return link
     if dim in TOPS:
         return ""
     return "/breakdowns?" + urlencode({"since": window.start, "until": window.end, **window.filters, dim: value})
@@ -118,6 +118,20 @@ async def routes_data(request: Request) -> dict[str, Any]:
     tabs = [{"id": d, "label": DIMENSIONS[d].label} for d in ROUTE_DIMENSIONS]
     return {**_common(request, window, f"Routes by {DIMENSIONS[by].label.lower()}"), "by": by, "tabs": tabs,
             "table": table, "sort": sort, "order": "desc" if down else "asc"}
+async def changes_data(request: Request) -> dict[str, Any]:
+    """What moved a KPI in the range against a baseline (a week earlier unless asked otherwise)."""
+    window = parse_window(request.query_params.multi_items(), allowed=changes.PARAMS)
+    answer = await run_in_threadpool(explain_answer(request), service_of(request), window)
+    metrics = [{"id": m, "label": METRICS[m].label} for m in changes.PARTS]
+    return {**_common(request, window, f"What changed: {answer['label']}"), "answer": answer, "metrics": metrics,
+            "headline": changes.headline(answer)}
+
+
+async def timers_data(request: Request) -> dict[str, Any]:
+    """Answered calls whose durations pile up on one value: the timer suspected and the calls behind it."""
+    window = parse_window(request.query_params.multi_items())
+    answer = await run_in_threadpool(timer_insights(request), service_of(request), window)
+    return {**_common(request, window, "Timer signatures"), "insights": answer}
 
 
 async def codes_data(request: Request) -> dict[str, Any]:
@@ -145,6 +159,8 @@ overview_html, overview_json = page("overview.html", overview_data)
 breakdowns_html, breakdowns_json = page("breakdowns.html", breakdowns_data)
 codes_html, codes_json = page("codes.html", codes_data)
 routes_html, routes_json = page("routes.html", routes_data)
+changes_html, changes_json = page("changes.html", changes_data)
+timers_html, timers_json = page("timers.html", timers_data)
 
 
 async def login_page(request: Request) -> Response:
@@ -159,6 +175,10 @@ routes: list[BaseRoute] = [
     Route("/breakdowns.json", breakdowns_json, methods=["GET"]),
     Route("/routes", routes_html, methods=["GET"]),
     Route("/routes.json", routes_json, methods=["GET"]),
+    Route("/changes", changes_html, methods=["GET"]),
+    Route("/changes.json", changes_json, methods=["GET"]),
+    Route("/timers", timers_html, methods=["GET"]),
+    Route("/timers.json", timers_json, methods=["GET"]),
     Route("/codes", codes_html, methods=["GET"]),
     Route("/codes.json", codes_json, methods=["GET"]),
     *call_routes,

@@ -1,6 +1,8 @@
 """The statistics JSON API and the statistics' part of the app's lifespan (rollup hook, read connections).
 
-Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/definitions``.
+Endpoints: ``/api/stats/summary``, ``/timeseries``, ``/breakdown``, ``/top``, ``/explain`` (what changed
+against a baseline, ``hangup.stats.explain``), ``/definitions``, and ``/api/insights/timers`` (durations
+clustering at a timer's value, ``hangup.stats.timers``).
 
 Every endpoint takes a time range (``since``/``until`` or ``from``/``to`` or ``range=24h``) and the
 call log's filters, and answers with the same dicts the dashboard and ``hangup stats`` show
@@ -20,6 +22,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hangup.errors import PayloadError
+from hangup.stats import explain as changes
+from hangup.stats import timers
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
@@ -116,6 +120,31 @@ async def routes_report(request: Request) -> Response:
     down = descending(request.query_params.get("order"))
     return await _answer(request, lambda s, w: route_table(s, w, by, sort=sort, descending=down, limit=limit,
                                                            min_samples=m))
+def explain_answer(request: Request) -> Callable[[StatsService, Window], dict[str, Any]]:
+    """How ``/api/stats/explain`` and the dashboard's panel ask: the question read from the request."""
+    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    given = dict(request.query_params.items())
+    return lambda s, w: changes.explain(s, changes.question_from(given, w), m)
+
+
+async def explain(request: Request) -> Response:
+    """What moved a KPI: its change against a baseline window, split over dimension values."""
+    ask = explain_answer(request)
+    window = window_of(request, changes.PARAMS)
+    body = await run_in_threadpool(ask, service_of(request), window)
+    return JSONBody({"ok": True, **body})
+
+
+def timer_insights(request: Request) -> Callable[[StatsService, Window], dict[str, Any]]:
+    """How ``/api/insights/timers`` and the dashboard's timers page ask."""
+    return lambda s, w: timers.insights(s.db, w.start, w.end, w.filters)
+
+
+async def timer_clusters(request: Request) -> Response:
+    """Answered calls whose durations cluster at a fixed value, and the timer suspected (``hangup.stats.timers``)."""
+    window = window_of(request, ())
+    body = await run_in_threadpool(timer_insights(request), service_of(request), window)
+    return JSONBody({"ok": True, **body})
 
 
 async def definitions(request: Request) -> Response:
@@ -136,5 +165,7 @@ routes: list[BaseRoute] = [
     Route("/api/stats/breakdown", breakdown, methods=["GET"]),
     Route("/api/stats/top", top, methods=["GET"]),
     Route("/api/stats/routes", routes_report, methods=["GET"]),
+    Route("/api/stats/explain", explain, methods=["GET"]),
+    Route("/api/insights/timers", timer_clusters, methods=["GET"]),
     Route("/api/stats/definitions", definitions, methods=["GET"]),
 ]

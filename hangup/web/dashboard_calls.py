@@ -18,9 +18,11 @@ from hangup.causes import default_catalog
 from hangup.errors import NotFound
 from hangup.legs import leg_json
 from hangup.records import CallRecord
+from hangup.stats import timers
 from hangup.stats.labels import duration, value_label
 from hangup.store.base import Store
 from hangup.store.params import FILTERS, call_query
+from hangup.web.dashboard_api import service_of
 from hangup.web.dashboard_render import page
 from hangup.web.state import AppState
 
@@ -119,11 +121,13 @@ async def call_data(request: Request) -> dict[str, Any]:
     record = await run_in_threadpool(store.get, call_id)
     if record is None:
         raise NotFound(f"no call {call_id[:80]!r}", [{"field": "id", "error": "no call with this id"}])
-    explained = ingest.explain(record)
+    explained = ingest.explain(record, overrides=request.app.state.hangup.actions)
     codes = explained["codes"]
     codes.extend(_extra_codes(record, {c["ref"] for c in codes}))
     legs = [leg_json(leg) for leg in await run_in_threadpool(store.legs, record.id)]
-    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record), "legs": legs}
+    timer = await run_in_threadpool(timers.call_annotation, service_of(request).db, record)
+    return {"title": f"Call {record.id}", **explained, "codes": codes, "timeline": timeline(record), "legs": legs,
+            "timer": timer}
 
 
 calls_html, calls_json = page("calls.html", calls_data)

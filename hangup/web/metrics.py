@@ -41,6 +41,9 @@ CALLS_BY_PROVIDER = "hangup_calls_by_provider"  # counter: by adapter
 CALLS_BY_CAUSE = "hangup_calls_by_cause"  # counter: by primary cause reference (catalog entries only)
 FAILED_BY_FAULT = "hangup_failed_calls_by_fault"  # counter: calls that did not end normally, by fault domain
 ANSWERED = "hangup_answered_calls"  # counter
+#: counter: answered calls the platform's answering-machine detection said a person took; the human-reach
+#: rate is rate(hangup_human_answered_calls_total) / rate of the sum of hangup_calls_total
+HUMAN_ANSWERED = "hangup_human_answered_calls"
 CONVERSATION = "hangup_conversation_seconds"  # counter: seconds of conversation of answered calls
 INGEST_LATENCY = "hangup_ingest_latency_seconds"  # histogram: receipt -> insert transaction
 QUARANTINED = "hangup_quarantined_requests"  # gauge: requests kept in the quarantine
@@ -55,7 +58,8 @@ WRITER_LAST_BATCH = "hangup_writer_last_batch_size"  # gauge
 #: Every metric name (as exposed: counters gain ``_total``, histograms ``_bucket``/``_sum``/``_count``).
 METRIC_NAMES: tuple[str, ...] = (
     f"{CALLS}_total", f"{CALLS_BY_PROVIDER}_total", f"{CALLS_BY_CAUSE}_total", f"{FAILED_BY_FAULT}_total",
-    f"{ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket", f"{INGEST_LATENCY}_sum",
+    f"{ANSWERED}_total", f"{HUMAN_ANSWERED}_total", f"{CONVERSATION}_total", f"{INGEST_LATENCY}_bucket",
+    f"{INGEST_LATENCY}_sum",
     f"{INGEST_LATENCY}_count", f"{INGEST_LATENCY}_created", QUARANTINED, f"{QUARANTINE_EVENTS}_total",
     WRITER_QUEUE, f"{WRITER_BATCHES}_total", f"{WRITER_EVENTS}_total", WRITER_LAST_BATCH,
     *emit_metrics.METRIC_NAMES, *sip_metrics.METRIC_NAMES,
@@ -103,24 +107,28 @@ def _quarantine_events(kept: QuarantineKeeper) -> CounterMetricFamily:
     return events
 
 
-def _rollup_totals(state: AppState) -> dict[str, list[tuple[str, int, int, int, list[int]]]]:
-    """Per dimension: (value, attempts, answered, duration_sum, failed-by-fault) summed over every day."""
+_Sums = tuple[str, int, int, int, int, list[int]]
+
+
+def _rollup_totals(state: AppState) -> dict[str, list[_Sums]]:
+    """Per dimension: (value, attempts, answered, duration_sum, answered_human, failed-by-fault) over every day."""
     db = stats_service(state).db
     query = (
-        "SELECT dim, value, SUM(attempts), SUM(answered), SUM(duration_sum), "
+        "SELECT dim, value, SUM(attempts), SUM(answered), SUM(duration_sum), SUM(answered_human), "
         + ", ".join(f"SUM(failed_{d})" for d in _FAULTS)
         + f" FROM {TABLE} "
         "WHERE level = ? AND dim IN ('', 'outcome', 'provider', 'cause') GROUP BY dim, value"
     )
-    found: dict[str, list[tuple[str, int, int, int, list[int]]]] = {}
+    found: dict[str, list[_Sums]] = {}
     for row in db.read(query, [DAY]):
-        found.setdefault(row[0], []).append((row[1], int(row[2]), int(row[3]), int(row[4]), [int(v) for v in row[5:]]))
+        found.setdefault(row[0], []).append(
+            (row[1], int(row[2]), int(row[3]), int(row[4]), int(row[5]), [int(v) for v in row[6:]]))
     return found
 
 
 
 
-def _call_families(found: dict[str, list[tuple[str, int, int, int, list[int]]]]) -> Iterator[Any]:
+def _call_families(found: dict[str, list[_Sums]]) -> Iterator[Any]:
     calls = CounterMetricFamily(CALLS, "Calls stored, by outcome.", labels=["outcome"])
     for value, attempts, *_ in found.get("outcome", []):
         calls.add_metric([value], attempts)
@@ -133,20 +141,23 @@ def _call_families(found: dict[str, list[tuple[str, int, int, int, list[int]]]])
     for label, attempts in _cause_counts(found.get("cause", [])).items():
         causes.add_metric([label], attempts)
     yield causes
-    total = found.get("", [("", 0, 0, 0, [0] * len(_FAULTS))])[0]
+    total = found.get("", [("", 0, 0, 0, 0, [0] * len(_FAULTS))])[0]
     faults = CounterMetricFamily(FAILED_BY_FAULT, "Calls that did not end normally, by fault.", labels=["fault"])
-    for fault, count in zip(_FAULTS, total[4], strict=True):
+    for fault, count in zip(_FAULTS, total[5], strict=True):
         faults.add_metric([fault], count)
     yield faults
     answered = CounterMetricFamily(ANSWERED, "Answered calls stored.")
     answered.add_metric([], total[2])
     yield answered
+    human = CounterMetricFamily(HUMAN_ANSWERED, "Answered calls a person took (answering-machine detection).")
+    human.add_metric([], total[4])
+    yield human
     seconds = CounterMetricFamily(CONVERSATION, "Seconds of conversation of answered calls stored.")
     seconds.add_metric([], total[3])
     yield seconds
 
 
-def _cause_counts(rows: Sequence[tuple[str, int, int, int, list[int]]]) -> dict[str, int]:
+def _cause_counts(rows: Sequence[_Sums]) -> dict[str, int]:
     """Causes outside the catalog are one ``unknown`` series, so a stream of odd codes cannot add series."""
     counts: dict[str, int] = {}
     for value, attempts, *_ in rows:

@@ -62,7 +62,10 @@ _CALL_FILTERS: list[dict[str, Any]] = [
      "schema": _TIME},
     *({"name": n, "in": "query", "schema": _TEXT} for n in (
         "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
-        "provider_call_id")),
+        "provider_call_id", "cause")),
+    {"name": "fault", "in": "query", "schema": {"type": "string", "enum": [
+        "none", "caller_side", "callee_side", "network", "platform", "application", "configuration", "account",
+        "unknown"]}},
     {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
         "completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable", "failed",
@@ -70,6 +73,8 @@ _CALL_FILTERS: list[dict[str, Any]] = [
     {"name": "ended_by", "in": "query", "schema": {"type": "string", "enum": [
         "caller", "callee", "platform", "carrier", "api", "application", "unknown"]}},
     {"name": "call_end_reason", "in": "query", "schema": _INT64},
+    {"name": "min_duration", "in": "query", "schema": _INT64},
+    {"name": "max_duration", "in": "query", "schema": _INT64},
     {"name": "terminate", "in": "query", "schema": _INT64},
     {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
     {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},

@@ -33,6 +33,8 @@ def _query(*names: str) -> list[dict[str, Any]]:
 _WINDOW = _query("from", "to", "since", "until", "range", "provider", "outcome", "ended_by", "type",
                  "call_end_reason", "terminate", "service", "cause", "fault", "direction", "route",
                  "destination_country", "destination_prefix", "origin_country", "min_samples", "limit")
+#: The parameters of an explanation besides the window (``hangup.stats.explain.PARAMS``).
+_CHANGES = ("metric", "by", "shift", "baseline_from", "baseline_to")
 _BAD = {"400": _error("A bad parameter; every one is named"), "401": _error("API token required"),
         "403": _error("Wrong API token")}
 _PAGE_ERRORS = {"303": {"description": "Sign-in needed (HANGUP_API_TOKEN)"},
@@ -94,12 +96,17 @@ def more_paths(callback_paths: dict[str, tuple[str, tuple[str, ...]]]) -> dict[s
         _stats("summary", "KPIs of a range"), _stats("timeseries", "One metric over time", "metric", "bucket"),
         _stats("breakdown", "KPIs by one dimension", "by"), _stats("top", "Top failing values", "by"),
         _stats("routes", "Routes and destinations: KPIs, failure mix, sparkline, last week", "by", "sort", "order"),
+        _stats("explain", "What moved a KPI against a baseline window", *_CHANGES),
         ("/api/stats/definitions", _get("Every metric and dimension defined", "statsDefinitions", "statistics",
                                         [], {"200": _ok("Definitions"), **_BAD})),
     ))
     paths.update(_page("/", "Overview", "overview", "metric", "bucket"))
     paths.update(_page("/breakdowns", "Breakdowns", "breakdowns", "by"))
     paths.update(_page("/routes", "Routes and destinations", "routes", "by", "sort", "order"))
+    paths.update(_page("/changes", "What changed", "changes", *_CHANGES))
+    paths.update(_page("/timers", "Timer signatures", "timers"))
+    paths["/api/insights/timers"] = _get("Durations clustering at a timer's value", "timerInsights", "statistics",
+                                         _WINDOW, {"200": _ok("Clusters"), **_BAD})
     paths.update(_page("/calls", "The call log", "calls", "from_user_id", "to_user_id", "releaser", "normal",
                        "flagged", "cursor"))
     codes = _query("q", "scheme")

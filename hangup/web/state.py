@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hangup.errors import StoreError
+import logging
+
+from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, overrides_from_file
+from hangup.errors import ConfigError, StoreError
 from hangup.settings import Settings
 from hangup.store.base import Store
 
@@ -15,6 +18,16 @@ class AppState:
         self._store = store
         self.owns_store = store is None
         self.started_at = 0.0
+        self._actions = NO_OVERRIDES
+
+    @property
+    def actions(self) -> ActionOverrides:
+        """The action overrides file as it is now; an edit that breaks it keeps the last good rules (logged)."""
+        try:
+            self._actions = overrides_from_file(self.settings.actions_file)
+        except ConfigError as exc:
+            logging.getLogger("hangup").warning("action overrides not reloaded: %s", exc)
+        return self._actions
 
     @property
     def store(self) -> Store:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from planted_traffic import FAILURE, NOW_END, planted
 
 from hangup.alerts import AlertEngine, AlertEvent, parse_rules
 from hangup.alerts.notify import WebhookNotifier
@@ -18,6 +19,8 @@ from hangup.errors import ConfigError
 from hangup.records import CallRecord
 from hangup.stats import traffic
 from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.dimensions import DIMENSIONS
+from hangup.stats.explain import explain, question
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
 
@@ -211,3 +214,27 @@ def test_each_value_has_its_own_state(one_route_dropping: StatsService) -> None:
 def test_each_must_be_an_ordinary_dimension(each: str) -> None:
     with pytest.raises(ConfigError, match="each must be one of"):
         parse_rules(PER_ROUTE.replace('each = "route"', f'each = "{each}"'))
+@pytest.mark.parametrize("dim", [d for d in ("provider", "route") if d in DIMENSIONS])
+def test_a_firing_alert_says_which_route_moved_the_metric(tmp_path: Path, dim: str) -> None:
+    """A planted ASR drop on one route: the payload names the route and its failure cause among the reasons."""
+    _, service, db = planted(tmp_path, dim)
+    received: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    rules = RULES.replace('window = "10m"', 'window = "6h"').replace('< 0.35', '< 0.45')
+    notifier = WebhookNotifier(httpx.Client(transport=httpx.MockTransport(handler)))
+    try:
+        AlertEngine(service, parse_rules(rules).rules, notifier).check(NOW_END)
+        by_route = explain(service, question("asr", Window(NOW_END - 6 * 3600, NOW_END), dimensions=[dim]))
+    finally:
+        db.close()
+    assert by_route["contributions"][0]["value"] == "b"
+    assert [r["status"] for r in received] == ["firing"]
+    explanation = received[0]["explanation"]
+    assert isinstance(explanation, dict) and explanation["change"] < 0
+    leading = [(r["dimension"], r["value"]) for r in explanation["contributions"]]
+    assert len(leading) == 10 and ("cause", FAILURE) in leading and (dim, "b") in leading
+    assert any(line.startswith(DIMENSIONS["cause"].label) for line in received[0]["why"])  # type: ignore[union-attr]

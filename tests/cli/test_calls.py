@@ -102,3 +102,24 @@ def test_db_migrate_and_reclassify(tmp_path: Path, db: str) -> None:
     assert code == 0 and "0 now" in out
     code, out = run("reclassify", "--db", db)
     assert code == 0 and out.strip() == "7 calls examined, 0 reclassified"
+
+
+def test_show_status_and_explain_say_what_to_do_next_and_follow_the_overrides_file(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = run("calls", "show", sid(99), "--db", db)  # busy: planet:1001
+    assert code == 0 and "action    retry_later  (catalog planet:1001)" in out and "by unknown" in out
+    rules = tmp_path / "actions.toml"
+    rules.write_text('[[override]]\ncause = "planet:1001"\nprovider = "planet"\naction = "final"\n'
+                     'reason = "do not call a busy user twice"\n')
+    monkeypatch.setenv("HANGUP_ACTIONS_FILE", str(rules))
+    code, out = run("calls", "show", sid(99), "--db", db)
+    assert code == 0 and "action    final  (override 1: do not call a busy user twice)" in out
+    code, out = run("calls", "status", sid(99), "--db", db)
+    assert (json.loads(out)["action"], json.loads(out)["action_from"]) == ("final", "override")
+    code, out = run("explain", "planet:1001")
+    assert code == 0 and "action: retry_later" in out and "overridden: final for provider=planet" in out
+    code, out = run("explain", "planet:1001", "--json")
+    assert json.loads(out)["overrides"][0]["action"] == "final"
+    rules.write_text("[[override]]\ncause = 1001\n")
+    code, out = run("calls", "status", sid(99), "--db", db)
+    assert code == 2 and "override 1" in out  # a usage error naming the rule

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from planted_traffic import FAILURE, NOW_END, NOW_START, planted
 
 from hangup.cli import _register, cli
 from hangup.composition import open_store
@@ -136,3 +137,19 @@ def test_rollups_prune_deletes_old_minute_rows_and_check_still_agrees(
         assert result.output.startswith(f"{old} minute rollup rows")
     code, text = run("rollups", "check", "--db", db, "--range", "30d")  # its old end is read to the hour
     assert code == 0, text
+
+
+def test_stats_explain_names_the_route_that_moved_asr(tmp_path: Path) -> None:
+    url, _, stats_db = planted(tmp_path, "provider")
+    stats_db.close()
+    window = ("--since", str(NOW_START), "--until", str(NOW_END))
+    code, text = run("stats", "explain", "--db", url, *window, "--by", "provider,cause", "--json")
+    answer = json.loads(text)
+    assert code == 0 and answer["change"] < 0 and answer["contributions"][0]["value"] in ("b", FAILURE)
+    code, table = run("stats", "explain", "--db", url, *window, "--by", "provider", "--limit", "1")
+    lines = table.splitlines()
+    assert code == 0 and "(total)" in lines[1] and "Provider" in lines[2] and " b " in lines[2]
+    code, text = run("stats", "explain", "--db", url, *window, "--shift", "1d", "--json")
+    assert code == 0 and json.loads(text)["change"] is None  # nothing the day before to compare with
+    result = CliRunner().invoke(cli, ["stats", "explain", "--db", url, "--baseline-from", "5"])
+    assert result.exit_code == 2 and "--baseline-to" in result.output

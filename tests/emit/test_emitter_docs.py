@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+from hangup.causes import default_catalog
 from hangup.emit import ReleaseMethod
 from hangup.emit.signature import sign
 from hangup.emit.tables import emit_tables
@@ -18,6 +19,11 @@ DOC = (Path(__file__).parents[2] / "docs" / "emitter.md").read_text()
 def test_every_debug_code_is_documented() -> None:
     for entry in emit_tables().rel_codes.values():
         assert f"| {entry.code} | `{entry.name}` | `{entry.how.value}` |" in DOC
+
+
+def test_the_action_of_every_call_end_reason_is_documented_as_the_catalog_says() -> None:
+    for cause in default_catalog().entries("planet"):
+        assert f"| {cause.code} | `{cause.name}` | `{cause.action}` |" in DOC
 
 
 def test_every_release_method_and_call_end_reason_is_documented() -> None:

@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 import pytest
 from receiver_helpers import SPEC_EXAMPLE, ClientFactory, SyncClient, planet_query
@@ -200,3 +201,18 @@ def test_a_control_character_in_a_call_id_is_a_400_and_quarantined(make_client: 
 def test_a_limit_that_is_not_plain_digits_is_a_400(make_client: ClientFactory, path: str, value: str) -> None:
     response = make_client().get(path, params={"limit": value})
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "limit"
+
+
+def test_every_call_says_what_to_do_next_and_the_overrides_file_applies_to_stored_calls(
+        make_client: ClientFactory, tmp_path: Path) -> None:
+    rules = tmp_path / "actions.toml"
+    rules.write_text("")
+    c = make_client(HANGUP_ACTIONS_FILE=str(rules))
+    assert c.get("/callbacks/planet?" + event(1)).status_code == 200  # busy: planet:1001
+    assert c.get(f"/api/calls/{sid(1)}/status").json()["action"] == "retry_later"
+    rules.write_text('[[override]]\ncause = "planet:1001"\nprovider = "planet"\naction = "final"\nreason = "DNC"\n')
+    detail = c.get(f"/api/calls/{sid(1)}").json()
+    assert detail["action"]["action"] == "final" and detail["action"]["override"]["reason"] == "DNC"
+    assert detail["call"]["action"] == "final"
+    assert [call["action"] for call in c.get("/api/calls").json()["calls"]] == ["final"]
+    assert 'id="action"' in c.get(f"/calls/{sid(1)}").text and "final" in c.get(f"/calls/{sid(1)}.json").text

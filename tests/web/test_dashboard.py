@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from planted_traffic import FAILURE, NOW_END, NOW_START, planted
 from receiver_helpers import ClientFactory, SyncClient
 
+from hangup.composition import open_store
 from hangup.stats import traffic
-from hangup.store.base import Store
+from hangup.stats.dimensions import DIMENSIONS
+from hangup.store.base import CallQuery, Store
 from hangup.web.metrics import METRIC_NAMES
 
 END = 1_795_000_000 - 1_795_000_000 % 3600
@@ -43,6 +48,9 @@ def assert_error_shape(body: dict[str, Any], status: int, field: str) -> None:
         (f"/breakdowns.json?{WINDOW}&by=service", "table"),
         (f"/calls.json?{WINDOW}&outcome=busy", "calls"),
         ("/codes.json?q=486", "codes"),
+        (f"/api/stats/explain?since={START + 43200}&until={END}&metric=acd&shift=12h", "contributions"),
+        (f"/changes.json?since={START + 43200}&until={END}&baseline_from={START}&baseline_to={START + 43200}",
+         "answer"),
     ],
 )
 def test_json_endpoints_answer(client: SyncClient, path: str, key: str) -> None:
@@ -84,6 +92,13 @@ def test_filters_and_min_samples(client: SyncClient) -> None:
         ("/api/stats/summary?banana=1", "banana"),
         ("/calls.json?limit=0", "limit"),
         ("/calls/nope.json", "id"),
+        ("/api/stats/explain?metric=nope", "metric"),
+        ("/api/stats/explain?by=user", "by"),
+        ("/api/stats/explain?shift=soon", "shift"),
+        ("/api/stats/explain?baseline_from=1000", "baseline_to"),
+        ("/api/stats/explain?baseline_from=2000&baseline_to=1000", "baseline_from"),
+        ("/api/stats/explain?limit=0", "limit"),
+        ("/api/insights/timers?range=7x", "range"),
     ],
 )
 def test_bad_requests_get_4xx_naming_the_field(client: SyncClient, path: str, field: str) -> None:
@@ -130,7 +145,8 @@ PARAM_NAMES = st.sampled_from(
 PARAMS = st.lists(st.tuples(PARAM_NAMES, st.text(max_size=30)), max_size=5)
 PATHS = st.sampled_from(
     ["/api/stats/summary", "/api/stats/timeseries", "/api/stats/breakdown", "/api/stats/top", "/", "/overview.json",
-     "/breakdowns", "/breakdowns.json", "/calls", "/calls.json", "/codes.json"]
+     "/breakdowns", "/breakdowns.json", "/calls", "/calls.json", "/codes.json", "/api/stats/explain", "/changes",
+     "/changes.json", "/api/insights/timers", "/timers", "/timers.json"]
 )
 
 
@@ -174,3 +190,48 @@ def test_demo_mode_shows_a_demo_data_banner_on_every_page(make_client: ClientFac
     assert response.status_code == 200
     assert ('id="demo-banner"' in response.text) is banner
     assert ("Demo data." in response.text) is banner
+
+
+@pytest.mark.parametrize("dim", [d for d in ("provider", "route") if d in DIMENSIONS])
+def test_a_planted_asr_drop_is_explained_in_the_api_and_on_the_dashboard(
+        make_client: ClientFactory, fresh_store: Store, tmp_path: Path, dim: str) -> None:
+    url, _, db = planted(tmp_path, dim)
+    db.close()
+    client = make_client()  # the app's store keeps its own rollups from here on
+    planted_store = open_store(url)
+    fresh_store.add_many(list(planted_store.iter_calls(CallQuery())))
+    planted_store.close()
+    window = f"since={NOW_START}&until={NOW_END}"
+    api = client.get(f"/api/stats/explain?{window}&metric=asr&by={dim},cause&limit=50").json()
+    assert api["change"] < -0.1 and api["baseline"]["from"] == NOW_START - 7 * 86400
+    route = [r for r in api["contributions"] if r["dimension"] == dim]
+    assert route[0]["value"] == "b" and route[0]["share"] > 0.9
+    twin = client.get(f"/changes.json?{window}&metric=asr&by={dim},cause&limit=50").json()["answer"]
+    assert {"ok": True, **twin} == api
+    html = client.get(f"/changes?{window}&metric=asr").text
+    assert f'data-dim="{dim}" data-value="b"' in html and f'data-dim="cause" data-value="{FAILURE}"' in html
+    for row in api["contributions"]:
+        if row["calls"]:
+            listed = client.get("/calls.json?" + row["calls"].partition("?")[2]).json()
+            assert listed["count"] == row["now"]["attempts"], row
+
+
+def test_calls_cut_at_32_s_show_as_a_timer_insight_and_on_each_call(
+        make_client: ClientFactory, fresh_store: Store) -> None:
+    client = make_client()
+    end = 1_700_006_400
+    calls = [c for c in traffic.generate(12_000, end - 7 * 86400, end, seed=6) if c.answered]
+    cut = calls[-400::2][:200]  # the last calls of the week: each has the week of calls before it
+    cut_ids = {c.id for c in cut}
+    fresh_store.add_many([dataclasses.replace(c, duration=32, start_time=c.end_time - 32) if c.id in cut_ids else c
+                          for c in calls])
+    window = f"since={end - 7 * 86400}&until={end}"
+    api = client.get(f"/api/insights/timers?{window}").json()
+    assert [(c["provider"], c["seconds"]) for c in api["clusters"]] == [("planet", 32)]
+    assert client.get(f"/timers.json?{window}").json()["insights"] == {k: v for k, v in api.items() if k != "ok"}
+    assert 'data-seconds="32"' in client.get(f"/timers?{window}").text
+    flagged = client.get(f"/api/calls/{cut[-1].id}").json()["timer"]
+    assert flagged["seconds"] == 32 and "Timer B/F" in flagged["timer"]
+    ordinary = next(c for c in reversed(calls) if c.id not in cut_ids and c.duration > 100)
+    assert client.get(f"/api/calls/{ordinary.id}").json()["timer"] is None
+    assert 'id="timer"' in client.get(f"/calls/{cut[-1].id}").text

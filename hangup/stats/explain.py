@@ -1,0 +1,213 @@
+"""What changed: a KPI over a window against a baseline window, split into the part each dimension value played.
+
+Every KPI is a ratio ``N / D`` of two counters (ASR = answered / attempts, ACD = duration_sum / answered …)
+or a count (``PARTS``). With the baseline's totals ``N0``, ``D0`` and rate ``R0 = N0 / D0``, and the
+window's ``N1``, ``D1``, the change splits over the values ``v`` of any dimension exactly::
+
+    R1 - R0 = Σ_v [ (N1_v - R0·D1_v) / D1  -  (N0_v - R0·D0_v) / D0 ]
+
+because ``Σ_v (N1_v - R0·D1_v) = D1·(R1 - R0)`` and ``Σ_v (N0_v - R0·D0_v) = 0``. A value's term — its
+*contribution* — is how far its calls fell short of (or beat) the baseline rate, as a share of all calls,
+now minus then: a route whose calls answer as they used to contributes nothing, whatever its volume; a
+route whose failures doubled carries the drop; a shift of traffic towards a worse route shows as that
+route's weight growing. The contributions of one dimension sum to the change; those of different
+dimensions describe the same calls from different sides (a route and the cause it fails with), so each
+is also given as its share of the change. A count KPI's contribution is the value's own change.
+
+Rows are ranked by contribution in the direction of the change, weighted by ``1 - traffic share`` (the
+larger of the value's share of calls in either window): a value holding nearly every call ("direction
+outbound") carries any change without saying anything about it, so it sinks below the specific values
+(a route, a cause) that carry the same change.
+
+The totals come from the rollups (``StatsService``), one breakdown per dimension of
+``hangup.stats.dimensions.BREAKDOWNS`` for each window, so a dimension added there is explained too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hangup.errors import PayloadError
+from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
+from hangup.stats.labels import display, value_label
+from hangup.stats.metrics import METRICS, get_metric
+from hangup.stats.service import StatsService
+from hangup.stats.totals import FAULT_DOMAINS, Totals
+from hangup.stats.windows import Window, calls_link, parse_span, parse_time
+
+#: Default baseline: the same window one week earlier.
+WEEK = 7 * 86400
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """How a KPI is built from counters: ``numerator / denominator``, or ``numerator · scale`` for a count."""
+
+    numerator: str
+    denominator: str | None = None
+    scale: float = 1.0
+
+
+#: The counters of every KPI of ``hangup.stats.metrics.METRICS`` (a test keeps the two in step).
+PARTS: Mapping[str, Parts] = {
+    "attempts": Parts("attempts"),
+    "answered": Parts("answered"),
+    "failed": Parts("failed"),
+    "minutes": Parts("duration_sum", scale=1 / 60),
+    "asr": Parts("answered", "attempts"),
+    "ner": Parts("ner_ok", "attempts"),
+    "acd": Parts("duration_sum", "answered"),
+    "tta": Parts("tta_sum", "tta_count"),
+    "abandonment": Parts("abandoned", "attempts"),
+    "human_reach": Parts("answered_human", "attempts"),
+    "normal_ratio": Parts("normal", "attempts"),
+    "failure_rate": Parts("failed", "attempts"),
+    **{f"failure_rate.{d}": Parts(f"failed_{d}", "attempts") for d in FAULT_DOMAINS},
+}
+
+
+def _count(t: Totals, name: str) -> int:
+    return int(getattr(t, name))
+
+
+def contributions(parts: Parts, before: Mapping[str, Totals], after: Mapping[str, Totals]) -> dict[str, float]:
+    """Each value's share of the change (module docstring); they sum to the total change when it is defined."""
+    keys = set(before) | set(after)
+    empty = Totals()
+    num = {k: (_count(before.get(k, empty), parts.numerator), _count(after.get(k, empty), parts.numerator))
+           for k in keys}
+    if parts.denominator is None:
+        return {k: (n1 - n0) * parts.scale for k, (n0, n1) in num.items()}
+    den = {k: (_count(before.get(k, empty), parts.denominator), _count(after.get(k, empty), parts.denominator))
+           for k in keys}
+    d0, d1 = sum(d[0] for d in den.values()), sum(d[1] for d in den.values())
+    if d0 == 0 or d1 == 0:
+        return {}
+    r0 = sum(n[0] for n in num.values()) / d0
+    return {k: (num[k][1] - r0 * den[k][1]) / d1 - (num[k][0] - r0 * den[k][0]) / d0 for k in keys}
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A KPI, the window to explain and the baseline to compare it with."""
+
+    metric: str
+    window: Window
+    baseline: Window
+    dimensions: tuple[str, ...] = BREAKDOWNS
+    limit: int = DEFAULT_LIMIT
+
+
+def question(metric: str, window: Window, baseline: Window | None = None, dimensions: Sequence[str] = (),
+             limit: int = DEFAULT_LIMIT) -> Question:
+    """Check a question's parts; the baseline defaults to the same window a week earlier."""
+    spec = get_metric(metric)
+    if spec.id not in PARTS:
+        raise PayloadError(f"{spec.id} cannot be explained", [{"field": "metric", "error": "not decomposable"}])
+    dims = tuple(dimensions) or BREAKDOWNS
+    unknown = [d for d in dims if d not in BREAKDOWNS]
+    if unknown:
+        raise PayloadError(f"cannot explain by {unknown}",
+                           [{"field": "by", "error": f"one of {', '.join(BREAKDOWNS)}"}])
+    if not 1 <= limit <= 200:
+        raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
+    base = baseline or replace(window, start=window.start - WEEK, end=window.end - WEEK)
+    return Question(spec.id, window, replace(base, filters=dict(window.filters)), dims, limit)
+
+
+#: Parameters of an explanation besides the window's range and filters (API, dashboard, CLI).
+PARAMS = ("metric", "by", "shift", "baseline_from", "baseline_to")
+
+
+def question_from(given: Mapping[str, str], window: Window) -> Question:
+    """A question from request parameters: ``metric`` (default asr), ``by`` (comma-separated dimensions),
+    ``limit``, and the baseline as ``baseline_from``/``baseline_to`` or ``shift`` (a span back, default 7d)."""
+    baseline = None
+    if given.get("baseline_from") or given.get("baseline_to"):
+        if not (given.get("baseline_from") and given.get("baseline_to")):
+            raise PayloadError("give both baseline_from and baseline_to",
+                               [{"field": "baseline_to" if given.get("baseline_from") else "baseline_from",
+                                 "error": "required with the other baseline bound"}])
+        start = parse_time("baseline_from", given["baseline_from"])
+        end = parse_time("baseline_to", given["baseline_to"])
+        if start >= end:
+            raise PayloadError("bad baseline", [{"field": "baseline_from", "error": "must be before baseline_to"}])
+        baseline = replace(window, start=start, end=end)
+    elif given.get("shift"):
+        try:
+            back = parse_span(given["shift"])
+        except PayloadError:
+            raise PayloadError("bad shift", [{"field": "shift", "error": "must look like 1d, 7d or 4w"}]) from None
+        baseline = replace(window, start=window.start - back, end=window.end - back)
+    dims = [d.strip() for d in (given.get("by") or "").split(",") if d.strip()]
+    limit_text = given.get("limit") or str(DEFAULT_LIMIT)
+    if not limit_text.isdigit():
+        raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
+    return question(given.get("metric") or "asr", window, baseline, dims, int(limit_text))
+
+
+def explain(service: StatsService, q: Question, min_samples: int | None = None) -> dict[str, Any]:
+    """The KPI now and in the baseline, and the dimension values that moved it, largest contribution first."""
+    spec, parts = METRICS[q.metric], PARTS[q.metric]
+    window, baseline = service.aligned(q.window), service.aligned(q.baseline)
+    m = service.min_samples if min_samples is None else min_samples
+    now_total, _ = service.totals(window)
+    then_total, _ = service.totals(baseline)
+    value, before = spec(now_total, m), spec(then_total, m)
+    change = None if value is None or before is None else value - before
+    rows: list[dict[str, Any]] = []
+    for dim in q.dimensions:
+        now, then = service.by_value(window, dim), service.by_value(baseline, dim)
+        for key, part in contributions(parts, then, now).items():
+            if part:
+                rows.append(_row(dim, key, part, change, now.get(key, Totals()), then.get(key, Totals()),
+                                 spec.id, m, window))
+    sign = -1.0 if (change or 0.0) < 0 else 1.0
+    weight = {"now": max(1, now_total.attempts), "baseline": max(1, then_total.attempts)}
+    rows.sort(key=lambda r: (-sign * r["contribution"] * _specificity(r, weight), r["dimension"], r["value"]))
+    return {
+        "metric": spec.id, "label": spec.label, "unit": spec.unit, "min_samples": m,
+        "window": window.to_json(), "baseline": baseline.to_json(),
+        "value": value, "display": display(spec, value),
+        "baseline_value": before, "baseline_display": display(spec, before),
+        "change": change, "attempts": now_total.attempts, "baseline_attempts": then_total.attempts,
+        "method": "ratio split (docs/kpis.md, \"What changed\")" if parts.denominator else "count difference",
+        "source": "rollups" if window.rollup_key() is not None else "raw",
+        "contributions": rows[: q.limit],
+    }
+
+
+def _row(dim: str, key: str, part: float, change: float | None, now: Totals, then: Totals, metric: str,
+         m: int, window: Window) -> dict[str, Any]:
+    spec = METRICS[metric]
+    return {
+        "dimension": dim, "dimension_label": DIMENSIONS[dim].label, "value": key, "label": value_label(dim, key),
+        "contribution": part, "share": part / change if change else None,
+        "now": {"attempts": now.attempts, "value": spec(now, m)},
+        "baseline": {"attempts": then.attempts, "value": spec(then, m)},
+        "calls": calls_link(window, dim, key),
+    }
+
+
+def _specificity(row: Mapping[str, Any], totals: Mapping[str, int]) -> float:
+    """1 - the value's larger share of calls in the two windows (see the module docstring)."""
+    return 1.0 - max(float(row[side]["attempts"]) / totals[side] for side in ("now", "baseline"))
+
+
+def headline(answer: Mapping[str, Any], top: int = 3) -> list[str]:
+    """One line per leading contribution, in words (the CLI table, the alert payload's summary)."""
+    out = []
+    change = answer["change"]
+    for row in _leading(answer["contributions"], top):
+        share = f"{row['share']:.0%} of the change" if row["share"] is not None else "n/a"
+        out.append(f"{row['dimension_label']} {row['label']}: {row['contribution']:+.4g} ({share})")
+    if change is None:
+        out.insert(0, "too few calls in one of the windows to compare")
+    return out
+
+
+def _leading(rows: Iterable[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    return list(rows)[:top]
