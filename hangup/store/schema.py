@@ -175,10 +175,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
-    Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
     Migration("0010_call_routes", tuple(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''"
                                         for name in ROUTE_COLUMNS)),
     # stored calls read as "unknown" until ``hangup reclassify`` reads their native fields again
     Migration("0020_calls_answered_by", ("ALTER TABLE calls ADD COLUMN answered_by TEXT NOT NULL DEFAULT 'unknown'",)),
     Migration("0021_call_detections", (_DETECTIONS,)),
+    Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
 )

@@ -53,10 +53,10 @@ def test_catalog_actions(ref: str, action: str) -> None:
     assert default_catalog().resolve(ref).action == action
 
 
-def record(provider: str = "plivo", cause: str = "sip:480", **extra: str) -> CallRecord:
+def record(provider: str = "plivo", cause: str = "sip:480", route: str = "") -> CallRecord:
     return CallRecord(id="c1", provider=provider, provider_call_id="p1", from_service_id="", from_user_id="a",
                       to_service_id="", to_user_id="b", call_type="A", setup_time=1, start_time=0, end_time=2,
-                      duration=0, answered=False, cause=cause, causes=(cause,), extra=extra)
+                      duration=0, answered=False, cause=cause, causes=(cause,), route=route)
 
 
 OVERRIDES = """

@@ -67,7 +67,7 @@ def test_stored_calls_cut_at_32_s_are_found_per_platform_and_flagged(tmp_path: P
     rng = random.Random(3)
     cut = {c.id for c in rng.sample(calls, 250)}
     for i, call in enumerate(calls):  # half the answered calls go through carrier-b; 250 of those are cut at 32 s
-        changes: dict[str, object] = {"provider": "carrier-b" if i % 2 else "carrier-a"}
+        changes: dict[str, object] = {"provider": "carrier-b" if i % 2 else "carrier-a", "route": ""}
         if call.id in cut:
             changes.update(provider="carrier-b", duration=32, start_time=call.end_time - 32)
         calls[i] = dataclasses.replace(call, **changes)  # type: ignore[arg-type]

@@ -220,14 +220,16 @@ def test_calls_cut_at_32_s_show_as_a_timer_insight_and_on_each_call(
         make_client: ClientFactory, fresh_store: Store) -> None:
     client = make_client()
     end = 1_700_006_400
-    calls = [c for c in traffic.generate(12_000, end - 7 * 86400, end, seed=6) if c.answered]
+    # one trunk: the generator spreads calls over service routes, and clusters are found per platform and route
+    calls = [dataclasses.replace(c, route="trunk-1")
+             for c in traffic.generate(12_000, end - 7 * 86400, end, seed=6) if c.answered]
     cut = calls[-400::2][:200]  # the last calls of the week: each has the week of calls before it
     cut_ids = {c.id for c in cut}
     fresh_store.add_many([dataclasses.replace(c, duration=32, start_time=c.end_time - 32) if c.id in cut_ids else c
                           for c in calls])
     window = f"since={end - 7 * 86400}&until={end}"
     api = client.get(f"/api/insights/timers?{window}").json()
-    assert [(c["provider"], c["seconds"]) for c in api["clusters"]] == [("planet", 32)]
+    assert [(c["provider"], c["route"], c["seconds"]) for c in api["clusters"]] == [("planet", "trunk-1", 32)]
     assert client.get(f"/timers.json?{window}").json()["insights"] == {k: v for k, v in api.items() if k != "ok"}
     assert 'data-seconds="32"' in client.get(f"/timers?{window}").text
     flagged = client.get(f"/api/calls/{cut[-1].id}").json()["timer"]
