@@ -172,12 +172,7 @@ class RecordDraft:
             sip=verdict.sip,
             flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
             route=route_of(self.route),
-            from_e164=numbers.from_e164,
-            from_country=numbers.from_country,
-            to_e164=numbers.to_e164,
-            to_country=numbers.to_country,
-            to_number_type=numbers.to_number_type,
-            to_prefix=numbers.to_prefix,
+            **numbers._asdict(),  # the record's number fields, named as Parties names them
             answered_by=answered_by(self.provider, self.extra, answered),
             extra=self.extra,
             leg_id=self.leg_id,
