@@ -405,12 +405,12 @@ def _one_line(line: str, number: int) -> tuple[int, list[str] | Item] | None:
 
 
 def _provider_call_id(fields: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
-    """``uniqueid``, else ``linkedid``, else ``channel|start``, as the adapter chooses, where its ``strip`` changes
+    """``linkedid``, else ``uniqueid``, else ``channel|start``, as the adapter chooses, where its ``strip`` changes
     nothing: ASCII without a blank at either end (control characters are excluded already)."""
     channel, start = fields["channel"], fields["start"]
     empty = pa.repeat(vectors.EMPTY, len(channel))
-    unique = fields.get("uniqueid", empty)
-    first = pc.if_else(pc.equal(unique, vectors.EMPTY), fields.get("linkedid", empty), unique)
+    linked = fields.get("linkedid", empty)
+    first = pc.if_else(pc.equal(linked, vectors.EMPTY), fields.get("uniqueid", empty), linked)
     present = pc.not_equal(first, vectors.EMPTY)
     plain = vectors.all_of(pc.string_is_ascii(first), pc.invert(pc.starts_with(first, " ")),
                  pc.invert(pc.ends_with(first, " ")))

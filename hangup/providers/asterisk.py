@@ -9,9 +9,12 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 ``uniqueid`` and ``userfield`` only with ``loguniqueid``/``loguserfield`` (cdr.conf ``[csv]``),
 ``peeraccount``/``linkedid``/``sequence`` only with ``newcdrcolumns``. Where each value comes from:
 
-* id: ``uniqueid``, else ``linkedid``, else ``channel`` + ``start``. Asterisk writes one row per leg of a
-  call under one ``uniqueid`` (a ``Local/…`` stub billed 0 s, then the conversation; a row per transfer):
-  each row is a leg (``hangup.legs``) whose ``leg_id`` is ``channel|dstchannel|start`` (``leg_id_of``).
+* id: ``linkedid``, else ``uniqueid``, else ``channel`` + ``start``. Asterisk writes one row per leg of a
+  call (a ``Local/…`` stub billed 0 s, then the conversation; a row per ring-group member; a row per
+  transfer): each row is a leg (``hangup.legs``) whose ``leg_id`` is ``channel|dstchannel|start``
+  (``leg_id_of``). The legs share the ``uniqueid`` of the caller's channel, except those of the other half
+  of a ``Local/`` channel (``;2``), which has its own ``uniqueid``: only ``linkedid`` (the ``uniqueid`` of
+  the call's first channel, ``newcdrcolumns``) names the whole call.
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
 * route: the peer (endpoint or trunk) of ``dstchannel``: ``PJSIP/carrier-0000002a`` → ``carrier``
   (channel names are ``TECH/resource-sequence``, ``ast_channel_alloc`` in ``main/channel.c``).
@@ -151,7 +154,8 @@ def channel_peer(channel: str) -> str:
 def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 0.0) -> CallRecord:
     """The canonical record of one CDR (CDR variable names as keys)."""
     draft = RecordDraft(NAME, raw=raw, received_at=received_at)
-    draft.provider_call_id = draft.identifier(UNIQUEID, row.get(UNIQUEID) or row.get(LINKEDID))
+    # linkedid first: the ``;2`` half of a Local/ channel has a uniqueid of its own but the call's linkedid.
+    draft.provider_call_id = draft.identifier(UNIQUEID, row.get(LINKEDID) or row.get(UNIQUEID))
     if not draft.provider_call_id and row.get(CHANNEL) and row.get(START):
         draft.provider_call_id = f"{row[CHANNEL]}|{row[START]}"
     if not draft.provider_call_id:

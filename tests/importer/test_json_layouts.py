@@ -83,6 +83,38 @@ def test_rows_sharing_a_uniqueid_are_legs_of_one_call(tmp_path: Path, store: Sto
     assert "legs 1" in describe(summary)
 
 
+# A ring group dialled through Local/ channels, as cdr_csv writes it with ``newcdrcolumns`` (the layout of a
+# PBX's Master.csv seen in a public repository without a licence, values made up): the ``;2`` half of the
+# answering member's Local/ channel has a uniqueid of its own (…52) and only the linkedid (…50) names the call.
+RING_GROUP = [
+    '"","5550100","211553","from-pstn","""5550100"" <5550100>","Local/ch1@ring-00000006;2","SIP/301-00000012",'
+    '"Dial","SIP/301,15","2024-01-28 02:04:06","2024-01-28 02:04:12","2024-01-28 02:04:12",6,0,"ANSWERED",'
+    '"DOCUMENTATION","1706407446.52","","","1706407446.50",42',
+    '"","5550100","211553","from-pstn","""5550100"" <5550100>","SIP/trunk-00000011","Local/ch1@ring-00000006;1",'
+    '"Dial","Local/ch1@ring&Local/ch2@ring,40","2024-01-28 02:04:06","2024-01-28 02:04:12",'
+    '"2024-01-28 02:04:12",6,0,"ANSWERED","DOCUMENTATION","1706407446.50","","","1706407446.50",40',
+    '"","5550100","211553","from-pstn","""5550100"" <5550100>","SIP/trunk-00000011","Local/ch2@ring-00000007;1",'
+    '"Dial","Local/ch1@ring&Local/ch2@ring,40","2024-01-28 02:04:06",,"2024-01-28 02:04:12",6,0,"NO ANSWER",'
+    '"DOCUMENTATION","1706407446.50","","","1706407446.50",47',
+    '"","5550100","211553","from-pstn","""5550100"" <5550100>","SIP/trunk-00000011","SIP/301-00000012",'
+    '"Dial","Local/ch1@ring&Local/ch2@ring,40","2024-01-28 02:04:12","2024-01-28 02:04:12",'
+    '"2024-01-28 02:04:29",17,17,"ANSWERED","DOCUMENTATION","1706407446.50","","","1706407446.50",50',
+]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (1, 3, 0, 2)])
+def test_rows_sharing_a_linkedid_are_legs_of_one_call(tmp_path: Path, store: Store, parallel: bool,
+                                                      order: tuple[int, ...]) -> None:
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join(RING_GROUP[i] for i in order) + "\n")
+    summary = Importer(store, parallel=parallel).run([str(path)], "asterisk-csv")
+    assert (summary.imported, summary.legs, summary.conflicts) == (1, 3, 0)
+    (stored,) = store.iter_calls(CallQuery())
+    assert (stored.provider_call_id, stored.duration, stored.answered) == ("1706407446.50", 17, True)
+    assert sorted(leg.duration for leg in store.legs(stored.id)) == [0, 0, 0, 17]
+
+
 @pytest.mark.parametrize(("record", "fmt"), [("twilio/python-sdk-call-pages.export.json", "twilio"),
                                              ("plivo/python-sdk-call-list.export.json", "plivo"),
                                              ("vonage/python-sdk-list-calls.export.json", "vonage")])
