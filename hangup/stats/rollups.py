@@ -21,11 +21,15 @@ from hangup.records import CallRecord
 from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
+from hangup.stats.shards import writer_shard
 from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
 from hangup.store.database import to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
+
+#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
+sql = to_paramstyle
 
 TABLE = "stats_rollups"
 KEY = ("level", "dim", "bucket", "value")
@@ -44,24 +48,35 @@ SCHEMA = (
 )""",
 )
 
+#: The writer's shard (``hangup.stats.shards``): the last column of the key on PostgreSQL, where several
+#: nodes write; SQLite's one writer writes shard 0, so its key stays ``KEY`` and its table is not rebuilt.
+SHARD = "shard"
+#: The key an upsert names, per dialect.
+UPSERT_KEYS = {"qmark": KEY, "format": (*KEY, SHARD)}
+
 #: Contributed to the store's named migrations (gathered by ``hangup.composition.MIGRATIONS``). On SQLite
 #: the table is clustered on its key (WITHOUT ROWID), so a range of buckets is one contiguous read.
 MIGRATIONS = (
     Migration("0200_stats_rollups", SCHEMA, dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in SCHEMA)}),
+    Migration("0240_stats_rollup_shards", (f"ALTER TABLE {TABLE} ADD COLUMN {SHARD} SMALLINT NOT NULL DEFAULT 0",),
+              dialects={"postgresql": (
+                  f"ALTER TABLE {TABLE} ADD COLUMN {SHARD} SMALLINT NOT NULL DEFAULT 0",
+                  f"ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey",
+                  f"ALTER TABLE {TABLE} ADD PRIMARY KEY ({', '.join(UPSERT_KEYS['format'])})",
+              )}),
 )
 
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
-_UPSERT = (
-    f"INSERT INTO {TABLE} ({', '.join(KEY + COUNTERS)}) VALUES ({', '.join('?' * (len(KEY) + len(COUNTERS)))}) "
-    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
-)
+_ADD_COUNTERS = ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+_UPSERTS = {
+    style: sql(f"INSERT INTO {TABLE} ({', '.join((*KEY, SHARD, *COUNTERS))}) "
+               f"VALUES ({', '.join('?' * (len(KEY) + 1 + len(COUNTERS)))}) "
+               f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {_ADD_COUNTERS}", style)
+    for style, keys in UPSERT_KEYS.items()
+}
 
 Key = tuple[int, str, int, str]
 
-
-#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
-sql = to_paramstyle
 
 
 def paramstyle_of(conn: Any) -> str:
@@ -204,11 +219,13 @@ def apply(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = N
 
 
 def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = None) -> int:
-    # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
-    params = [(*key, *sums) for key, sums in sorted(acc.items())
+    # Sorted keys: a writer sharing a shard (more writers than shards) locks rows in one order, never in a cycle.
+    style = paramstyle_of(conn)
+    shard = writer_shard(conn, style == "format")
+    params = [(*key, shard, *sums) for key, sums in sorted(acc.items())
               if minute_floor is None or key[0] != MINUTE or key[2] >= minute_floor]
     cur = conn.cursor()
-    cur.executemany(sql(_UPSERT, paramstyle_of(conn)), params)
+    cur.executemany(_UPSERTS[style], params)
     return len(params)
 
 
@@ -243,7 +260,7 @@ class RollupHook:
         if sums is None:
             apply_source(conn, table, where, params, self.minute_floor())
         else:
-            conn.execute(_upsert_from(sums, self.minute_floor()))
+            conn.execute(_upsert_from(conn, sums, self.minute_floor()))
 
 
 #: The hook that writes every minute row (stores whose minute rows are never pruned).
@@ -268,14 +285,15 @@ _CREATE = (
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_groups (bucket, {', '.join(GROUP_COLUMNS + COUNTERS)})",
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_keys ({_KEY_COLUMNS})",
 )
-def _upsert_from(table: str, minute_floor: int | None = None) -> str:
-    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, but for minute
-    keys before ``minute_floor``."""
+def _upsert_from(conn: Any, table: str, minute_floor: int | None = None) -> str:
+    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, in the shard of
+    the writer on ``conn``, but for minute keys before ``minute_floor``."""
+    style = paramstyle_of(conn)
+    shard = writer_shard(conn, style == "format")
     kept = "true" if minute_floor is None else f"(level <> {MINUTE} OR bucket >= {int(minute_floor)})"
     return (
-        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM {table} WHERE {kept} "
-        f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-        + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}, {SHARD}) SELECT {_KEY_COLUMNS}, {shard} FROM {table} WHERE {kept} "
+        f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(UPSERT_KEYS[style])}) DO UPDATE SET {_ADD_COUNTERS}"
     )
 
 
@@ -317,7 +335,7 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
     for statement in statements(table, where):
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
-    conn.execute(_upsert_from(_BATCH_KEYS, minute_floor))
+    conn.execute(_upsert_from(conn, _BATCH_KEYS, minute_floor))
     return touched
 
 
@@ -349,7 +367,7 @@ def _apply_source_postgres(conn: Any, table: str, where: str, params: Sequence[A
             cur.execute(text)
     cur.execute(f"SELECT COUNT(*) FROM pg_{_BATCH_KEYS}")
     touched = int(cur.fetchone()[0])
-    cur.execute(_upsert_from(f"pg_{_BATCH_KEYS}", minute_floor))
+    cur.execute(_upsert_from(conn, f"pg_{_BATCH_KEYS}", minute_floor))
     return touched
 
 

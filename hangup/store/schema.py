@@ -100,10 +100,32 @@ _CALL_INDEXES = (
 #: keys arrive in random order, so every batch rewrites most of their pages, while one sort-based build
 #: at the end reads the table once (``SQLiteStore.bulk_load``). Neither enforces anything, so a store
 #: without them answers the same, only slower; opening a store rebuilds one a stopped import left out.
-DEFERRED_INDEXES: dict[str, str] = {
+_USER_INDEXES: dict[str, str] = {
     "calls_from_user": "CREATE INDEX IF NOT EXISTS calls_from_user ON calls (from_user_id, ended_at)",
     "calls_to_user": "CREATE INDEX IF NOT EXISTS calls_to_user ON calls (to_user_id, ended_at)",
 }
+#: One index per call-log filter (``hangup.store.sql.where``), each leading with the filtered column and
+#: then the time axis, so a page of any value is a walk of its own entries, newest first, that stops after
+#: ``limit`` rows: riding the time index instead reads past every row of other values, which for a rare
+#: value (``flagged``, an unusual reason code, a small tenant's service) was a scan of the table. Keys of
+#: these lead with few distinct values and end in ``ended_at``, so live ingest appends to one hot page
+#: per value. ``flagged = 1`` and ``normal = 0`` are the side a user asks for; partial indexes keep only
+#: those rows, and the other side (almost every call) rides ``calls_ended``.
+FILTER_INDEXES: dict[str, str] = {
+    "calls_flagged": "CREATE INDEX IF NOT EXISTS calls_flagged ON calls (ended_at, id) WHERE flagged = 1",
+    "calls_abnormal": "CREATE INDEX IF NOT EXISTS calls_abnormal ON calls (ended_at, id) WHERE normal = 0",
+    **{
+        f"calls_{name}": f"CREATE INDEX IF NOT EXISTS calls_{name} ON calls ({column}, ended_at)"
+        for name, column in (
+            ("outcome", "outcome"), ("end_reason", "call_end_reason"), ("from_service", "from_service_id"),
+            ("to_service", "to_service_id"), ("type", "call_type"), ("ended_by", "ended_by"),
+            ("terminate", "terminate"), ("releaser", "releaser"), ("provider", "provider"),
+        )
+    },
+}
+#: Migration ``0001_calls`` created the first two on PostgreSQL already.
+_POSTGRES_EARLIER = ("calls_outcome", "calls_end_reason")
+DEFERRED_INDEXES: dict[str, str] = {**_USER_INDEXES, **FILTER_INDEXES}
 
 _CONFLICTS = """
 CREATE TABLE call_conflicts (
@@ -146,8 +168,10 @@ HEARTBEAT_UPSERT = (
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
+    Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *_USER_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
+    Migration("0030_call_filter_indexes", tuple(FILTER_INDEXES.values()), dialects={"postgresql": tuple(
+        ddl for name, ddl in FILTER_INDEXES.items() if name not in _POSTGRES_EARLIER)}),
 )
