@@ -2,6 +2,7 @@
 
     python bench/calllog.py --calls 10000000
     python bench/calllog.py --calls 10000000 --db postgresql://postgres@127.0.0.1/test
+    python bench/calllog.py --calls 10000000 --keep /tmp/calls10m.db   # load once, measure again later
 
 1. Loads N calls spread over 30 days into a fresh store (SQLite file, or a schema of its own on PostgreSQL),
    generated inside the database by ``bench/stats.py``'s statement (the Planet reason mix of
@@ -149,7 +150,7 @@ def report(found: dict[str, tuple[list[float], str]]) -> bool:
 
 
 @contextmanager
-def loaded_store(calls: int, server: str) -> Iterator[Store]:
+def loaded_store(calls: int, server: str, keep: str = "") -> Iterator[Store]:
     stats_bench._LOAD = varied_load_statement()
     if server:
         with stats_bench.pg_schema(server) as url:
@@ -162,9 +163,12 @@ def loaded_store(calls: int, server: str) -> Iterator[Store]:
                 store.close()
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "calls.db"
-        print(f"loading {calls:,} calls into SQLite …", flush=True)
-        print(f"  load {stats_bench.load(path, calls):.1f} s", flush=True)
+        path = Path(keep) if keep else Path(tmp) / "calls.db"
+        if path.exists():
+            print(f"measuring the calls already in {path}", flush=True)
+        else:
+            print(f"loading {calls:,} calls into SQLite …", flush=True)
+            print(f"  load {stats_bench.load(path, calls):.1f} s", flush=True)
         store = open_store(f"sqlite:///{path}")
         try:
             yield store
@@ -176,10 +180,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--keep", default="", help="SQLite file to load once and keep (measured again if it exists)")
     parser.add_argument("--db", default="", help="PostgreSQL server URL, e.g. postgresql://postgres@127.0.0.1/test "
                         "(default: a temporary SQLite file)")
     args = parser.parse_args()
-    with loaded_store(args.calls, args.db) as store:
+    with loaded_store(args.calls, args.db, args.keep) as store:
         report(measure(store, args.repeat))
 
 

@@ -45,6 +45,8 @@ sys.path.insert(0, str(HERE))
 import run  # noqa: E402 - the load generators and helpers of bench/ingest/run.py
 
 DEFAULT_DB = os.environ.get("HANGUP_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+#: ``BENCH_UNPINNED=1``: nodes run on any core instead of all on CPU 0 (wrk stays on CPU 1).
+UNPINNED = bool(os.environ.get("BENCH_UNPINNED"))
 Load = Callable[[str, float, int, str], tuple[float, float, float, int, int]]
 
 
@@ -153,7 +155,7 @@ def start(db: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = run.free_port()
     command = [sys.executable, "-m", "hangup", "serve", "--port", str(port), "--db", db]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANGUP_")}
-    process = subprocess.Popen(run.pinned(0, command), cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command if UNPINNED else run.pinned(0, command), cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     run.wait_ready(url, process)
