@@ -155,8 +155,8 @@ def start(db: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = run.free_port()
     command = [sys.executable, "-m", "hangup", "serve", "--port", str(port), "--db", db]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANGUP_")}
-    process = subprocess.Popen(command if UNPINNED else run.pinned(0, command), cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command if UNPINNED else run.pinned(0, command), cwd=workdir, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     run.wait_ready(url, process)
     return process, url
