@@ -85,10 +85,11 @@ def call_column_types() -> dict[str, str]:
     return {name: kinds[declared.split()[0]] for name, declared in CALL_COLUMN_TYPES.items()}
 
 
-# Every index is paid on each insert: CPU, and WAL pages written per commit (each of two dropped
-# low-cardinality indexes cost the durable ingest path about a tenth). So: the time axis every query
-# walks, and the two high-cardinality lookups ("this user's calls"). Low-cardinality filters (outcome,
-# call_end_reason, type …) ride the time index; statistics come from rollups, not from this table.
+# Every index is paid on each insert: CPU, and WAL pages written per commit. Migration 0001 kept the time
+# axis every query walks and the two high-cardinality lookups ("this user's calls"), with low-cardinality
+# filters riding the time index; a rare value then read most of the table, so migration 0030 gives every
+# filter an index (``FILTER_INDEXES``, about 10 µs of CPU per stored call, docs/benchmarks.md "Call log").
+# Statistics come from rollups, not from this table.
 _CALL_INDEXES = (
     # Unique (provider, provider_call_id): where the platform's id is hangup's id (Planet's sid) the
     # primary key already guarantees it, so only the other rows need entries (one random-key B-tree less
