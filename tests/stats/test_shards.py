@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,13 @@ def test_a_closed_writers_shard_is_taken_again(postgres_url: str) -> None:
     try:
         assert [writer_shard(first, True), writer_shard(second, True)] == [0, 1]
         assert writer_shard(first, True) == 0  # held for the connection's life
+        pid = first.info.backend_pid
         first.close()
+        with psycopg.connect(conninfo, autocommit=True) as watcher:
+            for _ in range(500):  # the server ends the closed session (and frees its locks) a moment later
+                if not watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                    break
+                time.sleep(0.01)
         with psycopg.connect(conninfo) as third:
             assert writer_shard(third, True) == 0
     finally:
