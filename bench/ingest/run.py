@@ -1,4 +1,5 @@
-"""Ingest benchmark: the Planet callback on a bare ASGI app, a naive FastAPI + SQLAlchemy app, and hangup.
+"""Ingest benchmark: the Planet callback on a bare ASGI app, a naive FastAPI + SQLAlchemy app, the minimal
+durable receiver (``durable.py``) and hangup.
 
 Every server gets the same load, one after the other, on 127.0.0.1 only: the 19-key on_call_evt_cb GET
 with a unique sid per request, 32 connections, a short warm-up, then ``--duration`` seconds. After each
@@ -11,7 +12,7 @@ Setup (once)::
 
 Run::
 
-    .venv/bin/python bench/ingest/run.py                 # all three, 10 s each
+    .venv/bin/python bench/ingest/run.py                 # all four, 10 s each
     .venv/bin/python bench/ingest/run.py --duration 5 --only hangup
 
 With ``taskset`` available the server is pinned to CPU 0 and wrk to CPU 1, so they do not compete.
@@ -84,7 +85,13 @@ def server_command(name: str, port: int, workdir: Path) -> tuple[list[str], dict
         return [*uvicorn, "bare:app"], {}
     if name == "naive":
         return [*uvicorn, "naive:app"], {"NAIVE_DB": f"sqlite:///{workdir}/naive.db"}
+    if name == "durable":
+        return [*uvicorn, "durable:app"], {"DURABLE_DB": str(workdir / "durable.db")}
     db = f"sqlite:///{workdir}/hangup.db"
+    if name == "hangup-granian":  # granian importable (pip install granian); hangup does not depend on it
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+                "--port", str(port), "--loop", "uvloop", "--no-ws", "--log-level", "warning",
+                "hangup.web.app:app_from_env"], {"HANGUP_DB": db}
     if name == "hangup-core":
         return [sys.executable, str(HERE / "hangup_core.py"), str(port), db], {}
     return [sys.executable, "-m", "hangup", "serve", "--port", str(port), "--db", db], {}
@@ -99,9 +106,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of a process and every process below it (a server that forks its workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return sum(cpu_seconds(p) for p in tree)
+
+
 def count_rows(name: str, workdir: Path, prefix: str) -> int:
     table, column, path = {"naive": ("call_events", "sid", "naive.db"), "hangup": ("calls", "id", "hangup.db"),
-                           "hangup-core": ("calls", "id", "hangup.db")}[name]
+                           "hangup-core": ("calls", "id", "hangup.db"), "hangup-granian": ("calls", "id", "hangup.db"),
+                           "durable": ("callbacks", "sid", "durable.db")}[name]
     with sqlite3.connect(workdir / path) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?", (prefix + "%",)).fetchone()[0])
 
@@ -182,9 +206,9 @@ def bench(name: str, seconds: float, connections: int, tool: str) -> Result:
             load = run_wrk if tool == "wrk" else run_python
             load(url, 2, connections, secrets.token_hex(4))  # warm-up, rows not counted
             prefix = secrets.token_hex(4)
-            cpu_before = cpu_seconds(process.pid)
+            cpu_before = tree_cpu_seconds(process.pid)
             rps, p50, p99, ok, bad = load(url, seconds, connections, prefix)
-            cpu = cpu_seconds(process.pid) - cpu_before
+            cpu = tree_cpu_seconds(process.pid) - cpu_before
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
@@ -208,6 +232,9 @@ def report(results: list[Result]) -> None:
         if "bare" in by:
             print(f"hangup / bare  = {h.rps / by['bare'].rps:.2f}x  (target >= 0.25x); "
                   f"by server CPU per request: {by['bare'].cpu_us / h.cpu_us:.2f}x")
+        if "durable" in by:
+            print(f"hangup / durable = {h.rps / by['durable'].rps:.2f}x  (target >= 0.9x); "
+                  f"by server CPU per request: {by['durable'].cpu_us / h.cpu_us:.2f}x")
         print(f"hangup p99     = {h.p99_ms:.2f} ms  (target < 15 ms)")
 
 
@@ -215,9 +242,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (max 60)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", default="bare,naive,hangup",
-                        help="comma-separated subset of bare, naive, hangup, hangup-core (hangup without the "
-                             "app's write hooks: statistics rollups, metrics)")
+    parser.add_argument("--only", default="bare,naive,durable,hangup",
+                        help="comma-separated subset of bare, naive, durable (the 19 keys stored through a "
+                             "group-commit SQLite writer, synchronous=FULL, nothing else), hangup, hangup-core "
+                             "(hangup without the app's write hooks: statistics rollups, metrics), hangup-granian "
+                             "(the same app on granian instead of uvicorn, if granian is importable)")
     parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     seconds = min(max(args.duration, 1.0), 60.0)

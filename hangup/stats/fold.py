@@ -19,8 +19,8 @@ from hangup.store.database import paramstyle_of, to_paramstyle
 
 Key = tuple[int, str, int, str]
 _TABLE = "stats_rollups"
-_COUNT = f"SELECT COUNT(*) FROM {_TABLE} WHERE level = ? AND dim = ? AND bucket = ?"
-_KNOWN = f"SELECT value FROM {_TABLE} WHERE level = ? AND dim = ? AND bucket = ? AND value IN "
+_COUNT = f"SELECT COUNT(DISTINCT value) FROM {_TABLE} WHERE level = ? AND dim = ? AND bucket = ?"  # over shards
+_KNOWN = f"SELECT DISTINCT value FROM {_TABLE} WHERE level = ? AND dim = ? AND bucket = ? AND value IN "
 
 
 def fold(conn: Any, acc: dict[Key, list[int]], caps: dict[str, int] = CAPS) -> dict[Key, list[int]]:

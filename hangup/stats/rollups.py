@@ -16,17 +16,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
+import msgspec
+
 from hangup.bounds import MAX_DURATION
 from hangup.records import CallRecord
 from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, ceil, decompose, floor, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.fold import fold, fold_table
+from hangup.stats.shards import writer_shard
 from hangup.stats.totals import COUNTERS, Totals, call_time, counted_duration, counters, time_to_answer
 from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import Row, row_record
+
+#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
+sql = to_paramstyle
 
 TABLE = "stats_rollups"
 KEY = ("level", "dim", "bucket", "value")
@@ -52,6 +58,12 @@ def _ddl(counters: Sequence[str]) -> str:
 SCHEMA = (_ddl(COUNTERS),)
 _FIRST_SCHEMA = (_ddl([c for c in COUNTERS if c not in ADDED_COUNTERS]),)
 
+#: The writer's shard (``hangup.stats.shards``): the last column of the key on PostgreSQL, where several
+#: nodes write; SQLite's one writer writes shard 0, so its key stays ``KEY`` and its table is not rebuilt.
+SHARD = "shard"
+#: The key an upsert names, per dialect.
+UPSERT_KEYS = {"qmark": KEY, "format": (*KEY, SHARD)}
+
 #: Contributed to the store's named migrations (gathered by ``hangup.composition.MIGRATIONS``). On SQLite
 #: the table is clustered on its key (WITHOUT ROWID), so a range of buckets is one contiguous read.
 MIGRATIONS = (
@@ -59,20 +71,37 @@ MIGRATIONS = (
               dialects={"sqlite": tuple(f"{s} WITHOUT ROWID" for s in _FIRST_SCHEMA)}),
     *(Migration(name, (f"ALTER TABLE {TABLE} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0",))
       for column, name in ADDED_COUNTERS.items()),
+    Migration("0240_stats_rollup_shards", (f"ALTER TABLE {TABLE} ADD COLUMN {SHARD} SMALLINT NOT NULL DEFAULT 0",),
+              dialects={"postgresql": (
+                  f"ALTER TABLE {TABLE} ADD COLUMN {SHARD} SMALLINT NOT NULL DEFAULT 0",
+                  f"ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey",
+                  f"ALTER TABLE {TABLE} ADD PRIMARY KEY ({', '.join(UPSERT_KEYS['format'])})",
+              )}),
 )
 
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
-_UPSERT = (
-    f"INSERT INTO {TABLE} ({', '.join(KEY + COUNTERS)}) VALUES ({', '.join('?' * (len(KEY) + len(COUNTERS)))}) "
-    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+_ADD_COUNTERS = ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+#: The columns an upsert writes, in order.
+_WRITTEN = (*KEY, SHARD, *COUNTERS)
+_SQLITE_UPSERT = (
+    f"INSERT INTO {TABLE} ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))}) "
+    f"ON CONFLICT ({', '.join(UPSERT_KEYS['qmark'])}) DO UPDATE SET {_ADD_COUNTERS}"
 )
+# On PostgreSQL a batch's keys go as one JSON array of rows in one statement: ``executemany`` of a row per
+# key cost the node 1.5 ms of CPU for the ~130 keys of a 10-call batch, arrays per column (psycopg dumps
+# each element in Python) 0.6 ms, this 0.3 ms. A node's batches shrink as more nodes share a load while
+# their keys do not, so this per-batch cost is what grows a node's CPU per call (docs/benchmarks.md).
+_PG_WRITTEN_TYPES = ("integer", "text", "bigint", "text", "smallint", *("bigint",) * len(COUNTERS))
+_PG_UPSERT = (
+    f"INSERT INTO {TABLE} ({', '.join(_WRITTEN)}) SELECT "
+    + ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(_PG_WRITTEN_TYPES))
+    + f" FROM json_array_elements(%s::json) e ON CONFLICT ({', '.join(UPSERT_KEYS['format'])}) "
+    f"DO UPDATE SET {_ADD_COUNTERS}"
+)
+_encode_json = msgspec.json.Encoder().encode
 
 Key = tuple[int, str, int, str]
 
-
-#: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
-sql = to_paramstyle
 
 
 #: Every column an ordinary dimension's SQL reads (``raw.DIMENSION_SQL``).
@@ -211,11 +240,17 @@ def apply(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = N
 
 def _upsert(conn: Any, acc: dict[Key, list[int]], minute_floor: int | None = None) -> int:
     acc = fold(conn, acc)  # capped dimensions: values beyond their day's cap count under OTHER
-    # Sorted keys: writers on several nodes lock shared rollup rows in one order, so they never deadlock.
-    params = [(*key, *sums) for key, sums in sorted(acc.items())
+    # Sorted keys: a writer sharing a shard (more writers than shards) locks rows in one order, never in a cycle.
+    style = paramstyle_of(conn)
+    shard = writer_shard(conn, style == "format")
+    params = [(*key, shard, *sums) for key, sums in sorted(acc.items())
               if minute_floor is None or key[0] != MINUTE or key[2] >= minute_floor]
     cur = conn.cursor()
-    cur.executemany(sql(_UPSERT, paramstyle_of(conn)), params)
+    if style == "format":
+        if params:
+            cur.execute(_PG_UPSERT, [_encode_json(params).decode()])
+    else:
+        cur.executemany(_SQLITE_UPSERT, params)
     return len(params)
 
 
@@ -269,7 +304,7 @@ class RollupHook:
             apply_source(conn, table, where, params, self.minute_floor())
         else:
             fold_table(conn, sums)
-            conn.execute(_upsert_from(sums, self.minute_floor()))
+            conn.execute(_upsert_from(conn, sums, self.minute_floor()))
 
 
 #: The hook that writes every minute row (stores whose minute rows are never pruned).
@@ -294,15 +329,17 @@ _CREATE = (
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_groups (bucket, {', '.join(GROUP_COLUMNS + COUNTERS)})",
     f"CREATE TEMP TABLE IF NOT EXISTS rollup_batch_keys ({_KEY_COLUMNS})",
 )
-def _upsert_from(table: str, minute_floor: int | None = None) -> str:
-    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, but for minute
-    keys before ``minute_floor``."""
+def _upsert_from(conn: Any, table: str, minute_floor: int | None = None) -> str:
+    """Add the keys and sums of ``table`` (``KEY`` and ``COUNTERS`` columns) to the rollups, in the shard of
+    the writer on ``conn``, but for minute keys before ``minute_floor``."""
+    style = paramstyle_of(conn)
+    shard = writer_shard(conn, style == "format")
     kept = "true" if minute_floor is None else f"(level <> {MINUTE} OR bucket >= {int(minute_floor)})"
     # Summed per key: ``fold_table`` may have folded several values of a key's day into OTHER.
     return (
-        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}) SELECT {', '.join(KEY)}, {_SUM_COUNTERS} FROM {table} WHERE {kept} "
-        f"GROUP BY {', '.join(KEY)} ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-        + ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in COUNTERS)
+        f"INSERT INTO {TABLE} ({_KEY_COLUMNS}, {SHARD}) SELECT {', '.join(KEY)}, {_SUM_COUNTERS}, {shard} "
+        f"FROM {table} WHERE {kept} GROUP BY {', '.join(KEY)} ORDER BY {', '.join(KEY)} "
+        f"ON CONFLICT ({', '.join(UPSERT_KEYS[style])}) DO UPDATE SET {_ADD_COUNTERS}"
     )
 
 
@@ -345,7 +382,7 @@ def apply_source(conn: Any, table: str, where: str = "1 = 1", params: Sequence[A
         conn.execute(statement, params if f"FROM {table} " in statement else ())
     touched = int(conn.execute(f"SELECT COUNT(*) FROM {_BATCH_KEYS}").fetchone()[0])
     fold_table(conn, _BATCH_KEYS)
-    conn.execute(_upsert_from(_BATCH_KEYS, minute_floor))
+    conn.execute(_upsert_from(conn, _BATCH_KEYS, minute_floor))
     return touched
 
 
@@ -378,7 +415,7 @@ def _apply_source_postgres(conn: Any, table: str, where: str, params: Sequence[A
     cur.execute(f"SELECT COUNT(*) FROM pg_{_BATCH_KEYS}")
     touched = int(cur.fetchone()[0])
     fold_table(conn, f"pg_{_BATCH_KEYS}")
-    cur.execute(_upsert_from(f"pg_{_BATCH_KEYS}", minute_floor))
+    cur.execute(_upsert_from(conn, f"pg_{_BATCH_KEYS}", minute_floor))
     return touched
 
 

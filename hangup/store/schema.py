@@ -85,10 +85,11 @@ def call_column_types() -> dict[str, str]:
     return {name: kinds[declared.split()[0]] for name, declared in CALL_COLUMN_TYPES.items()}
 
 
-# Every index is paid on each insert: CPU, and WAL pages written per commit (each of two dropped
-# low-cardinality indexes cost the durable ingest path about a tenth). So: the time axis every query
-# walks, and the two high-cardinality lookups ("this user's calls"). Low-cardinality filters (outcome,
-# call_end_reason, type …) ride the time index; statistics come from rollups, not from this table.
+# Every index is paid on each insert: CPU, and WAL pages written per commit. Migration 0001 kept the time
+# axis every query walks and the two high-cardinality lookups ("this user's calls"), with low-cardinality
+# filters riding the time index; a rare value then read most of the table, so migration 0030 gives every
+# filter an index (``FILTER_INDEXES``, about 10 µs of CPU per stored call, docs/benchmarks.md "Call log").
+# Statistics come from rollups, not from this table.
 _CALL_INDEXES = (
     # Unique (provider, provider_call_id): where the platform's id is hangup's id (Planet's sid) the
     # primary key already guarantees it, so only the other rows need entries (one random-key B-tree less
@@ -100,10 +101,40 @@ _CALL_INDEXES = (
 #: keys arrive in random order, so every batch rewrites most of their pages, while one sort-based build
 #: at the end reads the table once (``SQLiteStore.bulk_load``). Neither enforces anything, so a store
 #: without them answers the same, only slower; opening a store rebuilds one a stopped import left out.
-DEFERRED_INDEXES: dict[str, str] = {
+_USER_INDEXES: dict[str, str] = {
     "calls_from_user": "CREATE INDEX IF NOT EXISTS calls_from_user ON calls (from_user_id, ended_at)",
     "calls_to_user": "CREATE INDEX IF NOT EXISTS calls_to_user ON calls (to_user_id, ended_at)",
 }
+#: One index per call-log filter (``hangup.store.sql.where``), each leading with the filtered column and
+#: then the time axis, so a page of any value is a walk of its own entries, newest first, that stops after
+#: ``limit`` rows: riding the time index instead reads past every row of other values, which for a rare
+#: value (``flagged``, an unusual reason code, a small tenant's service) was a scan of the table. Keys of
+#: these lead with few distinct values and end in ``ended_at``, so live ingest appends to one hot page
+#: per value. ``flagged = 1`` and ``normal = 0`` are the side a user asks for; partial indexes keep only
+#: those rows, and the other side (almost every call) rides ``calls_ended``.
+FILTER_INDEXES: dict[str, str] = {
+    "calls_flagged": "CREATE INDEX IF NOT EXISTS calls_flagged ON calls (ended_at, id) WHERE flagged = 1",
+    "calls_abnormal": "CREATE INDEX IF NOT EXISTS calls_abnormal ON calls (ended_at, id) WHERE normal = 0",
+    **{
+        f"calls_{name}": f"CREATE INDEX IF NOT EXISTS calls_{name} ON calls ({column}, ended_at)"
+        for name, column in (
+            ("outcome", "outcome"), ("end_reason", "call_end_reason"), ("from_service", "from_service_id"),
+            ("to_service", "to_service_id"), ("type", "call_type"), ("ended_by", "ended_by"),
+            ("terminate", "terminate"), ("releaser", "releaser"), ("provider", "provider"),
+        )
+    },
+}
+#: Migration ``0001_calls`` created the first two on PostgreSQL already.
+_POSTGRES_EARLIER = ("calls_outcome", "calls_end_reason")
+#: The same for the filters the route and cause columns brought (routes page and "what changed" drill-downs).
+LATER_FILTER_INDEXES: dict[str, str] = {
+    f"calls_{name}": f"CREATE INDEX IF NOT EXISTS calls_{name} ON calls ({column}, ended_at)"
+    for name, column in (
+        ("route", "route"), ("to_country", "to_country"), ("to_prefix", "to_prefix"),
+        ("from_country", "from_country"), ("cause", "cause"), ("fault", "fault"),
+    )
+}
+DEFERRED_INDEXES: dict[str, str] = {**_USER_INDEXES, **FILTER_INDEXES, **LATER_FILTER_INDEXES}
 
 _CONFLICTS = """
 CREATE TABLE call_conflicts (
@@ -171,7 +202,7 @@ _DETECTIONS = (f"CREATE TABLE {DETECTIONS_TABLE} (provider TEXT NOT NULL, provid
                "fields TEXT NOT NULL, received_at {real} NOT NULL, PRIMARY KEY (provider, provider_call_id))")
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *DEFERRED_INDEXES.values())),
+    Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *_USER_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
     Migration("0003_quarantine", (_QUARANTINE,)),
     Migration("0004_heartbeat", (_HEARTBEAT,)),
@@ -180,5 +211,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # stored calls read as "unknown" until ``hangup reclassify`` reads their native fields again
     Migration("0020_calls_answered_by", ("ALTER TABLE calls ADD COLUMN answered_by TEXT NOT NULL DEFAULT 'unknown'",)),
     Migration("0021_call_detections", (_DETECTIONS,)),
+    Migration("0030_call_filter_indexes", tuple(FILTER_INDEXES.values()), dialects={"postgresql": tuple(
+        ddl for name, ddl in FILTER_INDEXES.items() if name not in _POSTGRES_EARLIER)}),
+    Migration("0031_call_route_filter_indexes", tuple(LATER_FILTER_INDEXES.values())),
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
 )

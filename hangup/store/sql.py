@@ -275,16 +275,18 @@ def where(query: CallQuery, ph: str, *, with_cursor: bool = True) -> Where:
         if getattr(query, attr) is not None:
             clauses.append(f"duration {op} {ph}")
             params.append(getattr(query, attr))
+    # The two flags are written as literals: a partial index (``calls_flagged``, ``calls_abnormal``) serves
+    # only a query whose condition implies the index's, which a bound parameter never does.
     if query.normal is not None:
-        clauses.append(f"normal = {ph}")
-        params.append(int(query.normal))
+        clauses.append(f"normal = {int(query.normal)}")
     if query.flagged is not None:
-        clauses.append(f"flagged = {ph}")
-        params.append(int(query.flagged))
+        clauses.append(f"flagged = {int(query.flagged)}")
     if with_cursor and query.cursor:
         when, call_id = decode_cursor(query.cursor)
-        clauses.append(f"(ended_at < {ph} OR (ended_at = {ph} AND id < {ph}))")
-        params.extend((when, when, call_id))
+        # ``ended_at <= ?`` repeats what the OR implies, so both planners start the index walk at the cursor
+        # instead of reading past every newer row first.
+        clauses.append(f"ended_at <= {ph} AND (ended_at < {ph} OR (ended_at = {ph} AND id < {ph}))")
+        params.extend((when, when, when, call_id))
     return Where(" WHERE " + " AND ".join(clauses) if clauses else "", params)
 
 
