@@ -53,6 +53,8 @@ _RANKED = {
     "from_service_id": "from_service_id", "to_service_id": "to_service_id", "call_type": "call_type",
     "outcome": "outcome", "ended_by": "ended_by", "call_end_reason": "call_end_reason", "terminate": "terminate",
     "releaser": "releaser", "provider": "provider", "normal": "normal", "flagged": "flagged",
+    "route": "route", "destination_country": "to_country", "destination_prefix": "to_prefix",
+    "origin_country": "from_country", "cause": "cause", "fault": "fault",
 }
 
 

@@ -40,6 +40,12 @@ def conn_fixture(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection
     (CallQuery(terminate=17), "calls_terminate"),
     (CallQuery(releaser="system"), "calls_releaser"),
     (CallQuery(provider="twilio"), "calls_provider"),
+    (CallQuery(route="carrier-a"), "calls_route"),
+    (CallQuery(destination_country="DE"), "calls_to_country"),
+    (CallQuery(destination_prefix="4930"), "calls_to_prefix"),
+    (CallQuery(origin_country="GB"), "calls_from_country"),
+    (CallQuery(cause="sip:503"), "calls_cause"),
+    (CallQuery(fault="network"), "calls_fault"),
     (CallQuery(flagged=True), "calls_flagged"),
     (CallQuery(normal=False), "calls_abnormal"),
     (CallQuery(normal=True), "calls_ended"),  # almost every call: the time axis finds a page at once
