@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -38,13 +38,16 @@ from hangup.store import postgres_bulk as bulk
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import WriteHook
+from hangup.store.base import StagedResult, WriteHook
 from hangup.store.database import Database
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
 from hangup.store.shared import SharedReads
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
+
+if TYPE_CHECKING:  # pyarrow is imported by bulk imports only
+    from hangup.store.copy_batch import CopyBatch
 
 log = logging.getLogger("hangup.store.postgres")
 
@@ -268,6 +271,8 @@ class PostgresStore(SharedReads, WriterBackedStore):
             for i, (kind, payload) in enumerate(ops):
                 if kind == "rows":
                     results[i] = bulk.add_rows(cur, payload, self._hooks)
+                elif kind == "copied":
+                    results[i] = bulk.add_copied(cur, payload, self._hooks)
                 elif kind not in _CALL_OPS:
                     results[i] = writes.OTHER_OPS[kind](cur, payload)
             for hook in self._hooks:
@@ -275,6 +280,11 @@ class PostgresStore(SharedReads, WriterBackedStore):
         return results
 
     # -- writes --------------------------------------------------------------------------
+    def add_copied(self, batch: CopyBatch) -> StagedResult:
+        """Store a batch of ``COPY`` text (``CopyStore``) as ``add_rows`` stores rows."""
+        result: StagedResult = self._writer.run_sync(("copied", batch))
+        return result
+
     # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:
         with self.database.reading() as conn, conn.cursor() as cur:
@@ -295,6 +305,7 @@ class PostgresStore(SharedReads, WriterBackedStore):
 def _row_months(ops: Sequence[Op]) -> set[pgschema.Month | None]:
     """The months of the rows of a batch's "rows" operations (looked up once per distinct day)."""
     days = {row[_ENDED_AT] // _DAY for kind, payload in ops if kind == "rows" for row in payload}
+    days.update(day for kind, payload in ops if kind == "copied" for day in payload.days)
     return {pgschema.month_of(day * _DAY) for day in days}
 
 

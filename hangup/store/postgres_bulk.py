@@ -25,30 +25,39 @@ from the values as they came.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from hangup.records import CallRecord
 from hangup.store import sql
-from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, WriteHook
+from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, StagedResult, WriteHook
 from hangup.store.postgres_writes import get_call, record_conflict, stored_digests, text_safe
 from hangup.store.schema import CALL_COLUMNS, call_column_types
+
+if TYPE_CHECKING:
+    from hangup.store.copy_batch import CopyBatch
 
 TABLE = "pg_temp.bulk_calls"
 #: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).
 WORK_MEM = "64MB"
 NEW = "pg_temp.bulk_new"
+#: The reading process's rollup sums of a batch (``hangup.stats.arrow_rollups.SCHEMA``'s columns).
+SUMS = "pg_temp.bulk_sums"
 _COLUMNS = ", ".join(CALL_COLUMNS)
 _CREATE = (
     # LIKE calls: the same column types, so the rollup SQL reads the values as it would read calls.
     "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL, LIKE calls) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS bulk_new (seq BIGINT NOT NULL) ON COMMIT DELETE ROWS",
 )
+# LIKE the rollups table (made with them, hence only when a hook takes sums): the columns the sums are added to.
+_CREATE_SUMS = "CREATE TEMP TABLE IF NOT EXISTS bulk_sums (LIKE stats_rollups) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {TABLE} (seq, {_COLUMNS}) FROM STDIN"
+_COPY_CSV = f"{_COPY} (FORMAT csv)"
 _CLAIM = (
     f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {TABLE} "
     "ORDER BY id COLLATE \"C\", seq), "
@@ -77,18 +86,64 @@ def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> l
     calls it inserted; one result per row, in order (the first row of an id is the one kept)."""
     if not rows:
         return []
-    # The batch's sorts and hash aggregates (claims, rollup sums) stay in memory instead of spilling to disk.
-    cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    for create in _CREATE:
-        cur.execute(create)
-    cur.execute(f"DELETE FROM {TABLE}")  # two batches may share a transaction; a commit empties both
-    cur.execute(f"DELETE FROM {NEW}")
+    _prepare(cur)
     dirty = _copy(cur, rows)
     cur.execute(_CLAIM)
     if cur.rowcount == len(rows):
         cur.execute(_INSERT_ALL)
         _run_hooks(cur.connection, hooks, rows, "true")
         return [AddResult(row[0], AddStatus.INSERTED) for row in rows]
+    return _claimed_some(cur, rows, hooks, dirty)
+
+
+def add_copied(cur: Any, batch: CopyBatch, hooks: Sequence[WriteHook]) -> StagedResult:
+    """``add_rows`` of a batch of ``COPY`` text (``hangup.store.copy_batch``): the rows are copied as they
+    came; when every one is new, the write hooks that can take the reading process's rollup sums get them,
+    and no row passes through Python. Otherwise the rows are read back and stored as ``add_rows`` would."""
+    _prepare(cur)
+    with cur.copy(_COPY_CSV) as copy:
+        copy.write(batch.rows)
+    cur.execute(_CLAIM)
+    if cur.rowcount == batch.count:
+        cur.execute(_INSERT_ALL)
+        _copied_hooks(cur, hooks, batch)
+        return StagedResult(batch.count, 0, 0)
+    cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY seq")
+    results = _claimed_some(cur, [tuple(row) for row in cur.fetchall()], hooks, set())
+    statuses = Counter(str(result.status) for result in results)
+    return StagedResult(statuses[AddStatus.INSERTED], statuses[AddStatus.DUPLICATE], statuses[AddStatus.CONFLICT])
+
+
+def _prepare(cur: Any) -> None:
+    """Empty session tables for a batch in the open transaction."""
+    # The batch's sorts and hash aggregates (claims, rollup sums) stay in memory instead of spilling to disk.
+    cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    for create in _CREATE:
+        cur.execute(create)
+    for table in (TABLE, NEW):  # two batches may share a transaction; a commit empties them
+        cur.execute(f"DELETE FROM {table}")
+
+
+def _copied_hooks(cur: Any, hooks: Sequence[WriteHook], batch: CopyBatch) -> None:
+    """The write hooks on a batch whose every row was inserted: the reading process's sums where a hook
+    takes them, else the rows from the session table."""
+    rows: list[sql.Row] | None = None
+    for hook in hooks:
+        if isinstance(hook, SourceWriteHook):
+            cur.execute(_CREATE_SUMS)
+            cur.execute(f"DELETE FROM {SUMS}")
+            with cur.copy(f"COPY {SUMS} ({', '.join(batch.sum_columns)}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(batch.sums)
+            hook.from_source(cur.connection, TABLE, "true", [], SUMS)
+            continue
+        if rows is None:
+            cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY seq")
+            rows = [tuple(row) for row in cur.fetchall()]
+        _run_hooks(cur.connection, [hook], rows, "true")
+
+
+def _claimed_some(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook], dirty: set[int]) -> list[AddResult]:
+    """``add_rows`` of a batch some rows of which the claim did not take: stores the claimed ones."""
     cur.execute(f"SELECT seq FROM {NEW} ORDER BY seq")
     new = [int(r[0]) for r in cur.fetchall()]
     if new:
