@@ -116,6 +116,7 @@ class Importer:
         self._inflight: Future[list[AddResult]] | Future[StagedResult] | None = None
         self._staging: str | None = None  # the folder of staging files, made at the first staged file
         self._bulk = contextlib.ExitStack()  # the store's bulk load, from the first staged file to the end
+        self._copying = False  # in the bulk load of a store that takes COPY text
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -131,6 +132,7 @@ class Importer:
                 if self._staging is not None:
                     shutil.rmtree(self._staging, ignore_errors=True)
                 self._bulk.close()
+                self._copying = False
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
@@ -198,6 +200,9 @@ class Importer:
         store = self.store
         if isinstance(store, StagingStore) and self._staging is None:
             self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
+            self._bulk.enter_context(store.bulk_load())
+        elif isinstance(store, CopyStore) and not self._copying:
+            self._copying = True
             self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else COPY if isinstance(store, CopyStore) else None
         self._store_batches(path, batches_from_process(path, fmt, self.received_at, self._batch_size(fmt), folder))

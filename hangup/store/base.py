@@ -84,6 +84,10 @@ class CopyStore(Protocol):
         """Store the batch as ``add_rows`` would store its rows; counts, not one result per call."""
         ...
 
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """Around a run of ``add_copied`` calls: what a bulk load may defer, done on leaving."""
+        ...
+
 
 MAX_LIMIT = 1000
 

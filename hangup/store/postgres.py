@@ -22,10 +22,11 @@ Selected by a ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from psycopg import errors as pg_errors
 from hangup.errors import StoreError
 from hangup.records import CallRecord
 from hangup.store import postgres_bulk as bulk
+from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
@@ -130,6 +132,8 @@ class PostgresStore(SharedReads, WriterBackedStore):
             self.schema = self._current_schema()
             if migrate:
                 self.migrate()
+                with self._wconn.transaction():  # an import that stopped before its end left them out
+                    bulk_load.restore(self._wconn, self.schema)
         except BaseException:
             self._wconn.close()
             self.database.close()
@@ -280,6 +284,16 @@ class PostgresStore(SharedReads, WriterBackedStore):
         return results
 
     # -- writes --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Around an import of ``add_copied`` batches: into an empty store the secondary indexes of ``calls``
+        are built once at the end (``hangup.store.postgres_bulk_load``)."""
+        self._writer.run_sync(("task", lambda conn: bulk_load.defer(conn, self.schema)))
+        try:
+            yield
+        finally:
+            self._writer.run_sync(("task", lambda conn: bulk_load.restore(conn, self.schema)))
+
     def add_copied(self, batch: CopyBatch) -> StagedResult:
         """Store a batch of ``COPY`` text (``CopyStore``) as ``add_rows`` stores rows."""
         result: StagedResult = self._writer.run_sync(("copied", batch))
