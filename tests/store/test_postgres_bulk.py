@@ -8,6 +8,7 @@ stored as ``add_many`` stores them, or as an import stores them (rows without a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from hangup.stats.buckets import DAY, MINUTE
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
+from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import sql, staging
 from hangup.store.base import CallQuery, StagedResult
 from hangup.store.copy_batch import CopyBatch, from_tables
@@ -287,7 +289,8 @@ def test_a_large_batch_counts_as_the_raw_rows(urls: tuple[str, str]) -> None:
         db.close()
 
 
-def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[str, str]) -> None:
+@pytest.mark.parametrize("as_text", [False, True], ids=["rows", "COPY text in a bulk load"])
+def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[str, str], as_text: bool) -> None:
     records = [ended(n, MARCH + n) for n in range(2000)]
     nodes = [PostgresStore(urls[0], migrations=MIGRATIONS), PostgresStore(urls[0], migrations=MIGRATIONS)]
     for node in nodes:
@@ -297,8 +300,11 @@ def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[
 
     def send(k: int, batch: Sequence[CallRecord]) -> None:
         gate.wait()
-        for i in range(0, len(batch), 500):
-            statuses[k].extend(str(r.status) for r in nodes[k].add_rows([imported(c) for c in batch[i:i + 500]]))
+        with nodes[k].bulk_load() if as_text else contextlib.nullcontext():
+            for i in range(0, len(batch), 500):
+                chunk = list(batch[i:i + 500])
+                statuses[k].extend(store_copied(nodes[k], chunk) if as_text else
+                                   [str(r.status) for r in nodes[k].add_rows([imported(c) for c in chunk])])
 
     threads = [threading.Thread(target=send, args=(0, records)),
                threading.Thread(target=send, args=(1, list(reversed(records))))]
@@ -311,6 +317,9 @@ def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[
         assert nodes[0].count() == 2000 and nodes[0].conflicts() == []
         total = sum(r[4] for r in rollup_rows(urls[0]) if r[0] == DAY and r[1] == ALL)
         assert total == 2000  # counted once per call, whichever node stored it
+        present = {r[0] for r in nodes[0].database.read(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
+        assert set(bulk_load.DEFERRED) <= present  # built again by whichever node finished last
     finally:
         for node in nodes:
             node.close()
