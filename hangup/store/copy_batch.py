@@ -31,9 +31,11 @@ _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 @dataclass(frozen=True, slots=True)
 class CopyBatch:
-    """One batch: ``rows`` holds ``seq`` (the row's position) then ``CALL_COLUMNS`` per line."""
+    """One batch: ``rows`` holds ``CALL_COLUMNS`` per line, ``keys`` the row's position (``seq``) and its
+    ``id, ended_at, digest`` per line, in the same order."""
 
     rows: bytes
+    keys: bytes
     count: int
     days: tuple[int, ...]  # the distinct days (``ended_at // 86400``) of the rows: their months' partitions
     sums: bytes  # the rollup keys and sums of every row, columns ``sum_columns``
@@ -46,9 +48,10 @@ def from_tables(calls: pa.Table, sums: pa.Table) -> CopyBatch | None:
     calls = calls.select(list(CALL_COLUMNS)).cast(staging.SCHEMA)
     if calls.num_rows == 0 or pc.min(calls["ended_at"]).as_py() < 0 or _has_nul(calls):
         return None
-    numbered = calls.add_column(0, "seq", pa.array(range(calls.num_rows), pa.int64()))
+    keys = calls.select(["id", "ended_at", "digest"])
+    numbered = keys.add_column(0, "seq", pa.array(range(calls.num_rows), pa.int64()))
     days = pc.unique(pc.divide(calls["ended_at"], _DAY)).to_pylist()
-    return CopyBatch(_csv(numbered), calls.num_rows, tuple(days), _csv(sums), tuple(sums.column_names))
+    return CopyBatch(_csv(calls), _csv(numbered), calls.num_rows, tuple(days), _csv(sums), tuple(sums.column_names))
 
 
 def _has_nul(table: pa.Table) -> bool:

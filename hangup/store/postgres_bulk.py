@@ -46,25 +46,42 @@ TABLE = "pg_temp.bulk_calls"
 #: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).
 WORK_MEM = "64MB"
 NEW = "pg_temp.bulk_new"
+#: The claim keys of a batch of COPY text (``seq, id, ended_at, digest``): a narrow table to claim from.
+KEYS = "pg_temp.bulk_keys"
 #: The reading process's rollup sums of a batch (``hangup.stats.arrow_rollups.SCHEMA``'s columns).
 SUMS = "pg_temp.bulk_sums"
 _COLUMNS = ", ".join(CALL_COLUMNS)
 _CREATE = (
+    # Numbers rows copied without their position (COPY text, ``add_copied``) in the order they came.
+    "CREATE TEMP SEQUENCE IF NOT EXISTS bulk_seq MINVALUE 0",
     # LIKE calls: the same column types, so the rollup SQL reads the values as it would read calls.
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL, LIKE calls) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL DEFAULT nextval('pg_temp.bulk_seq'), "
+    "LIKE calls) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS bulk_new (seq BIGINT NOT NULL) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_keys (seq BIGINT NOT NULL, id TEXT NOT NULL, ended_at BIGINT NOT NULL, "
+    "digest TEXT NOT NULL) ON COMMIT DELETE ROWS",
 )
 # LIKE the rollups table (made with them, hence only when a hook takes sums): the columns the sums are added to.
 _CREATE_SUMS = "CREATE TEMP TABLE IF NOT EXISTS bulk_sums (LIKE stats_rollups) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {TABLE} (seq, {_COLUMNS}) FROM STDIN"
-_COPY_CSV = f"{_COPY} (FORMAT csv)"
-_CLAIM = (
-    f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {TABLE} "
-    "ORDER BY id COLLATE \"C\", seq), "
-    "claimed AS (INSERT INTO call_keys (id, ended_at, digest) SELECT id, ended_at, digest FROM firsts "
-    "ORDER BY id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) "
-    f"INSERT INTO {NEW} (seq) SELECT f.seq FROM firsts f JOIN claimed c ON c.id = f.id"
-)
+
+
+def _claim_from(table: str) -> str:
+    """Claim the first row of each id of ``table`` (``seq, id, ended_at, digest``); positions to ``NEW``."""
+    return (
+        f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {table} "
+        "ORDER BY id COLLATE \"C\", seq), "
+        "claimed AS (INSERT INTO call_keys (id, ended_at, digest) SELECT id, ended_at, digest FROM firsts "
+        "ORDER BY id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) "
+        f"INSERT INTO {NEW} (seq) SELECT f.seq FROM firsts f JOIN claimed c ON c.id = f.id"
+    )
+
+
+_CLAIM = _claim_from(TABLE)
+_CLAIM_KEYS = _claim_from(KEYS)
+_COPY_KEYS = f"COPY {KEYS} (seq, id, ended_at, digest) FROM STDIN (FORMAT csv)"
+_COPY_ROWS = f"COPY {TABLE} ({_COLUMNS}) FROM STDIN (FORMAT csv)"
+_COPY_CALLS = f"COPY calls ({_COLUMNS}) FROM STDIN (FORMAT csv)"
 _INSERT_ALL = f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}"
 _ONLY_NEW = f"seq IN (SELECT seq FROM {NEW})"
 _INSERT_NEW = f"{_INSERT_ALL} WHERE {_ONLY_NEW}"
@@ -97,14 +114,26 @@ def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> l
 
 
 def add_copied(cur: Any, batch: CopyBatch, hooks: Sequence[WriteHook]) -> StagedResult:
-    """``add_rows`` of a batch of ``COPY`` text (``hangup.store.copy_batch``): the rows are copied as they
-    came; when every one is new, the write hooks that can take the reading process's rollup sums get them,
-    and no row passes through Python. Otherwise the rows are read back and stored as ``add_rows`` would."""
+    """``add_rows`` of a batch of ``COPY`` text (``hangup.store.copy_batch``): its ids are claimed from its
+    keys alone; when every one is new and every hook takes the reading process's rollup sums, the rows
+    are copied straight into ``calls`` and no row passes through Python. Otherwise they are copied into
+    the session table first, and read back to tell repeats apart as ``add_rows`` does."""
     _prepare(cur)
-    with cur.copy(_COPY_CSV) as copy:
+    cur.execute(f"DELETE FROM {KEYS}")
+    with cur.copy(_COPY_KEYS) as copy:
+        copy.write(batch.keys)
+    cur.execute(_CLAIM_KEYS)
+    every = cur.rowcount == batch.count
+    if every and all(isinstance(hook, SourceWriteHook) for hook in hooks):
+        # Every row is new and no hook reads them: straight into calls, as a plain COPY would store them.
+        with cur.copy(_COPY_CALLS) as copy:
+            copy.write(batch.rows)
+        _copied_hooks(cur, hooks, batch)
+        return StagedResult(batch.count, 0, 0)
+    cur.execute("SELECT setval('pg_temp.bulk_seq', 0, false)")  # positions from 0, as the keys number them
+    with cur.copy(_COPY_ROWS) as copy:
         copy.write(batch.rows)
-    cur.execute(_CLAIM)
-    if cur.rowcount == batch.count:
+    if every:
         cur.execute(_INSERT_ALL)
         _copied_hooks(cur, hooks, batch)
         return StagedResult(batch.count, 0, 0)
