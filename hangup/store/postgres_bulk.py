@@ -18,6 +18,11 @@ Python, to tell duplicates from conflicts. A repeat whose facts equal, column fo
 call stored without a digest (an earlier import) is a duplicate without hashing either row; the others
 are compared by digest (``sql.row_digest``), as ``add_many`` compares them.
 
+A ``Master.csv`` import sends its batches as ``COPY`` text instead (``add_copied``, ``hangup.store.copy_batch``):
+the ids are claimed from a narrow table of the batch's keys (``pg_temp.bulk_keys``), and a batch whose
+every row is new goes straight into ``calls`` by ``COPY`` with its rollups added from the reading
+process's sums; any other goes through the session table as above.
+
 Rows keep an empty digest (it is computed when a repeat needs it), except rows holding NUL: PostgreSQL
 text cannot hold it, so they are stored with U+FFFD (``text_safe``) and their digest is computed first,
 from the values as they came.
