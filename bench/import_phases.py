@@ -20,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from stats import pg_schema  # bench/stats.py
 
 from hangup.store import postgres_bulk as bulk
 from hangup.store import postgres_bulk_load as bulk_load
+from hangup.store.url import parse_url
 
 bench_import = importlib.import_module("import")  # bench/import.py
 SPENT: collections.Counter[str] = collections.Counter()
@@ -83,8 +85,16 @@ def main() -> None:
             reader, importer = cpu(resource.RUSAGE_CHILDREN), cpu(resource.RUSAGE_SELF)
             rows, seconds, _ = bench_import.hangup_import(files, url, 120.0, bench_import.DEFAULT_BATCH, len(files))
             reader, importer = cpu(resource.RUSAGE_CHILDREN) - reader, cpu(resource.RUSAGE_SELF) - importer
+            with psycopg.connect(parse_url(url).conninfo) as conn:
+                sizes = conn.execute("SELECT (SELECT count(*) FROM stats_rollups), "
+                                     "pg_total_relation_size('call_keys'), (SELECT sum(pg_total_relation_size("
+                                     "inhrelid)) FROM pg_inherits WHERE inhparent = 'calls'::regclass)").fetchone()
     print(f"COPY {floor:.2f} s; hangup import of {rows:,} rows {seconds:.2f} s ({seconds / floor:.1f}x); "
           f"CPU: reading process {reader:.2f} s, importing process {importer:.2f} s")
+    if sizes is not None:
+        keys, claims, calls = sizes
+        print(f"rollup keys {keys:,}; call_keys {claims / rows:.0f} B per call, calls {calls / rows:.0f} B per call "
+              "(tables and indexes)")
     for name, spent in sorted(SPENT.items(), key=lambda item: -item[1]):
         if spent >= 0.05:
             print(f"{spent:8.2f} s  {name}")
