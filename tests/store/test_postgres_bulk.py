@@ -87,7 +87,7 @@ CASES: dict[str, tuple[list[CallRecord], list[CallRecord]]] = {
     "text CSV must quote": ([ended(2, MARCH, **_WITHOUT_NUL)],
                             [ended(1, MARCH, **_WITHOUT_NUL), ended(2, MARCH, **_WITHOUT_NUL),
                              ended(3, MARCH, from_user_id="ü'\"\\\t,", to_user_id="\\N", srcip="1\n2", stid="",
-                                   reason='"', provider_call_id="a,b")]),
+                                   reason='"\n\\.\n', provider_call_id="a,b")]),
     "NUL told from U+FFFD": ([ended(1, MARCH, stid="a\x00b")],
                              [ended(1, MARCH, stid="a\ufffdb"), ended(2, MARCH, stid="c\x00d"),
                               ended(2, MARCH, stid="c\ufffdd"), ended(2, MARCH, stid="c\x00d")]),
