@@ -7,8 +7,11 @@ interpreter lock the two add up. Here a child process reads the file, a batch at
   them, i.e. SQLite) and sends only the file's name: the parent's writer moves the rows with one
   ``INSERT … SELECT``; Asterisk ``Master.csv`` files are read column-wise (``hangup.importer.columnar``),
   every other format through its adapter, row by row; or
+* sends a ``Master.csv`` batch read column-wise as ``COPY`` text with its rollup sums
+  (``hangup.store.copy_batch``), for stores that take it (``CopyStore``: PostgreSQL); or
 * sends the ready rows themselves through the pipe (never records: a row pickles in about a third of a
-  record's time), for ``Store.add_rows`` (PostgreSQL); a ``Master.csv`` is read column-wise here too.
+  record's time), for ``Store.add_rows`` (PostgreSQL, for other formats and batches ``COPY`` text cannot
+  carry).
 
 Either way dedup, conflicts and the write hooks are those of ``add_many``. The pipe's buffer bounds how
 far the reader runs ahead.
@@ -33,8 +36,11 @@ from hangup.importer import columnar
 from hangup.importer.formats import READERS, Item
 from hangup.stats import arrow_rollups
 from hangup.store import sql, staging
+from hangup.store.copy_batch import CopyBatch, from_tables
 from hangup.store.schema import CALL_COLUMNS
 
+#: The reading process's last argument for a store that takes COPY text (``CopyStore``), not a folder.
+COPY = "--copy"
 #: Staging files written and not yet stored, at most: one being stored, one ready for the next commit.
 STAGED_AHEAD = 2
 
@@ -59,6 +65,7 @@ class Batch:
     ignored: int = 0
     position: int = 0  # bytes of the file read so far
     staged: str | None = None  # the staging file holding this batch's rows (then ``rows`` is empty)
+    copied: CopyBatch | None = None  # this batch's rows as COPY text (then ``rows`` is empty)
 
 
 def reject_reason(error: HTTPError) -> str:
@@ -111,14 +118,17 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
         yield batch
 
 
-def row_batches(path: str, fmt: str, received_at: float, batch_size: int) -> Iterator[Batch]:
+def row_batches(path: str, fmt: str, received_at: float, batch_size: int, copy: bool = False) -> Iterator[Batch]:
     """``read_batches`` for a store that takes rows, not staging files: a ``Master.csv`` read column-wise
-    too, its tables turned into rows (without digests, which ``add_rows`` computes from the records)."""
+    too, its tables turned into rows (without digests, which ``add_rows`` computes from the records), or
+    with ``copy`` into COPY text where it can carry them."""
     if fmt != "asterisk-csv" or not columnar.supports(path):
         yield from read_batches(path, fmt, received_at, batch_size)
         return
     for batch, table in _full(_tables(path, fmt, received_at, batch_size), batch_size):
-        batch.rows = list(zip(*(table.column(name).to_pylist() for name in CALL_COLUMNS), strict=True))
+        batch.copied = from_tables(table, arrow_rollups.aggregate(table)) if copy and table.num_rows else None
+        if batch.copied is None:
+            batch.rows = list(zip(*(table.column(name).to_pylist() for name in CALL_COLUMNS), strict=True))
         yield batch
 
 
@@ -164,10 +174,10 @@ def _tables(path: str, fmt: str, received_at: float, batch_size: int) -> Iterato
 
 def write_batches(out: IO[bytes], path: str, fmt: str, received_at: float, batch_size: int,
                   folder: str | None = None) -> None:
-    """The reading process: pickled batches (staged in ``folder`` if given), then ``None``; a failure is sent
-    as its message."""
+    """The reading process: pickled batches (staged in ``folder`` if given, as COPY text if ``folder`` is
+    ``COPY``), then ``None``; a failure is sent as its message."""
     try:
-        batches = (row_batches(path, fmt, received_at, batch_size) if folder is None
+        batches = (row_batches(path, fmt, received_at, batch_size, folder == COPY) if folder in (None, COPY)
                    else staged_batches(path, fmt, received_at, batch_size, folder))
         for batch in batches:
             pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
@@ -184,8 +194,8 @@ class ImportReaderError(RuntimeError):
 
 def batches_from_process(path: str, fmt: str, received_at: float, batch_size: int,
                          folder: str | None = None) -> Iterator[Batch]:
-    """Batches of ``path`` read by a child process (staged in ``folder`` if given); the process is stopped
-    when the iterator is closed.
+    """Batches of ``path`` read by a child process (staged in ``folder`` if given, as COPY text if it is
+    ``COPY``); the process is stopped when the iterator is closed.
 
     The child is ``python -m hangup.importer.reader`` writing to a pipe: the pipe's buffer bounds how far
     it reads ahead, and nothing of the parent (its threads, its ``__main__``) is copied or re-imported.

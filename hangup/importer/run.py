@@ -27,10 +27,10 @@ from typing import IO, Any, cast
 from hangup.errors import HTTPError
 from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import FORMATS, READERS, Item
-from hangup.importer.parallel import Batch, Reject, batches_from_process, reject_reason
+from hangup.importer.parallel import COPY, Batch, Reject, batches_from_process, reject_reason
 from hangup.records import CallRecord
 from hangup.sip.capture.files import is_capture
-from hangup.store.base import AddResult, StagedResult, StagingStore, Store
+from hangup.store.base import AddResult, CopyStore, StagedResult, StagingStore, Store
 from hangup.store.sql import Row
 
 #: Rows per transaction. A batch of a large file dirties most leaf pages of the id and user indexes however
@@ -117,6 +117,7 @@ class Importer:
         self._inflight: Future[list[AddResult]] | Future[StagedResult] | None = None
         self._staging: str | None = None  # the folder of staging files, made at the first staged file
         self._bulk = contextlib.ExitStack()  # the store's bulk load, from the first staged file to the end
+        self._copying = False  # in the bulk load of a store that takes COPY text
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -132,6 +133,7 @@ class Importer:
                 if self._staging is not None:
                     shutil.rmtree(self._staging, ignore_errors=True)
                 self._bulk.close()
+                self._copying = False
             if self._rejects is not None:
                 self._rejects.close()
             self.summary.seconds = time.perf_counter() - started
@@ -200,7 +202,10 @@ class Importer:
         if isinstance(store, StagingStore) and self._staging is None:
             self._staging = tempfile.mkdtemp(prefix=".hangup-import-", dir=store.staging_dir())
             self._bulk.enter_context(store.bulk_load())
-        folder = self._staging if isinstance(store, StagingStore) else None
+        elif isinstance(store, CopyStore) and not self._copying:
+            self._copying = True
+            self._bulk.enter_context(store.bulk_load())
+        folder = self._staging if isinstance(store, StagingStore) else COPY if isinstance(store, CopyStore) else None
         self._store_batches(path, batches_from_process(path, fmt, self.received_at, self._batch_size(fmt), folder))
 
     def _batch_size(self, fmt: str) -> int:
@@ -215,6 +220,9 @@ class Importer:
                 self._write_reject(path, reject)
             if batch.staged is not None:
                 self._submit_staged(batch.staged)
+            elif batch.copied is not None:
+                self._drain()
+                self._inflight = self._committer.submit(cast(CopyStore, self.store).add_copied, batch.copied)
             else:
                 self._submit_rows(batch.rows)
             self.progress(batch.position - last)

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hangup.records import CallRecord
+
+if TYPE_CHECKING:  # pyarrow is imported by bulk imports only
+    from hangup.store.copy_batch import CopyBatch
 
 #: ``hook(connection, inserted_records)``: runs in the writer's transaction, after the calls are inserted.
 WriteHook = Callable[[Any, Sequence[CallRecord]], None]
@@ -85,6 +88,19 @@ class StagingStore(Protocol):
 
     def bulk_load(self) -> AbstractContextManager[None]:
         """Around a run of ``add_staged`` calls: what a bulk load may defer, done (and synced) on leaving."""
+        ...
+
+
+@runtime_checkable
+class CopyStore(Protocol):
+    """A store that takes bulk import batches as ``COPY`` text (``hangup.store.copy_batch``): PostgreSQL."""
+
+    def add_copied(self, batch: CopyBatch) -> StagedResult:
+        """Store the batch as ``add_rows`` would store its rows; counts, not one result per call."""
+        ...
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """Around a run of ``add_copied`` calls: what a bulk load may defer, done on leaving."""
         ...
 
 

@@ -22,12 +22,13 @@ Selected by a ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -35,16 +36,20 @@ from psycopg import errors as pg_errors
 from hangup.errors import StoreError
 from hangup.records import CallRecord
 from hangup.store import postgres_bulk as bulk
+from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import WriteHook
+from hangup.store.base import StagedResult, WriteHook
 from hangup.store.database import Database
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
 from hangup.store.shared import SharedReads
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
+
+if TYPE_CHECKING:  # pyarrow is imported by bulk imports only
+    from hangup.store.copy_batch import CopyBatch
 
 log = logging.getLogger("hangup.store.postgres")
 
@@ -127,6 +132,8 @@ class PostgresStore(SharedReads, WriterBackedStore):
             self.schema = self._current_schema()
             if migrate:
                 self.migrate()
+                with self._wconn.transaction():  # an import that stopped before its end left them out
+                    bulk_load.restore(self._wconn, self.schema)
         except BaseException:
             self._wconn.close()
             self.database.close()
@@ -269,11 +276,28 @@ class PostgresStore(SharedReads, WriterBackedStore):
             for i, (kind, payload) in enumerate(ops):
                 if kind == "rows":
                     results[i] = bulk.add_rows(cur, payload, self._hooks)
+                elif kind == "copied":
+                    results[i] = bulk.add_copied(cur, payload, self._hooks)
                 elif kind not in _CALL_OPS:
                     results[i] = writes.OTHER_OPS[kind](cur, payload)
         return results
 
     # -- writes --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Around an import of ``add_copied`` batches: into an empty store the secondary indexes of ``calls``
+        are built once at the end (``hangup.store.postgres_bulk_load``)."""
+        self._writer.run_sync(("task", lambda conn: bulk_load.defer(conn, self.schema)))
+        try:
+            yield
+        finally:
+            self._writer.run_sync(("task", lambda conn: bulk_load.restore(conn, self.schema)))
+
+    def add_copied(self, batch: CopyBatch) -> StagedResult:
+        """Store a batch of ``COPY`` text (``CopyStore``) as ``add_rows`` stores rows."""
+        result: StagedResult = self._writer.run_sync(("copied", batch))
+        return result
+
     # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:
         with self.database.reading() as conn, conn.cursor() as cur:
@@ -294,6 +318,7 @@ class PostgresStore(SharedReads, WriterBackedStore):
 def _row_months(ops: Sequence[Op]) -> set[pgschema.Month | None]:
     """The months of the rows of a batch's "rows" operations (looked up once per distinct day)."""
     days = {row[_ENDED_AT] // _DAY for kind, payload in ops if kind == "rows" for row in payload}
+    days.update(day for kind, payload in ops if kind == "copied" for day in payload.days)
     return {pgschema.month_of(day * _DAY) for day in days}
 
 

@@ -18,6 +18,11 @@ Python, to tell duplicates from conflicts. A repeat whose facts equal, column fo
 call stored without a digest (an earlier import) is a duplicate without hashing either row; the others
 are compared by digest (``sql.row_digest``), as ``add_many`` compares them.
 
+A ``Master.csv`` import sends its batches as ``COPY`` text instead (``add_copied``, ``hangup.store.copy_batch``):
+the ids are claimed from a narrow table of the batch's keys (``pg_temp.bulk_keys``), and a batch whose
+every row is new goes straight into ``calls`` by ``COPY`` with its rollups added from the reading
+process's sums; any other goes through the session table as above.
+
 Rows keep an empty digest (it is computed when a repeat needs it), except rows holding NUL: PostgreSQL
 text cannot hold it, so they are stored with U+FFFD (``text_safe``) and their digest is computed first,
 from the values as they came.
@@ -25,38 +30,64 @@ from the values as they came.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from hangup.records import CallRecord
 from hangup.store import sql
-from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, WriteHook
+from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, StagedResult, WriteHook
 from hangup.store.postgres_writes import get_call, not_repeated, stored_digests
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import text_safe
+
+if TYPE_CHECKING:
+    from hangup.store.copy_batch import CopyBatch
 
 TABLE = "pg_temp.bulk_calls"
 #: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).
 WORK_MEM = "64MB"
 NEW = "pg_temp.bulk_new"
+#: The claim keys of a batch of COPY text (``seq, id, ended_at, digest``): a narrow table to claim from.
+KEYS = "pg_temp.bulk_keys"
+#: The reading process's rollup sums of a batch (``hangup.stats.arrow_rollups.SCHEMA``'s columns).
+SUMS = "pg_temp.bulk_sums"
 _COLUMNS = ", ".join(CALL_COLUMNS)
 _CREATE = (
+    # Numbers rows copied without their position (COPY text, ``add_copied``) in the order they came.
+    "CREATE TEMP SEQUENCE IF NOT EXISTS bulk_seq MINVALUE 0",
     # LIKE calls: the same column types, so the rollup SQL reads the values as it would read calls.
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL, LIKE calls) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_calls (seq BIGINT NOT NULL DEFAULT nextval('pg_temp.bulk_seq'), "
+    "LIKE calls) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS bulk_new (seq BIGINT NOT NULL) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_keys (seq BIGINT NOT NULL, id TEXT NOT NULL, ended_at BIGINT NOT NULL, "
+    "digest TEXT NOT NULL) ON COMMIT DELETE ROWS",
 )
+# LIKE the rollups table (made with them, hence only when a hook takes sums): the columns the sums are added to.
+_CREATE_SUMS = "CREATE TEMP TABLE IF NOT EXISTS bulk_sums (LIKE stats_rollups) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {TABLE} (seq, {_COLUMNS}) FROM STDIN"
-_CLAIM = (
-    f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {TABLE} "
-    "ORDER BY id COLLATE \"C\", seq), "
-    "claimed AS (INSERT INTO call_keys (id, ended_at, digest) SELECT id, ended_at, digest FROM firsts "
-    "ORDER BY id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) "
-    f"INSERT INTO {NEW} (seq) SELECT f.seq FROM firsts f JOIN claimed c ON c.id = f.id"
-)
+
+
+def _claim_from(table: str) -> str:
+    """Claim the first row of each id of ``table`` (``seq, id, ended_at, digest``); positions to ``NEW``."""
+    return (
+        f"WITH firsts AS MATERIALIZED (SELECT DISTINCT ON (id COLLATE \"C\") seq, id, ended_at, digest FROM {table} "
+        "ORDER BY id COLLATE \"C\", seq), "
+        "claimed AS (INSERT INTO call_keys (id, ended_at, digest) SELECT id, ended_at, digest FROM firsts "
+        "ORDER BY id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) "
+        f"INSERT INTO {NEW} (seq) SELECT f.seq FROM firsts f JOIN claimed c ON c.id = f.id"
+    )
+
+
+_CLAIM = _claim_from(TABLE)
+_CLAIM_KEYS = _claim_from(KEYS)
+_COPY_KEYS = f"COPY {KEYS} (seq, id, ended_at, digest) FROM STDIN (FORMAT csv)"
+_COPY_ROWS = f"COPY {TABLE} ({_COLUMNS}) FROM STDIN (FORMAT csv)"
+_COPY_CALLS = f"COPY calls ({_COLUMNS}) FROM STDIN (FORMAT csv)"
 _INSERT_ALL = f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}"
 _ONLY_NEW = f"seq IN (SELECT seq FROM {NEW})"
 _INSERT_NEW = f"{_INSERT_ALL} WHERE {_ONLY_NEW}"
@@ -78,18 +109,77 @@ def add_rows(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook]) -> l
     calls it inserted; one result per row, in order (the first row of an id is the one kept)."""
     if not rows:
         return []
-    # The batch's sorts and hash aggregates (claims, rollup sums) stay in memory instead of spilling to disk.
-    cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    for create in _CREATE:
-        cur.execute(create)
-    cur.execute(f"DELETE FROM {TABLE}")  # two batches may share a transaction; a commit empties both
-    cur.execute(f"DELETE FROM {NEW}")
+    _prepare(cur)
     dirty = _copy(cur, rows)
     cur.execute(_CLAIM)
     if cur.rowcount == len(rows):
         cur.execute(_INSERT_ALL)
         _run_hooks(cur.connection, hooks, rows, "true")
         return [AddResult(row[0], AddStatus.INSERTED) for row in rows]
+    return _claimed_some(cur, rows, hooks, dirty)
+
+
+def add_copied(cur: Any, batch: CopyBatch, hooks: Sequence[WriteHook]) -> StagedResult:
+    """``add_rows`` of a batch of ``COPY`` text (``hangup.store.copy_batch``): its ids are claimed from its
+    keys alone; when every one is new and every hook takes the reading process's rollup sums, the rows
+    are copied straight into ``calls`` and no row passes through Python. Otherwise they are copied into
+    the session table first, and read back to tell repeats apart as ``add_rows`` does."""
+    _prepare(cur)
+    cur.execute(f"DELETE FROM {KEYS}")
+    with cur.copy(_COPY_KEYS) as copy:
+        copy.write(batch.keys)
+    cur.execute(_CLAIM_KEYS)
+    every = cur.rowcount == batch.count
+    if every and all(isinstance(hook, SourceWriteHook) for hook in hooks):
+        # Every row is new and no hook reads them: straight into calls, as a plain COPY would store them.
+        with cur.copy(_COPY_CALLS) as copy:
+            copy.write(batch.rows)
+        _copied_hooks(cur, hooks, batch)
+        return StagedResult(batch.count, 0, 0)
+    cur.execute("SELECT setval('pg_temp.bulk_seq', 0, false)")  # positions from 0, as the keys number them
+    with cur.copy(_COPY_ROWS) as copy:
+        copy.write(batch.rows)
+    if every:
+        cur.execute(_INSERT_ALL)
+        _copied_hooks(cur, hooks, batch)
+        return StagedResult(batch.count, 0, 0)
+    cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY seq")
+    results = _claimed_some(cur, [tuple(row) for row in cur.fetchall()], hooks, set())
+    statuses = Counter(str(result.status) for result in results)
+    return StagedResult(statuses[AddStatus.INSERTED], statuses[AddStatus.DUPLICATE], statuses[AddStatus.CONFLICT],
+                        statuses[AddStatus.LEG])
+
+
+def _prepare(cur: Any) -> None:
+    """Empty session tables for a batch in the open transaction."""
+    # The batch's sorts and hash aggregates (claims, rollup sums) stay in memory instead of spilling to disk.
+    cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    for create in _CREATE:
+        cur.execute(create)
+    for table in (TABLE, NEW):  # two batches may share a transaction; a commit empties them
+        cur.execute(f"DELETE FROM {table}")
+
+
+def _copied_hooks(cur: Any, hooks: Sequence[WriteHook], batch: CopyBatch) -> None:
+    """The write hooks on a batch whose every row was inserted: the reading process's sums where a hook
+    takes them, else the rows from the session table."""
+    rows: list[sql.Row] | None = None
+    for hook in hooks:
+        if isinstance(hook, SourceWriteHook):
+            cur.execute(_CREATE_SUMS)
+            cur.execute(f"DELETE FROM {SUMS}")
+            with cur.copy(f"COPY {SUMS} ({', '.join(batch.sum_columns)}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(batch.sums)
+            hook.from_source(cur.connection, TABLE, "true", [], SUMS)
+            continue
+        if rows is None:
+            cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY seq")
+            rows = [tuple(row) for row in cur.fetchall()]
+        _run_hooks(cur.connection, [hook], rows, "true")
+
+
+def _claimed_some(cur: Any, rows: Sequence[sql.Row], hooks: Sequence[WriteHook], dirty: set[int]) -> list[AddResult]:
+    """``add_rows`` of a batch some rows of which the claim did not take: stores the claimed ones."""
     cur.execute(f"SELECT seq FROM {NEW} ORDER BY seq")
     new = [int(r[0]) for r in cur.fetchall()]
     if new:

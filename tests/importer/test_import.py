@@ -268,6 +268,9 @@ def test_a_file_read_in_a_second_process_into_postgres_is_stored_as_into_sqlite(
         assert results[0] == results[1] == (EXPECTED[fmt][0], duplicates, EXPECTED[fmt][2], 0, imported + duplicates, 0)
         sqlite_calls, postgres_calls = ({r.id: r for r in s.iter_calls(CallQuery())} for s in stores)
         assert sqlite_calls == postgres_calls and len(sqlite_calls) == EXPECTED[fmt][0]
+        postgres_rollups = stores[1].database.read(
+            f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim COLLATE \"C\", bucket, value COLLATE \"C\"")
+        assert [tuple(row) for row in postgres_rollups] == _rollups(stores[0]) != []
     finally:
         for store in stores:
             store.close()

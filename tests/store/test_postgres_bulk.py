@@ -8,6 +8,7 @@ stored as ``add_many`` stores them, or as an import stores them (rows without a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,13 +22,15 @@ from test_sqlite import call
 
 from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
-from hangup.stats import raw, rollups
+from hangup.stats import arrow_rollups, raw, rollups
 from hangup.stats.buckets import DAY, MINUTE
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
-from hangup.store import sql
-from hangup.store.base import CallQuery
+from hangup.store import postgres_bulk_load as bulk_load
+from hangup.store import sql, staging
+from hangup.store.base import CallQuery, StagedResult
+from hangup.store.copy_batch import CopyBatch, from_tables
 from hangup.store.postgres import PostgresStore
 from hangup.store.url import parse_url
 
@@ -61,6 +64,9 @@ AWKWARD = {
     "extra": {"k\t": "v\n\\", "nul": "a\x00b", "empty": "", "q": "\"'"},
 }
 
+_WITHOUT_NUL = {name: value.replace("\x00", "") if isinstance(value, str) else
+                {k: v.replace("\x00", "") for k, v in value.items()} for name, value in AWKWARD.items()}
+
 CASES: dict[str, tuple[list[CallRecord], list[CallRecord]]] = {
     "all new": ([], [ended(1, MARCH), ended(2, MARCH + 61, answered=False, normal=False, fault="network"),
                      ended(3, MARCH + 3600, outcome="busy", normal=False, fault="callee")]),
@@ -78,6 +84,10 @@ CASES: dict[str, tuple[list[CallRecord], list[CallRecord]]] = {
                               [ended(1, MARCH, **AWKWARD), ended(2, MARCH, **AWKWARD),
                                ended(3, MARCH, **{**AWKWARD, "raw": "a\ufffdb"}),
                                ended(4, MARCH, from_user_id="ü'\"\\\t", to_user_id="\\N", srcip="1\n2")]),
+    "text CSV must quote": ([ended(2, MARCH, **_WITHOUT_NUL)],
+                            [ended(1, MARCH, **_WITHOUT_NUL), ended(2, MARCH, **_WITHOUT_NUL),
+                             ended(3, MARCH, from_user_id="ü'\"\\\t,", to_user_id="\\N", srcip="1\n2", stid="",
+                                   reason='"\n\\.\n', provider_call_id="a,b")]),
     "NUL told from U+FFFD": ([ended(1, MARCH, stid="a\x00b")],
                              [ended(1, MARCH, stid="a\ufffdb"), ended(2, MARCH, stid="c\x00d"),
                               ended(2, MARCH, stid="c\ufffdd"), ended(2, MARCH, stid="c\x00d")]),
@@ -103,8 +113,24 @@ def urls() -> Iterator[tuple[str, str]]:
         yield first, second
 
 
+def copied(batch: Sequence[CallRecord]) -> CopyBatch | None:
+    """The batch as an import's reading process sends it as COPY text (``None``: it sends rows)."""
+    table = staging.rows_table([imported(c) for c in batch])
+    return from_tables(table, arrow_rollups.aggregate(table))
+
+
+def store_copied(store: PostgresStore, batch: list[CallRecord]) -> list[str]:
+    """Store ``batch`` as an import does with COPY text; the counts as statuses, in the order of ``add_many``'s
+    answers sorted."""
+    text = copied(batch)
+    if text is None:
+        return sorted(str(r.status) for r in store.add_rows([imported(c) for c in batch]))
+    done = store.add_copied(text)
+    return sorted(["inserted"] * done.inserted + ["duplicate"] * done.duplicates + ["conflict"] * done.conflicts)
+
+
 def run(url: str, stored: list[CallRecord], batch: list[CallRecord], *, stored_as_rows: bool,
-        batch_as_rows: bool) -> Outcome:
+        batch_as_rows: bool, batch_as_text: bool = False, plain_hook: bool = True) -> Outcome:
     store = PostgresStore(url, migrations=MIGRATIONS)
     seen: list[CallRecord] = []
     try:
@@ -114,7 +140,13 @@ def run(url: str, stored: list[CallRecord], batch: list[CallRecord], *, stored_a
                 store.add_rows([imported(c) for c in stored])
             else:
                 store.add_many(stored)
-        store.add_write_hook(lambda conn, records: seen.extend(records))
+        if plain_hook:  # a hook that takes records: the rows of a batch of COPY text go through the session table
+            store.add_write_hook(lambda conn, records: seen.extend(records))
+        if batch_as_text:
+            statuses = store_copied(store, batch)
+            conflicts = [(c.call_id, c.raw, c.differences) for c in reversed(store.conflicts(limit=1000))]
+            return Outcome(statuses, {c.id: c for c in store.iter_calls(CallQuery())}, conflicts, seen,
+                           rollup_rows(url))
         results = store.add_rows([imported(c) for c in batch]) if batch_as_rows else store.add_many(batch)
         assert [r.id for r in results] == [c.id for c in batch]
         conflicts = [(c.call_id, c.raw, c.differences) for c in reversed(store.conflicts(limit=1000))]
@@ -142,6 +174,42 @@ def test_the_copy_path_stores_a_batch_as_add_many_does(urls: tuple[str, str], ca
         first.setdefault(record.id, record)
     assert copied.calls == {cid: _as_stored(c) for cid, c in first.items()}
     assert copied.rollups  # the rollups were written, not left empty on both sides
+
+
+@pytest.mark.parametrize("plain_hook", [True, False], ids=["a plain hook", "rollups only"])
+@pytest.mark.parametrize("stored_as_rows", [False, True], ids=["stored by add_many", "stored by an import"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_copy_text_stores_a_batch_as_add_many_does(urls: tuple[str, str], case: str, stored_as_rows: bool,
+                                                   plain_hook: bool) -> None:
+    stored, batch = CASES[case]
+    reference = run(urls[0], stored, batch, stored_as_rows=False, batch_as_rows=False, plain_hook=plain_hook)
+    text = run(urls[1], stored, batch, stored_as_rows=stored_as_rows, batch_as_rows=True, batch_as_text=True,
+               plain_hook=plain_hook)
+    assert text == dataclasses.replace(reference, statuses=sorted(reference.statuses))
+    assert text.rollups
+
+
+@pytest.mark.parametrize(
+    ("case", "as_text"),
+    [("all new", True), ("text CSV must quote", True), ("a call twice in one batch", True), ("changed repeats", True),
+     ("several months", False),  # a call ended before 1970: SQL buckets it otherwise
+     ("text COPY must escape", False), ("NUL told from U+FFFD", False)],  # NUL: COPY cannot carry it
+)
+def test_batches_copy_text_cannot_carry_go_as_rows(case: str, as_text: bool) -> None:
+    assert (copied(CASES[case][1]) is not None) == as_text
+
+
+def test_copy_text_lands_in_the_partitions_of_its_months(urls: tuple[str, str]) -> None:
+    batch = [ended(1, at(2023, 12, 31)), ended(2, at(2024, 2, 29)), ended(3, at(2025, 7))]
+    text = copied(batch)
+    assert text is not None
+    store = PostgresStore(urls[0], migrations=MIGRATIONS)
+    try:
+        assert store.add_copied(text) == StagedResult(3, 0, 0)
+        placed = dict(store.database.read("SELECT id, tableoid::regclass::text FROM calls"))  # noqa: SLF001
+    finally:
+        store.close()
+    assert placed == {call(1).id: "calls_p202312", call(2).id: "calls_p202402", call(3).id: "calls_p202507"}
 
 
 def _as_stored(record: CallRecord) -> CallRecord:
@@ -225,7 +293,8 @@ def test_a_large_batch_counts_as_the_raw_rows(urls: tuple[str, str]) -> None:
         db.close()
 
 
-def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[str, str]) -> None:
+@pytest.mark.parametrize("as_text", [False, True], ids=["rows", "COPY text in a bulk load"])
+def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[str, str], as_text: bool) -> None:
     records = [ended(n, MARCH + n) for n in range(2000)]
     nodes = [PostgresStore(urls[0], migrations=MIGRATIONS), PostgresStore(urls[0], migrations=MIGRATIONS)]
     for node in nodes:
@@ -235,8 +304,11 @@ def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[
 
     def send(k: int, batch: Sequence[CallRecord]) -> None:
         gate.wait()
-        for i in range(0, len(batch), 500):
-            statuses[k].extend(str(r.status) for r in nodes[k].add_rows([imported(c) for c in batch[i:i + 500]]))
+        with nodes[k].bulk_load() if as_text else contextlib.nullcontext():
+            for i in range(0, len(batch), 500):
+                chunk = list(batch[i:i + 500])
+                statuses[k].extend(store_copied(nodes[k], chunk) if as_text else
+                                   [str(r.status) for r in nodes[k].add_rows([imported(c) for c in chunk])])
 
     threads = [threading.Thread(target=send, args=(0, records)),
                threading.Thread(target=send, args=(1, list(reversed(records))))]
@@ -249,6 +321,9 @@ def test_nodes_importing_the_same_rows_at_once_store_each_call_once(urls: tuple[
         assert nodes[0].count() == 2000 and nodes[0].conflicts() == []
         total = sum(r[4] for r in rollup_rows(urls[0]) if r[0] == DAY and r[1] == ALL)
         assert total == 2000  # counted once per call, whichever node stored it
+        present = {r[0] for r in nodes[0].database.read(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
+        assert set(bulk_load.DEFERRED) <= present  # built again by whichever node finished last
     finally:
         for node in nodes:
             node.close()
