@@ -68,7 +68,7 @@ _CREATE = (
     "digest TEXT NOT NULL) ON COMMIT DELETE ROWS",
 )
 # LIKE the rollups table (made with them, hence only when a hook takes sums): the columns the sums are added to.
-_CREATE_SUMS = "CREATE TEMP TABLE IF NOT EXISTS bulk_sums (LIKE stats_rollups) ON COMMIT DELETE ROWS"
+_CREATE_SUMS = "CREATE TEMP TABLE IF NOT EXISTS bulk_sums (LIKE stats_rollups INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {TABLE} (seq, {_COLUMNS}) FROM STDIN"
 
 
