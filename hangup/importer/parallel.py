@@ -36,7 +36,8 @@ from hangup.importer import columnar
 from hangup.importer.formats import READERS, Item
 from hangup.stats import arrow_rollups
 from hangup.store import sql, staging
-from hangup.store.copy_batch import CopyBatch, from_tables
+from hangup.store.base import CopyBatch
+from hangup.store.copy_batch import from_tables
 from hangup.store.schema import CALL_COLUMNS
 
 #: The reading process's last argument for a store that takes COPY text (``CopyStore``), not a folder.

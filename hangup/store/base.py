@@ -13,12 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hangup.records import CallRecord
-
-if TYPE_CHECKING:  # pyarrow is imported by bulk imports only
-    from hangup.store.copy_batch import CopyBatch
 
 #: ``hook(connection, inserted_records)``: runs in the writer's transaction, after the calls are inserted.
 WriteHook = Callable[[Any, Sequence[CallRecord]], None]
@@ -64,6 +61,19 @@ class RetractingWriteHook(Protocol):
     def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
 
     def retract(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CopyBatch:
+    """One bulk batch as ``COPY`` text (built by ``hangup.store.copy_batch``): ``rows`` holds ``CALL_COLUMNS``
+    per line, ``keys`` the row's position (``seq``) and its ``id, ended_at, digest`` per line, in order."""
+
+    rows: bytes
+    keys: bytes
+    count: int
+    days: tuple[int, ...]  # the distinct days (``ended_at // 86400``) of the rows: their months' partitions
+    sums: bytes  # the rollup keys and sums of every row, columns ``sum_columns``
+    sum_columns: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

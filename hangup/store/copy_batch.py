@@ -16,30 +16,17 @@ differently in SQL: such batches are not made (``None``) and go to the writer as
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from hangup.store import staging
+from hangup.store.base import CopyBatch
 from hangup.store.schema import CALL_COLUMNS
 
 _DAY = 86400
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-
-
-@dataclass(frozen=True, slots=True)
-class CopyBatch:
-    """One batch: ``rows`` holds ``CALL_COLUMNS`` per line, ``keys`` the row's position (``seq``) and its
-    ``id, ended_at, digest`` per line, in the same order."""
-
-    rows: bytes
-    keys: bytes
-    count: int
-    days: tuple[int, ...]  # the distinct days (``ended_at // 86400``) of the rows: their months' partitions
-    sums: bytes  # the rollup keys and sums of every row, columns ``sum_columns``
-    sum_columns: tuple[str, ...]
 
 
 def from_tables(calls: pa.Table, sums: pa.Table) -> CopyBatch | None:

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -40,16 +40,13 @@ from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import StagedResult, WriteHook
+from hangup.store.base import CopyBatch, StagedResult, WriteHook
 from hangup.store.database import Database
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
 from hangup.store.shared import SharedReads
 from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
-
-if TYPE_CHECKING:  # pyarrow is imported by bulk imports only
-    from hangup.store.copy_batch import CopyBatch
 
 log = logging.getLogger("hangup.store.postgres")
 

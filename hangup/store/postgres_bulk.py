@@ -34,19 +34,16 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
 from hangup.records import CallRecord
 from hangup.store import sql
-from hangup.store.base import AddResult, AddStatus, RowsWriteHook, SourceWriteHook, StagedResult, WriteHook
+from hangup.store.base import AddResult, AddStatus, CopyBatch, RowsWriteHook, SourceWriteHook, StagedResult, WriteHook
 from hangup.store.postgres_writes import get_call, not_repeated, stored_digests
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import text_safe
-
-if TYPE_CHECKING:
-    from hangup.store.copy_batch import CopyBatch
 
 TABLE = "pg_temp.bulk_calls"
 #: Memory of each sort or hash of a batch's statements (a 100,000-row batch needs a few tens of MB).

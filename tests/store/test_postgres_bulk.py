@@ -29,8 +29,8 @@ from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
 from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import sql, staging
-from hangup.store.base import CallQuery, StagedResult
-from hangup.store.copy_batch import CopyBatch, from_tables
+from hangup.store.base import CallQuery, CopyBatch, StagedResult
+from hangup.store.copy_batch import from_tables
 from hangup.store.postgres import PostgresStore
 from hangup.store.url import parse_url
 
