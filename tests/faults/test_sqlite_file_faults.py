@@ -28,10 +28,10 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs mounted on a directory of the test's own, unmounted afterwards."""
+    """An 8 MB tmpfs mounted on a directory of the test's own, unmounted afterwards."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = _run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount))
+    done = _run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount))
     if done.returncode != 0:
         skip_unless_ci(f"cannot mount a tmpfs ({done.stderr.strip()}); the full-disk test needs root")
     try:
