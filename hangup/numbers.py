@@ -128,11 +128,14 @@ def _valid(text: str, region: str) -> Number | None:
         number = phonenumbers.parse(text, region or None)
     except NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    # is_valid_number is region_code_for_number + is_valid_number_for_region; the region lookup (a pattern
+    # match per region sharing the country code: two dozen for +1) is the costly part, so it is done once
+    country = phonenumbers.region_code_for_number(number)
+    if country is None or not phonenumbers.is_valid_number_for_region(number, country):
         return None
     return Number(
         phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        phonenumbers.region_code_for_number(number) or "",
+        country,
         _TYPES.get(phonenumbers.number_type(number), "unknown"),
     )
 
