@@ -66,7 +66,7 @@ def store_us(variant: str, records: list[CallRecord], batch: int) -> float:
                 names = [*FILTER_INDEXES, *LATER_FILTER_INDEXES]
                 store.run_in_writer(lambda conn: [conn.execute(f"DROP INDEX {name}") for name in names])
             if variant in ("no rollup hook", "neither"):
-                store._hooks.clear()  # type: ignore[attr-defined]
+                store._hooks.clear()  # the rollup hook is the only write hook
             warm = 20 * batch
             for i in range(0, warm, batch):
                 store.add_many(records[i:i + batch])
