@@ -16,7 +16,8 @@ Run::
     .venv/bin/python bench/ingest/run.py --duration 5 --only hangup
 
 With ``taskset`` available the server is pinned to CPU 0 and wrk to CPU 1, so they do not compete.
-Prints req/s, p50/p99 latency, rows vs 200s, then hangup's ratios against both baselines.
+Prints req/s, p50/p99 latency, server CPU per request (all threads, and the main thread: the event loop;
+the rest is the store's writer thread), rows vs 200s, then hangup's ratios against the baselines.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Result:
     errors: int
     connections: int
     cpu_us: float  # server CPU (user + system, all threads) per answered request
+    loop_us: float = 0.0  # of which the server process's main thread (uvicorn's event loop)
 
     @property
     def rows_check(self) -> str:
@@ -99,8 +101,17 @@ def server_command(name: str, port: int, workdir: Path) -> tuple[list[str], dict
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads) from /proc; 0 where /proc is missing."""
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of a process's main thread only (the event loop; the store's writer is another thread)."""
+    return cpu_seconds_of(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def cpu_seconds_of(stat: Path) -> float:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -206,24 +217,26 @@ def bench(name: str, seconds: float, connections: int, tool: str) -> Result:
             load = run_wrk if tool == "wrk" else run_python
             load(url, 2, connections, secrets.token_hex(4))  # warm-up, rows not counted
             prefix = secrets.token_hex(4)
-            cpu_before = tree_cpu_seconds(process.pid)
+            cpu_before, loop_before = tree_cpu_seconds(process.pid), main_thread_cpu_seconds(process.pid)
             rps, p50, p99, ok, bad = load(url, seconds, connections, prefix)
             cpu = tree_cpu_seconds(process.pid) - cpu_before
+            loop = main_thread_cpu_seconds(process.pid) - loop_before
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
         rows = count_rows(name, workdir, prefix) if name != "bare" else ok
-    return Result(name, rps, p50, p99, ok, rows, bad, connections, cpu / max(ok, 1) * 1e6)
+    per_request = 1e6 / max(ok, 1)
+    return Result(name, rps, p50, p99, ok, rows, bad, connections, cpu * per_request, loop * per_request)
 
 
 def report(results: list[Result]) -> None:
-    print(f"{'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'200s':>8} {'rows':>8} "
-          f"{'errors':>7}  rows = 200s")
+    print(f"{'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'loop us':>8} {'200s':>8} "
+          f"{'rows':>8} {'errors':>7}  rows = 200s")
     for r in results:
         rows = "-" if r.name == "bare" else str(r.rows)
         check = "-" if r.name == "bare" else r.rows_check
-        print(f"{r.name:<11} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.cpu_us:>10.1f} {r.ok:>8} {rows:>8} "
-              f"{r.errors:>7}  {check}")
+        print(f"{r.name:<11} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.cpu_us:>10.1f} {r.loop_us:>8.1f} "
+              f"{r.ok:>8} {rows:>8} {r.errors:>7}  {check}")
     by = {r.name: r for r in results}
     if "hangup" in by:
         h = by["hangup"]
