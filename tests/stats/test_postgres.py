@@ -41,8 +41,9 @@ def _answers(url: str) -> dict[str, object]:
             "routes_filtered": route_table(service, Window(window.start, window.end, {"outcome": "busy"}), "route"),
             "explain": explain(service, question("asr", Window(START + 86400 + 3000, END - 3000),
                                                  Window(START + 3000, START + 86400 - 3000), limit=200)),
-            "explain_filtered": explain(service, question("ner", Window(START + 86400, END, {"outcome": "busy"}),
-                                                          Window(START, START + 86400), limit=200)),
+            "explain_filtered": explain(service, question(
+                "asr", Window(START + 86400, END, {"from_user_id": "user0003"}), Window(START, START + 86400),
+                limit=200)),
         }
         rebuild.rebuild(db)
         answers["after_rebuild"] = service.summary(window)
