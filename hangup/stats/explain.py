@@ -19,9 +19,9 @@ larger of the value's share of calls in either window): a value holding nearly e
 outbound") carries any change without saying anything about it, so it sinks below the specific values
 (a route, a cause) that carry the same change.
 
-The totals come from the rollups (``StatsService``): one query per window sums the counters the KPI reads
-(and attempts, for the ranking) per value of every dimension of ``hangup.stats.dimensions.BREAKDOWNS``, so
-a dimension added there is explained too; a filtered window is counted from raw calls per dimension. Every
+The totals come from the rollups (``StatsService``): for each window, only the counters the KPI reads (and
+attempts, for the ranking) are summed per value of every dimension of ``hangup.stats.dimensions.BREAKDOWNS``,
+so a dimension added there is explained too; a filtered window is counted from raw calls. Every
 value is split and ranked, so each dimension's contributions still sum to the change; only the rows shown
 are built (``docs/benchmarks.md``, "What changed").
 """
@@ -214,15 +214,12 @@ def explain(service: StatsService, q: Question, min_samples: int | None = None) 
 
 def by_value(service: StatsService, window: Window, dims: Sequence[str], names: Sequence[str]
              ) -> dict[str, dict[str, Sums]]:
-    """The sums of ``names`` per value of each dimension over ``window`` (aligned): from the rollups in one
-    query when the window has no filter, else each dimension counted from raw calls."""
+    """The sums of ``names`` per value of each dimension over ``window`` (aligned): from the rollups when the
+    window has no filter, else counted from raw calls."""
     if window.filters:
         return {dim: {key: _sums(t, names) for key, t in service.by_value(window, dim).items()} for dim in dims}
-    found: dict[str, dict[str, Sums]] = {dim: {} for dim in dims}
     with service.db.reading() as conn:
-        for (dim, key), sums in rollups.sums_by_value(conn, window.start, window.end, dims, names).items():
-            found[dim][key] = sums
-    return found
+        return {dim: rollups.sums_by_value(conn, window.start, window.end, dim, names) for dim in dims}
 
 
 def _totals(names: Sequence[str], sums: Sums) -> Totals:

@@ -517,20 +517,19 @@ def series_by_value(conn: Any, start: int, end: int, size: int, dim: str, values
     return {(row[0], int(row[1])): (int(row[2]), int(row[3])) for row in cur.fetchall()}
 
 
-def sums_by_value(conn: Any, start: int, end: int, dims: Sequence[str], counters: Sequence[str]
-                  ) -> dict[tuple[str, str], tuple[int, ...]]:
-    """The sums of ``counters`` per (dimension, value) of every dimension of ``dims`` over ``[start, end)``, as
-    tuples: one statement for all the dimensions (``dim IN`` keeps each piece a range scan of the key per
-    dimension), grouped once, only the columns asked for — the explanation reads every value of every
-    breakdown dimension, twice."""
-    pieces = decompose(start, end)
-    if not pieces or not dims:
-        return {}
-    where = f"level = ? AND dim IN ({', '.join('?' * len(dims))}) AND bucket >= ? AND bucket < ?"
-    union = " UNION ALL ".join(f"SELECT dim, value, {', '.join(counters)} FROM {TABLE} WHERE {where}"
-                               for _ in pieces)
-    sums = ", ".join(f"SUM({c})" for c in counters)
+
+def sums_by_value(conn: Any, start: int, end: int, dim: str, counters: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """``breakdown`` of only ``counters``, as tuples: one statement per piece, each a range scan of the key grouped
+    by value. (One statement over every dimension and piece sorts all their rows at once: 4x slower on SQLite,
+    and PostgreSQL misestimates its hour piece into a sequential scan; ``docs/benchmarks.md``, "What changed".)"""
+    query = sql(f"SELECT value, {', '.join(f'SUM({c})' for c in counters)} FROM {TABLE} WHERE {_PIECE} GROUP BY value",
+                paramstyle_of(conn))
     cur = conn.cursor()
-    cur.execute(sql(f"SELECT dim, value, {sums} FROM ({union}) AS pieces GROUP BY dim, value", paramstyle_of(conn)),
-                [x for size, lo, hi in pieces for x in (size, *dims, lo, hi)])
-    return {(row[0], row[1]): tuple(int(v) for v in row[2:]) for row in cur.fetchall()}
+    found: dict[str, tuple[int, ...]] = {}
+    for size, lo, hi in decompose(start, end):
+        cur.execute(query, [size, dim, lo, hi])
+        for value, *sums in cur.fetchall():
+            row = tuple(int(v) for v in sums)
+            before = found.get(value)
+            found[value] = row if before is None else tuple(a + b for a, b in zip(before, row, strict=True))
+    return found

@@ -116,8 +116,8 @@ WINDOWS = [
 
 @pytest.mark.parametrize("window", WINDOWS)
 @pytest.mark.parametrize("metric_id", ["asr", "acd", "minutes", "failure_rate.network"])
-def test_one_read_of_every_dimension_equals_each_dimensions_breakdown(planted_service: StatsService,
-                                                                      window: Window, metric_id: str) -> None:
+def test_the_sums_the_explanation_reads_equal_each_dimensions_breakdown(planted_service: StatsService,
+                                                                        window: Window, metric_id: str) -> None:
     names = counters_of(PARTS[metric_id])
     aligned = planted_service.aligned(window)
     got = by_value(planted_service, aligned, BREAKDOWNS, names)
