@@ -19,8 +19,11 @@ larger of the value's share of calls in either window): a value holding nearly e
 outbound") carries any change without saying anything about it, so it sinks below the specific values
 (a route, a cause) that carry the same change.
 
-The totals come from the rollups (``StatsService``), one breakdown per dimension of
-``hangup.stats.dimensions.BREAKDOWNS`` for each window, so a dimension added there is explained too.
+The totals come from the rollups (``StatsService``): for each window, only the counters the KPI reads (and
+attempts, for the ranking) are summed per value of every dimension of ``hangup.stats.dimensions.BREAKDOWNS``,
+so a dimension added there is explained too; a filtered window is counted from raw calls. Every
+value is split and ranked, so each dimension's contributions still sum to the change; only the rows shown
+are built (``docs/benchmarks.md``, "What changed").
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.errors import PayloadError
+from hangup.stats import rollups
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
 from hangup.stats.labels import display, value_label
 from hangup.stats.metrics import METRICS, get_metric
+from hangup.stats.route_table import report_size
 from hangup.stats.service import StatsService
 from hangup.stats.totals import FAULT_DOMAINS, Totals
 from hangup.stats.windows import Window, calls_link, parse_span, parse_time
@@ -69,25 +74,42 @@ PARTS: Mapping[str, Parts] = {
 }
 
 
-def _count(t: Totals, name: str) -> int:
-    return int(getattr(t, name))
+def counters_of(parts: Parts) -> tuple[str, ...]:
+    """The counters an explanation of ``parts`` reads: numerator, denominator and attempts (for the ranking)."""
+    return tuple(dict.fromkeys(c for c in (parts.numerator, parts.denominator, "attempts") if c))
+
+
+#: A value's sums of ``counters_of(parts)``, in that order.
+Sums = tuple[int, ...]
 
 
 def contributions(parts: Parts, before: Mapping[str, Totals], after: Mapping[str, Totals]) -> dict[str, float]:
     """Each value's share of the change (module docstring); they sum to the total change when it is defined."""
+    names = counters_of(parts)
+    return split(parts, {k: _sums(t, names) for k, t in before.items()},
+                 {k: _sums(t, names) for k, t in after.items()})
+
+
+def split(parts: Parts, before: Mapping[str, Sums], after: Mapping[str, Sums]) -> dict[str, float]:
+    """``contributions`` of values given as sums of ``counters_of(parts)``."""
+    names = counters_of(parts)
+    n_at = names.index(parts.numerator)
     keys = set(before) | set(after)
-    empty = Totals()
-    num = {k: (_count(before.get(k, empty), parts.numerator), _count(after.get(k, empty), parts.numerator))
-           for k in keys}
+    empty = (0,) * len(names)
+    num = {k: (before.get(k, empty)[n_at], after.get(k, empty)[n_at]) for k in keys}
     if parts.denominator is None:
         return {k: (n1 - n0) * parts.scale for k, (n0, n1) in num.items()}
-    den = {k: (_count(before.get(k, empty), parts.denominator), _count(after.get(k, empty), parts.denominator))
-           for k in keys}
+    d_at = names.index(parts.denominator)
+    den = {k: (before.get(k, empty)[d_at], after.get(k, empty)[d_at]) for k in keys}
     d0, d1 = sum(d[0] for d in den.values()), sum(d[1] for d in den.values())
     if d0 == 0 or d1 == 0:
         return {}
     r0 = sum(n[0] for n in num.values()) / d0
     return {k: (num[k][1] - r0 * den[k][1]) / d1 - (num[k][0] - r0 * den[k][0]) / d0 for k in keys}
+
+
+def _sums(t: Totals, names: Sequence[str]) -> Sums:
+    return tuple(int(getattr(t, name)) for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,22 +174,32 @@ def question_from(given: Mapping[str, str], window: Window) -> Question:
 def explain(service: StatsService, q: Question, min_samples: int | None = None) -> dict[str, Any]:
     """The KPI now and in the baseline, and the dimension values that moved it, largest contribution first."""
     spec, parts = METRICS[q.metric], PARTS[q.metric]
-    window, baseline = service.aligned(q.window), service.aligned(q.baseline)
+    size = report_size(q.window)  # a long window is read from day rows only, as the route report is
+    window, baseline = service.aligned(q.window, size), service.aligned(q.baseline, size)
     m = service.min_samples if min_samples is None else min_samples
     now_total, _ = service.totals(window)
     then_total, _ = service.totals(baseline)
     value, before = spec(now_total, m), spec(then_total, m)
     change = None if value is None or before is None else value - before
-    rows: list[dict[str, Any]] = []
-    for dim in q.dimensions:
-        now, then = service.by_value(window, dim), service.by_value(baseline, dim)
-        for key, part in contributions(parts, then, now).items():
-            if part:
-                rows.append(_row(dim, key, part, change, now.get(key, Totals()), then.get(key, Totals()),
-                                 spec.id, m, window))
+    names = counters_of(parts)
+    now, then = by_value(service, window, q.dimensions, names), by_value(service, baseline, q.dimensions, names)
+    found = [(dim, key, part) for dim in q.dimensions
+             for key, part in split(parts, then[dim], now[dim]).items() if part]
     sign = -1.0 if (change or 0.0) < 0 else 1.0
-    weight = {"now": max(1, now_total.attempts), "baseline": max(1, then_total.attempts)}
-    rows.sort(key=lambda r: (-sign * r["contribution"] * _specificity(r, weight), r["dimension"], r["value"]))
+    weight = (max(1, now_total.attempts), max(1, then_total.attempts))
+    at = names.index("attempts")
+    empty = (0,) * len(names)
+
+    def rank(item: tuple[str, str, float]) -> tuple[float, str, str]:
+        dim, key, part = item
+        share = max(now[dim].get(key, empty)[at] / weight[0], then[dim].get(key, empty)[at] / weight[1])
+        return -sign * part * (1.0 - share), dim, key
+
+    # Every value is ranked, so the contributions of each dimension still sum to the change; only the rows
+    # shown are built.
+    shown = sorted(found, key=rank)[: q.limit]
+    rows = [_row(dim, key, part, change, _totals(names, now[dim].get(key, empty)),
+                 _totals(names, then[dim].get(key, empty)), spec.id, m, window) for dim, key, part in shown]
     return {
         "metric": spec.id, "label": spec.label, "unit": spec.unit, "min_samples": m,
         "window": window.to_json(), "baseline": baseline.to_json(),
@@ -176,8 +208,22 @@ def explain(service: StatsService, q: Question, min_samples: int | None = None) 
         "change": change, "attempts": now_total.attempts, "baseline_attempts": then_total.attempts,
         "method": "ratio split (docs/kpis.md, \"What changed\")" if parts.denominator else "count difference",
         "source": "rollups" if window.rollup_key() is not None else "raw",
-        "contributions": rows[: q.limit],
+        "contributions": rows,
     }
+
+
+def by_value(service: StatsService, window: Window, dims: Sequence[str], names: Sequence[str]
+             ) -> dict[str, dict[str, Sums]]:
+    """The sums of ``names`` per value of each dimension over ``window`` (aligned): from the rollups when the
+    window has no filter, else counted from raw calls."""
+    if window.filters:
+        return {dim: {key: _sums(t, names) for key, t in service.by_value(window, dim).items()} for dim in dims}
+    with service.db.reading() as conn:
+        return {dim: rollups.sums_by_value(conn, window.start, window.end, dim, names) for dim in dims}
+
+
+def _totals(names: Sequence[str], sums: Sums) -> Totals:
+    return Totals(**dict(zip(names, sums, strict=True)))
 
 
 def _row(dim: str, key: str, part: float, change: float | None, now: Totals, then: Totals, metric: str,
@@ -190,11 +236,6 @@ def _row(dim: str, key: str, part: float, change: float | None, now: Totals, the
         "baseline": {"attempts": then.attempts, "value": spec(then, m)},
         "calls": calls_link(window, dim, key),
     }
-
-
-def _specificity(row: Mapping[str, Any], totals: Mapping[str, int]) -> float:
-    """1 - the value's larger share of calls in the two windows (see the module docstring)."""
-    return 1.0 - max(float(row[side]["attempts"]) / totals[side] for side in ("now", "baseline"))
 
 
 def headline(answer: Mapping[str, Any], top: int = 3) -> list[str]:

@@ -49,6 +49,11 @@ def descending(order: str | None) -> bool:
     raise PayloadError(f"unknown order {order!r}", [{"field": "order", "error": "must be asc or desc"}])
 
 
+def report_size(window: Window) -> int:
+    """The bucket a report over ``window`` is widened to: whole UTC days past ``WHOLE_DAYS_AFTER``, else minutes."""
+    return DAY if window.end - window.start > WHOLE_DAYS_AFTER else MINUTE
+
+
 def spark_size(window: Window) -> int:
     """The sparkline's bucket: hours when the window has at most ``SPARK_POINTS`` of them, else days."""
     return HOUR if window.end - window.start <= SPARK_POINTS * HOUR else DAY
@@ -64,7 +69,7 @@ def route_table(service: StatsService, window: Window, by: str = "route", *, sor
         raise PayloadError(f"unknown sort {sort!r}",
                            [{"field": "sort", "error": f"must be one of: {', '.join(SORTS)}"}])
     m = service.min_samples if min_samples is None else min_samples
-    window = service.aligned(window, DAY if window.end - window.start > WHOLE_DAYS_AFTER else MINUTE)
+    window = service.aligned(window, report_size(window))
     found, source = service.totals_by(window, dim.id)
     earlier = replace(window, start=window.start - WEEK, end=window.end - WEEK)
     before, _ = service.totals_by(earlier, dim.id, KPI_COUNTERS)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from planted_traffic import FAILURE, NOW_END, NOW_START, planted
 
 from hangup.errors import PayloadError
-from hangup.stats.dimensions import DIMENSIONS
-from hangup.stats.explain import PARTS, contributions, explain, question
+from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
+from hangup.stats.explain import PARTS, by_value, contributions, counters_of, explain, question
 from hangup.stats.metrics import METRICS
+from hangup.stats.service import StatsService
 from hangup.stats.totals import COUNTERS, Totals
 from hangup.stats.windows import Window
 
@@ -94,3 +96,55 @@ def test_bad_questions_name_the_field(args: dict[str, object], field: str) -> No
     with pytest.raises(PayloadError) as caught:
         question(window=Window(0, 3600), **args)  # type: ignore[arg-type]
     assert caught.value.details[0]["field"] == field
+
+
+@pytest.fixture(scope="module")
+def planted_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatsService]:
+    _, service, db = planted(tmp_path_factory.mktemp("planted"), "route")
+    yield service
+    db.close()
+
+
+# Ragged minutes and hours at both ends, whole hours, whole days: every piece the rollups are read in.
+WINDOWS = [
+    Window(NOW_START + 17 * 60, NOW_END - 43 * 60),
+    Window(NOW_START - 5 * 3600, NOW_END - 3 * 3600),
+    Window(NOW_START - 7 * 86400, NOW_END),
+    Window(NOW_START - 86400 + 1234, NOW_END - 4321),
+]
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("metric_id", ["asr", "acd", "minutes", "failure_rate.network"])
+def test_the_sums_the_explanation_reads_equal_each_dimensions_breakdown(planted_service: StatsService,
+                                                                        window: Window, metric_id: str) -> None:
+    names = counters_of(PARTS[metric_id])
+    aligned = planted_service.aligned(window)
+    got = by_value(planted_service, aligned, BREAKDOWNS, names)
+    want = {dim: {key: tuple(getattr(t, n) for n in names) for key, t in planted_service.by_value(aligned, dim).items()}
+            for dim in BREAKDOWNS}
+    assert got == want
+    assert any(len(values) > 1 for values in got.values())
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+def test_the_rows_shown_are_the_head_of_the_whole_ranking(planted_service: StatsService, limit: int) -> None:
+    every = explain(planted_service, question("asr", Window(NOW_START, NOW_END), limit=200))
+    head = explain(planted_service, question("asr", Window(NOW_START, NOW_END), limit=limit))
+    assert head["contributions"] == every["contributions"][:limit]
+    assert len(every["contributions"]) > limit
+
+
+@pytest.mark.parametrize(("start", "end", "want"), [
+    # up to a week: whole minutes
+    (NOW_START + 90, NOW_END - 90, (NOW_START + 60, NOW_END - 60)),
+    (NOW_END - 7 * 86400 + 90, NOW_END - 90, (NOW_END - 7 * 86400 + 60, NOW_END - 60)),
+    # longer: whole UTC days, the baseline too
+    (NOW_END - 7 * 86400 - 90, NOW_END - 30, (NOW_END - 8 * 86400, NOW_END)),
+    (NOW_END - 30 * 86400 + 3600, NOW_END + 60, (NOW_END - 30 * 86400, NOW_END + 86400)),
+])
+def test_windows_longer_than_a_week_are_read_to_whole_days(planted_service: StatsService, start: int, end: int,
+                                                          want: tuple[int, int]) -> None:
+    answer = explain(planted_service, question("asr", Window(start, end)))
+    assert (answer["window"]["from"], answer["window"]["to"]) == want
+    assert (answer["baseline"]["from"], answer["baseline"]["to"]) == (want[0] - 7 * 86400, want[1] - 7 * 86400)

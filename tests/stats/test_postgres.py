@@ -9,6 +9,7 @@ import pytest
 from hangup.composition import open_store
 from hangup.stats import rebuild, traffic
 from hangup.stats.db import StatsDB, attach_rollups
+from hangup.stats.explain import explain, question
 from hangup.stats.route_table import route_table
 from hangup.stats.service import StatsService
 from hangup.stats.windows import Window
@@ -38,6 +39,11 @@ def _answers(url: str) -> dict[str, object]:
             "routes": route_table(service, window, "route", min_samples=0),
             "routes_by_days": route_table(service, Window(END - 10 * 86400, END), "route", sort="asr"),
             "routes_filtered": route_table(service, Window(window.start, window.end, {"outcome": "busy"}), "route"),
+            "explain": explain(service, question("asr", Window(START + 86400 + 3000, END - 3000),
+                                                 Window(START + 3000, START + 86400 - 3000), limit=200)),
+            "explain_filtered": explain(service, question(
+                "asr", Window(START + 86400, END, {"from_user_id": "user0003"}), Window(START, START + 86400),
+                limit=200)),
         }
         rebuild.rebuild(db)
         answers["after_rebuild"] = service.summary(window)
@@ -52,5 +58,6 @@ def test_postgres_answers_equal_sqlite_answers(postgres_url: str, tmp_path: Path
     on_postgres = _answers(postgres_url)
     on_sqlite = _answers(f"sqlite:///{tmp_path}/calls.db")
     assert on_postgres == on_sqlite
+    assert on_postgres["explain"]["contributions"] and on_postgres["explain_filtered"]["contributions"]  # type: ignore[index]
     assert on_postgres["after_rebuild"] == on_postgres["summary"]
     assert on_postgres["routes_after_rebuild"] == on_postgres["routes"]
