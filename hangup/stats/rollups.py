@@ -91,6 +91,13 @@ MIGRATIONS = (
               )}),
     # Week rows of the top dimensions, from the day rows a database already holds (per shard, as written).
     Migration("0260_stats_rollup_top_weeks", (weeks_from_days(TABLE, TABLE, per_shard=True),)),
+    # PostgreSQL estimated each column of ``level = ? AND dim = ?`` alone: once the table was analyzed it
+    # took a 30-day breakdown of one dimension for 213,000 of its 480 rows and scanned the whole table in
+    # parallel (280 ms at 10 M calls). The pairs' own frequencies make it the index range it is (0.3 ms).
+    Migration("0261_stats_rollup_level_dim_statistics", (), dialects={"postgresql": (
+        f"CREATE STATISTICS IF NOT EXISTS {TABLE}_level_dim (mcv) ON level, dim FROM {TABLE}",
+        f"ANALYZE {TABLE}",
+    )}),
 )
 
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)

@@ -96,3 +96,17 @@ def _summed_over_shards(table: dict[tuple[Any, ...], tuple[Any, ...]]) -> dict[t
         before = out.get(key[:4], (0,) * len(sums))
         out[key[:4]] = tuple(a + b for a, b in zip(before, sums, strict=True))
     return out
+
+
+@pytest.mark.postgres
+def test_postgres_knows_how_often_each_level_and_dimension_go_together(postgres_url: str) -> None:
+    """The planner reads a dimension's rows at one level as the index range they are (migration 0261)."""
+    open_store(postgres_url).close()
+    stats = StatsDB(postgres_url)
+    try:
+        found = stats.read("SELECT stxkind FROM pg_statistic_ext WHERE stxname = ? AND stxnamespace = "
+                           "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
+                           [f"{rollups.TABLE}_level_dim"])
+    finally:
+        stats.close()
+    assert [row[0] for row in found] == [["m"]]
