@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hangup.stats.buckets import DAY, HOUR, MINUTE
+from hangup.stats.buckets import DAY, HOUR, MINUTE, WEEK
 from hangup.stats.dimensions import ALL, BREAKDOWNS, TOPS
 from hangup.stats.rollups import GROUP_COLUMNS
 from hangup.stats.totals import COUNTERS, FAULT_DOMAINS, NER_DELIVERED_FAULTS
@@ -116,12 +116,16 @@ def aggregate(calls: pa.Table) -> pa.Table:
         _keys(groups, MINUTE, dim, groups["bucket"], "" if dim == ALL else _VALUES[dim](groups), _SUMMED)
         for dim in (ALL, *BREAKDOWNS)])]
     for size in (HOUR, DAY):
-        finer = levels[-1]
-        levels.append(_summed(finer.drop_columns(["level"]).set_column(
-            finer.schema.get_field_index("bucket") - 1, "bucket", _floor(finer["bucket"], size)), size))
+        levels.append(_coarser(levels[-1], size))
     failed = pa.table({"ended_at": calls["ended_at"], **{c: calls[c] for c in ("from_user_id", "to_user_id",
                                                                               "srcip", "dstip")},
                        **per_call}).filter(pc.equal(calls["normal"], 0))
-    tops = [_keys(failed, DAY, dim, _floor(failed["ended_at"], DAY), _VALUES[dim](failed), list(COUNTERS))
-            for dim in TOPS]
-    return pa.concat_tables([*levels, *tops])
+    tops = pa.concat_tables([_keys(failed, DAY, dim, _floor(failed["ended_at"], DAY), _VALUES[dim](failed),
+                                   list(COUNTERS)) for dim in TOPS])
+    return pa.concat_tables([*levels, tops, _coarser(tops, WEEK)])
+
+
+def _coarser(finer: pa.Table, size: int) -> pa.Table:
+    """The rows of ``finer`` (``SCHEMA``) summed per bucket of ``size`` seconds."""
+    return _summed(finer.drop_columns(["level"]).set_column(
+        finer.schema.get_field_index("bucket") - 1, "bucket", _floor(finer["bucket"], size)), size)

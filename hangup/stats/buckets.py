@@ -12,6 +12,9 @@ from hangup.errors import PayloadError
 MINUTE = 60
 HOUR = 3600
 DAY = 86400
+#: Top dimensions only (``hangup.stats.dimensions.TOPS``): their day rows summed per week, aligned on the Unix
+#: epoch (weeks start on Thursday 00:00 UTC), so a 30-day top list reads 6–12 rows a value instead of 30.
+WEEK = 7 * DAY
 
 #: Bucket sizes by name, finest first.
 LEVELS: dict[str, int] = {"minute": MINUTE, "hour": HOUR, "day": DAY}
@@ -47,6 +50,12 @@ def decompose(start: int, end: int) -> list[tuple[int, int, int]]:
     """
     lo, hi = floor(start, MINUTE), ceil(end, MINUTE)
     return _cover(lo, hi, (DAY, HOUR, MINUTE))
+
+
+def top_pieces(start: int, end: int) -> list[tuple[int, int, int]]:
+    """``decompose`` for a top dimension: ``[start, end)`` widened to whole UTC days, covered by the whole
+    weeks inside and the days before and after them."""
+    return _cover(floor(start, DAY), ceil(end, DAY), (WEEK, DAY))
 
 
 def _cover(lo: int, hi: int, sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:

@@ -3,8 +3,8 @@
 Needed after ``hangup reclassify`` (which rewrites outcomes and faults of stored calls) or after
 restoring calls from a backup. Runs in one transaction that holds the write lock, so no call is
 inserted between the delete and the re-count (on SQLite it is an operation of the database's one
-writer): minutes are grouped from calls, hours from minutes, days from hours, and the per-day top
-lists from failed calls.
+writer): minutes are grouped from calls, hours from minutes, days from hours, the per-day top
+lists from failed calls and their weeks from their days.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL, BREAKDOWNS, TOPS
-from hangup.stats.rollups import KEY, TABLE
+from hangup.stats.rollups import KEY, TABLE, weeks_from_days
 from hangup.stats.totals import COUNTERS
 
 _COLUMNS = ", ".join(KEY + COUNTERS)
@@ -30,6 +30,7 @@ def statements() -> list[str]:
         out.append(_from_level(size, finer))
     for dim in TOPS:
         out.append(_from_calls(DAY, dim, failed_only=True))
+    out.append(weeks_from_days(TABLE, TABLE))
     return out
 
 
@@ -68,5 +69,10 @@ def _rebuild_on(conn: Any, dialect: str) -> int:
     cur.execute(f"DELETE FROM {TABLE}")
     for statement in statements():
         cur.execute(statement)
+    if dialect == "postgresql":
+        # The table was rewritten: without fresh statistics the planner took the top list's 35,000 day rows
+        # for one and sorted them to group them, 40–75 ms against 10 ms hashed (docs/benchmarks.md). The
+        # server's autovacuum would analyze it later; the dashboard read right after a rebuild should not wait.
+        cur.execute(f"ANALYZE {TABLE}")
     cur.execute(f"SELECT COUNT(*) FROM {TABLE}")
     return int(cur.fetchone()[0])

@@ -15,6 +15,7 @@ from hangup.records import CallRecord
 from hangup.stats import traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService
+from hangup.stats.totals import Totals
 from hangup.store import Store
 
 END = 1_700_006_400  # a UTC midnight
@@ -40,3 +41,8 @@ def seeded_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     yield store, StatsService(db, minute_days=0), records  # never pruned: every range is exact to the minute
     db.close()
     store.close()
+
+
+def ranked(found: dict[str, Totals], limit: int) -> dict[str, Totals]:
+    """The ``limit`` values with the most failed calls (ties by value), as ``rollups.top`` ranks them."""
+    return {value: found[value] for _, value in sorted((-t.failed, value) for value, t in found.items())[:limit]}

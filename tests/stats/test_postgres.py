@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from stats_fixtures import ranked
 
 from hangup.composition import open_store
-from hangup.stats import rebuild, traffic
+from hangup.stats import raw, rebuild, rollups, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.explain import explain, question
 from hangup.stats.route_table import route_table
-from hangup.stats.service import StatsService
+from hangup.stats.service import StatsService, aligned
 from hangup.stats.windows import Window
 
 pytestmark = pytest.mark.postgres
@@ -45,8 +46,14 @@ def _answers(url: str) -> dict[str, object]:
                 "asr", Window(START + 86400, END, {"from_user_id": "user0003"}), Window(START, START + 86400),
                 limit=200)),
         }
+        day_window = aligned(window, 86400)
+        answers["top_users"] = list(rollups.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
+        answers["top_users_raw"] = list(ranked(raw.breakdown(db.reader(), day_window, "user", db.paramstyle,
+                                                              failed_only=True), 7).items())
         rebuild.rebuild(db)
         answers["after_rebuild"] = service.summary(window)
+        answers["top_users_after_rebuild"] = list(
+            rollups.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
         answers["routes_after_rebuild"] = route_table(service, window, "route", min_samples=0)
         return answers
     finally:
@@ -61,3 +68,5 @@ def test_postgres_answers_equal_sqlite_answers(postgres_url: str, tmp_path: Path
     assert on_postgres["explain"]["contributions"] and on_postgres["explain_filtered"]["contributions"]  # type: ignore[index]
     assert on_postgres["after_rebuild"] == on_postgres["summary"]
     assert on_postgres["routes_after_rebuild"] == on_postgres["routes"]
+    # dicts in rank order: compared as item lists, so the order counts too
+    assert on_postgres["top_users"] == on_postgres["top_users_raw"] == on_postgres["top_users_after_rebuild"]

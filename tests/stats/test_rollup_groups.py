@@ -9,7 +9,7 @@ import pytest
 
 from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
-from hangup.stats.buckets import DAY, HOUR, MINUTE
+from hangup.stats.buckets import DAY, HOUR, MINUTE, WEEK
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.totals import COUNTERS, call_time, counters
 from hangup.store import staging
@@ -28,7 +28,7 @@ def per_call(records: Sequence[CallRecord]) -> dict[rollups.Key, list[int]]:
                 for size in (MINUTE, HOUR, DAY)
                 for dim, value in [(ALL, ""), *((d, DIMENSIONS[d].key(record)) for d in BREAKDOWNS)]]
         if not record.normal:
-            keys += [(DAY, d, t - t % DAY, DIMENSIONS[d].key(record)) for d in TOPS]
+            keys += [(size, d, t - t % size, DIMENSIONS[d].key(record)) for size in (DAY, WEEK) for d in TOPS]
         for key in keys:
             row = sums.setdefault(key, [0] * len(counters(record)))
             for i, value in enumerate(counters(record)):
@@ -42,6 +42,7 @@ def per_call(records: Sequence[CallRecord]) -> dict[rollups.Key, list[int]]:
         (3000, 300, 3, 1),  # ~600 calls a minute, few users: large groups, repeated top keys
         (2000, 2 * 86400, 50, 2),  # spread over two UTC days: groups of one, hour and day boundaries
         (1500, 7200, 1, 3),  # one caller: every failure shares its top keys
+        (2000, 9 * 86400, 20, 5),  # nine days: top days summed into two weeks
     ],
 )
 def test_grouped_sums_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
@@ -60,7 +61,7 @@ def test_sums_of_rows_equal_sums_of_their_records(calls: int, seconds: int, user
 
 
 @pytest.mark.parametrize(("calls", "seconds", "users", "seed"), [(3000, 300, 3, 1), (2000, 2 * 86400, 50, 2),
-                                                                 (1500, 7200, 1, 3)])
+                                                                 (1500, 7200, 1, 3), (2000, 9 * 86400, 20, 5)])
 def test_sums_in_sql_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
     """``apply_source`` (bulk imports on SQLite) adds the same keys and sums, read from a table of rows."""
     records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))
@@ -81,7 +82,7 @@ def test_sums_in_sql_equal_per_call_sums(calls: int, seconds: int, users: int, s
 
 
 @pytest.mark.parametrize(("calls", "seconds", "users", "seed"), [(3000, 300, 3, 1), (2000, 2 * 86400, 50, 2),
-                                                                 (1500, 7200, 1, 3)])
+                                                                 (1500, 7200, 1, 3), (2000, 9 * 86400, 20, 5)])
 def test_sums_of_a_table_equal_per_call_sums(calls: int, seconds: int, users: int, seed: int) -> None:
     """``arrow_rollups.aggregate`` (bulk imports, in the reading process) gives the same keys and sums."""
     records = list(traffic.generate(calls, START, START + seconds, seed=seed, users=users))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stats_fixtures import seeded_fixture, span_fixture  # noqa: F401
+from stats_fixtures import ranked, seeded_fixture, span_fixture  # noqa: F401
 
 from hangup.records import CallRecord
 from hangup.stats import raw, rebuild, rollups
@@ -73,6 +73,21 @@ def test_top_lists_equal_raw_failed_rows(seeded: Seeded, span: tuple[int, int], 
     from_rollups = rollups.breakdown(conn, window.start, window.end, by)
     assert from_rollups == raw.breakdown(conn, window, by, "qmark", failed_only=True)
     assert all(t.failed == t.attempts for t in from_rollups.values())
+
+
+@pytest.mark.parametrize("by", TOPS)
+@pytest.mark.parametrize("limit", [1, 3, 10, 1000])
+@pytest.mark.parametrize("offsets", [(0, 0), (5000, -5000), (86400, 0), (-90000, 90000)])
+def test_top_equals_the_ranking_of_raw_failed_rows(
+    seeded: Seeded, span: tuple[int, int], by: str, limit: int, offsets: tuple[int, int]
+) -> None:
+    _, service, _ = seeded
+    window = aligned(Window(span[0] + offsets[0], span[1] + offsets[1]), 86400)
+    conn = service.db.reader()
+    found = rollups.top(conn, window.start, window.end, by, limit)
+    expected = ranked(raw.breakdown(conn, window, by, "qmark", failed_only=True), limit)
+    assert list(found.items()) == list(expected.items())
+    assert 0 < len(found) <= limit
 
 
 @pytest.mark.parametrize("bucket", ["minute", "hour", "day"])
