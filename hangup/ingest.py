@@ -150,9 +150,8 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
                                 answered=record.answered), catalog)
     if not resolve(verdict.cause, catalog).known:
         return record
-    return replace(record, cause=verdict.cause, outcome=verdict.outcome, ended_by=verdict.ended_by,
-                   fault=verdict.fault, normal=verdict.normal, reason=verdict.reason, q850=verdict.q850,
-                   sip=verdict.sip)
+    # the stored codes and flags stay: only what the catalog derives from them is read again
+    return replace(record, **verdict._replace(causes=record.causes, flags=record.flags)._asdict())
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
