@@ -173,11 +173,11 @@ def count(db: str, prefixes: list[str]) -> int:
 
 
 def measure(name: str, db: str, nodes: int, seconds: float, connections: int, load: Load,
-            sampler: LockSampler | None = None) -> Outcome:
+            sampler: LockSampler | None = None, per_node: bool = False) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
         started = [start(db, Path(tmp)) for _ in range(nodes)]
         try:
-            share = max(1, connections // nodes)
+            share = connections if per_node else max(1, connections // nodes)
             _parallel(load, [url for _, url in started], 2, share, [secrets.token_hex(4) for _ in started])
             prefixes = [secrets.token_hex(4) for _ in started]
             cpu_before = [run.cpu_seconds(p.pid) for p, _ in started]
@@ -247,12 +247,17 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3, help="nodes of the multi-node run")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (max 60)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--per-node", action="store_true",
+                        help="give every node --connections of its own (each node offered the single node's "
+                             "load, so batch sizes stay comparable) instead of splitting them between the nodes")
     parser.add_argument("--sample-ms", type=float, default=10.0, help="lock-wait sampling interval")
     parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if run.shutil.which("wrk") else "python")
     args = parser.parse_args()
     seconds = min(max(args.duration, 1.0), 60.0)
     load: Load = run.run_wrk if args.tool == "wrk" else run.run_python
-    print(f"load: {args.tool}, {args.connections} connections in all, {seconds:.0f} s per run; cpus: {os.cpu_count()}")
+    spread = "per node" if args.per_node else "in all"
+    print(f"load: {args.tool}, {args.connections} connections {spread}, {seconds:.0f} s per run; "
+          f"cpus: {os.cpu_count()}")
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
         outcomes.append(measure("hangup sqlite", f"sqlite:///{tmp}/calls.db", 1, seconds, args.connections, load))
@@ -260,8 +265,8 @@ def main() -> None:
         with database(args.db) as (db, name):
             label = f"hangup postgres x{nodes}"
             outcomes.append(measure(label, db, nodes, seconds, args.connections, load,
-                                    LockSampler(args.db, name, args.sample_ms / 1000)))
-    report(outcomes, args.connections)
+                                    LockSampler(args.db, name, args.sample_ms / 1000), args.per_node))
+    report(outcomes, args.connections * (args.nodes if args.per_node else 1))
 
 
 if __name__ == "__main__":
