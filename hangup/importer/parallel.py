@@ -19,7 +19,10 @@ far the reader runs ahead.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
+import json
 import os
 import pickle
 import subprocess
@@ -44,6 +47,7 @@ from hangup.store.schema import CALL_COLUMNS
 COPY = "--copy"
 #: Staging files written and not yet stored, at most: one being stored, one ready for the next commit.
 STAGED_AHEAD = 2
+_STAGED = itertools.count(1)  # staging files this process has written
 
 
 @dataclass(slots=True)
@@ -106,7 +110,7 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
     The parent deletes a file once stored; no more than ``STAGED_AHEAD`` wait at a time, so a slower
     store bounds the staging files' disk space, as the pipe's buffer bounds batches of rows."""
     parent = os.getppid()
-    for number, (batch, table) in enumerate(_full(_tables(path, fmt, received_at, batch_size), batch_size), 1):
+    for batch, table in _full(_tables(path, fmt, received_at, batch_size), batch_size):
         if table.num_rows == 0:  # no call in the file: counts only, nothing to store
             yield batch
             continue
@@ -114,7 +118,8 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
             if os.getppid() != parent:  # the importing process is gone: nobody will store these
                 raise ImportReaderError("the importing process ended")
             time.sleep(0.005)
-        batch.staged = os.path.join(folder, f"{os.getpid()}-{number:06d}.stage")  # readers of files share it
+        # numbered across the files one process reads, and by process: readers of files share the folder
+        batch.staged = os.path.join(folder, f"{os.getpid()}-{next(_STAGED):06d}.stage")
         staging.write(batch.staged, table, arrow_rollups.aggregate(table))
         yield batch
 
@@ -193,32 +198,70 @@ class ImportReaderError(RuntimeError):
     """The reading process failed or died; batches already stored stay stored."""
 
 
-def batches_from_process(path: str, fmt: str, received_at: float, batch_size: int,
-                         folder: str | None = None) -> Iterator[Batch]:
-    """Batches of ``path`` read by a child process (staged in ``folder`` if given, as COPY text if it is
-    ``COPY``); the process is stopped when the iterator is closed.
+class ReadingProcess:
+    """The child process that reads an import's large files, one after another.
 
-    The child is ``python -m hangup.importer.reader`` writing to a pipe: the pipe's buffer bounds how far
-    it reads ahead, and nothing of the parent (its threads, its ``__main__``) is copied or re-imported.
+    It is ``python -m hangup.importer.reader`` with a pipe each way: a request per file (its path, format,
+    batch size and staging folder, one JSON line) in, the file's pickled batches and a ``None`` (or its
+    failure's message) out. One process serves every file of the import, so the modules it loads (pyarrow,
+    the adapters, the number plans) and what it caches (normalised numbers) are paid for once, not once per
+    file. The pipe's buffer bounds how far it reads ahead, and nothing of the parent (its threads, its
+    ``__main__``) is copied or re-imported. A file whose batches are not all taken (the import failed
+    while storing one) stops the process; the next file starts another.
     """
-    command = [sys.executable, "-m", "hangup.importer.reader", path, fmt, repr(received_at), str(batch_size),
-               *([folder] if folder else [])]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)
-    stream = process.stdout
-    assert stream is not None
-    try:
-        while True:
-            try:
-                message = pickle.load(stream)
-            except EOFError:
-                raise ImportReaderError(f"{path}: the reading process ended (exit code {process.wait()})") from None
-            if message is None:
-                break
-            if isinstance(message, str):
-                raise ImportReaderError(f"{path}: {message}")
-            yield message
-    finally:
+
+    def __init__(self, received_at: float) -> None:
+        self.received_at = received_at
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def batches(self, path: str, fmt: str, batch_size: int, folder: str | None = None) -> Iterator[Batch]:
+        """Batches of ``path`` (staged in ``folder`` if given, as COPY text if it is ``COPY``)."""
+        process = self._running()
+        assert process.stdin is not None and process.stdout is not None
+        request = [path, fmt, self.received_at, batch_size, folder]
+        process.stdin.write(json.dumps(request).encode() + b"\n")
+        process.stdin.flush()
+        finished = False
+        try:
+            while True:
+                try:
+                    message = pickle.load(process.stdout)
+                except EOFError:
+                    raise ImportReaderError(f"{path}: the reading process ended (exit code {process.wait()})"
+                                            ) from None
+                finished = message is None or isinstance(message, str)
+                if isinstance(message, str):
+                    raise ImportReaderError(f"{path}: {message}")
+                if message is None:
+                    return
+                yield message
+        finally:
+            if not finished:
+                self.close()
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            command = [sys.executable, "-m", "hangup.importer.reader"]
+            self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return self._process
+
+    def close(self) -> None:
+        """Stop the process (between files it holds nothing; in the middle of one, its staging files are the
+        import's folder's, removed with it)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None and process.stdout is not None
         if process.poll() is None:
             process.terminate()
-        stream.close()
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        process.stdout.close()
         process.wait()
+
+
+def serve(requests: IO[bytes], out: IO[bytes]) -> None:
+    """The reading process's loop: ``write_batches`` for each request line until the requests end."""
+    for line in requests:
+        path, fmt, received_at, batch_size, folder = json.loads(line)
+        write_batches(out, path, fmt, float(received_at), int(batch_size), folder)

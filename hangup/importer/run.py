@@ -27,7 +27,7 @@ from typing import IO, Any, cast
 from hangup.errors import HTTPError
 from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import FORMATS, READERS, Item
-from hangup.importer.parallel import COPY, Batch, Reject, batches_from_process, reject_reason
+from hangup.importer.parallel import COPY, Batch, ReadingProcess, Reject, reject_reason
 from hangup.records import CallRecord
 from hangup.sip.capture.files import is_capture
 from hangup.store.base import AddResult, CopyStore, StagedResult, StagingStore, Store
@@ -118,6 +118,7 @@ class Importer:
         self._staging: str | None = None  # the folder of staging files, made at the first staged file
         self._bulk = contextlib.ExitStack()  # the store's bulk load, from the first staged file to the end
         self._copying = False  # in the bulk load of a store that takes COPY text
+        self._reading = ReadingProcess(self.received_at)  # started at the first file read elsewhere
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -130,6 +131,7 @@ class Importer:
                 self._drain()
             finally:
                 self._committer.shutdown(wait=True)
+                self._reading.close()
                 if self._staging is not None:
                     shutil.rmtree(self._staging, ignore_errors=True)
                 self._bulk.close()
@@ -206,7 +208,7 @@ class Importer:
             self._copying = True
             self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else COPY if isinstance(store, CopyStore) else None
-        self._store_batches(path, batches_from_process(path, fmt, self.received_at, self._batch_size(fmt), folder))
+        self._store_batches(path, self._reading.batches(path, fmt, self._batch_size(fmt), folder))
 
     def _batch_size(self, fmt: str) -> int:
         return min(self.batch_size, SMALL_BATCHES.get(fmt, self.batch_size))

@@ -60,9 +60,21 @@ def _refused(conn: Any, dim: str, day: int, values: set[str], cap: int) -> set[s
     return set(ordered) - known - set(admitted)
 
 
+#: The values a bulk batch's days refuse, one row each, for ``fold_table``'s one ``UPDATE`` (a session table:
+#: SQLite's temp schema, PostgreSQL's ``pg_temp``, emptied at each commit there and before each use here).
+_REFUSED = "rollup_refused_values"
+_REFUSED_COLUMNS = "(dim TEXT, day BIGINT, value TEXT, PRIMARY KEY (dim, day, value))"
+_CREATE_REFUSED = {"qmark": f"CREATE TEMP TABLE IF NOT EXISTS {_REFUSED} {_REFUSED_COLUMNS}",
+                   "format": f"CREATE TEMP TABLE IF NOT EXISTS {_REFUSED} {_REFUSED_COLUMNS} ON COMMIT DELETE ROWS"}
+
+
 def fold_table(conn: Any, table: str) -> None:
     """``fold`` of the rollup keys staged in ``table`` (``KEY`` and counter columns; bulk imports), in place:
-    refused values are renamed ``OTHER``, so the table may then hold a key twice (its reader sums per key)."""
+    refused values are renamed ``OTHER``, so the table may then hold a key twice (its reader sums per key).
+
+    The refused values of every (dimension, day) go into one session table and one ``UPDATE`` renames them:
+    a batch of imported calls to thousands of new routes refuses thousands of values a day, and an
+    ``UPDATE … IN (…)`` per day and chunk scanned the whole staged table each time."""
     style = paramstyle_of(conn)
     cur = conn.cursor()
     marks = ", ".join("?" * len(CAPS))
@@ -71,13 +83,18 @@ def fold_table(conn: Any, table: str) -> None:
     seen: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
     for dim, day, value in cur.fetchall():
         seen[dim, int(day)].add(value)
-    for (dim, day), values in seen.items():
-        refused = sorted(_refused(conn, dim, day, values, CAPS[dim]))
-        for start in range(0, len(refused), 500):
-            chunk = refused[start:start + 500]
-            cur.execute(to_paramstyle(f"UPDATE {table} SET value = ? WHERE dim = ? AND bucket >= ? AND bucket < ? "
-                                      f"AND value IN ({', '.join('?' * len(chunk))})", style),
-                        [OTHER, dim, day, day + DAY, *chunk])
+    refused = [(dim, day, value) for (dim, day), values in seen.items()
+               for value in sorted(_refused(conn, dim, day, values, CAPS[dim]))]
+    if not refused:
+        return
+    cur.execute(_CREATE_REFUSED[style])
+    cur.execute(f"DELETE FROM {_REFUSED}")
+    cur.executemany(to_paramstyle(f"INSERT INTO {_REFUSED} VALUES (?, ?, ?)", style), refused)
+    # Buckets are whole minutes, hours or days from 1970 on, so integer division finds a key's day.
+    cur.execute(to_paramstyle(
+        f"UPDATE {table} SET value = ? WHERE dim IN ({marks}) AND EXISTS (SELECT 1 FROM {_REFUSED} r "
+        f"WHERE r.dim = {table}.dim AND r.day = {table}.bucket / {DAY} * {DAY} AND r.value = {table}.value)",
+        style), [OTHER, *CAPS])
 
 
 __all__ = ["fold", "fold_table"]

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -303,6 +306,41 @@ def test_a_staged_import_into_an_empty_store_builds_the_user_indexes_at_its_end(
         assert summary.imported == store.count() == EXPECTED["asterisk-csv"][0]
     finally:
         store.close()
+
+
+def test_files_read_one_after_another_by_one_reading_process_are_stored_as_read_here(tmp_path: Path) -> None:
+    """One reading process serves every file of an import: a file's staging file is still being stored while
+    the next file's first is written, so they are numbered across files. The calls and rollups equal those
+    of reading here."""
+    rows = (DATA / "asterisk/import/Master.csv").read_text().splitlines(keepends=True)
+    paths = []
+    for n in range(4):
+        paths.append(tmp_path / f"Master-{n}.csv")
+        paths[-1].write_text("".join(rows[n::4]))
+    results = []
+    for name, parallel in (("here", False), ("there", True)):
+        store = open_store(f"sqlite:///{tmp_path}/{name}.db")
+        store.add_write_hook(rollups.hook)
+        add_staged = getattr(store, "add_staged", None)
+
+        def after_the_next_is_written(path: str, add_staged: Any = add_staged) -> StagedResult:
+            """Store a staging file only once the next file's is written beside it (or 2 s passed)."""
+            waited = 0
+            while len(os.listdir(os.path.dirname(path))) < 2 and waited < 200:
+                time.sleep(0.01)
+                waited += 1
+            return add_staged(path)  # type: ignore[no-any-return]
+
+        if add_staged is not None:
+            store.add_staged = after_the_next_is_written  # type: ignore[attr-defined]
+        try:
+            summary = Importer(store, received_at=1_800_000_000.25, parallel=parallel).run(
+                [str(p) for p in paths], "asterisk-csv")
+            results.append((summary.imported, {r.id: r for r in store.iter_calls(CallQuery())}, _rollups(store)))
+        finally:
+            store.close()
+    assert results[0] == results[1] and results[0][0] == EXPECTED["asterisk-csv"][0]
+    assert not list(tmp_path.glob(".hangup-import-*"))  # the staging folder is gone
 
 
 def test_a_failing_reading_process_fails_the_import(tmp_path: Path, store: Store) -> None:
