@@ -304,6 +304,11 @@ class _Reader:
             combination = pc.filter(combination, ok)
         for name, values in self.classified.items():
             columns[name] = pc.take(values, combination)
+        # A row the adapter reads as unanswered (``asterisk.NOT_ANSWERED``) has no answer time and no talk time,
+        # whatever its answer and billsec columns say: its combination's ``answered`` is the adapter's verdict.
+        answered_rows = pc.cast(columns["answered"], pa.bool_())
+        for name in ("start_time", "duration"):
+            columns[name] = pc.if_else(answered_rows, columns[name], vectors.ZERO)
         rows = len(combination)
         columns["id"] = pa.array(call_ids(asterisk.NAME, columns["provider_call_id"].to_pylist()), pa.string())
         columns["received_at"] = pa.repeat(pa.scalar(self.received_at, pa.float64()), rows)

@@ -11,7 +11,7 @@ format         file
 planet-urls    recorded Planet callbacks, one URL or query string per line
 plivo          Plivo hangup callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
 twilio         Twilio status callbacks: one form-encoded body per line, CSV, or JSON; REST call lists
-telnyx         Telnyx webhooks: JSON
+telnyx         Telnyx webhooks: JSON; REST history (``/v2/call_events``, voice ``/v2/detail_records`` pages)
 vonage         Vonage event webhooks: JSON; REST call lists
 freeswitch-json mod_json_cdr / mod_xml_cdr files (one document per file) or JSON Lines of CDRs
 freeswitch-csv mod_cdr_csv ``Master.csv`` (the ``example`` template), or a CSV with a header of variable names

@@ -19,7 +19,9 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 * route: the peer (endpoint or trunk) of ``dstchannel``: ``PJSIP/carrier-0000002a`` → ``carrier``
   (channel names are ``TECH/resource-sequence``, ``ast_channel_alloc`` in ``main/channel.c``).
 * times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
-  ``usegmtime=yes`` or convert local times before import); duration: ``billsec``.
+  ``usegmtime=yes`` or convert local times before import); duration: ``billsec``. A row whose disposition
+  says the dialled party did not answer (``NOT_ANSWERED``) is unanswered with no talk time, whatever its
+  ``answer``/``billsec`` (the caller's channel's answer, see ``NOT_ANSWERED``).
 * cause chain: ``q850:<hangupcause>`` and ``asterisk-dialstatus:<dialstatus>`` when the dialplan
   recorded them (a ``hangupcause`` column / JSON key, or ``hangupcause=16;dialstatus=BUSY`` in
   ``userfield``), and ``asterisk-disposition:<disposition>``. ``NO ANSWER`` and ``BUSY`` come first;
@@ -97,6 +99,13 @@ _UNIQUEID = re.compile(r"\d+\.\d+")
 
 #: Dispositions so broad that a recorded hangup cause says more.
 GENERIC = frozenset({"ANSWERED", "FAILED", "CONGESTION"})
+#: Dispositions saying the dialled party never answered. Asterisk takes a row's disposition from the dial
+#: (``dial_status_to_disposition`` in ``main/cdr.c``) but its answer time, and so ``billsec``, from the caller's
+#: own channel (``cdr_object_check_party_a_answer``: set once party A is up): a caller the dialplan answered
+#: (an IVR, ``Answer()``, a queue) who then dials a phone that never picks up gets ``NO ANSWER`` with
+#: ``billsec`` counting from that answer. Such a row is not answered and has no talk time; ``answer`` and
+#: ``billsec`` stay in ``extra`` as written.
+NOT_ANSWERED = frozenset({"NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 
 
 def row_from_csv(fields: list[str]) -> dict[str, str]:
@@ -180,7 +189,10 @@ def record_from_row(row: Mapping[str, str], raw: str = "", received_at: float = 
     specific = [ref("q850", cause or None), ref("asterisk-dialstatus", dial)]
     general = [ref("asterisk-disposition", disposition)]
     draft.add_chain(*(specific + general if disposition in GENERIC else general + specific))
-    draft.answered = disposition == "ANSWERED" or draft.start_time > 0 or draft.duration > 0
+    if disposition in NOT_ANSWERED:
+        draft.answered, draft.start_time, draft.duration = False, 0, 0
+    else:
+        draft.answered = disposition == "ANSWERED" or draft.start_time > 0 or draft.duration > 0
     if row.get(HANGUPSOURCE):
         draft.ended_by = hangup_source_party(row)
     draft.extra = {k: v for k, v in row.items() if v}

@@ -18,6 +18,30 @@ flat form (``event_type`` and ``payload`` at the top) is read too. Where each va
   ``freeswitch:<HANGUP_CAUSE>`` (older payloads carry other lower-cased Q.850 names); who hung up:
   ``telnyx-source:<hangup_source>``.
 
+REST history (``hangup import``, list pages ``{"data": [...], "meta": {...}}`` as saved, pages one after
+another): what is confirmed and what is hangup's reading is said with each.
+
+* ``GET /v2/call_events`` (record ``call_event``; telnyx-python ``types/call_event_list_response.py``,
+  team-telnyx/telnyx-mock ``spec3.json``): one event of a call leg, ``name`` the webhook's event type.
+  Only ``call.hangup`` is a call end. ``call_leg_id`` → id, ``call_session_id`` → ``extra``,
+  ``event_timestamp`` → ``end_time``. ``metadata`` is documented only as "event metadata, which includes
+  raw event, and extra information based on event type", its layout is not: when it holds the webhook's
+  event (``payload``, or ``data.payload``, or the payload keys themselves) that event's fields are read as
+  the webhook's; otherwise the call end has no cause, parties or start (the documented example's
+  ``metadata`` is ``{}``).
+* ``GET /v2/detail_records`` voice records (``filter[record_type]`` ``webrtc``, ``sip-trunking``,
+  ``call-control``; record types starting with those names). Fields from the ``webrtc_detail_record``
+  example of developers.telnyx.com "WebRTC Voice SDKs Call Detail Records" (telnyx-python types none of
+  them): id ``telnyx_leg_id``, else ``call_leg_id``, else ``id``; ``telnyx_session_id`` (else
+  ``call_session_id``) → ``extra``; parties ``cli`` / ``cld``; ``direction``; route ``connection_id``;
+  ``started_at`` → ``setup_time``; ``finished_at`` (else ``ended_at``) → ``end_time``; ``call_sec`` → talk
+  time (answered when above 0: in the example ``call_sec`` 50 is 4 s less than ``finished_at -
+  started_at``, so it is read as counted from the answer, and ``start_time`` as end minus ``call_sec``;
+  not stated by Telnyx). ``billed_sec`` (rounded up for billing) stays in ``extra``. The example has no
+  hangup cause; ``hangup_cause``, ``sip_hangup_cause`` and ``hangup_source``, when a record carries them,
+  are read as the webhook's (unconfirmed for detail records). Other detail records (messaging,
+  conferences, verify …) are not call ends.
+
 Signature: Ed25519 ``telnyx-signature-ed25519`` (base64) over ``"{telnyx-timestamp}|{raw body}"`` with
 the account's public key; a timestamp more than ``TOLERANCE`` seconds away from the receive time is
 a replay and is refused (telnyx-python ``telnyx/lib/webhook_verification.py``).
@@ -85,6 +109,21 @@ HANGUP_CAUSE = "hangup_cause"
 HANGUP_SOURCE = "hangup_source"
 SIP_HANGUP_CAUSE = "sip_hangup_cause"
 
+# REST history: ``GET /v2/call_events`` and ``GET /v2/detail_records`` (module docstring).
+RECORD_TYPE = "record_type"
+CALL_EVENT = "call_event"
+EVENT_NAME = "name"
+EVENT_TIMESTAMP = "event_timestamp"
+METADATA = "metadata"
+#: ``filter[record_type]`` values of the voice products whose detail records are call legs.
+VOICE_RECORDS = ("webrtc", "sip_trunking", "call_control")
+CALL_SEC = "call_sec"
+#: Detail record key → the webhook payload key carrying the same fact (``_detail_record``).
+DETAIL_KEYS: Mapping[str, str] = {
+    "cli": FROM, "cld": TO, "direction": DIRECTION, "connection_id": CONNECTION_ID, "started_at": START_TIME,
+    "hangup_cause": HANGUP_CAUSE, "sip_hangup_cause": SIP_HANGUP_CAUSE, "hangup_source": HANGUP_SOURCE,
+}
+
 HEADER_SIGNATURE = "telnyx-signature-ed25519"
 HEADER_TIMESTAMP = "telnyx-timestamp"
 
@@ -109,17 +148,7 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     draft.setup_time = draft.timestamp(f"{PAYLOAD}.{START_TIME}", payload.get(START_TIME))
     end = payload.get(END_TIME) or event.get(OCCURRED_AT)
     draft.end_time = draft.timestamp(f"{PAYLOAD}.{END_TIME}", end)
-    cause = text(payload.get(HANGUP_CAUSE)).strip().lower()
-    # Documented as a SIP response code, but some events carry the Q.850 value there ("16" with
-    # normal_clearing): only a real SIP status is kept; anything else stays in extra.
-    draft.sip = sip_status(payload.get(SIP_HANGUP_CAUSE))
-    own = ref("telnyx-cause", cause)
-    # Causes outside Telnyx's documented list are lower-cased FreeSWITCH/Q.850 names.
-    legacy = ref("freeswitch", cause.upper()) if own and not resolve(own).known else None
-    draft.add_chain(own, ref("sip", draft.sip), legacy)
-    source = ref("telnyx-source", text(payload.get(HANGUP_SOURCE)).strip().lower())
-    if source:
-        draft.sources.append(source)
+    _ending(draft, payload)
     for key in (EVENT_TYPE, EVENT_ID, OCCURRED_AT):
         if key in event:
             draft.extra[key] = text(event[key])
@@ -133,14 +162,91 @@ def _hangup(event: Mapping[str, Any], request: WebhookRequest) -> CallRecord:
     return record
 
 
+def _ending(draft: RecordDraft, payload: Mapping[str, Any]) -> None:
+    """The cause chain, SIP status and who hung up, from a payload's (or detail record's) Telnyx fields."""
+    cause = text(payload.get(HANGUP_CAUSE)).strip().lower()
+    # Documented as a SIP response code, but some events carry the Q.850 value there ("16" with
+    # normal_clearing): only a real SIP status is kept; anything else stays in extra.
+    draft.sip = sip_status(payload.get(SIP_HANGUP_CAUSE))
+    own = ref("telnyx-cause", cause)
+    # Causes outside Telnyx's documented list are lower-cased FreeSWITCH/Q.850 names.
+    legacy = ref("freeswitch", cause.upper()) if own and not resolve(own).known else None
+    draft.add_chain(own, ref("sip", draft.sip), legacy)
+    source = ref("telnyx-source", text(payload.get(HANGUP_SOURCE)).strip().lower())
+    if source:
+        draft.sources.append(source)
+
+
+def _call_event(item: Mapping[str, Any], request: WebhookRequest) -> CallRecord | None:
+    """A ``GET /v2/call_events`` record: the ``call.hangup`` webhook it logged, read as the webhook is."""
+    if text(item.get(EVENT_NAME)) != "call.hangup":
+        return None
+    logged = _logged_payload(item.get(METADATA))
+    payload = {**logged, CALL_LEG_ID: item.get(CALL_LEG_ID) or logged.get(CALL_LEG_ID),
+               CALL_SESSION_ID: item.get(CALL_SESSION_ID) or logged.get(CALL_SESSION_ID)}
+    event = {EVENT_TYPE: "call.hangup", OCCURRED_AT: item.get(EVENT_TIMESTAMP), PAYLOAD: payload}
+    return _hangup(event, request)
+
+
+def _logged_payload(metadata: object) -> dict[str, Any]:
+    """The webhook payload a call event's ``metadata`` holds (its layout is undocumented), else ``{}``."""
+    if not isinstance(metadata, dict):
+        return {}
+    for holder in (metadata.get(DATA), metadata):
+        if isinstance(holder, dict) and isinstance(holder.get(PAYLOAD), dict):
+            return dict(holder[PAYLOAD])
+    return {k: v for k, v in metadata.items() if k in (HANGUP_CAUSE, SIP_HANGUP_CAUSE, HANGUP_SOURCE, FROM, TO,
+                                                       START_TIME, END_TIME, DIRECTION, CONNECTION_ID)}
+
+
+def _detail_record(item: Mapping[str, Any], request: WebhookRequest) -> CallRecord | None:
+    """A voice record of ``GET /v2/detail_records``: one call leg, its talk time ``call_sec``."""
+    draft = RecordDraft(NAME, raw=body_text(request.body), received_at=request.received_at)
+    leg = item.get("telnyx_leg_id") or item.get(CALL_LEG_ID) or item.get(EVENT_ID)
+    draft.provider_call_id = draft.identifier("telnyx_leg_id", text(leg))
+    if not draft.provider_call_id:
+        draft.error("telnyx_leg_id", "required (or call_leg_id, or id)")
+    fields = {DETAIL_KEYS[k]: v for k, v in item.items() if k in DETAIL_KEYS}
+    draft.from_user_id, draft.to_user_id = text(fields.get(FROM)), text(fields.get(TO))
+    draft.direction = DIRECTIONS.get(text(fields.get(DIRECTION)).lower(), "unknown")
+    draft.route = text(fields.get(CONNECTION_ID))
+    draft.setup_time = draft.timestamp("started_at", fields.get(START_TIME))
+    draft.end_time = draft.timestamp("finished_at", item.get("finished_at") or item.get("ended_at"))
+    draft.duration = draft.seconds(CALL_SEC, item.get(CALL_SEC))
+    draft.answered = draft.duration > 0
+    if draft.answered and draft.end_time:
+        draft.start_time = draft.end_time - draft.duration
+    _ending(draft, fields)
+    flatten("", item, draft.extra)
+    return draft.finish()
+
+
+def _rest_handler(body: Mapping[str, Any]) -> Callable[[Mapping[str, Any], WebhookRequest], CallRecord | None] | None:
+    """The reader of a REST history record (``record_type``), ``None`` for a webhook body."""
+    kind = text(body.get(RECORD_TYPE)).replace("-", "_").lower()
+    if kind == CALL_EVENT:
+        return _call_event
+    if EVENT_TYPE not in body and kind.startswith(VOICE_RECORDS):
+        return _detail_record
+    if kind.endswith("detail_record"):  # messaging, conference, verify … records: no call ended
+        return _not_a_call_end
+    return None
+
+
+def _not_a_call_end(item: Mapping[str, Any], request: WebhookRequest) -> None:
+    return None
+
+
 #: ``data.event_type`` → handler; every other Call Control event is progress, not a call end.
 EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallRecord]] = {
     "call.hangup": _hangup,
 }
 
 
-#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
-IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=((JSON_FILES, '"event_type"'),))}
+#: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each: webhook bodies by
+#: ``event_type``, REST history pages by their records' ``call_event`` or ``telnyx_leg_id``.
+IMPORTS = {NAME: ImportFormat(json_reader(NAME), markers=(
+    (JSON_FILES, '"event_type"'), (JSON_FILES, '"call_event"'), (JSON_FILES, '"telnyx_leg_id"')))}
 
 
 class TelnyxProvider:
@@ -181,6 +287,11 @@ class TelnyxProvider:
                             details=[{"field": HEADER_SIGNATURE, "error": "mismatch"}]) from None
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
+        """A webhook body, or one record of the REST history (``hangup import``, module docstring)."""
+        body = json_object(request.body, NAME)
+        rest = _rest_handler(body)
+        if rest is not None:
+            return rest(body, request)
         event = _event(request)
         handler = EVENT_HANDLERS.get(text(event.get(EVENT_TYPE)))
         return handler(event, request) if handler else None

@@ -100,11 +100,13 @@ def _dispositions() -> list[list[str]]:
         _cdr(3, disposition="BUSY", userfield="hangupcause=17;dialstatus=BUSY", **no_answer),
         _cdr(4, disposition="FAILED", userfield="hangupcause=1;dialstatus=CHANUNAVAIL", **no_answer),
         _cdr(5, disposition="CONGESTION", userfield="hangupcause=34;dialstatus=CONGESTION", **no_answer),
-        _cdr(6, disposition="BUSY", userfield="hangupcause=17;dialstatus=BUSY"),  # answered but busy: flagged
+        _cdr(6, disposition="BUSY", userfield="hangupcause=17;dialstatus=BUSY"),  # caller's channel up, callee busy
         _cdr(7, disposition="ANSWERED", userfield="", **no_answer),  # answered without an answer time
         _cdr(8, disposition="NO ANSWER", userfield="hangupcause=16;dialstatus=ANSWER", **no_answer),
         _cdr(9, disposition="WEIRD", userfield="", **no_answer),  # unknown cause
         _cdr(10, disposition=" busy ", userfield="", **no_answer),
+        # the caller's channel answered by the dialplan, the dialled phone never: billsec 60, not talk time
+        _cdr(11, disposition="NO ANSWER", userfield="hangupcause=19;dialstatus=NOANSWER"),
     ]
 
 

@@ -117,7 +117,8 @@ def test_rows_sharing_a_linkedid_are_legs_of_one_call(tmp_path: Path, store: Sto
 
 @pytest.mark.parametrize(("record", "fmt"), [("twilio/python-sdk-call-pages.export.json", "twilio"),
                                              ("plivo/python-sdk-call-list.export.json", "plivo"),
-                                             ("vonage/python-sdk-list-calls.export.json", "vonage")])
+                                             ("vonage/python-sdk-list-calls.export.json", "vonage"),
+                                             ("telnyx/mock-spec-call-events.export.json", "telnyx")])
 def test_rest_call_lists_are_recognised(tmp_path: Path, store: Store, record: str, fmt: str) -> None:
     path = tmp_path / "calls.json"
     path.write_text((REAL / record).read_text())

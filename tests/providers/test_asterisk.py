@@ -31,6 +31,31 @@ def test_every_disposition_classifies(disposition: str, outcome: str) -> None:
     assert record.cause == f"asterisk-disposition:{disposition}" and record.outcome == outcome
 
 
+@pytest.mark.parametrize(
+    ("disposition", "answer", "billsec", "answered", "duration"),
+    [
+        # Asterisk's answer time and billsec are the caller's channel's; the disposition is the dial's
+        ("NO ANSWER", "2024-01-28 02:04:06", "60", False, 0),
+        ("BUSY", "2024-01-28 02:04:06", "60", False, 0),
+        ("FAILED", "2024-01-28 02:04:06", "60", False, 0),
+        ("CONGESTION", "2024-01-28 02:04:06", "60", False, 0),
+        ("NO ANSWER", "", "0", False, 0),
+        ("ANSWERED", "2024-01-28 02:04:06", "60", True, 60),
+        ("ANSWERED", "", "0", True, 0),
+        ("DOCUMENTATION", "2024-01-28 02:04:06", "60", True, 60),  # not a disposition: the times decide
+    ],
+)
+def test_a_disposition_saying_not_answered_wins_over_billsec(
+        disposition: str, answer: str, billsec: str, answered: bool, duration: int) -> None:
+    row = {"uniqueid": "1706407440.7", "channel": "PJSIP/100-00000007", "dstchannel": "PJSIP/200-00000008",
+           "lastapp": "Dial", "start": "2024-01-28 02:04:00", "answer": answer, "end": "2024-01-28 02:05:06",
+           "billsec": billsec, "disposition": disposition}
+    record = record_from_row(row)
+    assert (record.answered, record.duration) == (answered, duration)
+    assert record.start_time == (record.setup_time + 6 if answered and answer else 0)
+    assert record.extra["billsec"] == billsec  # the platform's value is kept as written
+
+
 @pytest.mark.parametrize("status", ["ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL",
                                     "TORTURE", "INVALIDARGS"])
 def test_every_dialstatus_classifies(status: str) -> None:

@@ -1,13 +1,16 @@
 """Calls made of legs in the store (``hangup.store.legs``): every leg kept, the call their merge, counted once.
 
 Each arrival order of each call of ``tests/data/asterisk/legs`` goes through every write path of both back ends:
-the call reads as its README says, its legs are all kept, and the rollups hold one call with its talk time.
+the call reads as its README says, its legs are all kept, and the rollups hold one call with its talk time. The
+real multi-leg calls of the corpus (``tests/data/real/asterisk-cel``: Wazo's CEL events, one leg per channel) go
+the same way in several arrival orders.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +21,8 @@ from legs_data import EXPECTED, orders, record
 from store_fixtures import backend_fixture, store_url_fixture  # noqa: F401
 
 from hangup.composition import attach_standard_hooks, open_store
-from hangup.records import CallRecord
+from hangup.importer.formats import READERS
+from hangup.records import CallRecord, call_id_for
 from hangup.stats import rebuild, rollups
 from hangup.stats.db import StatsDB
 from hangup.store import sql, staging
@@ -90,6 +94,40 @@ def test_legs_in_any_order_make_one_call_counted_once(store: Store, tmp_path: Pa
         assert (call.answered, call.duration, call.extra["dstchannel"]) == (answered, talk, dstchannel)
         assert sorted(leg.leg_id for leg in store.legs(call.id)) == sorted(leg.leg_id for leg in legs)
         assert _totals(store, call) == (n + 1, n + 1, (n + 1) * talk)  # one call per order stored so far
+
+
+REAL_CEL = Path(__file__).resolve().parents[1] / "data" / "real" / "asterisk-cel"
+#: file → (legs, answered, talk seconds, the deciding leg's outcome), as its ``.expected.json`` reads the call
+REAL_CALLS = {"wazo-incoming-answered": (2, True, 5, "completed"),
+              "wazo-group-ring-all-no-answer": (25, False, 0, "no_answer")}
+
+
+def _real_orders(name: str) -> list[list[CallRecord]]:
+    """The real call's legs in file order, reversed and shuffled; each order a call of its own (its id suffixed)."""
+    with (REAL_CEL / f"{name}.export.csv").open(newline="") as stream:
+        legs = [item.record for item in READERS["asterisk-cel"](stream, 1.0) if item.record is not None]
+    shuffled = [random.Random(seed).sample(legs, len(legs)) for seed in (1, 2)]
+    orders = [legs, legs[::-1], *shuffled]
+    return [[dataclasses.replace(leg, provider_call_id=f"{leg.provider_call_id}-{n}",
+                                 id=call_id_for(leg.provider, f"{leg.provider_call_id}-{n}")) for leg in order]
+            for n, order in enumerate(orders)]
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("name", sorted(REAL_CALLS))
+def test_real_legs_in_any_order_make_one_call_counted_once(store: Store, tmp_path: Path, name: str,
+                                                           write: str) -> None:
+    count, answered, talk, outcome = REAL_CALLS[name]
+    calls = []
+    for n, legs in enumerate(_real_orders(name)):
+        assert len(legs) == count
+        assert WRITES[write](store, legs, tmp_path) == ["inserted"] + ["leg"] * (count - 1)
+        call = store.get(legs[0].id)
+        assert call is not None and len(store.legs(call.id)) == count
+        assert (call.answered, call.duration, call.outcome) == (answered, talk, outcome)
+        calls.append(dataclasses.replace(call, id="", provider_call_id="", received_at=0.0))
+        assert _totals(store, call) == (n + 1, (n + 1) * answered, (n + 1) * talk)  # each order one call
+    assert all(call == calls[0] for call in calls)  # the same call whatever the order
 
 
 @pytest.mark.parametrize("write", ["add_many", "add_rows"])
