@@ -104,7 +104,8 @@ def _add(batch: Batch, item: Item) -> None:
         batch.ignored += 1
 
 
-def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, folder: str) -> Iterator[Batch]:
+def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, folder: str,
+                   minute_floor: int | None = None) -> Iterator[Batch]:
     """``read_batches``, each batch's rows written to a staging file in ``folder`` that the batch names.
 
     The parent deletes a file once stored; no more than ``STAGED_AHEAD`` wait at a time, so a slower
@@ -120,11 +121,12 @@ def staged_batches(path: str, fmt: str, received_at: float, batch_size: int, fol
             time.sleep(0.005)
         # numbered across the files one process reads, and by process: readers of files share the folder
         batch.staged = os.path.join(folder, f"{os.getpid()}-{next(_STAGED):06d}.stage")
-        staging.write(batch.staged, table, arrow_rollups.aggregate(table))
+        staging.write(batch.staged, table, arrow_rollups.aggregate(table, minute_floor))
         yield batch
 
 
-def row_batches(path: str, fmt: str, received_at: float, batch_size: int, copy: bool = False) -> Iterator[Batch]:
+def row_batches(path: str, fmt: str, received_at: float, batch_size: int, copy: bool = False,
+                minute_floor: int | None = None) -> Iterator[Batch]:
     """``read_batches`` for a store that takes rows, not staging files: a ``Master.csv`` read column-wise
     too, its tables turned into rows (without digests, which ``add_rows`` computes from the records), or
     with ``copy`` into COPY text where it can carry them."""
@@ -132,7 +134,8 @@ def row_batches(path: str, fmt: str, received_at: float, batch_size: int, copy: 
         yield from read_batches(path, fmt, received_at, batch_size)
         return
     for batch, table in _full(_tables(path, fmt, received_at, batch_size), batch_size):
-        batch.copied = from_tables(table, arrow_rollups.aggregate(table)) if copy and table.num_rows else None
+        batch.copied = (from_tables(table, arrow_rollups.aggregate(table, minute_floor)) if copy and table.num_rows
+                        else None)
         if batch.copied is None:
             batch.rows = list(zip(*(table.column(name).to_pylist() for name in CALL_COLUMNS), strict=True))
         yield batch
@@ -179,12 +182,13 @@ def _tables(path: str, fmt: str, received_at: float, batch_size: int) -> Iterato
 
 
 def write_batches(out: IO[bytes], path: str, fmt: str, received_at: float, batch_size: int,
-                  folder: str | None = None) -> None:
+                  folder: str | None = None, minute_floor: int | None = None) -> None:
     """The reading process: pickled batches (staged in ``folder`` if given, as COPY text if ``folder`` is
-    ``COPY``), then ``None``; a failure is sent as its message."""
+    ``COPY``, their rollup sums from ``minute_floor`` on), then ``None``; a failure is sent as its message."""
     try:
-        batches = (row_batches(path, fmt, received_at, batch_size, folder == COPY) if folder in (None, COPY)
-                   else staged_batches(path, fmt, received_at, batch_size, folder))
+        batches = (row_batches(path, fmt, received_at, batch_size, folder == COPY, minute_floor)
+                   if folder in (None, COPY) else
+                   staged_batches(path, fmt, received_at, batch_size, folder, minute_floor))
         for batch in batches:
             pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
         message: str | None = None
@@ -214,11 +218,13 @@ class ReadingProcess:
         self.received_at = received_at
         self._process: subprocess.Popen[bytes] | None = None
 
-    def batches(self, path: str, fmt: str, batch_size: int, folder: str | None = None) -> Iterator[Batch]:
-        """Batches of ``path`` (staged in ``folder`` if given, as COPY text if it is ``COPY``)."""
+    def batches(self, path: str, fmt: str, batch_size: int, folder: str | None = None,
+                minute_floor: int | None = None) -> Iterator[Batch]:
+        """Batches of ``path`` (staged in ``folder`` if given, as COPY text if it is ``COPY``; their rollup
+        sums without minutes before ``minute_floor``)."""
         process = self._running()
         assert process.stdin is not None and process.stdout is not None
-        request = [path, fmt, self.received_at, batch_size, folder]
+        request = [path, fmt, self.received_at, batch_size, folder, minute_floor]
         process.stdin.write(json.dumps(request).encode() + b"\n")
         process.stdin.flush()
         finished = False
@@ -263,5 +269,5 @@ class ReadingProcess:
 def serve(requests: IO[bytes], out: IO[bytes]) -> None:
     """The reading process's loop: ``write_batches`` for each request line until the requests end."""
     for line in requests:
-        path, fmt, received_at, batch_size, folder = json.loads(line)
-        write_batches(out, path, fmt, float(received_at), int(batch_size), folder)
+        path, fmt, received_at, batch_size, folder, minute_floor = json.loads(line)
+        write_batches(out, path, fmt, float(received_at), int(batch_size), folder, minute_floor)

@@ -1,8 +1,9 @@
 """The reading process of a parallel import (``hangup.importer.parallel.ReadingProcess``).
 
 ``python -m hangup.importer.reader`` reads one request per line on standard input, a JSON array
-``[PATH, FORMAT, RECEIVED_AT, BATCH_SIZE, STAGING_FOLDER or null]``, and writes each file's pickled batches
-to standard output (their rows in staging files in STAGING_FOLDER when given), then ``None``.
+``[PATH, FORMAT, RECEIVED_AT, BATCH_SIZE, STAGING_FOLDER or null, MINUTE_FLOOR or null]``, and writes each
+file's pickled batches to standard output (their rows in staging files in STAGING_FOLDER when given, their
+rollup sums without minutes before MINUTE_FLOOR), then ``None``.
 """
 
 from __future__ import annotations

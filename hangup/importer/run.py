@@ -208,7 +208,8 @@ class Importer:
             self._copying = True
             self._bulk.enter_context(store.bulk_load())
         folder = self._staging if isinstance(store, StagingStore) else COPY if isinstance(store, CopyStore) else None
-        self._store_batches(path, self._reading.batches(path, fmt, self._batch_size(fmt), folder))
+        floor = store.minute_sums_floor() if isinstance(store, StagingStore | CopyStore) else None
+        self._store_batches(path, self._reading.batches(path, fmt, self._batch_size(fmt), folder, floor))
 
     def _batch_size(self, fmt: str) -> int:
         return min(self.batch_size, SMALL_BATCHES.get(fmt, self.batch_size))

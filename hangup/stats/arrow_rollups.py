@@ -104,8 +104,10 @@ def _summed(grouped: pa.Table, level: int) -> pa.Table:
                      **{name: summed[f"{name}_sum"] for name in COUNTERS}}, schema=SCHEMA)
 
 
-def aggregate(calls: pa.Table) -> pa.Table:
-    """The rollup keys and sums of ``calls`` (a table of ``calls`` columns), as rows of ``SCHEMA``."""
+def aggregate(calls: pa.Table, minute_floor: int | None = None) -> pa.Table:
+    """The rollup keys and sums of ``calls`` (a table of ``calls`` columns), as rows of ``SCHEMA``; minute
+    keys from ``minute_floor`` on (the store would not write older ones: an import of last year's calls
+    sums their hours and days, and stages no minute)."""
     if calls.num_rows == 0:
         return SCHEMA.empty_table()
     per_call = counters(calls)
@@ -122,6 +124,8 @@ def aggregate(calls: pa.Table) -> pa.Table:
                        **per_call}).filter(pc.equal(calls["normal"], 0))
     tops = pa.concat_tables([_keys(failed, DAY, dim, _floor(failed["ended_at"], DAY), _VALUES[dim](failed),
                                    list(COUNTERS)) for dim in TOPS])
+    if minute_floor is not None:
+        levels[0] = levels[0].filter(pc.greater_equal(levels[0]["bucket"], pa.scalar(minute_floor, pa.int64())))
     return pa.concat_tables([*levels, tops, _coarser(tops, WEEK)])
 
 

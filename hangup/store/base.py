@@ -63,6 +63,20 @@ class RetractingWriteHook(Protocol):
     def retract(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
 
 
+def sums_floor(hooks: Sequence[WriteHook]) -> int | None:
+    """The earliest minute a bulk batch's rollup sums (``SourceWriteHook``'s ``sums``) must hold for
+    ``hooks``: the reading process leaves older minute keys out. A hook that reads sums and keeps every
+    minute (no ``minute_floor``, or one that says ``None``) needs them all."""
+    floors: list[int] = []
+    for hook in hooks:
+        if isinstance(hook, SourceWriteHook):
+            floor: int | None = getattr(hook, "minute_floor", lambda: None)()
+            if floor is None:
+                return None
+            floors.append(floor)
+    return min(floors, default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class CopyBatch:
     """One bulk batch as ``COPY`` text (built by ``hangup.store.copy_batch``): ``rows`` holds ``CALL_COLUMNS``
@@ -96,6 +110,10 @@ class StagingStore(Protocol):
 
     def add_staged(self, path: str) -> StagedResult: ...
 
+    def minute_sums_floor(self) -> int | None:
+        """The earliest minute a batch's rollup sums must hold for the store's hooks (``sums_floor``)."""
+        ...
+
     def bulk_load(self) -> AbstractContextManager[None]:
         """Around a run of ``add_staged`` calls: what a bulk load may defer, done (and synced) on leaving."""
         ...
@@ -107,6 +125,10 @@ class CopyStore(Protocol):
 
     def add_copied(self, batch: CopyBatch) -> StagedResult:
         """Store the batch as ``add_rows`` would store its rows; counts, not one result per call."""
+        ...
+
+    def minute_sums_floor(self) -> int | None:
+        """The earliest minute a batch's rollup sums must hold for the store's hooks (``sums_floor``)."""
         ...
 
     def bulk_load(self) -> AbstractContextManager[None]:

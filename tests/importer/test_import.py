@@ -308,10 +308,12 @@ def test_a_staged_import_into_an_empty_store_builds_the_user_indexes_at_its_end(
         store.close()
 
 
-def test_files_read_one_after_another_by_one_reading_process_are_stored_as_read_here(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hook", [rollups.hook, rollups.RollupHook(minute_days=8)], ids=["all minutes", "8 days"])
+def test_files_read_one_after_another_by_one_reading_process_are_stored_as_read_here(
+        tmp_path: Path, hook: rollups.RollupHook) -> None:
     """One reading process serves every file of an import: a file's staging file is still being stored while
     the next file's first is written, so they are numbered across files. The calls and rollups equal those
-    of reading here."""
+    of reading here, also where the minute retention leaves the reading process's minute sums out."""
     rows = (DATA / "asterisk/import/Master.csv").read_text().splitlines(keepends=True)
     paths = []
     for n in range(4):
@@ -320,7 +322,7 @@ def test_files_read_one_after_another_by_one_reading_process_are_stored_as_read_
     results = []
     for name, parallel in (("here", False), ("there", True)):
         store = open_store(f"sqlite:///{tmp_path}/{name}.db")
-        store.add_write_hook(rollups.hook)
+        store.add_write_hook(hook)
         add_staged = getattr(store, "add_staged", None)
 
         def after_the_next_is_written(path: str, add_staged: Any = add_staged) -> StagedResult:

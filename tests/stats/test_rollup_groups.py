@@ -90,3 +90,17 @@ def test_sums_of_a_table_equal_per_call_sums(calls: int, seconds: int, users: in
     got = {(row["level"], row["dim"], row["bucket"], row["value"]): [row[c] for c in COUNTERS]
            for row in arrow_rollups.aggregate(table).to_pylist()}
     assert got == per_call(records)
+
+
+@pytest.mark.parametrize("floor_at", [0.0, 0.5, 1.0])
+def test_sums_of_a_table_leave_out_minutes_before_the_floor_and_nothing_else(floor_at: float) -> None:
+    """A store's minute floor given to the reading process: minute keys before it are not staged, every
+    other key is, with the same sums (hours and days still count the calls of the dropped minutes)."""
+    records = list(traffic.generate(1500, START, START + 3 * 86400, seed=7, users=20))
+    table = staging.rows_table([record_row(r) for r in records])
+    floor = START + int(floor_at * 3 * 86400)
+    expected = {key: sums for key, sums in per_call(records).items() if key[0] != MINUTE or key[2] >= floor}
+    got = {(row["level"], row["dim"], row["bucket"], row["value"]): [row[c] for c in COUNTERS]
+           for row in arrow_rollups.aggregate(table, floor).to_pylist()}
+    assert got == expected
+    assert any(key[0] == MINUTE for key in per_call(records)) and (floor_at < 1.0) == any(k[0] == MINUTE for k in got)

@@ -19,9 +19,11 @@ from test_sqlite import call
 from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.stats import arrow_rollups, rollups, traffic
+from hangup.stats.buckets import prune_before
+from hangup.stats.rollups import RollupHook
 from hangup.store import sql, staging
 from hangup.store import sqlite as sqlite_store
-from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore
+from hangup.store.base import AddStatus, CallQuery, StagedResult, StagingStore, sums_floor
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES
 from hangup.store.sqlite import SQLiteStore
 
@@ -251,3 +253,31 @@ def test_leaving_a_bulk_load_syncs_the_wal_and_the_database_file(
         store.add_staged(_stage(tmp_path, "a.stage", [call(1)]))
         synced.clear()  # SQLite's own syncs go through its VFS, not os.fsync: only hangup's are listed
     assert synced == [f"{store.path}-wal", store.path]
+
+
+NOW = 1_800_000_000
+
+
+class _KeepsAll:
+    """A hook that reads a batch's sums and keeps every minute."""
+
+    def __call__(self, conn: object, records: object) -> None: ...
+
+    def from_source(self, conn: object, table: str, where: str, params: object, sums: str | None) -> None: ...
+
+
+class _NoSums:
+    def __call__(self, conn: object, records: object) -> None: ...
+
+
+@pytest.mark.parametrize(("hooks", "floor"), [
+    ([], None),
+    ([_NoSums()], None),
+    ([RollupHook(8, clock=lambda: NOW)], prune_before(NOW, 8)),
+    ([RollupHook(0)], None),
+    ([RollupHook(8, clock=lambda: NOW), _KeepsAll()], None),
+    ([RollupHook(8, clock=lambda: NOW), RollupHook(2, clock=lambda: NOW), _NoSums()], prune_before(NOW, 8)),
+], ids=["no hooks", "no sums read", "rollups", "rollups keeping minutes", "a hook keeping minutes", "two rollups"])
+def test_the_minute_floor_of_staged_sums_is_the_one_every_sums_reader_allows(hooks: list[Any],
+                                                                            floor: int | None) -> None:
+    assert sums_floor(hooks) == floor
