@@ -16,10 +16,10 @@ from hangup.importer.columns import Columns, parse_columns, with_columns
 from hangup.importer.formats import READERS, Item
 from hangup.store import open_store
 
-# Lines as mod_cdr_csv's vanilla ``example`` template writes them (cdr_csv.conf.xml): name, number,
+# Lines written for these tests in the layout of mod_cdr_csv's ``example`` template (cdr_csv.conf.xml): name, number,
 # destination, context, start, answer, end, duration, billsec, cause, uuid, bleg_uuid, account, codecs.
 ANSWERED = ('"Extension 1001","1001","1002","default","2023-10-10 23:44:11","2023-10-10 23:44:13",'
-            '"2023-10-10 23:44:19","8","6","NORMAL_CLEARING","515f34c7-35d4-4b65-99f2-edaad9411fa7","","1002",'
+            '"2023-10-10 23:44:19","8","6","NORMAL_CLEARING","3c9e2f60-8d41-4e0b-b2a7-51f0c6d9e812","","1002",'
             '"PCMA","PCMA"')
 BUSY = ('"1001","1001","1003","default","2023-10-10 23:50:00","","2023-10-10 23:50:04","4","0","USER_BUSY",'
         '"7d0c8a52-1c11-4a57-9d0e-3f1f3b3f0c01","","1001","PCMU","PCMU"')
@@ -49,7 +49,7 @@ def _facts(item: Item) -> tuple[Any, ...]:
     ("fmt", "text", "columns", "expected"),
     [
         ("freeswitch-csv", ANSWERED + "\n", None,
-         [("515f34c7-35d4-4b65-99f2-edaad9411fa7", True, 1696981451, 1696981453, 1696981459, 6,
+         [("3c9e2f60-8d41-4e0b-b2a7-51f0c6d9e812", True, 1696981451, 1696981453, 1696981459, 6,
            "freeswitch:16", "completed")]),
         ("freeswitch-csv", BUSY + "\n" + SHORT + "\n", None,
          [("7d0c8a52-1c11-4a57-9d0e-3f1f3b3f0c01", False, 1696981800, 0, 1696981804, 0, "freeswitch:17", "busy"),

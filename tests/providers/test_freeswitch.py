@@ -128,14 +128,14 @@ def _xml_cdr(variables: dict[str, str], callflow: str = "", channel_direction: s
 def test_variables_exported_with_a_prefix_do_not_refuse_the_cdr() -> None:
     # `export nolocal:req_uuid=${uuid}` in the dialplan makes FreeSWITCH write <nolocal:req_uuid>, a prefix
     # no namespace declares; the CDR is a valid call and must be stored, the variable kept.
-    body = _xml_cdr({"direction": "inbound", "uuid": "8039fb4f", "nolocal:req_uuid": "8039fb4f",
-                     "hangup_cause": "NORMAL_CLEARING", "hangup_cause_q850": "16", "answer_epoch": "1609983741",
-                     "billsec": "263", "sip_hangup_disposition": "send_bye", "export_vars": "nolocal%3Areq_uuid"})
+    body = _xml_cdr({"direction": "inbound", "uuid": "5e1d07aa", "nolocal:req_uuid": "5e1d07aa",
+                     "hangup_cause": "NORMAL_CLEARING", "hangup_cause_q850": "16", "answer_epoch": "1700000000",
+                     "billsec": "142", "sip_hangup_disposition": "send_bye", "export_vars": "nolocal%3Areq_uuid"})
     for encoded, content_type in ((body, "text/xml"), (b"cdr=" + quote(body.decode(), safe="").encode(),
                                                       "application/x-www-form-urlencoded")):
         record = PROVIDER.parse(_post(encoded, content_type))
-        assert record is not None and record.outcome == "completed" and record.duration == 263
-        assert record.extra["nolocal:req_uuid"] == "8039fb4f" and record.extra["export_vars"] == "nolocal:req_uuid"
+        assert record is not None and record.outcome == "completed" and record.duration == 142
+        assert record.extra["nolocal:req_uuid"] == "5e1d07aa" and record.extra["export_vars"] == "nolocal:req_uuid"
 
 
 A_LEG_FLOW = "<callflow><caller_profile><originatee><originatee_caller_profile/></originatee></caller_profile>" \
