@@ -138,6 +138,22 @@ def test_variables_exported_with_a_prefix_do_not_refuse_the_cdr() -> None:
         assert record.extra["nolocal:req_uuid"] == "5e1d07aa" and record.extra["export_vars"] == "nolocal:req_uuid"
 
 
+REAL = Path(__file__).parent.parent / "data/real/freeswitch"
+
+
+@pytest.mark.parametrize("name", ["ccm-local-call-cdr", "ccm-incoming-call-cdr", "ccm-error-call-cdr"])
+def test_a_real_cdr_with_a_prefixed_variable_reads_as_without_it(name: str) -> None:
+    # A real mod_xml_cdr CDR (CommunityCellularManager, tests/data/real/PROVENANCE.md) given the element a
+    # dialplan's `export nolocal:req_uuid=${uuid}` adds to <variables>: the same call, the variable kept.
+    original = (REAL / f"{name}.xml").read_bytes()
+    prefixed = original.replace(b"<variables>", b"<variables><nolocal:req_uuid>5e1d07aa</nolocal:req_uuid>", 1)
+    assert prefixed != original
+    plain, read = (PROVIDER.parse(_post(body, "text/xml")) for body in (original, prefixed))
+    assert plain is not None and read is not None and read.extra["nolocal:req_uuid"] == "5e1d07aa"
+    facts = json.loads((REAL / f"{name}.expected.json").read_text())
+    assert {k: getattr(read, k) for k in facts} == {k: getattr(plain, k) for k in facts}
+
+
 A_LEG_FLOW = "<callflow><caller_profile><originatee><originatee_caller_profile/></originatee></caller_profile>" \
     "</callflow>"
 B_LEG_FLOW = "<callflow><caller_profile><originator><originator_caller_profile/></originator></caller_profile>" \
