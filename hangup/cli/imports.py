@@ -17,7 +17,7 @@ from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
 from hangup.importer.columns import parse_columns
-from hangup.importer.parallel import ImportReaderError
+from hangup.importer.parallel import ImportReaderError, zone_named
 from hangup.importer.run import DEFAULT_BATCH
 from hangup.settings import load_settings
 from hangup.store.base import Store
@@ -43,10 +43,13 @@ def open_import_store(db: str, batch_size: int) -> Store:
 @click.option("--columns", default=None, metavar="SPEC",
               help="CDR CSV columns: 'file_column=variable,…' renames header columns, 'variable,…' names the "
                    "columns of a file without a header; or a file holding either.")
+@click.option("--timezone", "time_zone", default=None, metavar="ZONE", callback=lambda _c, _p, v: _zone(v),
+              help="Time zone of CDR files' times written without an offset (e.g. Europe/Paris: Asterisk "
+                   "without usegmtime, FreeSWITCH *_stamp); default UTC.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: int, rejects: str | None,
-                 columns: str | None, quiet: bool, as_json: bool) -> None:
+                 columns: str | None, time_zone: str | None, quiet: bool, as_json: bool) -> None:
     """Import call records from FILE... ('-' for standard input) into the store."""
     try:
         mapping = parse_columns(columns) if columns is not None else None
@@ -61,7 +64,7 @@ def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: i
         with click.progressbar(length=total or 1, label="importing", hidden=quiet or not total,
                                file=sys.stderr) as bar:
             importer = Importer(store, batch_size=batch_size, rejects_path=rejects, progress=bar.update,
-                                columns=mapping)
+                                columns=mapping, time_zone=time_zone)
             try:
                 summary = importer.run(list(files), fmt)
             except (ValueError, ImportReaderError) as exc:
@@ -69,6 +72,15 @@ def import_files(files: tuple[str, ...], db: str, fmt: str | None, batch_size: i
     finally:
         store.close()
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else describe(summary))
+
+
+def _zone(name: str | None) -> str | None:
+    if name is not None:
+        try:
+            zone_named(name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timezone") from exc
+    return name
 
 
 def describe(summary: ImportSummary) -> str:

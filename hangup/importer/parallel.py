@@ -30,13 +30,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
 from hangup.errors import HTTPError
 from hangup.importer import columnar
 from hangup.importer.formats import READERS, Item
+from hangup.providers.draft import local_times
 from hangup.stats import arrow_rollups
 from hangup.store import sql, staging
 from hangup.store.base import CopyBatch
@@ -214,8 +217,9 @@ class ReadingProcess:
     while storing one) stops the process; the next file starts another.
     """
 
-    def __init__(self, received_at: float) -> None:
+    def __init__(self, received_at: float, time_zone: str | None = None) -> None:
         self.received_at = received_at
+        self.time_zone = time_zone  # of times without an offset (``draft.local_times``), or None: UTC
         self._process: subprocess.Popen[bytes] | None = None
 
     def batches(self, path: str, fmt: str, batch_size: int, folder: str | None = None,
@@ -224,7 +228,7 @@ class ReadingProcess:
         sums without minutes before ``minute_floor``)."""
         process = self._running()
         assert process.stdin is not None and process.stdout is not None
-        request = [path, fmt, self.received_at, batch_size, folder, minute_floor]
+        request = [path, fmt, self.received_at, batch_size, folder, minute_floor, self.time_zone]
         process.stdin.write(json.dumps(request).encode() + b"\n")
         process.stdin.flush()
         finished = False
@@ -269,5 +273,14 @@ class ReadingProcess:
 def serve(requests: IO[bytes], out: IO[bytes]) -> None:
     """The reading process's loop: ``write_batches`` for each request line until the requests end."""
     for line in requests:
-        path, fmt, received_at, batch_size, folder, minute_floor = json.loads(line)
-        write_batches(out, path, fmt, float(received_at), int(batch_size), folder, minute_floor)
+        path, fmt, received_at, batch_size, folder, minute_floor, zone = json.loads(line)
+        with local_times(zone_named(zone)) if zone else contextlib.nullcontext():
+            write_batches(out, path, fmt, float(received_at), int(batch_size), folder, minute_floor)
+
+
+def zone_named(name: str) -> tzinfo:
+    """The IANA time zone ``name`` (``Europe/Paris``), or ``ValueError`` saying it is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a time zone name (such as Europe/Paris or America/New_York)") from exc

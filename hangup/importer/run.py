@@ -27,7 +27,8 @@ from typing import IO, Any, cast
 from hangup.errors import HTTPError
 from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import FORMATS, READERS, Item
-from hangup.importer.parallel import COPY, Batch, ReadingProcess, Reject, reject_reason
+from hangup.importer.parallel import COPY, Batch, ReadingProcess, Reject, reject_reason, zone_named
+from hangup.providers.draft import local_times
 from hangup.records import CallRecord
 from hangup.sip.capture.files import is_capture
 from hangup.store.base import AddResult, CopyStore, StagedResult, StagingStore, Store
@@ -102,8 +103,11 @@ class Importer:
 
     def __init__(self, store: Store, *, batch_size: int = DEFAULT_BATCH, rejects_path: str | None = None,
                  progress: Callable[[int], None] | None = None, received_at: float | None = None,
-                 parallel: bool | None = None, columns: Columns | None = None) -> None:
+                 parallel: bool | None = None, columns: Columns | None = None, time_zone: str | None = None
+                 ) -> None:
         self.store = store
+        # the zone of the files' times without an offset (``--timezone``, an IANA name), or None: UTC
+        self.zone = zone_named(time_zone) if time_zone else None
         self.columns = columns  # the CSV files' column mapping (``--columns``), or None
         self.parallel = parallel  # read in a second process: None = files of PARALLEL_BYTES and more
         self.batch_size = max(1, batch_size)
@@ -118,7 +122,7 @@ class Importer:
         self._staging: str | None = None  # the folder of staging files, made at the first staged file
         self._bulk = contextlib.ExitStack()  # the store's bulk load, from the first staged file to the end
         self._copying = False  # in the bulk load of a store that takes COPY text
-        self._reading = ReadingProcess(self.received_at)  # started at the first file read elsewhere
+        self._reading = ReadingProcess(self.received_at, time_zone)  # started at the first file read elsewhere
 
     def run(self, paths: Sequence[str], fmt: str | None = None) -> ImportSummary:
         started = time.perf_counter()
@@ -159,34 +163,48 @@ class Importer:
     def import_file(self, path: str, fmt: str | None = None) -> None:
         buffered = _stdin() if path == "-" else open(path, "rb")
         try:
-            head = buffered.peek(GUESS_BYTES)[:GUESS_BYTES]
-            chosen = fmt or ("pcap" if is_capture(head) else guess_format(path, head.decode("utf-8", "replace")))
-            if chosen is None:
-                raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
-            if self.columns is not None and chosen not in CDR_CSV_FORMATS:
-                raise ValueError(f"{path}: --columns maps CDR CSV columns ({', '.join(CDR_CSV_FORMATS)}), "
-                                 f"not {chosen}")
+            chosen = self._format(path, buffered.peek(GUESS_BYTES)[:GUESS_BYTES], fmt)
             self.summary.files.append(path)
             self.summary.formats[path] = chosen
             if self._read_elsewhere(path):
                 buffered.close()
                 self._import_read_elsewhere(path, chosen)
                 return
-            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
-            last = 0
-            reader = READERS[chosen] if self.columns is None else with_columns(READERS[chosen], self.columns)
+            with local_times(self.zone) if self.zone is not None else contextlib.nullcontext():
+                self._read_here(path, buffered, chosen)
+        finally:
+            if path != "-":
+                buffered.close()
+
+    def _format(self, path: str, head: bytes, fmt: str | None) -> str:
+        """The file's format: ``fmt``, else guessed from its name and first bytes; one the options apply to."""
+        chosen = fmt or ("pcap" if is_capture(head) else guess_format(path, head.decode("utf-8", "replace")))
+        if chosen is None:
+            raise ValueError(f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)})")
+        if self.columns is not None and chosen not in CDR_CSV_FORMATS:
+            raise ValueError(f"{path}: --columns maps CDR CSV columns ({', '.join(CDR_CSV_FORMATS)}), not {chosen}")
+        if self.zone is not None and not FORMATS[chosen].local_times:
+            local = ", ".join(name for name, f in FORMATS.items() if f.local_times)
+            raise ValueError(f"{path}: --timezone is the zone of CDR files written in a switch's local time "
+                             f"({local}); {chosen} times say their own zone")
+        return chosen
+
+    def _read_here(self, path: str, buffered: io.BufferedReader, fmt: str) -> None:
+        text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
+        last = 0
+        reader = READERS[fmt] if self.columns is None else with_columns(READERS[fmt], self.columns)
+        try:
             for item in reader(text, self.received_at):
                 self._take(path, item)
-                if len(self._pending) >= self._batch_size(chosen):
+                if len(self._pending) >= self._batch_size(fmt):
                     self._flush()
                     position = _position(buffered)
                     self.progress(position - last)
                     last = position
-            self._flush()
-            self.progress(max(0, _position(buffered) - last))
         finally:
-            if path != "-":
-                buffered.close()
+            text.detach()  # the file is the caller's to close
+        self._flush()
+        self.progress(max(0, _position(buffered) - last))
 
     def _read_elsewhere(self, path: str) -> bool:
         if path == "-" or self.parallel is False or self.columns is not None:

@@ -18,10 +18,11 @@ object (CDR variable names such as ``src``/``disposition``, or AMI ``Cdr`` event
 * parties: ``src`` / ``dst``; direction: not in the CDR (``unknown``).
 * route: the peer (endpoint or trunk) of ``dstchannel``: ``PJSIP/carrier-0000002a`` → ``carrier``
   (channel names are ``TECH/resource-sequence``, ``ast_channel_alloc`` in ``main/channel.c``).
-* times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, read as UTC: set
-  ``usegmtime=yes`` or convert local times before import); duration: ``billsec``. A row whose disposition
-  says the dialled party did not answer (``NOT_ANSWERED``) is unanswered with no talk time, whatever its
-  ``answer``/``billsec`` (the caller's channel's answer, see ``NOT_ANSWERED``).
+* times: ``start``, ``answer``, ``end`` (``YYYY-MM-DD HH:MM:SS``, the PBX's local time unless ``usegmtime=yes``;
+  read as UTC, or in the zone ``hangup import --timezone`` names, ``draft.local_times``); duration:
+  ``billsec``. A row whose disposition says the dialled party did not answer (``NOT_ANSWERED``) is
+  unanswered with no talk time, whatever its ``answer``/``billsec`` (the caller's channel's answer, see
+  ``NOT_ANSWERED``).
 * cause chain: ``q850:<hangupcause>`` and ``asterisk-dialstatus:<dialstatus>`` when the dialplan
   recorded them (a ``hangupcause`` column / JSON key, or ``hangupcause=16;dialstatus=BUSY`` in
   ``userfield``), and ``asterisk-disposition:<disposition>``. ``NO ANSWER`` and ``BUSY`` come first;
@@ -244,9 +245,10 @@ def read_cel(stream: IO[str], received_at: float) -> Iterator[Item]:
 IMPORTS = {
     "asterisk-csv": ImportFormat(read_csv, markers=tuple(
         ((".csv",), marker) for marker in ('"ANSWERED"', '"NO ANSWER"', '"BUSY"', '"FAILED"', "disposition")),
-        extra_from_raw=extra_of_line),
+        extra_from_raw=extra_of_line, local_times=True),
     "asterisk-cel": ImportFormat(read_cel, markers=tuple(
-        ((".csv",), marker) for marker in ("eventtype", "EventType", "EVENTTYPE", '"CHAN_START"', "CHAN_START,"))),
+        ((".csv",), marker) for marker in ("eventtype", "EventType", "EVENTTYPE", '"CHAN_START"', "CHAN_START,")),
+        local_times=True),
 }
 
 

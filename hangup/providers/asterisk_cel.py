@@ -12,7 +12,8 @@ folded here into the facts a CDR row holds, which the Asterisk adapter reads as 
   Literal`` column; or a header row naming CEL fields (the advanced names, or the ``cel`` table's columns as
   ``cel_odbc``/``cel_pgsql`` and database exports write them, ``cid_num``, ``channame``…), case-insensitive;
 * the times: ``eventtime`` in ``cel.conf``'s ``dateformat``; by default ``<seconds>.<microseconds>`` since the
-  epoch (``cel.conf.sample``), else a date and time, read as UTC unless it carries an offset;
+  epoch (``cel.conf.sample``), else a date and time, read as UTC (or the import's ``--timezone``) unless it
+  carries an offset;
 * a ``HANGUP`` event's ``extra``: ``{"hangupcause": <Q.850>, "hangupsource": <channel>, "dialstatus": …}``
   (``main/cel.c``);
 * the disposition a CDR would give the leg: ``ANSWERED`` once the channel answered, else its ``Dial`` status

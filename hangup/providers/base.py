@@ -104,6 +104,9 @@ class ImportFormat:
     #: A record's ``extra`` rebuilt from its ``raw`` row, where the format's rows hold the same values twice:
     #: a bulk import then stores the row once (``extra`` naming the format; ``hangup.store.sql.row_record``).
     extra_from_raw: Callable[[str], Mapping[str, str]] | None = None
+    #: Whether the format's times without an offset are the writer's wall clock (a switch's CDR files), so
+    #: ``hangup import --timezone`` applies to them; times of webhook bodies and exports carry their zone.
+    local_times: bool = False
 
 
 class SettingRow(NamedTuple):

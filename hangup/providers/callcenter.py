@@ -143,7 +143,8 @@ def _callcenter_json(text: str, received_at: float) -> CallRecord:
 
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
 IMPORTS = {NAME: ImportFormat(read_records, markers=tuple(
-    ((*JSON_FILES, ".csv"), marker) for marker in ("ye Reason", "bye_reason", "all_status", "all Status")))}
+    ((*JSON_FILES, ".csv"), marker) for marker in ("ye Reason", "bye_reason", "all_status", "all Status")),
+    local_times=True)}
 
 
 class CallcenterProvider(BasicAuthVerifier):

@@ -12,8 +12,11 @@ bad field, or classifies through ``hangup.causes.classify`` and returns the froz
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -182,6 +185,23 @@ class RecordDraft:
 
 
 # -- times ---------------------------------------------------------------------------------
+#: The zone of times written without an offset: UTC unless the reading of a file says otherwise
+#: (``local_times``). A switch's CDR files (Asterisk's ``Master.csv`` without ``usegmtime``, FreeSWITCH's
+#: ``*_stamp`` variables) write its local time and nothing in a row says which.
+NAIVE_ZONE: ContextVar[tzinfo] = ContextVar("hangup_naive_zone", default=UTC)
+
+
+@contextmanager
+def local_times(zone: tzinfo) -> Iterator[None]:
+    """Within: ``parse_time`` reads a time without an offset as ``zone``'s wall-clock time (where the clock
+    goes back, the first of the two moments; in the hour it skips, the offset before the change)."""
+    token = NAIVE_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        NAIVE_ZONE.reset(token)
+
+
 def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
     if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
@@ -198,9 +218,9 @@ def parse_time(text: str) -> int | None:
         except (TypeError, ValueError, IndexError):
             return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=NAIVE_ZONE.get())
     seconds = int(moment.timestamp())
     return seconds if 0 <= seconds <= MAX_TIME else None
 
 
-__all__ = ["MAX_INTEGER", "MAX_TIME", "RecordDraft", "parse_time", "ref"]
+__all__ = ["MAX_INTEGER", "MAX_TIME", "NAIVE_ZONE", "RecordDraft", "local_times", "parse_time", "ref"]

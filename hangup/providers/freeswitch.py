@@ -342,9 +342,10 @@ def read_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
 def cdr_csv_variables(row: Mapping[str, str]) -> dict[str, str]:
     """The variables of a CSV row with the ``*_epoch`` times the adapter reads.
 
-    Templates write ``*_stamp`` (the switch's local time, read as UTC, as Asterisk's Master.csv times
-    are); exports that keep only the start and the durations give the rest: the end is ``duration``
-    after the start, the answer ``billsec`` before the end (billsec counts from the answer)."""
+    Templates write ``*_stamp`` (the switch's local time, read as UTC unless the import names the zone, as
+    Asterisk's Master.csv times are); exports that keep only the start and the durations give the rest: the
+    end is ``duration`` after the start, the answer ``billsec`` before the end (billsec counts from the
+    answer)."""
     variables = {name: value.strip() for name, value in row.items() if name}
     for moment in ("start", "answer", "end"):
         seconds = parse_time(variables.get(f"{moment}_stamp", ""))
@@ -366,8 +367,9 @@ def _count(value: str | None) -> int | None:
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.
 IMPORTS = {
     "freeswitch-json": ImportFormat(read_files, endings=(".cdr.json", ".cdr.xml"),
-                                    markers=((JSON_FILES, '"variables"'), ((".xml",), "<cdr"))),
-    "freeswitch-csv": ImportFormat(read_csv, markers=(((".csv",), "hangup_cause"), ((".csv",), '"NORMAL_CLEARING"'))),
+                                    markers=((JSON_FILES, '"variables"'), ((".xml",), "<cdr")), local_times=True),
+    "freeswitch-csv": ImportFormat(read_csv, markers=(((".csv",), "hangup_cause"), ((".csv",), '"NORMAL_CLEARING"')),
+                                   local_times=True),
 }
 
 

@@ -21,6 +21,6 @@ SIGNALLING_FORMATS: Mapping[str, ImportFormat] = {
     "pcap": ImportFormat(read_capture, endings=(".pcap", ".pcapng")),
     "sip-acc-log": ImportFormat(read_acc_log, markers=((_ANY, "ACC: transaction answered:"),
                                                        (_ANY, "ACC: call missed:"))),
-    "sip-acc-csv": ImportFormat(read_acc_csv, markers=((_ANY, "sip_code"),)),
+    "sip-acc-csv": ImportFormat(read_acc_csv, markers=((_ANY, "sip_code"),), local_times=True),
     "sip-trace": ImportFormat(read_trace, markers=((_ANY, "SIP/2.0"),)),
 }
