@@ -20,6 +20,7 @@ from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, re
 from hangup.errors import HTTPError
 from hangup.providers.answered import DETECTION_PREFIX, answered_by
 from hangup.providers.base import Provider, WebhookRequest
+from hangup.providers.draft import local_times, zone_named
 from hangup.providers.registry import flag_meanings, kept_headers
 from hangup.records import CallRecord
 from hangup.sip import verdict as sip_verdict
@@ -48,7 +49,11 @@ def parse(provider: Provider, request: WebhookRequest, secrets: Mapping[str, str
     """Verify and parse one request; raises ``HTTPError`` subclasses for anything to reject."""
     if verify:
         provider.verify(request, secrets)
-    return provider.parse(request)
+    zone = secrets.get(f"{provider.name}_timezone")  # the platform's posts write local times (``zone_setting``)
+    if not zone:
+        return provider.parse(request)
+    with local_times(zone_named(zone)):
+        return provider.parse(request)
 
 
 async def receive(provider: Provider, request: WebhookRequest, store: Store, secrets: Mapping[str, str]

@@ -21,6 +21,7 @@ import phonenumbers
 
 from hangup.errors import ConfigError
 from hangup.numbers import parse_regions
+from hangup.providers.draft import zone_named
 
 ENV_PREFIX = "HANGUP_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -34,7 +35,7 @@ class Setting:
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | int | float | bool | networks | secret
+    kind: str = "str"  # str | int | float | bool | networks | secret | timezone
 
     @property
     def env(self) -> str:
@@ -142,6 +143,14 @@ def _cast_bool(text: str) -> bool:
     raise ValueError("expected true/false, 1/0, yes/no or on/off")
 
 
+def _cast_zone(text: str) -> str:
+    """An IANA time zone name, checked (empty: none)."""
+    name = text.strip()
+    if name:
+        zone_named(name)
+    return name
+
+
 def _cast_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
@@ -153,6 +162,7 @@ _CASTS: Mapping[str, Callable[[str], Any]] = {
     "float": _cast_float,
     "bool": _cast_bool,
     "networks": _cast_networks,
+    "timezone": _cast_zone,
 }
 
 

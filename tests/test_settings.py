@@ -34,6 +34,13 @@ def test_adapter_rows_are_read_cast_and_handed_back() -> None:
         load_settings({"HANGUP_VONAGE_ACCEPT_UNSIGNED": "maybe"})
 
 
+def test_a_platform_zone_is_checked_when_the_settings_load() -> None:
+    settings = load_settings({"HANGUP_ASTERISK_TIMEZONE": "Europe/Paris"})
+    assert settings.secrets()["asterisk_timezone"] == "Europe/Paris" and settings.secrets()["freeswitch_timezone"] == ""
+    with pytest.raises(ConfigError, match="HANGUP_FREESWITCH_TIMEZONE"):
+        load_settings({"HANGUP_FREESWITCH_TIMEZONE": "Europe/Atlantis"})
+
+
 def test_defaults() -> None:
     settings = load_settings({})
     assert (settings.host, settings.port, settings.db) == ("127.0.0.1", 8080, "sqlite:///./hangup.db")

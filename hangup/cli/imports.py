@@ -17,8 +17,9 @@ from hangup.composition import open_configured_store
 from hangup.errors import ConfigError, StoreError
 from hangup.importer import READERS, Importer, ImportSummary
 from hangup.importer.columns import parse_columns
-from hangup.importer.parallel import ImportReaderError, zone_named
+from hangup.importer.parallel import ImportReaderError
 from hangup.importer.run import DEFAULT_BATCH
+from hangup.providers.draft import zone_named
 from hangup.settings import load_settings
 from hangup.store.base import Store
 

@@ -30,16 +30,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import tzinfo
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
 from hangup.errors import HTTPError
 from hangup.importer import columnar
 from hangup.importer.formats import READERS, Item
-from hangup.providers.draft import local_times
+from hangup.providers.draft import local_times, zone_named
 from hangup.stats import arrow_rollups
 from hangup.store import sql, staging
 from hangup.store.base import CopyBatch
@@ -277,10 +275,3 @@ def serve(requests: IO[bytes], out: IO[bytes]) -> None:
         with local_times(zone_named(zone)) if zone else contextlib.nullcontext():
             write_batches(out, path, fmt, float(received_at), int(batch_size), folder, minute_floor)
 
-
-def zone_named(name: str) -> tzinfo:
-    """The IANA time zone ``name`` (``Europe/Paris``), or ``ValueError`` saying it is none."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not a time zone name (such as Europe/Paris or America/New_York)") from exc

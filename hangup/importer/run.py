@@ -27,8 +27,8 @@ from typing import IO, Any, cast
 from hangup.errors import HTTPError
 from hangup.importer.columns import CDR_CSV_FORMATS, Columns, with_columns
 from hangup.importer.formats import FORMATS, READERS, Item
-from hangup.importer.parallel import COPY, Batch, ReadingProcess, Reject, reject_reason, zone_named
-from hangup.providers.draft import local_times
+from hangup.importer.parallel import COPY, Batch, ReadingProcess, Reject, reject_reason
+from hangup.providers.draft import local_times, zone_named
 from hangup.records import CallRecord
 from hangup.sip.capture.files import is_capture
 from hangup.store.base import AddResult, CopyStore, StagedResult, StagingStore, Store

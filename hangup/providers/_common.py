@@ -51,6 +51,12 @@ def credential_settings(provider: str, key: str, secret_help: str, unsigned_help
             SettingRow(f"{provider}_accept_unsigned", "false", unsigned_help, "bool"))
 
 
+def zone_setting(provider: str, what: str) -> SettingRow:
+    """``<provider>_timezone``: the zone of times ``provider``'s posts write without an offset (``ingest.parse``)."""
+    return SettingRow(f"{provider}_timezone", "", f"Time zone (IANA name, e.g. Europe/Paris) of {what} written "
+                      "without an offset; empty: UTC.", "timezone")
+
+
 def header(headers: Mapping[str, str], name: str, provider: str) -> str:
     """A required signature header (names are lower-case); 401 when absent."""
     value = (headers.get(name) or "").strip()
@@ -217,4 +223,5 @@ __all__ = [
     "stored_json_or_text",
     "stored_request",
     "text",
+    "zone_setting",
 ]

@@ -51,6 +51,7 @@ from hangup.providers._common import (
     ref,
     stored_json_or_text,
     text,
+    zone_setting,
 )
 from hangup.providers.base import WebhookRequest
 from hangup.providers.reading import ImportFormat, Item, RowText, attempt, cdr_rows
@@ -58,10 +59,10 @@ from hangup.records import CallRecord
 
 NAME = "asterisk"
 SECRET = "asterisk_basic_auth"
-SETTINGS = credential_settings(
+SETTINGS = (*credential_settings(
     NAME, SECRET, "`user:password` Asterisk CDR posts must present (HTTP Basic).",
     "Accept Asterisk CDR posts without credentials.",
-)
+), zone_setting(NAME, "posted CDRs' times (Asterisk's local time unless cdr.conf sets usegmtime=yes)"))
 
 MASTER_CSV_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",

@@ -115,7 +115,7 @@ class SettingRow(NamedTuple):
     name: str  # lower-case; the environment variable is HANGUP_ + its upper-case form
     default: str
     help: str  # one line for docs/settings.md
-    kind: str = "str"  # str | int | float | bool | networks | secret
+    kind: str = "str"  # str | int | float | bool | networks | secret | timezone
 
 
 class Provider(Protocol):

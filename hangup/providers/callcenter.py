@@ -36,6 +36,7 @@ from hangup.providers._common import (
     ref,
     stored_json_or_text,
     text,
+    zone_setting,
 )
 from hangup.providers.base import WebhookRequest
 from hangup.providers.reading import JSON_FILES, ImportFormat, Item, attempt, guarded, json_objects, peek
@@ -43,10 +44,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "callcenter"
 SECRET = "callcenter_basic_auth"
-SETTINGS = credential_settings(
+SETTINGS = (*credential_settings(
     NAME, SECRET, "`user:password` contact-centre call records must present (HTTP Basic).",
     "Accept contact-centre call records without credentials.",
-)
+), zone_setting(NAME, "posted call records' times"))
 
 CALL_ID = ("call_id", "id", "uuid", "callid")
 FROM = ("from", "caller", "from_number", "caller_number")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hangup import bounds
 from hangup.causes import CauseCatalog
@@ -202,6 +203,14 @@ def local_times(zone: tzinfo) -> Iterator[None]:
         NAIVE_ZONE.reset(token)
 
 
+def zone_named(name: str) -> tzinfo:
+    """The IANA time zone ``name`` (``Europe/Paris``), or ``ValueError`` saying it is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a time zone name (such as Europe/Paris or America/New_York)") from exc
+
+
 def parse_time(text: str) -> int | None:
     """Unix seconds of a platform time string, or ``None`` when it is none of the known forms."""
     if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
@@ -223,4 +232,4 @@ def parse_time(text: str) -> int | None:
     return seconds if 0 <= seconds <= MAX_TIME else None
 
 
-__all__ = ["MAX_INTEGER", "MAX_TIME", "NAIVE_ZONE", "RecordDraft", "local_times", "parse_time", "ref"]
+__all__ = ["MAX_INTEGER", "MAX_TIME", "NAIVE_ZONE", "RecordDraft", "local_times", "parse_time", "ref", "zone_named"]

@@ -53,6 +53,7 @@ from hangup.providers._common import (
     parse_time,
     ref,
     text,
+    zone_setting,
 )
 from hangup.providers.base import WebhookRequest
 from hangup.providers.jsondocs import is_complete
@@ -61,10 +62,10 @@ from hangup.records import CallRecord, Direction
 
 NAME = "freeswitch"
 SECRET = "freeswitch_basic_auth"
-SETTINGS = credential_settings(
+SETTINGS = (*credential_settings(
     NAME, SECRET, "`user:password` FreeSWITCH CDR posts must present (HTTP Basic).",
     "Accept FreeSWITCH CDR posts without credentials.",
-)
+), zone_setting(NAME, "posted CDRs' *_stamp times (the switch's local time)"))
 
 FORM_FIELD = "cdr"
 VARIABLES = "variables"

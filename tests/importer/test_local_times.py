@@ -13,8 +13,10 @@ from click.testing import CliRunner
 from hangup.cli import _register, cli
 from hangup.composition import open_store
 from hangup.importer import Importer
-from hangup.importer.parallel import zone_named
-from hangup.providers.draft import local_times, parse_time
+from hangup.ingest import parse
+from hangup.providers.asterisk import PROVIDER
+from hangup.providers.base import WebhookRequest
+from hangup.providers.draft import local_times, parse_time, zone_named
 from hangup.store.base import CallQuery
 
 
@@ -94,3 +96,21 @@ def test_cli_refuses_an_unknown_zone_and_a_format_whose_times_say_their_zone(tmp
     assert vonage.exit_code == 1 and "--timezone" in vonage.output and "vonage" in vonage.output
     ok = CliRunner().invoke(cli, ["import", str(master), "--db", db, "--timezone", "Europe/Paris", "--quiet"])
     assert ok.exit_code == 0, ok.output
+
+
+LINE = ('"","1001","2002","from-internal","<1001>","PJSIP/1001-00000001","PJSIP/2002-00000002","Dial",'
+        '"PJSIP/2002,30","2026-07-01 12:00:00","2026-07-01 12:00:05","2026-07-01 12:01:05",65,60,"ANSWERED",'
+        '"DOCUMENTATION","1782907200.1",""')
+
+
+@pytest.mark.parametrize(("secrets", "offset"), [({}, 0), ({"asterisk_timezone": "Europe/Paris"}, 2 * 3600),
+                                                 ({"asterisk_timezone": ""}, 0),
+                                                 ({"freeswitch_timezone": "Europe/Paris"}, 0)])
+def test_a_posted_cdr_is_read_in_its_platforms_zone(secrets: dict[str, str], offset: int) -> None:
+    """``HANGUP_ASTERISK_TIMEZONE``: an Asterisk post's local times (another platform's zone does not apply)."""
+    request = WebhookRequest("POST", "http://127.0.0.1/callbacks/asterisk", "", LINE.encode(), {})
+    record = parse(PROVIDER, request, secrets, verify=False)
+    assert record is not None
+    assert (record.setup_time, record.start_time, record.end_time) == tuple(
+        utc(t) - offset for t in ("2026-07-01 12:00:00", "2026-07-01 12:00:05", "2026-07-01 12:01:05"))
+    assert parse_time("2026-07-01 12:00:00") == utc("2026-07-01 12:00:00")  # the zone ends with the request
