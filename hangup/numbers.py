@@ -30,7 +30,15 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    REGION_CODE_FOR_NON_GEO_ENTITY,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
+from phonenumbers.phonenumberutil import _number_type_helper
 
 #: Distinct (raw value, region) pairs whose answer is kept.
 CACHE_SIZE = 65536
@@ -128,16 +136,45 @@ def _valid(text: str, region: str) -> Number | None:
         number = phonenumbers.parse(text, region or None)
     except NumberParseException:
         return None
-    # is_valid_number is region_code_for_number + is_valid_number_for_region; the region lookup (a pattern
-    # match per region sharing the country code: two dozen for +1) is the costly part, so it is done once
+    code, national = number.country_code or 0, phonenumbers.national_significant_number(number)
+    lengths = _lengths(code)
+    if lengths is not None and len(national) not in lengths:
+        return None  # no region of the country code has valid numbers this long: the checks below would fail
+    # is_valid_number is region_code_for_number + is_valid_number_for_region, and number_type repeats both;
+    # the region lookup (a pattern match per region sharing the country code: two dozen for +1) and the type
+    # match are the costly parts, so each is done once here, as those functions do them (_type_of)
     country = phonenumbers.region_code_for_number(number)
-    if country is None or not phonenumbers.is_valid_number_for_region(number, country):
+    kind = _type_of(code, national, country) if country is not None else None
+    if country is None or kind is None:
         return None
-    return Number(
-        phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        country,
-        _TYPES.get(phonenumbers.number_type(number), "unknown"),
-    )
+    return Number(phonenumbers.format_number(number, PhoneNumberFormat.E164), country, _TYPES.get(kind, "unknown"))
+
+
+def _type_of(code: int, national: str, country: str) -> int | None:
+    """libphonenumber's type of a number of ``country``; ``None`` when it is not valid there (as
+    ``is_valid_number_for_region``, whose test this is, sharing its one type match with ``number_type``)."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, country.upper())
+    if metadata is None or (country != REGION_CODE_FOR_NON_GEO_ENTITY
+                            and code != phonenumbers.country_code_for_valid_region(country)):
+        return None
+    kind: int = _number_type_helper(national, metadata)
+    return None if kind == PhoneNumberType.UNKNOWN else kind
+
+
+@lru_cache(maxsize=1024)  # one entry per country code: a few hundred at most
+def _lengths(code: int) -> frozenset[int] | None:
+    """Every length of a valid national number of country code ``code`` (the possible lengths of the
+    general description of each of its regions); ``None`` when a region leaves them open (any length)."""
+    lengths: set[int] = set()
+    for country in COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, country.upper())
+        if metadata is None:
+            continue  # region_code_for_number skips it too
+        general = metadata.general_desc
+        if general is None or not general.possible_length:
+            return None
+        lengths.update(general.possible_length)
+    return frozenset(lengths)
 
 
 class Parties(NamedTuple):
