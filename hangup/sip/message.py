@@ -115,10 +115,8 @@ class SipMessage:
         self.cseq_method = cseq_method
         self.vias = vias  # every Via value, top first, comma lists split
         self.reason_values = reason_values  # every Reason value as written, comma lists split
-        found = _TAG.search(from_value, from_value.rfind(">") + 1)  # tag_of, inline: once per message
-        self.from_tag = found.group(1) if found else ""
-        found = _TAG.search(to_value, to_value.rfind(">") + 1)
-        self.to_tag = found.group(1) if found else ""
+        self.from_tag = tag_of(from_value)
+        self.to_tag = tag_of(to_value)
         self.is_request = status == 0
         self._lines = lines  # the head's lines (folds joined), the start line first, split by ``headers`` on demand
         self._headers: tuple[tuple[str, str], ...] | None = None
@@ -169,7 +167,13 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
-    found = _TAG.search(value, value.rfind(">") + 1)
+    start = value.rfind(">") + 1
+    at = value.find(";tag=", start)
+    if at >= 0 and value.find(";", start, at) < 0:  # the first parameter there, written the usual way
+        tag = value[at + 5:]
+        if tag.isalnum():  # to the end, none of ";,>" or white space in it: what _TAG would take
+            return tag
+    found = _TAG.search(value, start)
     return found.group(1) if found else ""
 
 
