@@ -39,6 +39,7 @@ from phonenumbers import (
     PhoneNumberType,
 )
 from phonenumbers.phonenumberutil import _number_type_helper
+from phonenumbers.re_util import enable_pattern_cache, re_compile
 
 #: Distinct (raw value, region) pairs whose answer is kept.
 CACHE_SIZE = 65536
@@ -77,6 +78,9 @@ class NumberPlan:
 
 
 _plan = NumberPlan()
+# phonenumbers compiles its metadata's patterns through ``re``, whose cache (512 patterns) the patterns of a
+# few dozen countries overflow, so each would be compiled again and again; kept once compiled instead
+enable_pattern_cache()
 
 
 def configure(plan: NumberPlan) -> None:
@@ -140,25 +144,49 @@ def _valid(text: str, region: str) -> Number | None:
     lengths = _lengths(code)
     if lengths is not None and len(national) not in lengths:
         return None  # no region of the country code has valid numbers this long: the checks below would fail
-    # is_valid_number is region_code_for_number + is_valid_number_for_region, and number_type repeats both;
-    # the region lookup (a pattern match per region sharing the country code: two dozen for +1) and the type
-    # match are the costly parts, so each is done once here, as those functions do them (_type_of)
-    country = phonenumbers.region_code_for_number(number)
-    kind = _type_of(code, national, country) if country is not None else None
-    if country is None or kind is None:
+    found = _country_and_type(code, national)
+    if found is None:
         return None
+    country, kind = found
     return Number(phonenumbers.format_number(number, PhoneNumberFormat.E164), country, _TYPES.get(kind, "unknown"))
 
 
-def _type_of(code: int, national: str, country: str) -> int | None:
-    """libphonenumber's type of a number of ``country``; ``None`` when it is not valid there (as
-    ``is_valid_number_for_region``, whose test this is, sharing its one type match with ``number_type``)."""
+def _country_and_type(code: int, national: str) -> tuple[str, int] | None:
+    """``region_code_for_number`` and ``number_type`` of a number, ``None`` when ``is_valid_number`` is false.
+
+    ``is_valid_number`` is ``region_code_for_number`` then ``is_valid_number_for_region``, and ``number_type``
+    repeats both; the region lookup and the type match are the costly parts, so each is made once here, as
+    the library makes them: the region is the first of the country code's whose leading digits match the
+    number or, for one without leading digits, whose type match finds a type (that match is the type)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if not regions:
+        return None
+    if len(regions) == 1:
+        return _typed(code, national, regions[0], None)
+    for country in regions:
+        metadata = PhoneMetadata.metadata_for_region(country.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re_compile(metadata.leading_digits).match(national):
+                return _typed(code, national, country, None)
+        else:
+            kind: int = _number_type_helper(national, metadata)
+            if kind != PhoneNumberType.UNKNOWN:
+                return _typed(code, national, country, kind)
+    return None
+
+
+def _typed(code: int, national: str, country: str, kind: int | None) -> tuple[str, int] | None:
+    """``country`` and the number's type there when it is valid there (``is_valid_number_for_region``);
+    ``kind`` is the type when already matched against the region's metadata."""
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, country.upper())
     if metadata is None or (country != REGION_CODE_FOR_NON_GEO_ENTITY
                             and code != phonenumbers.country_code_for_valid_region(country)):
         return None
-    kind: int = _number_type_helper(national, metadata)
-    return None if kind == PhoneNumberType.UNKNOWN else kind
+    if kind is None:
+        kind = _number_type_helper(national, metadata)
+    return None if kind == PhoneNumberType.UNKNOWN else (country, kind)
 
 
 @lru_cache(maxsize=1024)  # one entry per country code: a few hundred at most
