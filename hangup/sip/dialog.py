@@ -201,7 +201,8 @@ class Dialog:
         hop = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet)
         if hop not in self.hops and len(self.hops) < MAX_HOPS:
             self.hops.append(hop)
-        self.transport = self.transport or packet.transport
+        if not self.transport:
+            self.transport = packet.transport
         for reason in message.reason_values:
             if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
                 self.reasons.append(reason)

@@ -49,6 +49,7 @@ _LENGTH = struct.Struct("!H")
 _TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
 _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
+_tuple_new = tuple.__new__
 
 
 class HepError(ValueError):
@@ -102,9 +103,10 @@ def _decode_v3(data: bytes) -> HepPacket:
         destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
         end = layout.end
         if _CHUNK.unpack_from(data, end) == (0, 15, length - end):  # the payload, last: the usual packet
-            packet = Packet(seconds + micros / 1e6, source, sport, destination, dport,
-                            _TRANSPORTS.get(protocol, "udp"), data[end + 6:])
-            return HepPacket(3, packet, kind, capture)
+            # the named tuples made as their own __new__ makes them, without its Python frame: once per message
+            packet = _tuple_new(Packet, (seconds + micros / 1e6, source, sport, destination, dport,
+                                         _TRANSPORTS.get(protocol, "udp"), data[end + 6:]))
+            return _tuple_new(HepPacket, (3, packet, kind, capture, "", ""))
         chunks = _chunks(data, end)
         if not chunks.keys() & layout.kinds:  # else a repeated chunk wins, as in the chunk-by-chunk read
             return _packet(chunks, source, destination, sport, dport, seconds, micros, protocol, kind, capture)

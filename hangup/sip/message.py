@@ -287,9 +287,7 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
         key = known(name)
         if key is None:
             key = _line_name(name)
-            if key is None:
-                return None
-        if not colon:
+        if key is None or not colon:
             return None
         if not key:
             continue  # a header the dialog does not read
