@@ -39,6 +39,7 @@ _FOLD = re.compile(r"\r?\n[ \t]+")
 _NAMES: dict[str, str] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
 _DIALOG_HEADERS = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
 _LINE_NAMES: dict[str, str] = {}  # header name as written, before its colon → ``_line_name``
+_STATUS_LINES: dict[str, tuple[str, str, int, str]] = {}  # status line → ``_start_line`` of it
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
@@ -283,7 +284,11 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
     reasons: list[str] = []
     known = _LINE_NAMES.get
     for index in range(1, len(lines)):
-        name, colon, value = lines[index].partition(":")
+        # the usual "Name: value" split at ": ", whose value then needs no stripping (a name has no colon:
+        # _line_name refuses one, so "A:b: c" goes to the general path, which splits it at the first colon)
+        name, colon, value = lines[index].partition(": ")
+        if not colon:
+            name, colon, value = lines[index].partition(":")
         key = known(name)
         if key is None:
             key = _line_name(name)
@@ -305,7 +310,7 @@ def _line_name(name: str) -> str | None:
     """The wanted header a written name is (``_DIALOG_HEADERS``), "" for any other header, ``None`` when
     it is no header name; remembered in ``_LINE_NAMES`` (a handful of spellings repeat)."""
     bare = name.rstrip(" \t")
-    if bare.split() != [bare]:  # empty, or white space inside or before the name: a fold or a bad line
+    if bare.split() != [bare] or ":" in bare:  # empty, white space inside or before it, a colon: not a name
         return None
     key = _canonical(bare)
     key = key if key in _DIALOG_HEADERS else ""
@@ -347,6 +352,15 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 def _start_line(line: str) -> tuple[str, str, int, str]:
     if not line.startswith("SIP/"):  # no method starts so (a method has no "/"): a request line or nothing
         return _request_line(line)
+    found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
+    if found is None:
+        found = _status_line(line)
+        if len(_STATUS_LINES) < 1024:
+            _STATUS_LINES[line] = found
+    return found
+
+
+def _status_line(line: str) -> tuple[str, str, int, str]:
     code = line[8:11]
     if line[:8] == "SIP/2.0 " and len(code) == 3 and code.isascii() and code.isdigit() and line[11:12] in ("", " "):
         status, phrase = int(code), line[12:]  # the usual status line, read as _STATUS_LINE would

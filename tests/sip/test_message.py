@@ -177,6 +177,8 @@ _VARIANTS = [
     RFC3261_F1.replace(b"Max-Forwards: 70", b"Reason: SIP;cause=487, Q.850;cause=16\r\nReason: X;cause=1"),
     RFC3261_F1.replace(b"Via: SIP/2.0/UDP pc33.atlanta.com",
                        b"v:  SIP/2.0/UDP a, SIP/2.0/UDP b\r\nVia:\t SIP/2.0/UDP c"),
+    RFC3261_F1.replace(b"Call-ID: a84b4c76e66710", b"i:a84b4c76e66710").replace(b"Max-Forwards: 70", b"Subject:a: b"),
+    RFC3261_F1.replace(b"To: Bob <sip:bob@biloxi.com>", b"To:Bob <sip:bob@biloxi.com>;tag=a: b"),
     b"SIP/2.0 180 Ringing\r\n" + RFC3261_F1.split(b"\r\n", 1)[1],
     b"SIP/2.0 603\r\n" + RFC3261_F1.split(b"\r\n", 1)[1],
 ]
