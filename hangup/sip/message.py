@@ -168,13 +168,13 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
-    start = value.rfind(">") + 1
-    at = value.find(";tag=", start)
-    if at >= 0 and value.find(";", start, at) < 0:  # the first parameter there, written the usual way
-        tag = value[at + 5:]
-        if tag.isalnum():  # to the end, none of ";,>" or white space in it: what _TAG would take
-            return tag
-    found = _TAG.search(value, start)
+    before, usual, tag = value.rpartition(";tag=")
+    # the usual tag: the last parameter, its value to the end with none of ";,>" or white space in it, and the
+    # only parameter after the URI (no ";" after the last ">"): what _TAG takes; partitions, as they parse
+    # no arguments, cost less than finds
+    if usual and tag.isalnum() and ";" not in before.rpartition(">")[2]:
+        return tag
+    found = _TAG.search(value, value.rfind(">") + 1)
     return found.group(1) if found else ""
 
 
@@ -229,10 +229,8 @@ def parse_reason(value: str) -> Reason:
 
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
-    index = data.find(b"\r\n\r\n")
-    if index > 0 and data[0] not in _CR_LF:  # the usual message: CRLF lines, a blank line, then the body
-        head, body = data[:index], data[index + 4:]
-    else:
+    head, blank, body = data.partition(b"\r\n\r\n")
+    if not (blank and head and data[0] not in _CR_LF):  # the usual message: CRLF lines, a blank line, the body
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     lines = text.split("\r\n")
@@ -243,7 +241,8 @@ def parse(data: bytes) -> SipMessage:
             text = _regular(text)
         lines = text.split("\n")
     method, uri, status, phrase = _start_line(lines[0].strip())
-    if len(lines) + text.count(",") > MAX_HEADERS:  # only then can there be more values (one per line or comma)
+    # only then can there be more values: one per line or comma, and each of at least one character and a separator
+    if len(text) > 2 * MAX_HEADERS and len(lines) + text.count(",") > MAX_HEADERS:
         _headers(lines)
     first, vias, reasons = wanted or _wanted("\n" + text.partition("\n")[2])
     body = _body(first, body)

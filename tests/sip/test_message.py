@@ -105,6 +105,11 @@ def test_split_list(value: str, parts: list[str]) -> None:
     ("sip:bob@biloxi.com;tag=x1", "x1", "bob"),
     ("<tel:+15551234567>;TAG=T9", "T9", "+15551234567"),
     ("<sip:pbx.example.com>", "", "pbx.example.com"),
+    ("<sip:a@b;tag=in-uri>;tag=y1", "y1", "a"),
+    ("<sip:a@b>;tag=first;tag=second", "first", "a"),
+    ("<sip:a@b>;x=1;tag=z9", "z9", "a"),
+    ("<sip:a@b>;tag=a-b.c", "a-b.c", "a"),
+    ("sip:a@b;tag=", "", "a"),
 ])
 def test_tag_and_user(value: str, tag: str, user: str) -> None:
     assert tag_of(value) == tag and user_of(value) == user
