@@ -349,7 +349,7 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _start_line(line: str) -> tuple[str, str, int, str]:
-    if not line.startswith("SIP/"):  # no method starts so (a method has no "/"): a request line or nothing
+    if line[:4] != "SIP/":  # no method starts so (a method has no "/"): a request line or nothing
         return _request_line(line)
     found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
     if found is None:
