@@ -48,6 +48,7 @@ DEFAULT_PREFIX_DEPTH = 4
 
 _URI = re.compile(r"^(?:sips?|tel):([^@;?]*)", re.IGNORECASE)
 _TELEPHONE = re.compile(r"^\+?[0-9(][0-9\-.() ]*$")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 _TYPES: Mapping[int, str] = {
     value: name.lower() for name, value in vars(PhoneNumberType).items()
     if name.isupper() and isinstance(value, int)
@@ -120,7 +121,7 @@ def normalise(raw: str, region: str = "") -> Number:
     text = telephone_part(raw)
     if text is None:
         return NOT_A_NUMBER
-    digits = re.sub(r"[^0-9]", "", text)
+    digits = _NOT_DIGIT.sub("", text)
     candidates = [text]
     if not text.startswith("+"):
         if digits.startswith("00"):
