@@ -11,7 +11,9 @@ counted as work. Start-up cancels out of the difference of two runs::
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/sip/hep_work.py --calls 800
 
 and the same two with ``--build-only``; instructions per message = ((800 − 400) − (800 − 400 build
-only)) / (400 × 7).
+only)) / (400 × 7). ``--until decode`` or ``--until parse`` stops each message after that step, and
+``--until engine`` runs everything with number normalisation left out: the differences say what each
+step costs.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hep import hep3  # noqa: E402  # the bench's own HEP3 packing
 from pcap import call_messages  # noqa: E402
 
+from hangup import numbers  # noqa: E402
 from hangup.sip.dialogs import DialogEngine  # noqa: E402
 from hangup.sip.hep import decode  # noqa: E402
+from hangup.sip.message import parse  # noqa: E402
 
 FIRST_CALL = 10_000
 CONCURRENT = 200
@@ -50,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--build-only", action="store_true", help="build the datagrams, decode nothing")
+    parser.add_argument("--until", choices=("decode", "parse", "engine"),
+                        help="stop after decoding or parsing; or run the engine without number normalisation")
     args = parser.parse_args()
     for region in phonenumbers.SUPPORTED_REGIONS:
         PhoneMetadata.metadata_for_region(region)
@@ -58,6 +64,14 @@ def main() -> None:
     sent = datagrams(args.calls)
     if args.build_only:
         return
+    if args.until in ("decode", "parse"):
+        for data in sent:
+            packet = decode(data, 0.0).packet
+            if args.until == "parse":
+                parse(packet.payload)
+        return
+    if args.until == "engine":
+        numbers.normalise = lambda raw, region="": numbers.NOT_A_NUMBER  # type: ignore[assignment]
     engine = DialogEngine()
     calls = sum(len(engine.feed(decode(data, 0.0).packet)) for data in sent) + len(engine.flush())
     print(f"{len(sent)} messages, {calls} calls")
