@@ -30,7 +30,16 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    REGION_CODE_FOR_NON_GEO_ENTITY,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
+from phonenumbers.phonenumberutil import _number_type_helper
+from phonenumbers.re_util import enable_pattern_cache, re_compile
 
 #: Distinct (raw value, region) pairs whose answer is kept.
 CACHE_SIZE = 65536
@@ -39,6 +48,7 @@ DEFAULT_PREFIX_DEPTH = 4
 
 _URI = re.compile(r"^(?:sips?|tel):([^@;?]*)", re.IGNORECASE)
 _TELEPHONE = re.compile(r"^\+?[0-9(][0-9\-.() ]*$")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 _TYPES: Mapping[int, str] = {
     value: name.lower() for name, value in vars(PhoneNumberType).items()
     if name.isupper() and isinstance(value, int)
@@ -69,6 +79,9 @@ class NumberPlan:
 
 
 _plan = NumberPlan()
+# phonenumbers compiles its metadata's patterns through ``re``, whose cache (512 patterns) the patterns of a
+# few dozen countries overflow, so each would be compiled again and again; kept once compiled instead
+enable_pattern_cache()
 
 
 def configure(plan: NumberPlan) -> None:
@@ -108,7 +121,7 @@ def normalise(raw: str, region: str = "") -> Number:
     text = telephone_part(raw)
     if text is None:
         return NOT_A_NUMBER
-    digits = re.sub(r"[^0-9]", "", text)
+    digits = _NOT_DIGIT.sub("", text)
     candidates = [text]
     if not text.startswith("+"):
         if digits.startswith("00"):
@@ -128,16 +141,69 @@ def _valid(text: str, region: str) -> Number | None:
         number = phonenumbers.parse(text, region or None)
     except NumberParseException:
         return None
-    # is_valid_number is region_code_for_number + is_valid_number_for_region; the region lookup (a pattern
-    # match per region sharing the country code: two dozen for +1) is the costly part, so it is done once
-    country = phonenumbers.region_code_for_number(number)
-    if country is None or not phonenumbers.is_valid_number_for_region(number, country):
+    code, national = number.country_code or 0, phonenumbers.national_significant_number(number)
+    lengths = _lengths(code)
+    if lengths is not None and len(national) not in lengths:
+        return None  # no region of the country code has valid numbers this long: the checks below would fail
+    found = _country_and_type(code, national)
+    if found is None:
         return None
-    return Number(
-        phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        country,
-        _TYPES.get(phonenumbers.number_type(number), "unknown"),
-    )
+    country, kind = found
+    return Number(phonenumbers.format_number(number, PhoneNumberFormat.E164), country, _TYPES.get(kind, "unknown"))
+
+
+def _country_and_type(code: int, national: str) -> tuple[str, int] | None:
+    """``region_code_for_number`` and ``number_type`` of a number, ``None`` when ``is_valid_number`` is false.
+
+    ``is_valid_number`` is ``region_code_for_number`` then ``is_valid_number_for_region``, and ``number_type``
+    repeats both; the region lookup and the type match are the costly parts, so each is made once here, as
+    the library makes them: the region is the first of the country code's whose leading digits match the
+    number or, for one without leading digits, whose type match finds a type (that match is the type)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if not regions:
+        return None
+    if len(regions) == 1:
+        return _typed(code, national, regions[0], None)
+    for country in regions:
+        metadata = PhoneMetadata.metadata_for_region(country.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re_compile(metadata.leading_digits).match(national):
+                return _typed(code, national, country, None)
+        else:
+            kind: int = _number_type_helper(national, metadata)
+            if kind != PhoneNumberType.UNKNOWN:
+                return _typed(code, national, country, kind)
+    return None
+
+
+def _typed(code: int, national: str, country: str, kind: int | None) -> tuple[str, int] | None:
+    """``country`` and the number's type there when it is valid there (``is_valid_number_for_region``);
+    ``kind`` is the type when already matched against the region's metadata."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, country.upper())
+    if metadata is None or (country != REGION_CODE_FOR_NON_GEO_ENTITY
+                            and code != phonenumbers.country_code_for_valid_region(country)):
+        return None
+    if kind is None:
+        kind = _number_type_helper(national, metadata)
+    return None if kind == PhoneNumberType.UNKNOWN else (country, kind)
+
+
+@lru_cache(maxsize=1024)  # one entry per country code: a few hundred at most
+def _lengths(code: int) -> frozenset[int] | None:
+    """Every length of a valid national number of country code ``code`` (the possible lengths of the
+    general description of each of its regions); ``None`` when a region leaves them open (any length)."""
+    lengths: set[int] = set()
+    for country in COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, country.upper())
+        if metadata is None:
+            continue  # region_code_for_number skips it too
+        general = metadata.general_desc
+        if general is None or not general.possible_length:
+            return None
+        lengths.update(general.possible_length)
+    return frozenset(lengths)
 
 
 class Parties(NamedTuple):

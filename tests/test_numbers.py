@@ -79,3 +79,66 @@ def test_provider_regions_read(text: str, want: dict[str, str]) -> None:
 def test_a_bad_provider_region_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="PROVIDER=REGION"):
         parse_regions(text)
+
+
+def _public_answer(raw: str, region: str) -> Number:
+    """What ``normalise`` gives, spelled with phonenumbers' public calls only (``is_valid_number``,
+    ``number_type``), which ``hangup.numbers`` shortcuts: the two must agree on every number."""
+    import re
+
+    import phonenumbers
+
+    text = numbers.telephone_part(raw)
+    if text is None:
+        return NOT_A_NUMBER
+    digits = re.sub(r"[^0-9]", "", text)
+    candidates = [text] if text.startswith("+") else [text, *(["+" + digits[2:]] if digits.startswith("00") else []),
+                                                       "+" + digits]
+    for candidate in candidates:
+        if not candidate.startswith("+") and not region:
+            continue
+        try:
+            number = phonenumbers.parse(candidate, region or None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            kind = phonenumbers.number_type(number)
+            return Number(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                          phonenumbers.region_code_for_number(number) or "",
+                          {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items()
+                           if k.isupper()}.get(kind, "unknown"))
+    return NOT_A_NUMBER
+
+
+def _table() -> list[tuple[str, str]]:
+    """Example numbers of every region and type (international and national forms, and one digit more and
+    less), digits alone of every length, and bench-like user names."""
+    import random
+
+    import phonenumbers
+
+    rows: list[tuple[str, str]] = []
+    for country in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(country, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            rows += [(e164, ""), (e164[1:], ""), (e164 + "5", ""), (e164[:-1], ""), (national, country),
+                     (national, "US"), ("00" + e164[1:], "DE")]
+    rng = random.Random(7)
+    for length in range(1, 18):
+        for _ in range(40):
+            digits = "".join(rng.choice("0123456789") for _ in range(length))
+            rows += [(digits, ""), ("+" + digits, ""), (digits, rng.choice(["US", "DE", "GB", "JP", "IN"]))]
+    return rows
+
+
+def test_normalise_agrees_with_phonenumbers_public_calls_on_every_example_number() -> None:
+    rows = _table()
+    assert len(rows) > 5000
+    normalise.cache_clear()
+    differing = [(raw, region) for raw, region in rows if normalise(raw, region) != _public_answer(raw, region)]
+    assert differing == []
+    assert sum(normalise(raw, region) != NOT_A_NUMBER for raw, region in rows) > 2000  # valid ones were compared

@@ -2,8 +2,9 @@
 
 The script writes a libpcap capture of generated calls (not timed): Ethernet / IPv4 / UDP, each call an
 INVITE with SDP, 100, 180, 200 with SDP, ACK, BYE and its 200, ``--concurrent`` calls in progress at
-once, SIP only (the worst case for a reader: a real capture's RTP frames are skipped after one look at
-their first line). Then, in the same run:
+once, between E.164 numbers as carriers write them (a new caller every call, callees out of a few
+hundred), SIP only (the worst case for a reader: a real capture's RTP frames are skipped after one look
+at their first line). Then, in the same run:
 
 * the baseline: ``tshark -r FILE -Y sip`` counting the SIP messages of the same file (Wireshark's own
   dissectors in C). tshark is installed for this benchmark only (``apt-get install tshark``); without
@@ -47,10 +48,28 @@ SDP = ("v=0\r\no=- 20518 0 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=aud
 RSS_TARGET_MB = 300
 
 
+#: Area codes of the generated US numbers (NANPA: the exchange's first digit is 2-9).
+AREAS = ("212", "312", "415", "617", "713", "206")
+#: Distinct callees: the destinations of a platform repeat (trunks, service numbers), so calls share them.
+CALLEES = 500
+
+
+def number(index: int) -> str:
+    """A valid E.164 number per index (US, London and Berlin in turn): what carriers put in From and To."""
+    country = index % 3
+    if country == 0:
+        return f"+1{AREAS[index // 3 % len(AREAS)]}{2_000_000 + index // 18 % 8_000_000}"
+    if country == 1:
+        return f"+4420{70_000_000 + index // 3 % 10_000_000}"
+    return f"+4930{10_000_000 + index // 3 % 90_000_000}"
+
+
 def message(start: str, cseq: str, call: int, to_tag: bool, body: str = "") -> bytes:
+    """One message of call ``call``: every call has a new caller number (each new to hangup's number cache,
+    the costly case), and one of ``CALLEES`` callee numbers."""
     lines = [start, f"Via: SIP/2.0/UDP 10.1.0.1:5060;branch=z9hG4bK{call}x{cseq[0]}",
-             "Max-Forwards: 70", f'From: "Caller {call}" <sip:{call}@a.example.com>;tag=f{call}',
-             f"To: <sip:callee@b.example.com>{';tag=t' + str(call) if to_tag else ''}",
+             "Max-Forwards: 70", f'From: "Caller {call}" <sip:{number(call)}@a.example.com>;tag=f{call}',
+             f"To: <sip:{number(10**9 + call % CALLEES)}@b.example.com>{';tag=t' + str(call) if to_tag else ''}",
              f"Call-ID: {call}-bench@10.1.0.1", f"CSeq: {cseq}", "Contact: <sip:10.1.0.1:5060>",
              "User-Agent: bench", f"Content-Length: {len(body)}"]
     if body:
@@ -59,7 +78,7 @@ def message(start: str, cseq: str, call: int, to_tag: bool, body: str = "") -> b
 
 
 def call_messages(call: int) -> list[tuple[bool, bytes]]:
-    uri = "sip:callee@b.example.com SIP/2.0"
+    uri = f"sip:{number(10**9 + call % CALLEES)}@b.example.com SIP/2.0"
     return [
         (True, message(f"INVITE {uri}", "1 INVITE", call, False, SDP.format(ip="10.1.0.1"))),
         (False, message("SIP/2.0 100 Trying", "1 INVITE", call, False)),

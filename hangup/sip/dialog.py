@@ -201,18 +201,19 @@ class Dialog:
         hop = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet)
         if hop not in self.hops and len(self.hops) < MAX_HOPS:
             self.hops.append(hop)
-        self.transport = self.transport or packet.transport
+        if not self.transport:
+            self.transport = packet.transport
         for reason in message.reason_values:
             if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
                 self.reasons.append(reason)
-        digest = hash(packet.payload)  # per process; after a restart a repeated message may be kept twice
+        payload, digests, raw = packet.payload, self.digests, self.raw
+        digest = hash(payload)  # per process; after a restart a repeated message may be kept twice
         most, most_bytes = raw_limit
-        if digest in self.digests or len(self.raw) >= most or self.raw_bytes + len(packet.payload) > most_bytes:
+        if digest in digests or len(raw) >= most or self.raw_bytes + len(payload) > most_bytes:
             return
-        self.digests.add(digest)
-        text = packet.payload.decode("utf-8", "replace")
-        self.raw.append(f"{packet.time:.6f} {hop} {packet.transport}\n{text}")
-        self.raw_bytes += len(packet.payload)
+        digests.add(digest)
+        raw.append(f"{packet.time:.6f} {hop} {packet.transport}\n{payload.decode('utf-8', 'replace')}")
+        self.raw_bytes += len(payload)
 
     # -- questions the engine asks ------------------------------------------------------------
     def forwarder(self) -> tuple[str, int] | None:

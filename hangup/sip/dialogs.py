@@ -85,7 +85,12 @@ class DialogEngine:
     def take(self, packet: Packet, message: SipMessage) -> list[CallRecord]:
         """``feed`` of an already parsed message."""
         self.counters.messages += 1
-        dialog = self._match(message)
+        # the open dialog of a message: its From tag is the caller's (caller side) or its To tag is (callee side)
+        key = (message.call_id, message.from_tag)
+        dialog = self._open.get(key)
+        if dialog is None and message.to_tag:
+            key = (message.call_id, message.to_tag)
+            dialog = self._open.get(key)
         finished: list[CallRecord] = []
         limit = self._raw_limit
         if dialog is None:
@@ -101,7 +106,7 @@ class DialogEngine:
                 dialog.take(early_packet, early, limit)
         else:
             dialog.take(packet, message, limit)
-            self._open.move_to_end((dialog.call_id, dialog.caller_tag))
+            self._open.move_to_end(key)  # the dialog's own key: its caller's tag is the one that matched
         if message.is_request and message.method == "INVITE":
             self._seen_forwarding(dialog)
         if dialog.ending is not None and dialog.finished():
@@ -158,13 +163,6 @@ class DialogEngine:
         self._forwarders.update((tuple(address), None) for address in snapshot.get("forwarders", ()))
 
     # -- matching ---------------------------------------------------------------------------
-    def _match(self, message: SipMessage) -> Dialog | None:
-        """The open dialog of a message: its From tag is the caller's (caller side) or its To tag is (callee side)."""
-        found = self._open.get((message.call_id, message.from_tag))
-        if found is None and message.to_tag:
-            found = self._open.get((message.call_id, message.to_tag))
-        return found
-
     def _start(self, packet: Packet, message: SipMessage) -> tuple[Dialog, list[CallRecord]]:
         evicted: list[CallRecord] = []
         while len(self._open) >= self.limits.max_open:

@@ -10,13 +10,16 @@ RFC 3326: ``Q.850;cause=17;text="User busy"`` or ``SIP;cause=487``.
 Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
 
 ``parse`` runs for every message a listener receives, so it reads only what the dialog engine needs:
-the header block is decoded once, two regular-expression scans check that every line is ``Name: value``
-(and join folded lines only when there are any) and pick out Call-ID, CSeq, From, To, Via, Reason and
-Content-Length; the other headers are split from the kept text when first asked for.
+the header block is decoded once and split at its CRLFs, and one pass over the lines checks each is
+``Name: value`` and picks out Call-ID, CSeq, From, To, Via, Reason and Content-Length (header names as
+written are looked up in a cache). A head with folded lines, bare line feeds or a bad line takes the
+general path: two regular-expression scans that join the folds, name the bad line and pick out the same
+headers. The other headers are split from the kept lines when first asked for.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -34,6 +37,9 @@ _LIST_VALUED = frozenset({"via", "reason", "contact", "route", "record-route", "
                           "history-info", "p-asserted-identity"})
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _NAMES: dict[str, str] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
+_DIALOG_HEADERS = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
+_LINE_NAMES: dict[str, str] = {}  # header name as written, before its colon → ``_line_name``
+_STATUS_LINES: dict[str, tuple[str, str, int, str]] = {}  # status line → ``_start_line`` of it
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
@@ -92,12 +98,12 @@ class SipMessage:
     """
 
     __slots__ = ("method", "uri", "status", "phrase", "body", "call_id", "from_value", "to_value", "cseq",
-                 "cseq_method", "vias", "reason_values", "from_tag", "to_tag", "is_request", "_text", "_headers",
+                 "cseq_method", "vias", "reason_values", "from_tag", "to_tag", "is_request", "_lines", "_headers",
                  "_branch")
 
     def __init__(self, method: str, uri: str, status: int, phrase: str, body: bytes, call_id: str,
                  from_value: str, to_value: str, cseq: int, cseq_method: str, vias: tuple[str, ...],
-                 reason_values: tuple[str, ...], text: str) -> None:
+                 reason_values: tuple[str, ...], lines: list[str]) -> None:
         self.method = method  # request method, or the CSeq method of a response
         self.uri = uri  # request URI; "" for a response
         self.status = status  # response status code; 0 for a request
@@ -110,12 +116,10 @@ class SipMessage:
         self.cseq_method = cseq_method
         self.vias = vias  # every Via value, top first, comma lists split
         self.reason_values = reason_values  # every Reason value as written, comma lists split
-        found = _TAG.search(from_value, from_value.rfind(">") + 1)  # tag_of, inline: once per message
-        self.from_tag = found.group(1) if found else ""
-        found = _TAG.search(to_value, to_value.rfind(">") + 1)
-        self.to_tag = found.group(1) if found else ""
+        self.from_tag = tag_of(from_value)
+        self.to_tag = tag_of(to_value)
         self.is_request = status == 0
-        self._text = text  # the header lines (folds joined), split by ``headers`` on demand
+        self._lines = lines  # the head's lines (folds joined), the start line first, split by ``headers`` on demand
         self._headers: tuple[tuple[str, str], ...] | None = None
         self._branch: str | None = None
 
@@ -131,7 +135,7 @@ class SipMessage:
     def headers(self) -> tuple[tuple[str, str], ...]:
         """(lower-case full name, value) of every header in order, comma lists split."""
         if self._headers is None:
-            self._headers = _headers(self._text)
+            self._headers = _headers(self._lines)
         return self._headers
 
     def header(self, name: str) -> str | None:
@@ -164,6 +168,12 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
+    before, usual, tag = value.rpartition(";tag=")
+    # the usual tag: the last parameter, its value to the end with none of ";,>" or white space in it, and the
+    # only parameter after the URI (no ";" after the last ">"): what _TAG takes; partitions, as they parse
+    # no arguments, cost less than finds
+    if usual and tag.isalnum() and ";" not in before.rpartition(">")[2]:
+        return tag
     found = _TAG.search(value, value.rfind(">") + 1)
     return found.group(1) if found else ""
 
@@ -219,20 +229,22 @@ def parse_reason(value: str) -> Reason:
 
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
-    index = data.find(b"\r\n\r\n")
-    if index > 0 and data[0] not in _CR_LF:  # the usual message: CRLF lines, a blank line, then the body
-        head, body = data[:index], data[index + 4:]
-    else:
+    head, blank, body = data.partition(b"\r\n\r\n")
+    if not (blank and head and data[0] not in _CR_LF):  # the usual message: CRLF lines, a blank line, the body
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
-    if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
-        text = _regular(text)
-    start, newline, rest = text.partition("\n")
-    method, uri, status, phrase = _start_line(start.strip())
-    rest = newline + rest  # every header line starts after a line feed, which the scans below anchor on
-    if len(rest) // 4 + rest.count(",") >= MAX_HEADERS:  # only then can there be more values (4: "\nX:y")
-        _headers(rest)
-    first, vias, reasons = _wanted(rest)
+    lines = text.split("\r\n")
+    # the usual head: CRLF line ends only, each line ``Name: value`` (checked by _scan); else the general path
+    wanted = _scan(lines) if len(lines) - 1 == text.count("\n") == text.count("\r") else None
+    if wanted is None:
+        if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
+            text = _regular(text)
+        lines = text.split("\n")
+    method, uri, status, phrase = _start_line(lines[0].strip())
+    # only then can there be more values: one per line or comma, and each of at least one character and a separator
+    if len(text) > 2 * MAX_HEADERS and len(lines) + text.count(",") > MAX_HEADERS:
+        _headers(lines)
+    first, vias, reasons = wanted or _wanted("\n" + text.partition("\n")[2])
     body = _body(first, body)
     get = first.get
     call_id, cseq_text = get("call-id", "").strip(), get("cseq", "").strip()
@@ -248,7 +260,7 @@ def parse(data: bytes) -> SipMessage:
     if not (from_value and to_value):
         raise SipParseError("From" if not from_value else "To", "missing")
     return SipMessage(method if status == 0 else cseq_method, uri, status, phrase, body, call_id,
-                      from_value, to_value, int(number), cseq_method, tuple(vias), tuple(reasons), rest)
+                      from_value, to_value, int(number), cseq_method, tuple(vias), tuple(reasons), lines)
 
 
 def _regular(text: str) -> str:
@@ -260,6 +272,50 @@ def _regular(text: str) -> str:
         line = text[bad.start() + 1:].partition("\n")[0]
         raise SipParseError("header", f"not a 'Name: value' line: {line.strip()[:60]!r}")
     return text
+
+
+def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | None:
+    """What ``_wanted`` finds, read line by line from a head split at its CRLFs; ``None`` when a header line
+    is not ``Name: value`` (a name without white space, then spaces or tabs, then a colon): the general path
+    then names it."""
+    first: dict[str, str] = {}
+    vias: list[str] = []
+    reasons: list[str] = []
+    known = _LINE_NAMES.get
+    for index in range(1, len(lines)):
+        # the usual "Name: value" split at ": ", whose value then needs no stripping (a name has no colon:
+        # _line_name refuses one, so "A:b: c" goes to the general path, which splits it at the first colon)
+        name, colon, value = lines[index].partition(": ")
+        if not colon:
+            name, colon, value = lines[index].partition(":")
+        key = known(name)
+        if key is None:
+            key = _line_name(name)
+        if key is None or not colon:
+            return None
+        if not key:
+            continue  # a header the dialog does not read
+        if key == "via":
+            value = value.lstrip(" \t")
+            vias += split_list(value) if "," in value or not value else [value.rstrip()]
+        elif key == "reason":
+            reasons += split_list(value)
+        elif key not in first:
+            first[key] = value  # stripped by the readers, as _wanted's values are
+    return first, vias, reasons
+
+
+def _line_name(name: str) -> str | None:
+    """The wanted header a written name is (``_DIALOG_HEADERS``), "" for any other header, ``None`` when
+    it is no header name; remembered in ``_LINE_NAMES`` (a handful of spellings repeat)."""
+    bare = name.rstrip(" \t")
+    if bare.split() != [bare] or ":" in bare:  # empty, white space inside or before it, a colon: not a name
+        return None
+    key = _canonical(bare)
+    key = key if key in _DIALOG_HEADERS else ""
+    if len(_LINE_NAMES) < 4096:
+        _LINE_NAMES[name] = key
+    return key
 
 
 def _wanted(rest: str) -> tuple[dict[str, str], list[str], list[str]]:
@@ -293,22 +349,41 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _start_line(line: str) -> tuple[str, str, int, str]:
-    status = _STATUS_LINE.match(line)
-    if status:
-        code = int(status.group(2))
-        if not 100 <= code <= 699:
-            raise SipParseError("status line", f"status code {code} is outside 100-699")
-        return "", "", code, (status.group(3) or "").strip()
+    if line[:4] != "SIP/":  # no method starts so (a method has no "/"): a request line or nothing
+        return _request_line(line)
+    found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
+    if found is None:
+        found = _status_line(line)
+        if len(_STATUS_LINES) < 1024:
+            _STATUS_LINES[line] = found
+    return found
+
+
+def _status_line(line: str) -> tuple[str, str, int, str]:
+    code = line[8:11]
+    if line[:8] == "SIP/2.0 " and len(code) == 3 and code.isascii() and code.isdigit() and line[11:12] in ("", " "):
+        status, phrase = int(code), line[12:]  # the usual status line, read as _STATUS_LINE would
+    else:
+        found = _STATUS_LINE.match(line)
+        if not found:
+            return _request_line(line)  # which names the line
+        status, phrase = int(found.group(2)), found.group(3) or ""
+    if not 100 <= status <= 699:
+        raise SipParseError("status line", f"status code {status} is outside 100-699")
+    return "", "", status, phrase.strip()
+
+
+def _request_line(line: str) -> tuple[str, str, int, str]:
     request = _REQUEST_LINE.match(line)
     if request:
         return request.group(1).upper(), request.group(2), 0, ""
     raise SipParseError("start line", f"not a SIP request or status line: {line[:60]!r}")
 
 
-def _headers(text: str) -> tuple[tuple[str, str], ...]:
-    """Every (name, value) in order, list headers split."""
+def _headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """Every (name, value) in order, list headers split, of the head's lines after the start line."""
     headers: list[tuple[str, str]] = []
-    for line in text.split("\n"):
+    for line in itertools.islice(lines, 1, None):
         name, colon, value = line.partition(":")
         if not colon:
             if line.strip():

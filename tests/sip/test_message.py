@@ -105,6 +105,11 @@ def test_split_list(value: str, parts: list[str]) -> None:
     ("sip:bob@biloxi.com;tag=x1", "x1", "bob"),
     ("<tel:+15551234567>;TAG=T9", "T9", "+15551234567"),
     ("<sip:pbx.example.com>", "", "pbx.example.com"),
+    ("<sip:a@b;tag=in-uri>;tag=y1", "y1", "a"),
+    ("<sip:a@b>;tag=first;tag=second", "first", "a"),
+    ("<sip:a@b>;x=1;tag=z9", "z9", "a"),
+    ("<sip:a@b>;tag=a-b.c", "a-b.c", "a"),
+    ("sip:a@b;tag=", "", "a"),
 ])
 def test_tag_and_user(value: str, tag: str, user: str) -> None:
     assert tag_of(value) == tag and user_of(value) == user
@@ -158,3 +163,49 @@ def test_more_header_values_than_the_limit_is_malformed() -> None:
     with pytest.raises(SipParseError) as raised:
         parse(data)
     assert raised.value.what == "header"
+
+
+def _read(data: bytes) -> tuple[object, ...]:
+    message = parse(data)
+    return (message.start_line, message.call_id, message.from_value, message.to_value, message.from_tag,
+            message.to_tag, message.cseq, message.cseq_method, message.vias, message.branch, message.reason_values,
+            message.body, message.headers)
+
+
+_VARIANTS = [
+    RFC3261_F1,
+    COMPACT,
+    RFC3261_F1.replace(b"To: Bob", b"tO : Bob").replace(b"Call-ID:", b"CALL-ID:\t"),
+    RFC3261_F1.replace(b";tag=1928301774", b" ; TAG = 1928301774"),
+    RFC3261_F1.replace(b";tag=1928301774", b";x=1;tag=19283-01774"),
+    RFC3261_F1.replace(b";tag=1928301774", b";tag=19283.01774;y=2"),
+    RFC3261_F1.replace(b"Max-Forwards: 70", b"Reason: SIP;cause=487, Q.850;cause=16\r\nReason: X;cause=1"),
+    RFC3261_F1.replace(b"Via: SIP/2.0/UDP pc33.atlanta.com",
+                       b"v:  SIP/2.0/UDP a, SIP/2.0/UDP b\r\nVia:\t SIP/2.0/UDP c"),
+    RFC3261_F1.replace(b"Call-ID: a84b4c76e66710", b"i:a84b4c76e66710").replace(b"Max-Forwards: 70", b"Subject:a: b"),
+    RFC3261_F1.replace(b"To: Bob <sip:bob@biloxi.com>", b"To:Bob <sip:bob@biloxi.com>;tag=a: b"),
+    b"SIP/2.0 180 Ringing\r\n" + RFC3261_F1.split(b"\r\n", 1)[1],
+    b"SIP/2.0 603\r\n" + RFC3261_F1.split(b"\r\n", 1)[1],
+]
+
+
+@pytest.mark.parametrize("data", _VARIANTS)
+def test_a_head_with_bare_line_feeds_reads_as_the_same_head_with_crlf(data: bytes) -> None:
+    # CRLF heads are read line by line, others by the general path's scans: both must give the same message
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert _read(head.replace(b"\r\n", b"\n") + b"\n\n" + body) == _read(data)
+
+
+@pytest.mark.parametrize(("line", "what"), [
+    (b"Max-Forwards 70", "header"),  # no colon
+    (b"Max Forwards: 70", "header"),  # white space in the name
+    (b"SIP/2.0 20 OK", "start line"),
+    (b"SIP/2.0 2000 OK", "start line"),
+    (b"SIP/2.0 099 Early", "status line"),
+])
+def test_a_bad_line_of_a_crlf_head_is_named(line: bytes, what: str) -> None:
+    data = RFC3261_F1.replace(b"Max-Forwards: 70", line) if b"Forwards" in line else \
+        line + b"\r\n" + RFC3261_F1.split(b"\r\n", 1)[1]
+    with pytest.raises(SipParseError) as raised:
+        parse(data)
+    assert raised.value.what == what
