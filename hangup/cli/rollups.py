@@ -12,7 +12,7 @@ from hangup.cli.stats import service_for
 from hangup.settings import BY_NAME
 from hangup.stats import buckets, raw, retention
 from hangup.stats import rebuild as rebuilding
-from hangup.stats import rollups as kept
+from hangup.stats import rollup_reads as kept
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS
 from hangup.stats.labels import utc_time

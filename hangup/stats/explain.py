@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.errors import PayloadError
-from hangup.stats import rollups
+from hangup.stats import rollup_reads
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
 from hangup.stats.labels import display, value_label
 from hangup.stats.metrics import METRICS, get_metric
@@ -219,7 +219,7 @@ def by_value(service: StatsService, window: Window, dims: Sequence[str], names: 
     if window.filters:
         return {dim: {key: _sums(t, names) for key, t in service.by_value(window, dim).items()} for dim in dims}
     with service.db.reading() as conn:
-        return {dim: rollups.sums_by_value(conn, window.start, window.end, dim, names) for dim in dims}
+        return {dim: rollup_reads.sums_by_value(conn, window.start, window.end, dim, names) for dim in dims}
 
 
 def _totals(names: Sequence[str], sums: Sums) -> Totals:

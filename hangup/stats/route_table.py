@@ -23,7 +23,7 @@ from hangup.stats.buckets import DAY, HOUR, MINUTE, floor
 from hangup.stats.dimensions import ROUTE_DIMENSIONS, get_dimension
 from hangup.stats.labels import value_label
 from hangup.stats.metrics import METRICS
-from hangup.stats.rollups import series_by_value
+from hangup.stats.rollup_reads import series_by_value
 from hangup.stats.service import StatsService
 from hangup.stats.totals import FAULT_DOMAINS, Totals
 from hangup.stats.windows import Window

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hangup.errors import PayloadError
-from hangup.stats import buckets, raw, retention, rollups
+from hangup.stats import buckets, raw, retention, rollup_reads
 from hangup.stats.buckets import DAY, MINUTE, ceil, floor, level_of
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS, TOPS, get_dimension
@@ -63,7 +63,7 @@ class StatsService:
         key = window.rollup_key()
         with self.db.reading() as conn:
             if key is not None:
-                return rollups.totals(conn, window.start, window.end, *key), "rollups"
+                return rollup_reads.totals(conn, window.start, window.end, *key), "rollups"
             return raw.totals(conn, window, self.db.paramstyle), "raw"
 
     def totals_by(self, window: Window, by: str, counters: Sequence[str] = COUNTERS
@@ -74,7 +74,7 @@ class StatsService:
         if window.filters:
             return self._breakdown(window, by)
         with self.db.reading() as conn:
-            return rollups.summed_breakdown(conn, window.start, window.end, by, counters), "rollups"
+            return rollup_reads.summed_breakdown(conn, window.start, window.end, by, counters), "rollups"
     def by_value(self, window: Window, by: str) -> dict[str, Totals]:
         """The totals of each value of an ordinary dimension over ``window`` (already aligned)."""
         return self._breakdown(window, by)[0]
@@ -82,14 +82,14 @@ class StatsService:
     def _breakdown(self, window: Window, by: str) -> tuple[dict[str, Totals], str]:
         with self.db.reading() as conn:
             if not window.filters:
-                return rollups.breakdown(conn, window.start, window.end, by), "rollups"
+                return rollup_reads.breakdown(conn, window.start, window.end, by), "rollups"
             return raw.breakdown(conn, window, by, self.db.paramstyle, failed_only=by in TOPS), "raw"
 
     def _series(self, window: Window, size: int) -> tuple[dict[int, Totals], str]:
         key = window.rollup_key()
         with self.db.reading() as conn:
             if key is not None:
-                return rollups.series(conn, window.start, window.end, size, *key), "rollups"
+                return rollup_reads.series(conn, window.start, window.end, size, *key), "rollups"
             return raw.series(conn, window, size, self.db.paramstyle), "raw"
 
     # -- answers ------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class StatsService:
             if window.filters:
                 found, source = raw.breakdown(conn, window, dim.id, self.db.paramstyle, True), "raw"
             else:
-                found, source = rollups.top(conn, window.start, window.end, dim.id, _limit(limit)), "rollups"
+                found, source = rollup_reads.top(conn, window.start, window.end, dim.id, _limit(limit)), "rollups"
         rows: list[dict[str, Any]] = [
             {
                 "value": value,

@@ -16,7 +16,7 @@ from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
 from hangup.settings import load_settings
 from hangup.stats import raw
-from hangup.stats import rollups as kept
+from hangup.stats import rollup_reads as kept
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import BREAKDOWNS
 from hangup.stats.service import StatsService, aligned

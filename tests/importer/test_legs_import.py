@@ -13,7 +13,7 @@ from legs_data import EXPECTED, hooked_store_fixture, orders  # noqa: F401
 from hangup.cli import _register, cli
 from hangup.importer.run import Importer
 from hangup.records import call_id_for
-from hangup.stats import rollups
+from hangup.stats import rollup_reads
 from hangup.store.base import Store
 
 
@@ -39,7 +39,7 @@ def test_legs_import_as_calls(store: Store, tmp_path: Path, parallel: bool) -> N
         call = store.get(call_id)
         assert call is not None and call.duration == talk and len(store.legs(call_id)) == count
     with store.database.reading() as conn:  # type: ignore[attr-defined]
-        total = rollups.totals(conn, 0, 2**40)
+        total = rollup_reads.totals(conn, 0, 2**40)
     assert (total.attempts, total.duration_sum) == (len(expected), sum(talk for _, talk in expected.values()))
     again = Importer(store, parallel=parallel).run([str(path)], "asterisk-csv")
     assert (again.imported, again.duplicates, again.legs, again.conflicts) == (0, legs, 0, 0)

@@ -26,7 +26,7 @@ import pytest
 from conftest import planet_query
 from postgres_helpers import temporary_schema
 
-from hangup.stats import raw, rollups
+from hangup.stats import raw, rollup_reads
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL
 from hangup.stats.windows import Window
@@ -176,7 +176,7 @@ def test_every_answered_call_is_stored_once_across_nodes_and_a_killed_one(
     try:
         conn = db.reader()
         window = Window(BASE - BASE % 86400, BASE + CALLS * STEP + 86400)
-        from_rollups = rollups.totals(conn, window.start, window.end, ALL, "")
+        from_rollups = rollup_reads.totals(conn, window.start, window.end, ALL, "")
         assert from_rollups == raw.totals(conn, window, db.paramstyle)
         assert from_rollups.attempts == CALLS
     finally:

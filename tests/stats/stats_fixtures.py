@@ -44,5 +44,5 @@ def seeded_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
 
 
 def ranked(found: dict[str, Totals], limit: int) -> dict[str, Totals]:
-    """The ``limit`` values with the most failed calls (ties by value), as ``rollups.top`` ranks them."""
+    """The ``limit`` values with the most failed calls (ties by value), as ``rollup_reads.top`` ranks them."""
     return {value: found[value] for _, value in sorted((-t.failed, value) for value, t in found.items())[:limit]}

@@ -8,7 +8,7 @@ import pytest
 from stats_fixtures import ranked
 
 from hangup.composition import open_store
-from hangup.stats import raw, rebuild, rollups, traffic
+from hangup.stats import raw, rebuild, rollup_reads, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.explain import explain, question
 from hangup.stats.route_table import route_table
@@ -47,13 +47,13 @@ def _answers(url: str) -> dict[str, object]:
                 limit=200)),
         }
         day_window = aligned(window, 86400)
-        answers["top_users"] = list(rollups.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
+        answers["top_users"] = list(rollup_reads.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
         answers["top_users_raw"] = list(ranked(raw.breakdown(db.reader(), day_window, "user", db.paramstyle,
                                                               failed_only=True), 7).items())
         rebuild.rebuild(db)
         answers["after_rebuild"] = service.summary(window)
         answers["top_users_after_rebuild"] = list(
-            rollups.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
+            rollup_reads.top(db.reader(), day_window.start, day_window.end, "user", 7).items())
         answers["routes_after_rebuild"] = route_table(service, window, "route", min_samples=0)
         return answers
     finally:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from stats_fixtures import ranked, seeded_fixture, span_fixture  # noqa: F401
 
 from hangup.records import CallRecord
-from hangup.stats import raw, rebuild, rollups
+from hangup.stats import raw, rebuild, rollup_reads, rollups
 from hangup.stats.dimensions import BREAKDOWNS, TOPS
 from hangup.stats.service import StatsService, aligned
 from hangup.stats.totals import Totals, call_time
@@ -61,7 +61,7 @@ def test_breakdowns_from_rollups_equal_raw_rows(
     start = span[0] + rng[0]
     window = aligned(Window(start, start + rng[1]))
     conn = service.db.reader()
-    assert rollups.breakdown(conn, window.start, window.end, by) == raw.breakdown(conn, window, by, "qmark")
+    assert rollup_reads.breakdown(conn, window.start, window.end, by) == raw.breakdown(conn, window, by, "qmark")
 
 
 @pytest.mark.parametrize("by", TOPS)
@@ -70,7 +70,7 @@ def test_top_lists_equal_raw_failed_rows(seeded: Seeded, span: tuple[int, int], 
     START, END = span
     window = aligned(Window(START + 5000, END - 5000), 86400)
     conn = service.db.reader()
-    from_rollups = rollups.breakdown(conn, window.start, window.end, by)
+    from_rollups = rollup_reads.breakdown(conn, window.start, window.end, by)
     assert from_rollups == raw.breakdown(conn, window, by, "qmark", failed_only=True)
     assert all(t.failed == t.attempts for t in from_rollups.values())
 
@@ -84,7 +84,7 @@ def test_top_equals_the_ranking_of_raw_failed_rows(
     _, service, _ = seeded
     window = aligned(Window(span[0] + offsets[0], span[1] + offsets[1]), 86400)
     conn = service.db.reader()
-    found = rollups.top(conn, window.start, window.end, by, limit)
+    found = rollup_reads.top(conn, window.start, window.end, by, limit)
     expected = ranked(raw.breakdown(conn, window, by, "qmark", failed_only=True), limit)
     assert list(found.items()) == list(expected.items())
     assert 0 < len(found) <= limit
@@ -158,7 +158,7 @@ def test_a_failed_batch_leaves_no_rollups(tmp_path: Any, span: tuple[int, int]) 
             results.append("failed")
     db = StatsDB(url)
     try:
-        totals = rollups.totals(db.reader(), START - 60, END + 60)
+        totals = rollup_reads.totals(db.reader(), START - 60, END + 60)
         assert results.count("failed") == 1
         assert totals.attempts == 4 == store.count()
     finally:

@@ -10,7 +10,7 @@ import pytest
 from stats_fixtures import ranked
 
 from hangup.composition import open_store
-from hangup.stats import raw, rebuild, rollups, traffic
+from hangup.stats import raw, rebuild, rollup_reads, rollups, traffic
 from hangup.stats.buckets import DAY, WEEK
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import TOPS
@@ -61,7 +61,7 @@ def test_top_equals_the_ranking_of_raw_failed_rows(db: StatsDB, offsets: tuple[i
                                                    ) -> None:
     window = aligned(Window(START + offsets[0], START + offsets[1]), DAY)
     conn = db.reader()
-    found = rollups.top(conn, window.start, window.end, by, limit)
+    found = rollup_reads.top(conn, window.start, window.end, by, limit)
     assert list(found.items()) == list(ranked(raw.breakdown(conn, window, by, db.paramstyle, failed_only=True),
                                                limit).items())
     assert found

@@ -22,7 +22,7 @@ from test_sqlite import call
 
 from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
-from hangup.stats import arrow_rollups, raw, rollups
+from hangup.stats import arrow_rollups, raw, rollup_reads, rollups
 from hangup.stats.buckets import DAY, MINUTE
 from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import ALL
@@ -286,8 +286,8 @@ def test_a_large_batch_counts_as_the_raw_rows(urls: tuple[str, str]) -> None:
     try:
         conn = db.reader()
         window = Window(start, start + 37 * 3000 + MINUTE)
-        assert rollups.totals(conn, window.start, window.end) == raw.totals(conn, window, db.paramstyle)
-        assert rollups.breakdown(conn, window.start, window.end, "service") == raw.breakdown(
+        assert rollup_reads.totals(conn, window.start, window.end) == raw.totals(conn, window, db.paramstyle)
+        assert rollup_reads.breakdown(conn, window.start, window.end, "service") == raw.breakdown(
             conn, window, "service", db.paramstyle)
     finally:
         db.close()

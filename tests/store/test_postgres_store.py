@@ -15,7 +15,7 @@ from test_sqlite import call
 
 from hangup.composition import MIGRATIONS, open_store
 from hangup.records import CallRecord
-from hangup.stats import raw, rollups, traffic
+from hangup.stats import raw, rollup_reads, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import ALL
 from hangup.stats.rebuild import rebuild
@@ -231,11 +231,11 @@ def test_rollups_kept_by_two_nodes_equal_the_raw_rows(postgres_url: str) -> None
     try:
         conn = db.reader()
         window = Window(start - start % 60, end - end % 60 + 60)
-        from_rollups = rollups.totals(conn, window.start, window.end, ALL, "")
+        from_rollups = rollup_reads.totals(conn, window.start, window.end, ALL, "")
         from_raw = raw.totals(conn, window, db.paramstyle)
         assert from_rollups == from_raw and from_raw.attempts == 1200
         rebuild(db)
-        assert rollups.totals(conn, window.start, window.end, ALL, "") == from_raw
+        assert rollup_reads.totals(conn, window.start, window.end, ALL, "") == from_raw
     finally:
         db.close()
         for node in nodes:

@@ -23,7 +23,7 @@ from store_fixtures import backend_fixture, store_url_fixture  # noqa: F401
 from hangup.composition import attach_standard_hooks, open_store
 from hangup.importer.formats import READERS
 from hangup.records import CallRecord, call_id_for
-from hangup.stats import rebuild, rollups
+from hangup.stats import rebuild, rollup_reads, rollups
 from hangup.stats.db import StatsDB
 from hangup.store import sql, staging
 from hangup.store.base import AddStatus, Store
@@ -76,7 +76,7 @@ def _totals(store: Store, call: CallRecord) -> tuple[int, int, int]:
     """(attempts, answered, talk seconds) the rollups count over the call's day."""
     day = call.end_time - call.end_time % 86400
     with store.database.reading() as conn:  # type: ignore[attr-defined]
-        found = rollups.totals(conn, day - 86400, day + 2 * 86400)
+        found = rollup_reads.totals(conn, day - 86400, day + 2 * 86400)
     return found.attempts, found.answered, found.duration_sum
 
 

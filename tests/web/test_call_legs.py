@@ -10,7 +10,7 @@ from legs_data import EXPECTED, hooked_store_fixture, orders  # noqa: F401
 from receiver_helpers import SyncClient
 
 from hangup.settings import load_settings
-from hangup.stats import rollups
+from hangup.stats import rollup_reads
 from hangup.store.base import Store
 from hangup.web.app import create_app
 
@@ -41,7 +41,7 @@ def test_legs_posted_in_any_order_make_one_call(client: SyncClient, store: Store
         page = client.get(f"/calls/{call_id}").text
         assert 'id="legs"' in page and page.count("(deciding)") == 1
         with store.database.reading() as conn:  # type: ignore[attr-defined]
-            total = rollups.totals(conn, 0, 2**40)
+            total = rollup_reads.totals(conn, 0, 2**40)
         assert (total.attempts, total.duration_sum) == (n + 1, (n + 1) * talk)
 
 
