@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from hangup.settings import Settings
 from hangup.stats import retention, rollups
 from hangup.stats.db import attach_rollups
 from hangup.stats.service import StatsService
-from hangup.store import Store
+from hangup.store import Store, detections
 from hangup.store import open_store as open_bare_store
 from hangup.store import schema as store_schema
 from hangup.store.migrations import Migration, ordered
@@ -104,7 +105,8 @@ class Job:
 
 
 def repeating_jobs(store: Store, settings: Settings, service: StatsService) -> list[Job]:
-    """The jobs the settings ask for: alert rules (``HANGUP_ALERTS_FILE``), the minute-rollup prune."""
+    """The jobs the settings ask for: alert rules (``HANGUP_ALERTS_FILE``), the minute-rollup prune; and the
+    prune of answering-machine detections whose call's end never came."""
     jobs: list[Job] = []
     if settings.alerts_file:
         ruleset = load_rules(settings.alerts_file)
@@ -115,6 +117,10 @@ def repeating_jobs(store: Store, settings: Settings, service: StatsService) -> l
     if settings.minute_rollup_days:
         jobs.append(Job("minute-rollup-prune", retention.PRUNE_SECONDS,
                         _pruner(store, settings.minute_rollup_days), _PRUNE_LOG, "pruning minute rollups failed"))
+    url = getattr(store, "url", "")
+    if url:
+        jobs.append(Job("detection-prune", detections.PRUNE_SECONDS, lambda stop: detections.prune(url, time.time()),
+                        logging.getLogger("hangup.ingest"), "pruning kept answering-machine detections failed"))
     return jobs
 
 

@@ -47,10 +47,10 @@ def test_a_configured_store_carries_the_standard_hooks(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "jobs"),
     [
-        ({"HANGUP_MINUTE_ROLLUP_DAYS": "0"}, []),
-        ({}, ["minute-rollup-prune"]),  # minute rows are pruned by default
-        ({"HANGUP_MINUTE_ROLLUP_DAYS": "0", "HANGUP_ALERTS_FILE": "{rules}"}, ["alerts"]),
-        ({"HANGUP_ALERTS_FILE": "{rules}"}, ["alerts", "minute-rollup-prune"]),
+        ({"HANGUP_MINUTE_ROLLUP_DAYS": "0"}, ["detection-prune"]),
+        ({}, ["minute-rollup-prune", "detection-prune"]),  # minute rows are pruned by default
+        ({"HANGUP_MINUTE_ROLLUP_DAYS": "0", "HANGUP_ALERTS_FILE": "{rules}"}, ["alerts", "detection-prune"]),
+        ({"HANGUP_ALERTS_FILE": "{rules}"}, ["alerts", "minute-rollup-prune", "detection-prune"]),
     ],
 )
 def test_the_settings_choose_the_repeating_jobs(tmp_path: Path, env: dict[str, str], jobs: list[str]) -> None:

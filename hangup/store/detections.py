@@ -6,7 +6,9 @@ a request of its own while the call goes on; the call-end event that follows doe
 reads such a request (its ``detection`` method: the platform's call id and the native fields); the receiver
 keeps the fields here, in ``call_detections``, and when that call's end arrives ``hangup.ingest`` adds them to
 the record's ``extra`` (prefixed ``detection.``) before it is stored, so ``answered_by`` and the human-reach
-rate count them. ``hangup reclassify`` carries them over too.
+rate count them. ``hangup reclassify`` carries them over too. A kept detection is of no use once its call's
+end has come or will not come: ``prune`` deletes those older than ``KEPT_SECONDS`` (``hangup serve`` runs it
+every hour), so the table holds about a day of detections, not every one ever reported.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ _SAVE = (f"INSERT INTO {TABLE} (provider, provider_call_id, fields, received_at)
          "ON CONFLICT (provider, provider_call_id) DO UPDATE SET fields = excluded.fields, "
          "received_at = excluded.received_at")
 _FIND = f"SELECT fields FROM {TABLE} WHERE provider = ? AND provider_call_id = ?"
+_PRUNE = f"DELETE FROM {TABLE} WHERE received_at < ?"
+#: How long a detection waits for its call's end: a day covers the longest calls the platforms allow
+#: (Plivo and Twilio end a call after 24 hours at most).
+KEPT_SECONDS = 86_400
+#: How often ``hangup serve`` prunes.
+PRUNE_SECONDS = 3_600
 
 
 def save(url: str, provider: str, call_id: str, fields: Mapping[str, str], received_at: float) -> None:
@@ -46,3 +54,14 @@ def find(url: str, provider: str, call_id: str) -> dict[str, str]:
     if not rows:
         return {}
     return {PREFIX + str(k): str(v) for k, v in json.loads(rows[0][0]).items()}
+
+
+def prune(url: str, now: float) -> int:
+    """Delete the detections received more than ``KEPT_SECONDS`` before ``now``; how many were."""
+    db = Database(url)
+    try:
+        statement = db.sql(_PRUNE)
+        deleted: int = db.write(lambda conn: conn.execute(statement, [now - KEPT_SECONDS]).rowcount)
+        return deleted
+    finally:
+        db.close()

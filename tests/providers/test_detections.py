@@ -15,7 +15,9 @@ from test_webhooks_e2e import ENV, Signed, plivo, telnyx, vonage
 
 from hangup import ingest
 from hangup.causes import default_catalog
+from hangup.composition import open_store
 from hangup.providers.registry import providers
+from hangup.store import detections
 from hangup.store.base import Store
 
 TELNYX_LEG = "e1f2a3b4-c5d6-11ee-8a9b-02420a0d7f11"
@@ -96,3 +98,21 @@ def test_reclassifying_keeps_a_detection_that_came_on_its_own(make_client: Any, 
     again = ingest.reclassify_record(stored, providers(), default_catalog())
     assert again.answered_by == "machine" and again.extra == stored.extra
     assert not ingest.changed(stored, again)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_detections_whose_call_end_never_came_are_pruned_after_a_day(
+        tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path}/calls.db" if store_kind == "sqlite" else request.getfixturevalue("postgres_url")
+    store = open_store(url)
+    now = 1_800_000_000.0
+    try:
+        for call, age in (("old", detections.KEPT_SECONDS + 60), ("recent", 3_600), ("edge", detections.KEPT_SECONDS)):
+            detections.save(url, "plivo", call, {"Machine": "true"}, now - age)
+        assert detections.prune(url, now) == 1
+        assert detections.find(url, "plivo", "old") == {}
+        assert detections.find(url, "plivo", "recent") == detections.find(url, "plivo", "edge") == {
+            "detection.Machine": "true"}
+        assert detections.prune(url, now) == 0
+    finally:
+        store.close()
