@@ -207,12 +207,13 @@ class ReadingProcess:
     """The child process that reads an import's large files, one after another.
 
     It is ``python -m hangup.importer.reader`` with a pipe each way: a request per file (its path, format,
-    batch size and staging folder, one JSON line) in, the file's pickled batches and a ``None`` (or its
-    failure's message) out. One process serves every file of the import, so the modules it loads (pyarrow,
-    the adapters, the number plans) and what it caches (normalised numbers) are paid for once, not once per
-    file. The pipe's buffer bounds how far it reads ahead, and nothing of the parent (its threads, its
-    ``__main__``) is copied or re-imported. A file whose batches are not all taken (the import failed
-    while storing one) stops the process; the next file starts another.
+    batch size, staging folder, the store's rollup minute floor and the files' time zone; one JSON line) in,
+    the file's pickled batches and a ``None`` (or its failure's message) out. One process serves every file
+    of the import, so the modules it loads (pyarrow, the adapters, the number plans) and what it caches
+    (normalised numbers) are paid for once, not once per file. The pipe's buffer bounds how far it reads
+    ahead, and nothing of the parent (its threads, its ``__main__``) is copied or re-imported. A file whose
+    batches are not all taken (the import failed while storing one) stops the process; the next file starts
+    another.
     """
 
     def __init__(self, received_at: float, time_zone: str | None = None) -> None:

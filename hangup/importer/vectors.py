@@ -9,14 +9,14 @@ path by the caller (which names the field).
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from hangup import bounds
-from hangup.providers.draft import NAIVE_ZONE
+from hangup.providers.draft import NAIVE_ZONE, wall_clock
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: The times read column-wise: that form, each field in its range (the day is checked against the month later).
@@ -62,25 +62,20 @@ def times(values: pa.Array) -> tuple[pa.Array, pa.Array]:
         stamps = pc.strptime(shaped, format=TIME_FORMAT, unit="s", error_is_null=True)
         shape = all_of(shape, pc.equal(pc.day(stamps), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())))
         seconds = pc.fill_null(pc.cast(pc.if_else(shape, stamps, pa.scalar(None, stamps.type)), pa.int64()), ZERO)
-    zone = NAIVE_ZONE.get()
-    if zone is not UTC:
-        seconds = pc.if_else(shape, _from_local(seconds, zone), seconds)
+    if NAIVE_ZONE.get() is not UTC:
+        seconds = pc.if_else(shape, _from_local(seconds), seconds)
     in_range = pc.and_(pc.greater_equal(seconds, ZERO), pc.less_equal(seconds, LAST_TIME))
     ok = pc.or_(pc.equal(values, EMPTY), all_of(shape, in_range))
     return pc.max_element_wise(seconds, ZERO), ok
 
 
-def _from_local(seconds: pa.Array, zone: tzinfo) -> pa.Array:
-    """Wall-clock times of ``zone`` (as Unix seconds read as UTC) as Unix seconds: each distinct time once
-    through ``datetime``, as ``parse_time`` reads it, so both paths agree around every clock change."""
+def _from_local(seconds: pa.Array) -> pa.Array:
+    """Wall-clock times of ``NAIVE_ZONE`` (as Unix seconds read as UTC) as Unix seconds: each distinct time
+    once through ``draft.wall_clock``, as ``parse_time`` reads it, so both paths agree around every clock change."""
     distinct = pc.unique(seconds)
-    offsets = pa.array([_offset(int(s), zone) for s in distinct.to_pylist()], pa.int64())
-    return pc.subtract(seconds, pc.take(offsets, pc.index_in(seconds, value_set=distinct)))
-
-
-def _offset(wall: int, zone: tzinfo) -> int:
-    moment = datetime.fromtimestamp(wall, UTC).replace(tzinfo=zone)
-    return wall - int(moment.timestamp())
+    utc = [int(wall_clock(datetime.fromtimestamp(int(s), UTC).replace(tzinfo=None)).timestamp())
+           for s in distinct.to_pylist()]
+    return pc.take(pa.array(utc, pa.int64()), pc.index_in(seconds, value_set=distinct))
 
 
 def digits(values: pa.Array, high: int) -> tuple[pa.Array, pa.Array]:

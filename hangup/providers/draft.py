@@ -194,13 +194,18 @@ NAIVE_ZONE: ContextVar[tzinfo] = ContextVar("hangup_naive_zone", default=UTC)
 
 @contextmanager
 def local_times(zone: tzinfo) -> Iterator[None]:
-    """Within: ``parse_time`` reads a time without an offset as ``zone``'s wall-clock time (where the clock
-    goes back, the first of the two moments; in the hour it skips, the offset before the change)."""
+    """Within: ``parse_time`` reads a time without an offset as ``zone``'s wall-clock time (``wall_clock``)."""
     token = NAIVE_ZONE.set(zone)
     try:
         yield
     finally:
         NAIVE_ZONE.reset(token)
+
+
+def wall_clock(moment: datetime) -> datetime:
+    """A time without an offset placed in ``NAIVE_ZONE`` (``fold`` 0: where the clock goes back, the first of
+    the two moments; in the hour it skips, the offset before the change); one with an offset as it is."""
+    return moment.replace(tzinfo=NAIVE_ZONE.get()) if moment.tzinfo is None else moment
 
 
 def zone_named(name: str) -> tzinfo:
@@ -226,10 +231,9 @@ def parse_time(text: str) -> int | None:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=NAIVE_ZONE.get())
-    seconds = int(moment.timestamp())
+    seconds = int(wall_clock(moment).timestamp())
     return seconds if 0 <= seconds <= MAX_TIME else None
 
 
-__all__ = ["MAX_INTEGER", "MAX_TIME", "NAIVE_ZONE", "RecordDraft", "local_times", "parse_time", "ref", "zone_named"]
+__all__ = ["MAX_INTEGER", "MAX_TIME", "NAIVE_ZONE", "RecordDraft", "local_times", "parse_time", "ref", "wall_clock",
+           "zone_named"]

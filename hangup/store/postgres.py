@@ -40,7 +40,7 @@ from hangup.store import postgres_bulk_load as bulk_load
 from hangup.store import postgres_schema as pgschema
 from hangup.store import postgres_writes as writes
 from hangup.store import sql
-from hangup.store.base import CopyBatch, StagedResult, WriteHook, sums_floor
+from hangup.store.base import CopyBatch, StagedResult, WriteHook
 from hangup.store.database import Database
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS
@@ -294,9 +294,6 @@ class PostgresStore(SharedReads, WriterBackedStore):
         """Store a batch of ``COPY`` text (``CopyStore``) as ``add_rows`` stores rows."""
         result: StagedResult = self._writer.run_sync(("copied", batch))
         return result
-
-    def minute_sums_floor(self) -> int | None:
-        return sums_floor(self._hooks)
 
     # -- reads (the rest are ``SharedReads``) -------------------------------------------------
     def get(self, call_id: str) -> CallRecord | None:

@@ -28,7 +28,6 @@ from hangup.store.base import (
     RowsWriteHook,
     StagedResult,
     WriteHook,
-    sums_floor,
 )
 from hangup.store.database import CHECKPOINT_PAGES, Database, WritePart
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
@@ -211,9 +210,6 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
         attached for it and detached after, so it can be deleted."""
         result: StagedResult = self.database.writer.run_sync((self._staged, path))
         return result
-
-    def minute_sums_floor(self) -> int | None:
-        return sums_floor(self._hooks)
 
     @contextlib.contextmanager
     def bulk_load(self) -> Iterator[None]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from hangup.records import CallRecord
-from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats
+from hangup.store.base import AddResult, QuarantineEntry, WriteHook, WriterStats, sums_floor
 
 log = logging.getLogger("hangup.store.writer")
 
@@ -231,6 +231,10 @@ class WriterBackedStore:
 
     def add_write_hook(self, hook: WriteHook) -> None:
         self._hooks.append(hook)
+
+    def minute_sums_floor(self) -> int | None:
+        """The earliest minute a bulk batch's rollup sums must hold for this store's hooks (``sums_floor``)."""
+        return sums_floor(self._hooks)
 
     def ping(self) -> None:
         """A write transaction of the writer: proves the write lock can be taken and a commit goes through."""
