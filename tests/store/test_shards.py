@@ -27,9 +27,9 @@ def _shard(node: Any, postgres: bool = True) -> int:
 
 
 def _row_versions(url: str) -> dict[int, str]:
-    """Each heartbeat row's shard and the transaction that last wrote it."""
+    """Each heartbeat row's shard (its ``id``) and the transaction that last wrote it."""
     with psycopg.connect(parse_url(url).conninfo) as conn:
-        return dict(conn.execute("SELECT shard, xmin::text FROM heartbeat").fetchall())
+        return dict(conn.execute("SELECT id, xmin::text FROM heartbeat").fetchall())
 
 
 def _nodes(stack: ExitStack, url: str, count: int) -> list[Any]:
@@ -102,15 +102,23 @@ def test_a_beat_held_open_by_one_node_does_not_hold_up_the_others(postgres_url: 
         assert sorted(s for s in after if after[s] != before[s]) == sorted(_shard(node) for node in nodes[1:])
 
 
-def test_an_older_database_keeps_no_row_of_the_one_shared_heartbeat(store_url: str, backend: str) -> None:
+def _earlier_release_beat(conn: Any) -> None:
+    """The beat of the releases before per-writer heartbeats: row 1, whatever the node."""
+    conn.execute("INSERT INTO heartbeat (id, beat_at) VALUES (1, 1.0) ON CONFLICT (id) DO UPDATE SET beat_at = 1.0")
+
+
+def test_an_upgraded_database_keeps_no_row_of_the_one_shared_heartbeat(store_url: str, backend: str) -> None:
     old = open_store(store_url, migrations=BEFORE_PER_WRITER)
-    old.run_in_writer(lambda conn: conn.execute("INSERT INTO heartbeat (id, beat_at) VALUES (1, 1.0)"))
+    old.run_in_writer(_earlier_release_beat)
     old.close()
     store: Any = open_store(store_url)
     try:
         store.ping()
         store.ping()
-        rows = store.database.read("SELECT shard, beat_at FROM heartbeat")
+        rows = store.database.read("SELECT id, beat_at FROM heartbeat")
         assert [row[0] for row in rows] == [_shard(store, backend == "postgres")] and rows[0][1] > 1.0
+        # a node of the earlier release, still running during a rolling upgrade, can still beat (stays ready)
+        store.run_in_writer(_earlier_release_beat)
+        assert (1, 1.0) in store.database.read("SELECT id, beat_at FROM heartbeat")
     finally:
         store.close()

@@ -19,9 +19,9 @@ from hangup.web.app import create_app
 def test_readiness_rewrites_the_heartbeat_row(make_client: ClientFactory, fresh_store: Any) -> None:
     client = make_client()
     assert client.get("/readyz").status_code == 200
-    first = fresh_store.database.read("SELECT shard, beat_at FROM heartbeat")
+    first = fresh_store.database.read("SELECT id, beat_at FROM heartbeat")
     assert client.get("/readyz").status_code == 200
-    second = fresh_store.database.read("SELECT shard, beat_at FROM heartbeat")
+    second = fresh_store.database.read("SELECT id, beat_at FROM heartbeat")
     assert len(first) == len(second) == 1 and second[0][1] >= first[0][1]
 
 
@@ -51,7 +51,7 @@ def test_readiness_on_postgresql_is_a_committed_write(postgres_url: str) -> None
         with ExitStack() as stack:
             client = SyncClient(create_app(load_settings({}), store=store), stack)
             assert client.get("/readyz").status_code == 200
-            assert len(store.database.read("SELECT shard, beat_at FROM heartbeat")) == 1
+            assert len(store.database.read("SELECT id, beat_at FROM heartbeat")) == 1
             store.run_in_writer(lambda conn: conn.execute("DROP TABLE heartbeat"))
             answer = client.get("/readyz")
             assert answer.status_code == 503 and "heartbeat" in answer.json()["error"]
