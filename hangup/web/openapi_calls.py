@@ -1,10 +1,11 @@
-"""The JSON schemas of a call as the API shows it: listed, explained (``/api/calls/{id}``), its status, its legs.
+"""The JSON schemas of a call as the API shows it: listed, explained (``/api/calls/{id}``, the call's page as
+data), its status, its legs.
 
 A call's keys and their types come from the record's one field list (``hangup.records.FIELDS``): a field's kind
 gives the type, its nullability whether ``null`` is allowed, its ``choices`` (a ``Literal`` such as
 ``AnsweredBy``, or the taxonomy's ``StrEnum`` marked ``Choices``) the enum. The explanation's other parts
-(the codes, the action, conflicts, the timer) are described here next to the functions that write them, their
-enums taken from the same ``StrEnum``s and ``Literal``s; ``tests/web/test_openapi.py`` validates real answers
+(the codes, the action, conflicts, the timer) are described here, each under the name of the function that
+writes it, their enums taken from the same ``StrEnum``s and ``Literal``s; ``tests/web/test_openapi.py`` validates real answers
 of every platform against them and fails on a key they do not describe.
 """
 
@@ -107,9 +108,19 @@ _TIMER = {"anyOf": [{"type": "null"}, _object({
     "expected": _NUMBER, "share": {"type": ["number", "null"]}, "p_value": _NUMBER, "timer": _NULL_STRING,
     "source": _NULL_STRING, "link": _STRING})]}
 
-#: ``GET /api/calls/{id}``: ``hangup.ingest.explain`` with the call's timer cluster, conflicts and legs.
-DETAIL: dict[str, Any] = _object({
-    "ok": {"const": True}, "call": LISTED_CALL, "status": _STATUS,
-    "action": _ACTION, "flags": {"type": "array", "items": _object({"flag": _STRING, "meaning": _STRING})},
-    "codes": {"type": "array", "items": _CODE}, "raw": _STRING, "timer": _TIMER,
-    "conflicts": {"type": "array", "items": CONFLICT}, "legs": {"type": "array", "items": _LEG}})
+#: ``hangup.ingest.explain``: the call, its status and action, its flags and codes explained, its request.
+_EXPLAINED: dict[str, Any] = {
+    "call": LISTED_CALL, "status": _STATUS, "action": _ACTION,
+    "flags": {"type": "array", "items": _object({"flag": _STRING, "meaning": _STRING})},
+    "codes": {"type": "array", "items": _CODE}, "raw": _STRING}
+_LEGS = {"type": "array", "items": _LEG}
+
+#: ``GET /api/calls/{id}``: the explanation with the call's timer cluster, conflicts and legs.
+DETAIL: dict[str, Any] = _object({"ok": {"const": True}, **_EXPLAINED, "timer": _TIMER,
+                                  "conflicts": {"type": "array", "items": CONFLICT}, "legs": _LEGS})
+#: ``GET /calls/{id}.json`` (``hangup.web.dashboard_calls.call_data``): the call's page as data, the explanation
+#: with its timeline, legs and timer cluster.
+CALL_PAGE: dict[str, Any] = _object({
+    "ok": {"const": True}, "title": _STRING, **_EXPLAINED, "legs": _LEGS, "timer": _TIMER,
+    "timeline": {"type": "array", "items": _object({
+        "step": _STRING, "label": _STRING, "at": {"type": ["number", "null"]}, "note": _STRING})}})
