@@ -5,8 +5,8 @@ A call's keys and their types come from the record's one field list (``hangup.re
 gives the type, its nullability whether ``null`` is allowed, its ``choices`` (a ``Literal`` such as
 ``AnsweredBy``, or the taxonomy's ``StrEnum`` marked ``Choices``) the enum. The explanation's other parts
 (the codes, the action, conflicts, the timer) are described here, each under the name of the function that
-writes it, their enums taken from the same ``StrEnum``s and ``Literal``s; ``tests/web/test_openapi.py`` validates real answers
-of every platform against them and fails on a key they do not describe.
+writes it, their enums taken from the same ``StrEnum``s and ``Literal``s; ``tests/web/test_openapi.py``
+validates real answers of every platform against them and fails on a key they do not describe.
 """
 
 from __future__ import annotations
