@@ -131,6 +131,14 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncClien
 @pytest.fixture
 def listing(served: SyncClient) -> httpx.Response:
     return served.get("/api/calls?limit=1000")
+
+
+def _answer_schema(path: str) -> dict[str, Any]:
+    """The published schema of the JSON answer of ``GET path``."""
+    answer: dict[str, Any] = DOCUMENT["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return dict(answer["schema"])
+
+
 def test_real_call_listings_match_the_published_schema(listing: httpx.Response) -> None:
     calls = listing.json()["calls"]
     assert len({call["provider"] for call in calls}) >= 5 and len(calls) >= 20
@@ -142,8 +150,7 @@ def test_no_key_a_call_may_lack_is_required_and_every_key_that_may_be_null_allow
         listing: httpx.Response) -> None:
     """Required: only keys every real call and the record with nothing optional set carry. Nullable: every key
     one of them holds null in."""
-    items = DOCUMENT["paths"]["/api/calls"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    call_schema = items["properties"]["calls"]["items"]
+    call_schema = _answer_schema("/api/calls")["properties"]["calls"]["items"]
     calls = [*listing.json()["calls"], sparse_record().to_json()]
     lacked = {key for call in calls[:-1] for key in call_schema["properties"] if key not in call}
     lacked |= set(JSON_KEYS) - set(calls[-1])  # the sparse record is not listed: it has no action
@@ -190,22 +197,16 @@ def _undescribed(node: dict[str, Any], value: Any, at: str = "$") -> list[str]:
 
 def test_every_key_of_a_real_explanation_and_conflict_is_described(served: SyncClient,
                                                                   listing: httpx.Response) -> None:
-    paths = DOCUMENT["paths"]
-    detail, page = (paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-                    for path in ("/api/calls/{id}", "/calls/{id}.json"))
+    detail, page = _answer_schema("/api/calls/{id}"), _answer_schema("/calls/{id}.json")
     conflicts = served.get("/api/conflicts")
     schema["/api/conflicts"]["GET"].validate_response(conflicts)
     assert conflicts.json()["conflicts"]
-    listed = paths["/api/conflicts"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    undescribed = [*_undescribed(listed, conflicts.json()), *_undescribed(listing_schema(), listing.json())]
+    undescribed = [*_undescribed(_answer_schema("/api/conflicts"), conflicts.json()),
+                   *_undescribed(_answer_schema("/api/calls"), listing.json())]
     for call in listing.json()["calls"]:
         undescribed += _undescribed(detail, served.get(_path(call)).json(), call["id"])
         undescribed += _undescribed(page, served.get(_path(call, "/calls") + ".json").json(), call["id"])
     assert undescribed == []
-
-
-def listing_schema() -> dict[str, Any]:
-    return DOCUMENT["paths"]["/api/calls"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
 
 
 # -- closed sets of values -----------------------------------------------------------------------------------
