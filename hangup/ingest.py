@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from hangup.causes import CauseCatalog, default_catalog
@@ -191,29 +192,22 @@ def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCa
 
 
 # -- what the API and CLI show ----------------------------------------------------------------
+#: The keys of ``status`` that show a record field, and the field each shows (the OpenAPI schema's list too).
+STATUS_FIELDS: Mapping[str, str] = MappingProxyType({
+    "sid": "id", "provider": "provider", "provider_call_id": "provider_call_id", "ended_normally": "normal",
+    "outcome": "outcome", "ended_by": "ended_by", "fault": "fault", "reason": "reason", "cause": "cause",
+    "answered": "answered", "answered_by": "answered_by", "duration": "duration", "flags": "flags",
+})
+
+
 def status(record: CallRecord, overrides: ActionOverrides = NO_OVERRIDES) -> dict[str, Any]:
     """The short answer to "did this call end normally, why did it end, and what now?".
 
     ``action`` is worked out now from the stored causes and ``overrides`` (``hangup.causes.actions``).
     """
     action = call_action(record, overrides)
-    return {
-        "sid": record.id,
-        "provider": record.provider,
-        "provider_call_id": record.provider_call_id,
-        "ended_normally": record.normal,
-        "outcome": record.outcome,
-        "ended_by": record.ended_by,
-        "fault": record.fault,
-        "reason": record.reason,
-        "cause": record.cause,
-        "answered": record.answered,
-        "answered_by": record.answered_by,
-        "duration": record.duration,
-        "flags": list(record.flags),
-        "action": action["action"],
-        "action_from": action["from"],
-    }
+    shown = {key: getattr(record, name) for key, name in STATUS_FIELDS.items()}
+    return {**shown, "flags": list(record.flags), "action": action["action"], "action_from": action["from"]}
 
 
 def explain(record: CallRecord, catalog: CauseCatalog | None = None,

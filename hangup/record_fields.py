@@ -8,7 +8,8 @@ A new field is therefore one line of the record, plus the named migration that a
 
 What a field's annotation says:
 
-* its **kind**: ``text`` (``str``, or a ``Literal`` of strings whose values are its ``choices``),
+* its **kind**: ``text`` (``str``, or a ``Literal`` of strings whose values are its ``choices``, or ``str``
+  marked ``Choices(SomeStrEnum)`` where the closed set is the cause taxonomy's),
   ``integer``, ``real`` (``float``), ``boolean``, ``list`` (``tuple[str, ...]``) or ``map``
   (``Mapping[str, str]``), and whether ``None`` is a value (``… | None``);
 * its **role**: ``Fact[…]`` marks what the platform reported (two deliveries of one call are compared on
@@ -56,13 +57,24 @@ class JsonKey:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Choices:
+    """The only values of a field typed ``str``: the members of ``values`` (``Annotated[str, Choices(Outcome)]``).
+
+    The taxonomy's sets are ``StrEnum``s (``hangup.causes.model``) that classification writes as text, so the
+    field keeps the type ``str`` and names its set here.
+    """
+
+    values: type[enum.StrEnum]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class RecordField:
     """One field of the record, as the derived lists need it."""
 
     name: str  # the attribute, and the name of its stored column
     kind: Kind  # the kind of value (see the module's description)
     nullable: bool  # None is a value
-    choices: tuple[str, ...]  # the only values of a Literal-typed text field; () when any text will do
+    choices: tuple[str, ...]  # the only values of a Literal-typed or Choices-marked field; () when any text will do
     role: Role | None  # Role.FACT, Role.VERDICT, or None for the identity and receipt fields
     json_key: str | None  # key in to_json(); None when to_json leaves the field out
     default: Any  # the value a record gets when it is not given; dataclasses.MISSING when it must be
@@ -90,6 +102,9 @@ def _describe(field: dataclasses.Field[Any], hint: Any) -> RecordField:
         if len(others) == 1:  # else the union stays, and has no kind
             hint = others[0]
     kind, choices = _kind(field.name, hint)
+    marked = next((mark.values for mark in marks if isinstance(mark, Choices)), None)
+    if marked is not None and kind == "text" and not choices:
+        choices = tuple(str(member) for member in marked)
     default: Any = field.default
     if field.default_factory is not dataclasses.MISSING:
         default = field.default_factory()

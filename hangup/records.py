@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
-from hangup.record_fields import Fact, JsonKey, RecordField, Verdict, build_function, describe
+from hangup.causes.model import EndedBy, Fault, Outcome
+from hangup.record_fields import Choices, Fact, JsonKey, RecordField, Verdict, build_function, describe
 
 Direction = Literal["inbound", "outbound", "unknown"]
 CallType = Literal["A", "V"]
@@ -89,9 +90,9 @@ class CallRecord:
     user_rel_code: Fact[str | None] = None  # Planet application-defined release code
     cause: Verdict[str] = ""  # the primary native cause as a catalog reference, e.g. "planet:1005", "plivo:4000"
     causes: Verdict[tuple[str, ...]] = ()  # every native code the event carried, as catalog references
-    outcome: Verdict[str] = "unknown"  # hangup.causes.Outcome value
-    ended_by: Verdict[str] = "unknown"  # hangup.causes.EndedBy value
-    fault: Verdict[str] = "unknown"  # hangup.causes.Fault value
+    outcome: Verdict[Annotated[str, Choices(Outcome)]] = "unknown"  # how the call ended (docs/taxonomy.md)
+    ended_by: Verdict[Annotated[str, Choices(EndedBy)]] = "unknown"  # which party released it
+    fault: Verdict[Annotated[str, Choices(Fault)]] = "unknown"  # where to look when it ended badly
     normal: Verdict[bool] = False  # the call ended as an ordinary, non-failure event
     reason: Verdict[str] = ""  # plain words: why the call ended
     q850: Verdict[int | None] = None  # Q.850 equivalent of the primary cause

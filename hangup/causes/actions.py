@@ -24,13 +24,15 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from hangup.causes.catalog import CauseCatalog, default_catalog, parse_ref
 from hangup.causes.model import Action, Cause
 from hangup.errors import CatalogError, ConfigError
 from hangup.records import CallRecord
 
+#: Where ``call_action`` found a call's action ("from"): the catalog's entry or a rule of the overrides file.
+ActionFrom = Literal["catalog", "override"]
 #: The record fields a rule may narrow on, besides its ``cause``.
 MATCH_KEYS = ("provider", "route")
 _RULE_KEYS = frozenset({"cause", "action", "reason", *MATCH_KEYS})
@@ -144,13 +146,16 @@ def call_action(record: CallRecord, overrides: ActionOverrides = NO_OVERRIDES,
     refs = [ref for ref in dict.fromkeys((record.cause, *record.causes)) if ref]
     rule = overrides.find(record, refs)
     if rule is not None:
-        return {"action": str(rule.action), "from": "override", "cause": rule.cause,
-                "source": f"{overrides.path or 'actions file'}, override {rule.line}", "override": rule.to_json()}
+        return _answer(str(rule.action), "override", rule.cause,
+                       f"{overrides.path or 'actions file'}, override {rule.line}", rule.to_json())
     cause = _primary(record, catalog or default_catalog())
     if cause is None:
-        return {"action": str(Action.NONE), "from": "catalog", "cause": "", "source": "", "override": None}
-    return {"action": str(cause.action), "from": "catalog", "cause": cause.ref, "source": cause.action_source,
-            "override": None}
+        return _answer(str(Action.NONE), "catalog", "", "", None)
+    return _answer(str(cause.action), "catalog", cause.ref, cause.action_source, None)
+
+
+def _answer(action: str, found: ActionFrom, cause: str, source: str, rule: dict[str, Any] | None) -> dict[str, Any]:
+    return {"action": action, "from": found, "cause": cause, "source": source, "override": rule}
 
 
 def _primary(record: CallRecord, catalog: CauseCatalog) -> Cause | None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from hangup.bounds import MAX_TIME
 from hangup.causes.model import EndedBy, Fault, Outcome
 from hangup.errors import PayloadError
+from hangup.records import CallType
 from hangup.store.base import MAX_LIMIT, CallQuery
 from hangup.store.sql import decode_cursor
 
@@ -106,7 +107,7 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "to_user_id": ("to_user_id", _text),
     "from_service_id": ("from_service_id", _text),
     "to_service_id": ("to_service_id", _text),
-    "type": ("call_type", _choice(("A", "V"))),
+    "type": ("call_type", _choice(get_args(CallType))),
     "outcome": ("outcome", _choice(o.value for o in Outcome)),
     "ended_by": ("ended_by", _choice(e.value for e in EndedBy)),
     "call_end_reason": ("call_end_reason", _integer),

@@ -7,7 +7,7 @@ which ``/api/calls/{id}`` serves, so every release code is shown with its meanin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,9 +15,10 @@ from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
 from hangup.causes import default_catalog
+from hangup.causes.model import Outcome
 from hangup.errors import NotFound
 from hangup.legs import leg_json
-from hangup.records import CallRecord
+from hangup.records import CallRecord, CallType
 from hangup.stats import timers
 from hangup.stats.labels import duration, value_label
 from hangup.store.base import Store
@@ -28,14 +29,13 @@ from hangup.web.state import AppState
 
 #: Filters offered in the call log's form: (parameter, label, choices or None for free text).
 FORM_FILTERS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("outcome", "Outcome", ("completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable",
-                            "failed", "transferred", "unknown")),
+    ("outcome", "Outcome", tuple(str(o) for o in Outcome)),
     ("provider", "Provider", None),
     ("call_end_reason", "Call end reason", None),
     ("terminate", "Terminate", None),
     ("from_user_id", "Caller", None),
     ("to_user_id", "Callee", None),
-    ("type", "Type", ("A", "V")),
+    ("type", "Type", get_args(CallType)),
     ("normal", "Normal end", ("true", "false")),
 )
 

@@ -6,16 +6,15 @@ from it fails the tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hangup import __version__, bounds
-from hangup.causes.model import Action
 from hangup.providers.planet import KEYS, NULLABLE
 from hangup.providers.registry import providers
-from hangup.record_fields import RecordField
-from hangup.records import FIELDS, JSON_KEYS
+from hangup.records import CallType
 from hangup.settings import Settings
 from hangup.web.callbacks import callback_paths
+from hangup.web.openapi_calls import BY_KEY, CONFLICT, DETAIL, LISTED_CALL, STATUS, field_schema
 from hangup.web.openapi_more import more_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -42,7 +41,7 @@ _NULL_STRING = {"type": ["string", "null"]}
 _PLANET_TYPES: dict[str, dict[str, Any]] = {
     "sid": {"type": "string", "minLength": 36, "maxLength": 36, "pattern": "^[!-~]{36}$",
             "example": "6364e8b3-bdac-436e-9631-0bce2498ce0c"},
-    "type": {"type": "string", "enum": ["A", "V"]},
+    "type": {"type": "string", "enum": list(get_args(CallType))},
     "setup_time": _PLANET_TIME,
     "start_time": _PLANET_TIME,
     "end_time": _PLANET_TIME,
@@ -64,15 +63,8 @@ _CALL_FILTERS: list[dict[str, Any]] = [
     *({"name": n, "in": "query", "schema": _TEXT} for n in (
         "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
         "provider_call_id", "cause")),
-    {"name": "fault", "in": "query", "schema": {"type": "string", "enum": [
-        "none", "caller_side", "callee_side", "network", "platform", "application", "configuration", "account",
-        "unknown"]}},
-    {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["A", "V"]}},
-    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
-        "completed", "busy", "no_answer", "rejected", "canceled", "abandoned", "unreachable", "failed",
-        "transferred", "unknown"]}},
-    {"name": "ended_by", "in": "query", "schema": {"type": "string", "enum": [
-        "caller", "callee", "platform", "carrier", "api", "application", "unknown"]}},
+    *({"name": n, "in": "query", "schema": field_schema(BY_KEY[n])} for n in ("fault", "type", "outcome",
+                                                                                "ended_by")),
     {"name": "call_end_reason", "in": "query", "schema": _INT64},
     {"name": "min_duration", "in": "query", "schema": _INT64},
     {"name": "max_duration", "in": "query", "schema": _INT64},
@@ -91,43 +83,6 @@ def _planet_parameters() -> list[dict[str, Any]]:
         for key in KEYS
     ]
 
-
-#: JSON Schema types of the record's scalar kinds.
-_KIND_TYPES = {"text": "string", "integer": "integer", "real": "number", "boolean": "boolean"}
-
-
-def _field_schema(f: RecordField) -> dict[str, Any]:
-    """The schema of a field's value in ``CallRecord.to_json()`` (``null`` allowed where the field is optional)."""
-    if f.kind == "list":
-        return {"type": "array", "items": _STRING}
-    if f.kind == "map":
-        return {"type": "object"}
-    kind = _KIND_TYPES[f.kind]
-    return {"type": [kind, "null"] if f.nullable else kind}
-
-
-#: A call as ``CallRecord.to_json()`` writes it. It writes every key of every call: a value the platform did not
-#: report is the field's default ("", 0, an empty list) or, where the field is nullable, ``null``; so every key
-#: is required, and the nullable ones allow ``null``.
-_CALL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": list(JSON_KEYS),
-    "properties": {f.json_key: _field_schema(f) for f in FIELDS if f.json_key is not None},
-}
-#: A call of the listing: the record and its next ``action`` (``hangup.causes.actions.call_action``).
-_LISTED_CALL: dict[str, Any] = {
-    **_CALL_SCHEMA,
-    "required": [*_CALL_SCHEMA["required"], "action"],
-    "properties": {**_CALL_SCHEMA["properties"], "action": {"type": "string", "enum": [str(a) for a in Action]}},
-}
-
-_STATUS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["ok", "sid", "ended_normally", "outcome", "ended_by", "reason"],
-    "properties": {"ok": {"const": True}, "sid": _STRING, "ended_normally": {"type": "boolean"},
-                   "outcome": _STRING, "ended_by": _STRING, "reason": _STRING, "fault": _STRING,
-                   "cause": _STRING, "flags": {"type": "array", "items": _STRING}},
-}
 
 _ACCEPTED = _json("Stored durably (or a repeat of a stored call)", {
     "type": "object", "required": ["ok"],
@@ -162,7 +117,7 @@ def _planet_operations() -> dict[str, Any]:
 
 _LIST_OK = _json("One page, newest first", {
     "type": "object", "required": ["ok", "calls", "next_cursor"],
-    "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _LISTED_CALL},
+    "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": LISTED_CALL},
                    "next_cursor": _NULL_STRING}})
 
 #: Paths that do not depend on settings.
@@ -195,14 +150,13 @@ _STATIC_PATHS: dict[str, Any] = {
         "operationId": "getCall", "tags": ["calls"], "security": [{"bearer": []}, {}],
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING,
                         "description": "hangup id or the platform's call id"}],
-        "responses": {"200": _json("The call explained", {"type": "object", "required": [
-            "ok", "call", "status", "flags", "codes", "raw", "conflicts", "legs"]}),
-            "404": _error("No such call"), **_API_ERRORS}}},
+        "responses": {"200": _json("The call explained", DETAIL), "404": _error("No such call"),
+                      **_API_ERRORS}}},
     "/api/calls/{id}/status": {"get": {
         "summary": "Did the call end normally, and why did it end?", "operationId": "getCallStatus",
         "tags": ["calls"], "security": [{"bearer": []}, {}],
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],
-        "responses": {"200": _json("Status", _STATUS_SCHEMA), "404": _error("No such call"),
+        "responses": {"200": _json("Status", STATUS), "404": _error("No such call"),
                       **_API_ERRORS}}},
     "/api/conflicts": {"get": {
         "summary": "Repeated deliveries whose content differed from the stored call",
@@ -210,7 +164,10 @@ _STATIC_PATHS: dict[str, Any] = {
         "parameters": [{"name": "call_id", "in": "query", "schema": _STRING},
                        {"name": "limit", "in": "query",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-        "responses": {"200": _json("Conflicts, newest first", {"type": "object"}), **_API_ERRORS}}},
+        "responses": {"200": _json("Conflicts, newest first", {
+            "type": "object", "required": ["ok", "conflicts"],
+            "properties": {"ok": {"const": True}, "conflicts": {"type": "array", "items": CONFLICT}}}),
+            **_API_ERRORS}}},
     "/api/quarantine": {"get": {
         "summary": "Rejected requests, kept whole for replay", "operationId": "listQuarantine",
         "tags": ["calls"], "security": [{"bearer": []}, {}],

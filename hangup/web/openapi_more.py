@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangup.web.openapi_calls import CALL_PAGE
+
 _STRING = {"type": "string"}
 _TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 _OBJECT = {"type": "object"}
@@ -120,6 +122,9 @@ def more_paths(callback_paths: dict[str, tuple[str, tuple[str, ...]]]) -> dict[s
                                                      "content": {"text/html": {"schema": _STRING},
                                                                  "application/json": {"schema": _ERROR}}},
         "303": {"description": "Sign-in needed"}})
+    paths["/calls/{id}.json"] = _get("One call explained (JSON)", "callPageJson", "dashboard", call_id, {
+        "200": {"description": "The call", "content": {"application/json": {"schema": CALL_PAGE}}},
+        "404": _error("No such call"), **_BAD})
     paths["/api/events/call-ended"] = _event("call-ended", "A call ended: queue its call-event callback")
     paths["/api/events/call-started"] = _event("call-started", "A call started (closed as orphaned if it never ends)")
     text = "text/plain"

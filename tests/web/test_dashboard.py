@@ -7,16 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from planted_traffic import FAILURE, NOW_END, NOW_START, planted
 from receiver_helpers import ClientFactory, SyncClient
 
 from hangup.composition import open_store
+from hangup.settings import load_settings
 from hangup.stats import traffic
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.store.base import CallQuery, Store
 from hangup.web.metrics import METRIC_NAMES
+from hangup.web.openapi import spec
 
 END = 1_795_000_000 - 1_795_000_000 % 3600
 START = END - 86400
@@ -232,8 +235,11 @@ def test_calls_cut_at_32_s_show_as_a_timer_insight_and_on_each_call(
     assert [(c["provider"], c["route"], c["seconds"]) for c in api["clusters"]] == [("planet", "trunk-1", 32)]
     assert client.get(f"/timers.json?{window}").json()["insights"] == {k: v for k, v in api.items() if k != "ok"}
     assert 'data-seconds="32"' in client.get(f"/timers?{window}").text
-    flagged = client.get(f"/api/calls/{cut[-1].id}").json()["timer"]
+    answer = client.get(f"/api/calls/{cut[-1].id}")
+    flagged = answer.json()["timer"]
     assert flagged["seconds"] == 32 and "Timer B/F" in flagged["timer"]
+    # the cluster a call falls in is what the published document describes
+    schemathesis.openapi.from_dict(spec(load_settings({})))["/api/calls/{id}"]["GET"].validate_response(answer)
     ordinary = next(c for c in reversed(calls) if c.id not in cut_ids and c.duration > 100)
     assert client.get(f"/api/calls/{ordinary.id}").json()["timer"] is None
     assert 'id="timer"' in client.get(f"/calls/{cut[-1].id}").text

@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, get_args
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,12 +18,16 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 from serverproc import Server
 from test_record_fields import sparse_record
 
+from hangup.causes import default_catalog
+from hangup.causes.actions import ActionFrom
+from hangup.causes.model import Action, EndedBy, Fault, Outcome
 from hangup.composition import open_store
 from hangup.importer.columns import parse_columns
 from hangup.importer.run import Importer
+from hangup.providers import answered
 from hangup.providers.planet import NULLABLE
 from hangup.providers.registry import providers
-from hangup.records import JSON_KEYS
+from hangup.records import JSON_KEYS, AnsweredBy, CallType, Direction
 from hangup.settings import load_settings
 from hangup.web.app import create_app
 from hangup.web.callbacks import callback_paths
@@ -95,11 +101,19 @@ PLANET_SPARSE = [planet_query(drop=tuple(NULLABLE)), planet_query(sid=f"{'7' * 8
                                                                   user_rel_code="", stid="")]
 
 
+#: A repeat of the first sparse event that differs in a fact: stored as a conflict of that call.
+PLANET_REPEAT = planet_query(drop=tuple(NULLABLE), rel_code_str="BYE")
+#: An override of the action of the Planet events' cause, so an explanation carries an override rule.
+ACTIONS = '[[override]]\ncause = "planet:1004"\nprovider = "planet"\naction = "fail_over"\nreason = "test"\n'
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def listing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Response]:
-    """``GET /api/calls`` over calls of several platforms: their own exports imported, Planet events posted."""
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncClient]:
+    """The API over calls of several platforms: their own exports imported, Planet events posted (one repeated
+    with a different fact), an actions file overriding the Planet cause's action."""
     url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     store = open_store(str(url))
+    (tmp_path / "actions.toml").write_text(ACTIONS)
     with ExitStack() as stack:
         stack.callback(store.close)
         for export in sorted(p for p in REAL.glob("*/*.export.*") if not p.name.endswith(".expected.json")):
@@ -107,10 +121,22 @@ def listing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Re
             columns = parse_columns(want["columns"]) if "columns" in want else None
             Importer(store, rejects_path=str(tmp_path / "rejects.jsonl"), columns=columns).run([str(export)],
                                                                                                  want["format"])
-        client = SyncClient(create_app(load_settings({}), store=store), stack)
-        for query in (SPEC_EXAMPLE, *PLANET_SPARSE):
+        settings = load_settings({"HANGUP_ACTIONS_FILE": str(tmp_path / "actions.toml")})
+        client = SyncClient(create_app(settings, store=store), stack)
+        for query in (SPEC_EXAMPLE, *PLANET_SPARSE, PLANET_REPEAT):
             assert client.get(f"/callbacks/planet?{query}").status_code == 200
-        yield client.get("/api/calls?limit=1000")
+        yield client
+
+
+@pytest.fixture
+def listing(served: SyncClient) -> httpx.Response:
+    return served.get("/api/calls?limit=1000")
+
+
+def _answer_schema(path: str) -> dict[str, Any]:
+    """The published schema of the JSON answer of ``GET path``."""
+    answer: dict[str, Any] = DOCUMENT["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return dict(answer["schema"])
 
 
 def test_real_call_listings_match_the_published_schema(listing: httpx.Response) -> None:
@@ -124,11 +150,107 @@ def test_no_key_a_call_may_lack_is_required_and_every_key_that_may_be_null_allow
         listing: httpx.Response) -> None:
     """Required: only keys every real call and the record with nothing optional set carry. Nullable: every key
     one of them holds null in."""
-    items = DOCUMENT["paths"]["/api/calls"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    call_schema = items["properties"]["calls"]["items"]
+    call_schema = _answer_schema("/api/calls")["properties"]["calls"]["items"]
     calls = [*listing.json()["calls"], sparse_record().to_json()]
     lacked = {key for call in calls[:-1] for key in call_schema["properties"] if key not in call}
     lacked |= set(JSON_KEYS) - set(calls[-1])  # the sparse record is not listed: it has no action
     assert not lacked & set(call_schema["required"]), lacked & set(call_schema["required"])
     nulls = {key for call in calls for key, value in call.items() if value is None}
     assert {key for key in nulls if "null" not in call_schema["properties"][key]["type"]} == set()
+
+
+# -- one call explained ------------------------------------------------------------------------------------
+def _path(call: dict[str, Any], page: str = "/api/calls") -> str:
+    return f"{page}/{quote(call['id'], safe='')}"
+
+
+def test_real_call_details_statuses_and_pages_match_the_published_schema(served: SyncClient,
+                                                                   listing: httpx.Response) -> None:
+    calls = listing.json()["calls"]
+    details = [served.get(_path(call)) for call in calls]
+    for answer in details:
+        schema["/api/calls/{id}"]["GET"].validate_response(answer)
+    for answer in (served.get(f"{_path(call)}/status") for call in calls):
+        schema["/api/calls/{id}/status"]["GET"].validate_response(answer)
+    for answer in (served.get(_path(call, "/calls") + ".json") for call in calls):
+        schema["/calls/{id}.json"]["GET"].validate_response(answer)
+    bodies = [answer.json() for answer in details]
+    assert {body["call"]["provider"] for body in bodies} == {call["provider"] for call in calls}
+    # every part the explanation adds to the listed call is there, filled, in some real call
+    for part in ("codes", "flags", "legs", "conflicts"):
+        assert any(body[part] for body in bodies), part
+    assert {body["action"]["from"] for body in bodies} == {"catalog", "override"}
+
+
+def _undescribed(node: dict[str, Any], value: Any, at: str = "$") -> list[str]:
+    """The keys of ``value`` (an answer) in an object whose schema ``node`` lists its keys but not these."""
+    node = next((branch for branch in node.get("anyOf", ()) if isinstance(value, dict) and "properties" in branch),
+                node)
+    if isinstance(value, list):
+        return [key for i, item in enumerate(value) for key in _undescribed(node.get("items", {}), item, f"{at}[{i}]")]
+    if not isinstance(value, dict) or "properties" not in node:
+        return []
+    known = node["properties"]
+    return [key for name, item in value.items()
+            for key in ([f"{at}.{name}"] if name not in known else _undescribed(known[name], item, f"{at}.{name}"))]
+
+
+def test_every_key_of_a_real_explanation_and_conflict_is_described(served: SyncClient,
+                                                                  listing: httpx.Response) -> None:
+    detail, page = _answer_schema("/api/calls/{id}"), _answer_schema("/calls/{id}.json")
+    conflicts = served.get("/api/conflicts")
+    schema["/api/conflicts"]["GET"].validate_response(conflicts)
+    assert conflicts.json()["conflicts"]
+    undescribed = [*_undescribed(_answer_schema("/api/conflicts"), conflicts.json()),
+                   *_undescribed(_answer_schema("/api/calls"), listing.json())]
+    for call in listing.json()["calls"]:
+        undescribed += _undescribed(detail, served.get(_path(call)).json(), call["id"])
+        undescribed += _undescribed(page, served.get(_path(call, "/calls") + ".json").json(), call["id"])
+    assert undescribed == []
+
+
+# -- closed sets of values -----------------------------------------------------------------------------------
+#: Every value the code can give each key of a closed set: the ``Literal`` types' arguments, the taxonomy's
+#: members, and the values its data files hold (the catalog's entries, the answering-machine table).
+PRODUCED: dict[str, set[str]] = {
+    "type": set(get_args(CallType)),
+    "direction": set(get_args(Direction)),
+    "answered_by": {*get_args(AnsweredBy), *(v for rows in answered.table().values() for _, values in rows
+                                             for v in values.values())},
+    "outcome": {*map(str, Outcome), *(str(c.outcome) for c in default_catalog().entries())},
+    "ended_by": {*map(str, EndedBy), *(str(c.ended_by) for c in default_catalog().entries())},
+    "fault": {*map(str, Fault), *(str(c.fault) for c in default_catalog().entries())},
+    "action": {*map(str, Action), *(str(c.action) for c in default_catalog().entries())},
+    "action_from": set(get_args(ActionFrom)),
+    "from": set(get_args(ActionFrom)),
+}
+
+
+def _closed_sets(node: Any, found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (key, schema) in ``node`` of a value (not an object: the explanation's ``action`` holds one) or query
+    parameter named like one of ``PRODUCED``."""
+    if isinstance(node, dict):
+        found += [(key, sub) for key, sub in node.get("properties", {}).items()
+                  if key in PRODUCED and sub.get("type") != "object"]
+        if node.get("in") == "query" and node.get("name") in PRODUCED:
+            found.append((node["name"], node["schema"]))
+        for value in node.values():
+            _closed_sets(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _closed_sets(value, found)
+    return found
+
+
+def test_every_closed_set_the_call_log_publishes_holds_every_value_the_code_can_give() -> None:
+    # the call log's and the callbacks' parameters and answers, and every other answer (the statistics' and the
+    # dashboard's parameters are free text: a value no call has simply matches nothing)
+    operations = [operation if {"calls", "callbacks"} & set(operation["tags"]) else operation["responses"]
+                  for operations in DOCUMENT["paths"].values() for operation in operations.values()]
+    found = _closed_sets(operations, [])
+    lacking = {key: sorted(PRODUCED[key] - set(sub.get("enum", ()))) for key, sub in found
+               if not PRODUCED[key] <= set(sub.get("enum", ()))}
+    assert lacking == {}
+    assert {key for key, _ in found} == set(PRODUCED)
+    # listed, explained, on its page, as a leg, in a status, as a code: each closed set, each time
+    assert sum(key == "outcome" for key, _ in found) >= 8
