@@ -12,10 +12,11 @@ import pytest
 
 from hangup.composition import open_store
 from hangup.records import CallRecord
-from hangup.stats import rebuild, rollups
+from hangup.stats import raw, rebuild, rollup_reads, rollups
 from hangup.stats.buckets import DAY
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.dimensions import CAPS, OTHER
+from hangup.stats.windows import Window
 from hangup.store import sql
 from hangup.store.base import Store
 
@@ -91,6 +92,15 @@ def _rollup_rows(store: Store) -> list[tuple[object, ...]]:
             f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value").fetchall()]
 
 
+def _checked(store: Store) -> bool:
+    """Whether the route breakdown the rollups keep equals the one counted from the calls, folded as kept (what
+    ``hangup rollups check`` compares)."""
+    window = Window(DAY_START, DAY_START + 2 * DAY)
+    with store.database.reading() as conn:  # type: ignore[attr-defined]
+        counted = raw.kept_breakdown(conn, window, "route", store.database.paramstyle)  # type: ignore[attr-defined]
+        return bool(counted) and rollup_reads.breakdown(conn, window.start, window.end, "route") == counted
+
+
 def _route_values(store: Store) -> dict[int, set[str]]:
     with store.database.reading() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(f"SELECT bucket, value FROM {rollups.TABLE} WHERE level = {DAY} AND dim = 'route'")
@@ -115,9 +125,11 @@ def test_a_rebuild_gives_the_rows_the_live_writes_gave(
     for values in days.values():  # each day: the cap's first values received, the rest folded
         assert OTHER in values and len(values) == limit + 1
         assert values - {OTHER} == set(list(dict.fromkeys(routes))[:limit]) != set(distinct)
+    assert _checked(store)
     db = StatsDB(store.url)
     try:
         assert rebuild.rebuild(db) == len(live)
     finally:
         db.close()
     assert _rollup_rows(store) == live
+    assert _checked(store)
