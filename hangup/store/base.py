@@ -54,9 +54,9 @@ class SourceWriteHook(Protocol):
 class RetractingWriteHook(Protocol):
     """A write hook that can take back what it added for calls (the rollups).
 
-    When a later leg changes a stored call (``hangup.store.legs``), the store calls ``retract`` with the call
-    as it was and the hook with the call as it is now, in the same transaction; a hook without ``retract``
-    counted the call once when it was first stored and is not told again.
+    When a later leg or a late answering-machine detection changes a stored call (``hangup.store.rewrite``),
+    the store calls the hook with the call as it is now and ``retract`` with the call as it was, in the same
+    transaction; a hook without ``retract`` counted the call once when it was first stored and is not told again.
     """
 
     def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
