@@ -35,10 +35,15 @@ from phonenumbers import (
     REGION_CODE_FOR_NON_GEO_ENTITY,
     NumberParseException,
     PhoneMetadata,
-    PhoneNumberFormat,
     PhoneNumberType,
 )
-from phonenumbers.phonenumberutil import _number_type_helper
+from phonenumbers.phonenumberutil import (
+    ValidationResult,
+    _extract_country_code,
+    _maybe_strip_national_prefix_carrier_code,
+    _number_type_helper,
+    _test_number_length,
+)
 from phonenumbers.re_util import enable_pattern_cache, re_compile
 
 #: Distinct (raw value, region) pairs whose answer is kept.
@@ -49,6 +54,11 @@ DEFAULT_PREFIX_DEPTH = 4
 _URI = re.compile(r"^(?:sips?|tel):([^@;?]*)", re.IGNORECASE)
 _TELEPHONE = re.compile(r"^\+?[0-9(][0-9\-.() ]*$")
 _NOT_DIGIT = re.compile(r"[^0-9]")
+#: ``+`` then ASCII digits only, as long as ``phonenumbers.parse`` takes: the form ``_international`` reads.
+_PLUS_DIGITS = re.compile(r"\+[0-9]{3,249}")
+#: Results of ``phonenumbers``' length test after which ``parse`` keeps the national prefix it found.
+_PREFIX_KEPT = frozenset({ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                          ValidationResult.INVALID_LENGTH})
 _TYPES: Mapping[int, str] = {
     value: name.lower() for name, value in vars(PhoneNumberType).items()
     if name.isupper() and isinstance(value, int)
@@ -137,11 +147,15 @@ def normalise(raw: str, region: str = "") -> Number:
 def _valid(text: str, region: str) -> Number | None:
     if not text.startswith("+") and not region:
         return None
-    try:
-        number = phonenumbers.parse(text, region or None)
-    except NumberParseException:
-        return None
-    code, national = number.country_code or 0, phonenumbers.national_significant_number(number)
+    read = _international(text) if _PLUS_DIGITS.fullmatch(text) else None
+    if read is not None:
+        code, national = read
+    else:
+        try:
+            number = phonenumbers.parse(text, region or None)
+        except NumberParseException:
+            return None
+        code, national = number.country_code or 0, phonenumbers.national_significant_number(number)
     lengths = _lengths(code)
     if lengths is not None and len(national) not in lengths:
         return None  # no region of the country code has valid numbers this long: the checks below would fail
@@ -149,7 +163,34 @@ def _valid(text: str, region: str) -> Number | None:
     if found is None:
         return None
     country, kind = found
-    return Number(phonenumbers.format_number(number, PhoneNumberFormat.E164), country, _TYPES.get(kind, "unknown"))
+    # E.164 as format_number writes it: "+", the country code, the national significant number
+    return Number(f"+{code}{national}", country, _TYPES.get(kind, "unknown"))
+
+
+def _international(text: str) -> tuple[int, str] | None:
+    """``(country code, national significant number)`` of ``+`` and digits, as ``phonenumbers.parse`` reads
+    them, or ``None`` where ``parse`` would take another way (no known country code) or refuse the number.
+
+    ``parse`` is general: it looks for the number inside any text, an extension, an RFC 3966 context, letters
+    and other digit sets, and its default region's international prefix, each a pass over the text in Python.
+    For ``+`` and ASCII digits none of those applies and what is left are the steps below, in ``parse``'s
+    order with its own functions: the country code, the national prefix of the code's main region taken off
+    when the rest is still a possible length there, and the length bounds. ``tests/test_numbers.py`` holds
+    the result to ``parse`` on every region's example numbers and random digit strings."""
+    code, national = _extract_country_code(text[1:])
+    if code == 0:
+        return None  # parse tries the digits again as a national number of the default region
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code))
+    if metadata is None or len(national) < 2:
+        return None
+    stripped = _maybe_strip_national_prefix_carrier_code(national, metadata)[1]
+    if _test_number_length(stripped, metadata) not in _PREFIX_KEPT:
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return None
+    # a national significant number keeps its leading zeros (parse's italian_leading_zero), so it is the text
+    return code, national
 
 
 def _country_and_type(code: int, national: str) -> tuple[str, int] | None:

@@ -127,7 +127,18 @@ def _table() -> list[tuple[str, str]]:
             national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
             rows += [(e164, ""), (e164[1:], ""), (e164 + "5", ""), (e164[:-1], ""), (national, country),
                      (national, "US"), ("00" + e164[1:], "DE")]
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):  # +800, +870, +882 …: no region of their own
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            rows += [(e164, ""), (e164[1:], ""), (e164 + "5", ""), (e164[:-1], "")]
     rng = random.Random(7)
+    # every country code followed by random digits: national prefixes (+39 0…, +7 8…, +1 1…) and lengths
+    # around the valid ones, the cases where parse takes a prefix off or keeps it
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(1, 16):
+            digits = "".join(rng.choice("0123456789") for _ in range(length))
+            rows += [(f"+{code}{digits}", ""), (f"+{code}0{digits}", ""), (f"{code}{digits}", "")]
     for length in range(1, 18):
         for _ in range(40):
             digits = "".join(rng.choice("0123456789") for _ in range(length))

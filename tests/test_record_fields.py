@@ -170,8 +170,9 @@ DERIVED: dict[str, tuple[Callable[[], list[str]], Callable[[], list[str]]]] = {
     "CSV header": (_csv_header, lambda: EXPORTED),
     "JSON Lines keys": (lambda: list(json.loads(next(jsonl_lines([full_record()])))), lambda: EXPORTED),
     "Parquet columns": (lambda: parquet_schema().names, lambda: EXPORTED),
-    "OpenAPI properties": (lambda: list(_openapi_call()["properties"]), lambda: list(JSON_KEYS)),
-    "OpenAPI required": (lambda: _openapi_call()["required"], lambda: list(JSON_KEYS)),
+    # the listing adds each call's next action to the record (hangup/web/api.py)
+    "OpenAPI properties": (lambda: list(_openapi_call()["properties"]), lambda: [*JSON_KEYS, "action"]),
+    "OpenAPI required": (lambda: _openapi_call()["required"], lambda: [*JSON_KEYS, "action"]),
     "facts": (lambda: list(sql.FACT_FIELDS), lambda: [f.name for f in FIELDS if f.role is Role.FACT]),
     "classification columns": (lambda: list(sql.CLASSIFICATION_COLUMNS),
                                lambda: [*(f.name for f in FIELDS if f.role is Role.VERDICT), "flagged"]),

@@ -7,7 +7,9 @@ generator per node, as behind a load balancer). Each PostgreSQL run uses a datab
 afterwards, so its committed transactions (``pg_stat_database``) and lock waits (``pg_locks`` sampled
 every ``--sample-ms``, see ``LockSampler``) are the run's alone. After each run the stored rows are counted
 against the 200 answers; the report adds transactions per second, lock waits (how many, how many over
-1 ms, the longest, of which lock) and each node's CPU per callback against one node's.
+1 ms, the longest, of which lock) and each node's CPU per callback against one node's. Nodes are waited for
+on ``/healthz``, never ``/readyz``, so no heartbeat is written during a run and the lock waits are those of
+the callbacks alone (a node's heartbeat row is its own anyway, ``hangup/store/shards.py``).
 
 Run::
 

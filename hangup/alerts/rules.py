@@ -10,7 +10,7 @@
     metric = "asr"                         # any id of `hangup.stats.metrics.METRICS`
     condition = "< 0.45"                   # <, <=, >, >=, ==, != and a number
     window = "15m"                         # the span evaluated, ending now
-    min_samples = 50                       # fewer calls: N/A, never fires
+    min_samples = 50                       # fewer calls: N/A, never fires, and a firing rule resolves
     cooldown = "30m"                       # at least this long between two firings of the rule
     filter = { provider = "planet" }       # the call log's filters, as in /api/stats/*
     each = "route"                         # optional: the rule is evaluated for every value of this dimension,

@@ -53,8 +53,9 @@ _WANTED_NAMES = {"Call-ID": "call-id", "CSeq": "cseq", "From": "from", "To": "to
                  "Reason": "reason", "Content-Length": "content-length"}  # the usual spellings, before _canonical
 #: A line feed not followed by ``Name:``: a folded, blank or bad line comes next.
 _IRREGULAR = re.compile(r"\n(?![^\s:]+[ \t]*:)")
-#: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon).
-_BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*\S")
+#: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon); white space
+#: other than SP, HTAB and CR (a vertical tab, a form feed) is no fold and no name, so such a line is one.
+_BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*[^ \t\r\n]")
 MAX_HEADERS = 256
 _CR_LF = (13, 10)
 

@@ -24,11 +24,11 @@ from hangup.stats import raw
 from hangup.stats.buckets import DAY, HOUR, MINUTE, WEEK, prune_before
 from hangup.stats.dimensions import ALL, BREAKDOWNS, DIMENSIONS, TOPS
 from hangup.stats.fold import fold, fold_table
-from hangup.stats.shards import writer_shard
 from hangup.stats.totals import COUNTERS, call_time, counted_duration, counters, time_to_answer
 from hangup.store.database import paramstyle_of, to_paramstyle
 from hangup.store.migrations import Migration
 from hangup.store.schema import CALL_COLUMNS, call_column_types
+from hangup.store.shards import writer_shard
 from hangup.store.sql import Row, row_record
 
 #: ``sql(text, paramstyle)``: ``?`` placeholders in the driver's style (written once, ``hangup.store.database``).
@@ -58,7 +58,7 @@ def _ddl(counters: Sequence[str]) -> str:
 SCHEMA = (_ddl(COUNTERS),)
 _FIRST_SCHEMA = (_ddl([c for c in COUNTERS if c not in ADDED_COUNTERS]),)
 
-#: The writer's shard (``hangup.stats.shards``): the last column of the key on PostgreSQL, where several
+#: The writer's shard (``hangup.store.shards``): the last column of the key on PostgreSQL, where several
 #: nodes write; SQLite's one writer writes shard 0, so its key stays ``KEY`` and its table is not rebuilt.
 SHARD = "shard"
 #: The key an upsert names, per dialect.

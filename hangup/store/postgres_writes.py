@@ -20,6 +20,7 @@ from hangup.store import legs, sql
 from hangup.store.base import AddResult, AddStatus, QuarantineEntry, WriteHook
 from hangup.store.database import to_paramstyle
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
+from hangup.store.shards import writer_shard
 from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
 from hangup.store.sql import text_safe
 
@@ -176,7 +177,8 @@ def reclassify(cur: Any, records: list[CallRecord]) -> int:
 
 
 def ping(cur: Any, payload: None) -> None:
-    cur.execute(to_paramstyle(HEARTBEAT_UPSERT, "format"), (time.time(),))
+    """Rewrite this writer's own ``heartbeat`` row: another node's open beat holds a lock on another row."""
+    cur.execute(to_paramstyle(HEARTBEAT_UPSERT, "format"), (writer_shard(cur.connection, True), time.time()))
 
 
 def run_task(cur: Any, task: Any) -> Any:

@@ -173,10 +173,17 @@ CREATE TABLE quarantine (
 )
 """
 
-# One row, rewritten by every readiness check (``/readyz``): proof that a write commits, not only a read.
+# A row per writer, rewritten by every readiness check (``/readyz``): proof that a write commits, not only a
+# read. Until 0310 every node rewrote row 1, so nodes sharing a PostgreSQL database waited on each other's row
+# lock to answer ``/readyz``; now ``id`` is the writer's shard (``hangup.store.shards``), which also bounds the
+# table to ``MAX_SHARDS`` rows whatever the nodes that came and went. The column keeps its name and type so
+# nodes of the earlier release, still running during a rolling upgrade, keep beating (on row 1, as before)
+# instead of turning unready when the first new node migrates; the shared row meant no writer's beat, so 0310
+# drops it.
 _HEARTBEAT = "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, beat_at {real} NOT NULL)"
+#: Parameters: the writer's shard, the time of the beat.
 HEARTBEAT_UPSERT = (
-    "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
+    "INSERT INTO heartbeat (id, beat_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
 # The legs of calls made of several (``hangup.legs``): each leg's own record, as a ``calls`` row in JSON
@@ -218,4 +225,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         ddl for name, ddl in FILTER_INDEXES.items() if name not in _POSTGRES_EARLIER)}),
     Migration("0031_call_route_filter_indexes", tuple(LATER_FILTER_INDEXES.values())),
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
+    Migration("0310_heartbeat_per_writer", ("DELETE FROM heartbeat",)),
 )

@@ -33,6 +33,7 @@ from hangup.store.database import CHECKPOINT_PAGES, Database, WritePart
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
+from hangup.store.shards import writer_shard
 from hangup.store.shared import INSERT_QUARANTINE, SharedReads, quarantine_values
 from hangup.store.writer import Op, WriterBackedStore, WriterLane
 
@@ -358,7 +359,7 @@ def _sync_to_disk(path: str) -> None:
 
 
 def _ping(conn: sqlite3.Connection, payload: None) -> None:
-    conn.execute(HEARTBEAT_UPSERT, (time.time(),))
+    conn.execute(HEARTBEAT_UPSERT, (writer_shard(conn, False), time.time()))
 
 
 def _run_task(conn: sqlite3.Connection, task: Any) -> Any:

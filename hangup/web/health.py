@@ -1,11 +1,12 @@
 """``/healthz`` (the process answers) and ``/readyz`` (the store can commit a write).
 
-``/readyz`` is a real write: it rewrites the one row of the ``heartbeat`` table through the store's writer
-(on SQLite the file's one writer thread, which first checks that the path still names the file it opened;
-on PostgreSQL a short transaction of the call store's writer connection). So a deleted or replaced file, a
-full disk, a read-only file or WAL index (``-shm``), a missing schema or a lost PostgreSQL connection make
-it 503, naming why — the same failures that make a callback 503 instead of acknowledging a call that was not
-stored.
+``/readyz`` is a real write: it rewrites the writer's own row of the ``heartbeat`` table (keyed by the writer's
+shard, ``hangup.store.shards``, so nodes sharing a PostgreSQL database never wait on each other's beat) through
+the store's writer (on SQLite the file's one writer thread, which first checks that the path still names the
+file it opened; on PostgreSQL a short transaction of the call store's writer connection). So a deleted or
+replaced file, a full disk, a read-only file or WAL index (``-shm``), a missing schema or a lost PostgreSQL
+connection make it 503, naming why — the same failures that make a callback 503 instead of acknowledging a call
+that was not stored.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hangup import __version__, bounds
+from hangup.causes.model import Action
 from hangup.providers.planet import KEYS, NULLABLE
 from hangup.providers.registry import providers
 from hangup.record_fields import RecordField
@@ -105,11 +106,19 @@ def _field_schema(f: RecordField) -> dict[str, Any]:
     return {"type": [kind, "null"] if f.nullable else kind}
 
 
-#: A call as ``CallRecord.to_json()`` writes it: every key, always.
+#: A call as ``CallRecord.to_json()`` writes it. It writes every key of every call: a value the platform did not
+#: report is the field's default ("", 0, an empty list) or, where the field is nullable, ``null``; so every key
+#: is required, and the nullable ones allow ``null``.
 _CALL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": list(JSON_KEYS),
     "properties": {f.json_key: _field_schema(f) for f in FIELDS if f.json_key is not None},
+}
+#: A call of the listing: the record and its next ``action`` (``hangup.causes.actions.call_action``).
+_LISTED_CALL: dict[str, Any] = {
+    **_CALL_SCHEMA,
+    "required": [*_CALL_SCHEMA["required"], "action"],
+    "properties": {**_CALL_SCHEMA["properties"], "action": {"type": "string", "enum": [str(a) for a in Action]}},
 }
 
 _STATUS_SCHEMA: dict[str, Any] = {
@@ -153,7 +162,7 @@ def _planet_operations() -> dict[str, Any]:
 
 _LIST_OK = _json("One page, newest first", {
     "type": "object", "required": ["ok", "calls", "next_cursor"],
-    "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _CALL_SCHEMA},
+    "properties": {"ok": {"const": True}, "calls": {"type": "array", "items": _LISTED_CALL},
                    "next_cursor": _NULL_STRING}})
 
 #: Paths that do not depend on settings.

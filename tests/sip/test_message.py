@@ -199,6 +199,8 @@ def test_a_head_with_bare_line_feeds_reads_as_the_same_head_with_crlf(data: byte
 @pytest.mark.parametrize(("line", "what"), [
     (b"Max-Forwards 70", "header"),  # no colon
     (b"Max Forwards: 70", "header"),  # white space in the name
+    (b"\x0bMax-Forwards: 70", "header"),  # a vertical tab is white space but neither a fold nor a name
+    (b"\x0cMax-Forwards: 70", "header"),  # a form feed likewise
     (b"SIP/2.0 20 OK", "start line"),
     (b"SIP/2.0 2000 OK", "start line"),
     (b"SIP/2.0 099 Early", "status line"),

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from receiver_helpers import SPEC_EXAMPLE, SyncClient, planet_query
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance, unsupported_method
 from serverproc import Server
+from test_record_fields import sparse_record
 
+from hangup.composition import open_store
+from hangup.importer.columns import parse_columns
+from hangup.importer.run import Importer
+from hangup.providers.planet import NULLABLE
 from hangup.providers.registry import providers
+from hangup.records import JSON_KEYS
 from hangup.settings import load_settings
 from hangup.web.app import create_app
 from hangup.web.callbacks import callback_paths
@@ -76,3 +86,49 @@ def _described_field_by_field(case: schemathesis.Case) -> bool:
 def test_the_document_never_reveals_the_callback_secret() -> None:
     document = spec(load_settings({"HANGUP_CALLBACK_SECRET": "s3cr3t-segment"}))
     assert "s3cr3t-segment" not in str(document) and "/api/calls" in document["paths"]
+
+
+# -- the call listing against real calls -------------------------------------------------------------
+REAL = Path(__file__).resolve().parent.parent / "data" / "real"
+#: Planet events without the values its callback may leave out (``hangup.providers.planet.NULLABLE``).
+PLANET_SPARSE = [planet_query(drop=tuple(NULLABLE)), planet_query(sid=f"{'7' * 8}-bdac-436e-9631-0bce2498ce0c",
+                                                                  user_rel_code="", stid="")]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def listing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Response]:
+    """``GET /api/calls`` over calls of several platforms: their own exports imported, Planet events posted."""
+    url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = open_store(str(url))
+    with ExitStack() as stack:
+        stack.callback(store.close)
+        for export in sorted(p for p in REAL.glob("*/*.export.*") if not p.name.endswith(".expected.json")):
+            want = json.loads(export.with_name(export.name.removesuffix(export.suffix) + ".expected.json").read_text())
+            columns = parse_columns(want["columns"]) if "columns" in want else None
+            Importer(store, rejects_path=str(tmp_path / "rejects.jsonl"), columns=columns).run([str(export)],
+                                                                                                 want["format"])
+        client = SyncClient(create_app(load_settings({}), store=store), stack)
+        for query in (SPEC_EXAMPLE, *PLANET_SPARSE):
+            assert client.get(f"/callbacks/planet?{query}").status_code == 200
+        yield client.get("/api/calls?limit=1000")
+
+
+def test_real_call_listings_match_the_published_schema(listing: httpx.Response) -> None:
+    calls = listing.json()["calls"]
+    assert len({call["provider"] for call in calls}) >= 5 and len(calls) >= 20
+    assert {k for call in calls for k, v in call.items() if v is None} >= {"stid", "call_end_reason", "q850"}
+    schema["/api/calls"]["GET"].validate_response(listing)
+
+
+def test_no_key_a_call_may_lack_is_required_and_every_key_that_may_be_null_allows_it(
+        listing: httpx.Response) -> None:
+    """Required: only keys every real call and the record with nothing optional set carry. Nullable: every key
+    one of them holds null in."""
+    items = DOCUMENT["paths"]["/api/calls"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    call_schema = items["properties"]["calls"]["items"]
+    calls = [*listing.json()["calls"], sparse_record().to_json()]
+    lacked = {key for call in calls[:-1] for key in call_schema["properties"] if key not in call}
+    lacked |= set(JSON_KEYS) - set(calls[-1])  # the sparse record is not listed: it has no action
+    assert not lacked & set(call_schema["required"]), lacked & set(call_schema["required"])
+    nulls = {key for call in calls for key, value in call.items() if value is None}
+    assert {key for key in nulls if "null" not in call_schema["properties"][key]["type"]} == set()

@@ -1,12 +1,15 @@
-"""Rollup shards: each writer adds its sums to rollup rows of its own, so nodes never wait on each other.
+"""Writer shards: each writer adds to rows of its own, so nodes never wait on each other's row locks.
 
-Every node's transaction used to upsert the same grand-total rows (this minute, hour and day) and held
-their row locks until it committed, so the writers of several nodes sharing one PostgreSQL database took
-turns. The rollup key therefore ends in ``shard``, a small integer owned by one writer connection at a
-time; a reader sums the shards (every rollup read is a ``SUM … GROUP BY`` already), so answers do not
-change, and a bucket has at most as many rows per key as writers ever ran at once.
+Every node's transaction used to upsert the same grand-total rollup rows (this minute, hour and day) and
+held their row locks until it committed, so the writers of several nodes sharing one PostgreSQL database
+took turns. A writer therefore owns ``shard``, a small integer held by one writer connection at a time,
+and the rows everybody used to share are keyed by it: the rollups' key ends in it (``hangup.stats.rollups``;
+a reader sums the shards, every rollup read is a ``SUM … GROUP BY`` already, so answers do not change) and
+``/readyz`` rewrites the ``heartbeat`` row of its writer's shard (``hangup.store.schema``). A bucket has at
+most as many rollup rows per key, and ``heartbeat`` at most as many rows, as writers ever ran at once, and
+never more than ``MAX_SHARDS``.
 
-A PostgreSQL writer claims its shard when it first writes rollups: the lowest free number of
+A PostgreSQL writer claims its shard when it first writes rollups or beats: the lowest free number of
 ``0 … MAX_SHARDS - 1``, held as a session-level advisory lock (PostgreSQL 15 manual §13.3.5) keyed by
 the schema, so two live writers never hold the same one and a restarted or reconnected writer takes a
 free number again (usually the one it had). No setting is needed, and two nodes configured alike can

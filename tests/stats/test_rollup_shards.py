@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from hangup.composition import open_store
 from hangup.stats import rollups, traffic
 from hangup.stats.db import StatsDB, attach_rollups
 from hangup.stats.service import StatsService
-from hangup.stats.shards import writer_shard
 from hangup.stats.windows import Window
-from hangup.store.url import parse_url
 
 pytestmark = pytest.mark.postgres
 
@@ -50,23 +46,3 @@ def test_three_nodes_write_their_own_shards_and_answer_as_one(postgres_url: str,
     assert three.pop("shards") == [0, 1, 2]
     assert one.pop("shards") == [0]
     assert three == one
-
-
-def test_a_closed_writers_shard_is_taken_again(postgres_url: str) -> None:
-    open_store(postgres_url).close()  # the schema
-    conninfo = parse_url(postgres_url).conninfo
-    first, second = psycopg.connect(conninfo), psycopg.connect(conninfo)
-    try:
-        assert [writer_shard(first, True), writer_shard(second, True)] == [0, 1]
-        assert writer_shard(first, True) == 0  # held for the connection's life
-        pid = first.info.backend_pid
-        first.close()
-        with psycopg.connect(conninfo, autocommit=True) as watcher:
-            for _ in range(500):  # the server ends the closed session (and frees its locks) a moment later
-                if not watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
-                    break
-                time.sleep(0.01)
-        with psycopg.connect(conninfo) as third:
-            assert writer_shard(third, True) == 0
-    finally:
-        second.close()
