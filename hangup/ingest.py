@@ -19,7 +19,7 @@ from hangup.causes import CauseCatalog, default_catalog
 from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
 from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
 from hangup.errors import HTTPError
-from hangup.providers.answered import DETECTION_PREFIX, answered_by
+from hangup.providers.answered import DETECTION_PREFIX
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.draft import local_times, zone_named
 from hangup.providers.registry import flag_meanings, kept_headers
@@ -27,6 +27,7 @@ from hangup.records import CallRecord
 from hangup.sip import verdict as sip_verdict
 from hangup.store import detections
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
+from hangup.store.detections import with_detection
 
 MAX_QUARANTINE_BODY = 256 * 1024
 MAX_KEPT_HEADER = 1024
@@ -64,37 +65,40 @@ async def receive(provider: Provider, request: WebhookRequest, store: Store, sec
     if record is None:
         await keep_detection(provider, request, store)
         return Received(None, None)
-    record = await joined(provider, record, store)
-    return Received(record, await store.add(record))
+    return Received(*await store_call(provider, record, store))
 
 
 async def keep_detection(provider: Provider, request: WebhookRequest, store: Store) -> bool:
     """Keep an answering-machine detection reported in a request of its own (the adapter's optional
-    ``detection``: the call id and its native fields) until the call's end arrives; True when it was one."""
+    ``detection``: the call id and its native fields), and apply it to its call if the call's end was stored
+    already (``hangup.store.detections``); True when it was one. Returns after COMMIT."""
     read = getattr(provider, "detection", None)
-    url = getattr(store, "url", "")
-    found = read(request) if read is not None and url else None
+    found = read(request) if read is not None else None
     if found is None:
         return False
-    await asyncio.to_thread(detections.save, url, provider.name, found[0], found[1], request.received_at)
+    call_id, fields = found
+    await store.write_with_hooks(lambda conn, hooks: detections.keep(
+        conn, provider.name, call_id, fields, request.received_at, hooks))
     return True
+
+
+async def store_call(provider: Provider, record: CallRecord, store: Store) -> tuple[CallRecord, AddResult]:
+    """Store a call's end durably with the detection kept for it (``joined``); then apply a detection kept
+    between the join and the insert, so a detection racing its call's end is not lost."""
+    record = await joined(provider, record, store)
+    result = await store.add(record)
+    if getattr(provider, "detection", None) is not None:
+        await store.write_with_hooks(lambda conn, hooks: detections.apply_kept(
+            conn, provider.name, record.provider_call_id, hooks))
+    return record, result
 
 
 async def joined(provider: Provider, record: CallRecord, store: Store) -> CallRecord:
     """The call's end with the detection kept for it, if its platform reports detections on their own."""
-    url = getattr(store, "url", "")
-    if getattr(provider, "detection", None) is None or not url:
+    if getattr(provider, "detection", None) is None:
         return record
-    return with_detection(record, await asyncio.to_thread(detections.find, url, provider.name,
+    return with_detection(record, await asyncio.to_thread(detections.find, store.url, provider.name,
                                                           record.provider_call_id))
-
-
-def with_detection(record: CallRecord, fields: Mapping[str, str]) -> CallRecord:
-    """The record with a separately reported detection's fields in ``extra`` and ``answered_by`` read again."""
-    if not fields:
-        return record
-    extra = {**record.extra, **fields}
-    return replace(record, extra=extra, answered_by=answered_by(record.provider, extra, record.answered))
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError,

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hangup.bounds import MAX_DURATION
-from hangup.stats.dimensions import ALL
+from hangup.stats.buckets import DAY
+from hangup.stats.dimensions import ALL, OTHER
 from hangup.stats.totals import FAULT_DOMAINS, NER_DELIVERED_FAULTS, Totals
 from hangup.stats.windows import Window
 from hangup.store.database import to_paramstyle
@@ -101,6 +102,18 @@ def breakdown(conn: Any, window: Window, dim: str, paramstyle: str, failed_only:
     if failed_only:
         clause = f"{clause} AND normal = 0" if clause else " WHERE normal = 0"
     rows = _run(conn, f"SELECT {expr}, {SUMS} FROM calls{clause} GROUP BY {expr}", params, paramstyle)
+    return {str(row[0]): Totals.from_row(row[1:]) for row in rows}
+
+
+def kept_breakdown(conn: Any, window: Window, dim: str, paramstyle: str) -> dict[str, Totals]:
+    """``breakdown`` as the rollups keep a capped dimension (``hangup.stats.fold``): a call under its value where
+    the rollups hold that value's day row (its day admitted it), else under ``OTHER``."""
+    expr = DIMENSION_SQL[dim]
+    clause, params = _where(window)
+    admitted = (f"EXISTS (SELECT 1 FROM stats_rollups r WHERE r.level = {DAY} AND r.dim = '{dim}' "
+                f"AND r.bucket = ended_at - (ended_at % {DAY}) AND r.value = {expr})")
+    value = f"CASE WHEN {admitted} THEN {expr} ELSE '{OTHER}' END"
+    rows = _run(conn, f"SELECT {value}, {SUMS} FROM calls{clause} GROUP BY {value}", params, paramstyle)
     return {str(row[0]): Totals.from_row(row[1:]) for row in rows}
 
 

@@ -284,7 +284,7 @@ _EMPTY_KEY = (f"DELETE FROM {TABLE} WHERE {' AND '.join(c + ' = ?' for c in KEY)
 
 
 def retract(conn: Any, records: Sequence[CallRecord], minute_floor: int | None = None) -> int:
-    """Take back what ``apply`` added for ``records`` (calls a later leg changed, ``hangup.store.legs``),
+    """Take back what ``apply`` added for ``records`` (calls rewritten since, ``hangup.store.rewrite``),
     inside the caller's transaction; keys left counting nothing are removed. Return the rows touched."""
     if not records:
         return 0

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hangup.records import CallRecord
 
+T = TypeVar("T")
 #: ``hook(connection, inserted_records)``: runs in the writer's transaction, after the calls are inserted.
 WriteHook = Callable[[Any, Sequence[CallRecord]], None]
 
@@ -53,9 +54,9 @@ class SourceWriteHook(Protocol):
 class RetractingWriteHook(Protocol):
     """A write hook that can take back what it added for calls (the rollups).
 
-    When a later leg changes a stored call (``hangup.store.legs``), the store calls ``retract`` with the call
-    as it was and the hook with the call as it is now, in the same transaction; a hook without ``retract``
-    counted the call once when it was first stored and is not told again.
+    When a later leg or a late answering-machine detection changes a stored call (``hangup.store.rewrite``),
+    the store calls the hook with the call as it is now and ``retract`` with the call as it was, in the same
+    transaction; a hook without ``retract`` counted the call once when it was first stored and is not told again.
     """
 
     def __call__(self, conn: Any, records: Sequence[CallRecord]) -> None: ...
@@ -295,6 +296,10 @@ class Store(Protocol):
 
     def replace_classification(self, records: Sequence[CallRecord]) -> int:
         """Overwrite the derived fields of stored calls (``hangup reclassify``); return how many changed."""
+        ...
+
+    async def write_with_hooks(self, task: Callable[[Any, Sequence[WriteHook]], T]) -> T:
+        """``task(connection, write hooks)`` in one durable writer transaction; its result after COMMIT."""
         ...
 
     # -- reads --------------------------------------------------------------------------

@@ -7,9 +7,8 @@ transaction, ``add_leg``
 
 1. copies the stored row into ``call_legs`` as the call's first leg, if the call had one leg until now;
 2. tells a leg it holds already (a duplicate, or a conflict when its facts differ) from a new one;
-3. stores a new leg, rewrites the call's row as the merge of all its legs, and corrects the statistics:
-   each hook that can (``RetractingWriteHook``, the rollups) takes the old row's contribution back and adds
-   the new one's, so the call is counted once, by its deciding leg, in the same transaction.
+3. stores a new leg and rewrites the call's row as the merge of all its legs (``hangup.store.rewrite``,
+   which corrects the statistics: the call is counted once, by its deciding leg, in the same transaction).
 
 The merge depends on the set of legs only, so legs arriving in any order leave the same call. Every write
 path runs the hooks on a batch's new calls before it stores the batch's further legs, so what a leg takes
@@ -25,9 +24,9 @@ from typing import Any
 from hangup.legs import merge
 from hangup.records import CallRecord
 from hangup.store import sql
-from hangup.store.base import AddStatus, RetractingWriteHook, WriteHook
+from hangup.store.base import AddStatus, WriteHook
 from hangup.store.database import paramstyle_of, to_paramstyle
-from hangup.store.schema import CALL_COLUMNS
+from hangup.store.rewrite import rewrite
 from hangup.store.sql import text_safe
 
 _LEG_COLUMNS = ("call_id", "leg_id", "setup_time", "end_time", "answered", "duration", "outcome", "cause",
@@ -36,9 +35,6 @@ _INSERT_LEG = (f"INSERT INTO call_legs ({', '.join(_LEG_COLUMNS)}) VALUES ({', '
                "ON CONFLICT (call_id, leg_id) DO NOTHING")
 #: The legs of a call, earliest first (one parameter: the call's id).
 SELECT_LEGS = "SELECT record FROM call_legs WHERE call_id = ? ORDER BY setup_time, end_time, leg_id"
-_UPDATE_CALL = f"UPDATE calls SET {', '.join(c + ' = ?' for c in CALL_COLUMNS[1:])} WHERE id = ?"
-# PostgreSQL's claim of the id (``hangup.store.postgres_writes``) holds the row's month and digest too.
-_UPDATE_KEY = "UPDATE call_keys SET ended_at = ?, digest = ? WHERE id = ?"
 
 
 def are_legs(kept: CallRecord | None, second: CallRecord) -> bool:
@@ -60,15 +56,7 @@ def add_leg(conn: Any, kept: CallRecord, leg: CallRecord, hooks: Sequence[WriteH
         return (AddStatus.DUPLICATE if sql.digest(same) == sql.digest(leg) else AddStatus.CONFLICT), same
     _insert(conn, style, leg)
     call = merge([*stored, leg])
-    row = sql.record_row(call)
-    if style == "format":
-        row = tuple(map(text_safe, row))
-        conn.execute(to_paramstyle(_UPDATE_KEY, style), (row[-2], row[-1], call.id))
-    conn.execute(to_paramstyle(_UPDATE_CALL, style), (*row[1:], call.id))
-    for hook in hooks:
-        if isinstance(hook, RetractingWriteHook):
-            hook.retract(conn, [kept])
-            hook(conn, [call])
+    rewrite(conn, kept, call, hooks)
     return AddStatus.LEG, call
 
 

@@ -269,6 +269,12 @@ class WriterBackedStore:
         result: T = self._writer.run_sync(("task", task))
         return result
 
+    async def write_with_hooks(self, task: Callable[[Any, Sequence[WriteHook]], T]) -> T:
+        """``task(connection, write hooks)`` in a writer transaction, as ``run_in_writer`` runs a task, awaited:
+        a change to a stored call that moves its statistics (``hangup.store.rewrite``) goes through the hooks."""
+        result: T = await self._writer.run_async(("task", lambda conn: task(conn, self._hooks)))
+        return result
+
     def writer_stats(self) -> WriterStats:
         self._writer.stats.queue_depth = self._writer.queue_depth()
         return self._writer.stats

@@ -114,8 +114,7 @@ class CallbackReceiver:
         if record is None:
             await ingest.keep_detection(provider, request, self.state.store)
             return 200, b'{"ok":true,"stored":false}'
-        record = await ingest.joined(provider, record, self.state.store)
-        result = await self.state.store.add(record)
+        record, result = await ingest.store_call(provider, record, self.state.store)
         return 200, _stored_body(record.id, result.status, record.flags)
 
     async def _request(self, provider: Provider, scope: Scope, receive: Receive) -> WebhookRequest:

@@ -1,10 +1,12 @@
-"""Who answered, reported in a request of its own (Plivo, Telnyx, Vonage), joined to the call's end."""
+"""Who answered, reported in a request of its own (Plivo, Telnyx, Vonage), applied to the call's end whichever
+comes first; every test runs on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,9 +17,13 @@ from test_webhooks_e2e import ENV, Signed, plivo, telnyx, vonage
 
 from hangup import ingest
 from hangup.causes import default_catalog
-from hangup.composition import open_store
+from hangup.composition import attach_standard_hooks, open_store
+from hangup.providers.base import WebhookRequest
 from hangup.providers.registry import providers
-from hangup.store import detections
+from hangup.records import CallRecord
+from hangup.stats import rebuild, rollup_reads, rollups
+from hangup.stats.db import StatsDB
+from hangup.store import detections, sql
 from hangup.store.base import Store
 
 TELNYX_LEG = "e1f2a3b4-c5d6-11ee-8a9b-02420a0d7f11"
@@ -45,6 +51,15 @@ def _plivo(machine: str) -> bytes:
 def _vonage(status: str) -> bytes:
     return json.dumps({"uuid": VONAGE_UUID, "conversation_uuid": "CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
                        "status": status, "direction": "outbound", "timestamp": "2026-06-08T12:00:05.000Z"}).encode()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store the app of ``make_client`` writes to, on each back end."""
+    url = f"sqlite:///{tmp_path}/calls.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = open_store(url)
+    yield store
+    store.close()
 
 
 Case = tuple[str, Callable[[bytes, bool, float], Signed], bytes, Path, str]
@@ -80,6 +95,124 @@ def test_a_detection_reported_before_the_end_reads_on_the_stored_call(
     call = fresh_store.get(stored.json()["id"])
     assert call is not None and call.answered_by == want
     assert any(k.startswith("detection.") for k in call.extra)
+
+
+_PLIVO_END = (DATA / "plivo/completed_caller.form").read_bytes().rstrip(b"\n")
+#: The platforms' call ends of ``CASES``, and Plivo's with a reading of its own in the end event (``Machine``, as
+#: a hangup callback of a call placed with synchronous detection carries it).
+ENDS: dict[str, bytes] = {"telnyx": (DATA / "telnyx/normal_clearing.json").read_bytes(), "plivo": _PLIVO_END,
+                          "plivo-own": _PLIVO_END + b"&Machine=false",
+                          "vonage": (DATA / "vonage/completed.json").read_bytes()}
+DETECTIONS: dict[str, Callable[[str], bytes]] = {
+    "telnyx": lambda result: _telnyx("call.machine.detection.ended", result), "plivo": _plivo, "vonage": _vonage}
+SIGNERS: dict[str, Callable[[bytes, bool, float], Signed]] = {"telnyx": telnyx, "plivo": plivo, "vonage": vonage}
+
+# (platform, the posts in order: "end" or a detection's raw result, answered_by after the end, at the end)
+ORDERS: list[tuple[str, tuple[str, ...], str, str]] = [
+    ("vonage", ("human", "end"), "human", "human"),
+    ("vonage", ("end", "machine"), "unknown", "machine"),
+    ("telnyx", ("end", "human_residence"), "unknown", "human"),
+    ("telnyx", ("end", "fax_detected"), "unknown", "fax"),
+    ("plivo", ("end", "false"), "unknown", "human"),
+    ("vonage", ("end", "human", "human"), "unknown", "human"),  # the same detection twice
+    ("vonage", ("end", "human", "machine"), "unknown", "machine"),  # a second result: the latest wins
+    ("telnyx", ("end", "human", "not_sure"), "unknown", "unknown"),
+    # the end read its own Machine=false; the detection's own report wins in either order (detections.py)
+    ("plivo-own", ("end", "true"), "human", "machine"),
+    ("plivo-own", ("true", "end"), "machine", "machine"),
+]
+
+
+def _rollup_rows(store: Store) -> list[tuple[object, ...]]:
+    with store.database.reading() as conn:  # type: ignore[attr-defined]
+        return [tuple(row) for row in conn.execute(
+            f"SELECT * FROM {rollups.TABLE} ORDER BY level, dim, bucket, value").fetchall()]
+
+
+def _rebuilt_rows(store: Store) -> list[tuple[object, ...]]:
+    db = StatsDB(store.url)
+    try:
+        rebuild.rebuild(db)
+    finally:
+        db.close()
+    return _rollup_rows(store)
+
+
+def _human_answers(store: Store, call: CallRecord) -> int:
+    day = call.end_time - call.end_time % 86400
+    with store.database.reading() as conn:  # type: ignore[attr-defined]
+        return rollup_reads.totals(conn, day - 86400, day + 2 * 86400).answered_human
+
+
+@pytest.mark.parametrize(("end", "posts", "after_end", "want"), ORDERS,
+                         ids=[f"{o[0]}-{'-'.join(o[1])}" for o in ORDERS])
+def test_a_detection_reads_on_the_stored_call_before_or_after_its_end(
+        make_client: Any, fresh_store: Store, end: str, posts: tuple[str, ...], after_end: str, want: str) -> None:
+    """The call, its extra and the rollups after each post: a late detection moves the call's human answer
+    once (the live rollups equal a rebuild from the calls), one applied again changes nothing."""
+    platform = end.split("-")[0]
+    client = make_client(**ENV, HANGUP_MINUTE_ROLLUP_DAYS="0")  # the fixtures' calls are older than 8 days
+    call: CallRecord | None = None
+    for n, post in enumerate(posts):
+        before = (sql.digest(call), call.answered_by, _rollup_rows(fresh_store)) if call is not None else None
+        answer = _post(client, platform, SIGNERS[platform], ENDS[end] if post == "end" else
+                       DETECTIONS[platform](post))
+        assert answer.status_code == 200, answer.text
+        if post == "end":
+            call_id = answer.json()["id"]
+        elif call is None:
+            assert answer.json() == {"ok": True, "stored": False} and fresh_store.count() == 0
+            continue
+        call = fresh_store.get(call_id)
+        assert call is not None
+        if post == "end":
+            assert call.answered_by == after_end
+        else:
+            assert {k: v for k, v in call.extra.items() if k.startswith("detection.")} == {
+                f"detection.{key}": post for key in ({"telnyx": "result", "plivo": "Machine", "vonage": "status"}
+                                                     [platform],)}
+        assert _human_answers(fresh_store, call) == int(call.answered_by == "human")
+        if n and posts[n - 1] == post and before is not None:
+            assert (sql.digest(call), call.answered_by, _rollup_rows(fresh_store)) == before
+        live = _rollup_rows(fresh_store)
+        assert live and _rebuilt_rows(fresh_store) == live
+    assert call is not None and call.answered_by == want and fresh_store.count() == 1
+
+
+def test_a_detection_for_a_call_not_stored_is_kept_for_its_end(make_client: Any, fresh_store: Store) -> None:
+    client = make_client(**ENV)
+    answer = _post(client, "vonage", vonage, _vonage("machine"))
+    assert answer.status_code == 200 and answer.json() == {"ok": True, "stored": False}
+    assert fresh_store.count() == 0
+    assert detections.find(fresh_store.url, "vonage", VONAGE_UUID) == {"detection.status": "machine"}
+
+
+def test_a_detection_committed_between_the_join_and_the_insert_is_applied(
+        fresh_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end was joined before the detection committed (``find`` read nothing), then stored: ``store_call``
+    applies the kept detection after the insert, and the rollups count the call once, as human."""
+    attach_standard_hooks(fresh_store)
+    adapter = providers()["vonage"]
+    end = ingest.parse(adapter, WebhookRequest(method="POST", url="/callbacks/vonage", query="",
+                                               body=ENDS["vonage"], headers={}, received_at=time.time()), {},
+                       verify=False)
+    assert end is not None
+    monkeypatch.setattr(detections, "find", lambda *args: {})
+
+    async def race() -> CallRecord:
+        kept = await fresh_store.write_with_hooks(lambda conn, hooks: detections.keep(
+            conn, "vonage", VONAGE_UUID, {"status": "human"}, time.time(), hooks))
+        assert kept is None  # the call is not stored yet
+        record, _ = await ingest.store_call(adapter, end, fresh_store)
+        assert record.answered_by == "unknown"
+        return record
+
+    record = asyncio.run(race())
+    call = fresh_store.get(record.id)
+    assert call is not None and call.answered_by == "human"
+    assert _human_answers(fresh_store, call) == 1
+    live = _rollup_rows(fresh_store)
+    assert live and _rebuilt_rows(fresh_store) == live
 
 
 def test_a_call_end_without_a_detection_reads_unknown(make_client: Any, fresh_store: Store) -> None:
