@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
-from hangup.causes.model import EndedBy, Fault, Outcome
 from hangup.record_fields import Choices, Fact, JsonKey, RecordField, Verdict, build_function, describe
+from hangup.taxonomy import EndedBy, Fault, Outcome
 
 Direction = Literal["inbound", "outbound", "unknown"]
 CallType = Literal["A", "V"]

@@ -21,8 +21,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hangup"
 
 #: Lowest first; a module belongs to the layer of the longest prefix of its name.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("hangup.errors", "hangup.types", "hangup.record_fields", "hangup.records", "hangup.bounds", "hangup.legs",
-     "hangup.numbers", "hangup.routes"),
+    ("hangup.errors", "hangup.types", "hangup.taxonomy", "hangup.record_fields", "hangup.records", "hangup.bounds",
+     "hangup.legs", "hangup.numbers", "hangup.routes"),
     ("hangup.causes",),
     ("hangup.providers", "hangup.sip", "hangup.store", "hangup.settings"),
     ("hangup.stats", "hangup.alerts", "hangup.emit", "hangup.importer"),

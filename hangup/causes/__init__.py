@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hangup.causes.catalog import CauseCatalog, Translation, default_catalog, load_catalog, parse_ref
-from hangup.causes.model import Action, Cause, EndedBy, Fault, Outcome
+from hangup.causes.model import Action, Cause
+from hangup.taxonomy import EndedBy, Fault, Outcome
 
 __all__ = [
     "Action",

@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 
-from hangup.causes.model import Action, Cause, EndedBy, Fault, Outcome
+from hangup.causes.model import Action, Cause
 from hangup.errors import CatalogError
+from hangup.taxonomy import EndedBy, Fault, Outcome
 
 MAPPINGS_FILE = "mappings.csv"
 REQUIRED_COLUMNS = ("code", "name", "description", "outcome", "ended_by", "fault", "normal")

@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from hangup.causes.catalog import CauseCatalog, default_catalog
-from hangup.causes.model import Cause, EndedBy, Outcome
+from hangup.causes.model import Cause
 from hangup.errors import CatalogError
+from hangup.taxonomy import EndedBy, Outcome
 
 #: Flags the classifier sets, and what each means (adapters add their own; see ``hangup.ingest``).
 FLAGS: Mapping[str, str] = {

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from hangup.causes import default_catalog
-from hangup.causes.model import Outcome
 from hangup.emit.callback import CallEvent
 from hangup.emit.facts import CallFacts, ReleaseMethod, check_facts
 from hangup.emit.tables import ANY_PARTY, ReleaseRule, emit_tables
 from hangup.errors import PayloadError
+from hangup.taxonomy import Outcome
 
 PLANET = "planet"
 PLANET_TERMINATE = "planet-terminate"

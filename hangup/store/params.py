@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from hangup.bounds import MAX_TIME
-from hangup.causes.model import EndedBy, Fault, Outcome
 from hangup.errors import PayloadError
 from hangup.records import CallType
 from hangup.store.base import MAX_LIMIT, CallQuery
 from hangup.store.sql import decode_cursor
+from hangup.taxonomy import EndedBy, Fault, Outcome
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")

@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
 from hangup.causes import default_catalog
-from hangup.causes.model import Outcome
 from hangup.errors import NotFound
 from hangup.legs import leg_json
 from hangup.records import CallRecord, CallType
@@ -23,6 +22,7 @@ from hangup.stats import timers
 from hangup.stats.labels import duration, value_label
 from hangup.store.base import Store
 from hangup.store.params import FILTERS, call_query
+from hangup.taxonomy import Outcome
 from hangup.web.dashboard_api import service_of
 from hangup.web.dashboard_render import page
 from hangup.web.state import AppState

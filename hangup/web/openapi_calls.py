@@ -15,12 +15,13 @@ from enum import StrEnum
 from typing import Any, get_args
 
 from hangup.causes.actions import MATCH_KEYS, ActionFrom
-from hangup.causes.model import Action, EndedBy, Fault, Outcome
+from hangup.causes.model import Action
 from hangup.ingest import STATUS_FIELDS
 from hangup.legs import LEG_EXTRA, LEG_FIELDS
 from hangup.record_fields import RecordField
 from hangup.records import FIELDS
 from hangup.stats.timers import GROUP_FIELDS
+from hangup.taxonomy import EndedBy, Fault, Outcome
 
 _STRING = {"type": "string"}
 _NULL_STRING = {"type": ["string", "null"]}

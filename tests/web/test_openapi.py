@@ -20,7 +20,7 @@ from test_record_fields import sparse_record
 
 from hangup.causes import default_catalog
 from hangup.causes.actions import ActionFrom
-from hangup.causes.model import Action, EndedBy, Fault, Outcome
+from hangup.causes.model import Action
 from hangup.composition import open_store
 from hangup.importer.columns import parse_columns
 from hangup.importer.run import Importer
@@ -29,6 +29,7 @@ from hangup.providers.planet import NULLABLE
 from hangup.providers.registry import providers
 from hangup.records import JSON_KEYS, AnsweredBy, CallType, Direction
 from hangup.settings import load_settings
+from hangup.taxonomy import EndedBy, Fault, Outcome
 from hangup.web.app import create_app
 from hangup.web.callbacks import callback_paths
 from hangup.web.openapi import spec
