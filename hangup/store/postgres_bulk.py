@@ -15,8 +15,9 @@ call, with the same outcome as ``add_many`` (``hangup.store.postgres_writes``):
 
 Only rows that were not claimed (a call stored before, or one earlier in the batch) are looked at in
 Python, to tell duplicates from conflicts. A repeat whose facts equal, column for column, those of a
-call stored without a digest (an earlier import) is a duplicate without hashing either row; the others
-are compared by digest (``sql.row_digest``), as ``add_many`` compares them.
+call stored with a stale digest (none: an earlier import; or an earlier release's, ``hangup.store.digest``)
+is a duplicate without hashing either row; the others are compared by digest (``sql.row_digest``), as
+``add_many`` compares them.
 
 A ``Master.csv`` import sends its batches as ``COPY`` text instead (``add_copied``, ``hangup.store.copy_batch``):
 the ids are claimed from a narrow table of the batch's keys (``pg_temp.bulk_keys``), and a batch whose
