@@ -35,8 +35,7 @@ from typing import NamedTuple
 from hangup.causes.catalog import CauseCatalog, default_catalog
 from hangup.causes.model import Cause
 from hangup.errors import CatalogError
-from hangup.record_fields import Role
-from hangup.records import FIELDS
+from hangup.records import VERDICT_NAMES
 from hangup.taxonomy import EndedBy, Outcome
 
 #: Flags the classifier sets, and what each means (adapters add their own; see ``hangup.ingest``).
@@ -88,7 +87,7 @@ class Verdict(NamedTuple):
 #: goes onto a record by name (``Verdict._asdict()``, or these names read from a freshly classified record), so
 #: a new one is a field here and its ``Verdict[…]`` field of ``CallRecord``, each declared once.
 VERDICT_FIELDS: tuple[str, ...] = Verdict._fields
-_UNDECLARED = set(VERDICT_FIELDS) - {f.name for f in FIELDS if f.role is Role.VERDICT}
+_UNDECLARED = set(VERDICT_FIELDS) - set(VERDICT_NAMES)
 if _UNDECLARED:  # refused on import, as hangup.record_fields refuses a field without a stored form
     raise TypeError(f"classifier verdict fields {sorted(_UNDECLARED)} are not Verdict fields of CallRecord")
 
