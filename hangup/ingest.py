@@ -17,13 +17,13 @@ from typing import Any
 
 from hangup.causes import CauseCatalog, default_catalog
 from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
-from hangup.causes.classify import FLAGS, VERDICT_FIELDS, Evidence, classify, resolve
+from hangup.causes.classify import FLAGS, Evidence, classify, resolve
 from hangup.errors import HTTPError
 from hangup.providers.answered import DETECTION_PREFIX
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.draft import local_times, zone_named
 from hangup.providers.registry import flag_meanings, kept_headers
-from hangup.records import CallRecord
+from hangup.records import VERDICT_NAMES, CallRecord
 from hangup.sip import verdict as sip_verdict
 from hangup.store import detections
 from hangup.store.base import AddResult, CallQuery, QuarantineEntry, Store
@@ -165,8 +165,9 @@ def reclassify_record(record: CallRecord, providers: Mapping[str, Provider], cat
 
 
 def changed(old: CallRecord, new: CallRecord) -> bool:
-    """Whether reclassifying changed the verdict, or who answered (read again from the stored native fields)."""
-    return old.answered_by != new.answered_by or any(getattr(old, f) != getattr(new, f) for f in VERDICT_FIELDS)
+    """Whether reclassifying changed a ``Verdict[…]`` field: the classifier's verdict, who answered, the route or
+    the numbers (derived again with the route map and numbering regions in force now)."""
+    return any(getattr(old, f) != getattr(new, f) for f in VERDICT_NAMES)
 
 
 def reclassify(store: Store, providers: Mapping[str, Provider], catalog: CauseCatalog | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
-from hangup.record_fields import Choices, Fact, JsonKey, RecordField, Verdict, build_function, describe
+from hangup.record_fields import Choices, Fact, JsonKey, RecordField, Role, Verdict, build_function, describe
 from hangup.taxonomy import EndedBy, Fault, Outcome
 
 Direction = Literal["inbound", "outbound", "unknown"]
@@ -128,6 +128,8 @@ class CallRecord:
 FIELDS: tuple[RecordField, ...] = describe(CallRecord)
 #: The keys of ``CallRecord.to_json()``, in order.
 JSON_KEYS: tuple[str, ...] = tuple(f.json_key for f in FIELDS if f.json_key is not None)
+#: The fields classification derives (``Verdict[…]``): what ``hangup reclassify`` derives again and rewrites.
+VERDICT_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS if f.role is Role.VERDICT)
 
 
 def _json_value(f: RecordField) -> str:

@@ -19,6 +19,8 @@ from hangup.importer.columns import parse_columns
 from hangup.providers.base import WebhookRequest
 from hangup.providers.planet import PlanetProvider
 from hangup.providers.registry import providers
+from hangup.record_fields import RecordField, Role
+from hangup.records import FIELDS
 from hangup.store.base import CallQuery, Store
 
 
@@ -46,6 +48,22 @@ def test_calls_of_adapters_without_reclassify_use_their_cause_chain(fresh_store:
     assert ingest.reclassify(fresh_store, {}) == (1, 1)
     stored = fresh_store.get("other-1")
     assert stored is not None and (stored.cause, stored.outcome) == ("planet:1001", "busy")
+
+
+def _spoiled(f: RecordField, value: Any) -> Any:
+    """A value of the field's kind other than ``value``."""
+    if f.choices:
+        return next(choice for choice in f.choices if choice != value)
+    return {"text": "spoiled", "integer": 599, "boolean": not value, "list": ("spoiled",)}[f.kind]
+
+
+@pytest.mark.parametrize("field", [f for f in FIELDS if f.role is Role.VERDICT], ids=lambda f: f.name)
+def test_reclassify_rewrites_every_verdict_field(fresh_store: Store, field: RecordField) -> None:
+    """Each ``Verdict[…]`` field of a stored call is derived again: a stored value other than today's is rewritten."""
+    record = PlanetProvider().parse(WebhookRequest("GET", "", planet_query(), received_at=1.0))
+    fresh_store.add_many([dataclasses.replace(record, **{field.name: _spoiled(field, getattr(record, field.name))})])
+    assert ingest.reclassify(fresh_store, providers()) == (1, 1)
+    assert fresh_store.get(record.id) == record
 
 
 def test_explain_resolves_every_code_and_flag() -> None:

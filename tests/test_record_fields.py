@@ -23,6 +23,7 @@ from hangup.record_fields import Fact, JsonKey, RecordField, Role, Verdict, buil
 from hangup.records import FIELDS, JSON_KEYS, CallRecord
 from hangup.settings import load_settings
 from hangup.store import sql, staging
+from hangup.store.digest import digest
 from hangup.store.export import csv_lines, exported, jsonl_lines, map_cell
 from hangup.store.schema import CALL_COLUMNS, DERIVED_COLUMNS
 from hangup.web.openapi import spec
@@ -210,7 +211,7 @@ def test_the_row_codec_round_trips(make: Callable[[], CallRecord]) -> None:
     assert sql.row_record(row) == record
     by_column = dict(zip(CALL_COLUMNS, row, strict=True))
     assert (by_column["flagged"], by_column["ended_at"], by_column["digest"]) == (
-        int(bool(record.flags)), sql.ended_at(record), sql.digest(record))
+        int(bool(record.flags)), sql.ended_at(record), digest(record))
     # reclassification writes the verdict columns exactly as an insert writes them
     assert sql.classification_row(record) == (*(by_column[c] for c in sql.CLASSIFICATION_COLUMNS), record.id)
 

@@ -35,6 +35,7 @@ from typing import NamedTuple
 from hangup.causes.catalog import CauseCatalog, default_catalog
 from hangup.causes.model import Cause
 from hangup.errors import CatalogError
+from hangup.records import VERDICT_NAMES
 from hangup.taxonomy import EndedBy, Outcome
 
 #: Flags the classifier sets, and what each means (adapters add their own; see ``hangup.ingest``).
@@ -82,8 +83,13 @@ class Verdict(NamedTuple):
     flags: tuple[str, ...]  # names from ``FLAGS``
 
 
-#: The ``CallRecord`` fields a verdict gives, which reclassification may rewrite.
+#: The ``CallRecord`` fields a verdict gives, which reclassification may rewrite: the one list of them. A verdict
+#: goes onto a record by name (``Verdict._asdict()``, or these names read from a freshly classified record), so
+#: a new one is a field here and its ``Verdict[…]`` field of ``CallRecord``, each declared once.
 VERDICT_FIELDS: tuple[str, ...] = Verdict._fields
+_UNDECLARED = set(VERDICT_FIELDS) - set(VERDICT_NAMES)
+if _UNDECLARED:  # refused on import, as hangup.record_fields refuses a field without a stored form
+    raise TypeError(f"classifier verdict fields {sorted(_UNDECLARED)} are not Verdict fields of CallRecord")
 
 
 class _Judgement(NamedTuple):

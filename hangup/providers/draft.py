@@ -147,8 +147,7 @@ class RecordDraft:
         if self.errors:
             raise InvalidPayload(f"{self.provider}: the call-end event is not valid", details=self.errors)
         answered = self.is_answered()
-        verdict = classify(Evidence(tuple(self.chain), tuple(self.sources), answered, self.ended_by, None,
-                                    self.q850, self.sip), catalog)
+        verdict = classify(self.evidence(), catalog)
         numbers = parties(self.provider, self.from_user_id, self.to_user_id)
         return CallRecord(
             id=call_id_for(self.provider, self.provider_call_id),
@@ -165,16 +164,8 @@ class RecordDraft:
             duration=self.duration,
             answered=answered,
             direction=self.direction,
-            cause=verdict.cause,
-            causes=verdict.causes,
-            outcome=verdict.outcome,
-            ended_by=verdict.ended_by,
-            fault=verdict.fault,
-            normal=verdict.normal,
-            reason=verdict.reason,
-            q850=verdict.q850,
-            sip=verdict.sip,
-            flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))),
+            # every field of the classifier's verdict, the adapter's own flags first
+            **verdict._replace(flags=tuple(dict.fromkeys((*self.flags, *verdict.flags))))._asdict(),
             route=route_of(self.route),
             **numbers._asdict(),  # the record's number fields, named as Parties names them
             answered_by=answered_by(self.provider, self.extra, answered),

@@ -355,7 +355,6 @@ def classify(catalog: CauseCatalog, reason: int, terminate: int, releaser: str =
 
 def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classification) -> CallRecord:
     v = event.values
-    verdict = c.verdict
     call_type: CallType = "V" if v[TYPE] == "V" else "A"
     return CallRecord(
         id=v[SID], provider=NAME, provider_call_id=v[SID],
@@ -365,11 +364,9 @@ def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classifica
         answered=_answered(v), stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
         call_end_reason=v[CALL_END_REASON], terminate=v[TERMINATE], releaser=v[RELEASER],
         rel_code=v[REL_CODE], rel_code_str=v[REL_CODE_STR], user_rel_code=v[USER_REL_CODE],
-        cause=verdict.cause, causes=verdict.causes, outcome=verdict.outcome, ended_by=verdict.ended_by,
-        fault=verdict.fault, normal=verdict.normal, reason=verdict.reason, q850=verdict.q850, sip=verdict.sip,
         # FLAGS name the answer/cause contradictions in the specification's own terms (terminate vs duration,
         # mid-call reasons, unknown codes), so Planet records carry those instead of the classifier's.
-        flags=tuple(flags_for(v, c, bool(event.unknown))),
+        **c.verdict._replace(flags=tuple(flags_for(v, c, bool(event.unknown))))._asdict(),
         # Planet's route is the service the call was placed into (the callee's, else the caller's). Its user
         # ids are application ids, not telephone numbers: no normalised numbers (hangup.numbers).
         route=route_of(v[TO_SERVICE_ID] or v[FROM_SERVICE_ID]),

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hangup.causes.classify import FLAGS as CLASSIFIER_FLAGS
+from hangup.causes.classify import VERDICT_FIELDS
 from hangup.providers._common import RecordDraft
 from hangup.records import CallRecord
 from hangup.sip.dialog import Dialog, Ending
@@ -114,8 +115,7 @@ def reclassify(record: CallRecord) -> CallRecord:
                         flags=[f for f in record.flags if f not in CLASSIFIER_FLAGS], extra=extra, route=record.route,
                         raw=record.raw, received_at=record.received_at)
     fresh = draft.finish()
-    return replace(record, **{name: getattr(fresh, name) for name in (
-        "cause", "causes", "outcome", "ended_by", "fault", "normal", "reason", "q850", "sip", "flags")})
+    return replace(record, **{name: getattr(fresh, name) for name in VERDICT_FIELDS})
 
 
 def _final_code(dialog: Dialog, ending: Ending) -> int | None:

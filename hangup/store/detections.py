@@ -35,6 +35,7 @@ from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import CallQuery, WriteHook
 from hangup.store.database import Database, paramstyle_of, to_paramstyle
+from hangup.store.digest import digest
 from hangup.store.rewrite import rewrite
 from hangup.store.schema import DETECTIONS_TABLE as TABLE
 
@@ -98,7 +99,7 @@ def _apply(conn: Any, style: str, provider: str, call_id: str, fields: Mapping[s
     kept = sql.row_record(row)
     call = with_detection(kept, fields)
     # the same facts (``extra`` included) and the same reading: a detection applied again changes nothing
-    if sql.digest(call) == sql.digest(kept) and call.answered_by == kept.answered_by:
+    if digest(call) == digest(kept) and call.answered_by == kept.answered_by:
         return None
     rewrite(conn, kept, call, hooks)
     return call

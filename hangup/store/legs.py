@@ -26,6 +26,7 @@ from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddStatus, WriteHook
 from hangup.store.database import paramstyle_of, to_paramstyle
+from hangup.store.digest import digest
 from hangup.store.rewrite import rewrite
 from hangup.store.sql import text_safe
 
@@ -53,7 +54,7 @@ def add_leg(conn: Any, kept: CallRecord, leg: CallRecord, hooks: Sequence[WriteH
         _insert(conn, style, kept)
     same = next((known for known in stored if known.leg_id == leg.leg_id), None)
     if same is not None:
-        return (AddStatus.DUPLICATE if sql.digest(same) == sql.digest(leg) else AddStatus.CONFLICT), same
+        return (AddStatus.DUPLICATE if digest(same) == digest(leg) else AddStatus.CONFLICT), same
     _insert(conn, style, leg)
     call = merge([*stored, leg])
     rewrite(conn, kept, call, hooks)

@@ -15,8 +15,9 @@ call, with the same outcome as ``add_many`` (``hangup.store.postgres_writes``):
 
 Only rows that were not claimed (a call stored before, or one earlier in the batch) are looked at in
 Python, to tell duplicates from conflicts. A repeat whose facts equal, column for column, those of a
-call stored without a digest (an earlier import) is a duplicate without hashing either row; the others
-are compared by digest (``sql.row_digest``), as ``add_many`` compares them.
+call stored with a stale digest (none: an earlier import; or an earlier release's, ``hangup.store.digest``)
+is a duplicate without hashing either row; the others are compared by digest (``sql.row_digest``), as
+``add_many`` compares them.
 
 A ``Master.csv`` import sends its batches as ``COPY`` text instead (``add_copied``, ``hangup.store.copy_batch``):
 the ids are claimed from a narrow table of the batch's keys (``pg_temp.bulk_keys``), and a batch whose
@@ -41,6 +42,7 @@ import psycopg
 from hangup.records import CallRecord
 from hangup.store import sql
 from hangup.store.base import AddResult, AddStatus, CopyBatch, RowsWriteHook, SourceWriteHook, StagedResult, WriteHook
+from hangup.store.digest import stale_sql
 from hangup.store.postgres_writes import get_call, not_repeated, stored_digests
 from hangup.store.schema import CALL_COLUMNS, call_column_types
 from hangup.store.sql import text_safe
@@ -89,12 +91,13 @@ _INSERT_ALL = f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}"
 _ONLY_NEW = f"seq IN (SELECT seq FROM {NEW})"
 _INSERT_NEW = f"{_INSERT_ALL} WHERE {_ONLY_NEW}"
 _SAME_FACTS = " AND ".join(f"b.{name} IS NOT DISTINCT FROM c.{name}" for name in sql.SAME_ROW_COLUMNS)
-#: Positions of repeats of stored calls whose facts equal the stored ones and which were stored without a
-#: digest: the digest ``add_many`` would compute from the stored row is then the repeat's own.
+#: Positions of repeats of stored calls whose facts equal the stored ones and whose stored digest is stale
+#: (none, or an earlier definition's): the digest ``add_many`` would compute from the stored row is then the
+#: repeat's own.
 _SAME_AS_STORED = (
     f"SELECT b.seq FROM unnest(%s::bigint[]) AS p (seq) JOIN {TABLE} b ON b.seq = p.seq "
     "JOIN call_keys k ON k.id = b.id JOIN calls c ON c.id = b.id AND c.ended_at = k.ended_at "
-    f"WHERE k.digest = '' AND {_SAME_FACTS}"
+    f"WHERE {stale_sql('k.digest')} AND {_SAME_FACTS}"
 )
 _TEXT_COLUMNS = tuple(i for i, kind in enumerate(call_column_types().values()) if kind == "text")
 _DIGEST = len(CALL_COLUMNS) - 1

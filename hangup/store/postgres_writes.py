@@ -19,6 +19,7 @@ from hangup.records import CallRecord
 from hangup.store import legs, sql
 from hangup.store.base import AddResult, AddStatus, QuarantineEntry, WriteHook
 from hangup.store.database import to_paramstyle
+from hangup.store.digest import digest, stale
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.shards import writer_shard
 from hangup.store.shared import INSERT_QUARANTINE, quarantine_values
@@ -84,12 +85,12 @@ def insert_calls(cur: Any, calls: list[tuple[int, CallRecord]], results: list[An
         hook(cur.connection, inserted)
     for index, record in repeats:
         kept: CallRecord | None
-        digest = sql.digest(record)
+        received = digest(record)
         if record.id in claimed:  # a repeat, inside this batch, of a call the batch inserts
-            kept, same = first[record.id][0], first[record.id][1][-1] == digest
+            kept, same = first[record.id][0], first[record.id][1][-1] == received
         else:
             stored_digest, stored_ended = known[record.id]
-            same = stored_digest == digest
+            same = stored_digest == received
             kept = None if same else get_call(cur, record.id, stored_ended)
         if same:
             results[index] = AddResult(record.id, AddStatus.DUPLICATE)
@@ -115,14 +116,15 @@ def not_repeated(cur: Any, kept: CallRecord | None, second: CallRecord, hooks: S
 def stored_digests(cur: Any, ids: list[str]) -> dict[str, tuple[str, int]]:
     """``(digest, ended_at)`` of the stored calls among ``ids``.
 
-    A call stored by a bulk import has no digest in ``call_keys`` (``hangup.store.postgres_bulk``); it is
-    computed here from the stored row, as ``sql.row_digest`` computes it (still empty if the row is gone).
+    A call stored by a bulk import has no digest in ``call_keys`` (``hangup.store.postgres_bulk``), and one
+    stored by an earlier release may have a stale one (``hangup.store.digest``); it is computed here from the
+    stored row, as ``sql.row_digest`` computes it (left as stored if the row is gone).
     """
     if not ids:
         return {}
     cur.execute("SELECT id, digest, ended_at FROM call_keys WHERE id = ANY(%s)", (ids,))
     found = {row[0]: (row[1], int(row[2])) for row in cur.fetchall()}
-    missing = [call_id for call_id, (digest, _) in found.items() if not digest]
+    missing = [call_id for call_id, (stored, _) in found.items() if stale(stored)]
     if missing:
         cur.execute(
             f"SELECT {sql.SELECT_COLUMNS} FROM calls c WHERE c.id = ANY(%s) "

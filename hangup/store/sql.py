@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import json
-import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -27,6 +25,7 @@ from hangup.providers import registry
 from hangup.record_fields import RecordField, Role, build_function
 from hangup.records import FIELDS, CallRecord
 from hangup.store.base import MAX_LIMIT, CallQuery, Page, QuarantineEntry
+from hangup.store.digest import digest, stale
 from hangup.store.schema import CALL_COLUMNS, DERIVED_COLUMNS
 
 SELECT_COLUMNS = ", ".join(CALL_COLUMNS)
@@ -70,23 +69,6 @@ _EQUALITY_FILTERS: dict[str, str] = {
 
 def facts(record: CallRecord) -> dict[str, Any]:
     return {f.name: (dict(getattr(record, f.name)) if f.kind == "map" else getattr(record, f.name)) for f in _FACTS}
-
-
-_PLAIN_FACTS = operator.attrgetter(*(f.name for f in _FACTS if f.kind != "map"))
-_MAP_FACTS = tuple(operator.attrgetter(f.name) for f in _FACTS if f.kind == "map")
-
-
-def digest(record: CallRecord) -> str:
-    """Hash of the platform-supplied facts (key order and receipt time do not matter).
-
-    ``repr`` of the fact tuple tells ``None`` from ``"None"`` and ``1`` from ``"1"``; it is computed on
-    every insert, so it avoids building JSON. A map (``extra``) adds its sorted items when it has any.
-    """
-    text = repr(_PLAIN_FACTS(record))
-    for value_of in _MAP_FACTS:
-        if values := value_of(record):
-            text += repr(sorted(values.items()))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 #: JSON of cause and flag lists written so far: a log repeats a few hundred, so each is encoded once.
@@ -146,14 +128,15 @@ def text_safe(value: Any) -> Any:
 
 
 def row_digest(row: Sequence[Any]) -> str:
-    """The digest of a ``calls`` row: the stored one, or computed from the row when it was stored without.
+    """The digest of a ``calls`` row: the stored one, or computed from the row when the stored one is stale.
 
     Bulk imports store rows with an empty digest (hashing every row would cost as much as the rest of
-    reading it); the digest only matters when a second delivery of the same call arrives, and is
-    computed then, from the row, exactly as ``digest`` computes it from the record.
+    reading it), and a call stored by an earlier release may hold a digest of an earlier definition
+    (``hangup.store.digest``); the digest only matters when a second delivery of the same call arrives,
+    and is computed then, from the row, exactly as ``digest`` computes it from the record.
     """
     found: str = row[-1]
-    return found or digest(row_record(row))
+    return digest(row_record(row)) if stale(found) else found
 
 
 #: JSON list cells read so far: a log repeats a few hundred cause and flag lists, so each is parsed once.

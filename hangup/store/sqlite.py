@@ -30,6 +30,7 @@ from hangup.store.base import (
     WriteHook,
 )
 from hangup.store.database import CHECKPOINT_PAGES, Database, WritePart
+from hangup.store.digest import stale
 from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, render
 from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
@@ -169,7 +170,7 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
                 inserted.append(index)
                 statuses.append(AddResult(call_id, AddStatus.INSERTED))
                 continue
-            if not stored_digest:
+            if stale(stored_digest):
                 stored_digest = known[call_id] = sql.row_digest(rows[first_in_batch[call_id]])
             if stored_digest == sql.row_digest(row):
                 statuses.append(AddResult(call_id, AddStatus.DUPLICATE))
@@ -301,7 +302,8 @@ def _stored_digests(conn: sqlite3.Connection, ids: list[str], chunk: int = 1000)
         part = ids[start:start + chunk]
         marks = ", ".join("?" * len(part))
         found.update(conn.execute(f"SELECT id, digest FROM calls WHERE id IN ({marks})", part).fetchall())
-    for call_id in [call_id for call_id, stored in found.items() if not stored]:  # stored by a bulk import
+    # stored by a bulk import (no digest) or by an earlier release (one of an earlier definition)
+    for call_id in [call_id for call_id, stored in found.items() if stale(stored)]:
         found[call_id] = sql.row_digest(
             conn.execute(f"SELECT {sql.SELECT_COLUMNS} FROM calls WHERE id = ?", (call_id,)).fetchone())
     return found

@@ -1,4 +1,4 @@
-"""What every adapter shares: ``RecordDraft``'s bounded readers and the JSON body reader."""
+"""What every adapter shares: ``RecordDraft``'s bounded readers, the verdict it finishes with, the JSON body reader."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from hangup import bounds
+from hangup.causes.classify import VERDICT_FIELDS, classify
 from hangup.errors import PayloadError
 from hangup.providers._common import MAX_JSON_DEPTH, RecordDraft, json_object
 
@@ -64,3 +65,12 @@ def test_deeply_nested_json_is_refused_naming_the_body(body: bytes, accepted: bo
     with pytest.raises(PayloadError) as caught:
         json_object(body, "test")
     assert caught.value.details[0]["field"] == "body"
+
+
+@pytest.mark.parametrize("name", VERDICT_FIELDS)
+def test_a_finished_draft_carries_every_field_of_the_classifiers_verdict(name: str) -> None:
+    draft = RecordDraft("test", provider_call_id="c1", start_time=10, duration=5, chain=["q850:17"],
+                        sources=["plivo-source:Caller"], sip=486, flags=["adapter_flag"])
+    verdict = classify(draft.evidence())
+    expected = (*draft.flags, *verdict.flags) if name == "flags" else getattr(verdict, name)
+    assert getattr(draft.finish(), name) == expected

@@ -23,8 +23,9 @@ from hangup.providers.registry import providers
 from hangup.records import CallRecord
 from hangup.stats import rebuild, rollup_reads, rollups
 from hangup.stats.db import StatsDB
-from hangup.store import detections, sql
+from hangup.store import detections
 from hangup.store.base import Store
+from hangup.store.digest import digest
 
 TELNYX_LEG = "e1f2a3b4-c5d6-11ee-8a9b-02420a0d7f11"
 VONAGE_UUID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
@@ -154,7 +155,7 @@ def test_a_detection_reads_on_the_stored_call_before_or_after_its_end(
     client = make_client(**ENV, HANGUP_MINUTE_ROLLUP_DAYS="0")  # the fixtures' calls are older than 8 days
     call: CallRecord | None = None
     for n, post in enumerate(posts):
-        before = (sql.digest(call), call.answered_by, _rollup_rows(fresh_store)) if call is not None else None
+        before = (digest(call), call.answered_by, _rollup_rows(fresh_store)) if call is not None else None
         answer = _post(client, platform, SIGNERS[platform], ENDS[end] if post == "end" else
                        DETECTIONS[platform](post))
         assert answer.status_code == 200, answer.text
@@ -173,7 +174,7 @@ def test_a_detection_reads_on_the_stored_call_before_or_after_its_end(
                                                      [platform],)}
         assert _human_answers(fresh_store, call) == int(call.answered_by == "human")
         if n and posts[n - 1] == post and before is not None:
-            assert (sql.digest(call), call.answered_by, _rollup_rows(fresh_store)) == before
+            assert (digest(call), call.answered_by, _rollup_rows(fresh_store)) == before
         live = _rollup_rows(fresh_store)
         assert live and _rebuilt_rows(fresh_store) == live
     assert call is not None and call.answered_by == want and fresh_store.count() == 1
