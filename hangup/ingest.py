@@ -12,17 +12,19 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qs
 
 from hangup.causes import CauseCatalog, default_catalog
 from hangup.causes.actions import NO_OVERRIDES, ActionOverrides, call_action
 from hangup.causes.classify import FLAGS, Evidence, classify, resolve
-from hangup.errors import HTTPError
+from hangup.errors import HTTPError, InvalidPayload
 from hangup.providers.answered import DETECTION_PREFIX
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.draft import local_times, zone_named
-from hangup.providers.registry import flag_meanings, kept_headers
+from hangup.providers.registry import flag_meanings, kept_headers, zone_settings
 from hangup.records import VERDICT_NAMES, CallRecord
 from hangup.sip import verdict as sip_verdict
 from hangup.store import detections
@@ -51,11 +53,34 @@ def parse(provider: Provider, request: WebhookRequest, secrets: Mapping[str, str
     """Verify and parse one request; raises ``HTTPError`` subclasses for anything to reject."""
     if verify:
         provider.verify(request, secrets)
-    zone = secrets.get(f"{provider.name}_timezone")  # the platform's posts write local times (``zone_setting``)
-    if not zone:
+    zone = post_zone(provider, request, secrets)
+    if zone is None:
         return provider.parse(request)
-    with local_times(zone_named(zone)):
+    with local_times(zone):
         return provider.parse(request)
+
+
+#: The query parameter a post names its switch's time zone with (``/callbacks/freeswitch?timezone=Europe/Paris``):
+#: switches in several zones posting to one hangup each get a URL of their own.
+ZONE_PARAMETER = "timezone"
+
+
+def post_zone(provider: Provider, request: WebhookRequest, secrets: Mapping[str, str]) -> tzinfo | None:
+    """The zone of the times a post writes without an offset, for a platform whose posts write local times
+    (``zone_setting``): the post's own ``timezone`` query parameter, else the platform's setting; ``None``
+    for UTC. A parameter that names no zone is refused (400 naming it), as the setting is at start-up."""
+    setting = f"{provider.name}_timezone"
+    if setting not in zone_settings():
+        return None
+    asked = parse_qs(request.query).get(ZONE_PARAMETER, [""])[-1].strip() if request.query else ""
+    name = asked or secrets.get(setting, "")
+    if not name:
+        return None
+    try:
+        return zone_named(name)
+    except ValueError as exc:
+        raise InvalidPayload(f"{provider.name}: the post's time zone is not known",
+                             details=[{"field": ZONE_PARAMETER, "error": str(exc)}]) from None
 
 
 async def receive(provider: Provider, request: WebhookRequest, store: Store, secrets: Mapping[str, str]

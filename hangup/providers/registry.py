@@ -86,7 +86,7 @@ def get_provider(name: str) -> Provider:
 def forget() -> None:
     """Forget the registered adapters and the tables built from them: the next use reads them again
     (after a package with an adapter was installed into a running interpreter)."""
-    for cached in (providers, kept_headers, flag_meanings):
+    for cached in (providers, kept_headers, flag_meanings, zone_settings):
         cached.cache_clear()
 
 
@@ -107,6 +107,13 @@ def setting_rows() -> tuple[SettingRow, ...]:
 def kept_headers() -> frozenset[str]:
     """Request headers kept with a quarantined request: the common ones and every adapter's signature headers."""
     return COMMON_KEPT_HEADERS.union(*(_lower(h) for h in _declared("kept_headers", ())))
+
+
+@functools.cache
+def zone_settings() -> frozenset[str]:
+    """The ``<provider>_timezone`` settings adapters declare (``zone_setting``): platforms whose posts write
+    local times without an offset."""
+    return frozenset(row.name for row in setting_rows() if row.kind == "timezone")
 
 
 def _lower(headers: tuple[str, ...]) -> frozenset[str]:

@@ -12,9 +12,11 @@ from click.testing import CliRunner
 
 from hangup.cli import _register, cli
 from hangup.composition import open_store
+from hangup.errors import InvalidPayload
 from hangup.importer import Importer
 from hangup.ingest import parse
 from hangup.providers.asterisk import PROVIDER
+from hangup.providers.registry import get_provider
 from hangup.providers.base import WebhookRequest
 from hangup.providers.draft import local_times, parse_time, zone_named
 from hangup.store.base import CallQuery
@@ -114,3 +116,41 @@ def test_a_posted_cdr_is_read_in_its_platforms_zone(secrets: dict[str, str], off
     assert (record.setup_time, record.start_time, record.end_time) == tuple(
         utc(t) - offset for t in ("2026-07-01 12:00:00", "2026-07-01 12:00:05", "2026-07-01 12:01:05"))
     assert parse_time("2026-07-01 12:00:00") == utc("2026-07-01 12:00:00")  # the zone ends with the request
+
+
+# (the post's query, the platform's setting, minutes the switch's clock is ahead of UTC on 2026-07-01)
+POST_ZONES: list[tuple[str, dict[str, str], int]] = [
+    ("timezone=Europe/Paris", {}, 120),
+    ("timezone=Europe/Paris", {"asterisk_timezone": "America/New_York"}, 120),  # the post's own zone wins
+    ("timezone=Asia/Kolkata&x=1", {}, 330),
+    ("timezone=", {"asterisk_timezone": "America/New_York"}, -240),  # empty: the setting
+    ("other=1", {"asterisk_timezone": "Europe/Paris"}, 120),
+    ("timezone=UTC", {"asterisk_timezone": "Europe/Paris"}, 0),
+]
+
+
+@pytest.mark.parametrize(("query", "secrets", "minutes"), POST_ZONES)
+def test_a_post_names_its_switchs_zone_in_its_url(query: str, secrets: dict[str, str], minutes: int) -> None:
+    """``/callbacks/asterisk?timezone=Europe/Paris``: switches in several zones post to one hangup."""
+    request = WebhookRequest("POST", f"http://127.0.0.1/callbacks/asterisk?{query}", query, LINE.encode(), {})
+    record = parse(PROVIDER, request, secrets, verify=False)
+    assert record is not None
+    assert record.end_time == utc("2026-07-01 12:01:05") - minutes * 60
+
+
+def test_a_post_naming_no_zone_is_refused_naming_the_parameter() -> None:
+    request = WebhookRequest("POST", "http://127.0.0.1/callbacks/asterisk?timezone=Mars/Olympus",
+                             "timezone=Mars/Olympus", LINE.encode(), {})
+    with pytest.raises(InvalidPayload) as refused:
+        parse(PROVIDER, request, {}, verify=False)
+    assert [d["field"] for d in refused.value.details] == ["timezone"]
+
+
+def test_a_platform_whose_posts_carry_offsets_ignores_the_parameter() -> None:
+    """Planet's events are Unix seconds: its query is the event, ``timezone`` names nothing of it."""
+    from receiver_helpers import planet_query
+
+    query = planet_query() + "&timezone=Mars/Olympus"
+    record = parse(get_provider("planet"), WebhookRequest("GET", f"http://127.0.0.1/callbacks/planet?{query}",
+                                                          query, b"", {}), {}, verify=False)
+    assert record is not None

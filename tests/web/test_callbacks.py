@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from receiver_helpers import PLANET_EVENT, SPEC_EXAMPLE, ClientFactory, planet_query
 
-from hangup.store.base import Store
+from hangup.store.base import CallQuery, Store
 
 
 def assert_error_shape(body: dict[str, Any], status: int) -> None:
@@ -43,6 +43,22 @@ def test_a_bad_request_gets_400_naming_every_field_and_is_quarantined(make_clien
     assert (entry.method, entry.path, entry.query, entry.status) == ("GET", "/callbacks/planet", query, 400)
     assert entry.error == body and "authorization" not in entry.headers
     assert fresh_store.count() == 0
+
+
+def test_a_post_naming_an_unknown_time_zone_gets_400_naming_it_and_is_quarantined(
+        make_client: ClientFactory, fresh_store: Store) -> None:
+    line = (b'"","1001","2002","from-internal","<1001>","PJSIP/1001-01","PJSIP/2002-02","Dial","PJSIP/2002",'
+            b'"2026-07-01 12:00:00","2026-07-01 12:00:05","2026-07-01 12:01:05",65,60,"ANSWERED","DOCUMENTATION",'
+            b'"1782907200.1",""')
+    client = make_client(HANGUP_ASTERISK_ACCEPT_UNSIGNED="true")
+    response = client.post("/callbacks/asterisk?timezone=Mars/Olympus", content=line)
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json()["details"]] == ["timezone"]
+    (entry,) = fresh_store.quarantined()
+    assert entry.query == "timezone=Mars/Olympus" and fresh_store.count() == 0
+    assert client.post("/callbacks/asterisk?timezone=Europe/Paris", content=line).status_code == 200
+    (call,) = fresh_store.query(CallQuery()).calls
+    assert call.end_time == 1782907265 - 7200  # 12:01:05 in Paris (+02:00), not UTC
 
 
 def test_duplicates_answer_200_and_conflicts_are_recorded(make_client: ClientFactory, fresh_store: Store) -> None:
