@@ -125,7 +125,8 @@ def sctp_data(payloads: Sequence[tuple[bytes, int]], src: tuple[str, int], dst: 
     return eth(ipv4(packet, src[0], dst[0], 132))
 
 
-def import_paths(store: Store, tmp_path: Path, paths: Sequence[Path]) -> tuple[dict[str, object], list[dict[str, object]]]:
+def import_paths(store: Store, tmp_path: Path, paths: Sequence[Path]
+                 ) -> tuple[dict[str, object], list[dict[str, object]]]:
     """``hangup import`` of files: the summary and the rejects file's lines."""
     rejects = tmp_path / "rejects.jsonl"
     summary = Importer(store, parallel=False, rejects_path=str(rejects)).run([str(path) for path in paths])

@@ -77,7 +77,7 @@ def test_a_real_capture_imports_what_its_messages_show(name: str, messages: int,
 
 def test_an_invite_and_its_responses_from_two_real_captures_make_one_answered_call(fresh_store: Store,
                                                                                    tmp_path: Path) -> None:
-    """The Clarent gateway's INVITE (``sip_reqs``) and the X-Lite phone's 100, 180 and 200 (``sip_resp``), in time order."""
+    """The Clarent gateway's INVITE (``sip_reqs``) and the X-Lite phone's 100, 180, 200 (``sip_resp``) in time order."""
     frames = sorted(_frames(REAL / "pcapplusplus-sip_reqs.pcap") + _frames(REAL / "pcapplusplus-sip_resp.pcap"))
     path = tmp_path / "merged.pcap"
     with path.open("wb") as out:
