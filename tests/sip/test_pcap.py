@@ -169,6 +169,18 @@ def test_tcp_that_is_not_sip_is_ignored() -> None:
     assert found == []
 
 
+@pytest.mark.parametrize(("chunks", "syn", "reasons"), [
+    ([(True, b"\x00\x11\x22\x22\x01\x00\x00\x01\x00\x00")], True, []),  # DNS over TCP: no line end, ever
+    ([(True, b"\x17\x03\x03\x00\x20" + b"\xaa" * 32)], False, []),  # TLS records, the handshake not captured
+    ([(True, MESSAGES[0][1][:-10])], True, ["connection ended inside a message"]),
+    ([(True, MESSAGES[0][1][30:] + MESSAGES[1][1][:-10])], False, ["connection ended inside a message"]),
+], ids=["binary-protocol", "joined-mid-connection", "sip-cut", "sip-joined-then-cut"])
+def test_only_a_sip_flow_can_end_inside_a_message(chunks: list[tuple[bool, bytes]], syn: bool,
+                                                  reasons: list[str]) -> None:
+    found = read(capture(tcp_frames(chunks, syn=syn)))
+    assert [m.reason for m in found if isinstance(m, Malformed)] == reasons
+
+
 def websocket_chunks() -> list[tuple[bool, bytes]]:
     upgrade = (b"GET / HTTP/1.1\r\nHost: 192.0.2.20\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\n"

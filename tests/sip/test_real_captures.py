@@ -52,6 +52,11 @@ CAPTURES = [
     ("pcapplusplus-sip_non_default_port.pcap", 2, [
         Call("0c3bab2cebe34ec997a80daa4346b393", **UNANSWERED, from_user="1005", to_user="1006"),
     ], []),
+    # several hundred sessions of other protocols over TCP, UDP and SCTP, IPv4 and IPv6, none of them SIP's concern;
+    # an INVITE over UDP with no answer, and OPTIONS, its 200 and a PUBLISH over TCP
+    ("arkime-arkime_synthetic.pcap", 4, [
+        Call("12345", **UNANSWERED, from_user="alice", to_user="bob"),
+    ], []),
     # the CANCEL (over PPPoE) and the ACK belong to a call whose INVITE is not in the capture; the BYE is cut
     # inside its Content-Length header name
     ("pcapplusplus-sip_reqs.pcap", 4, [
