@@ -26,13 +26,15 @@ class Call:
     answered: bool
     sip: int
     outcome: str
+    ended_by: str
     ended_with: str
     from_user: str
     to_user: str
 
 
 #: An INVITE with no final response when the capture ends: closed as orphaned, as the caller's Timer C would (408).
-UNANSWERED = {"answered": False, "sip": 408, "outcome": "unreachable", "ended_with": "orphaned"}
+#: Who ended it is the catalog's word for a 408, the network's.
+UNANSWERED = {"answered": False, "sip": 408, "outcome": "unreachable", "ended_by": "carrier", "ended_with": "orphaned"}
 
 CAPTURES = [
     # file, SIP messages in it, the calls, the rejected messages (reason, where)
@@ -56,6 +58,13 @@ CAPTURES = [
     # an INVITE over UDP with no answer, and OPTIONS, its 200 and a PUBLISH over TCP
     ("arkime-arkime_synthetic.pcap", 4, [
         Call("12345", **UNANSWERED, from_user="alice", to_user="bob"),
+    ], []),
+    # an iPhone on LTE, captured on the mobile core (Linux cooked, IPv4, GTP-U, IPv6): REGISTER with its 401 and
+    # 200, SUBSCRIBE refused 405, a MESSAGE, the REGISTER that ends it all, and a call to 122 over TCP that rings,
+    # is answered, and is hung up by the far end (YATE's BYE, From the callee's tag)
+    ("arkime-gtp-iphone.pcap", 17, [
+        Call("zTHDK1uOm6wLihi3m15pRfSR", answered=True, sip=200, outcome="completed", ended_by="callee",
+             ended_with="BYE", from_user="+88270006", to_user="122"),
     ], []),
     # the CANCEL (over PPPoE) and the ACK belong to a call whose INVITE is not in the capture; the BYE is cut
     # inside its Content-Length header name
@@ -109,7 +118,7 @@ def test_damaged_real_captures_do_not_stop_an_import_of_several(fresh_store: Sto
 
 
 def _calls(store: Store) -> list[Call]:
-    return [Call(c.provider_call_id, c.answered, c.sip or 0, c.outcome, str(c.extra.get("ended_with")),
+    return [Call(c.provider_call_id, c.answered, c.sip or 0, c.outcome, c.ended_by, str(c.extra.get("ended_with")),
                  c.from_user_id, c.to_user_id) for c in store.query(CallQuery()).calls]
 
 
