@@ -59,9 +59,9 @@ CAPTURES = [
     ("arkime-arkime_synthetic.pcap", 4, [
         Call("12345", **UNANSWERED, from_user="alice", to_user="bob"),
     ], []),
-    # an iPhone on LTE, captured on the mobile core (Linux cooked, IPv4, GTP-U, IPv6): REGISTER with its 401 and
-    # 200, SUBSCRIBE refused 405, a MESSAGE, the REGISTER that ends it all, and a call to 122 over TCP that rings,
-    # is answered, and is hung up by the far end (YATE's BYE, From the callee's tag)
+    # an iPhone on LTE, captured on the mobile core (Linux cooked, IPv4, GTP-U, IPv6): registration (401, 200),
+    # SUBSCRIBE refused 405, a MESSAGE, de-registration, and a call to 122 over TCP that rings, is answered, and is
+    # hung up by the far end (YATE's BYE, From the callee's tag); an ICMP error quotes a DNS answer
     ("arkime-gtp-iphone.pcap", 17, [
         Call("zTHDK1uOm6wLihi3m15pRfSR", answered=True, sip=200, outcome="completed", ended_by="callee",
              ended_with="BYE", from_user="+88270006", to_user="122"),
