@@ -186,7 +186,14 @@ def user_of(value: str) -> str:
     found = _USER.match(uri.strip())
     if not found:
         return uri.strip()
-    return found.group(1) or found.group(2)
+    return found.group(1) or _host(found.group(2))
+
+
+def _host(hostport: str) -> str:
+    """The host of a URI's ``host[:port]``: a gateway's ``<sip:192.0.2.1:5061>`` names 192.0.2.1, not its port."""
+    if hostport.startswith("["):  # an IPv6 reference, whose colons are the address's
+        return hostport.partition("]")[0] + "]"
+    return hostport.partition(":")[0]
 
 
 def split_list(value: str) -> list[str]:

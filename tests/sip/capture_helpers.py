@@ -7,10 +7,15 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 from collections.abc import Sequence
+from pathlib import Path
 
 from dpkt import ethernet, gre, ip, ip6, pcap, pcapng, sctp, tcp, udp
+
+from hangup.importer import Importer
+from hangup.store.base import Store
 
 CALLER, CALLEE = ("192.0.2.10", 5060), ("192.0.2.20", 5060)
 CALLER6, CALLEE6 = ("2001:db8::10", 5060), ("2001:db8::20", 5060)
@@ -120,3 +125,10 @@ def sctp_data(payloads: Sequence[tuple[bytes, int]], src: tuple[str, int], dst: 
     return eth(ipv4(packet, src[0], dst[0], 132))
 
 
+def import_paths(store: Store, tmp_path: Path, paths: Sequence[Path]
+                 ) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """``hangup import`` of files: the summary and the rejects file's lines."""
+    rejects = tmp_path / "rejects.jsonl"
+    summary = Importer(store, parallel=False, rejects_path=str(rejects)).run([str(path) for path in paths])
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
+    return summary.to_json(), lines

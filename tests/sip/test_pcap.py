@@ -16,6 +16,7 @@ from capture_helpers import (
     capture,
     eth,
     ipv4,
+    ipv6,
     kind_of,
     sctp_data,
     sip,
@@ -23,7 +24,7 @@ from capture_helpers import (
     tunnel_gre,
     udp_ip,
 )
-from dpkt import gre, tcp
+from dpkt import gre, icmp, icmp6, tcp
 from websockets.frames import Frame, Opcode
 
 from hangup.sip.capture import Malformed, packets
@@ -58,6 +59,17 @@ def udp_frames(frame: Callable[[bytes, object], bytes], v6: bool = False) -> lis
     return out
 
 
+def gtp_u(inner: bytes, options: bytes = b"") -> bytes:
+    """A G-PDU between an eNodeB and a gateway (3GPP TS 29.281): flags, type 255, length, TEID, options."""
+    flags = 0x30 | (0x04 if options[3:4] not in (b"", b"\x00") else 0) | (0x02 if options else 0)
+    header = struct.pack("!BBHI", flags, 0xFF, len(options) + len(inner), 0x7E10B569) + options
+    return eth(udp_ip(header + inner, ("198.51.100.1", 2152), ("198.51.100.2", 2152)))
+
+
+#: a sequence number, then a PDU Session Container (type 0x85, one 4-octet unit) and no next extension
+GTP_EXTENSION = b"\x00\x07\x00\x85" + b"\x01\x00\x01\x00"
+
+
 def erspan3(inner: bytes, subheader: bool) -> bytes:
     header = b"\x20\x00\x00\x01" + b"\x00\x00\x00\x00" + b"\x00\x00\x00" + (b"\x01" if subheader else b"\x00")
     return tunnel_gre(inner, 0x22EB, header + (b"\xaa" * 8 if subheader else b""), gre.GRE_SP)
@@ -87,6 +99,10 @@ ENCAPSULATIONS: dict[str, tuple[int, Callable[[bytes, object], bytes], bool]] = 
     "ipv6-in-ipv4": (1, lambda raw, p: eth(ipv4(raw, "198.51.100.1", "198.51.100.2", 41)), True),
     "vxlan": (1, lambda raw, p: eth(udp_ip(b"\x08\x00\x00\x00\x00\x00\x01\x00" + eth(raw, kind_of(p)),
                                            ("198.51.100.1", 40000), ("198.51.100.2", 4789))), False),
+    "gtp-u": (1, lambda raw, p: gtp_u(raw), False),
+    "gtp-u-ipv6": (1, lambda raw, p: gtp_u(raw), True),
+    "gtp-u-sequence-number": (1, lambda raw, p: gtp_u(raw, b"\x00\x07\x00\x00"), False),
+    "gtp-u-extension-header": (1, lambda raw, p: gtp_u(raw, GTP_EXTENSION), False),
 }
 
 
@@ -167,6 +183,36 @@ def test_tcp_that_is_not_sip_is_ignored() -> None:
     http = [(True, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), (False, b"HTTP/1.1 200 OK\r\n\r\n")]
     found = read(capture(tcp_frames(http)))
     assert found == []
+
+
+@pytest.mark.parametrize(("chunks", "syn", "reasons"), [
+    ([(True, b"\x00\x11\x22\x22\x01\x00\x00\x01\x00\x00")], True, []),  # DNS over TCP: no line end, ever
+    ([(True, b"\x17\x03\x03\x00\x20" + b"\xaa" * 32)], False, []),  # TLS records, the handshake not captured
+    ([(True, MESSAGES[0][1][:-10])], True, ["connection ended inside a message"]),
+    ([(True, MESSAGES[0][1][30:] + MESSAGES[1][1][:-10])], False, ["connection ended inside a message"]),
+], ids=["binary-protocol", "joined-mid-connection", "sip-cut", "sip-joined-then-cut"])
+def test_only_a_sip_flow_can_end_inside_a_message(chunks: list[tuple[bool, bytes]], syn: bool,
+                                                  reasons: list[str]) -> None:
+    found = read(capture(tcp_frames(chunks, syn=syn)))
+    assert [m.reason for m in found if isinstance(m, Malformed)] == reasons
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["icmp", "icmpv6"])
+@pytest.mark.parametrize("quoted", [None, 200], ids=["whole-datagram", "first-200-bytes"])
+def test_the_datagram_an_icmp_error_quotes_is_not_traffic(v6: bool, quoted: int | None) -> None:
+    """A phone gone away answers the INVITE with port unreachable, quoting it: still one INVITE, nothing broken."""
+    forward, message = MESSAGES[0]
+    caller, callee = addresses(v6, forward)
+    invite = udp_ip(message, caller, callee)
+    if v6:
+        error = icmp6.ICMP6(type=icmp6.ICMP6_DST_UNREACH, code=4, data=icmp6.ICMP6.Unreach(data=bytes(invite)[:quoted]))
+        reply = ipv6(error, callee[0], caller[0], 58)
+    else:
+        error = icmp.ICMP(type=icmp.ICMP_UNREACH, code=icmp.ICMP_UNREACH_PORT,
+                          data=icmp.ICMP.Unreach(data=bytes(invite)[:quoted]))
+        reply = ipv4(error, callee[0], caller[0], 1)
+    found = read(capture([(1.0, eth(bytes(invite), kind_of(invite))), (1.1, eth(bytes(reply), kind_of(reply)))]))
+    assert found == [Packet(1.0, caller[0], caller[1], callee[0], callee[1], "udp", message)]
 
 
 def websocket_chunks() -> list[tuple[bool, bytes]]:

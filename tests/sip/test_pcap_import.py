@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from capture_helpers import CALLEE, CALLER, call_messages, capture, eth, udp_ip
+from capture_helpers import CALLEE, CALLER, call_messages, capture, eth, import_paths, udp_ip
 from dpkt import tcp
 
 from hangup.importer import Importer, guess_format
@@ -35,10 +34,7 @@ def test_captures_are_told_by_their_magic_number(ng: bool, nano: bool) -> None:
 def import_file(store: Store, tmp_path: Path, data: bytes) -> tuple[dict[str, object], list[dict[str, object]]]:
     path = tmp_path / "capture.cap"  # no telling extension: the content decides
     path.write_bytes(data)
-    rejects = tmp_path / "rejects.jsonl"
-    summary = Importer(store, parallel=False, rejects_path=str(rejects)).run([str(path)])
-    lines = [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
-    return summary.to_json(), lines
+    return import_paths(store, tmp_path, [path])
 
 
 def not_sip_after_sip(call_id: str) -> list[tuple[float, bytes]]:

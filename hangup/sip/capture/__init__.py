@@ -5,7 +5,7 @@ module              concept
 =================== ===========================================================================
 ``files``           libpcap and pcapng framing, corrupt lengths bounded (``Frame``, ``Malformed``)
 ``resync``          the next plausible record after a corrupt one
-``layers``          link layers, IP, tunnels (GRE, ERSPAN, IP-in-IP, VXLAN), UDP, TCP, SCTP
+``layers``          link layers, IP, tunnels (GRE, ERSPAN, IP-in-IP, VXLAN, GTP-U), UDP, TCP, SCTP
 ``mirrors``         HEP datagrams in a capture, and the copies they make of messages on the wire
 ``fragments``       IPv4/IPv6 fragment reassembly
 ``streams``         TCP reassembly, SIP framing by Content-Length, SIP over WebSocket

@@ -13,6 +13,8 @@ ERSPAN               GRE protocol 0x88BE: type I (no GRE sequence number, no ERS
                      type II (8-byte header); 0x22EB: type III (12 bytes, 8 more when its O bit
                      is set). Linux ``include/net/erspan.h``, draft-foschiano-erspan
 VXLAN                UDP port 4789 (RFC 7348), the encapsulation of cloud traffic mirroring
+GTP-U                UDP port 2152, a G-PDU's user packet (3GPP TS 29.281 §5): the IP of a mobile
+                     network's subscribers, VoLTE's SIP among it, as captured on its S1-U/S5/N3
 IP fragments         reassembled by ``hangup.sip.capture.fragments``
 SCTP                 every DATA chunk (RFC 9260 §3.3.1); a user message split over chunks is joined
 ==================== ============================================================================
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dpkt import ethernet, gre, ip, ip6, loopback, sctp, sll, sll2, tcp, udp
+from dpkt import ethernet, gre, icmp, icmp6, ip, ip6, loopback, sctp, sll, sll2, tcp, udp
 from dpkt.dpkt import Packet as DpktPacket
 from dpkt.dpkt import UnpackError
 
@@ -36,6 +38,8 @@ from hangup.sip.capture.fragments import Fragments
 ERSPAN_II = 0x88BE  # types I and II
 ERSPAN_III = 0x22EB
 VXLAN_PORT = 4789
+GTP_U_PORT = 2152
+GTP_G_PDU = 0xFF  # the message type of a user packet; the others are GTP-U's own signalling
 #: Tunnels inside tunnels end here: a loop of encapsulations is a crafted or corrupt frame.
 MAX_DEPTH = 8
 ARPHRD_LOOPBACK = 772  # Linux if_arp.h: the device type of lo in a cooked header
@@ -119,6 +123,8 @@ class Decoder:
                 if isinstance(whole, sctp.SCTP):
                     yield from self._sctp(frame, whole, src, dst)
                     return
+                if isinstance(whole, icmp.ICMP | icmp6.ICMP6):
+                    return  # the datagram an ICMP error quotes was sent before, not again: not traffic
                 layer = whole
             elif isinstance(layer, gre.GRE):
                 layer = _erspan(layer)
@@ -146,6 +152,9 @@ class Decoder:
             return
         if datagram.dport == VXLAN_PORT and len(payload) > 8 and payload[0] & 0x08:
             yield from self._walk(frame, ethernet.Ethernet(payload[8:]), depth)
+            return
+        if datagram.dport == GTP_U_PORT and (user := _gtp_user_packet(payload)):
+            yield from self._walk(frame, _raw_ip(user), depth)
             return
         yield Segment(frame.time, src, datagram.sport, dst, datagram.dport, "udp", payload)
 
@@ -192,6 +201,22 @@ def _erspan(packet: gre.GRE) -> Any:
         platform_specific = 8 if data[11] & 0x01 else 0  # the O bit
         return ethernet.Ethernet(data[12 + platform_specific:])
     return data
+
+
+def _gtp_user_packet(payload: bytes) -> bytes:
+    """The IP packet a GTP-U G-PDU carries (3GPP TS 29.281 §5.1, §5.2); empty for anything else."""
+    if len(payload) < 8 or payload[0] & 0xF0 != 0x30 or payload[1] != GTP_G_PDU:  # version 1, protocol GTP
+        return b""
+    if not payload[0] & 0x07:  # none of E, S, PN: the 8-byte mandatory header only
+        return payload[8:]
+    offset, next_type = 12, payload[11:12]  # sequence number, N-PDU number, next extension header type
+    while payload[0] & 0x04 and next_type not in (b"", b"\x00"):
+        length = 4 * payload[offset] if offset < len(payload) else 0  # in 4-octet units, this byte included
+        if not length:
+            return b""
+        offset += length
+        next_type = payload[offset - 1:offset]
+    return payload[offset:]
 
 
 def _second_copy(layer: Any) -> bool:

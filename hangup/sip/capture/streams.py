@@ -139,7 +139,9 @@ class Streams:
     def _close(self, key: str, flow: _Flow) -> Iterator[Malformed]:
         leftover = bytes(flow.buffer).strip(b"\r\n")
         self._flows.pop(key, None)
-        if leftover:
+        # only a SIP flow can end inside a message: one still undecided (a binary protocol's few bytes
+        # with no line end, a flow joined mid-connection with no start line yet) held no SIP
+        if leftover and flow.sip:
             yield Malformed("tcp", "connection ended inside a message", leftover, key)
 
 
