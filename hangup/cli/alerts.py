@@ -55,7 +55,7 @@ def check(db: str, rules_path: str, dry_run: bool, fmt: Format) -> None:
 
 
 #: Columns of the events ``hangup alerts check`` prints as a table or CSV (--json prints each whole event).
-_EVENT_COLUMNS = ("status", "rule", "label", "display", "condition", "samples", "reason")
+_EVENT_COLUMNS = ("status", "rule", "of", "label", "display", "condition", "samples", "reason")
 
 
 @alerts.command()

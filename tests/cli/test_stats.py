@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import time
@@ -99,6 +101,18 @@ def test_alerts_check_dry_run_changes_nothing(db: str, tmp_path: Path) -> None:
     assert code == 0 and text.splitlines()[1].split()[:2] == ["firing", "asr-low"]  # under the header
     assert "FIRING" in run("alerts", "show", "--db", db, "--rules", str(rules))[1]
     assert "nothing fired" in run("alerts", "check", "--db", db, "--rules", str(rules))[1]
+
+
+def test_alerts_check_names_the_value_a_per_route_event_is_for(db: str, tmp_path: Path) -> None:
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[[rule]]\nname = "asr-low"\nmetric = "asr"\ncondition = "< 0.99"\nwindow = "6h"\n'
+                     'each = "provider"\nmin_samples = 1\n')
+    code, text = run("alerts", "check", "--db", db, "--rules", str(rules), "--dry-run", "--json")
+    events = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and events and all(e["each"] == "provider" and e["of"] for e in events)
+    code, text = run("alerts", "check", "--db", db, "--rules", str(rules), "--dry-run", "--csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert code == 0 and sorted(r["of"] for r in rows) == sorted(e["of"] for e in events)
 
 
 def test_alerts_bad_rules_file(db: str, tmp_path: Path) -> None:

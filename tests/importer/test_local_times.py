@@ -16,9 +16,9 @@ from hangup.errors import InvalidPayload
 from hangup.importer import Importer
 from hangup.ingest import parse
 from hangup.providers.asterisk import PROVIDER
-from hangup.providers.registry import get_provider
 from hangup.providers.base import WebhookRequest
 from hangup.providers.draft import local_times, parse_time, zone_named
+from hangup.providers.registry import get_provider
 from hangup.store.base import CallQuery
 
 
