@@ -145,7 +145,7 @@ class AccCalls:
         if event.method == "INVITE" and event.code >= 300:
             return [self._record(event, None, event)]
         if event.method == "INVITE" and 200 <= event.code < 300:
-            if event.values.get("duration", "").isdigit() and event.values.get("setuptime") is not None:
+            if bounds.digits(event.values.get("duration", "")) is not None and event.values.get("setuptime") is not None:
                 return [self._record(event, event, None)]  # an OpenSIPS CDR: the whole call on one row
             self._open.setdefault(event.call_id, _Open(event))
             closed = []
@@ -171,7 +171,7 @@ class AccCalls:
         draft.setup_time = int(invite.time) - _setup_seconds(values)
         if answer is not None:
             draft.start_time = int(answer.time)
-            duration = int(values["duration"]) if values.get("duration", "").isdigit() else None
+            duration = bounds.digits(values.get("duration", ""))
             draft.end_time = int(end.time) if end is not None and end is not answer else (
                 int(answer.time) + duration if duration is not None else int(answer.time))
             draft.duration = max(0, draft.end_time - draft.start_time)
@@ -194,7 +194,7 @@ class AccCalls:
 
 def _setup_seconds(values: Mapping[str, str]) -> int:
     text = values.get("setuptime", "")
-    return int(text) if text.isdigit() else 0
+    return bounds.digits(text) or 0
 
 
 def read_acc_log(stream: IO[str], received_at: float) -> Iterator[Item]:
