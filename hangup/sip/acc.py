@@ -145,7 +145,8 @@ class AccCalls:
         if event.method == "INVITE" and event.code >= 300:
             return [self._record(event, None, event)]
         if event.method == "INVITE" and 200 <= event.code < 300:
-            if bounds.digits(event.values.get("duration", "")) is not None and event.values.get("setuptime") is not None:
+            duration = bounds.digits(event.values.get("duration", ""))
+            if duration is not None and event.values.get("setuptime") is not None:
                 return [self._record(event, event, None)]  # an OpenSIPS CDR: the whole call on one row
             self._open.setdefault(event.call_id, _Open(event))
             closed = []

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from receiver_helpers import ClientFactory
 
 from hangup.errors import Forbidden, HTTPError, Unauthorized
 from hangup.providers.base import WebhookRequest
 from hangup.providers.registry import get_provider
+from hangup.store.base import Store
 
 PLATFORMS = ["plivo", "twilio", "telnyx", "vonage", "freeswitch", "asterisk", "callcenter", "generic", "kamailio"]
 KEYS = ["CallUUID", "CallSid", "CallStatus", "HangupCauseCode", "Duration", "StartTime", "uuid", "status", "detail",
@@ -71,3 +74,45 @@ def test_verify_only_refuses(platform: str, headers: dict[str, str], body: bytes
         get_provider(platform).verify(request, SECRETS)
     except (Unauthorized, Forbidden):
         pass
+
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+BIG = "9" * 5000  # int() refuses over 4300 digits (ValueError)
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+
+
+def _data(relative: str, old: bytes = b"", new: bytes = b"") -> bytes:
+    return (DATA / relative).read_bytes().strip().replace(old, new)
+
+
+#: Inputs that once broke the receiver's rules (found by longer runs of the generators above, each minimised):
+#: (platform, headers, body, status, field the 4xx names). Before: a 503, or a 400 naming only "request".
+FOUND = [
+    # a lone surrogate as UTF-8 bytes, which json.loads of bytes decodes: stored, it failed the commit (503)
+    ("callcenter", {"content-type": JSON}, b'{"call_id": "c1", "to": "\xed\xa0\x80", "call_status": "Busy"}',
+     400, "body"),
+    # the same in a UTF-16 body, which json.loads also reads
+    ("generic", {"content-type": JSON}, '{"call_id": "\ud800"}'.encode("utf-16-le", "surrogatepass"), 400, "body"),
+    ("plivo", {"content-type": FORM}, _data("plivo/busy.form", b"StartTime=2026-06-08+12%3A01%3A05",
+                                            f"StartTime={BIG}".encode()), 400, "StartTime"),
+    # a cause code or SIP status of more digits than int() reads: not one, the call is stored
+    ("telnyx", {"content-type": JSON}, _data("telnyx/rejected.json", b"call_rejected", BIG.encode()), 200, ""),
+    ("vonage", {"content-type": JSON},
+     _data("vonage/rejected_declined.json", b'"status"', f'"sip_code":"{BIG}","status"'.encode()), 200, ""),
+    # a Content-Length int() refused: a 503 before the body was read
+    ("plivo", {"content-type": FORM, "content-length": BIG}, _data("plivo/busy.form"), 413, ""),
+    ("plivo", {"content-type": FORM, "content-length": b"\xb2"}, _data("plivo/busy.form"), 200, ""),  # "²" in latin-1
+]
+
+
+@pytest.mark.parametrize(("platform", "headers", "body", "status", "field"), FOUND)
+def test_found_inputs_are_refused_naming_the_field_or_stored(
+        make_client: ClientFactory, fresh_store: Store, platform: str, headers: dict[str, str | bytes], body: bytes,
+        status: int, field: str) -> None:
+    client = make_client(**{f"HANGUP_{platform.upper()}_ACCEPT_UNSIGNED": "1"})
+    response = client.post(f"/callbacks/{platform}", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    if field:
+        assert field in {detail["field"] for detail in response.json()["details"]}
+        assert fresh_store.quarantine_count() == 1
+    assert fresh_store.count() == (1 if status == 200 else 0)
