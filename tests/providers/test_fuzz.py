@@ -61,6 +61,18 @@ HEADER_NAMES = ["x-plivo-signature-v3", "x-plivo-signature-v3-nonce", "x-twilio-
                 "x-twilio-webhooks-signature-settings"]
 
 
+@pytest.mark.parametrize(("platform", "headers"), [
+    # a signature time of more digits than int() reads: a 400 naming only "request" (the adapter failed)
+    ("generic", {"x-hangup-timestamp": "9" * 5000, "x-hangup-signature": "sha256=00"}),
+    ("telnyx", {"telnyx-timestamp": "9" * 5000, "telnyx-signature-ed25519": "AA=="}),
+])
+def test_a_found_signature_time_is_refused_naming_its_header(platform: str, headers: dict[str, str]) -> None:
+    request = WebhookRequest("POST", f"https://h/callbacks/{platform}", "", b"{}", headers, 1_780_000_000.0)
+    with pytest.raises(Unauthorized) as refused:
+        get_provider(platform).verify(request, SECRETS)
+    assert refused.value.details[0]["field"] in headers
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
 @settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(headers=st.dictionaries(st.sampled_from(HEADER_NAMES),
