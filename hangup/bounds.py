@@ -51,5 +51,14 @@ CALL_END_REASON = Bounds(0, 9999, "a Planet call_end_reason")
 TERMINATE = Bounds(1, 127, "a Planet terminate code (Q.850 values)")
 INTEGER = Bounds(0, 2**53, "an integer")
 
+
+def digits(text: str, most: int = 18) -> int | None:
+    """The value of ``text`` when it is 1 to ``most`` ASCII digits, else ``None``.
+
+    Text from outside is read through this instead of ``isdigit()`` then ``int()``: ``isdigit()`` takes
+    superscripts ("²") that ``int()`` refuses, and ``int()`` refuses more than 4300 digits (ValueError).
+    """
+    return int(text) if 0 < len(text) <= most and text.isascii() and text.isdigit() else None
+
 __all__ = ["CALL_END_REASON", "DURATION", "INTEGER", "MAX_DURATION", "MAX_TIME", "Q850", "SIP", "TERMINATE",
-           "TIME", "Bounds"]
+           "TIME", "Bounds", "digits"]

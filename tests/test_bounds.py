@@ -40,3 +40,19 @@ def test_each_range_accepts_exactly_its_values(limits: bounds.Bounds, value: int
 @pytest.mark.parametrize(("value", "clamped"), [(-5, 0), (30, 30), (2**63 - 1, bounds.MAX_DURATION)])
 def test_clamp_forces_a_value_into_the_range(value: int, clamped: int) -> None:
     assert bounds.DURATION.clamp(value) == clamped
+
+
+@pytest.mark.parametrize(("text", "most", "value"), [
+    ("16", 18, 16),
+    ("0", 18, 0),
+    ("9" * 18, 18, 10**18 - 1),
+    ("9" * 19, 18, None),  # more digits than asked for
+    ("9" * 5000, 18, None),  # int() itself refuses over 4300 digits (ValueError)
+    ("\u00b2", 18, None),  # isdigit() takes a superscript that int() refuses
+    ("\u0661\u0666", 18, None),  # another script's digits
+    ("-1", 18, None),
+    (" 16", 18, None),
+    ("", 18, None),
+])
+def test_digits_reads_only_short_ascii_digit_strings(text: str, most: int, value: int | None) -> None:
+    assert bounds.digits(text, most) == value

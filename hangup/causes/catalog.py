@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 
-from hangup.causes.model import Action, Cause
+from hangup.causes.model import Action, Cause, signed_digits
 from hangup.errors import CatalogError
 from hangup.taxonomy import EndedBy, Fault, Outcome
 
@@ -96,8 +96,9 @@ class SchemeTable:
         if isinstance(key, int):
             return self.by_code.get(key) or Cause.unknown(self.scheme, str(key))
         text = key.strip()
-        if text.lstrip("-").isdigit():
-            return self.by_code.get(int(text)) or Cause.unknown(self.scheme, text)
+        code = signed_digits(text)
+        if code is not None:
+            return self.by_code.get(code) or Cause.unknown(self.scheme, text)
         name = normalize_name(text)
         found = self.by_name.get(name)
         if found is not None:

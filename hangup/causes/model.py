@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hangup.bounds import digits
 from hangup.taxonomy import ANSWERED_OUTCOMES, EndedBy, Fault, Outcome
 
 
@@ -65,7 +66,7 @@ class Cause:
     @classmethod
     def unknown(cls, scheme: str, raw: str) -> Cause:
         """The explicit entry for a code the catalog does not hold (never an exception)."""
-        code = int(raw) if _is_int(raw) else None
+        code = signed_digits(raw)
         return cls(
             scheme=scheme,
             code=code,
@@ -129,5 +130,8 @@ class Cause:
         }
 
 
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit() and text not in ("", "-")
+def signed_digits(text: str) -> int | None:
+    """A code written as an integer, perhaps negative ("16", "-1"), else ``None`` (then it is a name)."""
+    negative = text.startswith("-")
+    number = digits(text[1:] if negative else text)
+    return None if number is None else -number if negative else number

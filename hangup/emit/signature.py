@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from hangup.bounds import digits
+
 SIGNATURE_HEADER = "X-Hangup-Signature"
 DEFAULT_TOLERANCE = 300  # seconds a receiver accepts between the signature time and its own clock
 
@@ -25,7 +27,8 @@ def verify(secret: str, query: str, header: str, now: int, tolerance: int = DEFA
     """True when ``header`` signs ``query`` with ``secret`` and its time is within ``tolerance`` of ``now``."""
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     timestamp = parts.get("t", "")
-    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
+    seconds = digits(timestamp)
+    if seconds is None or abs(now - seconds) > tolerance:
         return False
-    expected = sign(secret, query, int(timestamp)).split("v1=", 1)[1]
+    expected = sign(secret, query, seconds).split("v1=", 1)[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))

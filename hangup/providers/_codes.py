@@ -17,7 +17,7 @@ Q850_RANGE = range(bounds.Q850.low, bounds.Q850.high + 1)
 
 def _number(value: object) -> int | None:
     text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else None
+    return bounds.digits(text)
 
 
 def sip_status(value: object) -> int | None:

@@ -23,7 +23,9 @@ from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_tim
 from hangup.records import CallRecord
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+#: Where ``json.loads`` may give a lone surrogate: a ``\ud800`` escape, or one encoded as UTF-8 bytes (``\xed\xa0\x80``,
+#: which ``json.loads`` of bytes decodes with "surrogatepass"), or a UTF-16/32 body (told by its NUL bytes).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]|\x00")
 #: Deepest JSON nesting read from a body: real payloads nest 3 or 4 levels; deeper is an attack on the parser.
 MAX_JSON_DEPTH = 32
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')

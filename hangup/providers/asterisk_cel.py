@@ -155,7 +155,7 @@ def _seconds(text: str) -> int:
     value = text.strip()
     try:
         return int(float(value)) if value.replace(".", "", 1).isdigit() else _datetime(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: digits beyond a float's range ("9" * 400)
         raise PayloadError("bad eventtime", details=[{"field": "eventtime", "error": str(exc)[:80]}]) from exc
 
 

@@ -212,7 +212,9 @@ def parse_time(text: str) -> int | None:
     if _DECIMAL.fullmatch(text):  # fractional epoch seconds (e.g. 1780912800.521)
         text = text.split(".")[0]
     if text.isascii() and text.isdigit():  # isdigit() alone takes "²", which int() refuses
-        value = int(text)
+        value = bounds.digits(text, 20)  # more digits are no time (and int() refuses over 4300)
+        if value is None:
+            return None
         value = value // 1_000_000 if value > 10**14 else value  # FreeSWITCH *_uepoch are microseconds
         return value if value <= MAX_TIME else None
     try:

@@ -270,7 +270,7 @@ def _profile_has(cdr: Mapping[str, Any], name: str) -> bool:
 def _bridged(cdr: Mapping[str, Any], variables: Mapping[str, str]) -> bool:
     """Whether the leg was ever bridged to another (only then did FreeSWITCH act for another party)."""
     epoch = variables.get(BRIDGE_EPOCH, "").strip()
-    return (epoch.isdigit() and int(epoch) > 0) or any(variables.get(k) for k in A_LEG_VARIABLES + B_LEG_VARIABLES) \
+    return bool(bounds.digits(epoch)) or any(variables.get(k) for k in A_LEG_VARIABLES + B_LEG_VARIABLES) \
         or any(_profile_has(cdr, name) for name in LEG_REFERENCES)
 
 
@@ -362,7 +362,7 @@ def cdr_csv_variables(row: Mapping[str, str]) -> dict[str, str]:
 
 
 def _count(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return bounds.digits(value) if value else None
 
 
 #: ``hangup import`` formats this adapter reads, and what in a file's first bytes tells each.

@@ -17,6 +17,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from hangup import bounds
 from hangup.causes import EndedBy, parse_ref
 from hangup.errors import CatalogError, Forbidden, Unauthorized
 from hangup.providers._common import (
@@ -148,10 +149,11 @@ def verify_signature(request: WebhookRequest, secrets: Mapping[str, str], name: 
         return
     given = header(request.headers, HEADER_SIGNATURE, name).removeprefix("sha256=")
     stamp = header(request.headers, HEADER_TIMESTAMP, name)
-    if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
+    seconds = bounds.digits(stamp)
+    if seconds is None:
         raise Unauthorized(f"{name}: malformed timestamp",
                            details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
-    if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
+    if abs(now(request.received_at) - seconds) > TOLERANCE:
         raise Forbidden(f"{name}: timestamp outside the tolerance (replayed or delayed request)",
                         details=[{"field": HEADER_TIMESTAMP, "error": f"more than {TOLERANCE} s away"}])
     if not any_equal([given.lower()], sign(secret, stamp, request.body)):

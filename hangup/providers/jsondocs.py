@@ -74,7 +74,7 @@ def _records(location: str, text: str) -> Iterator[tuple[str, str]]:
         yield location, text
         return
     for index, item in enumerate(items, 1):
-        yield f"{location} item {index}", json.dumps(item, ensure_ascii=False)
+        yield f"{location} item {index}", _text_of(item)
 
 
 def _document(document: str) -> Iterator[tuple[str, str]]:
@@ -95,8 +95,20 @@ def _document(document: str) -> Iterator[tuple[str, str]]:
             continue
         for item in page_items(value):
             count += 1
-            yield f"item {count} (line {line})", json.dumps(item, ensure_ascii=False)
+            yield f"item {count} (line {line})", _text_of(item)
         position = end
+
+
+def _text_of(item: Any) -> str:
+    """An item as JSON text again. A lone surrogate (read from a ``\\ud800`` escape) stays that escape: as a
+    character no UTF-8 text holds it, and an adapter rejects the escape (``json_object``) where the character
+    stopped the import when encoded."""
+    text = json.dumps(item, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(item)
+    return text
 
 
 def _skip(document: str, position: int) -> int:

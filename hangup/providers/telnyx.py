@@ -58,6 +58,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from hangup import bounds
 from hangup.errors import Forbidden, Unauthorized
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (
@@ -265,10 +266,11 @@ class TelnyxProvider:
             return
         signature_text = header(request.headers, HEADER_SIGNATURE, NAME)
         stamp = header(request.headers, HEADER_TIMESTAMP, NAME)
-        if not (stamp.isascii() and stamp.isdigit()):  # isdigit() alone takes "²", which int() refuses
+        seconds = bounds.digits(stamp)
+        if seconds is None:
             raise Unauthorized("telnyx: malformed timestamp",
                                details=[{"field": HEADER_TIMESTAMP, "error": "not Unix seconds"}])
-        if abs(now(request.received_at) - int(stamp)) > TOLERANCE:
+        if abs(now(request.received_at) - seconds) > TOLERANCE:
             raise Forbidden("telnyx: timestamp outside the tolerance (replayed or delayed request)",
                             details=[{"field": HEADER_TIMESTAMP, "error": f"more than {TOLERANCE} s away"}])
         try:

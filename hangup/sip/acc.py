@@ -87,7 +87,8 @@ def event_of(row: Mapping[str, str], raw: str) -> AccEvent:
     if missing:
         raise PayloadError("not an acc record", details=[{"field": k, "error": "required"} for k in missing])
     code, when = values["code"], parse_time(values.get("timestamp", ""))
-    if not (code.isascii() and code.isdigit()) or not 100 <= int(code) <= 699:
+    status = bounds.digits(code)
+    if status is None or not 100 <= status <= 699:
         raise PayloadError("not an acc record", details=[{"field": "code", "error": f"not a SIP code: {code!r}"}])
     if when is None:
         raise PayloadError("not an acc record",
@@ -97,7 +98,7 @@ def event_of(row: Mapping[str, str], raw: str) -> AccEvent:
         raise PayloadError("not an acc record", details=problems)
     from_tag = values.get("from_tag") or tag_of(values.get("from", ""))
     to_tag = values.get("to_tag") or tag_of(values.get("to", ""))
-    return AccEvent(values["method"].upper(), values["call_id"], from_tag, to_tag, int(code), float(when),
+    return AccEvent(values["method"].upper(), values["call_id"], from_tag, to_tag, status, float(when),
                     values, raw)
 
 
@@ -107,9 +108,10 @@ def _seconds_error(values: Mapping[str, str], key: str) -> dict[str, str] | None
     text = values.get(key, "")
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()):
+    seconds = bounds.digits(text)
+    if seconds is None:
         return {"field": key, "error": f"expected whole seconds, got {text[:20]!r}"}
-    problem = bounds.DURATION.error(int(text))
+    problem = bounds.DURATION.error(seconds)
     return {"field": key, "error": problem} if problem else None
 
 
@@ -145,7 +147,8 @@ class AccCalls:
         if event.method == "INVITE" and event.code >= 300:
             return [self._record(event, None, event)]
         if event.method == "INVITE" and 200 <= event.code < 300:
-            if event.values.get("duration", "").isdigit() and event.values.get("setuptime") is not None:
+            duration = bounds.digits(event.values.get("duration", ""))
+            if duration is not None and event.values.get("setuptime") is not None:
                 return [self._record(event, event, None)]  # an OpenSIPS CDR: the whole call on one row
             self._open.setdefault(event.call_id, _Open(event))
             closed = []
@@ -171,7 +174,7 @@ class AccCalls:
         draft.setup_time = int(invite.time) - _setup_seconds(values)
         if answer is not None:
             draft.start_time = int(answer.time)
-            duration = int(values["duration"]) if values.get("duration", "").isdigit() else None
+            duration = bounds.digits(values.get("duration", ""))
             draft.end_time = int(end.time) if end is not None and end is not answer else (
                 int(answer.time) + duration if duration is not None else int(answer.time))
             draft.duration = max(0, draft.end_time - draft.start_time)
@@ -194,7 +197,7 @@ class AccCalls:
 
 def _setup_seconds(values: Mapping[str, str]) -> int:
     text = values.get("setuptime", "")
-    return int(text) if text.isdigit() else 0
+    return bounds.digits(text) or 0
 
 
 def read_acc_log(stream: IO[str], received_at: float) -> Iterator[Item]:

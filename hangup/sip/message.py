@@ -23,6 +23,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from hangup.bounds import digits
+
 #: Compact header forms → full names, lower case (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 3841, RFC 4028, RFC 4474).
 COMPACT_FORMS: dict[str, str] = {
     "a": "accept-contact", "b": "referred-by", "c": "content-type", "d": "request-disposition",
@@ -228,8 +230,8 @@ def parse_reason(value: str) -> Reason:
     text = ""
     for match in _PARAM.finditer(";" + rest):
         name, raw = match.group(1).lower(), (match.group(2) or "").strip()
-        if name == "cause" and raw.isdigit() and len(raw) <= 4:
-            cause = int(raw)
+        if name == "cause" and (code := digits(raw, 4)) is not None:
+            cause = code
         elif name == "text":
             text = raw[1:-1].replace('\\"', '"') if raw.startswith('"') and raw.endswith('"') else raw
     return Reason(protocol.strip(), cause, text)
@@ -261,14 +263,15 @@ def parse(data: bytes) -> SipMessage:
         _missing(call_id, cseq_text)
     number, _, cseq_method = cseq_text.partition(" ")
     cseq_method = cseq_method.strip().upper()
-    if not number.isdigit() or len(number) > 10 or not cseq_method:
+    sequence = digits(number, 10)
+    if sequence is None or not cseq_method:
         raise SipParseError("CSeq", f"expected a number and a method, got {cseq_text[:40]!r}")
     if status == 0 and cseq_method != method:
         raise SipParseError("CSeq", f"method {cseq_method!r} does not match the request's {method!r}")
     if not (from_value and to_value):
         raise SipParseError("From" if not from_value else "To", "missing")
     return SipMessage(method if status == 0 else cseq_method, uri, status, phrase, body, call_id,
-                      from_value, to_value, int(number), cseq_method, tuple(vias), tuple(reasons), lines)
+                      from_value, to_value, sequence, cseq_method, tuple(vias), tuple(reasons), lines)
 
 
 def _regular(text: str) -> str:
@@ -422,9 +425,9 @@ def _body(first: dict[str, str], body: bytes) -> bytes:
     if length_text is None:
         return body  # a datagram's body runs to its end (RFC 3261 §18.3)
     length_text = length_text.strip()
-    if not length_text.isdigit():
-        raise SipParseError("Content-Length", f"not a number: {length_text[:20]!r}")
-    length = int(length_text)
+    length = digits(length_text)
+    if length is None:
+        raise SipParseError("Content-Length", f"not a number of bytes: {length_text[:20]!r}")
     if length > len(body):
         raise SipParseError("Content-Length", f"says {length} bytes, the message has {len(body)} after the headers")
     return body[:length]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hangup.bounds import digits
 from hangup.causes.classify import FLAGS as CLASSIFIER_FLAGS
 from hangup.causes.classify import VERDICT_FIELDS
 from hangup.providers._common import RecordDraft
@@ -96,7 +97,7 @@ def keep_evidence(draft: RecordDraft) -> None:
 
 
 def _number(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    return digits(text) if text else None
 
 
 def reclassify(record: CallRecord) -> CallRecord:

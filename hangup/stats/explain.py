@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hangup.bounds import digits
 from hangup.errors import PayloadError
 from hangup.stats import rollup_reads
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
@@ -166,9 +167,10 @@ def question_from(given: Mapping[str, str], window: Window) -> Question:
         baseline = replace(window, start=window.start - back, end=window.end - back)
     dims = [d.strip() for d in (given.get("by") or "").split(",") if d.strip()]
     limit_text = given.get("limit") or str(DEFAULT_LIMIT)
-    if not limit_text.isdigit():
+    limit = digits(limit_text)
+    if limit is None:
         raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
-    return question(given.get("metric") or "asr", window, baseline, dims, int(limit_text))
+    return question(given.get("metric") or "asr", window, baseline, dims, limit)
 
 
 def explain(service: StatsService, q: Question, min_samples: int | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from hangup import ingest
+from hangup.bounds import digits
 from hangup.causes.actions import ActionOverrides, call_action
 from hangup.errors import NotFound, PayloadError
 from hangup.legs import leg_json
@@ -109,10 +110,10 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     if not values:
         return default
     text = values[0]
-    # isascii() first: str.isdigit() alone takes superscripts ("²") that int() refuses, and other scripts' digits
-    if len(values) > 1 or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+    number = digits(text, len(str(high)))
+    if len(values) > 1 or number is None or not low <= number <= high:
         raise PayloadError(f"bad {name}", [{"field": name, "error": f"expected an integer from {low} to {high}"}])
-    return int(text)
+    return number
 
 
 def _only(request: Request, *names: str) -> None:

@@ -204,7 +204,11 @@ async def _read_body(receive: Receive, method: str, headers: Mapping[str, str], 
     declared = headers.get("content-length", "")
     if not declared and "transfer-encoding" not in headers and method == "GET":
         return b""  # HTTP/1.1: no length and no chunking means no body (every Planet callback)
-    if declared.isdigit() and int(declared) > limit:
+    # isascii(): isdigit() alone takes "²"; a length of more digits than the limit has is too large without
+    # int(), which refuses over 4300 digits
+    significant = declared.lstrip("0")
+    too_long = len(significant) > len(str(limit))
+    if declared.isascii() and declared.isdigit() and (too_long or int(significant or 0) > limit):
         raise PayloadTooLarge("the body is too large", [{"field": "body", "error": f"larger than {limit} bytes"}])
     chunks: list[bytes] = []
     size = 0

@@ -108,7 +108,7 @@ def _planet_operations() -> dict[str, Any]:
     form = {"type": "object", "required": [k for k in KEYS if k not in NULLABLE],
             "properties": {k: _PLANET_TYPES.get(k, {**_TEXT, "minLength": 0 if k in NULLABLE else 1})
                            for k in KEYS},
-            "additionalProperties": _TEXT}
+            "additionalProperties": _TEXT, "propertyNames": _TEXT}  # a key with NUL is refused too
     post = {"summary": "The same event, form-encoded", "operationId": "planetCallbackForm", "tags": ["callbacks"],
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
             "responses": {"200": _ACCEPTED, **_CALLBACK_ERRORS}}

@@ -29,7 +29,9 @@ def test_references_by_code_or_name(ref: str, scheme: str, code: int | None, nam
     assert (cause.known, cause.scheme, cause.code, cause.name) == (True, scheme, code, name)
 
 
-@pytest.mark.parametrize("ref", ["q850:999", "sip:299", "plivo:1", "planet:NOT_A_REASON", "callcenter:950"])
+@pytest.mark.parametrize("ref", ["q850:999", "sip:299", "plivo:1", "planet:NOT_A_REASON", "callcenter:950",
+                                 # found by fuzzing the webhooks: each raised ValueError from int()
+                                 "q850:\u00b2", "sip:" + "9" * 5000, "q850:--5", "sip:-\u00b2"])
 def test_unknown_codes_answer_an_explicit_unknown_entry(ref: str) -> None:
     cause = default_catalog().resolve(ref)
     assert cause.known is False and cause.outcome is Outcome.UNKNOWN

@@ -202,11 +202,26 @@ def test_a_csv_error_rejects_one_row() -> None:
     assert item.error.details[0]["error"].startswith("field larger")
 
 
-def test_json_lines_with_lone_surrogates_are_rejected(tmp_path: Path, store: Store) -> None:
-    path = tmp_path / "cc.jsonl"
-    path.write_text('{"call_id": "\\ud800", "call_status": "Busy"}\n{"call_id": "c2", "call_status": "Busy"}\n')
-    summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], "callcenter")
-    assert (summary.imported, summary.rejected) == (1, 1)
+GOOD_CALL = '{"call_id": "c2", "call_status": "Busy"}\n'
+
+
+@pytest.mark.parametrize(("fmt", "text"), [
+    ("callcenter", '{"call_id": "\\ud800", "call_status": "Busy"}\n' + GOOD_CALL),
+    # a list's item or a bare value is written out again as JSON, where the escape had become a lone surrogate
+    # that stopped the import (UnicodeEncodeError) when encoded, stored or written to the rejects file
+    ("callcenter", '[{"call_id": "\\ud800", "call_status": "Busy"}]\n' + GOOD_CALL),
+    ("telnyx", '"\\ud800"\n'),
+    ("plivo", '[{"CallUUID": "\\ud800"}]\n'),
+    ("jsonl", '[{"id": "\\ud800"}]\n'),
+])
+def test_lone_surrogates_are_rejected_and_reading_goes_on(tmp_path: Path, store: Store, fmt: str, text: str) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(text)
+    rejects = tmp_path / "r.jsonl"
+    summary = Importer(store, rejects_path=str(rejects)).run([str(path)], fmt)
+    assert (summary.imported, summary.rejected) == (text.count(GOOD_CALL), 1)
+    (line,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert "\\ud800" in line["raw"]  # the escape as the file wrote it
 
 
 def test_cli_import_from_standard_input(tmp_path: Path) -> None:

@@ -136,6 +136,7 @@ def test_acc_table_export(store: Store, tmp_path: Path) -> None:
         ("95,5", None),
         (f"{8 * 86400},5", "duration"),  # more than 7 days (hangup.bounds)
         ("95,\u00b2", "setuptime"),  # a superscript digit is not a number of seconds
+        (f"95,{'9' * 5000}", "setuptime"),  # more digits than int() reads
     ],
 )
 def test_acc_cdr_seconds_are_bounded(store: Store, tmp_path: Path, cells: str, field: str | None) -> None:

@@ -122,6 +122,20 @@ def test_bad_input_is_quarantined_and_the_listener_goes_on(tmp_path: Path) -> No
     store.close()
 
 
+@pytest.mark.parametrize("payload", [
+    # found by fuzzing HEP: int() raised ValueError, not SipParseError, out of ``datagram`` (neither counted
+    # nor quarantined)
+    invite().replace(b"Content-Length: 0", b"Content-Length: " + b"9" * 5000),
+    invite().replace(b"CSeq: 1 INVITE", b"CSeq: \xc2\xb2 INVITE"),
+])
+def test_a_found_datagram_is_counted_malformed(tmp_path: Path, payload: bytes) -> None:
+    store = open_store(str(tmp_path / "calls.db"))
+    listener = HepListener(store, address="127.0.0.1:0")
+    listener.datagram(hep(time.time(), payload), "127.0.0.1:5060")
+    assert listener.stats["malformed"] == 1 and listener.engine.open_dialogs == 0
+    store.close()
+
+
 def test_a_wrong_capture_password_is_dropped(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "calls.db"))
 

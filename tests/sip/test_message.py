@@ -85,6 +85,7 @@ def test_reasons_repeated_and_comma_joined_with_quoted_commas() -> None:
     ('q.850;text="a \\"quoted\\" word";cause=34', Reason("q.850", 34, 'a "quoted" word'), "q850:34"),
     ("Q.850;cause=abc", Reason("Q.850", None, ""), None),
     ("preemption;cause=1", Reason("preemption", 1, ""), None),
+    ("Q.850;cause=\u00b2", Reason("Q.850", None, ""), None),  # isdigit() takes "²", int() raised ValueError
 ])
 def test_parse_reason(value: str, reason: Reason, ref: str | None) -> None:
     assert parse_reason(value) == reason and parse_reason(value).ref == ref
@@ -128,6 +129,10 @@ def test_tag_and_user(value: str, tag: str, user: str) -> None:
     (RFC3261_F1.replace(b"CSeq: 314159 INVITE", b"CSeq: 314159 BYE"), "CSeq"),
     (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: 400"), "Content-Length"),
     (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: four"), "Content-Length"),
+    # found by fuzzing HEP: each raised a ValueError that was not a SipParseError, past the listener's count
+    (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: " + b"9" * 5000), "Content-Length"),
+    (RFC3261_F1.replace(b"Content-Length: 4", b"Content-Length: \xc2\xb2"), "Content-Length"),
+    (RFC3261_F1.replace(b"CSeq: 314159 INVITE", b"CSeq: \xc2\xb2 INVITE"), "CSeq"),
     (RFC3261_F1.replace(b"Max-Forwards: 70", b"this line has no colon"), "header"),
     (RFC3261_F1.replace(b"From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n", b""), "From"),
 ])

@@ -101,6 +101,8 @@ def test_filters_and_min_samples(client: SyncClient) -> None:
         ("/api/stats/explain?baseline_from=1000", "baseline_to"),
         ("/api/stats/explain?baseline_from=2000&baseline_to=1000", "baseline_from"),
         ("/api/stats/explain?limit=0", "limit"),
+        ("/api/stats/explain?limit=%C2%B2", "limit"),  # "²": isdigit() takes it, int() raised (a 500)
+        ("/api/stats/explain?limit=" + "9" * 5000, "limit"),  # int() refuses over 4300 digits (a 500)
         ("/api/insights/timers?range=7x", "range"),
     ],
 )
