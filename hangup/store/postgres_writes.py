@@ -151,8 +151,9 @@ def get_call(cur: Any, call_id: str, ended: int | None = None, *, lock: bool = F
 def record_conflict(cur: Any, kept: CallRecord | None, second: CallRecord) -> None:
     diff = sql.differences(kept, second) if kept is not None else {}
     cur.execute(
-        "INSERT INTO call_conflicts (call_id, received_at, raw, differences) VALUES (%s, %s, %s, %s)",
-        (second.id, second.received_at, text_safe(second.raw), json.dumps(diff, ensure_ascii=True)),
+        "INSERT INTO call_conflicts (call_id, received_at, raw, differences, digest) VALUES (%s, %s, %s, %s, %s)"
+        + sql.CONFLICT_VERSION,
+        (second.id, second.received_at, text_safe(second.raw), json.dumps(diff, ensure_ascii=True), digest(second)),
     )
 
 

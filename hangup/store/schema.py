@@ -226,4 +226,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0031_call_route_filter_indexes", tuple(LATER_FILTER_INDEXES.values())),
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
     Migration("0310_heartbeat_per_writer", ("DELETE FROM heartbeat",)),
+    # a conflicting version is kept once, however often the platform retries it: its digest, unique per call
+    # (rows kept before have none and are left as they are)
+    Migration("0320_call_conflict_versions", (
+        "ALTER TABLE call_conflicts ADD COLUMN digest TEXT NOT NULL DEFAULT ''",
+        "CREATE UNIQUE INDEX call_conflicts_version ON call_conflicts (call_id, digest) WHERE digest <> ''")),
 )

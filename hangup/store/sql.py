@@ -170,6 +170,11 @@ def _rebuilt_map(fmt: str) -> Callable[[str], Mapping[str, str]]:
     return rebuild
 
 
+#: The end of a ``call_conflicts`` insert: a version of the call kept already (its digest, unique per call since
+#: migration 0320) is not kept again, so a platform retrying a conflicting delivery leaves one row.
+CONFLICT_VERSION = " ON CONFLICT DO NOTHING"
+
+
 def differences(stored: CallRecord, received: CallRecord) -> dict[str, list[Any]]:
     old, new = facts(stored), facts(received)
     return {name: [old[name], new[name]] for name in FACT_FIELDS if old[name] != new[name]}

@@ -23,6 +23,7 @@ import pyarrow as pa
 from hangup.records import CallRecord
 from hangup.store import legs, sql
 from hangup.store.base import AddStatus, SourceWriteHook, StagedResult, WriteHook
+from hangup.store.digest import digest
 from hangup.store.schema import CALL_COLUMNS, DEFERRED_INDEXES, call_column_types
 
 TABLE = "staged_calls"
@@ -177,11 +178,13 @@ def _stored(conn: sqlite3.Connection, call_id: str) -> CallRecord:
 
 
 def record_conflict(conn: sqlite3.Connection, first: CallRecord | None, second: CallRecord) -> None:
-    """Keep a second delivery whose facts differ from the stored call's, with the differences."""
+    """Keep a second delivery whose facts differ from the stored call's, with the differences; a version kept
+    already (the same facts: a platform's retry of it) is not kept again (``CONFLICT_VERSION``)."""
     diff = sql.differences(first, second) if first is not None else {}
     conn.execute(
-        "INSERT INTO call_conflicts (call_id, received_at, raw, differences) VALUES (?, ?, ?, ?)",
-        (second.id, second.received_at, second.raw, json.dumps(diff, ensure_ascii=False)),
+        "INSERT INTO call_conflicts (call_id, received_at, raw, differences, digest) VALUES (?, ?, ?, ?, ?)"
+        + sql.CONFLICT_VERSION,
+        (second.id, second.received_at, second.raw, json.dumps(diff, ensure_ascii=False), digest(second)),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -106,11 +107,14 @@ def _add(store: Store, records: Sequence[CallRecord]) -> list[str]:
     return _statuses(asyncio.run(each()))
 
 
+_STAGED = itertools.count()
+
+
 def _bulk_import(store: Store, records: Sequence[CallRecord]) -> list[str]:
     """As ``hangup import`` stores a batch: a staging file (SQLite) or ``COPY`` text (PostgreSQL), no digests."""
     table = staging.rows_table([(*sql.record_row(r)[:-1], "") for r in records])
     if isinstance(store, StagingStore):
-        path = f"{store.staging_dir()}/digest-test.stage"
+        path = f"{store.staging_dir()}/digest-test-{next(_STAGED)}.stage"  # a file per batch, as imports write
         staging.write(path, table)
         return _counted(store.add_staged(path))
     batch = from_tables(table, arrow_rollups.aggregate(table))
@@ -163,3 +167,19 @@ def test_stale_sql_says_what_stale_says(fresh_store: Store) -> None:
         return {d: bool(is_stale) for d, is_stale in conn.execute(to_paramstyle(query, paramstyle_of(conn)), stored)}
 
     assert fresh_store.run_in_writer(task) == {d: stale(d) for d in stored}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=WRITES)
+def test_a_conflicting_version_retried_is_kept_once(fresh_store: Store, write: str) -> None:
+    """A platform retrying a delivery whose facts differ from the stored call's: each retry answers conflict,
+    the version is kept once; another version is kept beside it."""
+    first = call(1)
+    fresh_store.add_many([first])
+    version, other = dataclasses.replace(first, duration=31), dataclasses.replace(first, duration=32)
+    for attempt in range(3):
+        assert WRITES[write](fresh_store, [dataclasses.replace(version, received_at=6000.0 + attempt)]) == [
+            "conflict"]
+    assert [c.differences for c in fresh_store.conflicts(first.id)] == [{"duration": [30, 31]}]
+    assert WRITES[write](fresh_store, [other]) == ["conflict"]
+    assert sorted(c.differences["duration"][1] for c in fresh_store.conflicts(first.id)) == [31, 32]
+    assert fresh_store.get(first.id) == first
