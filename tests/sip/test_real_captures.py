@@ -39,8 +39,8 @@ UNANSWERED = {"answered": False, "sip": 408, "outcome": "unreachable", "ended_by
 CAPTURES = [
     # file, SIP messages in it, the calls, the rejected messages (reason, where)
     ("zeek-invalid-content-length.pcap", 2, [], [
-        ("Content-Length: not a number: 'bad'", "udp message (10.0.0.1:5060 > 10.0.0.2:5060)"),
-        ("Content-Length: not a number: 'xyz'", "udp message (10.0.0.2:5060 > 10.0.0.1:5060)"),
+        ("Content-Length: not a number of bytes: 'bad'", "udp message (10.0.0.1:5060 > 10.0.0.2:5060)"),
+        ("Content-Length: not a number of bytes: 'xyz'", "udp message (10.0.0.2:5060 > 10.0.0.1:5060)"),
     ]),
     # the four zero bytes before the REGISTER are a datagram of their own, not SIP: skipped like RTP or a
     # keep-alive; the REGISTER has no Call-ID, From, To or CSeq
