@@ -19,6 +19,7 @@ from typing import Any
 
 import phonenumbers
 
+from hangup import bounds
 from hangup.errors import ConfigError
 from hangup.numbers import parse_regions
 from hangup.providers.draft import zone_named
@@ -291,9 +292,10 @@ def listen_address(text: str, name: str = "HANGUP_HEP_LISTEN") -> tuple[str, int
     is not one. Every listening address hangup takes (the HEP listener, the emitter's) is read here."""
     host, sep, port = text.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    number = bounds.digits(port)  # "²", which isdigit() takes and int() refuses, is no port either
+    if not sep or not host or number is None or number > 65535:
         raise ConfigError(f"{name}={text!r} is not valid: expected HOST:PORT, e.g. 127.0.0.1:9060")
-    return host, int(port)
+    return host, number
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

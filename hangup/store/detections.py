@@ -109,17 +109,6 @@ def _prefixed(text: str) -> dict[str, str]:
     return {PREFIX + str(k): str(v) for k, v in json.loads(text).items()}
 
 
-def save(url: str, provider: str, call_id: str, fields: Mapping[str, str], received_at: float) -> None:
-    """Keep a detection result (the latest one of a call wins); returns after the commit."""
-    db = Database(url)
-    try:
-        statement = db.sql(_SAVE)
-        params = [provider, call_id, json.dumps(dict(fields), sort_keys=True), received_at]
-        db.write(lambda conn: conn.execute(statement, params))
-    finally:
-        db.close()
-
-
 def find(url: str, provider: str, call_id: str) -> dict[str, str]:
     """The kept detection fields of a call, prefixed for ``extra`` (empty when none arrived)."""
     db = Database(url)

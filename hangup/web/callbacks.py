@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
-from hangup import ingest
+from hangup import bounds, ingest
 from hangup.errors import Forbidden, HTTPError, PayloadError, PayloadTooLarge, StoreError, URITooLong, error_body
 from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
@@ -204,11 +204,9 @@ async def _read_body(receive: Receive, method: str, headers: Mapping[str, str], 
     declared = headers.get("content-length", "")
     if not declared and "transfer-encoding" not in headers and method == "GET":
         return b""  # HTTP/1.1: no length and no chunking means no body (every Planet callback)
-    # isascii(): isdigit() alone takes "²"; a length of more digits than the limit has is too large without
-    # int(), which refuses over 4300 digits
-    significant = declared.lstrip("0")
-    too_long = len(significant) > len(str(limit))
-    if declared.isascii() and declared.isdigit() and (too_long or int(significant or 0) > limit):
+    # a length of more digits than bounds.digits reads (18) is larger than any limit too
+    length = bounds.digits(declared.lstrip("0") or "0") if declared.isascii() and declared.isdigit() else 0
+    if length is None or length > limit:
         raise PayloadTooLarge("the body is too large", [{"field": "body", "error": f"larger than {limit} bytes"}])
     chunks: list[bytes] = []
     size = 0

@@ -246,7 +246,8 @@ def test_detections_whose_call_end_never_came_are_pruned_after_a_day(
     now = 1_800_000_000.0
     try:
         for call, age in (("old", detections.KEPT_SECONDS + 60), ("recent", 3_600), ("edge", detections.KEPT_SECONDS)):
-            detections.save(url, "plivo", call, {"Machine": "true"}, now - age)
+            asyncio.run(store.write_with_hooks(lambda conn, hooks, call=call, age=age: detections.keep(
+                conn, "plivo", call, {"Machine": "true"}, now - age, hooks)))
         assert detections.prune(url, now) == 1
         assert detections.find(url, "plivo", "old") == {}
         assert detections.find(url, "plivo", "recent") == detections.find(url, "plivo", "edge") == {

@@ -180,7 +180,8 @@ def test_without_a_state_file_a_restart_loses_the_open_dialog(tmp_path: Path) ->
     store.close()
 
 
-@pytest.mark.parametrize("address", ["9060", "127.0.0.1", "127.0.0.1:port", ":9060", "127.0.0.1:70000"])
+@pytest.mark.parametrize("address", ["9060", "127.0.0.1", "127.0.0.1:port", ":9060", "127.0.0.1:70000",
+                                     "127.0.0.1:90²"])  # a superscript: isdigit() takes it, int() does not
 def test_a_bad_listen_address_is_refused(address: str) -> None:
     from hangup.errors import ConfigError
     from hangup.settings import listen_address
