@@ -15,6 +15,12 @@ Run::
 
     .venv/bin/python bench/ingest/postgres.py --db postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/ingest/postgres.py --duration 5 --nodes 3
+    .venv/bin/python bench/ingest/postgres.py --nodes 3 --rate 400 --connections 8
+
+``--rate`` offers every node the same paced load (each of its connections waits ``connections / rate`` seconds
+after an answer before its next request), one node to ``--nodes``: below what the machine can serve, each
+node's CPU per callback then changes with the number of nodes only through what the nodes do to each other
+(contention in the database), not through cores shared by more busy processes than the machine has.
 
 The database server shares the machine with the nodes and the load generator, so on a small machine the
 numbers show the cost per request more than how far several nodes scale.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -252,13 +259,21 @@ def main() -> None:
     parser.add_argument("--per-node", action="store_true",
                         help="give every node --connections of its own (each node offered the single node's "
                              "load, so batch sizes stay comparable) instead of splitting them between the nodes")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="requests per second offered to each node, paced (wrk only; implies --per-node)")
     parser.add_argument("--sample-ms", type=float, default=10.0, help="lock-wait sampling interval")
     parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if run.shutil.which("wrk") else "python")
     args = parser.parse_args()
     seconds = min(max(args.duration, 1.0), 60.0)
     load: Load = run.run_wrk if args.tool == "wrk" else run.run_python
+    if args.rate > 0:
+        if args.tool != "wrk":
+            parser.error("--rate paces wrk's connections; wrk is needed")
+        load = functools.partial(run.run_wrk, delay_ms=args.connections * 1000 / args.rate)
+        args.per_node = True
     spread = "per node" if args.per_node else "in all"
-    print(f"load: {args.tool}, {args.connections} connections {spread}, {seconds:.0f} s per run; "
+    paced = f", paced at {args.rate:g} req/s per node" if args.rate > 0 else ""
+    print(f"load: {args.tool}, {args.connections} connections {spread}{paced}, {seconds:.0f} s per run; "
           f"cpus: {os.cpu_count()}")
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:

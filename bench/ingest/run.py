@@ -163,9 +163,13 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
-def run_wrk(url: str, seconds: float, connections: int, prefix: str) -> tuple[float, float, float, int, int]:
+def run_wrk(url: str, seconds: float, connections: int, prefix: str,
+            delay_ms: float = 0.0) -> tuple[float, float, float, int, int]:
+    """wrk against ``url``: as fast as the server answers, or with ``delay_ms`` of wait between an answer and a
+    connection's next request (a paced load, ``sids.lua``)."""
+    paced = [f"{delay_ms:g}"] if delay_ms > 0 else []
     command = pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
-                         str(HERE / "sids.lua"), url + PATH, "--", prefix])
+                         str(HERE / "sids.lua"), url + PATH, "--", prefix, *paced])
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
