@@ -28,9 +28,8 @@ from dataclasses import replace
 
 from hangup.bounds import digits
 from hangup.causes.classify import FLAGS as CLASSIFIER_FLAGS
-from hangup.causes.classify import VERDICT_FIELDS
 from hangup.providers._common import RecordDraft
-from hangup.records import CallRecord
+from hangup.records import VERDICT_NAMES, CallRecord
 from hangup.sip.dialog import Dialog, Ending
 from hangup.sip.message import user_of
 from hangup.sip.proxy import GENERATED_BY, LIFETIME, NO_ANSWER, PROXY_ENDING
@@ -100,6 +99,12 @@ def _number(text: str | None) -> int | None:
     return digits(text) if text else None
 
 
+#: What ``reclassify`` derives again: every verdict field of the record (the classifier's, the parties' numbers
+#: with today's numbering plans, ``answered_by``) but the route, which keeps the carrier it was mapped to: the
+#: address a dialog's INVITE was sent to is not kept apart from it.
+REDERIVED = tuple(name for name in VERDICT_NAMES if name != "route")
+
+
 def reclassify(record: CallRecord) -> CallRecord:
     """A stored SIP call classified again from what its signalling said (``hangup reclassify``).
 
@@ -116,7 +121,7 @@ def reclassify(record: CallRecord) -> CallRecord:
                         flags=[f for f in record.flags if f not in CLASSIFIER_FLAGS], extra=extra, route=record.route,
                         raw=record.raw, received_at=record.received_at)
     fresh = draft.finish()
-    return replace(record, **{name: getattr(fresh, name) for name in VERDICT_FIELDS})
+    return replace(record, **{name: getattr(fresh, name) for name in REDERIVED})
 
 
 def _final_code(dialog: Dialog, ending: Ending) -> int | None:
