@@ -7,7 +7,6 @@ A request that breaks its platform's format is kept whole in the quarantine with
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -108,22 +107,12 @@ async def keep_detection(provider: Provider, request: WebhookRequest, store: Sto
 
 
 async def store_call(provider: Provider, record: CallRecord, store: Store) -> tuple[CallRecord, AddResult]:
-    """Store a call's end durably with the detection kept for it (``joined``); then apply a detection kept
-    between the join and the insert, so a detection racing its call's end is not lost."""
-    record = await joined(provider, record, store)
-    result = await store.add(record)
-    if getattr(provider, "detection", None) is not None:
-        await store.write_with_hooks(lambda conn, hooks: detections.apply_kept(
-            conn, provider.name, record.provider_call_id, hooks))
-    return record, result
-
-
-async def joined(provider: Provider, record: CallRecord, store: Store) -> CallRecord:
-    """The call's end with the detection kept for it, if its platform reports detections on their own."""
+    """Store a call's end durably; the call as stored and the store's answer. The end of a platform that
+    reports detections on their own is joined with the detection kept for its call in the transaction that
+    stores it (``hangup.store.detections.joined``), so a detection racing its end is not lost."""
     if getattr(provider, "detection", None) is None:
-        return record
-    return with_detection(record, await asyncio.to_thread(detections.find, store.url, provider.name,
-                                                          record.provider_call_id))
+        return record, await store.add(record)
+    return await store.add_joined(record, detections.joined)
 
 
 def quarantine_entry(provider: str, request: WebhookRequest, path: str, error: HTTPError,

@@ -278,6 +278,12 @@ class Store(Protocol):
     # -- writes (durable when they return) ------------------------------------------------
     async def add(self, record: CallRecord) -> AddResult: ...
 
+    async def add_joined(self, record: CallRecord, join: Callable[[Any, CallRecord], CallRecord]
+                         ) -> tuple[CallRecord, AddResult]:
+        """``add`` of ``join(connection, record)``, run in the writer's transaction that stores it, before the
+        call is told new, duplicate or conflict; the call as joined and its result."""
+        ...
+
     def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]: ...
 
     def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[AddResult]:

@@ -7,9 +7,12 @@ a request of its own; the call-end event does not repeat it. The adapter reads s
 transaction: it keeps the fields in ``call_detections`` and, when the call is stored already (the detection
 came after the end, as asynchronous detection often does), rewrites the stored call with them
 (``with_detection``, through ``hangup.store.rewrite``, so the rollups move the call from its old
-``answered_by`` to the new one in the same commit). When the end comes after the detection, ``hangup.ingest``
-adds the kept fields to the record before it is stored, and ``apply_kept`` runs after the insert for a
-detection committed in between. Either order leaves the same call; a detection applied again changes nothing.
+``answered_by`` to the new one in the same commit). The end of such a platform is stored with ``joined`` as
+its join (``hangup.ingest.store_call``, ``WriterBackedStore.add_joined``): in the writer's transaction that
+inserts it, before its digest is compared with a stored one, the end gets the kept fields, so the call is
+stored joined and a retried end is a duplicate of it. ``keep`` and ``joined`` take the same lock on
+PostgreSQL, so of a detection and its end written at once by two nodes, whichever commits second sees the
+other: either order leaves the same call; a detection applied again changes nothing.
 
 The fields go into ``extra`` prefixed ``detection.``, and ``answered_by`` reads them before a field of the
 same name in the end event itself (``hangup.providers.answered``): the detection's own report is the
@@ -74,13 +77,14 @@ def keep(conn: Any, provider: str, call_id: str, fields: Mapping[str, str], rece
     return _apply(conn, style, provider, call_id, _prefixed(text), hooks)
 
 
-def apply_kept(conn: Any, provider: str, call_id: str, hooks: Sequence[WriteHook]) -> CallRecord | None:
-    """In the writer's transaction, after the call's end was stored: apply the detection kept for it, one
-    committed after the end was joined (``find``) and before it was stored; as ``keep`` answers."""
+def joined(conn: Any, record: CallRecord) -> CallRecord:
+    """In the writer's transaction that stores a call's end (``add_joined``'s join): the end with the detection
+    kept for its call, if one is. Under the lock ``keep`` takes, so of a detection and its end written at once
+    (by two nodes), whichever commits second sees the other."""
     style = paramstyle_of(conn)
-    _lock(conn, style, provider, call_id)
-    row = conn.execute(to_paramstyle(_FIND, style), (provider, call_id)).fetchone()
-    return _apply(conn, style, provider, call_id, _prefixed(row[0]), hooks) if row else None
+    _lock(conn, style, record.provider, record.provider_call_id)
+    row = conn.execute(to_paramstyle(_FIND, style), (record.provider, record.provider_call_id)).fetchone()
+    return with_detection(record, _prefixed(row[0])) if row else record
 
 
 def _lock(conn: Any, style: str, provider: str, call_id: str) -> None:
@@ -107,16 +111,6 @@ def _apply(conn: Any, style: str, provider: str, call_id: str, fields: Mapping[s
 
 def _prefixed(text: str) -> dict[str, str]:
     return {PREFIX + str(k): str(v) for k, v in json.loads(text).items()}
-
-
-def find(url: str, provider: str, call_id: str) -> dict[str, str]:
-    """The kept detection fields of a call, prefixed for ``extra`` (empty when none arrived)."""
-    db = Database(url)
-    try:
-        rows = db.read(_FIND, [provider, call_id])
-    finally:
-        db.close()
-    return _prefixed(rows[0][0]) if rows else {}
 
 
 def prune(url: str, now: float) -> int:

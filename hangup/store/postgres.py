@@ -46,7 +46,7 @@ from hangup.store.migrations import MIGRATIONS_TABLE_DDL, Migration, ordered, re
 from hangup.store.schema import CALL_COLUMNS
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
 from hangup.store.shared import SharedReads
-from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore
+from hangup.store.writer import GroupCommitWriter, Op, WriterBackedStore, joining
 
 log = logging.getLogger("hangup.store.postgres")
 
@@ -258,25 +258,29 @@ class PostgresStore(SharedReads, WriterBackedStore):
 
     def _transaction(self, ops: Sequence[Op]) -> list[Any]:
         conn = self._writer_conn()
-        results: list[Any] = [None] * len(ops)
         with conn.transaction(), conn.cursor() as cur:
-            records = _records(ops)
-            statuses: list[Any] = [None] * len(records)
-            if records:  # stores them and runs the write hooks on those inserted now
-                writes.insert_calls(cur, list(enumerate(records)), statuses, self._hooks)
-            start = 0
-            for i, (kind, payload) in enumerate(ops):  # "call" gets one status, "calls" a list of them
-                if kind in _CALL_OPS:
-                    count = 1 if kind == "call" else len(payload)
-                    results[i] = statuses[start] if kind == "call" else statuses[start : start + count]
-                    start += count
-            for i, (kind, payload) in enumerate(ops):
-                if kind == "rows":
-                    results[i] = bulk.add_rows(cur, payload, self._hooks)
-                elif kind == "copied":
-                    results[i] = bulk.add_copied(cur, payload, self._hooks)
-                elif kind not in _CALL_OPS:
-                    results[i] = writes.OTHER_OPS[kind](cur, payload)
+            return joining(conn, ops, lambda joined: self._run(cur, joined))
+
+    def _run(self, cur: psycopg.Cursor[Any], ops: Sequence[Op]) -> list[Any]:
+        """The operations of a batch (joined already), in the transaction of ``cur``."""
+        results: list[Any] = [None] * len(ops)
+        records = _records(ops)
+        statuses: list[Any] = [None] * len(records)
+        if records:  # stores them and runs the write hooks on those inserted now
+            writes.insert_calls(cur, list(enumerate(records)), statuses, self._hooks)
+        start = 0
+        for i, (kind, payload) in enumerate(ops):  # "call" gets one status, "calls" a list of them
+            if kind in _CALL_OPS:
+                count = 1 if kind == "call" else len(payload)
+                results[i] = statuses[start] if kind == "call" else statuses[start : start + count]
+                start += count
+        for i, (kind, payload) in enumerate(ops):
+            if kind == "rows":
+                results[i] = bulk.add_rows(cur, payload, self._hooks)
+            elif kind == "copied":
+                results[i] = bulk.add_copied(cur, payload, self._hooks)
+            elif kind not in _CALL_OPS:
+                results[i] = writes.OTHER_OPS[kind](cur, payload)
         return results
 
     # -- writes --------------------------------------------------------------------------
@@ -320,11 +324,14 @@ def _row_months(ops: Sequence[Op]) -> set[pgschema.Month | None]:
 
 
 def _records(ops: Sequence[Op]) -> list[CallRecord]:
-    """The calls of a batch's "call" (one record) and "calls" (a list) operations, in order."""
+    """The calls of a batch's "call" (one record), "joined" (a record and its join) and "calls" (a list)
+    operations, in order."""
     out: list[CallRecord] = []
     for kind, payload in ops:
         if kind == "call":
             out.append(payload)
+        elif kind == "joined":  # a join keeps the call's ``ended_at``, so its month
+            out.append(payload[0])
         elif kind == "calls":
             out.extend(payload)
     return out

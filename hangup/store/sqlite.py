@@ -36,7 +36,7 @@ from hangup.store.schema import CALL_COLUMNS, HEARTBEAT_UPSERT
 from hangup.store.schema import MIGRATIONS as STORE_MIGRATIONS
 from hangup.store.shards import writer_shard
 from hangup.store.shared import INSERT_QUARANTINE, SharedReads, quarantine_values
-from hangup.store.writer import Op, WriterBackedStore, WriterLane
+from hangup.store.writer import Op, WriterBackedStore, WriterLane, joining
 
 DIALECT = "sqlite"
 _INSERT_CALL = (
@@ -100,7 +100,9 @@ class SQLiteStore(SharedReads, WriterBackedStore, WritePart):
 
     # -- the writer's transaction (this store's part of it) ------------------------------
     def run(self, conn: sqlite3.Connection, payloads: list[Any]) -> list[Any]:
-        ops: Sequence[Op] = payloads
+        return joining(conn, payloads, lambda ops: self._run(conn, ops))
+
+    def _run(self, conn: sqlite3.Connection, ops: Sequence[Op]) -> list[Any]:
         results: list[Any] = [None] * len(ops)
         rows: list[sql.Row] = []
         records: list[CallRecord | None] = []  # None: a "rows" op's call, rebuilt from its row when needed

@@ -30,6 +30,9 @@ T = TypeVar("T")
 Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
 #: ``run_batch(ops) -> results``: one transaction, committed before it returns; raises to roll back.
 RunBatch = Callable[[Sequence[Op]], list[Any]]
+#: ``join(connection, record) -> record``: a call as stored, from the call as received, read in the writer's
+#: transaction that stores it (``WriterBackedStore.add_joined``).
+Join = Callable[[Any, CallRecord], CallRecord]
 
 _STOP = object()
 #: Lets another runnable thread of the process have the core (a no-op where the OS has no such call).
@@ -169,6 +172,26 @@ def _resolve_on_loop(items: list[tuple[asyncio.Future[Any], Any]], exc: BaseExce
             future.set_result(value)
 
 
+def joining(conn: Any, ops: Sequence[Op], run: Callable[[Sequence[Op]], list[Any]]) -> list[Any]:
+    """``run(ops)`` in a back end's transaction, with each "joined" operation ``(record, join)`` run as the "call"
+    operation of ``join(conn, record)``, and answered ``(joined record, result)``.
+
+    The join comes before the insert decides between new, duplicate and conflict, so the call stored is the
+    joined one and a repeat of it is a duplicate. The records are joined in order of their platform's call
+    id: a join that takes a lock per call (``hangup.store.detections.joined``) takes them in one order on
+    every node. A batch run again (one by one after a failure) joins the records again.
+    """
+    joins = sorted((i for i, (kind, _) in enumerate(ops) if kind == "joined"),
+                   key=lambda i: (ops[i][1][0].provider, ops[i][1][0].provider_call_id))
+    if not joins:
+        return run(ops)
+    joined = {i: ops[i][1][1](conn, ops[i][1][0]) for i in joins}
+    results = run([("call", joined[i]) if i in joined else op for i, op in enumerate(ops)])
+    for i, record in joined.items():
+        results[i] = (record, results[i])
+    return results
+
+
 class WriterLane:
     """One user's door to a shared ``GroupCommitWriter``: its operations are run by its ``part``.
 
@@ -212,6 +235,12 @@ class WriterBackedStore:
 
     async def add(self, record: CallRecord) -> AddResult:
         result: AddResult = await self._writer.run_async(("call", record))
+        return result
+
+    async def add_joined(self, record: CallRecord, join: Join) -> tuple[CallRecord, AddResult]:
+        """``add`` of ``join(connection, record)``, joined in the transaction that stores it (``joining``); the
+        call as joined and its result."""
+        result: tuple[CallRecord, AddResult] = await self._writer.run_async(("joined", (record, join)))
         return result
 
     def add_many(self, records: Sequence[CallRecord]) -> list[AddResult]:
