@@ -7,9 +7,10 @@ rejects go to the quarantine. Lines may be ``GET http://host/path?query``, ``htt
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 import click
@@ -18,7 +19,7 @@ from hangup import ingest as pipeline
 from hangup.cli.db import db_option, open_cli_store
 from hangup.errors import HTTPError
 from hangup.providers import planet
-from hangup.providers.base import WebhookRequest
+from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
 from hangup.records import CallRecord
 from hangup.settings import load_settings
@@ -54,36 +55,45 @@ def ingest_file(file: IO[str], db: str, provider: str, quiet: bool) -> None:
     secrets = load_settings().secrets()
     counts: Counter[str] = Counter()
     store = open_cli_store(db)
-    pending: list[CallRecord] = []
     try:
         with click.progressbar(_lines(file), label="ingesting", hidden=quiet, show_pos=True) as lines:
-            for line in lines:
-                record = _parse_line(store, adapter.name, line, secrets, counts)
-                if record is not None:
-                    pending.append(record)
-                if len(pending) >= BATCH:
-                    _flush(store, pending, counts)
-        _flush(store, pending, counts)
+            asyncio.run(_ingest(store, adapter, lines, secrets, counts))
     finally:
         store.close()
     kinds = ("inserted", "duplicate", "conflict", "leg", "ignored", "rejected")
-    click.echo(", ".join(f"{counts[k]} {k}" for k in kinds))
+    detections = f", {counts['detection']} detections kept" if counts["detection"] else ""
+    click.echo(", ".join(f"{counts[k]} {k}" for k in kinds) + detections)
 
 
-def _parse_line(store: Store, name: str, line: str, secrets: dict[str, str], counts: Counter[str]
-                ) -> CallRecord | None:
-    path, query = query_of(line)
-    request = WebhookRequest("GET", path, query, received_at=time.time(), client="hangup ingest")
-    adapter = providers()[name]
-    try:
-        record = pipeline.parse(adapter, request, secrets, verify=False)
-    except HTTPError as exc:
-        store.quarantine(pipeline.quarantine_entry(name, request, path or "hangup ingest", exc))
-        counts["rejected"] += 1
-        return None
-    if record is None:
-        counts["ignored"] += 1
-    return record
+async def _ingest(store: Store, adapter: Provider, lines: Iterable[str], secrets: dict[str, str],
+                  counts: Counter[str]) -> None:
+    """The lines in order. Ends go to the store in batches, except those of a platform that reports
+    answering-machine detection in requests of its own: those are taken one by one as the receiver takes them
+    (an end joined with its call's kept detection, a detection kept and applied to its stored call), so a
+    detection before or after its end in the file reaches the call either way."""
+    joins = getattr(adapter, "detection", None) is not None
+    pending: list[CallRecord] = []
+    for line in lines:
+        path, query = query_of(line)
+        request = WebhookRequest("GET", path, query, received_at=time.time(), client="hangup ingest")
+        try:
+            record = pipeline.parse(adapter, request, secrets, verify=False)
+        except HTTPError as exc:
+            store.quarantine(pipeline.quarantine_entry(adapter.name, request, path or "hangup ingest", exc))
+            counts["rejected"] += 1
+            continue
+        if record is not None and not joins:
+            pending.append(record)
+            if len(pending) >= BATCH:
+                _flush(store, pending, counts)
+        elif record is not None:
+            _, result = await pipeline.store_call(adapter, record, store)
+            counts[str(result.status)] += 1
+        elif joins and await pipeline.keep_detection(adapter, request, store):
+            counts["detection"] += 1
+        else:
+            counts["ignored"] += 1
+    _flush(store, pending, counts)
 
 
 def _flush(store: Store, pending: list[CallRecord], counts: Counter[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,9 @@ from hangup import ingest
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import HTTPError
+from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
+from hangup.records import CallRecord
 from hangup.settings import load_settings
 from hangup.store.base import QuarantineEntry, Store
 
@@ -83,17 +86,24 @@ def _replay_one(store: Store, quarantine_id: int, verify: bool) -> str:
         return "not replayed: only part of the request was kept (HANGUP_QUARANTINE_ENTRY_BYTES)"
     settings = load_settings()
     try:
-        record = ingest.parse(provider, ingest.request_of(entry, settings.public_url), settings.secrets(),
-                              verify=verify)
+        request = ingest.request_of(entry, settings.public_url)
+        record = ingest.parse(provider, request, settings.secrets(), verify=verify)
     except HTTPError as exc:
         details = "; ".join(f"{d.get('field')}: {d.get('error')}" for d in exc.details)
         result = f"rejected again ({exc.status} {exc.message}{': ' + details if details else ''})"
         store.mark_replayed(quarantine_id, result)
         return result
-    if record is None:
-        result = "accepted, not a call-end event"
-    else:
-        added = store.add_many([record])[0]
-        result = f"{added.status} {added.id}"
+    result = asyncio.run(_receive(provider, request, record, store))
     store.mark_replayed(quarantine_id, result)
     return result
+
+
+async def _receive(provider: Provider, request: WebhookRequest, record: CallRecord | None, store: Store) -> str:
+    """Store a replayed request as the receiver stores it: an end joined with its call's kept detection, a
+    detection reported on its own kept (and applied to its call if that is stored)."""
+    if record is not None:
+        _, added = await ingest.store_call(provider, record, store)
+        return f"{added.status} {added.id}"
+    if await ingest.keep_detection(provider, request, store):
+        return "detection kept"
+    return "accepted, not a call-end event"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import urlencode
 
+import pytest
 from click.testing import CliRunner
-from receiver_helpers import ClientFactory, planet_query
+from receiver_helpers import DATA, ClientFactory, planet_query
 
 from hangup.cli import _register, cli
-from hangup.store.base import Store
+from hangup.store.base import CallQuery, Store
 
 
 def test_replay_after_the_source_network_is_allowed(make_client: ClientFactory, fresh_store: Store,
@@ -41,3 +44,29 @@ def test_a_truncated_entry_is_not_replayed(make_client: ClientFactory, fresh_sto
                                       f"sqlite:///{fresh_store.path}"])  # type: ignore[attr-defined]
     assert replay.exit_code == 1 and "not replayed" in replay.output
     assert fresh_store.count() == 0
+
+
+_VONAGE_END = json.loads((DATA / "vonage" / "completed.json").read_text())
+#: Vonage's detection event of the same call (status ``machine``), as the GET event webhook sends it.
+_VONAGE_DETECTION = {"uuid": _VONAGE_END["uuid"], "conversation_uuid": _VONAGE_END["conversation_uuid"],
+                     "status": "machine", "direction": "outbound", "timestamp": "2026-06-08T12:00:05.000Z"}
+
+
+@pytest.mark.parametrize("order", [("detection", "end"), ("end", "detection")])
+def test_a_replayed_detection_reaches_its_call_in_either_order(make_client: ClientFactory, fresh_store: Store,
+                                                               order: tuple[str, str]) -> None:
+    """Replay stores as the receiver does: a detection is kept and applied to its stored call, an end is
+    joined with the detection kept for it (it used to answer "not a call-end event" and drop the detection)."""
+    client = make_client(client=("192.0.2.7", 1), HANGUP_CALLBACK_ALLOW="10.0.0.0/8")
+    queries = {"detection": urlencode(_VONAGE_DETECTION), "end": urlencode(_VONAGE_END)}
+    for kind in order:
+        assert client.get("/callbacks/vonage?" + queries[kind]).status_code == 403
+    _register()
+    ids = [str(e.id) for e in sorted(fresh_store.quarantined(), key=lambda e: e.id)]
+    replay = CliRunner().invoke(cli, ["quarantine", "replay", *ids, "--no-verify", "--db",
+                                      f"sqlite:///{fresh_store.path}"])  # type: ignore[attr-defined]
+    assert replay.exit_code == 0, replay.output
+    said = dict(line.split(": ", 1) for line in replay.output.splitlines())
+    assert [said[i].split()[0] for i in ids] == [{"detection": "detection", "end": "inserted"}[k] for k in order]
+    [call] = fresh_store.query(CallQuery(provider="vonage")).calls
+    assert call.answered_by == "machine" and call.extra["detection.status"] == "machine"
