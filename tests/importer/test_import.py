@@ -246,6 +246,20 @@ def test_lone_surrogates_are_rejected_and_reading_goes_on(tmp_path: Path, store:
     assert summary.reasons == {reason: 1}
 
 
+@pytest.mark.parametrize(("fmt", "text"), [
+    # a JSON array on one line (``jq -c .calls``) has commas and no "=" as a CSV header has: read as JSON
+    ("plivo", "[" + PLIVO_CALL.strip() + ", " + PLIVO_CALL.strip().replace('"u2"', '"u3"') + "]\n"),
+    ("twilio", "[" + TWILIO_CALL.strip() + ", " + TWILIO_CALL.strip().replace('"CA2"', '"CA3"') + "]\n"),
+    ("twilio", "[" + TWILIO_CALL.strip() + "]\n[" + TWILIO_CALL.strip().replace('"CA2"', '"CA3"') + "]\n"),
+    ("twilio", "CallSid,CallStatus,CallDuration\nCA2,busy,0\nCA3,completed,12\n"),
+])
+def test_every_record_of_a_plivo_or_twilio_file_is_read(tmp_path: Path, store: Store, fmt: str, text: str) -> None:
+    path = tmp_path / "calls.json"
+    path.write_text(text)
+    summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], fmt)
+    assert (summary.imported, summary.rejected) == (2, 0)
+
+
 def test_cli_import_from_standard_input(tmp_path: Path) -> None:
     _register()
     db = str(tmp_path / "stdin.db")
