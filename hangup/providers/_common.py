@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hangup.causes.classify import resolve
-from hangup.errors import Forbidden, PayloadError, Unauthorized
+from hangup.errors import Forbidden, InvalidPayload, PayloadError, Unauthorized
 from hangup.providers.base import SettingRow, WebhookRequest
 from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_time, ref
 from hangup.records import CallRecord
@@ -115,6 +115,19 @@ def own_number(direction: str, caller: str, callee: str) -> str:
 
 def now(received_at: float) -> float:
     return received_at or time.time()
+
+
+def detected_call(provider: str, field: str, value: object) -> str:
+    """The call id of an answering-machine detection request (``Provider.detection``); ``InvalidPayload`` naming
+    ``field`` when it is absent or not an id (a control character, which PostgreSQL cannot hold). An adapter
+    calls it from ``parse`` too, so such a request is refused (400, quarantined) before it is kept."""
+    draft = RecordDraft(provider)
+    call_id = draft.identifier(field, value)
+    if not call_id and not draft.errors:
+        draft.error(field, "required")
+    if draft.errors:
+        raise InvalidPayload(f"{provider}: the answering-machine detection names no call", details=draft.errors)
+    return call_id
 
 
 # -- bodies ----------------------------------------------------------------------------------
@@ -234,6 +247,7 @@ __all__ = [
     "credential",
     "credential_settings",
     "flatten",
+    "detected_call",
     "form_body",
     "header",
     "json_object",

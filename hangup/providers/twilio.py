@@ -37,7 +37,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from hangup.errors import Forbidden, InvalidPayload
+from hangup.errors import Forbidden
 from hangup.providers._codes import sip_status
 from hangup.providers._common import (
     RecordDraft,
@@ -45,6 +45,7 @@ from hangup.providers._common import (
     body_text,
     credential,
     credential_settings,
+    detected_call,
     header,
     own_number,
     ref,
@@ -154,7 +155,7 @@ class TwilioProvider:
         if status in NOT_ENDED:
             return None
         if _is_detection(params):
-            _detected_call(params)  # refuses one without its call (400 naming CallSid)
+            detected_call(NAME, CALL_SID, params.get(CALL_SID))  # refuses one naming no call (400 naming CallSid)
             return None
         draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
                             received_at=request.received_at)
@@ -190,7 +191,8 @@ class TwilioProvider:
         params = request.form()
         if not _is_detection(params):
             return None
-        return _detected_call(params), {k: params[k] for k in (ANSWERED_BY, DETECTION_DURATION) if k in params}
+        fields = {k: params[k] for k in (ANSWERED_BY, DETECTION_DURATION) if k in params}
+        return detected_call(NAME, CALL_SID, params.get(CALL_SID)), fields
 
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
@@ -200,17 +202,6 @@ class TwilioProvider:
 def _is_detection(params: Mapping[str, str]) -> bool:
     """An ``AsyncAmdStatusCallback`` request: a result without a call status (status callbacks always have one)."""
     return ANSWERED_BY in params and CALL_STATUS not in params
-
-
-def _detected_call(params: Mapping[str, str]) -> str:
-    """The ``CallSid`` of a detection request; ``InvalidPayload`` naming it when absent or not an id."""
-    draft = RecordDraft(NAME)
-    call_id = draft.identifier(CALL_SID, params.get(CALL_SID))
-    if not call_id and not draft.errors:
-        draft.error(CALL_SID, "required")
-    if draft.errors:
-        raise InvalidPayload(f"{NAME}: the answering-machine detection names no call", details=draft.errors)
-    return call_id
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:
