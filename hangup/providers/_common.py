@@ -17,12 +17,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hangup.causes.classify import resolve
-from hangup.errors import Forbidden, PayloadError, Unauthorized
+from hangup.errors import Forbidden, InvalidPayload, PayloadError, Unauthorized
 from hangup.providers.base import SettingRow, WebhookRequest
 from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_time, ref
 from hangup.records import CallRecord
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
+#: The error a field (or body) holding a lone surrogate is refused with.
+UNPAIRED = "invalid unicode escape"
 #: Where ``json.loads`` may give a lone surrogate: a ``\ud800`` escape, or one encoded as UTF-8 bytes (``\xed\xa0\x80``,
 #: which ``json.loads`` of bytes decodes with "surrogatepass"), or a UTF-16/32 body (told by its NUL bytes).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]|\x00")
@@ -115,6 +117,19 @@ def now(received_at: float) -> float:
     return received_at or time.time()
 
 
+def detected_call(provider: str, field: str, value: object) -> str:
+    """The call id of an answering-machine detection request (``Provider.detection``); ``InvalidPayload`` naming
+    ``field`` when it is absent or not an id (a control character, which PostgreSQL cannot hold). An adapter
+    calls it from ``parse`` too, so such a request is refused (400, quarantined) before it is kept."""
+    draft = RecordDraft(provider)
+    call_id = draft.identifier(field, value)
+    if not call_id and not draft.errors:
+        draft.error(field, "required")
+    if draft.errors:
+        raise InvalidPayload(f"{provider}: the answering-machine detection names no call", details=draft.errors)
+    return call_id
+
+
 # -- bodies ----------------------------------------------------------------------------------
 def json_object(body: bytes, provider: str) -> dict[str, Any]:
     """The JSON object of a body; ``PayloadError`` naming ``body`` when it is not one."""
@@ -133,7 +148,7 @@ def json_object(body: bytes, provider: str) -> dict[str, Any]:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
-                               details=[{"field": "body", "error": "invalid unicode escape"}]) from None
+                               details=[{"field": "body", "error": UNPAIRED}]) from None
     return value
 
 
@@ -181,9 +196,27 @@ def form_body(text: str, from_rest: Callable[[Mapping[str, Any]], dict[str, str]
     data = json.loads(text)
     if not isinstance(data, dict):
         raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
+    unpaired = [_escaped(k) for k, v in data.items() if not _encodable(k) or isinstance(v, str) and not _encodable(v)]
+    if unpaired:  # a lone surrogate (read from a \ud800 escape) cannot be form-encoded: name the record's own key
+        raise PayloadError("a field holds an unpaired UTF-16 surrogate",
+                           details=[{"field": k, "error": UNPAIRED} for k in unpaired])
     if from_rest is not None:
         data = from_rest(data)
     return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(text: str) -> str:
+    """``text`` (its first 64 characters) with a lone surrogate written as its ``\\ud800`` escape, which UTF-8
+    (a rejects file) can hold."""
+    return text[:64].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # -- reading a stored call again ---------------------------------------------------------------
@@ -214,6 +247,7 @@ __all__ = [
     "credential",
     "credential_settings",
     "flatten",
+    "detected_call",
     "form_body",
     "header",
     "json_object",

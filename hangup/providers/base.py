@@ -38,6 +38,7 @@ and, optionally, describes itself (each has an empty default):
     for a request that reports only who answered a call (an answering-machine detection result sent
     while the call goes on, which ``parse`` answers ``None``): ``(the platform's call id, {native key:
     value})``, else ``None``. The receiver keeps it and adds it to the call's end (``hangup.ingest``).
+    ``parse`` refuses one that names no call (``_common.detected_call``), so it is quarantined, not kept.
 
 Built-in adapters are listed in ``hangup.providers.registry``; other packages register theirs
 through the ``hangup.providers`` entry-point group.

@@ -37,6 +37,7 @@ from hangup.providers._common import (
     body_text,
     credential,
     credential_settings,
+    detected_call,
     header,
     own_number,
     parse_time,
@@ -139,8 +140,13 @@ def account_offset(start: int, session_start: int | None) -> int:
     return offset if abs(offset) <= MAX_OFFSET else 0
 
 
+def _detection(params: Mapping[str, str], request: WebhookRequest) -> None:
+    """The ``MachineDetection`` request is no call end (``detection`` reads it); one naming no call is refused."""
+    detected_call(NAME, CALL_UUID, params.get(CALL_UUID))
+
+
 #: ``Event`` values of the hangup URL; an absent ``Event`` is the classic hangup callback.
-EVENT_HANDLERS = {"": _hangup, "hangup": _hangup}
+EVENT_HANDLERS = {"": _hangup, "hangup": _hangup, "machinedetection": _detection}
 
 
 #: Call record keys of the REST API (``GET /v1/Account/{auth_id}/Call/``, plivo-python
@@ -195,9 +201,9 @@ class PlivoProvider:
     def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
         """The ``MachineDetection`` request (plivo.com "Asynchronous machine detection"): CallUUID and Machine."""
         params = request.form()
-        if params.get(EVENT, "").strip().lower() != "machinedetection" or not params.get(CALL_UUID):
+        if params.get(EVENT, "").strip().lower() != "machinedetection":
             return None
-        return params[CALL_UUID], {MACHINE: params.get(MACHINE, "")}
+        return detected_call(NAME, CALL_UUID, params.get(CALL_UUID)), {MACHINE: params.get(MACHINE, "")}
 
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""

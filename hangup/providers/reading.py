@@ -112,7 +112,8 @@ def form_reader(name: str, from_rest: RestRecord | None = None) -> ImportReader:
     def read(stream: IO[str], received_at: float) -> Iterator[Item]:
         adapter = get_provider(name)
         first, lines = peek(stream)
-        if first and not first.startswith("{") and "=" not in first and "," in first:
+        # a CSV header: commas, no "=" (a form body) and not JSON (an array on one line has commas too)
+        if first and not first.startswith(("{", "[")) and "=" not in first and "," in first:
             for number, row in guarded(csv.DictReader(lines), 2):
                 if isinstance(row, Item):
                     yield row

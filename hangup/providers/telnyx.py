@@ -66,6 +66,7 @@ from hangup.providers._common import (
     body_text,
     credential,
     credential_settings,
+    detected_call,
     flatten,
     header,
     json_object,
@@ -239,8 +240,13 @@ def _not_a_call_end(item: Mapping[str, Any], request: WebhookRequest) -> None:
 
 
 #: ``data.event_type`` → handler; every other Call Control event is progress, not a call end.
-EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallRecord]] = {
-    "call.hangup": _hangup,
+def _detection(event: Mapping[str, Any], request: WebhookRequest) -> None:
+    """A machine detection event is no call end (``detection`` reads it); one naming no call is refused."""
+    _detected_leg(event)
+
+
+EVENT_HANDLERS: Mapping[str, Callable[[Mapping[str, Any], WebhookRequest], CallRecord | None]] = {
+    "call.hangup": _hangup, **dict.fromkeys(DETECTION_EVENTS, _detection),
 }
 
 
@@ -301,15 +307,25 @@ class TelnyxProvider:
     def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
         """A machine detection event: the call leg's id and ``payload.result``."""
         event = _event(request)
-        payload = event.get(PAYLOAD)
-        if text(event.get(EVENT_TYPE)) not in DETECTION_EVENTS or not isinstance(payload, dict):
+        if text(event.get(EVENT_TYPE)) not in DETECTION_EVENTS:
             return None
-        leg = text(payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID))
-        return (leg, {RESULT: text(payload.get(RESULT))}) if leg else None
+        return _detected_leg(event), {RESULT: text(_payload(event).get(RESULT))}
 
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw`` (the JSON body)."""
         return self.parse(stored_request(record, "application/json"))
+
+
+def _payload(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    payload = event.get(PAYLOAD)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _detected_leg(event: Mapping[str, Any]) -> str:
+    """The call leg a detection event reports on (as ``_hangup`` reads the leg)."""
+    payload = _payload(event)
+    leg = payload.get(CALL_LEG_ID) or payload.get(CALL_CONTROL_ID)
+    return detected_call(NAME, f"{PAYLOAD}.{CALL_LEG_ID}", text(leg))
 
 
 def _event(request: WebhookRequest) -> Mapping[str, Any]:

@@ -14,6 +14,13 @@ parse to ``None``. Where each canonical value comes from:
   only). ``failed`` is a catch-all, so for it the SIP response is tried first. Who hung up:
   ``twilio-source:<HangupSource>``, which Twilio-compatible APIs (Telnyx TeXML) send and Twilio does not.
 
+Answering-machine detection: ``AnsweredBy`` of a status callback (REST ``answered_by``) is read where it comes
+(answered_by.csv). A call placed with ``AsyncAmd=true`` posts the result while the call goes on to its
+``AsyncAmdStatusCallback``, a request of its own with ``AccountSid``, ``CallSid``, ``AnsweredBy`` and
+``MachineDetectionDuration`` (milliseconds) and no ``CallStatus``, signed like every Twilio webhook
+(twilio.com/docs/voice/answering-machine-detection; Telnyx's Twilio-compatible TeXML AMD callback sends the
+same four). ``parse`` answers it ``None`` and ``detection`` reads it (``hangup.store.detections``).
+
 Signature: ``X-Twilio-Signature`` = base64 HMAC-SHA1 (HMAC-SHA256 when
 ``X-Twilio-Webhooks-Signature-Settings`` names it) with the auth token over the full URL followed
 by each POST parameter name and value, sorted; tried with and without the default port; a JSON body
@@ -38,6 +45,7 @@ from hangup.providers._common import (
     body_text,
     credential,
     credential_settings,
+    detected_call,
     header,
     own_number,
     ref,
@@ -64,6 +72,8 @@ DIRECTION = "Direction"
 TIMESTAMP = "Timestamp"
 TRUNK_SID = "TrunkSid"  # the SIP trunk of an Elastic SIP Trunking call (Call resource ``trunk_sid``): the route
 HANGUP_SOURCE = "HangupSource"  # sent by Twilio-compatible APIs (Telnyx TeXML), not by Twilio itself
+ANSWERED_BY = "AnsweredBy"  # the detection result (answered_by.csv reads it)
+DETECTION_DURATION = "MachineDetectionDuration"  # milliseconds the detection took
 
 HEADER_SIGNATURE = "x-twilio-signature"
 HEADER_SETTINGS = "x-twilio-webhooks-signature-settings"
@@ -144,6 +154,9 @@ class TwilioProvider:
         status = params.get(CALL_STATUS, "").strip().lower()
         if status in NOT_ENDED:
             return None
+        if _is_detection(params):
+            detected_call(NAME, CALL_SID, params.get(CALL_SID))  # refuses one naming no call (400 naming CallSid)
+            return None
         draft = RecordDraft(NAME, raw=request.query if request.method == "GET" else body_text(request.body),
                             received_at=request.received_at)
         if not status:
@@ -172,9 +185,23 @@ class TwilioProvider:
         draft.extra = dict(params)
         return draft.finish()
 
+    def detection(self, request: WebhookRequest) -> tuple[str, dict[str, str]] | None:
+        """The ``AsyncAmdStatusCallback`` request (module docstring): CallSid, AnsweredBy and
+        MachineDetectionDuration."""
+        params = request.form()
+        if not _is_detection(params):
+            return None
+        fields = {k: params[k] for k in (ANSWERED_BY, DETECTION_DURATION) if k in params}
+        return detected_call(NAME, CALL_SID, params.get(CALL_SID)), fields
+
     def reclassify(self, record: CallRecord) -> CallRecord | None:
         """The stored call read again from its ``raw``: the POST body or GET query, or an imported JSON object."""
         return self.parse(stored_form(record))
+
+
+def _is_detection(params: Mapping[str, str]) -> bool:
+    """An ``AsyncAmdStatusCallback`` request: a result without a call status (status callbacks always have one)."""
+    return ANSWERED_BY in params and CALL_STATUS not in params
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:

@@ -40,6 +40,7 @@ from hangup.providers._common import (
     body_text,
     credential,
     credential_settings,
+    detected_call,
     flatten,
     header,
     json_object,
@@ -173,12 +174,13 @@ class VonageProvider:
         """An advanced machine detection event: ``status`` ``human`` or ``machine`` of the call's ``uuid``."""
         event = _event(request)
         status = text(event.get(STATUS)).strip().lower()
-        call_id = text(event.get(UUID) or event.get(CALL_UUID))
-        return (call_id, {STATUS: status}) if status in DETECTED and call_id else None
+        return (_detected_call(event), {STATUS: status}) if status in DETECTED else None
 
     def parse(self, request: WebhookRequest) -> CallRecord | None:
         event = _event(request)
         status = text(event.get(STATUS)).strip().lower()
+        if status in DETECTED:
+            _detected_call(event)  # refuses one naming no call (400), before it is kept
         if not status or status in NOT_ENDED:
             return None
         return _ended(event, request)
@@ -188,6 +190,10 @@ class VonageProvider:
         if record.raw.startswith("{"):
             return self.parse(stored_request(record, "application/json"))
         return self.parse(WebhookRequest("GET", "", record.raw, received_at=record.received_at))
+
+
+def _detected_call(event: Mapping[str, Any]) -> str:
+    return detected_call(NAME, UUID, text(event.get(UUID) or event.get(CALL_UUID)))
 
 
 def _event(request: WebhookRequest) -> Mapping[str, Any]:

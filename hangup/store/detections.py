@@ -1,8 +1,9 @@
 """Answering-machine detection results that arrive in an event of their own, applied to their call.
 
 Plivo (``Event=MachineDetection``), Telnyx (``call.machine.detection.ended``,
-``call.machine.premium.detection.ended``) and Vonage (``status`` ``human``/``machine``) report who answered in
-a request of its own; the call-end event does not repeat it. The adapter reads such a request (its
+``call.machine.premium.detection.ended``), Twilio (the ``AsyncAmdStatusCallback`` request of a call placed with
+``AsyncAmd=true``) and Vonage (``status`` ``human``/``machine``) report who answered in a request of its own;
+the call-end event need not repeat it. The adapter reads such a request (its
 ``detection`` method: the platform's call id and the native fields) and ``keep`` runs in the store's writer
 transaction: it keeps the fields in ``call_detections`` and, when the call is stored already (the detection
 came after the end, as asynchronous detection often does), rewrites the stored call with them
@@ -16,9 +17,10 @@ other: either order leaves the same call; a detection applied again changes noth
 
 The fields go into ``extra`` prefixed ``detection.``, and ``answered_by`` reads them before a field of the
 same name in the end event itself (``hangup.providers.answered``): the detection's own report is the
-platform's result. Twilio's asynchronous detection is documented that way: the result is posted to
-``AsyncAmdStatusCallback`` while the call goes on, and is in the Calls resource once the call completes
-(twilio.com/docs/voice/answering-machine-detection; error 21262).
+platform's result. Twilio documents its asynchronous detection that way: the result is posted to
+``AsyncAmdStatusCallback`` while the call goes on (twilio.com/docs/voice/answering-machine-detection), and is in
+the Calls resource's ``answered_by`` once the call completes (error 21262), which a status callback or an
+imported call list may carry as ``AnsweredBy``.
 
 ``hangup reclassify`` carries the fields over. A kept detection is of no use once its call's end has come or
 will not come: ``prune`` deletes those older than ``KEPT_SECONDS`` (``hangup serve`` runs it every hour), so

@@ -211,6 +211,12 @@ DETECTIONS_TABLE = "call_detections"
 _DETECTIONS = (f"CREATE TABLE {DETECTIONS_TABLE} (provider TEXT NOT NULL, provider_call_id TEXT NOT NULL, "
                "fields TEXT NOT NULL, received_at {real} NOT NULL, PRIMARY KEY (provider, provider_call_id))")
 
+#: Each version of a call's conflicting delivery is kept once (its digest; rows kept before 0320 have none).
+_CONFLICT_VERSION = "CREATE UNIQUE INDEX call_conflicts_version ON call_conflicts (call_id, digest) WHERE digest <> ''"
+#: The other rows of a ``call_conflicts`` row's call holding the same body (``later``: the name is 0340's, which
+#: reads it both ways).
+_REPEATS = ("call_conflicts later WHERE later.call_id = call_conflicts.call_id AND later.raw = call_conflicts.raw")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_calls", (_CALLS, *_CALL_INDEXES, *_USER_INDEXES.values())),
     Migration("0002_call_conflicts", (_CONFLICTS, "CREATE INDEX call_conflicts_call ON call_conflicts (call_id)")),
@@ -227,8 +233,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0050_call_legs", ("ALTER TABLE calls ADD COLUMN leg_id TEXT NOT NULL DEFAULT ''", _CALL_LEGS)),
     Migration("0310_heartbeat_per_writer", ("DELETE FROM heartbeat",)),
     # a conflicting version is kept once, however often the platform retries it: its digest, unique per call
-    # (rows kept before have none and are left as they are)
+    # (rows kept before have none; 0340 deletes their repeats)
     Migration("0320_call_conflict_versions", (
         "ALTER TABLE call_conflicts ADD COLUMN digest TEXT NOT NULL DEFAULT ''",
-        "CREATE UNIQUE INDEX call_conflicts_version ON call_conflicts (call_id, digest) WHERE digest <> ''")),
+        _CONFLICT_VERSION)),
+    # the repeats kept before 0320 (no digest): a version is the call and the body as received (a platform's retry
+    # sends the same body); the first kept stays, with the digest of a repeat kept since 0320 if one was
+    Migration("0340_call_conflict_repeats", (
+        "DROP INDEX call_conflicts_version",  # the first and its later repeat hold one digest until the repeat goes
+        f"UPDATE call_conflicts SET digest = (SELECT MIN(later.digest) FROM {_REPEATS} AND later.digest <> '') "
+        f"WHERE digest = '' AND EXISTS (SELECT 1 FROM {_REPEATS} AND later.digest <> '')",
+        f"DELETE FROM call_conflicts WHERE EXISTS (SELECT 1 FROM {_REPEATS} "
+        "AND later.id < call_conflicts.id AND later.digest = call_conflicts.digest)",
+        _CONFLICT_VERSION)),
 )

@@ -205,23 +205,59 @@ def test_a_csv_error_rejects_one_row() -> None:
 GOOD_CALL = '{"call_id": "c2", "call_status": "Busy"}\n'
 
 
-@pytest.mark.parametrize(("fmt", "text"), [
-    ("callcenter", '{"call_id": "\\ud800", "call_status": "Busy"}\n' + GOOD_CALL),
+#: Plivo and Twilio records in an import: callback parameters, or REST call records (keys of ``from_rest``).
+PLIVO_CALL = '{"CallUUID": "u2", "HangupCauseCode": "4000", "Duration": "3"}\n'
+TWILIO_CALL = '{"sid": "CA2", "account_sid": "AC1", "status": "busy", "duration": "0"}\n'
+
+
+# (format, the file, the rejection's field and error: a record's own key, or the body of a format read as one JSON
+# body)
+@pytest.mark.parametrize(("fmt", "text", "reason"), [
+    ("callcenter", '{"call_id": "\\ud800", "call_status": "Busy"}\n' + GOOD_CALL, "body: invalid unicode escape"),
     # a list's item or a bare value is written out again as JSON, where the escape had become a lone surrogate
     # that stopped the import (UnicodeEncodeError) when encoded, stored or written to the rejects file
-    ("callcenter", '[{"call_id": "\\ud800", "call_status": "Busy"}]\n' + GOOD_CALL),
-    ("telnyx", '"\\ud800"\n'),
-    ("plivo", '[{"CallUUID": "\\ud800"}]\n'),
-    ("jsonl", '[{"id": "\\ud800"}]\n'),
+    ("callcenter", '[{"call_id": "\\ud800", "call_status": "Busy"}]\n' + GOOD_CALL, "body: invalid unicode escape"),
+    ("telnyx", '"\\ud800"\n', "body: not an object"),
+    ("plivo", '[{"CallUUID": "\\ud800"}]\n', "CallUUID: invalid unicode escape"),
+    ("plivo", '{"CallUUID": "u1", "From": "\\udfff", "HangupCauseCode": "4000"}\n'
+     + PLIVO_CALL, "From: invalid unicode escape"),
+    ("plivo", '{"api_id": "a1", "objects": [{"call_uuid": "u1", "bill_duration": 1, "to_number": "\\ud83d"}]}\n'
+     + PLIVO_CALL, "to_number: invalid unicode escape"),
+    ("twilio", '{"CallSid": "CA1", "CallStatus": "busy", "To": "\\ud800x"}\n'
+     + TWILIO_CALL, "To: invalid unicode escape"),
+    ("twilio", '{"calls": [{"sid": "CA1", "account_sid": "AC1", "status": "busy", "from": "\\udc00"}]}\n'
+     + TWILIO_CALL, "from: invalid unicode escape"),
+    # a key holding one is named by its escape, which the rejects file can hold
+    ("twilio", '{"CallSid": "CA1", "CallStatus": "busy", "\\ud800": "x"}\n'
+     + TWILIO_CALL, "\\ud800: invalid unicode escape"),
+    ("jsonl", '[{"id": "\\ud800"}]\n', "body: invalid unicode escape"),
 ])
-def test_lone_surrogates_are_rejected_and_reading_goes_on(tmp_path: Path, store: Store, fmt: str, text: str) -> None:
+def test_lone_surrogates_are_rejected_and_reading_goes_on(tmp_path: Path, store: Store, fmt: str, text: str,
+                                                          reason: str) -> None:
     path = tmp_path / "in.json"
     path.write_text(text)
     rejects = tmp_path / "r.jsonl"
     summary = Importer(store, rejects_path=str(rejects)).run([str(path)], fmt)
-    assert (summary.imported, summary.rejected) == (text.count(GOOD_CALL), 1)
+    good = sum(text.count(call) for call in (GOOD_CALL, PLIVO_CALL, TWILIO_CALL))
+    assert (summary.imported, summary.rejected) == (good, 1)
     (line,) = [json.loads(line) for line in rejects.read_text().splitlines()]
-    assert "\\ud800" in line["raw"]  # the escape as the file wrote it
+    assert "\\ud" in line["raw"]  # the escape (\\ud800 … \\udfff) as the file wrote it
+    assert [f"{d['field']}: {d['error']}" for d in line["details"]] == [reason]
+    assert summary.reasons == {reason: 1}
+
+
+@pytest.mark.parametrize(("fmt", "text"), [
+    # a JSON array on one line (``jq -c .calls``) has commas and no "=" as a CSV header has: read as JSON
+    ("plivo", "[" + PLIVO_CALL.strip() + ", " + PLIVO_CALL.strip().replace('"u2"', '"u3"') + "]\n"),
+    ("twilio", "[" + TWILIO_CALL.strip() + ", " + TWILIO_CALL.strip().replace('"CA2"', '"CA3"') + "]\n"),
+    ("twilio", "[" + TWILIO_CALL.strip() + "]\n[" + TWILIO_CALL.strip().replace('"CA2"', '"CA3"') + "]\n"),
+    ("twilio", "CallSid,CallStatus,CallDuration\nCA2,busy,0\nCA3,completed,12\n"),
+])
+def test_every_record_of_a_plivo_or_twilio_file_is_read(tmp_path: Path, store: Store, fmt: str, text: str) -> None:
+    path = tmp_path / "calls.json"
+    path.write_text(text)
+    summary = Importer(store, rejects_path=str(tmp_path / "r.jsonl")).run([str(path)], fmt)
+    assert (summary.imported, summary.rejected) == (2, 0)
 
 
 def test_cli_import_from_standard_input(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Who answered, reported in a request of its own (Plivo, Telnyx, Vonage), applied to the call's end whichever
-comes first; every test runs on both stores."""
+"""Who answered, reported in a request of its own (Plivo, Telnyx, Twilio, Vonage), applied to the call's end
+whichever comes first; every test runs on both stores."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from payload_cases import DATA
-from test_webhooks_e2e import ENV, Signed, plivo, telnyx, vonage
+from test_webhooks_e2e import ENV, Signed, plivo, telnyx, twilio, vonage
 
 from hangup import ingest
 from hangup.causes import default_catalog
@@ -30,6 +30,8 @@ from hangup.store.schema import DETECTIONS_TABLE
 TELNYX_LEG = "e1f2a3b4-c5d6-11ee-8a9b-02420a0d7f11"
 VONAGE_UUID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 PLIVO_UUID = "70ce9e67-9a4b-4b4a-8c8e-5b7f0d2e1a11"
+TWILIO_END = (DATA / "twilio/completed.form").read_bytes().rstrip(b"\n")
+TWILIO_SID = "CA0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # the call of twilio/completed.form
 
 
 def _telnyx(event_type: str, result: str) -> bytes:
@@ -47,6 +49,15 @@ def _plivo(machine: str) -> bytes:
                       "ALegRequestUUID": "r1", "CallUUID": PLIVO_UUID, "IfMachine": "continue",
                       "Direction": "outbound", "ALegUUID": PLIVO_UUID, "Event": "MachineDetection",
                       "CallStatus": "in-progress"}).encode()
+
+
+def _twilio(answered_by: str) -> bytes:
+    """Twilio's ``AsyncAmdStatusCallback`` request, built (not captured) from the parameters Twilio documents for
+    it: AccountSid, CallSid, AnsweredBy and MachineDetectionDuration in milliseconds
+    (twilio.com/docs/voice/answering-machine-detection; the same four in Telnyx's Twilio-compatible TeXML AMD
+    callback, developers.telnyx.com/api-reference/callbacks/texml-call-amd). The call is twilio/completed.form's."""
+    return urlencode({"AccountSid": "AC95a1b2c3d4e5f60718293a4b5c6d7e8f", "CallSid": TWILIO_SID,
+                      "AnsweredBy": answered_by, "MachineDetectionDuration": "2400"}).encode()
 
 
 def _vonage(status: str) -> bytes:
@@ -71,13 +82,19 @@ CASES: list[Case] = [
      DATA / "telnyx/normal_clearing.json", "human"),
     ("plivo", plivo, _plivo("true"), DATA / "plivo/completed_caller.form", "machine"),
     ("plivo", plivo, _plivo("false"), DATA / "plivo/completed_caller.form", "human"),
+    ("twilio", twilio, _twilio("machine_end_beep"), DATA / "twilio/completed.form", "machine"),
+    ("twilio", twilio, _twilio("human"), DATA / "twilio/completed.form", "human"),
+    ("twilio", twilio, _twilio("fax"), DATA / "twilio/completed.form", "fax"),
     ("vonage", vonage, _vonage("human"), DATA / "vonage/completed.json", "human"),
     ("vonage", vonage, _vonage("machine"), DATA / "vonage/completed.json", "machine"),
 ]
 
 
 def _post(client: Any, platform: str, sign: Callable[[bytes, bool, float], Signed], body: bytes) -> Any:
-    signed = sign(body, True, time.time())
+    return _post_signed(client, platform, sign(body, True, time.time()))
+
+
+def _post_signed(client: Any, platform: str, signed: Signed) -> Any:
     return client.post(f"/callbacks/{platform}", content=signed.body, headers=signed.headers)
 
 
@@ -102,11 +119,18 @@ _PLIVO_END = (DATA / "plivo/completed_caller.form").read_bytes().rstrip(b"\n")
 #: The platforms' call ends of ``CASES``, and Plivo's with a reading of its own in the end event (``Machine``, as
 #: a hangup callback of a call placed with synchronous detection carries it).
 ENDS: dict[str, bytes] = {"telnyx": (DATA / "telnyx/normal_clearing.json").read_bytes(), "plivo": _PLIVO_END,
-                          "plivo-own": _PLIVO_END + b"&Machine=false",
+                          "plivo-own": _PLIVO_END + b"&Machine=false", "twilio": TWILIO_END,
+                          # a status callback of a call placed with synchronous detection carries AnsweredBy itself
+                          "twilio-own": TWILIO_END + b"&AnsweredBy=human",
                           "vonage": (DATA / "vonage/completed.json").read_bytes()}
 DETECTIONS: dict[str, Callable[[str], bytes]] = {
-    "telnyx": lambda result: _telnyx("call.machine.detection.ended", result), "plivo": _plivo, "vonage": _vonage}
-SIGNERS: dict[str, Callable[[bytes, bool, float], Signed]] = {"telnyx": telnyx, "plivo": plivo, "vonage": vonage}
+    "telnyx": lambda result: _telnyx("call.machine.detection.ended", result), "plivo": _plivo, "twilio": _twilio,
+    "vonage": _vonage}
+SIGNERS: dict[str, Callable[[bytes, bool, float], Signed]] = {"telnyx": telnyx, "plivo": plivo, "twilio": twilio,
+                                                              "vonage": vonage}
+#: The native key of each platform's detection result, and what else of the request is kept with it.
+RESULT_KEYS = {"telnyx": "result", "plivo": "Machine", "twilio": "AnsweredBy", "vonage": "status"}
+KEPT_BESIDE = {"twilio": {"detection.MachineDetectionDuration": "2400"}}
 
 # (platform, the posts in order: "end" or a detection's raw result, answered_by after the first end, at the end)
 ORDERS: list[tuple[str, tuple[str, ...], str, str]] = [
@@ -115,6 +139,11 @@ ORDERS: list[tuple[str, tuple[str, ...], str, str]] = [
     ("telnyx", ("end", "human_residence"), "unknown", "human"),
     ("telnyx", ("end", "fax_detected"), "unknown", "fax"),
     ("plivo", ("end", "false"), "unknown", "human"),
+    ("twilio", ("machine_start", "end"), "machine", "machine"),
+    ("twilio", ("end", "machine_end_silence"), "unknown", "machine"),
+    ("twilio", ("end", "human", "unknown"), "unknown", "unknown"),
+    ("twilio-own", ("end", "machine_end_other"), "human", "machine"),
+    ("twilio", ("end", "fax", "end"), "unknown", "fax"),
     ("vonage", ("end", "human", "human"), "unknown", "human"),  # the same detection twice
     ("vonage", ("end", "human", "machine"), "unknown", "machine"),  # a second result: the latest wins
     ("telnyx", ("end", "human", "not_sure"), "unknown", "unknown"),
@@ -180,8 +209,7 @@ def test_a_detection_reads_on_the_stored_call_before_or_after_its_end(
             assert call.answered_by == (after_end if "end" not in posts[:n] else want)
         else:
             assert {k: v for k, v in call.extra.items() if k.startswith("detection.")} == {
-                f"detection.{key}": post for key in ({"telnyx": "result", "plivo": "Machine", "vonage": "status"}
-                                                     [platform],)}
+                f"detection.{RESULT_KEYS[platform]}": post, **KEPT_BESIDE.get(platform, {})}
         assert _human_answers(fresh_store, call) == int(call.answered_by == "human")
         if n and posts[n - 1] == post and before is not None:
             assert (digest(call), call.answered_by, _rollup_rows(fresh_store)) == before
@@ -197,6 +225,34 @@ def test_a_detection_for_a_call_not_stored_is_kept_for_its_end(make_client: Any,
     assert answer.status_code == 200 and answer.json() == {"ok": True, "stored": False}
     assert fresh_store.count() == 0
     assert _kept(fresh_store, "vonage", VONAGE_UUID) == {"status": "machine"}
+
+
+_NUL = "ab\\u0000cd"  # a control character in a JSON id: PostgreSQL cannot hold it (it answered 503)
+# (platform, the detection request, signed with the right key, the answer's status, the field it names)
+REFUSED: list[tuple[str, bytes, bool, int, str]] = [
+    ("twilio", _twilio("machine_start"), False, 403, "x-twilio-signature"),
+    ("twilio", _twilio("machine_start").replace(f"CallSid={TWILIO_SID}&".encode(), b""), True, 400, "CallSid"),
+    ("twilio", _twilio("human").replace(TWILIO_SID.encode(), b"CA1%00"), True, 400, "CallSid"),
+    ("plivo", _plivo("true").replace(f"CallUUID={PLIVO_UUID}".encode(), b"CallUUID=ab%00cd"), True, 400,
+     "CallUUID"),
+    ("plivo", _plivo("true").replace(f"CallUUID={PLIVO_UUID}&".encode(), b""), True, 400, "CallUUID"),
+    ("telnyx", _telnyx("call.machine.detection.ended", "human").replace(TELNYX_LEG.encode(), _NUL.encode()), True,
+     400, "payload.call_leg_id"),
+    ("vonage", _vonage("machine").replace(VONAGE_UUID.encode(), _NUL.encode()), True, 400, "uuid"),
+]
+
+
+@pytest.mark.parametrize(("platform", "body", "good", "status", "field"), REFUSED,
+                         ids=[f"{r[0]}-{r[4]}-{n}" for n, r in enumerate(REFUSED)])
+def test_a_detection_refused_is_quarantined_and_not_kept(
+        make_client: Any, fresh_store: Store, platform: str, body: bytes, good: bool, status: int,
+        field: str) -> None:
+    signed = SIGNERS[platform](body, good, time.time())
+    answer = _post_signed(make_client(**ENV), platform, signed)
+    assert answer.status_code == status and [d["field"] for d in answer.json()["details"]] == [field]
+    (entry,) = fresh_store.quarantined()
+    assert (entry.provider, entry.status, entry.body) == (platform, status, body)
+    assert fresh_store.database.read(f"SELECT COUNT(*) FROM {DETECTIONS_TABLE}")[0][0] == 0  # type: ignore[attr-defined]
 
 
 def test_a_call_end_without_a_detection_reads_unknown(make_client: Any, fresh_store: Store) -> None:

@@ -132,3 +132,49 @@ def test_sip_response_code_kept_only_when_it_is_a_sip_status(code: str, sip: int
     body = urlencode({"CallSid": "CA1", "CallStatus": "failed", "SipResponseCode": code}).encode()
     record = PROVIDER.parse(WebhookRequest("POST", URL, "", body))
     assert record is not None and record.sip == sip
+
+
+#: The AsyncAmdStatusCallback request's parameters as Twilio documents them
+#: (twilio.com/docs/voice/answering-machine-detection): built from that list, not a captured request.
+AMD = {"AccountSid": "AC95a1b2c3d4e5f60718293a4b5c6d7e8f", "CallSid": "CA0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+       "AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "2400"}
+
+
+@pytest.mark.parametrize(("method", "params", "found"), [
+    ("POST", AMD, ("CA0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                   {"AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "2400"})),
+    ("GET", AMD, ("CA0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                  {"AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "2400"})),
+    ("POST", {**AMD, "AnsweredBy": "unknown"}, ("CA0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                                                {"AnsweredBy": "unknown", "MachineDetectionDuration": "2400"})),
+    # a status callback of a call with synchronous detection carries AnsweredBy: a call end, not a detection
+    ("POST", {**AMD, "CallStatus": "completed"}, None),
+    ("POST", {**AMD, "CallStatus": "in-progress"}, None),
+    ("POST", {"CallSid": "CA1", "CallStatus": "ringing"}, None),
+])
+def test_async_amd_callback_is_a_detection_not_a_call_end(
+        method: str, params: dict[str, str], found: tuple[str, dict[str, str]] | None) -> None:
+    body = urlencode(params)
+    request = (WebhookRequest("GET", URL + "?" + body, body, b"") if method == "GET"
+               else WebhookRequest("POST", URL, "", body.encode()))
+    assert PROVIDER.detection(request) == found
+    if found is not None:
+        assert PROVIDER.parse(request) is None
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({k: v for k, v in AMD.items() if k != "CallSid"}, "required"),
+    ({**AMD, "CallSid": " "}, "required"),
+    ({**AMD, "CallSid": "CA1\x00"}, "contains a control character"),
+])
+def test_async_amd_callback_without_its_call_is_refused_naming_call_sid(params: dict[str, str], error: str) -> None:
+    with pytest.raises(HTTPError) as caught:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(params).encode()))
+    assert caught.value.status == 400 and caught.value.details == [{"field": "CallSid", "error": error}]
+
+
+def test_async_amd_callback_signed_by_the_sdk_is_verified() -> None:
+    signature = RequestValidator(TOKEN).compute_signature(URL, AMD)
+    PROVIDER.verify(_post(URL, AMD, signature), SECRETS)
+    with pytest.raises(Forbidden):
+        PROVIDER.verify(_post(URL, {**AMD, "AnsweredBy": "human"}, signature), SECRETS)

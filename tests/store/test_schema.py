@@ -7,11 +7,13 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_fixtures import backend_fixture, fresh_store_fixture, sqlite_store_fixture, store_url_fixture  # noqa: F401
 from test_record_fields import RECORDS
 
+from hangup.composition import MIGRATIONS
 from hangup.records import CallRecord
 from hangup.store import open_store, sql, staging
 from hangup.store.base import AddResult, AddStatus, CallQuery, Store
@@ -102,3 +104,46 @@ def test_every_field_comes_back_from_a_staging_file(sqlite_store: SQLiteStore, t
     staging.write(path, staging.rows_table([sql.record_row(r) for r in records]))
     assert sqlite_store.add_staged(path).inserted == len(records)
     _read_back(sqlite_store, records)
+
+
+
+#: The database as the releases before conflict versions (migration 0320) left it, and as 0320 left it.
+BEFORE_VERSIONS = [m for m in MIGRATIONS if m.name < "0320_call_conflict_versions"]
+BEFORE_REPEATS = [m for m in MIGRATIONS if m.name < "0340"]
+_KEEP = "INSERT INTO call_conflicts (call_id, received_at, raw, differences{}) VALUES (?, ?, ?, '{{}}'{})"
+
+# Rows an earlier release kept in call_conflicts, in order: (call, raw); a platform's retry sends the same body.
+EARLIER_ROWS = [("c1", "v1"), ("c1", "v1"), ("c1", "v2"), ("c1", "v1"), ("c2", "v1"), ("c2", "v1"), ("c3", "v9")]
+# Then, kept after 0320 with the digest of their version: retries of two of those versions, and a new one.
+LATER_ROWS = [("c2", "v1", "d-c2-v1"), ("c3", "v9", "d-c3-v9"), ("c3", "v8", "d-c3-v8")]
+# What 0340 keeps: each version once, as first kept (its receipt time), with the digest a later retry brought.
+KEPT = [("c1", "v1", "", 0.0), ("c1", "v2", "", 2.0), ("c2", "v1", "d-c2-v1", 4.0), ("c3", "v9", "d-c3-v9", 6.0),
+        ("c3", "v8", "d-c3-v8", 102.0)]
+
+
+def _keep(url: str, migrations: Sequence[Any], statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Keep ``rows`` as a release with ``migrations`` left them (the statement of that release's schema)."""
+    store: Any = open_store(url, migrations=migrations)
+    try:
+        store.run_in_writer(lambda conn: [conn.execute(store.database.sql(statement), row) for row in rows])
+    finally:
+        store.close()
+
+
+def test_conflict_repeats_kept_before_versions_are_kept_once(store_url: str) -> None:
+    """0320 made each version unique per call from then on; 0340 deletes the repeats kept before it (the same
+    call and body), keeping the first, which takes the digest of a repeat kept after 0320: its next retry is
+    known too."""
+    _keep(store_url, BEFORE_VERSIONS, _KEEP.format("", ""), [(c, float(n), raw) for n, (c, raw) in
+                                                           enumerate(EARLIER_ROWS)])
+    _keep(store_url, BEFORE_REPEATS, _KEEP.format(", digest", ", ?"),
+          [(c, 100.0 + n, raw, d) for n, (c, raw, d) in enumerate(LATER_ROWS)])
+    store: Any = open_store(store_url, migrations=MIGRATIONS)
+    try:
+        assert [tuple(r) for r in store.database.read(
+            "SELECT call_id, raw, digest, received_at FROM call_conflicts ORDER BY id")] == KEPT
+        retry = store.database.sql(_KEEP.format(", digest", ", ?") + sql.CONFLICT_VERSION)
+        store.run_in_writer(lambda conn: conn.execute(retry, ("c2", 200.0, "v1", "d-c2-v1")))
+        assert [c.received_at for c in store.conflicts("c2")] == [4.0]
+    finally:
+        store.close()

@@ -103,11 +103,13 @@ def test_an_end_is_joined_with_its_kept_detection_in_the_transaction_that_stores
 
 
 def test_an_end_of_a_platform_without_separate_detections_is_not_joined(fresh_store: Store) -> None:
-    """A detection kept under another platform's name for the same call id is not read into a Twilio end."""
-    end = dataclasses.replace(_end("vonage"), provider="twilio", id="twilio-end")
+    """A detection kept for a call of a platform whose adapter reads none on its own (FreeSWITCH: mod_amd's result
+    is in the CDR) is not read into its end."""
+    end = dataclasses.replace(_end("vonage"), provider="freeswitch", id="freeswitch-end")
+    assert getattr(providers()["freeswitch"], "detection", None) is None
     asyncio.run(fresh_store.write_with_hooks(lambda conn, hooks: detections.keep(
-        conn, "twilio", end.provider_call_id, {"AnsweredBy": "machine_start"}, time.time(), hooks)))
-    record, result = asyncio.run(ingest.store_call(providers()["twilio"], end, fresh_store))
+        conn, "freeswitch", end.provider_call_id, {"amd_result": "MACHINE"}, time.time(), hooks)))
+    record, result = asyncio.run(ingest.store_call(providers()["freeswitch"], end, fresh_store))
     assert result.status is AddStatus.INSERTED and record == end
 
 
