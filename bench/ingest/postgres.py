@@ -95,7 +95,8 @@ class LockSampler:
     """
 
     _WAITING = (
-        "SELECT l.pid, l.waitstart, EXTRACT(EPOCH FROM clock_timestamp() - l.waitstart), l.locktype, l.mode "
+        "SELECT l.pid, l.waitstart, EXTRACT(EPOCH FROM clock_timestamp() - l.waitstart), l.locktype, l.mode, "
+        "l.relation "
         "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.datname = %s"
     )
@@ -132,17 +133,37 @@ class LockSampler:
         with psycopg.connect(self.server, autocommit=True) as conn:
             while not self._stop.wait(self.every):
                 self._samples += 1
-                for pid, start, seconds, locktype, mode in conn.execute(self._WAITING, (self.dbname,)).fetchall():
+                for pid, start, seconds, locktype, mode, oid in conn.execute(self._WAITING, (self.dbname,)):
                     seen = self._waits.get((pid, start), (0.0, ""))[0]
-                    self._waits[(pid, start)] = (max(seen, float(seconds)), f"{locktype} {mode}")
+                    on = f" on {oid}" if oid is not None else ""
+                    self._waits[(pid, start)] = (max(seen, float(seconds)), f"{locktype} {mode}{on}")
 
     def result(self) -> Locks:
+        """What was seen; a relation waited for is named (read from the run's database, still there)."""
+        names = self._relation_names()
         kinds: dict[str, int] = {}
         for _, kind in self._waits.values():
+            head, _, oid = kind.partition(" on ")
+            kind = f"{head} on {names.get(oid, oid)}" if oid else head
             kinds[kind] = kinds.get(kind, 0) + 1
         lengths = [seconds for seconds, _ in self._waits.values()]
         return Locks(self._samples, len(lengths), max(lengths, default=0.0) * 1000,
                      sum(1 for t in lengths if t > 0.001), kinds, self.xact_per_s)
+
+
+    def _relation_names(self) -> dict[str, str]:
+        oids = sorted({kind.partition(" on ")[2] for _, kind in self._waits.values()} - {""})
+        if not oids:
+            return {}
+        with psycopg.connect(url_of(self.server, self.dbname)) as conn:
+            rows = conn.execute("SELECT oid::text, relname FROM pg_class WHERE oid = ANY(%s::oid[])", (oids,))
+            return {oid: name for oid, name in rows}
+
+
+def url_of(server: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server``."""
+    base, _, query = server.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}{'?' + query if query else ''}"
 
 
 @contextmanager
@@ -152,9 +173,8 @@ def database(server: str) -> Iterator[tuple[str, str]]:
     name = f"hangup_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    base, _, query = server.partition("?")
     try:
-        yield f"{base.rsplit('/', 1)[0]}/{name}{'?' + query if query else ''}", name
+        yield url_of(server, name), name
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
