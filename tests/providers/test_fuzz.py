@@ -20,7 +20,8 @@ KEYS = ["CallUUID", "CallSid", "CallStatus", "HangupCauseCode", "Duration", "Sta
         "duration", "start_time", "call_id", "cause", "causes", "data", "payload", "event_type", "hangup_cause",
         "variables", "disposition", "billsec", "Call Status", "Bye Reason", "answered", "direction", "extra",
         "v", "event", "setup_time", "end_time", "answer_time", "final_code", "final_reply_by", "bye_by", "reasons",
-        "canceled", "timeout"]
+        "canceled", "timeout", "AnsweredBy", "MachineDetectionDuration", "Machine", "Event", "result",
+        "call_leg_id"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True),
                     st.text(max_size=30), st.sampled_from(["2026-06-08T10:00:00Z", "9999999999999999999", "-1",
                                                            "completed", "call.hangup", "NORMAL_CLEARING", "q850:16",
@@ -56,6 +57,28 @@ def test_parse_never_crashes(platform: str, body: bytes, content_type: str, meth
         assert 400 <= exc.status < 500 and exc.to_json()["ok"] is False
     else:  # what is accepted can be stored: no lone surrogate, which UTF-8 cannot hold
         json.dumps(record.to_json() if record else None, ensure_ascii=False).encode()
+
+
+DETECTING = [p for p in PLATFORMS if hasattr(get_provider(p), "detection")]
+
+
+@pytest.mark.parametrize("platform", DETECTING)
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(body=bodies, content_type=content_types, method=st.sampled_from(["GET", "POST"]))
+def test_a_detection_is_read_storable_or_refused(platform: str, body: bytes, content_type: str, method: str) -> None:
+    """What ``detection`` reads is kept in the store: an id PostgreSQL can hold (no NUL), fields UTF-8 can."""
+    query = body.decode("latin-1") if method == "GET" else ""
+    request = WebhookRequest(method, f"https://h/callbacks/{platform}", query, body if method == "POST" else b"",
+                             {"content-type": content_type}, 1_780_000_000.0)
+    try:
+        found = get_provider(platform).detection(request)  # type: ignore[attr-defined]
+    except HTTPError as exc:
+        assert 400 <= exc.status < 500
+        return
+    if found is not None:
+        call_id, fields = found
+        assert call_id and "\x00" not in call_id
+        json.dumps([call_id, fields], ensure_ascii=False).encode()  # fields are kept as JSON text (NUL escaped)
 
 
 SECRETS = {"plivo_auth_token": "t", "twilio_auth_token": "t", "telnyx_public_key": "dGVzdA==",
