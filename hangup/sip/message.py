@@ -240,7 +240,9 @@ def parse_reason(value: str) -> Reason:
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
     head, blank, body = data.partition(b"\r\n\r\n")
-    if not (blank and head and data[0] not in _CR_LF):  # the usual message: CRLF lines, a blank line, the body
+    # the usual message: CRLF lines, a blank line, the body; else the first empty line, however ended, ends the
+    # head (hepgen.js ends its header lines with LF alone and its bodies with CRLF CRLF)
+    if not (blank and head and data[0] not in _CR_LF) or b"\n\n" in head or b"\n\r\n" in head:
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     lines = text.split("\r\n")
@@ -349,10 +351,11 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
     start = 0
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 §7.5: empty lines before the start line are ignored
         start = len(data) - len(data.lstrip(b"\r\n"))
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = data.find(separator, start)
-        if index >= 0:
-            return data[start:index], data[index + len(separator):]
+    ends = [(index, len(separator)) for separator in (b"\n\n", b"\n\r\n")
+            if (index := data.find(separator, start)) >= 0]
+    if ends:  # the first empty line: LF LF, or CRLF CRLF and LF CRLF (the line before it ended by LF alone)
+        index, length = min(ends)
+        return data[start:index].rstrip(b"\r"), data[index + length:]
     head = data[start:].rstrip(b"\r\n")
     if not head:
         raise SipParseError("start line", "empty message")
