@@ -111,6 +111,25 @@ def test_kamailio_acc_lines(store: Store, tmp_path: Path) -> None:
         "busy", 486, "alice", "bob")
 
 
+#: Kamailio 5.6.3's own acc lines for four sipp calls (tests/data/sip/README.md): call id, outcome, who ended it, the
+#: SIP status, talk seconds. A failed INVITE is accounted twice, as ``call missed`` and as a failed transaction (both
+#: flags set): the second line is the same call, counted as a duplicate.
+KAMAILIO_ACC_CALLS = [
+    ("caller_bye-1@acc", "completed", "caller", 200, 2),
+    ("callee_bye-1@acc", "completed", "callee", 200, 3),
+    ("busy_486-1@acc", "busy", "callee", 486, 0),
+    ("caller_cancel-1@acc", "canceled", "caller", 487, 0),
+]
+
+
+def test_acc_lines_kamailio_wrote(store: Store, tmp_path: Path) -> None:
+    summary, calls = _imported(store, tmp_path, "kamailio.log", (DATA / "kamailio-5.6.3-acc.log").read_text())
+    assert (summary["imported"], summary["duplicates"], summary["rejected"]) == (4, 2, 0)
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls.values()) == sorted(KAMAILIO_ACC_CALLS)
+    assert {(c["from_user_id"], c["to_user_id"]) for c in calls.values()} == {("alice", "bob")}
+
+
 def test_openser_acc_lines(store: Store, tmp_path: Path) -> None:
     summary, calls = _imported(store, tmp_path, "openser.log", (DATA / "openser-acc.log").read_text())
     assert (summary["imported"], summary["rejected"]) == (2, 0)
