@@ -89,6 +89,7 @@ IMPORT_FILES = {
     "sip/kamailio-proxy-endings.pcap": "pcap",  # the proxy's own endings, inferred from its two sides
     "sip/kamailio-acc.log": "sip-acc-log",
     "sip/kamailio-5.6.3-acc.log": "sip-acc-log",
+    "sip/kamailio-5.6.3-flatstore-acc_130.log": "sip-acc-csv",
     "sip/openser-acc.log": "sip-acc-log",
     "sip/acc-table.csv": "sip-acc-csv",
 }

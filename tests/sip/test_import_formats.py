@@ -130,6 +130,33 @@ def test_acc_lines_kamailio_wrote(store: Store, tmp_path: Path) -> None:
     assert {(c["from_user_id"], c["to_user_id"]) for c in calls.values()} == {("alice", "bob")}
 
 
+def test_acc_table_rows_kamailio_wrote_with_db_flatstore(store: Store, tmp_path: Path) -> None:
+    """The same four calls, as ``db_flatstore`` writes the acc and missed_calls tables: one file per process."""
+    paths = sorted(DATA.glob("kamailio-5.6.3-flatstore-*.log"))
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(p) for p in paths], "sip-acc-csv").to_json()
+    assert (summary["imported"], summary["duplicates"], summary["rejected"]) == (4, 2, 0)  # missed_calls repeats
+    calls = [c.to_json() for c in store.iter_calls(CallQuery())]
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls) == sorted(KAMAILIO_ACC_CALLS)
+
+
+@pytest.mark.parametrize(("row", "fields"), [
+    ("INVITE|f1|t1|c2@x|200|OK|yesterday", ["timestamp"]),
+    ("BYE|f1", ["call_id", "code"]),  # a row cut short
+    ("INVITE|f1|t1|c2@x|99|Early|1796569277", ["code"]),
+])
+def test_a_broken_flatstore_row_is_rejected_naming_its_field(row: str, fields: list[str], store: Store,
+                                                            tmp_path: Path) -> None:
+    first = "INVITE|f0|t0|c1@x|486|Busy Here|1796569277|alice|bob"  # tells the file's shape
+    path = tmp_path / "acc_1.log"
+    path.write_text(f"{first}\n{row}\n")
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(path)], "sip-acc-csv").to_json()
+    calls = {c.provider_call_id: c for c in store.iter_calls(CallQuery())}
+    assert (summary["imported"], list(calls)) == (1, ["c1@x"])
+    rejects = [json.loads(line) for line in Path(str(summary["rejects_path"])).read_text().splitlines()]
+    assert [(r["location"], sorted(d["field"] for d in r["details"])) for r in rejects] == [("row 2", fields)]
+
+
 def test_openser_acc_lines(store: Store, tmp_path: Path) -> None:
     summary, calls = _imported(store, tmp_path, "openser.log", (DATA / "openser-acc.log").read_text())
     assert (summary["imported"], summary["rejected"]) == (2, 0)
