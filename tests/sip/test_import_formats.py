@@ -157,6 +157,18 @@ def test_a_broken_flatstore_row_is_rejected_naming_its_field(row: str, fields: l
     assert [(r["location"], sorted(d["field"] for d in r["details"])) for r in rejects] == [("row 2", fields)]
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_the_same_calls_mirrored_by_kamailio_as_hep_in_a_capture(version: int, store: Store, tmp_path: Path) -> None:
+    """A third run of the four calls, with ``siptrace`` mirroring every message Kamailio received and sent as HEP
+    to udp/9060: the capture holds those datagrams only, the calls are read from them."""
+    path = DATA / f"kamailio-5.6.3-siptrace-hep{version}-calls.pcap"
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(path)]).to_json()
+    assert (summary["formats"], summary["imported"], summary["rejected"]) == ({str(path): "pcap"}, 4, 0)
+    calls = [c.to_json() for c in store.iter_calls(CallQuery())]
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls) == sorted(KAMAILIO_ACC_CALLS)
+
+
 def test_openser_acc_lines(store: Store, tmp_path: Path) -> None:
     summary, calls = _imported(store, tmp_path, "openser.log", (DATA / "openser-acc.log").read_text())
     assert (summary["imported"], summary["rejected"]) == (2, 0)
