@@ -240,15 +240,19 @@ def parse_reason(value: str) -> Reason:
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
     head, blank, body = data.partition(b"\r\n\r\n")
-    # the usual message: CRLF lines, a blank line, the body; else the first empty line, however ended, ends the
-    # head (hepgen.js ends its header lines with LF alone and its bodies with CRLF CRLF)
-    if not (blank and head and data[0] not in _CR_LF) or b"\n\n" in head or b"\n\r\n" in head:
+    usual = bool(blank and head) and data[0] not in _CR_LF  # the usual message: CRLF lines, a blank line, the body
+    if not usual:
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     lines = text.split("\r\n")
     # the usual head: CRLF line ends only, each line ``Name: value`` (checked by _scan); else the general path
     wanted = _scan(lines) if len(lines) - 1 == text.count("\n") == text.count("\r") else None
     if wanted is None:
+        if usual and ("\n\n" in text or "\n\r\n" in text):
+            # an empty line ended by LF alone came first: the head ends there (hepgen.js ends its header lines
+            # with LF alone and its bodies with CRLF CRLF)
+            head, body = _split_head(data)
+            text = head.decode("utf-8", "replace")
         if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
             text = _regular(text)
         lines = text.split("\n")
