@@ -88,6 +88,9 @@ IMPORT_FILES = {
     "sip/kamailio-sipp-calls.txt": "sip-trace",
     "sip/kamailio-proxy-endings.pcap": "pcap",  # the proxy's own endings, inferred from its two sides
     "sip/kamailio-acc.log": "sip-acc-log",
+    "sip/kamailio-5.6.3-acc.log": "sip-acc-log",
+    "sip/kamailio-5.6.3-flatstore-acc_130.log": "sip-acc-csv",
+    "sip/kamailio-5.6.3-siptrace-hep3-calls.pcap": "pcap",  # HEP datagrams only
     "sip/openser-acc.log": "sip-acc-log",
     "sip/acc-table.csv": "sip-acc-csv",
 }

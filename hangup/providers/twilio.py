@@ -11,8 +11,11 @@ parse to ``None``. Where each canonical value comes from:
   minutes and stays in ``extra``); answer time: end time minus ``CallDuration`` (Twilio sends no
   answer time in the callback, so it is derived).
 * cause chain: ``twilio-status:<CallStatus>``, ``sip:<SipResponseCode>`` (final error statuses
-  only). ``failed`` is a catch-all, so for it the SIP response is tried first. Who hung up:
-  ``twilio-source:<HangupSource>``, which Twilio-compatible APIs (Telnyx TeXML) send and Twilio does not.
+  only; SignalWire's compatibility API names it ``SipResultCode``). ``failed`` is a catch-all, so for it the
+  SIP response is tried first. Who hung up: ``twilio-source:<HangupSource>``, which Twilio-compatible APIs
+  (Telnyx TeXML) send and Twilio does not; SignalWire sends ``HangupBy`` instead, the address of the party
+  that hung up: ``From`` is the caller, ``To`` the callee (its SDK's captured callbacks: a 486 hung up by
+  ``To``, a 487 of an unanswered call by ``From``).
 
 Answering-machine detection: ``AnsweredBy`` of a status callback (REST ``answered_by``) is read where it comes
 (answered_by.csv). A call placed with ``AsyncAmd=true`` posts the result while the call goes on to its
@@ -66,6 +69,8 @@ CALL_SID = "CallSid"
 CALL_STATUS = "CallStatus"
 CALL_DURATION = "CallDuration"
 SIP_RESPONSE_CODE = "SipResponseCode"
+SIP_RESULT_CODE = "SipResultCode"  # SignalWire's name for it
+HANGUP_BY = "HangupBy"  # SignalWire: the address (From or To) of the party that hung up
 FROM = "From"
 TO = "To"
 DIRECTION = "Direction"
@@ -173,13 +178,14 @@ class TwilioProvider:
         if draft.duration and draft.end_time:
             draft.start_time = draft.end_time - draft.duration
         draft.answered = status == "completed" or draft.duration > 0
-        draft.integer(SIP_RESPONSE_CODE, params.get(SIP_RESPONSE_CODE), default=0)
-        sip = sip_status(params.get(SIP_RESPONSE_CODE))
+        sip_field = SIP_RESPONSE_CODE if SIP_RESPONSE_CODE in params else SIP_RESULT_CODE
+        draft.integer(sip_field, params.get(sip_field), default=0)
+        sip = sip_status(params.get(sip_field))
         draft.sip = sip
         sip_ref = ref("sip", sip) if sip and sip >= 300 else None
         status_ref = ref("twilio-status", status)
         draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
-        source = ref("twilio-source", params.get(HANGUP_SOURCE, "").strip().lower())
+        source = ref("twilio-source", params.get(HANGUP_SOURCE, "").strip().lower() or _party(params))
         if source:
             draft.sources.append(source)
         draft.extra = dict(params)
@@ -202,6 +208,12 @@ class TwilioProvider:
 def _is_detection(params: Mapping[str, str]) -> bool:
     """An ``AsyncAmdStatusCallback`` request: a result without a call status (status callbacks always have one)."""
     return ANSWERED_BY in params and CALL_STATUS not in params
+
+
+def _party(params: Mapping[str, str]) -> str:
+    """``caller`` or ``callee`` when SignalWire's ``HangupBy`` is the call's ``From`` or ``To``, else nothing."""
+    by = params.get(HANGUP_BY, "").strip()
+    return "" if not by else "caller" if by == params.get(FROM) else "callee" if by == params.get(TO) else ""
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:

@@ -18,6 +18,11 @@ failed (``call missed``, ``code`` ≥ 300) is a call that never connected. Three
 * a CSV export of the ``acc`` (or ``missed_calls``) table with its header: ``method, from_tag, to_tag,
   callid, sip_code, sip_reason, time`` (Kamailio), plus ``duration, setuptime`` when OpenSIPS wrote one
   row per call (``cdr`` accounting): such a row is a whole call by itself.
+* the same table as Kamailio's ``db_flatstore`` writes it (``acc_<pid>.log``, ``missed_calls_<pid>.log``):
+  no header, ``|`` between the columns, in the table's order, the time in Unix seconds, the ``db_extra``
+  columns after them (nothing in it names the format: ``--format sip-acc-csv``)::
+
+    INVITE|23685SIPpTag001|23682SIPpTag011|callee_bye-1@acc|200|OK|1796569281|alice|bob
 
 A call whose BYE has no record (accounting of BYEs off, or the file ends first) is closed at the end
 of the file, flagged ``orphaned``. Records go through the same classifier as every call: ``sip:NNN``
@@ -27,6 +32,7 @@ for a failed INVITE, ``q850:16`` for a BYE, who sent the BYE from its From tag.
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -51,6 +57,9 @@ _OLD_FORM = re.compile(r"[a-z][a-z0-9_-]*=[^;,]*,\s*[a-z][a-z0-9_-]*=")  # OpenS
 #: acc table columns and log keys naming the same fact.
 _KEYS = {"callid": "call_id", "sip_code": "code", "sip_reason": "reason", "time": "timestamp", "i": "call_id"}
 MAX_OPEN = 100_000
+#: The acc table's own columns, in the order ``db_flatstore`` writes them (Kamailio ``acc`` DB schema).
+FLATSTORE_COLUMNS = ("method", "from_tag", "to_tag", "callid", "sip_code", "sip_reason", "time")
+_FLATSTORE_ROW = re.compile(r"[A-Z]+\|[^|\n]*\|[^|\n]*\|[^|\n]+\|\d{3}\|")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +224,18 @@ def read_acc_log(stream: IO[str], received_at: float) -> Iterator[Item]:
 
 
 def read_acc_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
-    """The importer's reader of ``acc`` / ``missed_calls`` table exports (CSV with a header)."""
+    """The importer's reader of ``acc`` / ``missed_calls`` table exports (CSV with a header, or flatstore rows)."""
     calls = AccCalls(received_at)
-    for number, row in guarded(csv.DictReader(stream), 2):
+    first = stream.readline()
+    lines = itertools.chain((first,), stream)
+    flat = _FLATSTORE_ROW.match(first) is not None
+    rows = (csv.DictReader(lines, FLATSTORE_COLUMNS, restkey="db_extra", delimiter="|", quoting=csv.QUOTE_NONE)
+            if flat else csv.DictReader(lines))
+    for number, row in guarded(rows, 1 if flat else 2):
         if isinstance(row, Item):
             yield row
             continue
-        raw = ",".join(v or "" for v in row.values() if isinstance(v, str))
+        raw = ("|" if flat else ",").join(v or "" for v in row.values() if isinstance(v, str))
         try:
             event = event_of({k: v for k, v in row.items() if k is not None and isinstance(v, str)}, raw)
         except PayloadError as exc:

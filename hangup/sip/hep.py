@@ -115,10 +115,19 @@ def _decode_v3(data: bytes) -> HepPacket:
 
 
 def _text_address(family: int, raw: bytes) -> str:
-    """``inet_ntop``, remembered in ``_ADDRESS_TEXT``: a capture node sends the same few addresses over and over."""
+    """``inet_ntop``, remembered in ``_ADDRESS_TEXT``: a capture node sends the same few addresses over and over.
+
+    An IPv4-mapped address (``::ffff:a.b.c.d``, 16 bytes where the IPv4 chunk's 4 belong, as some agents send:
+    sip3's decoder test) is the IPv4 host and is written as one, as sip3 and Go's ``net.IP`` print it: the
+    same host must not be two addresses depending on which agent mirrored the message.
+    """
     if len(_ADDRESS_TEXT) >= 4096:
         _ADDRESS_TEXT.clear()
-    text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw)
+    if raw[:12] == _MAPPED:
+        family, raw4 = socket.AF_INET, raw[12:]
+    else:
+        raw4 = raw
+    text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw4)
     return text
 
 
@@ -191,6 +200,7 @@ def _layout(family: int, address: str) -> _Layout:
 
 #: By the value of the first chunk (IP family: 2 IPv4, 10 IPv6), at byte 12.
 _ADDRESS_TEXT: dict[bytes, str] = {}
+_MAPPED = bytes(10) + b"\xff\xff"  # the first 12 bytes of an IPv4-mapped IPv6 address (RFC 4291, 2.5.5.2)
 _LAYOUTS = {2: _layout(socket.AF_INET, "4s"), 10: _layout(socket.AF_INET6, "16s")}
 
 
@@ -198,7 +208,7 @@ def _address(chunks: dict[int, bytes], v4: int, v6: int, name: str) -> str:
     raw = chunks.get(v4) if v4 in chunks else chunks.get(v6)
     if raw is None or len(raw) not in (4, 16):
         raise HepError(f"{name} address", "missing or not 4 or 16 bytes")
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    return _ADDRESS_TEXT.get(raw) or _text_address(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def _uint(chunks: dict[int, bytes], kind: int, default: int) -> int:
@@ -230,8 +240,8 @@ def _decode_v12(data: bytes, received_at: float) -> HepPacket:
     size = 4 if header == 16 else 16
     if len(data) < header:
         raise HepError("header", "shorter than its header")
-    src = str(ipaddress.ip_address(data[8:8 + size]))
-    dst = str(ipaddress.ip_address(data[8 + size:8 + 2 * size]))
+    family = socket.AF_INET if size == 4 else socket.AF_INET6
+    src, dst = _text_address(family, data[8:8 + size]), _text_address(family, data[8 + size:8 + 2 * size])
     when, capture, offset = received_at, None, header
     if version == 2:
         if len(data) < header + 12:

@@ -240,13 +240,19 @@ def parse_reason(value: str) -> Reason:
 def parse(data: bytes) -> SipMessage:
     """Parse one SIP message; ``SipParseError`` names the first thing that makes it unreadable."""
     head, blank, body = data.partition(b"\r\n\r\n")
-    if not (blank and head and data[0] not in _CR_LF):  # the usual message: CRLF lines, a blank line, the body
+    usual = bool(blank and head) and data[0] not in _CR_LF  # the usual message: CRLF lines, a blank line, the body
+    if not usual:
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     lines = text.split("\r\n")
     # the usual head: CRLF line ends only, each line ``Name: value`` (checked by _scan); else the general path
     wanted = _scan(lines) if len(lines) - 1 == text.count("\n") == text.count("\r") else None
     if wanted is None:
+        if usual and ("\n\n" in text or "\n\r\n" in text):
+            # an empty line ended by LF alone came first: the head ends there (hepgen.js ends its header lines
+            # with LF alone and its bodies with CRLF CRLF)
+            head, body = _split_head(data)
+            text = head.decode("utf-8", "replace")
         if _IRREGULAR.search(text) is not None:  # folded, blank or bad lines: rare, so looked into only then
             text = _regular(text)
         lines = text.split("\n")
@@ -349,10 +355,11 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
     start = 0
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 §7.5: empty lines before the start line are ignored
         start = len(data) - len(data.lstrip(b"\r\n"))
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = data.find(separator, start)
-        if index >= 0:
-            return data[start:index], data[index + len(separator):]
+    ends = [(index, len(separator)) for separator in (b"\n\n", b"\n\r\n")
+            if (index := data.find(separator, start)) >= 0]
+    if ends:  # the first empty line: LF LF, or CRLF CRLF and LF CRLF (the line before it ended by LF alone)
+        index, length = min(ends)
+        return data[start:index].rstrip(b"\r"), data[index + length:]
     head = data[start:].rstrip(b"\r\n")
     if not head:
         raise SipParseError("start line", "empty message")

@@ -127,7 +127,8 @@ def test_rest_call_lists_are_recognised(tmp_path: Path, store: Store, record: st
 
 
 #: Webhook bodies in the corpus and the format their platform's files are read as.
-WEBHOOK_FORMATS = {"freeswitch": "freeswitch-json", "plivo": "plivo", "telnyx": "telnyx", "vonage": "vonage"}
+WEBHOOK_FORMATS = {"freeswitch": "freeswitch-json", "plivo": "plivo", "telnyx": "telnyx", "twilio": "twilio",
+                   "vonage": "vonage"}
 
 
 def _corpus_formats() -> list[tuple[str, str]]:

@@ -178,3 +178,29 @@ def test_async_amd_callback_signed_by_the_sdk_is_verified() -> None:
     PROVIDER.verify(_post(URL, AMD, signature), SECRETS)
     with pytest.raises(Forbidden):
         PROVIDER.verify(_post(URL, {**AMD, "AnsweredBy": "human"}, signature), SECRETS)
+
+
+# SignalWire's compatibility API (tests/data/real/twilio/signalwire-python-captured-*.form): the SIP status is
+# ``SipResultCode`` and who hung up is ``HangupBy``, the address of that party (the call's From or To).
+SIGNALWIRE = {"CallSid": "a97d4e8a-6047-4e2b-be48-fb96b33b5642", "CallStatus": "no-answer",
+              "From": "sip:+17065550140@sip.swire.io", "To": "sip:agent@example.sip.swire.io"}
+
+
+@pytest.mark.parametrize(("extra", "sip", "ended_by"), [
+    ({"SipResultCode": "487", "HangupBy": "sip:+17065550140@sip.swire.io"}, 487, "caller"),
+    ({"SipResultCode": "486", "HangupBy": "sip:agent@example.sip.swire.io"}, 486, "callee"),
+    ({"SipResultCode": "487", "HangupBy": "sip:someone-else@example.com"}, 487, "callee"),  # the status's word
+    ({"SipResultCode": "487", "SipResponseCode": "480"}, 480, "callee"),  # Twilio's own name wins
+    ({"SipResultCode": "487", "HangupSource": "callee", "HangupBy": "sip:+17065550140@sip.swire.io"}, 487, "callee"),
+    ({}, 480, "callee"),  # no SIP status sent: the catalog's equivalent of no-answer
+])
+def test_signalwire_names_its_sip_status_and_the_party_that_hung_up(extra: dict[str, str], sip: int,
+                                                                    ended_by: str) -> None:
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(SIGNALWIRE | extra).encode()))
+    assert record is not None and (record.outcome, record.sip, record.ended_by) == ("no_answer", sip, ended_by)
+
+
+def test_signalwire_sip_result_code_that_is_not_a_number_is_named() -> None:
+    with pytest.raises(HTTPError) as caught:
+        PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(SIGNALWIRE | {"SipResultCode": "x"}).encode()))
+    assert {d["field"] for d in caught.value.details} == {"SipResultCode"}

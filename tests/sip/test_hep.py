@@ -108,6 +108,25 @@ def test_chunks_in_any_order_and_repeated_read_alike(chunks: tuple[tuple[int, by
     assert decode(_v3(*chunks), 0.0).packet == PACKET._replace(**changed)
 
 
+MAPPED_SRC, MAPPED_DST = bytes(10) + b"\xff\xff" + bytes([10, 0, 0, 1]), bytes(10) + b"\xff\xff" + bytes([10, 0, 0, 2])
+V6_PACKET = PACKET._replace(src="2001:db8::1", dst="2001:db8::2")
+
+
+@pytest.mark.parametrize(("data", "packet"), [
+    # sip3's decoder test (tests/data/sip/real/sip3-salto-hep3-notify.hex): 16 bytes in the IPv4 chunks
+    (_v3((1, b"\x02"), (3, MAPPED_SRC), (4, MAPPED_DST), *LAID_OUT[4:], (15, PACKET.payload)), PACKET),
+    # family 10 and the IPv6 chunks, as an agent on a dual-stack socket reports an IPv4 peer
+    (_v3((1, b"\x0a"), (2, b"\x11"), (5, MAPPED_SRC), (6, MAPPED_DST), *LAID_OUT[4:], (15, PACKET.payload)), PACKET),
+    (encode_v2(PACKET6._replace(src="::ffff:10.0.0.1", dst="::ffff:10.0.0.2")),
+     PACKET6._replace(src="10.0.0.1", dst="10.0.0.2")),
+    (encode_v3(V6_PACKET), V6_PACKET),  # an IPv6 address stays one
+    (encode_v2(PACKET6), PACKET6),
+])
+def test_an_ipv4_mapped_address_is_the_ipv4_host(data: bytes, packet: Packet) -> None:
+    """``::ffff:10.0.0.1`` is 10.0.0.1: one host, whichever way its agent wrote it."""
+    assert decode(data, 0.0).packet == packet
+
+
 @pytest.mark.parametrize(("data", "what"), [
     (b"", "header"),
     (b"GET / HTTP/1.1\r\n\r\n", "header"),

@@ -111,6 +111,64 @@ def test_kamailio_acc_lines(store: Store, tmp_path: Path) -> None:
         "busy", 486, "alice", "bob")
 
 
+#: Kamailio 5.6.3's own acc lines for four sipp calls (tests/data/sip/README.md): call id, outcome, who ended it, the
+#: SIP status, talk seconds. A failed INVITE is accounted twice, as ``call missed`` and as a failed transaction (both
+#: flags set): the second line is the same call, counted as a duplicate.
+KAMAILIO_ACC_CALLS = [
+    ("caller_bye-1@acc", "completed", "caller", 200, 2),
+    ("callee_bye-1@acc", "completed", "callee", 200, 3),
+    ("busy_486-1@acc", "busy", "callee", 486, 0),
+    ("caller_cancel-1@acc", "canceled", "caller", 487, 0),
+]
+
+
+def test_acc_lines_kamailio_wrote(store: Store, tmp_path: Path) -> None:
+    summary, calls = _imported(store, tmp_path, "kamailio.log", (DATA / "kamailio-5.6.3-acc.log").read_text())
+    assert (summary["imported"], summary["duplicates"], summary["rejected"]) == (4, 2, 0)
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls.values()) == sorted(KAMAILIO_ACC_CALLS)
+    assert {(c["from_user_id"], c["to_user_id"]) for c in calls.values()} == {("alice", "bob")}
+
+
+def test_acc_table_rows_kamailio_wrote_with_db_flatstore(store: Store, tmp_path: Path) -> None:
+    """The same four calls, as ``db_flatstore`` writes the acc and missed_calls tables: one file per process."""
+    paths = sorted(DATA.glob("kamailio-5.6.3-flatstore-*.log"))
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(p) for p in paths], "sip-acc-csv").to_json()
+    assert (summary["imported"], summary["duplicates"], summary["rejected"]) == (4, 2, 0)  # missed_calls repeats
+    calls = [c.to_json() for c in store.iter_calls(CallQuery())]
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls) == sorted(KAMAILIO_ACC_CALLS)
+
+
+@pytest.mark.parametrize(("row", "fields"), [
+    ("INVITE|f1|t1|c2@x|200|OK|yesterday", ["timestamp"]),
+    ("BYE|f1", ["call_id", "code"]),  # a row cut short
+    ("INVITE|f1|t1|c2@x|99|Early|1796569277", ["code"]),
+])
+def test_a_broken_flatstore_row_is_rejected_naming_its_field(row: str, fields: list[str], store: Store,
+                                                            tmp_path: Path) -> None:
+    first = "INVITE|f0|t0|c1@x|486|Busy Here|1796569277|alice|bob"  # tells the file's shape
+    path = tmp_path / "acc_1.log"
+    path.write_text(f"{first}\n{row}\n")
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(path)], "sip-acc-csv").to_json()
+    calls = {c.provider_call_id: c for c in store.iter_calls(CallQuery())}
+    assert (summary["imported"], list(calls)) == (1, ["c1@x"])
+    rejects = [json.loads(line) for line in Path(str(summary["rejects_path"])).read_text().splitlines()]
+    assert [(r["location"], sorted(d["field"] for d in r["details"])) for r in rejects] == [("row 2", fields)]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_the_same_calls_mirrored_by_kamailio_as_hep_in_a_capture(version: int, store: Store, tmp_path: Path) -> None:
+    """A third run of the four calls, with ``siptrace`` mirroring every message Kamailio received and sent as HEP
+    to udp/9060: the capture holds those datagrams only, the calls are read from them."""
+    path = DATA / f"kamailio-5.6.3-siptrace-hep{version}-calls.pcap"
+    summary = Importer(store, received_at=1_800_000_000.0).run([str(path)]).to_json()
+    assert (summary["formats"], summary["imported"], summary["rejected"]) == ({str(path): "pcap"}, 4, 0)
+    calls = [c.to_json() for c in store.iter_calls(CallQuery())]
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls) == sorted(KAMAILIO_ACC_CALLS)
+
+
 def test_openser_acc_lines(store: Store, tmp_path: Path) -> None:
     summary, calls = _imported(store, tmp_path, "openser.log", (DATA / "openser-acc.log").read_text())
     assert (summary["imported"], summary["rejected"]) == (2, 0)

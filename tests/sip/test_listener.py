@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dpkt import ethernet, pcap
 from sip_helpers import invite, request, response
 
 from hangup.records import CallRecord
@@ -23,6 +24,7 @@ from hangup.store import open_store
 from hangup.store.base import CallQuery, Store
 
 WAIT = 10.0
+DATA = Path(__file__).resolve().parent.parent / "data" / "sip"
 
 
 def hep(time_: float, payload: bytes, *, toward_callee: bool = True, call: int = 0, **options: str) -> bytes:
@@ -260,4 +262,24 @@ def test_a_packet_without_a_time_is_timed_by_its_receipt(tmp_path: Path) -> None
     assert listener.stats["calls"] == 1 and listener.engine.open_dialogs == 0
     record = listener._queue.get_nowait()
     assert isinstance(record, CallRecord) and record.setup_time >= int(before)
+    store.close()
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_hep_kamailio_sent_makes_the_calls_it_mirrored(version: int, tmp_path: Path) -> None:
+    """The datagrams of ``tests/data/sip/kamailio-5.6.3-siptrace-hep{2,3}-calls.pcap`` (Kamailio 5.6.3 ``siptrace``,
+    four sipp calls through it) sent to the listener as they were captured."""
+    store = open_store(str(tmp_path / "calls.db"))
+    with (DATA / f"kamailio-5.6.3-siptrace-hep{version}-calls.pcap").open("rb") as capture:
+        datagrams = [bytes(ethernet.Ethernet(frame).data.data.data) for _, frame in pcap.Reader(capture)]
+
+    async def main() -> None:
+        async with serve_hep(store, "127.0.0.1:0", state_path="") as listener:
+            _udp(_port(listener), datagrams)
+            await settled(lambda: store.count() >= 4)
+            assert (listener.stats["packets"], listener.stats["malformed"], listener.engine.open_dialogs) == (48, 0, 0)
+
+    asyncio.run(main())
+    assert _calls(store) == {"caller_bye-1@acc": "completed", "callee_bye-1@acc": "completed",
+                             "busy_486-1@acc": "busy", "caller_cancel-1@acc": "canceled"}
     store.close()

@@ -204,6 +204,24 @@ def test_a_head_with_bare_line_feeds_reads_as_the_same_head_with_crlf(data: byte
     assert _read(head.replace(b"\r\n", b"\n") + b"\n\n" + body) == _read(data)
 
 
+_LF_HEAD = RFC3261_F1.split(b"\r\n\r\n")[0].replace(b"\r\n", b"\n")
+
+
+@pytest.mark.parametrize(("data", "body"), [
+    # hepgen.js (tests/data/sip/real/hepgenjs-default.pcap): header lines ended by LF alone, the body by CRLF CRLF;
+    # the first empty line ends the head, not the CRLF CRLF after the body
+    (_LF_HEAD + b"\n\nv=0\na=sendrecv\r\n\r\n", b"v=0\na=sendrecv\r\n\r\n"),
+    (_LF_HEAD + b"\n\r\nv=0\r\n\r\n", b"v=0\r\n\r\n"),  # an LF line, then an empty CRLF line
+    (_LF_HEAD.replace(b"\n", b"\r\n", 3) + b"\n\nv=0\r\n\r\n", b"v=0\r\n\r\n"),  # CRLF, then LF lines
+    (RFC3261_F1 + b"\n\n", b"v=0\r\n\n\n"),  # LF LF after the blank line of a CRLF message: the body's
+    (RFC3261_F1, b"v=0\r\n"),
+])
+def test_the_first_empty_line_ends_the_head_however_its_lines_end(data: bytes, body: bytes) -> None:
+    message = parse(data)  # Content-Length: 4 keeps the body's first four bytes
+    assert (message.call_id, message.cseq, message.body) == ("a84b4c76e66710", 314159, body[:4])
+    assert [name for name, _ in message.headers][-2:] == ["content-type", "content-length"]
+
+
 @pytest.mark.parametrize(("line", "what"), [
     (b"Max-Forwards 70", "header"),  # no colon
     (b"Max Forwards: 70", "header"),  # white space in the name

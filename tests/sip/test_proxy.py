@@ -155,7 +155,9 @@ RECORDED = {
 }
 
 
-@pytest.mark.parametrize("name", ["kamailio-proxy-endings.pcap", "kamailio-proxy-endings.txt"])
+# the same capture as sngrep 1.6.0 mirrors it in HEP3 (``sngrep -I … -H udp:…:9060``), captured on udp/9060
+@pytest.mark.parametrize("name", ["kamailio-proxy-endings.pcap", "kamailio-proxy-endings.txt",
+                                  "sngrep-1.6.0-hep3-proxy-endings.pcap"])
 def test_the_recorded_proxy_endings(name: str) -> None:
     reader = read_capture if name.endswith(".pcap") else read_trace
     with (DATA / name).open("rb" if name.endswith(".pcap") else "r") as stream:

@@ -66,6 +66,25 @@ CAPTURES = [
         Call("zTHDK1uOm6wLihi3m15pRfSR", answered=True, sip=200, outcome="completed", ended_by="callee",
              ended_with="BYE", from_user="+88270006", to_user="122"),
     ], []),
+    # HEP3 on udp/9060 from hepgen.js: an INVITE whose Content-Length counts its body's lines as CRLF-ended while
+    # they end with LF alone (287 said, 276 there), so it is refused as RFC 3261 §18.3 has a UDP receiver refuse it,
+    # and the 100 and 407 that answer it make no call; an OPTIONS and its 200, a PUBLISH miscounted likewise; a log
+    # line (type 100) and an RTCP report (type 5) are not SIP
+    ("hepgenjs-default.pcap", 6, [], [
+        ("Content-Length: says 287 bytes, the message has 276 after the headers",
+         "udp message (192.168.1.1:5060 > 192.168.1.2:5060)"),
+        ("Content-Length: says 450 bytes, the message has 424 after the headers",
+         "udp message (192.168.1.1:5060 > 192.168.1.2:5060)"),
+    ]),
+    # HEP3 from hepgen.js's B2BUA scenario (load balancer, proxy, B2BUA): the caller's INVITE challenged (407, ACK),
+    # sent again with credentials and answered through the B2BUA's outbound leg (Call-ID ``…_b2b-1``); the caller
+    # hangs up, the proxy passes the BYE on, and five seconds later the B2BUA ends its outbound leg itself
+    ("hepgenjs-b2bcall.pcap", 36, [
+        Call("665nn@127.0.0.1", answered=True, sip=200, outcome="completed", ended_by="caller", ended_with="BYE",
+             from_user="hepgenjs", to_user="133"),
+        Call("665nn@127.0.0.1_b2b-1", answered=True, sip=200, outcome="completed", ended_by="caller",
+             ended_with="BYE", from_user="+12025550143", to_user="133"),
+    ], []),
     # the CANCEL (over PPPoE) and the ACK belong to a call whose INVITE is not in the capture; the BYE is cut
     # inside its Content-Length header name
     ("pcapplusplus-sip_reqs.pcap", 4, [
