@@ -44,15 +44,19 @@ content_types = st.sampled_from(["application/json", "application/x-www-form-url
                                  "application/x-www-form-base64-encoded", ""])
 
 
+def _request(platform: str, body: bytes, content_type: str, method: str) -> WebhookRequest:
+    """The generated body as the platform's callback would carry it: a GET's query or a POST's body."""
+    query = body.decode("latin-1") if method == "GET" else ""
+    return WebhookRequest(method, f"https://h/callbacks/{platform}", query, body if method == "POST" else b"",
+                          {"content-type": content_type}, 1_780_000_000.0)
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(body=bodies, content_type=content_types, method=st.sampled_from(["GET", "POST"]))
 def test_parse_never_crashes(platform: str, body: bytes, content_type: str, method: str) -> None:
-    query = body.decode("latin-1") if method == "GET" else ""
-    request = WebhookRequest(method, f"https://h/callbacks/{platform}", query, body if method == "POST" else b"",
-                             {"content-type": content_type}, 1_780_000_000.0)
     try:
-        record = get_provider(platform).parse(request)
+        record = get_provider(platform).parse(_request(platform, body, content_type, method))
     except HTTPError as exc:
         assert 400 <= exc.status < 500 and exc.to_json()["ok"] is False
     else:  # what is accepted can be stored: no lone surrogate, which UTF-8 cannot hold
@@ -67,11 +71,8 @@ DETECTING = [p for p in PLATFORMS if hasattr(get_provider(p), "detection")]
 @given(body=bodies, content_type=content_types, method=st.sampled_from(["GET", "POST"]))
 def test_a_detection_is_read_storable_or_refused(platform: str, body: bytes, content_type: str, method: str) -> None:
     """What ``detection`` reads is kept in the store: an id PostgreSQL can hold (no NUL), fields UTF-8 can."""
-    query = body.decode("latin-1") if method == "GET" else ""
-    request = WebhookRequest(method, f"https://h/callbacks/{platform}", query, body if method == "POST" else b"",
-                             {"content-type": content_type}, 1_780_000_000.0)
     try:
-        found = get_provider(platform).detection(request)  # type: ignore[attr-defined]
+        found = get_provider(platform).detection(_request(platform, body, content_type, method))  # type: ignore[attr-defined]
     except HTTPError as exc:
         assert 400 <= exc.status < 500
         return
