@@ -37,6 +37,7 @@ from hangup.stats.dimensions import ROUTE_DIMENSIONS
 from hangup.stats.explain import PARTS
 from hangup.stats.metrics import ALIASES, get_metric
 from hangup.stats.route_table import SORTS
+from hangup.stats.windows import SPAN_RE
 from hangup.taxonomy import EndedBy, Fault, Outcome
 from hangup.web.app import create_app
 from hangup.web.callbacks import callback_paths
@@ -265,17 +266,18 @@ def _closed_sets(node: Any, found: list[tuple[str, dict[str, Any]]]) -> list[tup
 
 
 def test_every_closed_set_the_call_log_publishes_holds_every_value_the_code_can_give() -> None:
-    # the call log's and the callbacks' parameters and answers, and every other answer (the statistics' and the
-    # dashboard's parameters are free text: a value no call has simply matches nothing)
-    operations = [operation if {"calls", "callbacks"} & set(operation["tags"]) else operation["responses"]
+    # the call log's and the callbacks' parameters and answers, every other answer, and the statistics' and the
+    # dashboard's parameters (but ``from``, their range's start, not an action's source)
+    operations = [operation if {"calls", "callbacks"} & set(operation["tags"]) else
+                  [operation["responses"], [p for p in operation.get("parameters", ()) if p["name"] != "from"]]
                   for operations in DOCUMENT["paths"].values() for operation in operations.values()]
     found = _closed_sets(operations, [])
     lacking = {key: sorted(PRODUCED[key] - set(sub.get("enum", ()))) for key, sub in found
                if not PRODUCED[key] <= set(sub.get("enum", ()))}
     assert lacking == {}
     assert {key for key, _ in found} == set(PRODUCED)
-    # listed, explained, on its page, as a leg, in a status, as a code: each closed set, each time
-    assert sum(key == "outcome" for key, _ in found) >= 8
+    # listed, explained, on its page, as a leg, in a status, as a code, as a statistics filter: each time
+    assert sum(key == "outcome" for key, _ in found) >= 8 + len(WINDOW_OPERATIONS)
 
 
 # -- the statistics' and the dashboard's parameters: the values each parser takes ------------------------------
@@ -307,7 +309,7 @@ def _samples(parameter: dict[str, Any]) -> tuple[list[str], list[str]]:
         return [str(low), str(high)], [str(low - 1), str(high + 1), "1x"]
     if "maxLength" in schema:
         return ["x" * schema["maxLength"], "any text"], ["x" * (schema["maxLength"] + 1), "a\x00b"]
-    if schema.get("pattern", "").startswith("^([0-9]"):  # a span: every unit
+    if schema.get("pattern") == SPAN_RE.pattern:  # a span: every unit
         return ["30s", "15m", "2h", "1d", "1w"], ["7x", "7", "d", "1.5h"]
     return ["any text"], ["a\x00b"]
 
