@@ -22,7 +22,7 @@ from hangup.stats.dimensions import ROUTE_DIMENSIONS
 from hangup.stats.labels import display, utc_time
 from hangup.stats.metrics import METRICS
 from hangup.stats.route_table import SORTS, route_table
-from hangup.stats.service import StatsService
+from hangup.stats.service import MAX_MIN_SAMPLES, StatsService
 from hangup.stats.windows import DIMENSION_FILTERS, Window, parse_window
 
 #: The call log's filter options, which the statistics commands take as they are.
@@ -34,7 +34,7 @@ Rows = tuple[Sequence[str], Sequence[Sequence[str]], Sequence[int]]
 def stats_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The shared options: store, range, filters, minimum sample and output."""
     function = output_options(function)
-    function = click.option("--min-samples", type=click.IntRange(0, 1_000_000), default=None,
+    function = click.option("--min-samples", type=click.IntRange(0, MAX_MIN_SAMPLES), default=None,
                             help="Calls a rate needs (default 10); fewer reads N/A.")(function)
     for name in reversed([n for n in DIMENSION_FILTERS if n not in CALL_FILTER_NAMES]):
         function = click.option(f"--{name}", name, default=None, help=f"Only calls of this {name}.")(function)

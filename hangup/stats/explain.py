@@ -37,7 +37,7 @@ from hangup.errors import PayloadError
 from hangup.stats import rollup_reads
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS
 from hangup.stats.labels import display, value_label
-from hangup.stats.metrics import METRICS, get_metric
+from hangup.stats.metrics import METRIC_IDS, METRICS, get_metric
 from hangup.stats.route_table import report_size
 from hangup.stats.service import StatsService
 from hangup.stats.totals import FAULT_DOMAINS, Totals
@@ -46,6 +46,8 @@ from hangup.stats.windows import Window, calls_link, parse_span, parse_time
 #: Default baseline: the same window one week earlier.
 WEEK = 7 * 86400
 DEFAULT_LIMIT = 20
+#: The most rows an explanation lists.
+MAX_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ PARTS: Mapping[str, Parts] = {
     "failure_rate": Parts("failed", "attempts"),
     **{f"failure_rate.{d}": Parts(f"failed_{d}", "attempts") for d in FAULT_DOMAINS},
 }
+#: Every metric name an explanation takes: those of ``METRIC_IDS`` (aliases too) whose metric has ``PARTS``.
+EXPLAINABLE: tuple[str, ...] = tuple(name for name in METRIC_IDS if get_metric(name).id in PARTS)
 
 
 def counters_of(parts: Parts) -> tuple[str, ...]:
@@ -135,8 +139,8 @@ def question(metric: str, window: Window, baseline: Window | None = None, dimens
     if unknown:
         raise PayloadError(f"cannot explain by {unknown}",
                            [{"field": "by", "error": f"one of {', '.join(BREAKDOWNS)}"}])
-    if not 1 <= limit <= 200:
-        raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
+    if not 1 <= limit <= MAX_LIMIT:
+        raise PayloadError("bad limit", [{"field": "limit", "error": f"must be between 1 and {MAX_LIMIT}"}])
     base = baseline or replace(window, start=window.start - WEEK, end=window.end - WEEK)
     return Question(spec.id, window, replace(base, filters=dict(window.filters)), dims, limit)
 
@@ -169,7 +173,7 @@ def question_from(given: Mapping[str, str], window: Window) -> Question:
     limit_text = given.get("limit") or str(DEFAULT_LIMIT)
     limit = digits(limit_text)
     if limit is None:
-        raise PayloadError("bad limit", [{"field": "limit", "error": "must be between 1 and 200"}])
+        raise PayloadError("bad limit", [{"field": "limit", "error": f"must be between 1 and {MAX_LIMIT}"}])
     return question(given.get("metric") or "asr", window, baseline, dims, limit)
 
 

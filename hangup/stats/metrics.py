@@ -96,6 +96,8 @@ _METRICS: tuple[Metric, ...] = (
 METRICS: dict[str, Metric] = {m.id: m for m in _METRICS}
 #: Alternative spellings accepted on input.
 ALIASES = {"pdd": "tta", "calls": "attempts", "abandoned_rate": "abandonment"}
+#: Every name ``get_metric`` takes: the metrics' ids and their aliases.
+METRIC_IDS: tuple[str, ...] = (*METRICS, *ALIASES)
 
 #: The KPI tiles of the overview, in order.
 SUMMARY_METRICS = ("attempts", "answered", "asr", "human_reach", "ner", "acd", "minutes", "tta", "abandonment",

@@ -40,13 +40,18 @@ WHOLE_DAYS_AFTER = 7 * DAY
 SPARK_POINTS = 48
 
 
+#: The directions a table can be sorted in, the default first.
+ORDERS = ("desc", "asc")
+
+
 def descending(order: str | None) -> bool:
     """``order`` (``desc``, the default, or ``asc``) as the table's direction; anything else is refused."""
     if order in (None, "", "desc"):
         return True
     if order == "asc":
         return False
-    raise PayloadError(f"unknown order {order!r}", [{"field": "order", "error": "must be asc or desc"}])
+    raise PayloadError(f"unknown order {order!r}",
+                       [{"field": "order", "error": f"must be one of: {', '.join(ORDERS)}"}])
 
 
 def report_size(window: Window) -> int:
@@ -133,4 +138,4 @@ def _point(t: int, attempts: int, answered: int) -> dict[str, Any]:
     return {"t": t, "attempts": attempts, "asr": answered / attempts if attempts else None}
 
 
-__all__ = ["KPIS", "SORTS", "descending", "route_table", "spark_size"]
+__all__ = ["KPIS", "ORDERS", "SORTS", "descending", "route_table", "spark_size"]

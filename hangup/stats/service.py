@@ -26,6 +26,8 @@ from hangup.stats.windows import Window
 
 MAX_POINTS = 2000
 MAX_ROWS = 500
+#: The largest ``min_samples`` a question may ask for.
+MAX_MIN_SAMPLES = 1_000_000
 #: Metrics shown for every row of a breakdown.
 ROW_METRICS = ("asr", "ner", "acd", "failure_rate")
 
@@ -214,8 +216,8 @@ class StatsService:
 
     def _min(self, min_samples: int | None) -> int:
         value = self.min_samples if min_samples is None else min_samples
-        if not 0 <= value <= 1_000_000:
-            raise PayloadError("bad min_samples", [{"field": "min_samples", "error": "must be 0..1000000"}])
+        if not 0 <= value <= MAX_MIN_SAMPLES:
+            raise PayloadError("bad min_samples", [{"field": "min_samples", "error": f"must be 0..{MAX_MIN_SAMPLES}"}])
         return value
 
 

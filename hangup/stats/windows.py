@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import get_args
 from urllib.parse import urlencode
 
 from hangup.errors import PayloadError
+from hangup.records import Direction
 from hangup.store import params
 from hangup.store.base import CallQuery
 from hangup.store.params import call_query
 
 DEFAULT_SPAN = 86400
 MAX_SPAN = 400 * 86400
-_SPAN_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
+#: A span: ``range`` and an explanation's ``shift``.
+SPAN_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 #: Filters that are fields of ``CallQuery`` and how their text is read.
@@ -49,6 +52,15 @@ COMMON_PARAMS = ("min_samples", "limit", "format")
 _PARAM_OF = {"call_type": "type"}
 #: Filters that only statistics know (rollup dimensions without a call-log column).
 DIMENSION_FILTERS = ("service", "cause", "fault", "direction")
+#: The longest value of a statistics-only filter.
+MAX_FILTER_TEXT = 256
+#: The statistics-only filters that take one of a closed set, refused otherwise as the call log refuses its own
+#: (a typo would match no call and look like a drop): ``fault`` by the call log's parser, ``direction`` the
+#: record's ``Direction``.
+CLOSED_FILTERS: Mapping[str, Callable[[str], str]] = {
+    "fault": params.FILTERS["fault"][1],
+    "direction": params.choice(get_args(Direction)),
+}
 #: Filters the rollups keep: a question with at most one of these is answered from rollups.
 ROLLUP_FILTERS = frozenset(
     ("provider", "outcome", "ended_by", "call_type", "call_end_reason", "terminate", *DIMENSION_FILTERS,
@@ -104,8 +116,14 @@ def _cast(name: str, text: str) -> object:
 
 
 def _check(name: str, text: str) -> str:
-    if len(text) > 256 or "\x00" in text:
-        raise _bad(name, "longer than 256 characters or contains NUL")
+    if len(text) > MAX_FILTER_TEXT or "\x00" in text:
+        raise _bad(name, f"longer than {MAX_FILTER_TEXT} characters or contains NUL")
+    parse = CLOSED_FILTERS.get(name)
+    if parse is not None:
+        try:
+            parse(text)
+        except ValueError as exc:
+            raise _bad(name, str(exc)) from None
     return text
 
 
@@ -127,7 +145,7 @@ def parse_time(name: str, text: str) -> int:
 
 
 def parse_span(text: str) -> int:
-    match = _SPAN_RE.match(text.strip())
+    match = SPAN_RE.match(text.strip())
     if not match:
         raise _bad("range", "must look like 15m, 24h, 7d or 4w")
     return int(match.group(1)) * _UNITS[match.group(2)]

@@ -64,7 +64,7 @@ def _boolean(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _choice(values: Iterable[str]) -> Callable[[str], str]:
+def choice(values: Iterable[str]) -> Callable[[str], str]:
     allowed = tuple(values)
 
     def check(text: str) -> str:
@@ -107,9 +107,9 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "to_user_id": ("to_user_id", _text),
     "from_service_id": ("from_service_id", _text),
     "to_service_id": ("to_service_id", _text),
-    "type": ("call_type", _choice(get_args(CallType))),
-    "outcome": ("outcome", _choice(o.value for o in Outcome)),
-    "ended_by": ("ended_by", _choice(e.value for e in EndedBy)),
+    "type": ("call_type", choice(get_args(CallType))),
+    "outcome": ("outcome", choice(o.value for o in Outcome)),
+    "ended_by": ("ended_by", choice(e.value for e in EndedBy)),
     "call_end_reason": ("call_end_reason", _integer),
     "terminate": ("terminate", _integer),
     "releaser": ("releaser", _text),
@@ -117,7 +117,7 @@ FILTERS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "provider": ("provider", _text),
     "provider_call_id": ("provider_call_id", _text),
     "cause": ("cause", _text),
-    "fault": ("fault", _choice(f.value for f in Fault)),
+    "fault": ("fault", choice(f.value for f in Fault)),
     "min_duration": ("min_duration", _integer),
     "max_duration": ("max_duration", _integer),
     "flagged": ("flagged", _boolean),

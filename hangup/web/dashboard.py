@@ -22,9 +22,9 @@ from hangup.stats.buckets import DAY, HOUR
 from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, ROUTE_DIMENSIONS, TOPS, get_dimension
 from hangup.stats.metrics import METRICS
 from hangup.stats.route_table import descending, route_table
-from hangup.stats.service import StatsService
+from hangup.stats.service import MAX_ROWS, StatsService
 from hangup.stats.windows import Window, call_log_params, calls_link, parse_window
-from hangup.web.dashboard_api import explain_answer, int_param, service_of, timer_insights
+from hangup.web.dashboard_api import explain_answer, int_param, min_samples_of, service_of, timer_insights
 from hangup.web.dashboard_calls import routes as call_routes
 from hangup.web.dashboard_render import login, login_form, page
 
@@ -78,7 +78,7 @@ async def overview_data(request: Request) -> dict[str, Any]:
     window = _window(request)
     service: StatsService = service_of(request)
     bucket = request.query_params.get("bucket") or auto_bucket(window, service.minute_horizon())
-    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
+    min_samples = min_samples_of(request)
     data = await run_in_threadpool(service.overview, window, bucket, min_samples)
     for row in data["reasons"]["rows"]:
         row["link"] = drill_link(window, "call_end_reason", row["value"])
@@ -93,8 +93,8 @@ async def breakdowns_data(request: Request) -> dict[str, Any]:
     window = _window(request)
     by = get_dimension(request.query_params.get("by") or "call_end_reason").id
     service: StatsService = service_of(request)
-    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
-    limit = int_param(request, "limit", 100, 1, 500) or 100
+    min_samples = min_samples_of(request)
+    limit = int_param(request, "limit", 100, 1, MAX_ROWS) or 100
     table = await run_in_threadpool(service.breakdown, window, by, min_samples, limit)
     for row in table["rows"]:
         row["link"] = drill_link(window, by, row["value"])
@@ -109,8 +109,8 @@ async def routes_data(request: Request) -> dict[str, Any]:
     by = request.query_params.get("by") or "route"
     sort = request.query_params.get("sort") or "attempts"
     down = descending(request.query_params.get("order"))
-    min_samples = int_param(request, "min_samples", None, 0, 1_000_000)
-    limit = int_param(request, "limit", 50, 1, 500) or 50
+    min_samples = min_samples_of(request)
+    limit = int_param(request, "limit", 50, 1, MAX_ROWS) or 50
     table = await run_in_threadpool(route_table, service_of(request), window, by, sort=sort, descending=down,
                                     limit=limit, min_samples=min_samples)
     for row in table["rows"]:

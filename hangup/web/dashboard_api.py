@@ -28,7 +28,7 @@ from hangup.stats.db import StatsDB
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import METRICS
 from hangup.stats.route_table import descending, route_table
-from hangup.stats.service import StatsService
+from hangup.stats.service import MAX_MIN_SAMPLES, MAX_ROWS, StatsService
 from hangup.stats.windows import Window, parse_window
 from hangup.web.responses import JSONBody
 from hangup.web.state import AppState
@@ -79,6 +79,11 @@ def int_param(request: Request, name: str, default: int | None, low: int, high: 
     return int(text)
 
 
+def min_samples_of(request: Request) -> int | None:
+    """The question's ``min_samples``, ``None`` for the service's default."""
+    return int_param(request, "min_samples", None, 0, MAX_MIN_SAMPLES)
+
+
 async def _answer(request: Request, ask: Callable[[StatsService, Window], dict[str, Any]]) -> Response:
     window = window_of(request)
     service = service_of(request)
@@ -87,34 +92,34 @@ async def _answer(request: Request, ask: Callable[[StatsService, Window], dict[s
 
 
 async def summary(request: Request) -> Response:
-    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    m = min_samples_of(request)
     return await _answer(request, lambda s, w: s.summary(w, m))
 
 
 async def timeseries(request: Request) -> Response:
-    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    m = min_samples_of(request)
     metric = request.query_params.get("metric") or "asr"
     bucket = request.query_params.get("bucket") or "hour"
     return await _answer(request, lambda s, w: s.timeseries(w, metric, bucket, m))
 
 
 async def breakdown(request: Request) -> Response:
-    m = int_param(request, "min_samples", None, 0, 1_000_000)
-    limit = int_param(request, "limit", 50, 1, 500) or 50
+    m = min_samples_of(request)
+    limit = int_param(request, "limit", 50, 1, MAX_ROWS) or 50
     by = request.query_params.get("by") or "outcome"
     return await _answer(request, lambda s, w: s.breakdown(w, by, m, limit))
 
 
 async def top(request: Request) -> Response:
-    limit = int_param(request, "limit", 10, 1, 500) or 10
+    limit = int_param(request, "limit", 10, 1, MAX_ROWS) or 10
     by = request.query_params.get("by") or "user"
     return await _answer(request, lambda s, w: s.top(w, by, limit))
 
 
 async def routes_report(request: Request) -> Response:
     """``hangup.stats.route_table``: ``by`` a route dimension, ``sort`` a column, ``order`` asc or desc."""
-    m = int_param(request, "min_samples", None, 0, 1_000_000)
-    limit = int_param(request, "limit", 50, 1, 500) or 50
+    m = min_samples_of(request)
+    limit = int_param(request, "limit", 50, 1, MAX_ROWS) or 50
     by = request.query_params.get("by") or "route"
     sort = request.query_params.get("sort") or "attempts"
     down = descending(request.query_params.get("order"))
@@ -122,7 +127,7 @@ async def routes_report(request: Request) -> Response:
                                                            min_samples=m))
 def explain_answer(request: Request) -> Callable[[StatsService, Window], dict[str, Any]]:
     """How ``/api/stats/explain`` and the dashboard's panel ask: the question read from the request."""
-    m = int_param(request, "min_samples", None, 0, 1_000_000)
+    m = min_samples_of(request)
     given = dict(request.query_params.items())
     return lambda s, w: changes.explain(s, changes.question_from(given, w), m)
 

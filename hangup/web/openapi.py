@@ -14,7 +14,7 @@ from hangup.providers.registry import providers
 from hangup.records import CallType
 from hangup.settings import Settings
 from hangup.web.callbacks import callback_paths
-from hangup.web.openapi_calls import BY_KEY, CONFLICT, DETAIL, LISTED_CALL, STATUS, field_schema
+from hangup.web.openapi_calls import CALL_FILTERS, CONFLICT, DETAIL, LISTED_CALL, STATUS, TEXT
 from hangup.web.openapi_more import more_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -29,13 +29,8 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _STRING = {"type": "string"}
-_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}  # any text without NUL
 _INT = {"type": "integer"}
-# hangup.bounds: times from 1970 to 2099 (the ISO form's years kept clear of either edge and its offsets)
-_TIME = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": bounds.MAX_TIME},
-                   {"type": "string", "format": "date-time", "pattern": "^(19[89][0-9]|20[0-8][0-9])-"}]}
 _PLANET_TIME = {"type": "integer", "minimum": 0, "maximum": bounds.MAX_TIME}
-_INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _NULL_STRING = {"type": ["string", "null"]}
 
 _PLANET_TYPES: dict[str, dict[str, Any]] = {
@@ -55,31 +50,12 @@ _PLANET_TYPES: dict[str, dict[str, Any]] = {
     "dstip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "example": "1.2.3.5"},
 }
 
-_CALL_FILTERS: list[dict[str, Any]] = [
-    {"name": "since", "in": "query", "description": "ended_at >= since (Unix seconds or ISO 8601)",
-     "schema": _TIME},
-    {"name": "until", "in": "query", "description": "ended_at < until (Unix seconds or ISO 8601)",
-     "schema": _TIME},
-    *({"name": n, "in": "query", "schema": _TEXT} for n in (
-        "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
-        "provider_call_id", "cause")),
-    *({"name": n, "in": "query", "schema": field_schema(BY_KEY[n])} for n in ("fault", "type", "outcome",
-                                                                                "ended_by")),
-    {"name": "call_end_reason", "in": "query", "schema": _INT64},
-    {"name": "min_duration", "in": "query", "schema": _INT64},
-    {"name": "max_duration", "in": "query", "schema": _INT64},
-    {"name": "terminate", "in": "query", "schema": _INT64},
-    {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
-    {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-    {"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": _STRING},
-]
 
 
 def _planet_parameters() -> list[dict[str, Any]]:
     return [
         {"name": key, "in": "query", "required": key not in NULLABLE,
-         "schema": _PLANET_TYPES.get(key, {**_TEXT, "minLength": 0 if key in NULLABLE else 1})}
+         "schema": _PLANET_TYPES.get(key, {**TEXT, "minLength": 0 if key in NULLABLE else 1})}
         for key in KEYS
     ]
 
@@ -106,9 +82,9 @@ def _planet_operations() -> dict[str, Any]:
            "tags": ["callbacks"], "parameters": _planet_parameters(), "responses": {"200": _ACCEPTED,
                                                                                    **_CALLBACK_ERRORS}}
     form = {"type": "object", "required": [k for k in KEYS if k not in NULLABLE],
-            "properties": {k: _PLANET_TYPES.get(k, {**_TEXT, "minLength": 0 if k in NULLABLE else 1})
+            "properties": {k: _PLANET_TYPES.get(k, {**TEXT, "minLength": 0 if k in NULLABLE else 1})
                            for k in KEYS},
-            "additionalProperties": _TEXT, "propertyNames": _TEXT}  # a key with NUL is refused too
+            "additionalProperties": TEXT, "propertyNames": TEXT}  # a key with NUL is refused too
     post = {"summary": "The same event, form-encoded", "operationId": "planetCallbackForm", "tags": ["callbacks"],
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
             "responses": {"200": _ACCEPTED, **_CALLBACK_ERRORS}}
@@ -130,19 +106,19 @@ _STATIC_PATHS: dict[str, Any] = {
     "/api/calls": {"get": {
         "summary": "The call log, filtered, newest first", "operationId": "listCalls", "tags": ["calls"],
         "security": [{"bearer": []}, {}],
-        "parameters": [*_CALL_FILTERS, {"name": "format", "in": "query",
+        "parameters": [*CALL_FILTERS, {"name": "format", "in": "query",
                                         "schema": {"type": "string", "enum": ["json", "csv", "jsonl"]}}],
         "responses": {"200": {**_LIST_OK, "content": {
             **_LIST_OK["content"], "text/csv": {"schema": _STRING},
             "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
     "/api/calls.csv": {"get": {
         "summary": "The filtered call log as CSV (formula-safe)", "operationId": "exportCsv",
-        "tags": ["calls"], "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+        "tags": ["calls"], "parameters": CALL_FILTERS, "security": [{"bearer": []}, {}],
         "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": _STRING}}},
                       **_API_ERRORS}}},
     "/api/calls.jsonl": {"get": {
         "summary": "The filtered call log as JSON Lines", "operationId": "exportJsonl", "tags": ["calls"],
-        "parameters": _CALL_FILTERS, "security": [{"bearer": []}, {}],
+        "parameters": CALL_FILTERS, "security": [{"bearer": []}, {}],
         "responses": {"200": {"description": "JSON Lines", "content": {
             "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},
     "/api/calls/{id}": {"get": {
@@ -198,5 +174,5 @@ def spec(settings: Settings) -> dict[str, Any]:
                                "details": {"type": "array", "items": {"type": "object"}}}}},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {**callbacks, **_STATIC_PATHS, **more_paths(others)},
+        "paths": {**callbacks, **_STATIC_PATHS, **more_paths(others, CALL_FILTERS)},
     }

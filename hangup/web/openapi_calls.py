@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, get_args
 
+from hangup import bounds
 from hangup.causes.actions import MATCH_KEYS, ActionFrom
 from hangup.causes.model import Action
 from hangup.ingest import STATUS_FIELDS
@@ -30,6 +31,11 @@ _NUMBER = {"type": "number"}
 _BOOLEAN = {"type": "boolean"}
 _STRINGS = {"type": "array", "items": _STRING}
 _STRING_MAP = {"type": "object", "additionalProperties": _STRING}
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}  # any text without NUL
+# hangup.bounds: times from 1970 to 2099 (the ISO form's years kept clear of either edge and its offsets)
+TIME = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": bounds.MAX_TIME},
+                  {"type": "string", "format": "date-time", "pattern": "^(19[89][0-9]|20[0-8][0-9])-"}]}
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 
 #: JSON Schema types of the record's scalar kinds.
 _KIND_TYPES = {"text": "string", "integer": "integer", "real": "number", "boolean": "boolean"}
@@ -125,3 +131,25 @@ CALL_PAGE: dict[str, Any] = _object({
     "ok": {"const": True}, "title": _STRING, **_EXPLAINED, "legs": _LEGS, "timer": _TIMER,
     "timeline": {"type": "array", "items": _object({
         "step": _STRING, "label": _STRING, "at": {"type": ["number", "null"]}, "note": _STRING})}})
+
+
+#: The call log's filters (``hangup.store.params.FILTERS``), its enums the record's.
+CALL_FILTERS: list[dict[str, Any]] = [
+    {"name": "since", "in": "query", "description": "ended_at >= since (Unix seconds or ISO 8601)",
+     "schema": TIME},
+    {"name": "until", "in": "query", "description": "ended_at < until (Unix seconds or ISO 8601)",
+     "schema": TIME},
+    *({"name": n, "in": "query", "schema": TEXT} for n in (
+        "from_user_id", "to_user_id", "from_service_id", "to_service_id", "releaser", "provider",
+        "provider_call_id", "cause")),
+    *({"name": n, "in": "query", "schema": field_schema(BY_KEY[n])} for n in ("fault", "type", "outcome",
+                                                                                "ended_by")),
+    {"name": "call_end_reason", "in": "query", "schema": INT64},
+    {"name": "min_duration", "in": "query", "schema": INT64},
+    {"name": "max_duration", "in": "query", "schema": INT64},
+    {"name": "terminate", "in": "query", "schema": INT64},
+    {"name": "normal", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "flagged", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    {"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": _STRING},
+]

@@ -8,12 +8,19 @@ document lists every route the app serves, and schemathesis calls each of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hangup.web.openapi_calls import CALL_PAGE
+from hangup.stats import explain
+from hangup.stats.buckets import LEVELS
+from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, ROUTE_DIMENSIONS, TOPS
+from hangup.stats.metrics import METRIC_IDS
+from hangup.stats.route_table import ORDERS, SORTS
+from hangup.stats.service import MAX_MIN_SAMPLES, MAX_ROWS
+from hangup.stats.windows import CLOSED_FILTERS, DIMENSION_FILTERS, MAX_FILTER_TEXT, SPAN_RE
+from hangup.web.openapi_calls import BY_KEY, CALL_PAGE, INT64, TEXT, TIME, field_schema
 
 _STRING = {"type": "string"}
-_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 _OBJECT = {"type": "object"}
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -28,15 +35,41 @@ def _ok(description: str, media: str = "application/json") -> dict[str, Any]:
 
 
 def _query(*names: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "query", "schema": _TEXT} for name in names]
+    return [{"name": name, "in": "query", "schema": TEXT} for name in names]
 
 
-#: The time range and filters every statistics question takes (``hangup.stats.windows``).
-_WINDOW = _query("from", "to", "since", "until", "range", "provider", "outcome", "ended_by", "type",
-                 "call_end_reason", "terminate", "service", "cause", "fault", "direction", "route",
-                 "destination_country", "destination_prefix", "origin_country", "min_samples", "limit")
-#: The parameters of an explanation besides the window (``hangup.stats.explain.PARAMS``).
-_CHANGES = ("metric", "by", "shift", "baseline_from", "baseline_to")
+def _one_of(values: Iterable[str]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def _between(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _typed(schemas: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "query", "schema": schema} for name, schema in schemas.items()]
+
+
+_SPAN = {"type": "string", "pattern": SPAN_RE.pattern}
+#: The time range and filters every statistics question takes (``hangup.stats.windows.parse_window``): the call
+#: log's parsers, their enums the record's, and the statistics-only dimensions.
+_WINDOW = _typed({
+    "from": TIME, "to": TIME, "since": TIME, "until": TIME, "range": _SPAN,
+    **{name: TEXT for name in ("provider", "route", "destination_country", "destination_prefix", "origin_country")},
+    **{name: field_schema(BY_KEY[name]) for name in ("outcome", "ended_by", "type")},
+    "call_end_reason": INT64, "terminate": INT64,
+    **{name: {**TEXT, "maxLength": MAX_FILTER_TEXT} for name in DIMENSION_FILTERS if name not in CLOSED_FILTERS},
+    **{name: field_schema(BY_KEY[name]) for name in CLOSED_FILTERS},
+})
+_MIN_SAMPLES = {"min_samples": _between(0, MAX_MIN_SAMPLES)}
+_ROWS = {"limit": _between(1, MAX_ROWS)}
+_ROUTES = {**_MIN_SAMPLES, **_ROWS, "by": _one_of(ROUTE_DIMENSIONS), "sort": _one_of(SORTS), "order": _one_of(ORDERS)}
+#: An explanation's own parameters (``hangup.stats.explain.question_from``); ``by`` is a comma-separated list.
+_CHANGES = {**_MIN_SAMPLES, "limit": _between(1, explain.MAX_LIMIT), "metric": _one_of(explain.EXPLAINABLE),
+            "shift": _SPAN, "baseline_from": TIME, "baseline_to": TIME}
+_CHANGES_BY = {"name": "by", "in": "query", "style": "form", "explode": False,
+               "schema": {"type": "array", "items": _one_of(BREAKDOWNS)}}
+_BREAKDOWN = {**_MIN_SAMPLES, **_ROWS, "by": _one_of(DIMENSIONS)}
 _BAD = {"400": _error("A bad parameter; every one is named"), "401": _error("API token required"),
         "403": _error("Wrong API token")}
 _PAGE_ERRORS = {"303": {"description": "Sign-in needed (HANGUP_API_TOKEN)"},
@@ -52,14 +85,13 @@ def _get(summary: str, operation: str, tag: str, parameters: list[dict[str, Any]
                     "responses": responses}}
 
 
-def _stats(name: str, summary: str, *own: str) -> tuple[str, dict[str, Any]]:
-    return f"/api/stats/{name}", _get(summary, f"stats{name.title()}", "statistics", [*_WINDOW, *_query(*own)],
+def _stats(name: str, summary: str, own: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    return f"/api/stats/{name}", _get(summary, f"stats{name.title()}", "statistics", [*_WINDOW, *own],
                                       {"200": _ok(summary), **_BAD})
 
 
-def _page(path: str, summary: str, operation: str, *own: str) -> dict[str, dict[str, Any]]:
+def _page(path: str, summary: str, operation: str, parameters: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """A dashboard page and its ``.json`` twin, built from the same data."""
-    parameters = [*_WINDOW, *_query(*own)]
     twin = "/overview.json" if path == "/" else f"{path}.json"
     return {path: _get(summary, operation, "dashboard", parameters,
                        {"200": _ok(summary, "text/html"), **_PAGE_ERRORS}),
@@ -91,26 +123,30 @@ def _callback(name: str, methods: tuple[str, ...]) -> dict[str, Any]:
     return {method: by_method[method] for method in (m.lower() for m in methods)}
 
 
-def more_paths(callback_paths: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
+def more_paths(callback_paths: dict[str, tuple[str, tuple[str, ...]]],
+               call_filters: list[dict[str, Any]]) -> dict[str, Any]:
     """Every path of the app but the call log's and Planet's; ``callback_paths`` maps each other platform's
-    callback path to its adapter name and HTTP methods."""
+    callback path to its adapter name and HTTP methods, ``call_filters`` are the call log's parameters."""
+    changes = [*_typed(_CHANGES), _CHANGES_BY]
     paths: dict[str, Any] = dict((
-        _stats("summary", "KPIs of a range"), _stats("timeseries", "One metric over time", "metric", "bucket"),
-        _stats("breakdown", "KPIs by one dimension", "by"), _stats("top", "Top failing values", "by"),
-        _stats("routes", "Routes and destinations: KPIs, failure mix, sparkline, last week", "by", "sort", "order"),
-        _stats("explain", "What moved a KPI against a baseline window", *_CHANGES),
+        _stats("summary", "KPIs of a range", _typed(_MIN_SAMPLES)),
+        _stats("timeseries", "One metric over time",
+               _typed({**_MIN_SAMPLES, "metric": _one_of(METRIC_IDS), "bucket": _one_of(LEVELS)})),
+        _stats("breakdown", "KPIs by one dimension", _typed(_BREAKDOWN)),
+        _stats("top", "Top failing values", _typed({**_ROWS, "by": _one_of(TOPS)})),
+        _stats("routes", "Routes and destinations: KPIs, failure mix, sparkline, last week", _typed(_ROUTES)),
+        _stats("explain", "What moved a KPI against a baseline window", changes),
         ("/api/stats/definitions", _get("Every metric and dimension defined", "statsDefinitions", "statistics",
                                         [], {"200": _ok("Definitions"), **_BAD})),
     ))
-    paths.update(_page("/", "Overview", "overview", "metric", "bucket"))
-    paths.update(_page("/breakdowns", "Breakdowns", "breakdowns", "by"))
-    paths.update(_page("/routes", "Routes and destinations", "routes", "by", "sort", "order"))
-    paths.update(_page("/changes", "What changed", "changes", *_CHANGES))
-    paths.update(_page("/timers", "Timer signatures", "timers"))
+    paths.update(_page("/", "Overview", "overview", [*_WINDOW, *_typed({**_MIN_SAMPLES, "bucket": _one_of(LEVELS)})]))
+    paths.update(_page("/breakdowns", "Breakdowns", "breakdowns", [*_WINDOW, *_typed(_BREAKDOWN)]))
+    paths.update(_page("/routes", "Routes and destinations", "routes", [*_WINDOW, *_typed(_ROUTES)]))
+    paths.update(_page("/changes", "What changed", "changes", [*_WINDOW, *changes]))
+    paths.update(_page("/timers", "Timer signatures", "timers", _WINDOW))
     paths["/api/insights/timers"] = _get("Durations clustering at a timer's value", "timerInsights", "statistics",
                                          _WINDOW, {"200": _ok("Clusters"), **_BAD})
-    paths.update(_page("/calls", "The call log", "calls", "from_user_id", "to_user_id", "releaser", "normal",
-                       "flagged", "cursor"))
+    paths.update(_page("/calls", "The call log", "calls", call_filters))
     codes = _query("q", "scheme")
     paths["/codes"] = _get("Every release code", "codes", "dashboard", codes, {"200": _ok("Codes", "text/html")})
     paths["/codes.json"] = _get("Every release code (JSON)", "codesJson", "dashboard", codes,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, get_args
@@ -30,6 +31,13 @@ from hangup.providers.planet import NULLABLE
 from hangup.providers.registry import providers
 from hangup.records import JSON_KEYS, AnsweredBy, CallType, Direction
 from hangup.settings import load_settings
+from hangup.stats import traffic
+from hangup.stats.buckets import LEVELS
+from hangup.stats.dimensions import ROUTE_DIMENSIONS
+from hangup.stats.explain import PARTS
+from hangup.stats.metrics import ALIASES, get_metric
+from hangup.stats.route_table import SORTS
+from hangup.stats.windows import SPAN_RE
 from hangup.taxonomy import EndedBy, Fault, Outcome
 from hangup.web.app import create_app
 from hangup.web.callbacks import callback_paths
@@ -258,14 +266,114 @@ def _closed_sets(node: Any, found: list[tuple[str, dict[str, Any]]]) -> list[tup
 
 
 def test_every_closed_set_the_call_log_publishes_holds_every_value_the_code_can_give() -> None:
-    # the call log's and the callbacks' parameters and answers, and every other answer (the statistics' and the
-    # dashboard's parameters are free text: a value no call has simply matches nothing)
-    operations = [operation if {"calls", "callbacks"} & set(operation["tags"]) else operation["responses"]
+    # the call log's and the callbacks' parameters and answers, every other answer, and the statistics' and the
+    # dashboard's parameters (but ``from``, their range's start, not an action's source)
+    operations = [operation if {"calls", "callbacks"} & set(operation["tags"]) else
+                  [operation["responses"], [p for p in operation.get("parameters", ()) if p["name"] != "from"]]
                   for operations in DOCUMENT["paths"].values() for operation in operations.values()]
     found = _closed_sets(operations, [])
     lacking = {key: sorted(PRODUCED[key] - set(sub.get("enum", ()))) for key, sub in found
                if not PRODUCED[key] <= set(sub.get("enum", ()))}
     assert lacking == {}
     assert {key for key, _ in found} == set(PRODUCED)
-    # listed, explained, on its page, as a leg, in a status, as a code: each closed set, each time
-    assert sum(key == "outcome" for key, _ in found) >= 8
+    # listed, explained, on its page, as a leg, in a status, as a code, as a statistics filter: each time
+    assert sum(key == "outcome" for key, _ in found) >= 8 + len(WINDOW_OPERATIONS)
+
+
+# -- the statistics' and the dashboard's parameters: the values each parser takes ------------------------------
+def _window_operations() -> dict[str, dict[str, dict[str, Any]]]:
+    """The JSON operations that ask a statistics question (an HTML page takes its ``.json`` twin's parameters):
+    path -> parameter name -> parameter."""
+    return {path: {p["name"]: p for p in operations["get"]["parameters"]}
+            for path, operations in DOCUMENT["paths"].items()
+            if path.startswith("/api/") or path.endswith(".json")
+            if "range" in {p["name"] for p in operations.get("get", {}).get("parameters", ())}}
+
+
+WINDOW_OPERATIONS = _window_operations()
+#: The time range and the filters: the same on every operation, so tried on one.
+WINDOW = {name: p for name, p in WINDOW_OPERATIONS["/api/stats/summary"].items()
+          if name not in {"min_samples"}}
+
+
+def _samples(parameter: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Values of ``parameter`` its schema takes (each enum value, each bound) and values it does not."""
+    schema = parameter["schema"]
+    if schema.get("type") == "array":  # a comma-separated list
+        values = schema["items"]["enum"]
+        return [*values, ",".join(values)], ["nonesuch", f"{values[0]},nonesuch"]
+    if "enum" in schema:
+        return list(schema["enum"]), ["nonesuch", schema["enum"][0].upper() + "x"]
+    if schema.get("type") == "integer":
+        low, high = schema["minimum"], schema["maximum"]
+        return [str(low), str(high)], [str(low - 1), str(high + 1), "1x"]
+    if "maxLength" in schema:
+        return ["x" * schema["maxLength"], "any text"], ["x" * (schema["maxLength"] + 1), "a\x00b"]
+    if schema.get("pattern") == SPAN_RE.pattern:  # a span: every unit
+        return ["30s", "15m", "2h", "1d", "1w"], ["7x", "7", "d", "1.5h"]
+    return ["any text"], ["a\x00b"]
+
+
+#: (path, parameter) of every parameter whose schema closes or bounds it; the range's bounds are elsewhere.
+CLOSED = [(path, name) for path, parameters in WINDOW_OPERATIONS.items() for name, p in parameters.items()
+          if (name not in WINDOW or path == "/api/stats/summary") and "anyOf" not in p["schema"]]
+
+
+@pytest.fixture(scope="module")
+def stats_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('stats')}/calls.db")
+    now = int(time.time())
+    store.add_many(list(traffic.generate(200, now - 3600, now, seed=2, users=10)))
+    with ExitStack() as stack:
+        stack.callback(store.close)
+        yield SyncClient(create_app(load_settings({}), store=store), stack)
+
+
+def test_every_operation_of_a_question_takes_the_same_range_and_filters() -> None:
+    assert len(WINDOW_OPERATIONS) >= 11 and {"fault", "direction", "outcome", "cause"} <= set(WINDOW)
+    for path, parameters in WINDOW_OPERATIONS.items():
+        assert {name: p for name, p in parameters.items() if name in WINDOW} == WINDOW, path
+
+
+@pytest.mark.parametrize(("path", "name"), CLOSED, ids=[f"{path}:{name}" for path, name in CLOSED])
+def test_each_parameter_takes_the_values_its_schema_gives_and_refuses_others_naming_it(
+        stats_client: SyncClient, path: str, name: str) -> None:
+    accepted, refused = _samples(WINDOW_OPERATIONS[path][name])
+    for value in accepted:
+        answer = stats_client.get(path, params={"range": "1h", name: value} if name != "range" else {name: value})
+        assert answer.status_code == 200, (value, answer.text)
+    for value in refused:
+        answer = stats_client.get(path, params={"range": "1h", name: value} if name != "range" else {name: value})
+        assert answer.status_code == 400, (value, answer.text)
+        assert name in {d["field"] for d in answer.json()["details"]}, (value, answer.text)
+
+
+#: What each closed set is, as the parsers see it: ``/api/stats/definitions`` for metrics and dimensions (a metric
+#: by an alias too; an explanation takes the decomposable ones, by the dimensions kept at every level).
+PARSER_VALUES: list[tuple[str, str, Callable[[dict[str, Any]], set[str]]]] = [
+    ("/api/stats/timeseries", "metric", lambda d: {m["id"] for m in d["metrics"]} | set(ALIASES)),
+    ("/api/stats/timeseries", "bucket", lambda d: set(LEVELS)),
+    ("/api/stats/breakdown", "by", lambda d: {m["id"] for m in d["dimensions"]}),
+    ("/api/stats/top", "by", lambda d: {m["id"] for m in d["dimensions"] if m["top"]}),
+    ("/api/stats/routes", "by", lambda d: set(ROUTE_DIMENSIONS)),
+    ("/api/stats/routes", "sort", lambda d: set(SORTS)),
+    ("/api/stats/explain", "metric",
+     lambda d: {m for m in ({m["id"] for m in d["metrics"]} | set(ALIASES)) if get_metric(m).id in PARTS}),
+    ("/api/stats/explain", "by", lambda d: {m["id"] for m in d["dimensions"] if not m["top"]}),
+    ("/api/stats/summary", "direction", lambda d: set(get_args(Direction))),
+    ("/api/stats/summary", "fault", lambda d: set(map(str, Fault))),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "values"), PARSER_VALUES, ids=[f"{p}:{n}" for p, n, _ in PARSER_VALUES])
+def test_each_closed_set_is_the_one_its_parser_reads(stats_client: SyncClient, path: str, name: str,
+                                                     values: Callable[[dict[str, Any]], set[str]]) -> None:
+    schema = WINDOW_OPERATIONS[path][name]["schema"]
+    assert set(schema.get("items", schema)["enum"]) == values(stats_client.get("/api/stats/definitions").json())
+
+
+def test_a_list_parameter_is_described_as_one() -> None:
+    """``by`` of an explanation is comma-separated: an array, serialised form-style without explode."""
+    for path in ("/api/stats/explain", "/changes.json"):
+        by = WINDOW_OPERATIONS[path]["by"]
+        assert (by["style"], by["explode"], by["schema"]["type"]) == ("form", False, "array")
