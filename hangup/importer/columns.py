@@ -26,8 +26,9 @@ from typing import IO, cast
 
 from hangup.providers.reading import ImportReader, Item, RowText
 
-#: The formats whose rows are CDR variables a mapping can name (webhook-shaped CSVs name their parameters).
-CDR_CSV_FORMATS = ("asterisk-csv", "freeswitch-csv")
+#: The formats whose rows are CDR variables or accounting-table columns a mapping can name (webhook-shaped CSVs
+#: name their parameters); ``sip-acc-csv`` for the ``db_extra`` columns ``db_flatstore`` writes without names.
+CDR_CSV_FORMATS = ("asterisk-csv", "freeswitch-csv", "sip-acc-csv")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,10 @@ failed (``call missed``, ``code`` ≥ 300) is a call that never connected. Three
 
     INVITE|23685SIPpTag001|23682SIPpTag011|callee_bye-1@acc|200|OK|1796569281|alice|bob
 
+  The ``db_extra`` columns have no names in the file; ``hangup import --columns`` names every column, the
+  table's own and the ``db_extra`` ones in the order of the ``db_extra`` setting (``…,time,src_user,dst_user``),
+  so the parties (``src_user``, ``dst_ouser``/``dst_user``) are read.
+
 A call whose BYE has no record (accounting of BYEs off, or the file ends first) is closed at the end
 of the file, flagged ``orphaned``. Records go through the same classifier as every call: ``sip:NNN``
 for a failed INVITE, ``q850:16`` for a BYE, who sent the BYE from its From tag.
@@ -35,10 +39,10 @@ import csv
 import itertools
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from hangup import bounds
 from hangup.errors import PayloadError
@@ -223,15 +227,31 @@ def read_acc_log(stream: IO[str], received_at: float) -> Iterator[Item]:
     yield from (Item("end of file", record) for record in calls.flush())
 
 
+def _table_rows(lines: Iterator[str]) -> tuple[Iterator[dict[str | Any, str | Any]], bool, int]:
+    """The rows of a table export, whether they are ``|``-separated flatstore rows, and the first row's number.
+
+    Flatstore rows without a header are named by the table's own columns (the ``db_extra`` ones, unnamed, are
+    kept under ``db_extra`` and not read); flatstore rows under a header (``hangup import --columns``, which
+    names every column) by that header; any other file is a CSV with its header."""
+    first = next(lines, "")
+    if _FLATSTORE_ROW.match(first):
+        return _flatstore(itertools.chain((first,), lines), FLATSTORE_COLUMNS), True, 1
+    second = next(lines, "")
+    rest = itertools.chain((second,), lines) if second else lines
+    if _FLATSTORE_ROW.match(second):
+        return _flatstore(rest, next(csv.reader([first]), [])), True, 2
+    return csv.DictReader(itertools.chain((first,), rest)), False, 2
+
+
+def _flatstore(lines: Iterator[str], names: Sequence[str]) -> Iterator[dict[str | Any, str | Any]]:
+    return csv.DictReader(lines, list(names), restkey="db_extra", delimiter="|", quoting=csv.QUOTE_NONE)
+
+
 def read_acc_csv(stream: IO[str], received_at: float) -> Iterator[Item]:
     """The importer's reader of ``acc`` / ``missed_calls`` table exports (CSV with a header, or flatstore rows)."""
     calls = AccCalls(received_at)
-    first = stream.readline()
-    lines = itertools.chain((first,), stream)
-    flat = _FLATSTORE_ROW.match(first) is not None
-    rows = (csv.DictReader(lines, FLATSTORE_COLUMNS, restkey="db_extra", delimiter="|", quoting=csv.QUOTE_NONE)
-            if flat else csv.DictReader(lines))
-    for number, row in guarded(rows, 1 if flat else 2):
+    rows, flat, start = _table_rows(iter(stream))
+    for number, row in guarded(rows, start):
         if isinstance(row, Item):
             yield row
             continue

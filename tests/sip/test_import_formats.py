@@ -10,6 +10,7 @@ import pytest
 from sip_helpers import CALLEE_TAG, CALLER_TAG, invite, request, response
 
 from hangup.importer import Importer, guess_format
+from hangup.importer.columns import parse_columns
 from hangup.sip.trace import Seen, header_of, messages
 from hangup.store import open_store
 from hangup.store.base import CallQuery, Store
@@ -254,3 +255,27 @@ def test_an_ngrep_byline_trace(store: Store, tmp_path: Path) -> None:
     assert summary["imported"] == 1 and summary["formats"] == {str(tmp_path / "ngrep.txt"): "sip-trace"}
     call = calls["3848276298220188511@10.0.0.1"]
     assert (call["outcome"], call["extra"]["pdd"], call["end_time"] - call["setup_time"]) == ("busy", "2.000", 9)
+
+
+#: Every column of the recorded flatstore files: the acc table's own, then their ``db_extra`` (``src_user=$fU;
+#: dst_user=$rU``, tests/data/sip/README.md) in its order.
+FLATSTORE_NAMED = "method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,dst_user"
+
+
+def test_flatstore_db_extra_columns_named_with_columns_give_the_parties(store: Store, tmp_path: Path) -> None:
+    """Without names the ``db_extra`` columns are not read (the calls above have no parties); ``--columns``
+    names them, and the same four calls have their caller and callee."""
+    paths = sorted(DATA.glob("kamailio-5.6.3-flatstore-*.log"))
+    summary = Importer(store, received_at=1_800_000_000.0, columns=parse_columns(FLATSTORE_NAMED)).run(
+        [str(p) for p in paths], "sip-acc-csv").to_json()
+    assert (summary["imported"], summary["duplicates"], summary["rejected"]) == (4, 2, 0)
+    calls = [c.to_json() for c in store.iter_calls(CallQuery())]
+    assert sorted((c["provider_call_id"], c["outcome"], c["ended_by"], c["sip"], c["duration"])
+                  for c in calls) == sorted(KAMAILIO_ACC_CALLS)
+    assert {(c["from_user_id"], c["to_user_id"]) for c in calls} == {("alice", "bob")}
+
+
+def test_unnamed_flatstore_db_extra_columns_are_not_read(store: Store) -> None:
+    paths = sorted(DATA.glob("kamailio-5.6.3-flatstore-*.log"))
+    Importer(store, received_at=1_800_000_000.0).run([str(p) for p in paths], "sip-acc-csv")
+    assert {(c.from_user_id, c.to_user_id) for c in store.iter_calls(CallQuery())} == {("", "")}
