@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hangup.errors import ConfigError
+from hangup.errors import ConfigError, PayloadError
 from hangup.stats.dimensions import DIMENSIONS
 from hangup.stats.metrics import get_metric
-from hangup.stats.windows import DIMENSION_FILTERS, QUERY_FILTERS, parse_span
+from hangup.stats.windows import DIMENSION_FILTERS, PARAM_OF, QUERY_FILTERS, parse_span, parse_window
 
 #: Comparison operators of a condition.
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -93,6 +93,7 @@ def _rule(raw: Mapping[str, Any], webhook: str) -> Rule:
         if key not in _FILTER_NAMES:
             raise ConfigError(f"rule {name!r}: unknown filter {key!r}; known: {', '.join(sorted(_FILTER_NAMES))}")
         filters[_FILTER_NAMES[key]] = str(value).lower() if isinstance(value, bool) else str(value)
+    _check_filters(name, filters)
     each = str(raw.get("each") or "")
     if each and (each not in DIMENSIONS or DIMENSIONS[each].top):
         valid = ", ".join(d.id for d in DIMENSIONS.values() if not d.top)
@@ -106,6 +107,16 @@ def _rule(raw: Mapping[str, Any], webhook: str) -> Rule:
         cooldown=_span(name, "cooldown", raw.get("cooldown"), "30m"), filters=filters,
         webhook=str(raw.get("webhook", webhook)), each=each,
     )
+
+
+def _check_filters(name: str, filters: Mapping[str, str]) -> None:
+    """The filters' values read as a statistics question reads them (``parse_window``): a value no call can have
+    (``outcome = "fialed"``) would match nothing, and the rule would never fire."""
+    try:
+        parse_window([("range", "1m"), *((PARAM_OF.get(k, k), v) for k, v in filters.items())])
+    except PayloadError as exc:
+        found = "; ".join(f"{d.get('field')}: {d.get('error')}" for d in exc.details) or str(exc)
+        raise ConfigError(f"rule {name!r}: filter {found}") from None
 
 
 def parse_rules(text: str) -> RuleSet:

@@ -49,7 +49,7 @@ QUERY_FILTERS: dict[str, str] = {
 #: Parameters every statistics question may carry besides the range and filters.
 COMMON_PARAMS = ("min_samples", "limit", "format")
 #: Call-log parameter names that differ from the ``CallQuery`` field.
-_PARAM_OF = {"call_type": "type"}
+PARAM_OF = {"call_type": "type"}
 #: Filters that only statistics know (rollup dimensions without a call-log column).
 DIMENSION_FILTERS = ("service", "cause", "fault", "direction")
 #: The longest value of a statistics-only filter.
@@ -191,7 +191,7 @@ def call_log_params(window: Window) -> dict[str, str]:
     out = {"since": str(window.start), "until": str(window.end)}
     for name, value in window.filters.items():
         if name in QUERY_FILTERS or name in CALL_LOG_DIMENSIONS:
-            out[_PARAM_OF.get(name, name)] = value
+            out[PARAM_OF.get(name, name)] = value
     return out
 
 

@@ -138,6 +138,12 @@ def test_a_failing_webhook_is_logged_not_raised(dropping: StatsService, caplog: 
         ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nwindow = "soon"', "window"),
         ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { colour = "red" }', "colour"),
         ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nmin_samples = 0', "min_samples"),
+        # a value no call can have: the rule would match nothing and never fire
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { outcome = "fialed" }', "outcome"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { fault = "carrer" }', "fault"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { direction = "in" }', "direction"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { type = "Z" }', "type"),
+        ('[[rule]]\nname = "x"\nmetric = "asr"\ncondition = "< 1"\nfilter = { terminate = "many" }', "terminate"),
         ("[[rule]\n", "TOML"),
     ],
 )
