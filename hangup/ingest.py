@@ -41,10 +41,12 @@ def flag_meaning(flag: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """What happened to one received event: the stored record and the store's answer, or ignored."""
+    """What happened to one received event: the stored record and the store's answer; or, for a request that
+    is no call's end, whether it was an answering-machine detection (kept) or ignored."""
 
     record: CallRecord | None
     result: AddResult | None
+    detection: bool = False
 
 
 def parse(provider: Provider, request: WebhookRequest, secrets: Mapping[str, str], *, verify: bool = True
@@ -85,11 +87,16 @@ def post_zone(provider: Provider, request: WebhookRequest, secrets: Mapping[str,
 async def receive(provider: Provider, request: WebhookRequest, store: Store, secrets: Mapping[str, str]
                   ) -> Received:
     """The receiver's path: parse, then store durably (returns after COMMIT)."""
-    record = parse(provider, request, secrets)
-    if record is None:
-        await keep_detection(provider, request, store)
-        return Received(None, None)
-    return Received(*await store_call(provider, record, store))
+    return await store_parsed(provider, request, parse(provider, request, secrets), store)
+
+
+async def store_parsed(provider: Provider, request: WebhookRequest, record: CallRecord | None, store: Store
+                       ) -> Received:
+    """Store what ``parse`` read from ``request``, as every door stores it (returns after COMMIT): a call's end
+    (``store_call``), else the request's answering-machine detection (``keep_detection``), else nothing."""
+    if record is not None:
+        return Received(*await store_call(provider, record, store))
+    return Received(None, None, await keep_detection(provider, request, store))
 
 
 async def keep_detection(provider: Provider, request: WebhookRequest, store: Store) -> bool:

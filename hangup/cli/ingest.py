@@ -86,13 +86,10 @@ async def _ingest(store: Store, adapter: Provider, lines: Iterable[str], secrets
             pending.append(record)
             if len(pending) >= BATCH:
                 _flush(store, pending, counts)
-        elif record is not None:
-            _, result = await pipeline.store_call(adapter, record, store)
-            counts[str(result.status)] += 1
-        elif joins and await pipeline.keep_detection(adapter, request, store):
-            counts["detection"] += 1
-        else:
-            counts["ignored"] += 1
+            continue
+        received = await pipeline.store_parsed(adapter, request, record, store)
+        counts[str(received.result.status) if received.result else "detection" if received.detection
+               else "ignored"] += 1
     _flush(store, pending, counts)
 
 

@@ -12,9 +12,7 @@ from hangup import ingest
 from hangup.cli.db import db_option, open_cli_store
 from hangup.cli.output import Format, output_options, write_items
 from hangup.errors import HTTPError
-from hangup.providers.base import Provider, WebhookRequest
 from hangup.providers.registry import providers
-from hangup.records import CallRecord
 from hangup.settings import load_settings
 from hangup.store.base import QuarantineEntry, Store
 
@@ -93,17 +91,11 @@ def _replay_one(store: Store, quarantine_id: int, verify: bool) -> str:
         result = f"rejected again ({exc.status} {exc.message}{': ' + details if details else ''})"
         store.mark_replayed(quarantine_id, result)
         return result
-    result = asyncio.run(_receive(provider, request, record, store))
+    # stored as the receiver stores it: an end joined with its call's kept detection, a detection kept
+    received = asyncio.run(ingest.store_parsed(provider, request, record, store))
+    if received.result is not None:
+        result = f"{received.result.status} {received.result.id}"
+    else:
+        result = "detection kept" if received.detection else "accepted, not a call-end event"
     store.mark_replayed(quarantine_id, result)
     return result
-
-
-async def _receive(provider: Provider, request: WebhookRequest, record: CallRecord | None, store: Store) -> str:
-    """Store a replayed request as the receiver stores it: an end joined with its call's kept detection, a
-    detection reported on its own kept (and applied to its call if that is stored)."""
-    if record is not None:
-        _, added = await ingest.store_call(provider, record, store)
-        return f"{added.status} {added.id}"
-    if await ingest.keep_detection(provider, request, store):
-        return "detection kept"
-    return "accepted, not a call-end event"

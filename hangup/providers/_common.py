@@ -20,6 +20,7 @@ from hangup.causes.classify import resolve
 from hangup.errors import Forbidden, InvalidPayload, PayloadError, Unauthorized
 from hangup.providers.base import SettingRow, WebhookRequest
 from hangup.providers.draft import MAX_INTEGER, MAX_TIME, RecordDraft, parse_time, ref
+from hangup.providers.jsondocs import encodable
 from hangup.records import CallRecord
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -143,12 +144,10 @@ def json_object(body: bytes, provider: str) -> dict[str, Any]:
             from None
     if not isinstance(value, dict):
         raise PayloadError(f"{provider}: expected a JSON object", details=[{"field": "body", "error": "not an object"}])
-    if _SURROGATE_ESCAPE.search(body):
-        try:  # a lone surrogate (\ud800) decodes to a str that no store can encode
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
-                               details=[{"field": "body", "error": UNPAIRED}]) from None
+    # a lone surrogate (\ud800) decodes to a str that no store can encode
+    if _SURROGATE_ESCAPE.search(body) and not encodable(json.dumps(value, ensure_ascii=False)):
+        raise PayloadError(f"{provider}: body holds an unpaired UTF-16 surrogate",
+                           details=[{"field": "body", "error": UNPAIRED}])
     return value
 
 
@@ -196,21 +195,13 @@ def form_body(text: str, from_rest: Callable[[Mapping[str, Any]], dict[str, str]
     data = json.loads(text)
     if not isinstance(data, dict):
         raise PayloadError("expected a JSON object", details=[{"field": "line", "error": "not an object"}])
-    unpaired = [_escaped(k) for k, v in data.items() if not _encodable(k) or isinstance(v, str) and not _encodable(v)]
+    unpaired = [_escaped(k) for k, v in data.items() if not encodable(k) or isinstance(v, str) and not encodable(v)]
     if unpaired:  # a lone surrogate (read from a \ud800 escape) cannot be form-encoded: name the record's own key
         raise PayloadError("a field holds an unpaired UTF-16 surrogate",
                            details=[{"field": k, "error": UNPAIRED} for k in unpaired])
     if from_rest is not None:
         data = from_rest(data)
     return urlencode({str(k): "" if v is None else str(v) for k, v in data.items()}).encode()
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _escaped(text: str) -> str:

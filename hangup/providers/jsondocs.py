@@ -99,16 +99,22 @@ def _document(document: str) -> Iterator[tuple[str, str]]:
         position = end
 
 
+def encodable(text: str) -> bool:
+    """Whether UTF-8, and so a store or a rejects file, can hold ``text``: not when it holds a lone surrogate,
+    which ``json.loads`` makes of a ``\\ud800`` escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text_of(item: Any) -> str:
     """An item as JSON text again. A lone surrogate (read from a ``\\ud800`` escape) stays that escape: as a
     character no UTF-8 text holds it, and an adapter rejects the escape (``json_object``) where the character
     stopped the import when encoded."""
     text = json.dumps(item, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(item)
-    return text
+    return text if encodable(text) else json.dumps(item)
 
 
 def _skip(document: str, position: int) -> int:
@@ -125,4 +131,4 @@ def _skip(document: str, position: int) -> int:
     return position
 
 
-__all__ = ["is_complete", "json_texts", "page_items"]
+__all__ = ["encodable", "is_complete", "json_texts", "page_items"]

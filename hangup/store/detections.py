@@ -90,7 +90,8 @@ def joined(conn: Any, record: CallRecord) -> CallRecord:
 
 
 def _lock(conn: Any, style: str, provider: str, call_id: str) -> None:
-    if style == "format":  # SQLite has one writer: its transactions never overlap
+    # PostgreSQL only ("format" is psycopg's paramstyle): SQLite has one writer, its transactions never overlap
+    if style == "format":
         conn.execute(to_paramstyle(_LOCK, style), (f"{provider}:{call_id}",))
 
 

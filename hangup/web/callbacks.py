@@ -111,11 +111,10 @@ class CallbackReceiver:
         except HTTPError as exc:
             await self._quarantine(name, path, scope, request, exc)
             return exc.status, _dumps(exc.to_json())
-        if record is None:
-            await ingest.keep_detection(provider, request, self.state.store)
+        received = await ingest.store_parsed(provider, request, record, self.state.store)
+        if received.record is None or received.result is None:
             return 200, b'{"ok":true,"stored":false}'
-        record, result = await ingest.store_call(provider, record, self.state.store)
-        return 200, _stored_body(record.id, result.status, record.flags)
+        return 200, _stored_body(received.record.id, received.result.status, received.record.flags)
 
     async def _request(self, provider: Provider, scope: Scope, receive: Receive) -> WebhookRequest:
         settings = self.state.settings
