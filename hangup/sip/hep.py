@@ -123,11 +123,8 @@ def _text_address(family: int, raw: bytes) -> str:
     """
     if len(_ADDRESS_TEXT) >= 4096:
         _ADDRESS_TEXT.clear()
-    if raw[:12] == _MAPPED:
-        family, raw4 = socket.AF_INET, raw[12:]
-    else:
-        raw4 = raw
-    text = _ADDRESS_TEXT[raw] = inet_ntop(family, raw4)
+    address = raw[12:] if raw[:12] == _MAPPED else raw
+    text = _ADDRESS_TEXT[raw] = inet_ntop(socket.AF_INET if len(address) == 4 else family, address)
     return text
 
 
