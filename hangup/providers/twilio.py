@@ -15,7 +15,11 @@ parse to ``None``. Where each canonical value comes from:
   SIP response is tried first. Who hung up: ``twilio-source:<HangupSource>``, which Twilio-compatible APIs
   (Telnyx TeXML) send and Twilio does not; SignalWire sends ``HangupBy`` instead, the address of the party
   that hung up: ``From`` is the caller, ``To`` the callee (its SDK's captured callbacks: a 486 hung up by
-  ``To``, a 487 of an unanswered call by ``From``).
+  ``To``, a 487 of an unanswered call by ``From``). Without ``HangupBy``, SignalWire's ``HangupDirection`` of
+  an outbound call says it: ``inbound``, the hang-up came in from the called party (the callee), ``outbound``,
+  the caller's side sent it (the same two captured callbacks, both outbound, say so with the ``HangupBy``
+  beside it). Of an inbound call no recorded callback tells which side each value is, so there it is only
+  kept in ``extra``.
 
 Answering-machine detection: ``AnsweredBy`` of a status callback (REST ``answered_by``) is read where it comes
 (answered_by.csv). A call placed with ``AsyncAmd=true`` posts the result while the call goes on to its
@@ -71,6 +75,9 @@ CALL_DURATION = "CallDuration"
 SIP_RESPONSE_CODE = "SipResponseCode"
 SIP_RESULT_CODE = "SipResultCode"  # SignalWire's name for it
 HANGUP_BY = "HangupBy"  # SignalWire: the address (From or To) of the party that hung up
+HANGUP_DIRECTION = "HangupDirection"  # SignalWire: "inbound" or "outbound", which way the hang-up went
+#: ``HangupDirection`` of an outbound call → who hung up (module docstring: read for outbound calls only).
+OUTBOUND_HANGUP_DIRECTIONS: Mapping[str, str] = {"inbound": "callee", "outbound": "caller"}
 FROM = "From"
 TO = "To"
 DIRECTION = "Direction"
@@ -185,7 +192,7 @@ class TwilioProvider:
         sip_ref = ref("sip", sip) if sip and sip >= 300 else None
         status_ref = ref("twilio-status", status)
         draft.add_chain(*((sip_ref, status_ref) if status in GENERIC else (status_ref, sip_ref)))
-        source = ref("twilio-source", params.get(HANGUP_SOURCE, "").strip().lower() or _party(params))
+        source = ref("twilio-source", params.get(HANGUP_SOURCE, "").strip().lower() or _party(params, draft.direction))
         if source:
             draft.sources.append(source)
         draft.extra = dict(params)
@@ -210,10 +217,14 @@ def _is_detection(params: Mapping[str, str]) -> bool:
     return ANSWERED_BY in params and CALL_STATUS not in params
 
 
-def _party(params: Mapping[str, str]) -> str:
-    """``caller`` or ``callee`` when SignalWire's ``HangupBy`` is the call's ``From`` or ``To``, else nothing."""
+def _party(params: Mapping[str, str], direction: Direction) -> str:
+    """``caller`` or ``callee`` when SignalWire's ``HangupBy`` is the call's ``From`` or ``To``; without
+    ``HangupBy``, what ``HangupDirection`` says of an outbound call; else nothing."""
     by = params.get(HANGUP_BY, "").strip()
-    return "" if not by else "caller" if by == params.get(FROM) else "callee" if by == params.get(TO) else ""
+    if not by:
+        towards = params.get(HANGUP_DIRECTION, "").strip().lower()
+        return OUTBOUND_HANGUP_DIRECTIONS.get(towards, "") if direction == "outbound" else ""
+    return "caller" if by == params.get(FROM) else "callee" if by == params.get(TO) else ""
 
 
 def signature(url: str, params: Mapping[str, list[str]], token: str, algorithm: str = "HMAC_SHA1") -> str:

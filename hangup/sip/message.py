@@ -58,6 +58,8 @@ _IRREGULAR = re.compile(r"\n(?![^\s:]+[ \t]*:)")
 #: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon); white space
 #: other than SP, HTAB and CR (a vertical tab, a form feed) is no fold and no name, so such a line is one.
 _BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*[^ \t\r\n]")
+#: An empty line: the line feed that ends a line, then a line feed alone or CR LF (``head_end``).
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
 MAX_HEADERS = 256
 _CR_LF = (13, 10)
 
@@ -351,15 +353,23 @@ def _wanted(rest: str) -> tuple[dict[str, str], list[str], list[str]]:
     return first, vias, reasons
 
 
+def head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
+    """Where the head starting at ``start`` ends (its last line's line feed) and its body starts, or ``None``
+    while no empty line is in: the first empty line ends it, LF LF, or CRLF CRLF and LF CRLF (the line before it
+    ended by LF alone), since RFC 3261 §7.5 lets a receiver take a line ended by LF alone. ``parse`` and the
+    stream framer (``capture.sniff.message_length``) both cut a head here."""
+    found = _EMPTY_LINE.search(data, start)
+    return (found.start(), found.end()) if found else None
+
+
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     start = 0
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 §7.5: empty lines before the start line are ignored
         start = len(data) - len(data.lstrip(b"\r\n"))
-    ends = [(index, len(separator)) for separator in (b"\n\n", b"\n\r\n")
-            if (index := data.find(separator, start)) >= 0]
-    if ends:  # the first empty line: LF LF, or CRLF CRLF and LF CRLF (the line before it ended by LF alone)
-        index, length = min(ends)
-        return data[start:index].rstrip(b"\r"), data[index + length:]
+    ends = head_end(data, start)
+    if ends is not None:
+        index, body = ends
+        return data[start:index].rstrip(b"\r"), data[body:]
     head = data[start:].rstrip(b"\r\n")
     if not head:
         raise SipParseError("start line", "empty message")

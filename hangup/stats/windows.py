@@ -48,6 +48,9 @@ QUERY_FILTERS: dict[str, str] = {
 }
 #: Parameters every statistics question may carry besides the range and filters.
 COMMON_PARAMS = ("min_samples", "limit", "format")
+#: What ``format`` may ask of a statistics question: its answer is JSON only (the call log's CSV and JSON Lines
+#: are ``hangup.web.api.FORMATS``), so another value is refused rather than answered with JSON unannounced.
+FORMATS = ("json",)
 #: Call-log parameter names that differ from the ``CallQuery`` field.
 PARAM_OF = {"call_type": "type"}
 #: Filters that only statistics know (rollup dimensions without a call-log column).
@@ -173,6 +176,8 @@ def parse_window(
         raise _bad("from", "must be before 'to'")
     if end - start > MAX_SPAN:
         raise _bad("range", f"longer than {MAX_SPAN // 86400} days")
+    if any(k == "format" and v not in FORMATS for k, v in items):
+        raise _bad("format", f"expected one of: {', '.join(FORMATS)}")
     skip = {"since", "until", "from", "to", "range", *DIMENSION_FILTERS, *COMMON_PARAMS, *allowed}
     query = call_query([(k, v) for k, v in items if k not in skip])
     filters = {

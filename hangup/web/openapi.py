@@ -13,6 +13,7 @@ from hangup.providers.planet import KEYS, NULLABLE
 from hangup.providers.registry import providers
 from hangup.records import CallType
 from hangup.settings import Settings
+from hangup.web.api import FORMATS
 from hangup.web.callbacks import callback_paths
 from hangup.web.openapi_calls import CALL_FILTERS, CONFLICT, DETAIL, LISTED_CALL, STATUS, TEXT
 from hangup.web.openapi_more import more_paths
@@ -107,7 +108,7 @@ _STATIC_PATHS: dict[str, Any] = {
         "summary": "The call log, filtered, newest first", "operationId": "listCalls", "tags": ["calls"],
         "security": [{"bearer": []}, {}],
         "parameters": [*CALL_FILTERS, {"name": "format", "in": "query",
-                                        "schema": {"type": "string", "enum": ["json", "csv", "jsonl"]}}],
+                                        "schema": {"type": "string", "enum": list(FORMATS)}}],
         "responses": {"200": {**_LIST_OK, "content": {
             **_LIST_OK["content"], "text/csv": {"schema": _STRING},
             "application/x-ndjson": {"schema": _STRING}}}, **_API_ERRORS}}},

@@ -17,7 +17,7 @@ from hangup.stats.dimensions import BREAKDOWNS, DIMENSIONS, ROUTE_DIMENSIONS, TO
 from hangup.stats.metrics import METRIC_IDS
 from hangup.stats.route_table import ORDERS, SORTS
 from hangup.stats.service import MAX_MIN_SAMPLES, MAX_ROWS
-from hangup.stats.windows import CLOSED_FILTERS, DIMENSION_FILTERS, MAX_FILTER_TEXT, SPAN_RE
+from hangup.stats.windows import CLOSED_FILTERS, DIMENSION_FILTERS, FORMATS, MAX_FILTER_TEXT, SPAN_RE
 from hangup.web.openapi_calls import BY_KEY, CALL_PAGE, INT64, TEXT, TIME, field_schema
 
 _STRING = {"type": "string"}
@@ -51,8 +51,8 @@ def _typed(schemas: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _SPAN = {"type": "string", "pattern": SPAN_RE.pattern}
-#: The time range and filters every statistics question takes (``hangup.stats.windows.parse_window``): the call
-#: log's parsers, their enums the record's, and the statistics-only dimensions.
+#: The time range, filters and answer format every statistics question takes (``hangup.stats.windows.parse_window``):
+#: the call log's parsers, their enums the record's, the statistics-only dimensions, and ``windows.FORMATS``.
 _WINDOW = _typed({
     "from": TIME, "to": TIME, "since": TIME, "until": TIME, "range": _SPAN,
     **{name: TEXT for name in ("provider", "route", "destination_country", "destination_prefix", "origin_country")},
@@ -60,6 +60,7 @@ _WINDOW = _typed({
     "call_end_reason": INT64, "terminate": INT64,
     **{name: {**TEXT, "maxLength": MAX_FILTER_TEXT} for name in DIMENSION_FILTERS if name not in CLOSED_FILTERS},
     **{name: field_schema(BY_KEY[name]) for name in CLOSED_FILTERS},
+    "format": _one_of(FORMATS),  # a page takes it too (its JSON twin's parameters), and answers HTML
 })
 _MIN_SAMPLES = {"min_samples": _between(0, MAX_MIN_SAMPLES)}
 _ROWS = {"limit": _between(1, MAX_ROWS)}

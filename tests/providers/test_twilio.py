@@ -204,3 +204,37 @@ def test_signalwire_sip_result_code_that_is_not_a_number_is_named() -> None:
     with pytest.raises(HTTPError) as caught:
         PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(SIGNALWIRE | {"SipResultCode": "x"}).encode()))
     assert {d["field"] for d in caught.value.details} == {"SipResultCode"}
+
+
+#: SignalWire's SDK's captured callbacks (both of outbound calls), their ``HangupBy`` taken away: ``HangupDirection``
+#: alone says who hung up, as ``HangupBy`` did (the busy one's ``inbound``: the callee; the unanswered one's
+#: ``outbound``: the caller, where the status alone would say the callee).
+@pytest.mark.parametrize(("name", "ended_by"), [
+    ("signalwire-python-captured-busy.form", "callee"),
+    ("signalwire-python-captured-no-answer.form", "caller"),
+])
+def test_signalwire_hangup_direction_of_a_recorded_callback_without_hangup_by(name: str, ended_by: str) -> None:
+    body = (Path(__file__).parent.parent / "data/real/twilio" / name).read_text().strip()
+    params = {k: v[0] for k, v in parse_qs(body).items() if k != "HangupBy"}
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(params).encode()))
+    assert record is not None and record.ended_by == ended_by
+    assert record.extra["HangupDirection"] == params["HangupDirection"]
+
+
+@pytest.mark.parametrize(("extra", "ended_by"), [
+    ({"Direction": "outbound-api", "HangupDirection": "outbound"}, "caller"),
+    ({"Direction": "outbound-dial", "HangupDirection": "Outbound"}, "caller"),
+    ({"Direction": "outbound-api", "HangupDirection": "inbound"}, "callee"),
+    ({"Direction": "outbound-api", "HangupDirection": "sideways"}, "callee"),  # no value it sends: the status's word
+    # HangupBy, when sent, says it
+    ({"Direction": "outbound-api", "HangupDirection": "outbound", "HangupBy": "sip:agent@example.sip.swire.io"},
+     "callee"),
+    # of an inbound call no recorded callback tells which side each value is: kept in extra, not read
+    ({"Direction": "inbound", "HangupDirection": "outbound"}, "callee"),
+    ({"HangupDirection": "outbound"}, "callee"),  # no call direction
+])
+def test_signalwire_hangup_direction_is_read_for_outbound_calls_without_hangup_by(extra: dict[str, str],
+                                                                                  ended_by: str) -> None:
+    record = PROVIDER.parse(WebhookRequest("POST", URL, "", urlencode(SIGNALWIRE | extra).encode()))
+    assert record is not None and (record.outcome, record.ended_by) == ("no_answer", ended_by)
+    assert record.extra["HangupDirection"] == extra["HangupDirection"]

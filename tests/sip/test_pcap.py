@@ -6,6 +6,7 @@ import io
 import socket
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from capture_helpers import (
@@ -159,6 +160,56 @@ def test_tcp_streams_are_cut_at_content_length(case: str) -> None:
     assert [p for p in found if isinstance(p, Malformed)] == []
 
 
+def lf_head(message: bytes, empty_line: bytes = b"\n\n") -> bytes:
+    """The message with its header lines ended by LF alone and its head by ``empty_line``; the body as it was."""
+    head, _, body = message.partition(b"\r\n\r\n")
+    return head.replace(b"\r\n", b"\n") + empty_line + body
+
+
+SDP = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n\r\n"  # CRLF lines, and an empty one, inside the body
+LF_MESSAGES = [(f, lf_head(m)) for f, m in call_messages(body=SDP, transport="TCP")]
+
+
+def recorded(name: str) -> list[tuple[bool, bytes]]:
+    """(a request, SIP payload) of each SIP message in a capture of ``tests/data/sip/real``."""
+    with (Path(__file__).resolve().parent.parent / "data" / "sip" / "real" / name).open("rb") as stream:
+        return [(not p.payload.startswith(b"SIP/2.0 "), p.payload) for p in packets(stream) if isinstance(p, Packet)]
+
+
+#: hepgen.js (tests/data/sip/real/hepgenjs-default.pcap, the four messages whose Content-Length is right): header
+#: lines ended by LF alone, the last one and the empty line by CRLF
+HEPGEN = recorded("hepgenjs-default.pcap")[1:5]  # 100 Trying, 407, OPTIONS, 200 Alive
+#: name → (chunks sent, messages expected): heads whose lines end in LF alone are framed as CRLF heads are
+LF_STREAM_CASES: dict[str, tuple[list[tuple[bool, bytes]], list[bytes]]] = {
+    "one-per-segment": (LF_MESSAGES, [m for _, m in LF_MESSAGES]),
+    "split-in-the-head": ([(f, part) for f, m in LF_MESSAGES for part in split(m, 10, 60)],
+                          [m for _, m in LF_MESSAGES]),
+    "split-inside-the-empty-line": ([(f, part) for f, m in LF_MESSAGES for part in split(m, m.index(b"\n\n") + 1)],
+                                    [m for _, m in LF_MESSAGES]),
+    "split-in-the-body": ([(f, part) for f, m in LF_MESSAGES for part in split(m, len(m) - 3)],
+                          [m for _, m in LF_MESSAGES]),
+    "several-per-segment": ([(True, LF_MESSAGES[0][1]), (False, LF_MESSAGES[1][1] + LF_MESSAGES[2][1]),
+                             (True, LF_MESSAGES[3][1] + LF_MESSAGES[4][1][:40]), (True, LF_MESSAGES[4][1][40:]),
+                             (False, LF_MESSAGES[5][1])], [m for _, m in LF_MESSAGES]),
+    "lf-then-crlf-empty-line": ([(f, lf_head(m, b"\n\r\n")) for f, m in MESSAGES],
+                                [lf_head(m, b"\n\r\n") for _, m in MESSAGES]),
+    "lf-and-crlf-heads-in-one-flow": ([(True, MESSAGES[0][1] + LF_MESSAGES[3][1] + MESSAGES[4][1])],
+                                      [MESSAGES[0][1], LF_MESSAGES[3][1], MESSAGES[4][1]]),
+    "hepgen.js-one-segment-each-way": ([(False, HEPGEN[0][1] + HEPGEN[1][1] + HEPGEN[3][1]), (True, HEPGEN[2][1])],
+                                       [HEPGEN[0][1], HEPGEN[1][1], HEPGEN[3][1], HEPGEN[2][1]]),
+    "hepgen.js-split": ([(f, part) for f, m in HEPGEN for part in split(m, len(m) - 3, len(m) - 1)],
+                        [m for _, m in HEPGEN]),
+}
+
+
+@pytest.mark.parametrize("case", LF_STREAM_CASES)
+def test_tcp_heads_ended_by_lf_alone_are_framed_at_their_first_empty_line(case: str) -> None:
+    chunks, messages = LF_STREAM_CASES[case]
+    found = read(capture(tcp_frames(chunks)))
+    assert [p.payload for p in found if isinstance(p, Packet)] == messages
+    assert [p for p in found if isinstance(p, Malformed)] == []
+
+
 def test_a_body_is_kept_with_its_message_over_tcp() -> None:
     messages = call_messages(body="v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n", transport="TCP")
     chunks = [(f, part) for f, m in messages for part in split(m, len(m) - 3)]
@@ -215,13 +266,14 @@ def test_the_datagram_an_icmp_error_quotes_is_not_traffic(v6: bool, quoted: int 
     assert found == [Packet(1.0, caller[0], caller[1], callee[0], callee[1], "udp", message)]
 
 
-def websocket_chunks() -> list[tuple[bool, bytes]]:
+def websocket_chunks(line_end: bytes = b"\r\n") -> list[tuple[bool, bytes]]:
+    """The HTTP upgrade and its answer, their lines ended by ``line_end``, then the call in WebSocket frames."""
     upgrade = (b"GET / HTTP/1.1\r\nHost: 192.0.2.20\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\n"
                b"Sec-WebSocket-Version: 13\r\n\r\n")
     answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
-    chunks = [(True, upgrade), (False, answer)]
+    chunks = [(True, upgrade.replace(b"\r\n", line_end)), (False, answer.replace(b"\r\n", line_end))]
     for index, (forward, message) in enumerate(MESSAGES):
         if index == 2:  # a message in two frames: text, then a continuation
             first = Frame(Opcode.TEXT, message[:20], fin=False).serialize(mask=forward)
@@ -233,8 +285,9 @@ def websocket_chunks() -> list[tuple[bool, bytes]]:
     return chunks
 
 
-def test_sip_over_websocket_masked_and_unmasked_frames() -> None:
-    found = read(capture(tcp_frames(websocket_chunks())))
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n"], ids=["crlf", "lf"])  # RFC 9112 §2.2: a bare LF may be taken
+def test_sip_over_websocket_masked_and_unmasked_frames(line_end: bytes) -> None:
+    found = read(capture(tcp_frames(websocket_chunks(line_end))))
     assert [p.payload for p in found if isinstance(p, Packet)] == [m for _, m in MESSAGES]
     assert {p.transport for p in found if isinstance(p, Packet)} == {"ws"}
 

@@ -108,6 +108,7 @@ def test_bad_questions_name_the_field(seeded: Seeded, span: tuple[int, int], cal
             {"to": "1700000000", "range": "15m", "call_end_reason": "1005"},
             (1699999100, 1700000000, {"call_end_reason": "1005"}),
         ),
+        ({"from": "1700000000", "to": "1700003600", "format": "json"}, (1700000000, 1700003600, {})),
     ],
 )
 def test_parse_window(params: dict[str, str], expected: tuple[int, int, dict[str, str]]) -> None:
@@ -127,6 +128,7 @@ def test_parse_window(params: dict[str, str], expected: tuple[int, int, dict[str
         ({"terminate": "9" * 30}, "terminate"),
         ({"junk": "x"}, "junk"),
         ({"outcome": "sideways"}, "outcome"),
+        ({"format": "csv"}, "format"),  # statistics answer JSON only
     ],
 )
 def test_parse_window_errors_name_the_field(params: dict[str, str], field: str) -> None:

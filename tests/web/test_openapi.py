@@ -377,3 +377,31 @@ def test_a_list_parameter_is_described_as_one() -> None:
     for path in ("/api/stats/explain", "/changes.json"):
         by = WINDOW_OPERATIONS[path]["by"]
         assert (by["style"], by["explode"], by["schema"]["type"]) == ("form", False, "array")
+
+
+#: (operation, its ``format`` values): each the list its reader checks, refused outside it (400 naming it)
+FORMAT_CASES = [
+    ("/api/stats/summary", ["json"]),  # statistics answer JSON only
+    ("/api/stats/top", ["json"]),
+    ("/api/insights/timers", ["json"]),
+    ("/overview.json", ["json"]),
+    ("/api/calls", ["json", "csv", "jsonl"]),
+]
+
+
+@pytest.mark.parametrize(("path", "values"), FORMAT_CASES, ids=[path for path, _ in FORMAT_CASES])
+def test_format_is_described_with_the_values_its_reader_takes(stats_client: SyncClient, path: str,
+                                                               values: list[str]) -> None:
+    parameter = next(p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["name"] == "format")
+    assert parameter["schema"]["enum"] == values
+    window = {} if path == "/api/calls" else {"range": "1h"}
+    assert [stats_client.get(path, params={**window, "format": value}).status_code for value in values] == \
+        [200] * len(values)
+    empty = [""] if path.startswith("/api/") else []  # a page reads an empty parameter as not given (a form's)
+    for refused in ("csv" if values == ["json"] else "xml", "JSON", *empty):
+        answer = stats_client.get(path, params={**window, "format": refused})
+        assert answer.status_code == 400 and "format" in {d["field"] for d in answer.json()["details"]}, refused
+
+
+def test_every_statistics_question_describes_format() -> None:
+    assert all("format" in parameters for parameters in WINDOW_OPERATIONS.values())

@@ -6,6 +6,9 @@ of them and ``MAX_BUFFER`` bytes); messages are then cut at ``Content-Length``
 (``sniff.message_length``), so a message split over segments and several messages in one segment
 both come out whole.
 
+A head, SIP or HTTP, ends at its first empty line whether its lines end in CRLF or LF alone
+(``message.head_end``; RFC 3261 §7.5, RFC 9112 §2.2 let a receiver take a bare LF).
+
 A flow whose first bytes are an HTTP ``GET`` with ``Upgrade: websocket``, or the ``101`` answer to
 one, carries SIP over WebSocket (RFC 7118): after the HTTP head, each WebSocket message (frames
 parsed by the ``websockets`` library, client frames unmasked) is one SIP message.
@@ -29,13 +32,8 @@ from websockets.streams import StreamReader
 
 from hangup.sip.capture.files import Malformed
 from hangup.sip.capture.layers import Segment
-from hangup.sip.capture.sniff import (
-    HEADER_END,
-    MAX_FIRST_LINE,
-    looks_like_sip,
-    message_length,
-    next_start,
-)
+from hangup.sip.capture.sniff import MAX_FIRST_LINE, looks_like_sip, message_length, next_start
+from hangup.sip.message import head_end
 from hangup.sip.packet import Packet
 
 MAX_BUFFER = 64 * 1024  # bytes held per flow, and again past a gap: real SIP messages are a few KiB
@@ -125,11 +123,11 @@ class Streams:
             flow.buffer.clear()
             return
         if flow.websocket is None and bytes(flow.buffer[:4]) in (b"GET ", b"HTTP") and _is_upgrade(flow.buffer):
-            head_end = flow.buffer.find(HEADER_END)
-            if head_end < 0:
+            ends = head_end(flow.buffer)
+            if ends is None:
                 return
             masked = flow.buffer.startswith(b"GET ")
-            del flow.buffer[:head_end + len(HEADER_END)]
+            del flow.buffer[:ends[1]]
             flow.websocket, flow.synced = _WebSocket(masked), True
         if flow.websocket is not None:
             yield from _frames(flow, segment)
@@ -155,8 +153,7 @@ def _recognise(flow: _Flow) -> None:
     buffer = flow.buffer
     text = bytes(buffer[:MAX_FIRST_LINE]).lstrip(b"\r\n")
     if bytes(buffer[:4]) in (b"GET ", b"HTTP"):
-        head_end = buffer.find(HEADER_END)
-        if head_end >= 0:
+        if head_end(buffer) is not None:
             flow.sip = _is_upgrade(buffer)
             flow.ignored = not flow.sip
         return
@@ -193,8 +190,8 @@ def _take_ahead(flow: _Flow) -> None:
 
 
 def _is_upgrade(buffer: bytearray) -> bool:
-    head_end = buffer.find(HEADER_END)
-    return _WS_UPGRADE.search(buffer, 0, head_end if head_end >= 0 else len(buffer)) is not None
+    ends = head_end(buffer)
+    return _WS_UPGRADE.search(buffer, 0, ends[0] if ends else len(buffer)) is not None
 
 
 def _messages(flow: _Flow, segment: Segment) -> Iterator[Packet | Malformed]:
