@@ -17,11 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-# The SIP per-message modules compiled with mypyc (hangup/native.py); the sources run when this is not done.
-# (without a C compiler this says so and the sources run; CI's test_native requires the build)
+# The SIP per-message modules compiled with mypyc (hangup/native.py). Without a C compiler this says so and
+# the sources run; under CI tests/test_native.py requires the build.
 $(NATIVE): $(STAMP) hangup/native.txt $(NATIVE_SOURCES) scripts/build-native
 	$(BIN)/python scripts/build-native || echo "make native: not compiled, the SIP modules run as plain Python"
-
 
 native: $(NATIVE)
 
