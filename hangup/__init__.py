@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import typing
 
+from hangup import native  # noqa: F401  # first: decides whether the compiled modules are current
 from hangup.causes import Cause, CauseCatalog, default_catalog
 from hangup.errors import CatalogError, HangupError, HTTPError, InvalidPayload, PayloadError
 from hangup.records import CallRecord

@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pcap import call_messages  # noqa: E402  # the same generated calls as the capture benchmark
 
+from hangup import native  # noqa: E402
 from hangup.sip.dialogs import DialogEngine  # noqa: E402
 from hangup.sip.packet import Packet  # noqa: E402
 
@@ -136,7 +137,8 @@ def main() -> None:
     sent = datagrams(args.calls, args.concurrent)
     decode = package_decoder()
     print(f"{len(sent)} HEP3 datagrams, {args.calls} calls; decoder: "
-          + ("hangup.sip.hep.decode" if decode else "this script's stand-in (hangup.sip.hep has no decode yet)"))
+          + ("hangup.sip.hep.decode" if decode else "this script's stand-in (hangup.sip.hep has no decode yet)")
+          + f"; SIP modules: {native.MODE} (hangup/native.py)")
     decoder = decode or standin_decode
     base_wall, base_cpu, _ = run(sent, lambda data: 0)
     engine = DialogEngine()
