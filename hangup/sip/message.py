@@ -418,6 +418,12 @@ def _status_line(line: str) -> tuple[str, str, int, str]:
 
 
 def _request_line(line: str) -> tuple[str, str, int, str]:
+    method, _, rest = line.partition(" ")
+    uri, _, version = rest.partition(" ")
+    # the usual request line, "METHOD uri SIP/2.0" with a method of letters and a URI of printable characters
+    # other than SP (no white space): read as _REQUEST_LINE would
+    if version == "SIP/2.0" and uri.isprintable() and uri and method.isascii() and method.isalpha():
+        return method.upper(), uri, 0, ""
     request = _REQUEST_LINE.match(line)
     if request:
         return request.group(1).upper(), request.group(2), 0, ""
