@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hangup.bounds import digits
 
@@ -42,7 +43,9 @@ _NAMES: dict[str, str] = {}  # header name as written → canonical name (a cach
 _DIALOG_HEADERS = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
 _LINE_NAMES: dict[str, str] = {}  # header name as written, before its colon → ``_line_name``
 _STATUS_LINES: dict[str, tuple[str, str, int, str]] = {}  # status line → ``_start_line`` of it
-_CSEQS: dict[str, tuple[int, str]] = {}  # CSeq value → ``_cseq`` of it
+_CSEQS: dict[str, tuple[int, str]] = {}  # CSeq value → ``_cseq`` of it (``_remember``)
+_TAGS: dict[str, str] = {}  # From or To value → ``tag_of`` it (``_remember``)
+_Value = TypeVar("_Value")
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
@@ -183,6 +186,11 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
+    found = _TAGS.get(value)  # every message of a dialog repeats its From, and its To once answered
+    return _remember(_TAGS, value, _tag(value)) if found is None else found
+
+
+def _tag(value: str) -> str:
     after = value.rpartition(">")[2]  # the parameters after the URI; all of a value written without <…>
     before, usual, tag = after.rpartition(";tag=")
     # the usual tag: the last parameter, its value to the end with none of ";,>" or white space in it, and the
@@ -297,12 +305,17 @@ def _cseq(text: str) -> tuple[int, str]:
     sequence = digits(number, 10)
     if sequence is None or not method:
         raise SipParseError("CSeq", f"expected a number and a method, got {text[:40]!r}")
-    found = (sequence, method)
-    if len(text) <= 64:  # a usual CSeq; a long one is not kept, so the cache stays small
-        if len(_CSEQS) >= 4096:
-            _CSEQS.clear()  # the recent ones are those asked for again
-        _CSEQS[text] = found
-    return found
+    return _remember(_CSEQS, text, (sequence, method))
+
+
+def _remember(cache: dict[str, _Value], key: str, value: _Value) -> _Value:
+    """``value``, kept for ``key`` in a cache of what recent messages repeat: only a short key is kept, and a
+    full cache is emptied, so it holds at most 4096 keys of those asked for lately."""
+    if len(key) <= 256:
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[key] = value
+    return value
 
 
 def _regular(text: str) -> str:
