@@ -158,7 +158,7 @@ class Dialog:
         status, tag, vias = message.status, message.to_tag, len(message.vias)
         self.response_vias.setdefault(packet[1:5], vias)  # the hop: (src, sport, dst, dport)
         branch = self.branches.get(message.branch)
-        if branch is not None and branch.vias == vias and branch.status < min(status, 200):
+        if branch is not None and branch.vias == vias and branch.status < status and branch.status < 200:
             branch.status = status
         if 101 <= status < 300 and tag:
             self.early_tags.add(tag)
