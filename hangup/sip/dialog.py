@@ -155,10 +155,10 @@ class Dialog:
             self.pending = None  # the caller followed the challenge or the redirect
 
     def _invite_response(self, packet: Packet, message: SipMessage) -> None:
-        status, tag = message.status, message.to_tag
-        self.response_vias.setdefault(_hop(packet), len(message.vias))
+        status, tag, vias = message.status, message.to_tag, len(message.vias)
+        self.response_vias.setdefault(packet[1:5], vias)  # the hop: (src, sport, dst, dport)
         branch = self.branches.get(message.branch)
-        if branch is not None and branch.vias == len(message.vias) and branch.status < min(status, 200):
+        if branch is not None and branch.vias == vias and branch.status < status and branch.status < 200:
             branch.status = status
         if 101 <= status < 300 and tag:
             self.early_tags.add(tag)
@@ -198,14 +198,13 @@ class Dialog:
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _note(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
-        hop = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet)
-        if hop not in self.hops and len(self.hops) < MAX_HOPS:
-            self.hops.append(hop)
+        hop, hops = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet), self.hops
+        if hop not in hops and len(hops) < MAX_HOPS:
+            hops.append(hop)
         if not self.transport:
             self.transport = packet.transport
-        for reason in message.reason_values:
-            if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
-                self.reasons.append(reason)
+        if message.reason_values:  # most messages have none
+            self._note_reasons(message.reason_values)
         payload, digests, raw = packet.payload, self.digests, self.raw
         digest = hash(payload)  # per process; after a restart a repeated message may be kept twice
         most, most_bytes = raw_limit
@@ -214,6 +213,11 @@ class Dialog:
         digests.add(digest)
         raw.append(f"{packet.time:.6f} {hop} {packet.transport}\n{payload.decode('utf-8', 'replace')}")
         self.raw_bytes += len(payload)
+
+    def _note_reasons(self, values: tuple[str, ...]) -> None:
+        for reason in values:
+            if reason not in self.reasons and len(self.reasons) < MAX_BRANCH_CODES:
+                self.reasons.append(reason)
 
     # -- questions the engine asks ------------------------------------------------------------
     def forwarder(self) -> tuple[str, int] | None:

@@ -102,8 +102,9 @@ class DialogEngine:
                 return finished
             dialog, finished = self._start(packet, message)
             dialog.take(packet, message, limit)
-            for early_packet, early in self._unstash(message.call_id, dialog.caller_tag):
-                dialog.take(early_packet, early, limit)
+            if message.call_id in self._stash:  # messages that came before their INVITE (reordered): rare
+                for early_packet, early in self._unstash(message.call_id, dialog.caller_tag):
+                    dialog.take(early_packet, early, limit)
         else:
             dialog.take(packet, message, limit)
             self._open.move_to_end(key)  # the dialog's own key: its caller's tag is the one that matched

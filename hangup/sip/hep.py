@@ -39,7 +39,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from socket import inet_ntop
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from hangup.sip.packet import Packet
 
@@ -93,17 +93,18 @@ def frame_length(header: bytes) -> int:
 
 def _decode_v3(data: bytes) -> HepPacket:
     length = len(data)
-    if length < 6 or _LENGTH.unpack_from(data, 4)[0] != length:
-        said = frame_length(data)  # names what is wrong with the header, if anything
-        raise HepError("length", f"says {said} bytes, the packet has {length}")
     layout = _LAYOUTS.get(data[12]) if length > 12 else None
     if (layout is not None and length >= layout.end + 6
             and int.from_bytes(data[6:layout.end], "big") & layout.head_bits == layout.heads):
-        _, protocol, src, dst, sport, dport, seconds, micros, kind, capture = layout.values.unpack_from(data, 6)
+        # the total length, the fixed chunks' values and the next chunk's header: one unpack
+        (said, _, protocol, src, dst, sport, dport, seconds, micros, kind, capture, vendor, after,
+         size) = layout.values.unpack_from(data, 4)
+        if said != length:
+            _wrong_length(data)
         source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
         destination = _ADDRESS_TEXT.get(dst) or _text_address(layout.family, dst)
         end = layout.end
-        if _CHUNK.unpack_from(data, end) == (0, 15, length - end):  # the payload, last: the usual packet
+        if vendor == 0 and after == 15 and size == length - end:  # the payload, last: the usual packet
             # the named tuples made as their own __new__ makes them, without its Python frame: once per message
             packet = _tuple_new(Packet, (seconds + micros / 1e6, source, sport, destination, dport,
                                          _TRANSPORTS.get(protocol, "udp"), data[end + 6:]))
@@ -111,7 +112,14 @@ def _decode_v3(data: bytes) -> HepPacket:
         chunks = _chunks(data, end)
         if not chunks.keys() & layout.kinds:  # else a repeated chunk wins, as in the chunk-by-chunk read
             return _packet(chunks, source, destination, sport, dport, seconds, micros, protocol, kind, capture)
+    elif length < 6 or _LENGTH.unpack_from(data, 4)[0] != length:
+        _wrong_length(data)
     return _from_chunks(_chunks(data, 6))
+
+
+def _wrong_length(data: bytes) -> NoReturn:
+    said = frame_length(data)  # names what is wrong with the header, if anything
+    raise HepError("length", f"says {said} bytes, the packet has {len(data)}")
 
 
 def _text_address(family: int, raw: bytes) -> str:
@@ -177,7 +185,7 @@ class _Layout:
     family: int
     heads: int  # the chunk headers, (vendor 0, type, length) each, at their places; values zero
     head_bits: int  # ones where ``heads`` has a header byte
-    values: struct.Struct  # the values, chunk headers skipped
+    values: struct.Struct  # from byte 4: the total length, the values (chunk headers skipped), the next chunk's header
     kinds: frozenset[int]
     end: int  # where the chunk after them starts
 
@@ -191,7 +199,7 @@ def _layout(family: int, address: str) -> _Layout:
                      for (kind, _), size in zip(chunks, sizes, strict=True))
     bits = b"".join(b"\xff" * 6 + bytes(size) for size in sizes)
     return _Layout(family, int.from_bytes(heads, "big"), int.from_bytes(bits, "big"),
-                   struct.Struct("!" + "".join(f"6x{value}" for _, value in chunks)),
+                   struct.Struct("!H" + "".join(f"6x{value}" for _, value in chunks) + "HHH"),
                    frozenset(kind for kind, _ in chunks), 6 + sum(6 + size for size in sizes))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hangup.bounds import digits
 
@@ -42,6 +43,9 @@ _NAMES: dict[str, str] = {}  # header name as written → canonical name (a cach
 _DIALOG_HEADERS = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
 _LINE_NAMES: dict[str, str] = {}  # header name as written, before its colon → ``_line_name``
 _STATUS_LINES: dict[str, tuple[str, str, int, str]] = {}  # status line → ``_start_line`` of it
+_CSEQS: dict[str, tuple[int, str]] = {}  # CSeq value → ``_cseq`` of it (``_remember``)
+_TAGS: dict[str, str] = {}  # From or To value → ``tag_of`` it (``_remember``)
+_Value = TypeVar("_Value")
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
@@ -132,8 +136,7 @@ class SipMessage:
     def branch(self) -> str:
         """The top Via's branch parameter ("" when absent)."""
         if self._branch is None:
-            found = _BRANCH.search(self.vias[0]) if self.vias else None
-            self._branch = found.group(1) if found else ""
+            self._branch = _branch_of(self.vias[0]) if self.vias else ""
         return self._branch
 
     @property
@@ -161,6 +164,18 @@ class SipMessage:
         return f"SIP/2.0 {self.status} {self.phrase}" if self.status else f"{self.method} {self.uri} SIP/2.0"
 
 
+def _branch_of(via: str) -> str:
+    """The branch parameter of one Via value, as ``_BRANCH`` finds it ("" when absent)."""
+    before, usual, rest = via.partition(";branch=")
+    value = rest.partition(";")[0]
+    # the usual Via: branch the first parameter, its value up to the next ";" with no comma or white space in it
+    # (every white space character but SP is unprintable): what _BRANCH takes, without a regular expression
+    if usual and value and ";" not in before and value.isprintable() and " " not in value and "," not in value:
+        return value
+    found = _BRANCH.search(via)
+    return found.group(1) if found else ""
+
+
 def _canonical(name: str) -> str:
     found = _NAMES.get(name)
     if found is None:
@@ -173,13 +188,18 @@ def _canonical(name: str) -> str:
 
 def tag_of(value: str) -> str:
     """The ``tag`` parameter of a From/To value, outside the ``<URI>`` (whose own parameters are not the tag)."""
-    before, usual, tag = value.rpartition(";tag=")
+    found = _TAGS.get(value)  # every message of a dialog repeats its From, and its To once answered
+    return _remember(_TAGS, value, _tag(value)) if found is None else found
+
+
+def _tag(value: str) -> str:
+    after = value.rpartition(">")[2]  # the parameters after the URI; all of a value written without <…>
+    before, usual, tag = after.rpartition(";tag=")
     # the usual tag: the last parameter, its value to the end with none of ";,>" or white space in it, and the
-    # only parameter after the URI (no ";" after the last ">"): what _TAG takes; partitions, as they parse
-    # no arguments, cost less than finds
-    if usual and tag.isalnum() and ";" not in before.rpartition(">")[2]:
+    # only parameter after the URI: what _TAG takes; partitions, as they parse no arguments, cost less than finds
+    if usual and tag.isalnum() and ";" not in before:
         return tag
-    found = _TAG.search(value, value.rfind(">") + 1)
+    found = _TAG.search(after) if ";" in after else None  # no parameter (a To before the answer): no tag
     return found.group(1) if found else ""
 
 
@@ -247,8 +267,10 @@ def parse(data: bytes) -> SipMessage:
         head, body = _split_head(data)
     text = head.decode("utf-8", "replace")
     lines = text.split("\r\n")
-    # the usual head: CRLF line ends only, each line ``Name: value`` (checked by _scan); else the general path
-    wanted = _scan(lines) if len(lines) - 1 == text.count("\n") == text.count("\r") else None
+    # the usual head: CRLF line ends only (no CR or LF left once they are taken out: one copy and two memchr
+    # scans, cheaper than counting each), each line ``Name: value`` (checked by _scan); else the general path
+    bare = "".join(lines)
+    wanted = _scan(lines) if "\n" not in bare and "\r" not in bare else None
     if wanted is None:
         if usual and ("\n\n" in text or "\n\r\n" in text):
             # an empty line ended by LF alone came first: the head ends there (hepgen.js ends its header lines
@@ -269,17 +291,33 @@ def parse(data: bytes) -> SipMessage:
     from_value, to_value = get("from", "").strip(), get("to", "").strip()
     if not (call_id and cseq_text and from_value and to_value):
         _missing(call_id, cseq_text)
-    number, _, cseq_method = cseq_text.partition(" ")
-    cseq_method = cseq_method.strip().upper()
-    sequence = digits(number, 10)
-    if sequence is None or not cseq_method:
-        raise SipParseError("CSeq", f"expected a number and a method, got {cseq_text[:40]!r}")
+    sequence, cseq_method = _CSEQS.get(cseq_text) or _cseq(cseq_text)
     if status == 0 and cseq_method != method:
         raise SipParseError("CSeq", f"method {cseq_method!r} does not match the request's {method!r}")
     if not (from_value and to_value):
         raise SipParseError("From" if not from_value else "To", "missing")
     return SipMessage(method if status == 0 else cseq_method, uri, status, phrase, body, call_id,
                       from_value, to_value, sequence, cseq_method, tuple(vias), tuple(reasons), lines)
+
+
+def _cseq(text: str) -> tuple[int, str]:
+    """The number and method of a CSeq value, remembered in ``_CSEQS`` (a request and its responses share one)."""
+    number, _, method = text.partition(" ")
+    method = method.strip().upper()
+    sequence = digits(number, 10)
+    if sequence is None or not method:
+        raise SipParseError("CSeq", f"expected a number and a method, got {text[:40]!r}")
+    return _remember(_CSEQS, text, (sequence, method))
+
+
+def _remember(cache: dict[str, _Value], key: str, value: _Value) -> _Value:
+    """``value``, kept for ``key`` in a cache of what recent messages repeat: only a short key is kept, and a
+    full cache is emptied, so it holds at most 4096 keys of those asked for lately."""
+    if len(key) <= 256:
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[key] = value
+    return value
 
 
 def _regular(text: str) -> str:
@@ -301,19 +339,20 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
     vias: list[str] = []
     reasons: list[str] = []
     known = _LINE_NAMES.get
-    for index in range(1, len(lines)):
+    for line in itertools.islice(lines, 1, None):
         # the usual "Name: value" split at ": ", whose value then needs no stripping (a name has no colon:
         # _line_name refuses one, so "A:b: c" goes to the general path, which splits it at the first colon)
-        name, colon, value = lines[index].partition(": ")
+        name, colon, value = line.partition(": ")
         if not colon:
-            name, colon, value = lines[index].partition(":")
+            name, colon, value = line.partition(":")
+            if not colon:
+                return None
         key = known(name)
-        if key is None:
-            key = _line_name(name)
-        if key is None or not colon:
-            return None
-        if not key:
-            continue  # a header the dialog does not read
+        if not key:  # a header the dialog does not read (""), or a name not seen before (None)
+            if key is None and (key := _line_name(name)) is None:
+                return None
+            if not key:
+                continue
         if key == "via":
             value = value.lstrip(" \t")
             vias += split_list(value) if "," in value or not value else [value.rstrip()]
@@ -402,6 +441,12 @@ def _status_line(line: str) -> tuple[str, str, int, str]:
 
 
 def _request_line(line: str) -> tuple[str, str, int, str]:
+    method, _, rest = line.partition(" ")
+    uri, _, version = rest.partition(" ")
+    # the usual request line, "METHOD uri SIP/2.0" with a method of letters and a URI of printable characters
+    # other than SP (no white space): read as _REQUEST_LINE would
+    if version == "SIP/2.0" and uri.isprintable() and uri and method.isascii() and method.isalpha():
+        return method.upper(), uri, 0, ""
     request = _REQUEST_LINE.match(line)
     if request:
         return request.group(1).upper(), request.group(2), 0, ""

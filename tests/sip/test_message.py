@@ -237,3 +237,43 @@ def test_a_bad_line_of_a_crlf_head_is_named(line: bytes, what: str) -> None:
     with pytest.raises(SipParseError) as raised:
         parse(data)
     assert raised.value.what == what
+
+
+@pytest.mark.parametrize(("via", "branch"), [
+    # the usual Via, read without the regular expression, and the others, read with it: the same branch
+    ("SIP/2.0/UDP a;branch=z9hG4bK-1.x~", "z9hG4bK-1.x~"),
+    ("SIP/2.0/UDP a;rport;branch=z9hG4bKb", "z9hG4bKb"),
+    ("SIP/2.0/UDP a ; BRANCH = z9hG4bKc ;received=192.0.2.1", "z9hG4bKc"),
+    ("SIP/2.0/UDP a;branch=z9hG4bKd, SIP/2.0/UDP b;branch=z9hG4bKe", "z9hG4bKd"),
+    ("SIP/2.0/UDP a;branch=z9hG4bKf ;received=192.0.2.1", "z9hG4bKf"),
+    ("SIP/2.0/UDP a;branch=;branch=z9hG4bKg", "z9hG4bKg"),
+    ("SIP/2.0/UDP a;branch=", ""),
+    ("SIP/2.0/UDP a", ""),
+    ("SIP/2.0/UDP a;branch=z9hG4bKh\u00a0i", "z9hG4bKh"),  # a no-break space is white space
+    ("SIP/2.0/UDP a;branch=z9hG4bKj\x1ck", "z9hG4bKj"),  # so is an information separator
+])
+def test_the_top_via_branch(via: str, branch: str) -> None:
+    old = b"Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8"
+    assert parse(RFC3261_F1.replace(old, b"Via: " + via.encode())).branch == branch
+
+
+@pytest.mark.parametrize(("line", "method", "uri"), [
+    # the usual request line, read without the regular expression, and the others, read with it
+    ("INVITE sip:bob@biloxi.com SIP/2.0", "INVITE", "sip:bob@biloxi.com"),
+    ("invite sip:bob@biloxi.com SIP/2.0", "INVITE", "sip:bob@biloxi.com"),
+    ("X-Msg.1 sip:b SIP/2.0", "X-MSG.1", "sip:b"),
+    ("INVITE sip:b SIP/3.10", "INVITE", "sip:b"),
+    ("INVITE sip:\u00e9 SIP/2.0", "INVITE", "sip:\u00e9"),
+    ("INVITE  sip:b SIP/2.0", "", ""),  # two spaces
+    ("INVITE sip:b\x0b SIP/2.0", "", ""),  # white space in the URI
+    ("INVITE sip:b SIP/2.0 x", "", ""),
+    ("1NVITE sip:b SIP/2.0", "", ""),
+])
+def test_request_lines(line: str, method: str, uri: str) -> None:
+    data = line.encode() + b"\r\n" + RFC3261_F1.split(b"\r\n", 1)[1].replace(b"INVITE", method.encode() or b"INVITE")
+    if not method:
+        with pytest.raises(SipParseError, match="start line"):
+            parse(data)
+        return
+    message = parse(data)
+    assert (message.method, message.uri) == (method, uri)
