@@ -7,10 +7,11 @@ durations are integer seconds. Native values that have no canonical field stay i
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
+from functools import lru_cache
+from hashlib import sha1
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
@@ -45,14 +46,19 @@ def call_ids(provider: str, provider_call_ids: Sequence[str]) -> list[str]:
     """
     if provider == "planet":
         return list(provider_call_ids)
-    prefix = CALL_ID_NAMESPACE.bytes + f"{provider}:".encode()
-    sha1, variant = hashlib.sha1, _VARIANT
+    prefix, variant = _prefix(provider), _VARIANT
     ids: list[str] = []
     append = ids.append
     for provider_call_id in provider_call_ids:
         x = sha1(prefix + provider_call_id.encode("utf-8")).hexdigest()
         append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}")
     return ids
+
+
+@lru_cache(maxsize=256)  # one per platform; the ingest of each call asks
+def _prefix(provider: str) -> bytes:
+    """What a platform's call ids are hashed after: the namespace, the platform's name and a colon."""
+    return CALL_ID_NAMESPACE.bytes + f"{provider}:".encode()
 
 
 @dataclass(frozen=True, slots=True)
