@@ -162,8 +162,8 @@ _AS_DRAFTED = ("provider", "provider_call_id", "from_service_id", "from_user_id"
 #: first) and of the parties' numbers, named as ``Verdict`` and ``Parties`` name them; other fields their defaults.
 _make_record = record_maker("d, id, answered, verdict, flags, numbers, route, answered_by", {
     **{name: f"d.{name}" for name in _AS_DRAFTED},
-    **{name: f"verdict.{name}" for name in Verdict._fields},
-    **{name: f"numbers.{name}" for name in Parties._fields},
+    **{name: f"verdict[{i}]" for i, name in enumerate(Verdict._fields)},  # by index: a tuple's item is quicker
+    **{name: f"numbers[{i}]" for i, name in enumerate(Parties._fields)},
     "id": "id", "call_type": "'A'", "answered": "answered", "flags": "flags", "route": "route",
     "answered_by": "answered_by"})
 

@@ -46,8 +46,14 @@ ENDED_BY, REPORTED_Q850, REPORTED_SIP = "ended_by", "reported_q850", "reported_s
 def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> list[str]:
     """The cause fallback chain of an ending (module docstring), best first; ``generated`` is the kind of
     ending a proxy made itself (``hangup.sip.proxy``), if any."""
-    q850 = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("q850:")]
-    sip = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("sip:")]
+    q850: list[str] = []
+    sip: list[str] = []
+    for reason in ending.reasons:
+        ref = reason.ref  # made once per reason
+        if ref and ref.startswith("q850:"):
+            q850.append(ref)
+        elif ref and ref.startswith("sip:"):
+            sip.append(ref)
     if ending.how == "BYE":
         return _refs(*q850, *sip, "q850:102" if generated == LIFETIME else "q850:16")
     if ending.how == "orphaned":
@@ -57,7 +63,7 @@ def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> li
 
 
 def _refs(*refs: str | None) -> list[str]:
-    return list(dict.fromkeys(r for r in refs if r))
+    return list(dict.fromkeys(filter(None, refs)))
 
 
 def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = (),
