@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
@@ -128,14 +128,16 @@ def _kind(name: str, hint: Any) -> tuple[Kind, tuple[str, ...]]:
     raise TypeError(f"record field {name!r}: {hint!r} has no stored form (see hangup/record_fields.py)")
 
 
-def build_function(name: str, parameter: str, expression: str, namespace: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """``def name(parameter): return expression``, compiled once from a derived field list.
+def build_function(name: str, parameter: str, expression: str, namespace: Mapping[str, Any],
+                   statements: Sequence[str] = ()) -> Callable[..., Any]:
+    """``def name(parameter): statements…; return expression``, compiled once from a derived field list.
 
     ``dataclasses`` writes ``__init__`` the same way. The functions built here run for every stored or listed
     call (a bulk import encodes millions of rows), so they cost what a hand-written one costs: no loop over
     the fields, no lookup by name, per call.
     """
-    source = f"def {name}({parameter}):\n    return {expression}\n"
+    body = "".join(f"    {statement}\n" for statement in statements)
+    source = f"def {name}({parameter}):\n{body}    return {expression}\n"
     scope: dict[str, Any] = {}
     exec(compile(source, f"<hangup {name}>", "exec"), dict(namespace), scope)
-    return cast(Callable[[Any], Any], scope[name])
+    return cast(Callable[..., Any], scope[name])

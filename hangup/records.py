@@ -7,10 +7,11 @@ durations are integer seconds. Native values that have no canonical field stay i
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from functools import lru_cache
+from hashlib import sha1
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
@@ -45,14 +46,19 @@ def call_ids(provider: str, provider_call_ids: Sequence[str]) -> list[str]:
     """
     if provider == "planet":
         return list(provider_call_ids)
-    prefix = CALL_ID_NAMESPACE.bytes + f"{provider}:".encode()
-    sha1, variant = hashlib.sha1, _VARIANT
+    prefix, variant = _prefix(provider), _VARIANT
     ids: list[str] = []
     append = ids.append
     for provider_call_id in provider_call_ids:
         x = sha1(prefix + provider_call_id.encode("utf-8")).hexdigest()
         append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}")
     return ids
+
+
+@lru_cache(maxsize=256)  # one per platform; the ingest of each call asks
+def _prefix(provider: str) -> bytes:
+    """What a platform's call ids are hashed after: the namespace, the platform's name and a colon."""
+    return CALL_ID_NAMESPACE.bytes + f"{provider}:".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +149,41 @@ def _json_value(f: RecordField) -> str:
 
 _JSON_ITEMS = ", ".join(f"{f.json_key!r}: {_json_value(f)}" for f in FIELDS if f.json_key is not None)
 _to_json = cast(Callable[[CallRecord], dict[str, Any]], build_function("to_json", "r", f"{{{_JSON_ITEMS}}}", {}))
+
+
+# -- building records fast -----------------------------------------------------------------------
+#: A class with ``CallRecord``'s slots in its order but no frozen ``__setattr__``: ``record_maker``'s functions fill
+#: one with plain attribute stores, then make it a ``CallRecord`` by ``__class__`` assignment, which Python allows
+#: between classes of the same layout (same base, same ``__slots__``) and checks when assigning.
+_Filling = type("_Filling", (), {"__slots__": tuple(f.name for f in FIELDS), "__module__": __name__})
+
+
+def record_maker(parameters: str, values: Mapping[str, str],
+                 namespace: Mapping[str, Any] | None = None) -> Callable[..., CallRecord]:
+    """``def make(parameters)`` returning the ``CallRecord`` whose fields are ``values``' Python expressions
+    (field name → expression over the parameters and ``namespace``), every other field its default.
+
+    The record equals what ``CallRecord(**fields)`` gives and is as frozen; it costs a tenth: the dataclass's
+    ``__init__`` sets each field through ``object.__setattr__`` (what a frozen class must do), and a call by
+    keyword matches fifty names. A ``RecordDraft`` is finished into a record for every call hangup ingests.
+    """
+    if hasattr(CallRecord, "__post_init__"):  # the dataclass's __init__ would run it; these functions do not
+        raise TypeError("record_maker: CallRecord has a __post_init__")
+    names = {f.name for f in FIELDS}
+    if set(values) - names:
+        raise TypeError(f"record_maker: {sorted(set(values) - names)} are not CallRecord fields")
+    scope: dict[str, Any] = {**(namespace or {}), "_new": object.__new__, "_Filling": _Filling,
+                             "_CallRecord": CallRecord}
+    statements = ["r = _new(_Filling)"]
+    for f in fields(CallRecord):
+        if f.name in values:
+            expression = values[f.name]
+        elif f.default is not MISSING:
+            expression, scope[f"_default_{f.name}"] = f"_default_{f.name}", f.default
+        elif f.default_factory is not MISSING:
+            expression, scope[f"_factory_{f.name}"] = f"_factory_{f.name}()", f.default_factory
+        else:
+            raise TypeError(f"record_maker: the required field {f.name!r} has no value")
+        statements.append(f"r.{f.name} = {expression}")
+    statements.append("r.__class__ = _CallRecord")
+    return cast(Callable[..., CallRecord], build_function("make_record", parameters, "r", scope, statements))

@@ -46,8 +46,14 @@ ENDED_BY, REPORTED_Q850, REPORTED_SIP = "ended_by", "reported_q850", "reported_s
 def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> list[str]:
     """The cause fallback chain of an ending (module docstring), best first; ``generated`` is the kind of
     ending a proxy made itself (``hangup.sip.proxy``), if any."""
-    q850 = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("q850:")]
-    sip = [r.ref for r in ending.reasons if r.ref and r.ref.startswith("sip:")]
+    q850: list[str] = []
+    sip: list[str] = []
+    for reason in ending.reasons:
+        ref = reason.ref  # made once per reason
+        if ref and ref.startswith("q850:"):
+            q850.append(ref)
+        elif ref and ref.startswith("sip:"):
+            sip.append(ref)
     if ending.how == "BYE":
         return _refs(*q850, *sip, "q850:102" if generated == LIFETIME else "q850:16")
     if ending.how == "orphaned":
@@ -57,7 +63,7 @@ def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> li
 
 
 def _refs(*refs: str | None) -> list[str]:
-    return list(dict.fromkeys(r for r in refs if r))
+    return list(dict.fromkeys(filter(None, refs)))
 
 
 def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = (),
@@ -140,19 +146,24 @@ def _extra(dialog: Dialog, ending: Ending) -> dict[str, str]:
         "hops": " ".join(dialog.hops),
         "transport": dialog.transport,
     }
-    optional = {
-        "pdd": f"{dialog.ringing - dialog.setup:.3f}" if dialog.ringing is not None else "",
-        "answer_delay": f"{dialog.answered - dialog.setup:.3f}" if dialog.answered is not None else "",
-        "final_code": str(ending.code) if ending.code else "",
-        "to_tag": dialog.answer_tag,
-        "early_dialogs": str(len(dialog.early_tags)) if len(dialog.early_tags) > 1 else "",
-        "challenges": str(dialog.challenges) if dialog.challenges else "",
-        "redirects": " ".join(map(str, dialog.redirects)),
-        "branch_codes": " ".join(map(str, dialog.branch_codes)),
-        "reasons": " | ".join(dialog.reasons),
-        "ending_reasons": " | ".join(map(str, ending.reasons)),
-        "via": " | ".join(dialog.vias),
-    }
-    extra.update({k: v for k, v in optional.items() if v})
+    # the facts a dialog may lack, each only when present (an empty joined list is absent too)
+    if dialog.ringing is not None:
+        extra["pdd"] = f"{dialog.ringing - dialog.setup:.3f}"
+    if dialog.answered is not None:
+        extra["answer_delay"] = f"{dialog.answered - dialog.setup:.3f}"
+    if ending.code:
+        extra["final_code"] = str(ending.code)
+    if dialog.answer_tag:
+        extra["to_tag"] = dialog.answer_tag
+    if len(dialog.early_tags) > 1:
+        extra["early_dialogs"] = str(len(dialog.early_tags))
+    if dialog.challenges:
+        extra["challenges"] = str(dialog.challenges)
+    for key, joined in (("redirects", dialog.redirects and " ".join(map(str, dialog.redirects))),
+                        ("branch_codes", dialog.branch_codes and " ".join(map(str, dialog.branch_codes))),
+                        ("reasons", dialog.reasons and " | ".join(dialog.reasons)),
+                        ("ending_reasons", ending.reasons and " | ".join(map(str, ending.reasons))),
+                        ("via", dialog.vias and " | ".join(dialog.vias))):
+        if joined:
+            extra[key] = joined
     return extra
-
