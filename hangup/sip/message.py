@@ -42,7 +42,8 @@ _FOLD: Final = re.compile(r"\r?\n[ \t]+")
 _NAMES: Final[dict[str, str]] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
 _DIALOG_HEADERS: Final = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
 _LINE_NAMES: Final[dict[str, str]] = {}  # header name as written, before its colon → ``_line_name``
-_START_LINES: Final[dict[str, tuple[str, str, int, str]]] = {}  # start line → ``_start_line`` of it
+_STATUS_LINES: Final[dict[str, tuple[str, str, int, str]]] = {}  # status line → ``_start_line`` of it
+_METHODS: Final[dict[str, str]] = {}  # a request line's method as written, if ASCII letters → upper case
 _CSEQS: Final[dict[str, tuple[int, str]]] = {}  # CSeq value → ``_cseq`` of it (``_remember``)
 _TAGS: Final[dict[str, str]] = {}  # From or To value → ``tag_of`` it (``_remember``)
 _LENGTHS: Final[dict[str, int]] = {}  # Content-Length value → its number (``_body``)
@@ -342,15 +343,16 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
     # list, with no tuple made per line, and a value is cut out only for the headers a dialog reads
     for index in range(1, len(lines)):
         line = lines[index]
-        # the usual "Name: value" split at ": ", whose value then needs no stripping (a name has no colon:
-        # _line_name refuses one, so "A:b: c" goes to the general path, which splits it at the first colon)
-        colon = line.find(": ")
-        start = colon + 2
+        # the usual "Name: value" split at its first ": ", whose value then needs no stripping; else at the
+        # first colon. A name has no colon: "A:b: c" goes to the general path, which splits it at the first colon
+        colon = line.find(":")
         if colon < 0:
-            colon = start = line.find(":") + 1
-            colon -= 1
-            if colon < 0:
+            return None
+        start = colon + 2
+        if not line.startswith(" ", colon + 1):
+            if line.find(": ", colon) >= 0:
                 return None
+            start = colon + 1
         name = line[:colon]
         key = _LINE_NAMES.get(name)
         if not key:  # a header the dialog does not read (""), or a name not seen before (None)
@@ -367,8 +369,8 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
                 vias.append(value.rstrip())
         elif key == "reason":
             reasons.extend(split_list(value))
-        elif key not in first:
-            first[key] = value  # stripped by the readers, as _wanted's values are
+        else:
+            first.setdefault(key, value)  # the first one; stripped by the readers, as _wanted's values are
     return first, vias, reasons
 
 
@@ -425,11 +427,13 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _start_line(line: str) -> tuple[str, str, int, str]:
-    found = _START_LINES.get(line)  # a status line repeats (100 Trying, 200 OK …), a request line in a dialog
-    if found is None:  # (its ACK and BYE to one URI)
-        # no method starts so (a method has no "/"): a request line or nothing
-        found = _status_line(line) if line.startswith("SIP/") else _request_line(line)
-        _remember(_START_LINES, line, found)
+    if not line.startswith("SIP/"):  # no method starts so (a method has no "/"): a request line or nothing
+        return _request_line(line)
+    found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
+    if found is None:
+        found = _status_line(line)
+        if len(_STATUS_LINES) < 1024:
+            _STATUS_LINES[line] = found
     return found
 
 
@@ -452,8 +456,12 @@ def _request_line(line: str) -> tuple[str, str, int, str]:
     uri, _, version = rest.partition(" ")
     # the usual request line, "METHOD uri SIP/2.0" with a method of letters and a URI of printable characters
     # other than SP (no white space): read as _REQUEST_LINE would
-    if version == "SIP/2.0" and uri.isprintable() and uri and method.isascii() and method.isalpha():
-        return method.upper(), uri, 0, ""
+    if version == "SIP/2.0" and uri and uri.isprintable():
+        upper = _METHODS.get(method)  # a handful of methods: looked up, not tested and upper-cased each time
+        if upper is None and method.isascii() and method.isalpha():
+            upper = _remember(_METHODS, method, method.upper())
+        if upper is not None:
+            return upper, uri, 0, ""
     request = _REQUEST_LINE.match(line)
     if request:
         return request.group(1).upper(), request.group(2), 0, ""
