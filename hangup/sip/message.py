@@ -349,7 +349,7 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
         if colon < 0:
             return None
         start = colon + 2
-        if not line.startswith(" ", colon + 1):
+        if start > len(line) or line[colon + 1] != " ":  # (not startswith with a start: no C call compiled)
             if line.find(": ", colon) >= 0:
                 return None
             start = colon + 1
