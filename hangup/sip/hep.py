@@ -53,6 +53,7 @@ _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss":
 _Values = tuple[int, int, int, bytes, bytes, int, int, int, int, int, int, int, int, int]
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
 _tuple_new: Final = tuple.__new__
+_from_bytes: Final = int.from_bytes  # bound once: compiled, ``int.from_bytes(…)`` looks the method up per call
 
 
 class HepError(ValueError):
@@ -98,7 +99,7 @@ def _decode_v3(data: bytes) -> HepPacket:
     length = len(data)
     layout = _LAYOUTS.get(data[12]) if length > 12 else None
     if (layout is not None and length >= layout.end + 6
-            and int.from_bytes(data[6:layout.end], "big") & layout.head_bits == layout.heads):
+            and _from_bytes(data[6:layout.end], "big") & layout.head_bits == layout.heads):
         # the total length, the fixed chunks' values and the next chunk's header: one unpack
         # (typed, so that the compiled comparisons and arithmetic below are on C integers, not objects)
         (said, _, protocol, src, dst, sport, dport, seconds, micros, kind, capture, vendor, after,
