@@ -349,8 +349,9 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
         if colon < 0:
             return None
         start = colon + 2
-        if start > len(line) or line[colon + 1] != " ":  # (not startswith with a start: no C call compiled)
-            if line.find(": ", colon) >= 0:
+        # (an index, not startswith with a start offset, which compiles to a generic method call)
+        if start > len(line) or line[colon + 1] != " ":
+            if line.find(": ", colon) >= 0:  # "A:b: c": a colon before the first ": "
                 return None
             start = colon + 1
         name = line[:colon]
