@@ -39,17 +39,21 @@ import struct
 import zlib
 from dataclasses import dataclass
 from socket import inet_ntop
-from typing import NamedTuple, NoReturn
+from typing import Final, NamedTuple, NoReturn, cast
 
 from hangup.sip.packet import Packet
 
 SIP = 1
-_CHUNK = struct.Struct("!HHH")  # vendor id, type id, length
-_LENGTH = struct.Struct("!H")
-_TRANSPORTS = {6: "tcp", 17: "udp", 132: "sctp"}
+_CHUNK: Final = struct.Struct("!HHH")  # vendor id, type id, length
+_LENGTH: Final = struct.Struct("!H")
+_TRANSPORTS: Final = {6: "tcp", 17: "udp", 132: "sctp"}
 _PROTOCOLS = {v: k for k, v in _TRANSPORTS.items()} | {"tls": 6, "ws": 6, "wss": 6}
+#: What ``_Layout.values`` unpacks: the total length, the family, the protocol, the two addresses, the two ports,
+#: seconds, microseconds, the protocol type, the capture id, then the next chunk's vendor, type and length.
+_Values = tuple[int, int, int, bytes, bytes, int, int, int, int, int, int, int, int, int]
 MAX_PAYLOAD = 256 * 1024  # a decompressed payload larger than this is refused (zip bombs)
-_tuple_new = tuple.__new__
+_tuple_new: Final = tuple.__new__
+_from_bytes: Final = int.from_bytes  # bound once: compiled, ``int.from_bytes(…)`` looks the method up per call
 
 
 class HepError(ValueError):
@@ -74,7 +78,7 @@ class HepPacket(NamedTuple):
 
 def decode(data: bytes, received_at: float) -> HepPacket:
     """Decode one HEP v1/v2/v3 packet; ``received_at`` times the packets that carry no time (v1)."""
-    if data[:4] == b"HEP3":
+    if data.startswith(b"HEP3"):  # not data[:4], which makes a copy to compare
         return _decode_v3(data)
     if data[:1] in (b"\x01", b"\x02"):
         return _decode_v12(data, received_at)
@@ -95,10 +99,11 @@ def _decode_v3(data: bytes) -> HepPacket:
     length = len(data)
     layout = _LAYOUTS.get(data[12]) if length > 12 else None
     if (layout is not None and length >= layout.end + 6
-            and int.from_bytes(data[6:layout.end], "big") & layout.head_bits == layout.heads):
+            and _from_bytes(data[6:layout.end], "big") & layout.head_bits == layout.heads):
         # the total length, the fixed chunks' values and the next chunk's header: one unpack
+        # (typed, so that the compiled comparisons and arithmetic below are on C integers, not objects)
         (said, _, protocol, src, dst, sport, dport, seconds, micros, kind, capture, vendor, after,
-         size) = layout.values.unpack_from(data, 4)
+         size) = cast(_Values, layout.values.unpack_from(data, 4))
         if said != length:
             _wrong_length(data)
         source = _ADDRESS_TEXT.get(src) or _text_address(layout.family, src)
@@ -204,9 +209,9 @@ def _layout(family: int, address: str) -> _Layout:
 
 
 #: By the value of the first chunk (IP family: 2 IPv4, 10 IPv6), at byte 12.
-_ADDRESS_TEXT: dict[bytes, str] = {}
-_MAPPED = bytes(10) + b"\xff\xff"  # the first 12 bytes of an IPv4-mapped IPv6 address (RFC 4291, 2.5.5.2)
-_LAYOUTS = {2: _layout(socket.AF_INET, "4s"), 10: _layout(socket.AF_INET6, "16s")}
+_ADDRESS_TEXT: Final[dict[bytes, str]] = {}
+_MAPPED: Final = bytes(10) + b"\xff\xff"  # the first 12 bytes of an IPv4-mapped IPv6 address (RFC 4291, 2.5.5.2)
+_LAYOUTS: Final = {2: _layout(socket.AF_INET, "4s"), 10: _layout(socket.AF_INET6, "16s")}
 
 
 def _address(chunks: dict[int, bytes], v4: int, v6: int, name: str) -> str:

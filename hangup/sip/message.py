@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from hangup.bounds import digits
 
@@ -38,34 +38,36 @@ COMPACT_FORMS: dict[str, str] = {
 _LIST_VALUED = frozenset({"via", "reason", "contact", "route", "record-route", "path", "service-route", "allow",
                           "supported", "require", "proxy-require", "unsupported", "allow-events", "accept",
                           "history-info", "p-asserted-identity"})
-_FOLD = re.compile(r"\r?\n[ \t]+")
-_NAMES: dict[str, str] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
-_DIALOG_HEADERS = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
-_LINE_NAMES: dict[str, str] = {}  # header name as written, before its colon → ``_line_name``
-_STATUS_LINES: dict[str, tuple[str, str, int, str]] = {}  # status line → ``_start_line`` of it
-_CSEQS: dict[str, tuple[int, str]] = {}  # CSeq value → ``_cseq`` of it (``_remember``)
-_TAGS: dict[str, str] = {}  # From or To value → ``tag_of`` it (``_remember``)
+_FOLD: Final = re.compile(r"\r?\n[ \t]+")
+_NAMES: Final[dict[str, str]] = {}  # header name as written → canonical name (a cache: a handful of spellings repeat)
+_DIALOG_HEADERS: Final = frozenset({"call-id", "cseq", "from", "to", "via", "reason", "content-length"})
+_LINE_NAMES: Final[dict[str, str]] = {}  # header name as written, before its colon → ``_line_name``
+_STATUS_LINES: Final[dict[str, tuple[str, str, int, str]]] = {}  # status line → ``_start_line`` of it
+_METHODS: Final[dict[str, str]] = {}  # a request line's method as written, if ASCII letters → upper case
+_CSEQS: Final[dict[str, tuple[int, str]]] = {}  # CSeq value → ``_cseq`` of it (``_remember``)
+_TAGS: Final[dict[str, str]] = {}  # From or To value → ``tag_of`` it (``_remember``)
+_LENGTHS: Final[dict[str, int]] = {}  # Content-Length value → its number (``_body``)
 _Value = TypeVar("_Value")
-_REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
-_STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
-_TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
-_BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
-_PARAM = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
+_REQUEST_LINE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/(\d+\.\d+)$")
+_STATUS_LINE: Final = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
+_TAG: Final = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
+_BRANCH: Final = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
+_PARAM: Final = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
 _URI = re.compile(r"<([^>]*)>")
 _USER = re.compile(r"^(?:sips?|tel):(?:([^@;?]*)@)?([^;?>]*)", re.IGNORECASE)
 #: The lines of the headers a dialog reads, each after its line feed: one scan instead of splitting every line.
-_WANTED = re.compile(r"\n((?i:call-id|cseq|from|to|via|reason|content-length|[iftvl]))[ \t]*:[ \t]*([^\r\n]*)")
+_WANTED: Final = re.compile(r"\n((?i:call-id|cseq|from|to|via|reason|content-length|[iftvl]))[ \t]*:[ \t]*([^\r\n]*)")
 _WANTED_NAMES = {"Call-ID": "call-id", "CSeq": "cseq", "From": "from", "To": "to", "Via": "via",
                  "Reason": "reason", "Content-Length": "content-length"}  # the usual spellings, before _canonical
 #: A line feed not followed by ``Name:``: a folded, blank or bad line comes next.
-_IRREGULAR = re.compile(r"\n(?![^\s:]+[ \t]*:)")
+_IRREGULAR: Final = re.compile(r"\n(?![^\s:]+[ \t]*:)")
 #: A line that is neither empty nor ``Name: value`` (a name without white space, then a colon); white space
 #: other than SP, HTAB and CR (a vertical tab, a form feed) is no fold and no name, so such a line is one.
-_BAD_LINE = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*[^ \t\r\n]")
+_BAD_LINE: Final = re.compile(r"\n(?![^\s:]+[ \t]*:)[ \t\r]*[^ \t\r\n]")
 #: An empty line: the line feed that ends a line, then a line feed alone or CR LF (``head_end``).
-_EMPTY_LINE = re.compile(rb"\n\r?\n")
-MAX_HEADERS = 256
-_CR_LF = (13, 10)
+_EMPTY_LINE: Final = re.compile(rb"\n\r?\n")
+MAX_HEADERS: Final = 256
+_CR_LF: Final = (13, 10)
 
 
 class SipParseError(ValueError):
@@ -286,9 +288,8 @@ def parse(data: bytes) -> SipMessage:
         _headers(lines)
     first, vias, reasons = wanted or _wanted("\n" + text.partition("\n")[2])
     body = _body(first, body)
-    get = first.get
-    call_id, cseq_text = get("call-id", "").strip(), get("cseq", "").strip()
-    from_value, to_value = get("from", "").strip(), get("to", "").strip()
+    call_id, cseq_text = first.get("call-id", "").strip(), first.get("cseq", "").strip()
+    from_value, to_value = first.get("from", "").strip(), first.get("to", "").strip()
     if not (call_id and cseq_text and from_value and to_value):
         _missing(call_id, cseq_text)
     sequence, cseq_method = _CSEQS.get(cseq_text) or _cseq(cseq_text)
@@ -338,28 +339,39 @@ def _scan(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]] | Non
     first: dict[str, str] = {}
     vias: list[str] = []
     reasons: list[str] = []
-    known = _LINE_NAMES.get
-    for line in itertools.islice(lines, 1, None):
-        # the usual "Name: value" split at ": ", whose value then needs no stripping (a name has no colon:
-        # _line_name refuses one, so "A:b: c" goes to the general path, which splits it at the first colon)
-        name, colon, value = line.partition(": ")
-        if not colon:
-            name, colon, value = line.partition(":")
-            if not colon:
+    # indexes, finds and slices rather than ``islice`` and ``partition``: compiled, each is a C call on a str or
+    # list, with no tuple made per line, and a value is cut out only for the headers a dialog reads
+    for index in range(1, len(lines)):
+        line = lines[index]
+        # the usual "Name: value" split at its first ": ", whose value then needs no stripping; else at the
+        # first colon. A name has no colon: "A:b: c" goes to the general path, which splits it at the first colon
+        colon = line.find(":")
+        if colon < 0:
+            return None
+        start = colon + 2
+        # (an index, not startswith with a start offset, which compiles to a generic method call)
+        if start > len(line) or line[colon + 1] != " ":
+            if line.find(": ", colon) >= 0:  # "A:b: c": a colon before the first ": "
                 return None
-        key = known(name)
+            start = colon + 1
+        name = line[:colon]
+        key = _LINE_NAMES.get(name)
         if not key:  # a header the dialog does not read (""), or a name not seen before (None)
             if key is None and (key := _line_name(name)) is None:
                 return None
             if not key:
                 continue
+        value = line[start:]
         if key == "via":
             value = value.lstrip(" \t")
-            vias += split_list(value) if "," in value or not value else [value.rstrip()]
+            if "," in value or not value:
+                vias.extend(split_list(value))
+            else:
+                vias.append(value.rstrip())
         elif key == "reason":
-            reasons += split_list(value)
-        elif key not in first:
-            first[key] = value  # stripped by the readers, as _wanted's values are
+            reasons.extend(split_list(value))
+        else:
+            first.setdefault(key, value)  # the first one; stripped by the readers, as _wanted's values are
     return first, vias, reasons
 
 
@@ -416,7 +428,7 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _start_line(line: str) -> tuple[str, str, int, str]:
-    if line[:4] != "SIP/":  # no method starts so (a method has no "/"): a request line or nothing
+    if not line.startswith("SIP/"):  # no method starts so (a method has no "/"): a request line or nothing
         return _request_line(line)
     found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
     if found is None:
@@ -445,8 +457,12 @@ def _request_line(line: str) -> tuple[str, str, int, str]:
     uri, _, version = rest.partition(" ")
     # the usual request line, "METHOD uri SIP/2.0" with a method of letters and a URI of printable characters
     # other than SP (no white space): read as _REQUEST_LINE would
-    if version == "SIP/2.0" and uri.isprintable() and uri and method.isascii() and method.isalpha():
-        return method.upper(), uri, 0, ""
+    if version == "SIP/2.0" and uri and uri.isprintable():
+        upper = _METHODS.get(method)  # a handful of methods: looked up, not tested and upper-cased each time
+        if upper is None and method.isascii() and method.isalpha():
+            upper = _remember(_METHODS, method, method.upper())
+        if upper is not None:
+            return upper, uri, 0, ""
     request = _REQUEST_LINE.match(line)
     if request:
         return request.group(1).upper(), request.group(2), 0, ""
@@ -486,10 +502,13 @@ def _body(first: dict[str, str], body: bytes) -> bytes:
     length_text = first.get("content-length")
     if length_text is None:
         return body  # a datagram's body runs to its end (RFC 3261 §18.3)
-    length_text = length_text.strip()
-    length = digits(length_text)
+    length = _LENGTHS.get(length_text)  # a few lengths repeat: 0, and the size of each kind of SDP
     if length is None:
-        raise SipParseError("Content-Length", f"not a number of bytes: {length_text[:20]!r}")
+        length_text = length_text.strip()
+        length = digits(length_text)
+        if length is None:
+            raise SipParseError("Content-Length", f"not a number of bytes: {length_text[:20]!r}")
+        _remember(_LENGTHS, first["content-length"], length)
     if length > len(body):
         raise SipParseError("Content-Length", f"says {length} bytes, the message has {len(body)} after the headers")
-    return body[:length]
+    return body if length == len(body) else body[:length]  # a slice, even a whole one, is a copy when compiled

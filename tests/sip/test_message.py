@@ -277,3 +277,19 @@ def test_request_lines(line: str, method: str, uri: str) -> None:
         return
     message = parse(data)
     assert (message.method, message.uri) == (method, uri)
+
+
+@pytest.mark.parametrize(("line", "call_id", "note"), [
+    # a header line is split at its first colon, a space after it or not, whatever colons its value holds
+    (b"Call-ID: a84b:c7", "a84b:c7", None),
+    (b"Call-ID:a84b: c7", "a84b: c7", None),
+    (b"Call-ID :a84b", "a84b", None),
+    (b"i:a84b", "a84b", None),
+    (b"Call-ID: a84b\r\nX-Note:b: c", "a84b", "b: c"),
+    (b"Call-ID: a84b\r\nX-Note: b:c", "a84b", "b:c"),
+    (b"Call-ID: a84b\r\nX-Note:", "a84b", ""),
+])
+def test_a_header_line_splits_at_its_first_colon(line: bytes, call_id: str, note: str | None) -> None:
+    for _ in range(2):  # the second time, the names and values met before are remembered
+        message = parse(RFC3261_F1.replace(b"Call-ID: a84b4c76e66710", line))
+        assert (message.call_id, message.header("x-note"), message.body) == (call_id, note, b"v=0\r")
