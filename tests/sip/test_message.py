@@ -114,6 +114,13 @@ def test_split_list(value: str, parts: list[str]) -> None:
     ("<sip:a@b>;x=1;tag=z9", "z9", "a"),
     ("<sip:a@b>;tag=a-b.c", "a-b.c", "a"),
     ("sip:a@b;tag=", "", "a"),
+    ("<SIPS:Carol@chicago.com?subject=x>", "", "Carol"),  # the scheme in any case; a header after the host
+    ("<sip:@host:5060>", "", "host"),  # an empty user part: the host
+    ("<sip:host;maddr=a@b>", "", "host"),  # an @ after a parameter is not a user part's
+    ("sip:x?y=a@b", "", "x"),  # nor after a header
+    ("Anonymous <sip:a@b", "", "Anonymous <sip:a@b"),  # no closing >: the value up to its first parameter
+    ("<mailto:a@b>", "", "mailto:a@b"),  # not a SIP or tel URI: the URI itself
+    ("<\u017fip:a@b>", "", "a"),  # long s, which case folding takes as s
 ])
 def test_tag_and_user(value: str, tag: str, user: str) -> None:
     assert tag_of(value) == tag and user_of(value) == user
