@@ -274,25 +274,28 @@ def _host(address: str) -> str:
 
 
 def fixed_point(value: float, places: int) -> str:
-    """``f"{value:.{places}f}"`` (1 ≤ ``places`` ≤ 6), most often in a tenth of the instructions of float formatting.
+    """``f"{value:.{places}f}"`` (1 ≤ ``places`` ≤ 6), most often in a fifth of the instructions of float formatting.
 
     A positive value under 2**52 whose fraction has at most 32 bits after the binary point (a Unix time as a
     float has 22 or fewer; so has a difference of two) gives an exact product of its fraction and 10**6 in a
     float, so rounding that product half to even, as here, is the format's own exact decimal rounding. Any other
     value is formatted.
     """
-    if not (0.0 < value < 4_503_599_627_370_496.0 and value * 4_294_967_296.0 % 1.0 == 0.0):
+    if not 0.0 < value < 4_503_599_627_370_496.0:
         return f"{value:.{places}f}"
-    unit = _UNITS[places]
     whole = int(value)
-    fraction = (value - whole) * unit  # both steps exact
-    units = int(fraction)
-    rest = fraction - units
+    fraction = value - whole  # exact
+    bits = fraction * 4_294_967_296.0  # exact: a multiplication by a power of two
+    if float(int(bits)) != bits:
+        return f"{value:.{places}f}"
+    unit = 1
+    for _ in range(places):  # 10**places, which is no native operation: its result would be a generic int
+        unit *= 10
+    scaled = fraction * unit  # exact
+    units = int(scaled)
+    rest = scaled - units
     if rest > 0.5 or (rest == 0.5 and units % 2 == 1):
         units += 1
     if units == unit:
         whole, units = whole + 1, 0
     return f"{whole}.{str(unit + units)[1:]}"  # the digits after the point, leading zeros kept
-
-
-_UNITS: Final = (1, 10, 100, 1000, 10_000, 100_000, 1_000_000)

@@ -77,27 +77,30 @@ def _refs(refs: list[str | None]) -> list[str]:
 def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = (),
               generated: str | None = None) -> CallRecord:
     """The classified record of a finished (or force-closed) dialog; ``generated`` as for ``chain_of``."""
-    answer = dialog.answered
-    answered = answer is not None or ending.how == "BYE"
-    start_time = duration = 0
-    if answer is not None:
-        start_time, duration = int(answer), max(0, round(ending.time - answer))
-    ended_by = "platform" if generated else ending.by
-    sip, q850 = _final_code(dialog, ending), _q850_cause(ending.reasons)
-    flags_kept = list(flags)
-    if answered and answer is None:
-        flags_kept.append(ANSWER_NOT_SEEN)
-    extra = _extra(dialog, ending)
+    answered = dialog.answered is not None or ending.how == "BYE"
+    draft = RecordDraft(PROVIDER, provider_call_id=dialog.call_id, from_user_id=user_of(dialog.from_value),
+                        to_user_id=user_of(dialog.to_value), received_at=received_at)
+    draft.route = dialog.route
+    draft.setup_time = int(dialog.setup)
+    draft.end_time = int(max(ending.time, dialog.setup))
+    if dialog.answered is not None:
+        draft.start_time = int(dialog.answered)
+        draft.duration = max(0, round(ending.time - dialog.answered))
+    draft.answered = answered
+    draft.chain = chain_of(ending, answered, generated)
+    draft.ended_by = ended_by = "platform" if generated else ending.by
+    draft.sip = sip = _final_code(dialog, ending)
+    draft.q850 = q850 = _q850_cause(ending.reasons)
+    draft.flags = list(flags)
+    if answered and dialog.answered is None:
+        draft.flags.append(ANSWER_NOT_SEEN)
+    draft.extra = extra = _extra(dialog, ending)
     if generated:
         extra[GENERATED_BY] = "proxy"
         extra[PROXY_ENDING] = generated
     _keep_evidence(extra, ended_by, q850, sip)
-    return RecordDraft(PROVIDER, provider_call_id=dialog.call_id, from_user_id=user_of(dialog.from_value),
-                       to_user_id=user_of(dialog.to_value), setup_time=int(dialog.setup), start_time=start_time,
-                       end_time=int(max(ending.time, dialog.setup)), duration=duration, answered=answered,
-                       route=dialog.route, chain=chain_of(ending, answered, generated), ended_by=ended_by, q850=q850,
-                       sip=sip, extra=extra, flags=flags_kept, raw="\n\n".join(dialog.raw),
-                       received_at=received_at).finish()
+    draft.raw = "\n\n".join(dialog.raw)
+    return draft.finish()
 
 
 def keep_evidence(draft: RecordDraft) -> None:
