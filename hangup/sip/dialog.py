@@ -12,7 +12,7 @@ nothing. The rules, in the order ``take`` applies them, are in ``docs/sip.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from hangup.sip.message import Reason, SipMessage
@@ -56,43 +56,49 @@ class Branch:
     status: int = 0  # 0: no response yet; 1xx; then the first final response, kept
 
 
-@dataclass(slots=True)
 class Dialog:
-    """One call being followed; see the module docstring for what it spans."""
+    """One call being followed; see the module docstring for what it spans.
 
-    call_id: str
-    caller_tag: str  # the From tag of the caller's INVITE
-    from_value: str  # From and To of the first INVITE
-    to_value: str
-    setup: float  # first INVITE seen
-    min_vias: int  # fewest Via headers on an INVITE: the hop nearest the caller that was captured
-    last_seen: float
-    initial_cseqs: set[int] = field(default_factory=set)  # CSeq numbers of the caller's out-of-dialog INVITEs
-    invites: int = 0  # distinct initial INVITE transactions (1 + challenges and redirects followed)
-    ringing: float | None = None  # first 180/183 to the INVITE
-    answered: float | None = None  # first 2xx to the INVITE
-    answer_tag: str = ""  # To tag of the answering early dialog
-    early_tags: set[str] = field(default_factory=set)  # To tags of every early dialog (forks)
-    pending: Pending | None = None  # a 401/407/3xx waiting for the caller's new INVITE
-    challenges: int = 0
-    redirects: list[int] = field(default_factory=list)
-    branch_codes: list[int] = field(default_factory=list)  # final failures on hops further from the caller
-    cancel: Ending | None = None
-    ending: Ending | None = None  # set once the call has ended (BYE, final failure)
-    reasons: list[str] = field(default_factory=list)  # every Reason value seen, in order, once each
-    hops: list[str] = field(default_factory=list)  # "src:port>dst:port" of each address pair seen, in order
-    vias: tuple[str, ...] = ()  # the Via headers of the INVITE with the most of them (the whole path)
-    transport: str = ""
-    raw: list[str] = field(default_factory=list)
-    raw_bytes: int = 0
-    digests: set[int] = field(default_factory=set)
-    invite_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE there
-    response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
-    branches: dict[str, Branch] = field(default_factory=dict)  # top Via branch of each INVITE sent → its replies
-    entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
-    # the route: where the INVITE furthest from the caller (most Vias) was sent, its destination address when
-    # captured with addresses, else its Request-URI (the next hop a proxy chose, RFC 3261 §16.6)
-    route: str = ""
+    A plain class with an ``__init__`` of its own, which mypyc compiles (a dataclass's generated one runs
+    interpreted, at ten times the cost of a call's first message). Every argument has a default so that
+    unpickling, which makes the object empty and then sets its state, can make one.
+    """
+
+    def __init__(self, call_id: str = "", caller_tag: str = "", from_value: str = "", to_value: str = "",
+                 setup: float = 0.0, min_vias: int = 0, last_seen: float = 0.0) -> None:
+        self.call_id = call_id
+        self.caller_tag = caller_tag  # the From tag of the caller's INVITE
+        self.from_value = from_value  # From and To of the first INVITE
+        self.to_value = to_value
+        self.setup = setup  # first INVITE seen
+        self.min_vias = min_vias  # fewest Via headers on an INVITE: the hop nearest the caller that was captured
+        self.last_seen = last_seen
+        self.initial_cseqs: set[int] = set()  # CSeq numbers of the caller's out-of-dialog INVITEs
+        self.invites = 0  # distinct initial INVITE transactions (1 + challenges and redirects followed)
+        self.ringing: float | None = None  # first 180/183 to the INVITE
+        self.answered: float | None = None  # first 2xx to the INVITE
+        self.answer_tag = ""  # To tag of the answering early dialog
+        self.early_tags: set[str] = set()  # To tags of every early dialog (forks)
+        self.pending: Pending | None = None  # a 401/407/3xx waiting for the caller's new INVITE
+        self.challenges = 0
+        self.redirects: list[int] = []
+        self.branch_codes: list[int] = []  # final failures on hops further from the caller
+        self.cancel: Ending | None = None
+        self.ending: Ending | None = None  # set once the call has ended (BYE, final failure)
+        self.reasons: list[str] = []  # every Reason value seen, in order, once each
+        self.hops: list[str] = []  # "src:port>dst:port" of each address pair seen, in order
+        self.vias: tuple[str, ...] = ()  # the Via headers of the INVITE with the most of them (the whole path)
+        self.transport = ""
+        self.raw: list[str] = []
+        self.raw_bytes = 0
+        self.digests: set[int] = set()
+        self.invite_vias: dict[Hop, int] = {}  # hop → Via headers of the INVITE there
+        self.response_vias: dict[Hop, int] = {}  # hop → Via headers of the INVITE's responses
+        self.branches: dict[str, Branch] = {}  # top Via branch of each INVITE sent → its replies
+        self.entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
+        # the route: where the INVITE furthest from the caller (most Vias) was sent, its destination address when
+        # captured with addresses, else its Request-URI (the next hop a proxy chose, RFC 3261 §16.6)
+        self.route = ""
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
