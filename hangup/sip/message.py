@@ -51,6 +51,7 @@ _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
 _BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
 _PARAM = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
+_URI = re.compile(r"<([^>]*)>")
 _USER = re.compile(r"^(?:sips?|tel):(?:([^@;?]*)@)?([^;?>]*)", re.IGNORECASE)
 #: The lines of the headers a dialog reads, each after its line feed: one scan instead of splitting every line.
 _WANTED = re.compile(r"\n((?i:call-id|cseq|from|to|via|reason|content-length|[iftvl]))[ \t]*:[ \t]*([^\r\n]*)")
