@@ -294,9 +294,7 @@ def fixed_point(value: float, places: int) -> str:
     bits = fraction * 4_294_967_296.0  # exact: a multiplication by a power of two
     if float(int(bits)) != bits:
         return f"{value:.{places}f}"
-    unit = 1
-    for _ in range(places):  # 10**places, which is no native operation: its result would be a generic int
-        unit *= 10
+    unit = _UNITS[places]
     scaled = fraction * unit  # exact
     units = int(scaled)
     rest = scaled - units
@@ -305,3 +303,8 @@ def fixed_point(value: float, places: int) -> str:
     if units == unit:
         whole, units = whole + 1, 0
     return f"{whole}.{str(unit + units)[1:]}"  # the digits after the point, leading zeros kept
+
+
+#: 10**places by places: a list, as compiled code reads an item of a Final list natively (of a tuple, it boxes
+#: the whole tuple first; and 10**places is a generic power)
+_UNITS: Final[list[int]] = [10**places for places in range(7)]
