@@ -50,7 +50,8 @@ from hangup.providers.generic import HEADER_SIGNATURE, HEADER_TIMESTAMP, verify_
 from hangup.providers.reading import ImportFormat, Item, attempt
 from hangup.records import CallRecord
 from hangup.sip.dialog import Ending
-from hangup.sip.message import Reason, parse_reason, split_list, user_of
+from hangup.sip.message import split_list, user_of
+from hangup.sip.reason import Reason, parse_reason
 from hangup.sip.verdict import chain_of
 
 NAME = "kamailio"

@@ -12,15 +12,17 @@ nothing. The rules, in the order ``take`` applies them, are in ``docs/sip.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
-from hangup.sip.message import Reason, SipMessage
+from hangup.sip.message import SipMessage
 from hangup.sip.packet import Packet
+from hangup.sip.reason import Reason
 
 #: Final responses after which the caller's UA sends the INVITE again (RFC 3261 §22.2, §8.1.3.4): not an end yet.
-CHALLENGES = frozenset({401, 407})
-MAX_HOPS = 16
-MAX_BRANCH_CODES = 16
+CHALLENGES: Final = frozenset({401, 407})
+MAX_HOPS: Final = 16
+MAX_BRANCH_CODES: Final = 16
 #: One direction between two transport addresses (elements on one host differ by port).
 Hop = tuple[str, int, str, int]
 
@@ -55,68 +57,76 @@ class Branch:
     status: int = 0  # 0: no response yet; 1xx; then the first final response, kept
 
 
-@dataclass(slots=True)
 class Dialog:
-    """One call being followed; see the module docstring for what it spans."""
+    """One call being followed; see the module docstring for what it spans.
 
-    call_id: str
-    caller_tag: str  # the From tag of the caller's INVITE
-    from_value: str  # From and To of the first INVITE
-    to_value: str
-    setup: float  # first INVITE seen
-    min_vias: int  # fewest Via headers on an INVITE: the hop nearest the caller that was captured
-    last_seen: float
-    initial_cseqs: set[int] = field(default_factory=set)  # CSeq numbers of the caller's out-of-dialog INVITEs
-    invites: int = 0  # distinct initial INVITE transactions (1 + challenges and redirects followed)
-    ringing: float | None = None  # first 180/183 to the INVITE
-    answered: float | None = None  # first 2xx to the INVITE
-    answer_tag: str = ""  # To tag of the answering early dialog
-    early_tags: set[str] = field(default_factory=set)  # To tags of every early dialog (forks)
-    pending: Pending | None = None  # a 401/407/3xx waiting for the caller's new INVITE
-    challenges: int = 0
-    redirects: list[int] = field(default_factory=list)
-    branch_codes: list[int] = field(default_factory=list)  # final failures on hops further from the caller
-    cancel: Ending | None = None
-    ending: Ending | None = None  # set once the call has ended (BYE, final failure)
-    reasons: list[str] = field(default_factory=list)  # every Reason value seen, in order, once each
-    hops: list[str] = field(default_factory=list)  # "src:port>dst:port" of each address pair seen, in order
-    vias: tuple[str, ...] = ()  # the Via headers of the INVITE with the most of them (the whole path)
-    transport: str = ""
-    raw: list[str] = field(default_factory=list)
-    raw_bytes: int = 0
-    digests: set[int] = field(default_factory=set)
-    invite_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE there
-    response_vias: dict[Hop, int] = field(default_factory=dict)  # hop → Via headers of the INVITE's responses
-    branches: dict[str, Branch] = field(default_factory=dict)  # top Via branch of each INVITE sent → its replies
-    entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
-    # the route: where the INVITE furthest from the caller (most Vias) was sent, its destination address when
-    # captured with addresses, else its Request-URI (the next hop a proxy chose, RFC 3261 §16.6)
-    route: str = ""
+    A plain class with an ``__init__`` of its own, which mypyc compiles (a dataclass's generated one runs
+    interpreted, at ten times the cost of a call's first message). Every argument has a default so that
+    unpickling, which makes the object empty and then sets its state, can make one.
+    """
+
+    def __init__(self, call_id: str = "", caller_tag: str = "", from_value: str = "", to_value: str = "",
+                 setup: float = 0.0, min_vias: int = 0, last_seen: float = 0.0) -> None:
+        self.call_id = call_id
+        self.caller_tag = caller_tag  # the From tag of the caller's INVITE
+        self.from_value = from_value  # From and To of the first INVITE
+        self.to_value = to_value
+        self.setup = setup  # first INVITE seen
+        self.min_vias = min_vias  # fewest Via headers on an INVITE: the hop nearest the caller that was captured
+        self.last_seen = last_seen
+        self.initial_cseqs: set[int] = set()  # CSeq numbers of the caller's out-of-dialog INVITEs
+        self.invites = 0  # distinct initial INVITE transactions (1 + challenges and redirects followed)
+        self.ringing: float | None = None  # first 180/183 to the INVITE
+        self.answered: float | None = None  # first 2xx to the INVITE
+        self.answer_tag = ""  # To tag of the answering early dialog
+        self.early_tags: set[str] = set()  # To tags of every early dialog (forks)
+        self.pending: Pending | None = None  # a 401/407/3xx waiting for the caller's new INVITE
+        self.challenges = 0
+        self.redirects: list[int] = []
+        self.branch_codes: list[int] = []  # final failures on hops further from the caller
+        self.cancel: Ending | None = None
+        self.ending: Ending | None = None  # set once the call has ended (BYE, final failure)
+        self.reasons: list[str] = []  # every Reason value seen, in order, once each
+        self.hops: list[str] = []  # "src:port>dst:port" of each address pair seen, in order
+        self.vias: tuple[str, ...] = ()  # the Via headers of the INVITE with the most of them (the whole path)
+        self.transport = ""
+        self.raw: list[str] = []
+        self.raw_bytes = 0
+        self.digests: set[int] = set()
+        self.invite_vias: dict[Hop, int] = {}  # hop → Via headers of the INVITE there
+        self.response_vias: dict[Hop, int] = {}  # hop → Via headers of the INVITE's responses
+        self.branches: dict[str, Branch] = {}  # top Via branch of each INVITE sent → its replies
+        self.entry: tuple[str, int] | None = None  # where the caller's INVITE went (the first element on the path)
+        # the route: where the INVITE furthest from the caller (most Vias) was sent, its destination address when
+        # captured with addresses, else its Request-URI (the next hop a proxy chose, RFC 3261 §16.6)
+        self.route = ""
 
     # -- what a message does ------------------------------------------------------------------
     def take(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
         """Apply one message of this dialog (from either party, on any hop)."""
-        if packet.time > self.last_seen:
-            self.last_seen = packet.time
-        self._note(packet, message, raw_limit)
+        time = packet.time
+        if time > self.last_seen:
+            self.last_seen = time
+        hop = _hop(packet)  # made once: the key of three lookups
+        self._note(packet, hop, message, raw_limit)
         from_caller = message.from_tag == self.caller_tag
         if message.is_request:
-            self._request(packet, message, from_caller)
+            self._request(packet, hop, message, from_caller)
         elif from_caller and message.cseq_method == "INVITE" and message.cseq in self.initial_cseqs:
-            self._invite_response(packet, message)
+            self._invite_response(packet, hop, message)
 
-    def _request(self, packet: Packet, message: SipMessage, from_caller: bool) -> None:
+    def _request(self, packet: Packet, hop: Hop, message: SipMessage, from_caller: bool) -> None:
         method = message.method
         if method == "INVITE" and from_caller and not message.to_tag:
-            self._initial_invite(packet, message)
-        elif method == "CANCEL" and from_caller and self.cancel is None and self.sender(packet, message) == "caller":
+            self._initial_invite(packet, hop, message)
+        elif method == "CANCEL" and from_caller and self.cancel is None and self.sender(hop, message) == "caller":
             self.cancel = Ending("CANCEL", packet.time, "caller", 487, tuple(message.reasons()))
         elif method == "BYE" and self.ending is None:
-            self.ending = Ending("BYE", packet.time, self.sender(packet, message), 0, tuple(message.reasons()))
+            self.ending = Ending("BYE", packet.time, self.sender(hop, message), 0, tuple(message.reasons()))
         # re-INVITE, UPDATE, ACK, PRACK, INFO, REFER, NOTIFY, OPTIONS; a proxy's CANCEL of its other branches:
         # the call goes on
 
-    def sender(self, packet: Packet, message: SipMessage) -> str:
+    def sender(self, hop: Hop, message: SipMessage) -> str:
         """Who sent an in-dialog request: the caller, the callee, or an element on the path ("platform").
 
         A request from a party carries, on each hop, as many Via headers as that party's messages do there:
@@ -124,10 +134,10 @@ class Dialog:
         had on the hop the other way round, counted from the callee's end. Fewer means a proxy made it (a
         dialog torn down at a timeout, the CANCEL of a forking proxy's other branches).
         """
-        hop, count = _hop(packet), len(message.vias)
+        count = len(message.vias)
         by_tag = "caller" if message.from_tag == self.caller_tag else "callee"
-        if not packet.src:
-            return by_tag  # a trace without addresses: one hop, nothing to compare
+        if not hop[0]:
+            return by_tag  # a trace without addresses (no source): one hop, nothing to compare
         if by_tag == "caller":
             expected = self.invite_vias.get(hop, 0)
             return "platform" if count < expected else "caller"
@@ -136,9 +146,9 @@ class Dialog:
             return "callee"
         return "platform" if count < max(self.response_vias.values()) - known + 1 else "callee"
 
-    def _initial_invite(self, packet: Packet, message: SipMessage) -> None:
+    def _initial_invite(self, packet: Packet, hop: Hop, message: SipMessage) -> None:
         self.min_vias = min(self.min_vias, len(message.vias))
-        self.invite_vias.setdefault(_hop(packet), len(message.vias))
+        self.invite_vias.setdefault(hop, len(message.vias))
         if len(message.vias) == self.min_vias and packet.src:
             self.entry = (packet.dst, packet.dport)
         if message.branch not in self.branches and len(self.branches) < MAX_BRANCH_CODES:
@@ -154,9 +164,9 @@ class Dialog:
         if self.pending is not None and message.cseq > self.pending.cseq:
             self.pending = None  # the caller followed the challenge or the redirect
 
-    def _invite_response(self, packet: Packet, message: SipMessage) -> None:
+    def _invite_response(self, packet: Packet, hop: Hop, message: SipMessage) -> None:
         status, tag, vias = message.status, message.to_tag, len(message.vias)
-        self.response_vias.setdefault(packet[1:5], vias)  # the hop: (src, sport, dst, dport)
+        self.response_vias.setdefault(hop, vias)
         branch = self.branches.get(message.branch)
         if branch is not None and branch.vias == vias and branch.status < status and branch.status < 200:
             branch.status = status
@@ -197,12 +207,12 @@ class Dialog:
             self.ending = Ending("response", packet.time, None, status, reasons)
 
     # -- bookkeeping ------------------------------------------------------------------------
-    def _note(self, packet: Packet, message: SipMessage, raw_limit: tuple[int, int]) -> None:
-        hop, hops = _HOP_TEXT.get(packet[1:5]) or _hop_text(packet), self.hops
-        if hop not in hops and len(hops) < MAX_HOPS:
-            hops.append(hop)
+    def _note(self, packet: Packet, hop: Hop, message: SipMessage, raw_limit: tuple[int, int]) -> None:
+        text, hops, transport = _HOP_TEXT.get(hop) or _hop_text(hop), self.hops, packet.transport
+        if text not in hops and len(hops) < MAX_HOPS:
+            hops.append(text)
         if not self.transport:
-            self.transport = packet.transport
+            self.transport = transport
         if message.reason_values:  # most messages have none
             self._note_reasons(message.reason_values)
         payload, digests, raw = packet.payload, self.digests, self.raw
@@ -211,7 +221,7 @@ class Dialog:
         if digest in digests or len(raw) >= most or self.raw_bytes + len(payload) > most_bytes:
             return
         digests.add(digest)
-        raw.append(f"{packet.time:.6f} {hop} {packet.transport}\n{payload.decode('utf-8', 'replace')}")
+        raw.append(f"{fixed_point(packet.time, 6)} {text} {transport}\n{payload.decode('utf-8', 'replace')}")
         self.raw_bytes += len(payload)
 
     def _note_reasons(self, values: tuple[str, ...]) -> None:
@@ -254,16 +264,48 @@ def _hop(packet: Packet) -> Hop:
     return packet.src, packet.sport, packet.dst, packet.dport
 
 
-def _hop_text(packet: Packet) -> str:
+def _hop_text(hop: Hop) -> str:
     """``src:port>dst:port``, remembered in ``_HOP_TEXT``: a capture sees the same few address pairs over and over."""
     if len(_HOP_TEXT) >= 4096:
         _HOP_TEXT.clear()
-    text = _HOP_TEXT[_hop(packet)] = f"{_host(packet.src)}:{packet.sport}>{_host(packet.dst)}:{packet.dport}"
+    src, sport, dst, dport = hop
+    text = _HOP_TEXT[hop] = f"{_host(src)}:{sport}>{_host(dst)}:{dport}"
     return text
 
 
-_HOP_TEXT: dict[Hop, str] = {}
+_HOP_TEXT: Final[dict[Hop, str]] = {}
 
 
 def _host(address: str) -> str:
     return f"[{address}]" if ":" in address else address
+
+
+def fixed_point(value: float, places: int) -> str:
+    """``f"{value:.{places}f}"`` (1 ≤ ``places`` ≤ 6), most often in a fifth of the instructions of float formatting.
+
+    A positive value under 2**52 whose fraction has at most 32 bits after the binary point (a Unix time as a
+    float has 22 or fewer; so has a difference of two) gives an exact product of its fraction and 10**6 in a
+    float, so rounding that product half to even, as here, is the format's own exact decimal rounding. Any other
+    value is formatted.
+    """
+    if not 0.0 < value < 4_503_599_627_370_496.0:
+        return f"{value:.{places}f}"
+    whole = int(value)
+    fraction = value - whole  # exact
+    bits = fraction * 4_294_967_296.0  # exact: a multiplication by a power of two
+    if float(int(bits)) != bits:
+        return f"{value:.{places}f}"
+    unit = _UNITS[places]
+    scaled = fraction * unit  # exact
+    units = int(scaled)
+    rest = scaled - units
+    if rest > 0.5 or (rest == 0.5 and units % 2 == 1):
+        units += 1
+    if units == unit:
+        whole, units = whole + 1, 0
+    return f"{whole}.{str(unit + units)[1:]}"  # the digits after the point, leading zeros kept
+
+
+#: 10**places by places: a list, as compiled code reads an item of a Final list natively (of a tuple, it boxes
+#: the whole tuple first; and 10**places is a generic power)
+_UNITS: Final[list[int]] = [10**places for places in range(7)]

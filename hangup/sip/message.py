@@ -4,8 +4,8 @@ The grammar is RFC 3261 §7 and §25: a request line (``INVITE sip:bob@example.c
 line (``SIP/2.0 180 Ringing``), header lines up to an empty line, a body of ``Content-Length`` bytes.
 Header names are case-insensitive and have compact forms (§7.3.3, IANA "Header Fields" registry);
 headers whose grammar is a comma-separated list (Via, Reason, Contact …) may be repeated or joined
-with commas, and commas inside quoted strings or ``<…>`` do not separate values. ``Reason`` is
-RFC 3326: ``Q.850;cause=17;text="User busy"`` or ``SIP;cause=487``.
+with commas, and commas inside quoted strings or ``<…>`` do not separate values. Each ``Reason`` value
+is read by ``hangup.sip.reason``.
 
 Bytes that are not a SIP message raise ``SipParseError`` naming what is wrong.
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from hangup.bounds import digits
+from hangup.sip.reason import Reason, parse_reason
 
 #: Compact header forms → full names, lower case (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 3841, RFC 4028, RFC 4474).
 COMPACT_FORMS: dict[str, str] = {
@@ -52,8 +52,6 @@ _REQUEST_LINE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*) (\S+) SIP/
 _STATUS_LINE: Final = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _TAG: Final = re.compile(r";\s*tag\s*=\s*([^;,\s>]+)", re.IGNORECASE)
 _BRANCH: Final = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
-_PARAM: Final = re.compile(r';\s*([A-Za-z0-9_.!%*+`\'~-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
-_URI = re.compile(r"<([^>]*)>")
 _USER = re.compile(r"^(?:sips?|tel):(?:([^@;?]*)@)?([^;?>]*)", re.IGNORECASE)
 #: The lines of the headers a dialog reads, each after its line feed: one scan instead of splitting every line.
 _WANTED: Final = re.compile(r"\n((?i:call-id|cseq|from|to|via|reason|content-length|[iftvl]))[ \t]*:[ \t]*([^\r\n]*)")
@@ -77,27 +75,6 @@ class SipParseError(ValueError):
         super().__init__(f"{what}: {detail}")
         self.what = what
         self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One RFC 3326 ``Reason`` value: protocol (``Q.850``, ``SIP``), its cause and text."""
-
-    protocol: str  # as written, e.g. "Q.850", "SIP", "X.int"
-    cause: int | None  # the cause parameter; None when absent or not a number
-    text: str  # the text parameter, unquoted; "" when absent
-
-    @property
-    def ref(self) -> str | None:
-        """The catalog reference of this reason (``q850:17``, ``sip:487``), when it has one."""
-        if self.cause is None:
-            return None
-        scheme = {"Q.850": "q850", "SIP": "sip"}.get(self.protocol.upper())
-        return f"{scheme}:{self.cause}" if scheme else None
-
-    def __str__(self) -> str:
-        text = f';text="{self.text}"' if self.text else ""
-        return f"{self.protocol};cause={self.cause if self.cause is not None else ''}{text}"
 
 
 class SipMessage:
@@ -207,12 +184,25 @@ def _tag(value: str) -> str:
 
 def user_of(value: str) -> str:
     """The user part of a From/To value's URI (``alice`` of ``"A" <sip:alice@x>;tag=1``), else its host."""
-    bracket = _URI.search(value)
-    uri = bracket.group(1) if bracket else value.split(";", 1)[0].strip()
-    found = _USER.match(uri.strip())
-    if not found:
-        return uri.strip()
-    return found.group(1) or _host(found.group(2))
+    # the URI: inside the first <…>, else the value up to its first parameter
+    inside, closed, _ = value.partition("<")[2].partition(">")
+    uri = (inside if closed else value.split(";", 1)[0]).strip()
+    scheme = uri[:5].lower()
+    # the usual sip:, sips: or tel: URI, read with partitions as _USER reads it (they cost less than a match);
+    # any other text is left to _USER, whose case folding also takes some non-ASCII letters
+    if scheme.startswith("sip:") or scheme.startswith("tel:"):
+        rest = uri[4:]
+    elif scheme == "sips:":
+        rest = uri[5:]
+    else:
+        found = _USER.match(uri)
+        return (found.group(1) or _host(found.group(2))) if found else uri
+    user, at, after_user = rest.partition("@")
+    if at and ";" not in user and "?" not in user:  # a user part: up to an @ before any parameter or header
+        if user:
+            return user
+        rest = after_user
+    return _host(rest.partition(";")[0].partition("?")[0].partition(">")[0])
 
 
 def _host(hostport: str) -> str:
@@ -245,20 +235,6 @@ def split_list(value: str) -> list[str]:
             start = index + 1
     parts.append(value[start:].strip())
     return [part for part in parts if part]
-
-
-def parse_reason(value: str) -> Reason:
-    """One ``Reason`` value (``Q.850;cause=16;text="Normal call clearing"``); a bad cause becomes ``None``."""
-    protocol, _, rest = value.partition(";")
-    cause: int | None = None
-    text = ""
-    for match in _PARAM.finditer(";" + rest):
-        name, raw = match.group(1).lower(), (match.group(2) or "").strip()
-        if name == "cause" and (code := digits(raw, 4)) is not None:
-            cause = code
-        elif name == "text":
-            text = raw[1:-1].replace('\\"', '"') if raw.startswith('"') and raw.endswith('"') else raw
-    return Reason(protocol.strip(), cause, text)
 
 
 def parse(data: bytes) -> SipMessage:

@@ -25,22 +25,26 @@ record's ``extra``, so ``reclassify`` gives a stored call the same verdict again
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Final
 
 from hangup.bounds import digits
 from hangup.causes.classify import FLAGS as CLASSIFIER_FLAGS
 from hangup.providers._common import RecordDraft
 from hangup.records import VERDICT_NAMES, CallRecord
-from hangup.sip.dialog import Dialog, Ending
+from hangup.sip.dialog import Dialog, Ending, fixed_point
 from hangup.sip.message import user_of
 from hangup.sip.proxy import GENERATED_BY, LIFETIME, NO_ANSWER, PROXY_ENDING
+from hangup.sip.reason import Reason
 
-PROVIDER = "sip"
+PROVIDER: Final = "sip"
 #: Flag of a dialog closed by timeout (the name the emitter uses for calls started and never ended).
-ORPHANED = "orphaned"
+ORPHANED: Final = "orphaned"
 #: Flag of a call whose BYE was seen but never the 2xx that answered it.
-ANSWER_NOT_SEEN = "answer_not_seen"
+ANSWER_NOT_SEEN: Final = "answer_not_seen"
 #: ``extra`` keys of what the signalling said that the classifier is told besides the chain.
-ENDED_BY, REPORTED_Q850, REPORTED_SIP = "ended_by", "reported_q850", "reported_sip"
+ENDED_BY: Final = "ended_by"
+REPORTED_Q850: Final = "reported_q850"
+REPORTED_SIP: Final = "reported_sip"
 
 
 def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> list[str]:
@@ -55,15 +59,20 @@ def chain_of(ending: Ending, answered: bool, generated: str | None = None) -> li
         elif ref and ref.startswith("sip:"):
             sip.append(ref)
     if ending.how == "BYE":
-        return _refs(*q850, *sip, "q850:102" if generated == LIFETIME else "q850:16")
+        return _refs([*q850, *sip, "q850:102" if generated == LIFETIME else "q850:16"])
     if ending.how == "orphaned":
-        return _refs(*q850, *sip) if answered else _refs(*q850, "sip:408", *sip)
+        return _refs([*q850, *sip] if answered else [*q850, "sip:408", *sip])
     no_answer = "q850:19" if generated == NO_ANSWER else None
-    return _refs(*q850, no_answer, f"sip:{ending.code}" if ending.code else None, *sip)
+    return _refs([*q850, no_answer, f"sip:{ending.code}" if ending.code else None, *sip])
 
 
-def _refs(*refs: str | None) -> list[str]:
-    return list(dict.fromkeys(filter(None, refs)))
+def _refs(refs: list[str | None]) -> list[str]:
+    """The references given, in order, each once; absent ones (``None``) left out."""
+    out: list[str] = []
+    for ref in refs:
+        if ref and ref not in out:
+            out.append(ref)
+    return out
 
 
 def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[str, ...] = (),
@@ -80,25 +89,41 @@ def record_of(dialog: Dialog, ending: Ending, received_at: float, flags: tuple[s
         draft.duration = max(0, round(ending.time - dialog.answered))
     draft.answered = answered
     draft.chain = chain_of(ending, answered, generated)
-    draft.ended_by = "platform" if generated else ending.by
-    draft.sip = _final_code(dialog, ending)
-    draft.q850 = next((r.cause for r in ending.reasons if r.protocol.upper() == "Q.850"), None)
+    draft.ended_by = ended_by = "platform" if generated else ending.by
+    draft.sip = sip = _final_code(dialog, ending)
+    draft.q850 = q850 = _q850_cause(ending.reasons)
     draft.flags = list(flags)
     if answered and dialog.answered is None:
         draft.flags.append(ANSWER_NOT_SEEN)
-    draft.extra = _extra(dialog, ending)
+    draft.extra = extra = _extra(dialog, ending)
     if generated:
-        draft.extra.update({GENERATED_BY: "proxy", PROXY_ENDING: generated})
-    keep_evidence(draft)
+        extra[GENERATED_BY] = "proxy"
+        extra[PROXY_ENDING] = generated
+    _keep_evidence(extra, ended_by, q850, sip)
     draft.raw = "\n\n".join(dialog.raw)
     return draft.finish()
 
 
 def keep_evidence(draft: RecordDraft) -> None:
     """Write into ``extra`` what the classifier is told besides the chain, so ``reclassify`` can tell it again."""
-    for key, value in ((ENDED_BY, draft.ended_by), (REPORTED_Q850, draft.q850), (REPORTED_SIP, draft.sip)):
-        if value is not None and value != "":
-            draft.extra[key] = str(value)
+    _keep_evidence(draft.extra, draft.ended_by, draft.q850, draft.sip)
+
+
+def _keep_evidence(extra: dict[str, str], ended_by: str | None, q850: int | None, sip: int | None) -> None:
+    if ended_by:
+        extra[ENDED_BY] = ended_by
+    if q850 is not None:
+        extra[REPORTED_Q850] = str(q850)
+    if sip is not None:
+        extra[REPORTED_SIP] = str(sip)
+
+
+def _q850_cause(reasons: tuple[Reason, ...]) -> int | None:
+    """The cause of the first Q.850 reason, if any."""
+    for reason in reasons:
+        if reason.protocol.upper() == "Q.850":
+            return reason.cause
+    return None
 
 
 def _number(text: str | None) -> int | None:
@@ -148,9 +173,9 @@ def _extra(dialog: Dialog, ending: Ending) -> dict[str, str]:
     }
     # the facts a dialog may lack, each only when present (an empty joined list is absent too)
     if dialog.ringing is not None:
-        extra["pdd"] = f"{dialog.ringing - dialog.setup:.3f}"
+        extra["pdd"] = fixed_point(dialog.ringing - dialog.setup, 3)
     if dialog.answered is not None:
-        extra["answer_delay"] = f"{dialog.answered - dialog.setup:.3f}"
+        extra["answer_delay"] = fixed_point(dialog.answered - dialog.setup, 3)
     if ending.code:
         extra["final_code"] = str(ending.code)
     if dialog.answer_tag:
@@ -159,11 +184,14 @@ def _extra(dialog: Dialog, ending: Ending) -> dict[str, str]:
         extra["early_dialogs"] = str(len(dialog.early_tags))
     if dialog.challenges:
         extra["challenges"] = str(dialog.challenges)
-    for key, joined in (("redirects", dialog.redirects and " ".join(map(str, dialog.redirects))),
-                        ("branch_codes", dialog.branch_codes and " ".join(map(str, dialog.branch_codes))),
-                        ("reasons", dialog.reasons and " | ".join(dialog.reasons)),
-                        ("ending_reasons", ending.reasons and " | ".join(map(str, ending.reasons))),
-                        ("via", dialog.vias and " | ".join(dialog.vias))):
-        if joined:
-            extra[key] = joined
+    if dialog.redirects:
+        extra["redirects"] = " ".join(map(str, dialog.redirects))
+    if dialog.branch_codes:
+        extra["branch_codes"] = " ".join(map(str, dialog.branch_codes))
+    if dialog.reasons:
+        extra["reasons"] = " | ".join(dialog.reasons)
+    if ending.reasons:
+        extra["ending_reasons"] = " | ".join(map(str, ending.reasons))
+    if dialog.vias:
+        extra["via"] = " | ".join(dialog.vias)
     return extra

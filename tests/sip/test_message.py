@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hangup.sip.message import Reason, SipParseError, parse, parse_reason, split_list, tag_of, user_of
+from hangup.sip.message import SipParseError, parse, split_list, tag_of, user_of
+from hangup.sip.reason import Reason
 
 # RFC 3261 §24.2, F1 (Alice's INVITE to the atlanta.com proxy) and F9 (the 200 OK as it reaches Alice).
 RFC3261_F1 = (
@@ -78,19 +79,6 @@ def test_reasons_repeated_and_comma_joined_with_quoted_commas() -> None:
     ]
 
 
-@pytest.mark.parametrize(("value", "reason", "ref"), [
-    ('Q.850;cause=17;text="User busy"', Reason("Q.850", 17, "User busy"), "q850:17"),
-    ("SIP;cause=487", Reason("SIP", 487, ""), "sip:487"),
-    ("SIP ; cause = 600 ; text=Busy", Reason("SIP", 600, "Busy"), "sip:600"),
-    ('q.850;text="a \\"quoted\\" word";cause=34', Reason("q.850", 34, 'a "quoted" word'), "q850:34"),
-    ("Q.850;cause=abc", Reason("Q.850", None, ""), None),
-    ("preemption;cause=1", Reason("preemption", 1, ""), None),
-    ("Q.850;cause=\u00b2", Reason("Q.850", None, ""), None),  # isdigit() takes "²", int() raised ValueError
-])
-def test_parse_reason(value: str, reason: Reason, ref: str | None) -> None:
-    assert parse_reason(value) == reason and parse_reason(value).ref == ref
-
-
 @pytest.mark.parametrize(("value", "parts"), [
     ('a, "b, c" <sip:x>, <sip:y;p=1,2>', ['a', '"b, c" <sip:x>', '<sip:y;p=1,2>']),
     ("one", ["one"]),
@@ -114,6 +102,13 @@ def test_split_list(value: str, parts: list[str]) -> None:
     ("<sip:a@b>;x=1;tag=z9", "z9", "a"),
     ("<sip:a@b>;tag=a-b.c", "a-b.c", "a"),
     ("sip:a@b;tag=", "", "a"),
+    ("<SIPS:Carol@chicago.com?subject=x>", "", "Carol"),  # the scheme in any case; a header after the host
+    ("<sip:@host:5060>", "", "host"),  # an empty user part: the host
+    ("<sip:host;maddr=a@b>", "", "host"),  # an @ after a parameter is not a user part's
+    ("sip:x?y=a@b", "", "x"),  # nor after a header
+    ("Anonymous <sip:a@b", "", "Anonymous <sip:a@b"),  # no closing >: the value up to its first parameter
+    ("<mailto:a@b>", "", "mailto:a@b"),  # not a SIP or tel URI: the URI itself
+    ("<\u017fip:a@b>", "", "a"),  # long s, which case folding takes as s
 ])
 def test_tag_and_user(value: str, tag: str, user: str) -> None:
     assert tag_of(value) == tag and user_of(value) == user
