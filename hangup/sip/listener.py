@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from hangup.errors import PayloadError
 from hangup.records import CallRecord
 from hangup.settings import Settings, listen_address
-from hangup.sip import metrics
+from hangup.sip import metrics, state
 from hangup.sip.dialogs import DialogEngine
 from hangup.sip.hep import SIP, HepError, decode, frame_length
 from hangup.sip.message import SipParseError
@@ -160,7 +160,7 @@ class HepListener:
     # -- dialogs across restarts ------------------------------------------------------------------
     def state(self) -> bytes:
         """The open dialogs as bytes (taken on the event loop, where the engine changes)."""
-        return pickle.dumps((_STATE_VERSION, self.engine.snapshot()))
+        return state.dumps((_STATE_VERSION, self.engine.snapshot()))
 
     def save_state(self, data: bytes) -> None:
         """Write ``state()`` atomically (a reader never sees half a file)."""
@@ -176,8 +176,8 @@ class HepListener:
         if not self.state_path or not os.path.exists(self.state_path):
             return 0
         try:
-            with open(self.state_path, "rb") as state:
-                version, snapshot = pickle.load(state)  # noqa: S301  (hangup's own file, written by save_state)
+            with open(self.state_path, "rb") as saved:
+                version, snapshot = state.load(saved)
             if version == _STATE_VERSION:
                 self.engine.restore(snapshot)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as exc:
