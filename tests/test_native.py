@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,22 @@ def test_compiled_and_source_modules_read_every_recorded_capture_alike() -> None
     assert compiled.pop("mode") == ["compiled"] and pure.pop("mode") == ["pure"]
     assert sum(len(v) for v in compiled.values()) > 5_000  # calls, rejections and parses: not an empty run
     assert compiled == pure
+
+
+def test_a_wheel_of_a_built_tree_carries_the_extensions(tmp_path: Path) -> None:
+    """What deploy/Dockerfile does: the package installed from a tree the extensions were built in (its build
+    stage copies pyproject.toml, README.md and hangup/, without .gitignore) carries them and their manifest."""
+    _require_build()
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, tree / name)
+    shutil.copytree(ROOT / "hangup", tree / "hangup", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(tree)],
+                   capture_output=True, text=True, timeout=600, check=True)
+    (wheel,) = tmp_path.glob("hangup-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "hangup/native.json" in names
+    for module in native.read_manifest():
+        assert any(n.startswith(module.replace(".", "/") + ".cpython-") and n.endswith(".so") for n in names), module
+    assert any(n.startswith("hangup/native__mypyc.") for n in names)
