@@ -31,7 +31,7 @@ from hangup.causes.classify import classify as classify_evidence
 from hangup.errors import CatalogError, PayloadError
 from hangup.providers.base import WebhookRequest
 from hangup.providers.reading import ImportFormat, Item, attempt, numbered_lines
-from hangup.records import CallRecord, CallType
+from hangup.records import CallRecord, record_maker
 from hangup.routes import route_of
 
 NAME = "planet"
@@ -355,23 +355,26 @@ def classify(catalog: CauseCatalog, reason: int, terminate: int, releaser: str =
 
 def build_record(event: PlanetEvent, raw: str, received_at: float, c: Classification) -> CallRecord:
     v = event.values
-    call_type: CallType = "V" if v[TYPE] == "V" else "A"
-    return CallRecord(
-        id=v[SID], provider=NAME, provider_call_id=v[SID],
-        from_service_id=v[FROM_SERVICE_ID], from_user_id=v[FROM_USER_ID],
-        to_service_id=v[TO_SERVICE_ID], to_user_id=v[TO_USER_ID], call_type=call_type,
-        setup_time=v[SETUP_TIME], start_time=v[START_TIME], end_time=v[END_TIME], duration=v[DURATION],
-        answered=_answered(v), stid=v[STID], srcip=v[SRCIP], dstip=v[DSTIP],
-        call_end_reason=v[CALL_END_REASON], terminate=v[TERMINATE], releaser=v[RELEASER],
-        rel_code=v[REL_CODE], rel_code_str=v[REL_CODE_STR], user_rel_code=v[USER_REL_CODE],
-        # FLAGS name the answer/cause contradictions in the specification's own terms (terminate vs duration,
-        # mid-call reasons, unknown codes), so Planet records carry those instead of the classifier's.
-        **c.verdict._replace(flags=tuple(flags_for(v, c, bool(event.unknown))))._asdict(),
-        # Planet's route is the service the call was placed into (the callee's, else the caller's). Its user
-        # ids are application ids, not telephone numbers: no normalised numbers (hangup.numbers).
-        route=route_of(v[TO_SERVICE_ID] or v[FROM_SERVICE_ID]),
-        extra=dict(event.unknown) if event.unknown else {}, raw=raw, received_at=received_at,
-    )
+    # FLAGS name the answer/cause contradictions in the specification's own terms (terminate vs duration,
+    # mid-call reasons, unknown codes), so Planet records carry those instead of the classifier's.
+    # Planet's route is the service the call was placed into (the callee's, else the caller's). Its user
+    # ids are application ids, not telephone numbers: no normalised numbers (hangup.numbers).
+    return _make_record(v, "V" if v[TYPE] == "V" else "A", _answered(v), c.verdict,
+                        tuple(flags_for(v, c, bool(event.unknown))), route_of(v[TO_SERVICE_ID] or v[FROM_SERVICE_ID]),
+                        dict(event.unknown) if event.unknown else {}, raw, received_at)
+
+
+#: The keys of the callback a record keeps as they are, each the name of its field.
+_AS_SENT = (FROM_SERVICE_ID, FROM_USER_ID, TO_SERVICE_ID, TO_USER_ID, SETUP_TIME, START_TIME, END_TIME, DURATION,
+            STID, SRCIP, DSTIP, CALL_END_REASON, TERMINATE, RELEASER, REL_CODE, REL_CODE_STR, USER_REL_CODE)
+#: ``build_record``'s record (``records.record_maker``: a tenth of the dataclass's own construction, on every
+#: callback): the callback's values, the sid as the id, every field of the classifier's verdict but its flags.
+_make_record = record_maker("v, call_type, answered, verdict, flags, route, extra, raw, received_at", {
+    **{key: f"v[{key!r}]" for key in _AS_SENT},
+    **{name: f"verdict[{i}]" for i, name in enumerate(Verdict._fields)},
+    "id": f"v[{SID!r}]", "provider_call_id": f"v[{SID!r}]", "provider": repr(NAME), "call_type": "call_type",
+    "answered": "answered", "flags": "flags", "route": "route", "extra": "extra", "raw": "raw",
+    "received_at": "received_at"})
 
 
 def _answered(v: Mapping[str, Any]) -> bool:

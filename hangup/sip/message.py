@@ -159,9 +159,7 @@ def _canonical(name: str) -> str:
     found = _NAMES.get(name)
     if found is None:
         low = name.strip().lower()
-        found = COMPACT_FORMS.get(low, low)
-        if len(_NAMES) < 4096:
-            _NAMES[name] = found
+        found = _remember(_NAMES, name, COMPACT_FORMS.get(low, low))
     return found
 
 
@@ -358,10 +356,7 @@ def _line_name(name: str) -> str | None:
     if bare.split() != [bare] or ":" in bare:  # empty, white space inside or before it, a colon: not a name
         return None
     key = _canonical(bare)
-    key = key if key in _DIALOG_HEADERS else ""
-    if len(_LINE_NAMES) < 4096:
-        _LINE_NAMES[name] = key
-    return key
+    return _remember(_LINE_NAMES, name, key if key in _DIALOG_HEADERS else "")
 
 
 def _wanted(rest: str) -> tuple[dict[str, str], list[str], list[str]]:
@@ -408,9 +403,7 @@ def _start_line(line: str) -> tuple[str, str, int, str]:
         return _request_line(line)
     found = _STATUS_LINES.get(line)  # a handful of status lines repeat: 100 Trying, 180 Ringing, 200 OK …
     if found is None:
-        found = _status_line(line)
-        if len(_STATUS_LINES) < 1024:
-            _STATUS_LINES[line] = found
+        found = _remember(_STATUS_LINES, line, _status_line(line))
     return found
 
 
